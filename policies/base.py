@@ -1,0 +1,183 @@
+"""The policy interface: a pure function of a read-only snapshot to proposed changes.
+
+A policy knows canonical records and nothing about vendors. It does no I/O, reads no clock and
+draws no random numbers: the engine passes ``now`` in the snapshot.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from connectors.base import Record
+
+ChangeKind = Literal["update", "merge", "create_task", "review"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What policies see: the current records of one source, by canonical object type.
+
+    Archived and merged-away records are not in it. ``owners`` maps owner id to owner properties.
+    """
+
+    source: str
+    now: datetime
+    records: Mapping[str, Sequence[Record]]
+    owners: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+
+    def of(self, object_type: str) -> Sequence[Record]:
+        """The records of one object type (empty when none were pulled)."""
+        return self.records.get(object_type, ())
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Set one field of one record. ``old`` is the baseline value the plan was made from."""
+
+    source: str
+    object_type: str
+    policy: str
+    reason: str
+    record_id: str
+    field: str
+    old: str | None
+    new: str | None
+    kind: Literal["update"] = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Merge ``merged_ids`` into ``primary_id``.
+
+    ``field_values`` are the survivor's chosen values to write to the primary before merging;
+    ``evidence`` maps field name to the similarity score (0..1) that supports the match.
+    ``kind`` is ``review`` when the confidence is below the auto-merge threshold.
+    """
+
+    source: str
+    object_type: str
+    policy: str
+    reason: str
+    primary_id: str
+    merged_ids: tuple[str, ...]
+    confidence: float
+    evidence: Mapping[str, float] = field(default_factory=dict)
+    field_values: Mapping[str, str | None] = field(default_factory=dict)
+    kind: Literal["merge", "review"] = "merge"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTask:
+    """Create a follow-up task on ``record_id`` (a record of ``object_type``)."""
+
+    source: str
+    object_type: str
+    policy: str
+    reason: str
+    record_id: str
+    subject: str
+    owner_id: str | None
+    due: date
+    body: str = ""
+    kind: Literal["create_task"] = "create_task"
+
+
+Change = Update | Merge | CreateTask
+
+
+class Policy(abc.ABC):
+    """A hygiene rule. Built from its settings; called with a snapshot; returns changes."""
+
+    name: str
+
+    @abc.abstractmethod
+    def __call__(self, snapshot: Snapshot) -> list[Change]:
+        """Return the changes this policy proposes for ``snapshot``, each with its reason.
+
+        Must be pure: the same snapshot gives the same changes in the same order.
+        """
+
+
+def change_to_dict(change: Change) -> dict[str, object]:
+    """The JSON form of a change, as the plan report and the state store keep it.
+
+    Common keys: ``kind``, ``source``, ``object_type``, ``policy``, ``reason``; then per kind:
+    ``update`` → ``record_id``, ``field``, ``old``, ``new``; ``merge``/``review`` →
+    ``primary_id``, ``merged_ids``, ``confidence``, ``evidence``, ``field_values``;
+    ``create_task`` → ``record_id``, ``subject``, ``owner_id``, ``due`` (ISO date), ``body``.
+    """
+    common: dict[str, object] = {
+        "kind": change.kind,
+        "source": change.source,
+        "object_type": change.object_type,
+        "policy": change.policy,
+        "reason": change.reason,
+    }
+    if isinstance(change, Update):
+        return common | {
+            "record_id": change.record_id,
+            "field": change.field,
+            "old": change.old,
+            "new": change.new,
+        }
+    if isinstance(change, Merge):
+        return common | {
+            "primary_id": change.primary_id,
+            "merged_ids": list(change.merged_ids),
+            "confidence": round(change.confidence, 4),
+            "evidence": {k: round(v, 4) for k, v in change.evidence.items()},
+            "field_values": dict(change.field_values),
+        }
+    return common | {
+        "record_id": change.record_id,
+        "subject": change.subject,
+        "owner_id": change.owner_id,
+        "due": change.due.isoformat(),
+        "body": change.body,
+    }
+
+
+def change_from_dict(data: Mapping[str, object]) -> Change:
+    """Rebuild a change from :func:`change_to_dict`'s form. Raises ``ValueError`` on bad kinds."""
+    kind = data["kind"]
+    common = {k: str(data[k]) for k in ("source", "object_type", "policy", "reason")}
+    if kind == "update":
+        old, new = data.get("old"), data.get("new")
+        return Update(
+            **common,
+            record_id=str(data["record_id"]),
+            field=str(data["field"]),
+            old=None if old is None else str(old),
+            new=None if new is None else str(new),
+        )
+    if kind in ("merge", "review"):
+        merged = data["merged_ids"]
+        evidence = data.get("evidence") or {}
+        values = data.get("field_values") or {}
+        assert isinstance(merged, list | tuple)
+        assert isinstance(evidence, dict)
+        assert isinstance(values, dict)
+        return Merge(
+            **common,
+            primary_id=str(data["primary_id"]),
+            merged_ids=tuple(str(m) for m in merged),
+            confidence=float(str(data["confidence"])),
+            evidence={str(k): float(v) for k, v in evidence.items()},
+            field_values={str(k): None if v is None else str(v) for k, v in values.items()},
+            kind="merge" if kind == "merge" else "review",
+        )
+    if kind == "create_task":
+        owner = data.get("owner_id")
+        return CreateTask(
+            **common,
+            record_id=str(data["record_id"]),
+            subject=str(data["subject"]),
+            owner_id=None if owner is None else str(owner),
+            due=date.fromisoformat(str(data["due"])),
+            body=str(data.get("body") or ""),
+        )
+    raise ValueError(f"unknown change kind {kind!r}")

@@ -1,0 +1,188 @@
+"""The command line: parse, load config, call the library. Nothing else lives here.
+
+Exit codes: 0 success, 1 a run failed, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from state.store import open_store
+from syncd import logging as slog
+from syncd.config import Config, load_config, unresolved_secrets
+from syncd.engine import Engine
+from syncd.errors import ConfigError, SyncdError
+from syncd.plan import Plan
+from syncd.report import render, summary_line
+from syncd.sources import build_connector
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="syncd keeps a CRM clean: pull, check, plan, push.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Local emulators of the vendors' APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+
+ConfigOpt = Annotated[Path, typer.Option("-c", "--config", help="Configuration file (TOML).")]
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Source name from the config.")]
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+FormatOpt = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")]
+OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the report here.")]
+LimitOpt = Annotated[int | None, typer.Option(
+    "--limit", help="Rows per policy in table/markdown reports (default: all).")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail(f"configuration error in {path}:\n{exc}", 2) from None
+
+
+@contextmanager
+def _engine(config: Config) -> Iterator[Engine]:
+    slog.configure(config.logging.level, config.logging.format)
+    store = open_store(config.store_url())
+    try:
+        yield Engine(config, store, _now, _new_id, build_connector)
+    finally:
+        store.close()
+
+
+def _emit(plan: Plan, fmt: ReportFormat, output: Path | None, limit: int | None) -> None:
+    text = render(plan, fmt.value, limit=limit)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"plan {plan.id} written to {output}: {summary_line(plan)}", err=True)
+
+
+def _plan_sources(config: Config, names: list[str], fmt: ReportFormat, output: Path | None,
+                  limit: int | None) -> None:
+    try:
+        with _engine(config) as engine:
+            for name in names:
+                _emit(engine.plan(name), fmt, output, limit)
+    except ConfigError as exc:
+        raise _fail(f"configuration error:\n{exc}", 2) from None
+    except SyncdError as exc:
+        raise _fail(f"run failed: {exc}", 1) from None
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt) -> None:
+    """Validate a configuration file: exit 0 when good, 2 with every problem when not."""
+    cfg = _load(config)
+    for warning in unresolved_secrets(cfg):
+        typer.secho(f"warning: {warning} (needed when the source runs)", err=True,
+                    fg=typer.colors.YELLOW)
+    typer.echo(f"{config}: OK ({len(cfg.sources)} source(s): {', '.join(cfg.sources)})")
+
+
+@app.command()
+def plan(config: ConfigOpt, source: SourceOpt = None,
+         fmt: FormatOpt = ReportFormat.table, output: OutOpt = None,
+         limit: LimitOpt = None) -> None:
+    """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM."""
+    cfg = _load(config)
+    try:
+        name, _ = cfg.source(source)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    _plan_sources(cfg, [name], fmt, output, limit)
+
+
+@app.command()
+def run(config: ConfigOpt,
+        once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Plan and report; change nothing in the CRM.")] = False,
+        source: SourceOpt = None, fmt: FormatOpt = ReportFormat.table,
+        output: OutOpt = None, limit: LimitOpt = None) -> None:
+    """Run sync cycles for every source (or one with --source)."""
+    cfg = _load(config)
+    if not once:
+        raise _fail("the long-running scheduler is not available yet; use --once", 2)
+    if not dry_run:
+        raise _fail("applying plans to the CRM is not available yet; use --dry-run", 2)
+    names = [cfg.source(source)[0]] if source else list(cfg.sources)
+    _plan_sources(cfg, names, fmt, output, limit)
+
+
+@sandbox_app.command("hubspot")
+def sandbox_hubspot(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    records: Annotated[int, typer.Option(help="Contacts to seed.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+) -> None:
+    """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted."""
+    from sandbox.hubspot import serve_forever
+
+    serve_forever(port=port, records=records, seed=seed)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = Path("config.example.toml"),
+    records: Annotated[int, typer.Option(help="Contacts to seed the sandbox with.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+    limit: Annotated[int, typer.Option(help="Rows per policy in the report.")] = 12,
+) -> None:
+    """Start the HubSpot sandbox in-process, run one dry-run cycle against it, print the report."""
+    from sandbox.generator import generate
+    from sandbox.hubspot import HubSpotSandbox, SandboxState
+
+    cfg = _load(config)
+    name = "hubspot" if "hubspot" in cfg.sources else next(iter(cfg.sources))
+    os.environ.setdefault("HUBSPOT_TOKEN", "sandbox")
+    typer.echo(f"Seeding the HubSpot sandbox with {records} messy contacts (seed {seed})…",
+               err=True)
+    state = SandboxState.from_dataset(generate(records=records, seed=seed, now=_now()),
+                                      clock=_now)
+    with tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp, \
+            HubSpotSandbox(state, port=0) as sandbox:
+        source = cfg.sources[name].model_copy(update={"base_url": sandbox.base_url,
+                                                      "token": "${HUBSPOT_TOKEN}"})
+        demo_cfg = cfg.model_copy(update={
+            "sources": {name: source},
+            "store": cfg.store.model_copy(update={"url": f"sqlite:///{tmp}/demo.db"}),
+            "logging": cfg.logging.model_copy(update={"level": "warning"}),
+        })
+        typer.echo(f"Sandbox at {sandbox.base_url}; dry run of source {name!r} "
+                   f"(state store {tmp}/demo.db)…", err=True)
+        _plan_sources(demo_cfg, [name], ReportFormat.table, None, limit)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
