@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from sandbox.generator import generate
+from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
 from state.store import open_store
 from syncd import logging as slog
 from syncd.config import Config, load_config, unresolved_secrets
@@ -27,8 +29,11 @@ from syncd.plan import Plan
 from syncd.report import render, summary_line
 from syncd.sources import build_connector
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="syncd keeps a CRM clean: pull, check, plan, push.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="syncd keeps a CRM clean: pull, check, plan, push.",
+)
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local emulators of the vendors' APIs.")
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -44,8 +49,10 @@ class ReportFormat(StrEnum):
 
 FormatOpt = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")]
 OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the report here.")]
-LimitOpt = Annotated[int | None, typer.Option(
-    "--limit", help="Rows per policy in table/markdown reports (default: all).")]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("--limit", help="Rows per policy in table/markdown reports (default: all)."),
+]
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -87,8 +94,9 @@ def _emit(plan: Plan, fmt: ReportFormat, output: Path | None, limit: int | None)
     typer.echo(f"plan {plan.id} written to {output}: {summary_line(plan)}", err=True)
 
 
-def _plan_sources(config: Config, names: list[str], fmt: ReportFormat, output: Path | None,
-                  limit: int | None) -> None:
+def _plan_sources(
+    config: Config, names: list[str], fmt: ReportFormat, output: Path | None, limit: int | None
+) -> None:
     try:
         with _engine(config) as engine:
             for name in names:
@@ -104,15 +112,20 @@ def check_config(config: ConfigOpt) -> None:
     """Validate a configuration file: exit 0 when good, 2 with every problem when not."""
     cfg = _load(config)
     for warning in unresolved_secrets(cfg):
-        typer.secho(f"warning: {warning} (needed when the source runs)", err=True,
-                    fg=typer.colors.YELLOW)
+        typer.secho(
+            f"warning: {warning} (needed when the source runs)", err=True, fg=typer.colors.YELLOW
+        )
     typer.echo(f"{config}: OK ({len(cfg.sources)} source(s): {', '.join(cfg.sources)})")
 
 
 @app.command()
-def plan(config: ConfigOpt, source: SourceOpt = None,
-         fmt: FormatOpt = ReportFormat.table, output: OutOpt = None,
-         limit: LimitOpt = None) -> None:
+def plan(
+    config: ConfigOpt,
+    source: SourceOpt = None,
+    fmt: FormatOpt = ReportFormat.table,
+    output: OutOpt = None,
+    limit: LimitOpt = None,
+) -> None:
     """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM."""
     cfg = _load(config)
     try:
@@ -123,12 +136,17 @@ def plan(config: ConfigOpt, source: SourceOpt = None,
 
 
 @app.command()
-def run(config: ConfigOpt,
-        once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
-        dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="Plan and report; change nothing in the CRM.")] = False,
-        source: SourceOpt = None, fmt: FormatOpt = ReportFormat.table,
-        output: OutOpt = None, limit: LimitOpt = None) -> None:
+def run(
+    config: ConfigOpt,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and report; change nothing in the CRM.")
+    ] = False,
+    source: SourceOpt = None,
+    fmt: FormatOpt = ReportFormat.table,
+    output: OutOpt = None,
+    limit: LimitOpt = None,
+) -> None:
     """Run sync cycles for every source (or one with --source)."""
     cfg = _load(config)
     if not once:
@@ -146,8 +164,6 @@ def sandbox_hubspot(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
 ) -> None:
     """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted."""
-    from sandbox.hubspot import serve_forever
-
     serve_forever(port=port, records=records, seed=seed)
 
 
@@ -159,27 +175,32 @@ def demo(
     limit: Annotated[int, typer.Option(help="Rows per policy in the report.")] = 12,
 ) -> None:
     """Start the HubSpot sandbox in-process, run one dry-run cycle against it, print the report."""
-    from sandbox.generator import generate
-    from sandbox.hubspot import HubSpotSandbox, SandboxState
-
     cfg = _load(config)
     name = "hubspot" if "hubspot" in cfg.sources else next(iter(cfg.sources))
     os.environ.setdefault("HUBSPOT_TOKEN", "sandbox")
-    typer.echo(f"Seeding the HubSpot sandbox with {records} messy contacts (seed {seed})…",
-               err=True)
-    state = SandboxState.from_dataset(generate(records=records, seed=seed, now=_now()),
-                                      clock=_now)
-    with tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp, \
-            HubSpotSandbox(state, port=0) as sandbox:
-        source = cfg.sources[name].model_copy(update={"base_url": sandbox.base_url,
-                                                      "token": "${HUBSPOT_TOKEN}"})
-        demo_cfg = cfg.model_copy(update={
-            "sources": {name: source},
-            "store": cfg.store.model_copy(update={"url": f"sqlite:///{tmp}/demo.db"}),
-            "logging": cfg.logging.model_copy(update={"level": "warning"}),
-        })
-        typer.echo(f"Sandbox at {sandbox.base_url}; dry run of source {name!r} "
-                   f"(state store {tmp}/demo.db)…", err=True)
+    typer.echo(
+        f"Seeding the HubSpot sandbox with {records} messy contacts (seed {seed})…", err=True
+    )
+    state = SandboxState.from_dataset(generate(records=records, seed=seed, now=_now()), clock=_now)
+    with (
+        tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp,
+        HubSpotSandbox(state, port=0) as sandbox,
+    ):
+        source = cfg.sources[name].model_copy(
+            update={"base_url": sandbox.base_url, "token": "${HUBSPOT_TOKEN}"}
+        )
+        demo_cfg = cfg.model_copy(
+            update={
+                "sources": {name: source},
+                "store": cfg.store.model_copy(update={"url": f"sqlite:///{tmp}/demo.db"}),
+                "logging": cfg.logging.model_copy(update={"level": "warning"}),
+            }
+        )
+        typer.echo(
+            f"Sandbox at {sandbox.base_url}; dry run of source {name!r} "
+            f"(state store {tmp}/demo.db)…",
+            err=True,
+        )
         _plan_sources(demo_cfg, [name], ReportFormat.table, None, limit)
 
 

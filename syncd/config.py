@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +29,7 @@ from pydantic import (
 from policies.registry import PoliciesSettings
 from syncd.errors import ConfigError
 
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 HUBSPOT_OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "owners")
 
@@ -85,15 +87,14 @@ class HubSpotSourceConfig(_Strict):
     def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [t for t in value if t not in HUBSPOT_OBJECT_TYPES]
         if unknown:
-            raise ValueError(f"unknown object type(s) {unknown}; expected some of "
-                             f"{list(HUBSPOT_OBJECT_TYPES)}")
+            raise ValueError(
+                f"unknown object type(s) {unknown}; expected some of {list(HUBSPOT_OBJECT_TYPES)}"
+            )
         return value
 
     @field_validator("default_region")
     @classmethod
     def _region(cls, value: str) -> str:
-        import phonenumbers
-
         if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError("expected a two-letter region code such as US, GB, DE")
         return value.upper()
@@ -150,8 +151,9 @@ class Config(_Strict):
                 f"{sorted(self.sources)}"
             )
         if name not in self.sources:
-            raise ConfigError(f"--source: {name!r} is not a source; expected one of "
-                              f"{sorted(self.sources)}")
+            raise ConfigError(
+                f"--source: {name!r} is not a source; expected one of {sorted(self.sources)}"
+            )
         return name, self.sources[name]
 
     def store_url(self) -> str:
@@ -159,7 +161,7 @@ class Config(_Strict):
         url = self.store.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str((self.base_dir / url[len(prefix):]).resolve())
+            return prefix + str((self.base_dir / url[len(prefix) :]).resolve())
         return url
 
 
@@ -171,9 +173,9 @@ def _dotted(loc: Sequence[int | str]) -> str:
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
     node = data
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_map = isinstance(node, Mapping) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_map or in_list:
             node = node[part]
         else:
             return False, None
@@ -186,8 +188,9 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     if kind == "union_tag_invalid":
         loc = [*loc, "connector"]
         found, value = _lookup(data, loc)
-        return (f"{_dotted(loc)}: {value!r} is not a connector; expected one of "
-                f"{', '.join(CONNECTORS)}")
+        return (
+            f"{_dotted(loc)}: {value!r} is not a connector; expected one of {', '.join(CONNECTORS)}"
+        )
     if kind == "union_tag_not_found":
         return f"{_dotted([*loc, 'connector'])}: missing; expected one of {', '.join(CONNECTORS)}"
     # a tagged union puts the tag in the location: drop it
@@ -198,9 +201,13 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: missing; this key is required"
     if kind == "extra_forbidden":
-        return f"{key}: unknown key (value {value!r}); check the spelling against config.example.toml"
-    message = str(error["msg"]).removeprefix("Value error, ")
+        return (
+            f"{key}: unknown key (value {value!r}); check the spelling against config.example.toml"
+        )
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
     shown = repr(value) if found else "nothing"
+    if found and _SECRET_KEY.search(key):
+        shown = "a value (not shown: it is a secret)"
     return f"{key}: found {shown}; expected {message[0].lower()}{message[1:]}"
 
 

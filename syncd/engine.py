@@ -92,9 +92,13 @@ class Engine:
                     skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
                     for record_id, why in batch.skipped:
                         log.warning("record skipped", record_id=record_id, reason=why)
-                log.info("pulled", mode=mode, records=pulled.get(object_type, 0),
-                         skipped=skipped.get(object_type, 0),
-                         seconds=round(time.monotonic() - t0, 3))
+                log.info(
+                    "pulled",
+                    mode=mode,
+                    records=pulled.get(object_type, 0),
+                    skipped=skipped.get(object_type, 0),
+                    seconds=round(time.monotonic() - t0, 3),
+                )
         return pulled, skipped
 
     def _make_plan(self, source: str, run_id: str) -> Plan:
@@ -105,8 +109,12 @@ class Engine:
         for policy in build_policies(self.config.policies, default_region=config.default_region):
             t0 = time.monotonic()
             proposed = policy(snapshot)
-            log.info("policy", policy=policy.name, changes=len(proposed),
-                     seconds=round(time.monotonic() - t0, 3))
+            log.info(
+                "policy",
+                policy=policy.name,
+                changes=len(proposed),
+                seconds=round(time.monotonic() - t0, 3),
+            )
             changes.extend(proposed)
         plan = Plan(
             id=self.new_id(),

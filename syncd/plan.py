@@ -44,8 +44,9 @@ class Plan:
         """Counts a person reads first: updates, records updated, merges, reviews, tasks."""
         kinds = Counter(c.kind for c in self.changes)
         updated = {(c.object_type, c.record_id) for c in self.changes if isinstance(c, Update)}
-        absorbed = sum(len(c.merged_ids) for c in self.changes
-                       if isinstance(c, Merge) and c.kind == "merge")
+        absorbed = sum(
+            len(c.merged_ids) for c in self.changes if isinstance(c, Merge) and c.kind == "merge"
+        )
         return {
             "changes": len(self.changes),
             "updates": kinds["update"],
@@ -78,14 +79,14 @@ def compose(changes: Sequence[Change]) -> list[Change]:
         kept.append(change)
 
     return [
-        replace(c, field_values=carried[id(c)]) if isinstance(c, Merge) and id(c) in carried
-        else c
+        replace(c, field_values=carried[id(c)]) if isinstance(c, Merge) and id(c) in carried else c
         for c in kept
     ]
 
 
 def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:
     """A short human name for a record: a person's name, a company or deal name, a subject."""
+
     def get(key: str) -> str:
         return (properties.get(key) or "").strip()
 

@@ -77,26 +77,41 @@ def _show(value: str | None) -> str:
 def _cells(plan: Plan, change: Change) -> tuple[str, str, str, str]:
     """Record, what, old → new, why: the four columns every report shows."""
     if isinstance(change, Update):
-        return (_who(plan, change.object_type, change.record_id), change.field,
-                f"{_show(change.old)} → {_show(change.new)}", change.reason)
+        return (
+            _who(plan, change.object_type, change.record_id),
+            change.field,
+            f"{_show(change.old)} → {_show(change.new)}",
+            change.reason,
+        )
     if isinstance(change, Merge):
         merged = ", ".join(_who(plan, change.object_type, m) for m in change.merged_ids)
         what = "merge" if change.kind == "merge" else "review"
         carried = "; ".join(f"{k}={v!r}" for k, v in change.field_values.items())
-        return (f"keep {_who(plan, change.object_type, change.primary_id)}",
-                f"{what} ({change.confidence:.2f})",
-                f"absorbs {merged}" + (f"; takes {carried}" if carried else ""), change.reason)
+        return (
+            f"keep {_who(plan, change.object_type, change.primary_id)}",
+            f"{what} ({change.confidence:.2f})",
+            f"absorbs {merged}" + (f"; takes {carried}" if carried else ""),
+            change.reason,
+        )
     assert isinstance(change, CreateTask)
     owner = change.owner_id or "no owner"
-    return (_who(plan, change.object_type, change.record_id), "new task",
-            f"{change.subject!r} · owner {owner} · due {change.due.isoformat()}", change.reason)
+    return (
+        _who(plan, change.object_type, change.record_id),
+        "new task",
+        f"{change.subject!r} · owner {owner} · due {change.due.isoformat()}",
+        change.reason,
+    )
 
 
 def _table(plan: Plan, limit: int | None, width: int) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
-    console.print(Text(f"Plan {plan.id} · source {plan.source} · "
-                       f"{plan.created_at:%Y-%m-%d %H:%M UTC}", style="bold"))
+    console.print(
+        Text(
+            f"Plan {plan.id} · source {plan.source} · {plan.created_at:%Y-%m-%d %H:%M UTC}",
+            style="bold",
+        )
+    )
     for policy, changes in _by_policy(plan):
         title = f"{POLICY_TITLES.get(policy, policy)} ({policy}): {len(changes)} changes"
         table = Table(title=title, title_justify="left", show_lines=False, expand=True)
@@ -107,8 +122,10 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
             table.add_row(*_cells(plan, change))
         console.print(table)
         if len(shown) < len(changes):
-            console.print(f"  … and {len(changes) - len(shown)} more {policy} changes "
-                          "(--format json or markdown -o FILE lists them all)")
+            console.print(
+                f"  … and {len(changes) - len(shown)} more {policy} changes "
+                "(--format json or markdown -o FILE lists them all)"
+            )
     if not plan.changes:
         console.print("Nothing to change: the records pass every enabled policy.")
     console.print(Text(f"Summary: {summary_line(plan)}", style="bold"))
@@ -120,15 +137,23 @@ def _md_escape(value: str) -> str:
 
 
 def _markdown(plan: Plan, limit: int | None) -> str:
-    lines = [f"# Plan {plan.id}", "",
-             f"Source **{plan.source}**, made {plan.created_at.isoformat()}.", "",
-             f"**Summary:** {summary_line(plan)}", ""]
+    lines = [
+        f"# Plan {plan.id}",
+        "",
+        f"Source **{plan.source}**, made {plan.created_at.isoformat()}.",
+        "",
+        f"**Summary:** {summary_line(plan)}",
+        "",
+    ]
     for policy, changes in _by_policy(plan):
-        lines += [f"## {POLICY_TITLES.get(policy, policy)} ({policy}): {len(changes)}", "",
-                  "| Record | What | Old → new | Why |", "|---|---|---|---|"]
+        lines += [
+            f"## {POLICY_TITLES.get(policy, policy)} ({policy}): {len(changes)}",
+            "",
+            "| Record | What | Old → new | Why |",
+            "|---|---|---|---|",
+        ]
         shown = changes if limit is None else changes[:limit]
-        lines += ["| " + " | ".join(_md_escape(c) for c in _cells(plan, ch)) + " |"
-                  for ch in shown]
+        lines += ["| " + " | ".join(_md_escape(c) for c in _cells(plan, ch)) + " |" for ch in shown]
         if len(shown) < len(changes):
             lines.append(f"\n… and {len(changes) - len(shown)} more.")
         lines.append("")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connectors.base import Connector
+from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from syncd.config import Config, SourceConfig
 
 
 def build_connector(config: Config, name: str, source: SourceConfig) -> Connector:
     """The connector for ``source``, with its secret resolved (``ConfigError`` if it cannot be)."""
-    from connectors.hubspot import HubSpotConnector, HubSpotSettings
-
     token = source.resolve_token(config.base_dir, f"sources.{name}")
     return HubSpotConnector(
         HubSpotSettings(

@@ -1,0 +1,174 @@
+"""The state store interface: what syncd remembers between runs.
+
+The store holds, per source (one CRM account): every record as last pulled (the *baseline* that
+conflict detection compares against), the incremental-pull cursors, the runs, the records a run
+had to skip, and the plans with their changes. Later parts add the outbox, the audit log, alerts,
+review decisions and health scores.
+
+Contract shared by every implementation:
+
+- Datetimes go in and come out timezone-aware in UTC. A naive datetime is refused with
+  :class:`~syncd.errors.StateError`.
+- Every method is one transaction: it either happens whole or not at all.
+- Problems the caller can act on (unknown source, run or plan, a duplicate id, a schema newer than
+  this code) raise :class:`~syncd.errors.StateError`. The store never retries.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from connectors.base import Cursor, PullBatch, Record
+from policies.base import Change, Snapshot
+
+#: A run's lifecycle: ``running`` until :meth:`StateStore.finish_run` sets one of the others.
+#: ``partial`` means it finished but skipped or failed part of its work.
+RUN_STATUSES: Final = ("running", "succeeded", "failed", "partial")
+FINISHED_RUN_STATUSES: Final = ("succeeded", "failed", "partial")
+
+#: The status a plan is saved with. Later parts move it on (``applying``, ``applied``...).
+PLAN_PLANNED: Final = "planned"
+
+#: The object type whose records fill :attr:`policies.base.Snapshot.owners`.
+OWNERS: Final = "owners"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One sync run as recorded. ``finished_at`` is ``None`` while it runs."""
+
+    id: str
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    dry_run: bool
+    counts: Mapping[str, object]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    """A saved plan: its changes in the order they were saved, and the baseline it was made from."""
+
+    id: str
+    source: str
+    run_id: str | None
+    created_at: datetime
+    baseline: Mapping[str, object]
+    status: str
+    changes: list[Change]
+
+
+class StateStore(abc.ABC):
+    """Durable state of all sources. Implementations: :class:`state.store.SqlStateStore`."""
+
+    @abc.abstractmethod
+    def ensure_source(self, name: str, connector: str, now: datetime) -> None:
+        """Register source ``name`` (idempotent; an existing source keeps its ``created_at``).
+
+        Every other method that takes a source needs it registered first. Registering an existing
+        name with another connector raises ``StateError``.
+        """
+
+    @abc.abstractmethod
+    def get_cursor(self, source: str, object_type: str) -> Cursor:
+        """The committed cursor of one stream; an empty ``Cursor()`` when none was committed."""
+
+    @abc.abstractmethod
+    def store_batch(self, source: str, run_id: str, batch: PullBatch) -> int:
+        """Store one pulled batch in ONE transaction and return how many records it wrote.
+
+        - Records are upserted by ``(source, object_type, id)``. Of several versions of a record
+          (repeats in the batch, or the stored row) the one with the newest ``updated_at`` is kept;
+          on a tie the incoming one wins. A stale re-read never overwrites newer data, and is not
+          counted as written.
+        - ``batch.skipped`` is recorded against ``run_id``.
+        - The cursor moves to ``batch.cursor`` but never backwards: afterwards it is the max of the
+          stored and the new cursor (an empty cursor never replaces a set one).
+
+        Either all of that is committed or none of it. ``run_id`` must be a started run of
+        ``source``.
+        """
+
+    @abc.abstractmethod
+    def snapshot(
+        self,
+        source: str,
+        now: datetime,
+        object_types: Sequence[str] | None = None,
+        owners: bool = True,
+    ) -> Snapshot:
+        """The live records of ``source`` (neither archived nor merged away) as policies see them.
+
+        ``object_types`` selects the types (each present in the result, possibly empty); ``None``
+        means every stored type except ``owners``. Records are ordered by id, numeric ids by value.
+        With ``owners`` true, live ``owners`` records fill ``Snapshot.owners`` (id → properties).
+        """
+
+    @abc.abstractmethod
+    def get_records(self, source: str, object_type: str, ids: Iterable[str]) -> dict[str, Record]:
+        """Stored baselines of ``ids``, archived and merged ones included; unknown ids absent."""
+
+    @abc.abstractmethod
+    def start_run(self, run_id: str, source: str, started_at: datetime, dry_run: bool) -> None:
+        """Record a run as ``running``. A duplicate ``run_id`` raises ``StateError``."""
+
+    @abc.abstractmethod
+    def finish_run(
+        self,
+        run_id: str,
+        finished_at: datetime,
+        status: str,
+        counts: Mapping[str, object],
+        error: str | None = None,
+    ) -> None:
+        """Close a run with a status from :data:`FINISHED_RUN_STATUSES` and its JSON ``counts``."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunInfo:
+        """One run; ``StateError`` when unknown."""
+
+    @abc.abstractmethod
+    def list_runs(self, source: str | None = None, limit: int = 20) -> list[RunInfo]:
+        """The latest runs (of one source or all), newest ``started_at`` first."""
+
+    @abc.abstractmethod
+    def skipped_records(self, run_id: str) -> list[tuple[str, str, str]]:
+        """What a run skipped, as ``(object_type, remote_id, reason)`` in the order recorded."""
+
+    @abc.abstractmethod
+    def save_plan(  # noqa: PLR0917  (positional signature fixed by the engine contract)
+        self,
+        plan_id: str,
+        source: str,
+        run_id: str | None,
+        created_at: datetime,
+        baseline: Mapping[str, object],
+        changes: Sequence[Change],
+    ) -> None:
+        """Persist a plan and its changes (in order) in one transaction, with status ``planned``.
+
+        ``baseline`` is JSON (typically :meth:`baseline_summary`). A duplicate id raises
+        ``StateError``.
+        """
+
+    @abc.abstractmethod
+    def load_plan(self, plan_id: str) -> StoredPlan:
+        """A saved plan with its changes rebuilt in saved order; ``StateError`` when unknown."""
+
+    @abc.abstractmethod
+    def baseline_summary(self, source: str) -> dict[str, object]:
+        """Per stored object type: ``count`` (all rows), ``live`` and ``max_updated_at`` (ISO).
+
+        Shape: ``{"contacts": {"count": 3, "live": 2, "max_updated_at": "2024-...+00:00"}}``,
+        types sorted. Two equal summaries mean no pull changed the records in between.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""

@@ -1,0 +1,171 @@
+"""SQLModel tables of the state store.
+
+The schema is created and changed only by the alembic migrations in ``state/migrations``; a test
+checks that the migrated schema equals these models. Add a table here *and* a migration.
+
+Room is left for the tables later parts add (``outbox``, ``audit_log``, ``alerts``,
+``review_decisions``, ``health``): each references ``sources.name`` and, where it belongs to a run
+or a plan, ``runs.id`` / ``plans.id``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that only takes aware datetimes and always returns UTC.
+
+    SQLite keeps no offset: values are converted to UTC before they are written, so stored text
+    compares in time order, and read back as UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _dt(*, nullable: bool) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable)
+
+
+def _json() -> Any:
+    return Field(sa_type=sa.JSON, nullable=False)
+
+
+class SourceRow(SQLModel, table=True):
+    """A CRM account syncd syncs."""
+
+    __tablename__ = "sources"
+
+    name: str = Field(primary_key=True)
+    connector: str
+    created_at: datetime = _dt(nullable=False)
+
+
+class RunRow(SQLModel, table=True):
+    """One sync run of one source."""
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.Index("ix_runs_source_started_at", "source", "started_at"),)
+
+    id: str = Field(primary_key=True)
+    source: str = Field(foreign_key="sources.name")
+    started_at: datetime = _dt(nullable=False)
+    finished_at: datetime | None = _dt(nullable=True)
+    status: str
+    dry_run: bool
+    counts: dict[str, Any] = _json()
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class CursorRow(SQLModel, table=True):
+    """Where the incremental pull of one stream resumes; ``updated_at`` null before a full pull."""
+
+    __tablename__ = "cursors"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    object_type: str = Field(primary_key=True)
+    updated_at: datetime | None = _dt(nullable=True)
+    run_id: str | None = Field(default=None, foreign_key="runs.id", ondelete="SET NULL")
+    committed_at: datetime = _dt(nullable=False)
+
+
+class RecordRow(SQLModel, table=True):
+    """A record as last pulled: the baseline for snapshots and conflict detection.
+
+    ``properties`` maps canonical field → str|None; ``associations`` maps object type → [ids];
+    ``merged_ids`` is a list of ids.
+    """
+
+    __tablename__ = "records"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    object_type: str = Field(primary_key=True)
+    remote_id: str = Field(primary_key=True)
+    properties: dict[str, Any] = _json()
+    associations: dict[str, Any] = _json()
+    remote_created_at: datetime | None = _dt(nullable=True)
+    remote_updated_at: datetime = _dt(nullable=False)
+    archived: bool
+    merged_into: str | None = None
+    merged_ids: list[str] = _json()
+    last_seen_run_id: str | None = Field(default=None, foreign_key="runs.id", ondelete="SET NULL")
+
+
+class SkippedRecordRow(SQLModel, table=True):
+    """A record a run could not read, and why."""
+
+    __tablename__ = "skipped_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True)
+    source: str = Field(foreign_key="sources.name")
+    object_type: str
+    remote_id: str
+    reason: str = Field(sa_type=sa.Text)
+
+
+class PlanRow(SQLModel, table=True):
+    """A plan: changes proposed from one snapshot, and the baseline it was made from."""
+
+    __tablename__ = "plans"
+    __table_args__ = (sa.Index("ix_plans_source_created_at", "source", "created_at"),)
+
+    id: str = Field(primary_key=True)
+    source: str = Field(foreign_key="sources.name")
+    run_id: str | None = Field(default=None, foreign_key="runs.id", ondelete="SET NULL")
+    created_at: datetime = _dt(nullable=False)
+    baseline: dict[str, Any] = _json()
+    status: str
+
+
+class PlanChangeRow(SQLModel, table=True):
+    """One change of a plan; ``payload`` is its ``policies.base.change_to_dict`` form.
+
+    ``record_id`` is the record the change is about (a merge's primary).
+    """
+
+    __tablename__ = "plan_changes"
+
+    plan_id: str = Field(primary_key=True, foreign_key="plans.id", ondelete="CASCADE")
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str
+    object_type: str
+    record_id: str
+    payload: dict[str, Any] = _json()
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model (for bulk statements)."""
+    t = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(t, sa.Table)
+    return t
+
+
+sources_t = table(SourceRow)
+runs_t = table(RunRow)
+cursors_t = table(CursorRow)
+records_t = table(RecordRow)
+skipped_t = table(SkippedRecordRow)
+plans_t = table(PlanRow)
+plan_changes_t = table(PlanChangeRow)

@@ -1,0 +1,443 @@
+"""The SQL state store: SQLite by default, PostgreSQL in production (SQLAlchemy Core on SQLModel).
+
+Bulk paths use the dialect's ``INSERT ... ON CONFLICT`` with executemany, never a query per
+record. The store never retries; database errors surface as :class:`~syncd.errors.StateError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from connectors.base import Cursor, PullBatch, Record
+from policies.base import Change, Snapshot, change_from_dict, change_to_dict
+from state import migrate
+from state.base import (
+    FINISHED_RUN_STATUSES,
+    OWNERS,
+    PLAN_PLANNED,
+    RunInfo,
+    StateStore,
+    StoredPlan,
+)
+from state.engine import WRITE_OPTION, make_engine
+from state.models import (
+    cursors_t,
+    plan_changes_t,
+    plans_t,
+    records_t,
+    runs_t,
+    skipped_t,
+    sources_t,
+)
+from state.rows import (
+    change_record_id,
+    id_sort_key,
+    iso,
+    newest_per_id,
+    record_to_row,
+    row_to_record,
+    utc,
+)
+from syncd.errors import StateError
+
+_IN_CHUNK: Final = 500
+_RECORD_KEY: Final = ("source", "object_type", "remote_id")
+
+
+def open_store(url: str) -> SqlStateStore:
+    """Open (creating or upgrading the schema through the migrations) the store at ``url``.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///path.db``, ``sqlite:///:memory:`` (tests) or
+    ``postgresql+psycopg://user@host/db``. Raises ``StateError`` when the database is
+    unreachable, its schema is newer than this code, or a migration fails.
+    """
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    except StateError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise StateError(f"cannot open the state store: {exc}") from exc
+    return SqlStateStore(engine)
+
+
+class SqlStateStore(StateStore):
+    """:class:`~state.base.StateStore` on a SQLAlchemy engine whose schema is at head."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine (for tests and later state modules)."""
+        return self._engine
+
+    @contextmanager
+    def _tx(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction; database errors become ``StateError``."""
+        if self._closed:
+            raise StateError("the state store is closed")
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError as exc:
+            raise StateError(f"state store constraint violated: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StateError(f"state store error: {exc}") from exc
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT that supports ``on_conflict_do_update``."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    @staticmethod
+    def _require_source(conn: Connection, source: str) -> None:
+        found = conn.execute(sa.select(sources_t.c.name).where(sources_t.c.name == source))
+        if found.first() is None:
+            raise StateError(f"unknown source {source!r}: call ensure_source first")
+
+    # -- sources and cursors -------------------------------------------------------------------
+
+    def ensure_source(self, name: str, connector: str, now: datetime) -> None:
+        created = utc(now, "now")
+        with self._tx(write=True) as conn:
+            stmt = self._insert(sources_t).values(
+                name=name, connector=connector, created_at=created
+            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+            stored: str = conn.execute(
+                sa.select(sources_t.c.connector).where(sources_t.c.name == name)
+            ).scalar_one()
+        if stored != connector:
+            raise StateError(f"source {name!r} is a {stored!r} source, not {connector!r}")
+
+    def get_cursor(self, source: str, object_type: str) -> Cursor:
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            value = conn.execute(
+                sa.select(cursors_t.c.updated_at).where(
+                    cursors_t.c.source == source, cursors_t.c.object_type == object_type
+                )
+            ).scalar_one_or_none()
+        return Cursor(updated_at=value)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def store_batch(self, source: str, run_id: str, batch: PullBatch) -> int:
+        for record in batch.records:
+            if record.object_type != batch.object_type:
+                raise StateError(
+                    f"batch of {batch.object_type} holds a {record.object_type} record {record.id}"
+                )
+        rows = [record_to_row(source, run_id, r) for r in newest_per_id(batch.records)]
+        cursor_at = batch.cursor.updated_at
+        if cursor_at is not None:
+            cursor_at = utc(cursor_at, "PullBatch.cursor.updated_at")
+        with self._tx(write=True) as conn:
+            run_source = conn.execute(
+                sa.select(runs_t.c.source).where(runs_t.c.id == run_id)
+            ).scalar_one_or_none()
+            if run_source != source:
+                self._require_source(conn, source)
+                raise StateError(f"run {run_id!r} is not a started run of source {source!r}")
+            written = self._upsert_records(conn, rows)
+            if batch.skipped:
+                conn.execute(
+                    sa.insert(skipped_t),
+                    [
+                        {
+                            "run_id": run_id,
+                            "source": source,
+                            "object_type": batch.object_type,
+                            "remote_id": remote_id,
+                            "reason": reason,
+                        }
+                        for remote_id, reason in batch.skipped
+                    ],
+                )
+            self._advance_cursor(conn, source, batch.object_type, run_id, cursor_at)
+        return written
+
+    def _upsert_records(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Upsert in bulk; a row replaces only a stored one no newer. Returns rows written."""
+        if not rows:
+            return 0
+        ins = self._insert(records_t)
+        updated = {c.name: ins.excluded[c.name] for c in records_t.c if c.name not in _RECORD_KEY}
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(_RECORD_KEY),
+            set_=updated,
+            where=ins.excluded.remote_updated_at >= records_t.c.remote_updated_at,
+        )
+        # executemany (psycopg pipelines it; sqlite3 loops in C); both drivers sum the rowcount,
+        # which counts only the rows the WHERE let through.
+        result = conn.execute(stmt, rows, execution_options={"preserve_rowcount": True})
+        return int(result.rowcount)
+
+    def _advance_cursor(
+        self,
+        conn: Connection,
+        source: str,
+        object_type: str,
+        run_id: str,
+        updated_at: datetime | None,
+    ) -> None:
+        """Create the cursor or move it forward; never backwards, never back to empty.
+
+        ``committed_at`` is the database's clock at commit time (bookkeeping only).
+        """
+        ins = self._insert(cursors_t).values(
+            source=source,
+            object_type=object_type,
+            updated_at=updated_at,
+            run_id=run_id,
+            committed_at=sa.func.now(),
+        )
+        new, old = ins.excluded.updated_at, cursors_t.c.updated_at
+        stmt = ins.on_conflict_do_update(
+            index_elements=["source", "object_type"],
+            set_={"updated_at": new, "run_id": ins.excluded.run_id, "committed_at": sa.func.now()},
+            where=sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old)),
+        )
+        conn.execute(stmt)
+
+    def snapshot(
+        self,
+        source: str,
+        now: datetime,
+        object_types: Sequence[str] | None = None,
+        owners: bool = True,
+    ) -> Snapshot:
+        now = utc(now, "now")
+        live = sa.and_(
+            records_t.c.source == source,
+            records_t.c.archived.is_(False),
+            records_t.c.merged_into.is_(None),
+        )
+        query = sa.select(records_t).where(live)
+        if object_types is not None:
+            wanted = set(object_types) | ({OWNERS} if owners else set())
+            query = query.where(records_t.c.object_type.in_(sorted(wanted)))
+        elif not owners:
+            query = query.where(records_t.c.object_type != OWNERS)
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            rows = conn.execute(query).mappings().all()
+        by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
+        owner_props: dict[str, Mapping[str, str | None]] = {}
+        for row in rows:
+            record = row_to_record(row)
+            if record.object_type == OWNERS:
+                owner_props[record.id] = record.properties
+                if object_types is None or OWNERS not in object_types:
+                    continue
+            by_type.setdefault(record.object_type, []).append(record)
+        return Snapshot(
+            source=source,
+            now=now,
+            records={
+                t: tuple(sorted(by_type[t], key=lambda r: id_sort_key(r.id)))
+                for t in sorted(by_type)
+            },
+            owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
+        )
+
+    def get_records(self, source: str, object_type: str, ids: Iterable[str]) -> dict[str, Record]:
+        wanted = sorted(set(ids), key=id_sort_key)
+        found: dict[str, Record] = {}
+        with self._tx() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = sa.select(records_t).where(
+                    records_t.c.source == source,
+                    records_t.c.object_type == object_type,
+                    records_t.c.remote_id.in_(chunk),
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["remote_id"]] = row_to_record(row)
+        return {i: found[i] for i in wanted if i in found}
+
+    def baseline_summary(self, source: str) -> dict[str, object]:
+        live = sa.and_(records_t.c.archived.is_(False), records_t.c.merged_into.is_(None))
+        query = (
+            sa.select(
+                records_t.c.object_type,
+                sa.func.count(),
+                sa.func.count().filter(live),
+                sa.func.max(records_t.c.remote_updated_at),
+            )
+            .where(records_t.c.source == source)
+            .group_by(records_t.c.object_type)
+            .order_by(records_t.c.object_type)
+        )
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            rows = conn.execute(query).all()
+        summary: dict[str, object] = {}
+        for object_type, count, live_count, newest in rows:
+            summary[str(object_type)] = {
+                "count": int(str(count)),
+                "live": int(str(live_count)),
+                "max_updated_at": iso(newest if isinstance(newest, datetime) else None),
+            }
+        return summary
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, source: str, started_at: datetime, dry_run: bool) -> None:
+        started = utc(started_at, "started_at")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            if conn.execute(sa.select(runs_t.c.id).where(runs_t.c.id == run_id)).first():
+                raise StateError(f"run {run_id!r} already exists")
+            conn.execute(
+                sa.insert(runs_t).values(
+                    id=run_id,
+                    source=source,
+                    started_at=started,
+                    finished_at=None,
+                    status="running",
+                    dry_run=dry_run,
+                    counts={},
+                    error=None,
+                )
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        finished_at: datetime,
+        status: str,
+        counts: Mapping[str, object],
+        error: str | None = None,
+    ) -> None:
+        if status not in FINISHED_RUN_STATUSES:
+            raise StateError(f"run status must be one of {FINISHED_RUN_STATUSES}, not {status!r}")
+        finished = utc(finished_at, "finished_at")
+        with self._tx(write=True) as conn:
+            result = conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.id == run_id)
+                .values(finished_at=finished, status=status, counts=dict(counts), error=error)
+            )
+            if result.rowcount != 1:
+                raise StateError(f"unknown run {run_id!r}")
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(runs_t).where(runs_t.c.id == run_id)).mappings().first()
+        if row is None:
+            raise StateError(f"unknown run {run_id!r}")
+        return _run_info(row)
+
+    def list_runs(self, source: str | None = None, limit: int = 20) -> list[RunInfo]:
+        query = sa.select(runs_t).order_by(runs_t.c.started_at.desc(), runs_t.c.id.desc())
+        if source is not None:
+            query = query.where(runs_t.c.source == source)
+        with self._tx() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [_run_info(row) for row in rows]
+
+    def skipped_records(self, run_id: str) -> list[tuple[str, str, str]]:
+        query = (
+            sa.select(skipped_t.c.object_type, skipped_t.c.remote_id, skipped_t.c.reason)
+            .where(skipped_t.c.run_id == run_id)
+            .order_by(skipped_t.c.id)
+        )
+        with self._tx() as conn:
+            return [(str(t), str(i), str(r)) for t, i, r in conn.execute(query)]
+
+    # -- plans ---------------------------------------------------------------------------------
+
+    def save_plan(  # noqa: PLR0917  (positional signature fixed by the engine contract)
+        self,
+        plan_id: str,
+        source: str,
+        run_id: str | None,
+        created_at: datetime,
+        baseline: Mapping[str, object],
+        changes: Sequence[Change],
+    ) -> None:
+        created = utc(created_at, "created_at")
+        rows = [
+            {
+                "plan_id": plan_id,
+                "seq": seq,
+                "kind": change.kind,
+                "object_type": change.object_type,
+                "record_id": change_record_id(change),
+                "payload": change_to_dict(change),
+            }
+            for seq, change in enumerate(changes)
+        ]
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            if conn.execute(sa.select(plans_t.c.id).where(plans_t.c.id == plan_id)).first():
+                raise StateError(f"plan {plan_id!r} already exists")
+            conn.execute(
+                sa.insert(plans_t).values(
+                    id=plan_id,
+                    source=source,
+                    run_id=run_id,
+                    created_at=created,
+                    baseline=dict(baseline),
+                    status=PLAN_PLANNED,
+                )
+            )
+            if rows:
+                conn.execute(sa.insert(plan_changes_t), rows)
+
+    def load_plan(self, plan_id: str) -> StoredPlan:
+        with self._tx() as conn:
+            query = sa.select(plans_t).where(plans_t.c.id == plan_id)
+            plan = conn.execute(query).mappings().first()
+            if plan is None:
+                raise StateError(f"unknown plan {plan_id!r}")
+            payloads: Iterable[Mapping[str, object]] = conn.execute(
+                sa.select(plan_changes_t.c.payload)
+                .where(plan_changes_t.c.plan_id == plan_id)
+                .order_by(plan_changes_t.c.seq)
+            ).scalars()
+            changes = [change_from_dict(p) for p in payloads]
+        return StoredPlan(
+            id=plan["id"],
+            source=plan["source"],
+            run_id=plan["run_id"],
+            created_at=plan["created_at"],
+            baseline=plan["baseline"],
+            status=plan["status"],
+            changes=changes,
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        self._engine.dispose()
+
+
+def _run_info(row: Mapping[Any, Any]) -> RunInfo:
+    return RunInfo(
+        id=row["id"],
+        source=row["source"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        status=row["status"],
+        dry_run=bool(row["dry_run"]),
+        counts=row["counts"],
+        error=row["error"],
+    )

@@ -1,0 +1,135 @@
+"""Schema: created and upgraded only by the migrations, which match the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from state import migrate
+from state.store import open_store
+from syncd.errors import StateError
+
+TABLES = {
+    "sources",
+    "cursors",
+    "records",
+    "runs",
+    "skipped_records",
+    "plans",
+    "plan_changes",
+}
+
+
+def _diff(engine: sa.Engine, metadata: sa.MetaData) -> list[Any]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_open_creates_every_table_at_head(state_url: str) -> None:
+    store = open_store(state_url)
+    try:
+        tables = set(sa.inspect(store.engine).get_table_names())
+        assert tables >= TABLES | {"alembic_version"}
+        with store.engine.connect() as conn:
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0001"
+    finally:
+        store.close()
+
+
+def test_reopen_is_idempotent_and_keeps_data(state_url: str) -> None:
+    first = open_store(state_url)
+    first.ensure_source("hs", "hubspot", datetime(2024, 1, 1, tzinfo=UTC))
+    first.close()
+    second = open_store(state_url)
+    try:
+        assert second.baseline_summary("hs") == {}
+        with second.engine.connect() as conn:
+            assert migrate.current_revision(conn) == migrate.head_revision()
+    finally:
+        second.close()
+
+
+def test_migrated_schema_equals_the_models(state_url: str) -> None:
+    store = open_store(state_url)
+    try:
+        assert _diff(store.engine, SQLModel.metadata) == []
+        # The comparison is live: a model that drifts from the migration shows up.
+        drifted = sa.MetaData()
+        for table in SQLModel.metadata.tables.values():
+            table.to_metadata(drifted)
+        drifted.tables["records"].append_column(sa.Column("extra", sa.String()))
+        drifted.tables["runs"].c.dry_run.type = sa.Integer()
+        entries = [e[0] if isinstance(e, list) else e for e in _diff(store.engine, drifted)]
+        assert {(e[0], e[2]) for e in entries} == {
+            ("add_column", "records"),
+            ("modify_type", "runs"),
+        }
+    finally:
+        store.close()
+
+
+def test_downgrade_to_base_and_upgrade_again(state_url: str) -> None:
+    store = open_store(state_url)
+    try:
+        config = migrate.alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        assert set(sa.inspect(store.engine).get_table_names()) & TABLES == set()
+        migrate.upgrade(store.engine)
+        assert set(sa.inspect(store.engine).get_table_names()) >= TABLES
+    finally:
+        store.close()
+
+
+def test_a_newer_schema_is_refused(state_url: str) -> None:
+    store = open_store(state_url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    store.close()
+    with pytest.raises(StateError, match=r"9999_from_the_future.*newer syncd"):
+        open_store(state_url)
+    # Refused, not touched.
+    engine = sa.create_engine(state_url)
+    with engine.connect() as conn:
+        assert migrate.current_revision(conn) == "9999_from_the_future"
+    engine.dispose()
+
+
+def test_migrations_are_found_from_the_package_not_the_cwd(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    open_store(sqlite_url).close()
+    assert migrate.MIGRATIONS_DIR.is_dir()
+    assert (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+
+
+def test_in_memory_sqlite_works() -> None:
+    store = open_store("sqlite:///:memory:")
+    try:
+        store.ensure_source("hs", "hubspot", datetime(2024, 1, 1, tzinfo=UTC))
+        assert store.baseline_summary("hs") == {}
+    finally:
+        store.close()
+
+
+def test_unreachable_database_is_a_state_error() -> None:
+    with pytest.raises(StateError, match="cannot open"):
+        open_store("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+
+
+def test_unsupported_database_is_refused() -> None:
+    with pytest.raises(StateError, match="not supported"):
+        open_store("mysql://user@localhost/db")
