@@ -71,9 +71,9 @@ class Connector(abc.ABC):
     object_types: ClassVar[tuple[str, ...]]
 
     @abc.abstractmethod
-    def pull(self, object_type: str, cursor: Cursor, *, run_started_at: datetime) -> Iterator[
-        PullBatch
-    ]:
+    def pull(
+        self, object_type: str, cursor: Cursor, *, run_started_at: datetime
+    ) -> Iterator[PullBatch]:
         """Yield batches of records of ``object_type`` changed since ``cursor``.
 
         With an empty cursor this is a full pull (live and archived records). Each batch carries a

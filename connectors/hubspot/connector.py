@@ -1,0 +1,354 @@
+"""HubSpot as a stream of canonical records: full pulls by listing, incremental pulls by search.
+
+* **Full pull** (empty cursor): the list endpoint (live objects with their associations), then
+  the archived listing. The list is ordered by id, not by time, so no intermediate batch moves
+  the cursor; the last batch carries the run start (everything as of the run start was read).
+* **Incremental pull**: first the archived listing, kept to objects archived since the cursor
+  minus the lookback (HubSpot has no server filter for it), then search for
+  ``cursor - lookback <= last-modified < run start`` in last-modified order, through as many
+  windows as the 10,000-result cap needs (:mod:`connectors.hubspot.search`). Search returns no
+  associations; they come from the associations v4 batch read, per page. Batches carry the
+  newest last-modified read so far; the last one carries the run start. The archived listing
+  comes first because its filter depends on the stored cursor: a crash during the search phase
+  (after the cursor moved) must not skip archivals the crashed run never listed.
+* **Owners**: always a full listing (active, then archived).
+
+A merged primary lists the ids it absorbed in ``hs_merged_object_ids``; each absorbed id is
+emitted as a record ``merged_into`` the primary. Ids are de-duplicated within one pull (a record
+is emitted again only with a newer ``updated_at``). A malformed object is reported in the batch's
+``skipped`` and the pull goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ClassVar
+
+from connectors.base import Connector, Cursor, PullBatch, Record
+from connectors.hubspot.client import HubSpotClient, Json, SearchFilter
+from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
+from connectors.hubspot.mapping import (
+    FieldMap,
+    MalformedObjectError,
+    archived_at,
+    crm_record,
+    merged_away,
+    more_associated,
+    owner_record,
+    parse_datetime,
+)
+from connectors.hubspot.pacer import Pacer
+from connectors.hubspot.search import SearchPage, Window, iter_search
+from connectors.hubspot.settings import (
+    ASSOCIATION_BATCH_MAX,
+    ASSOCIATION_TARGETS,
+    LAST_MODIFIED,
+    OBJECT_ID,
+    OBJECT_TYPES,
+    HubSpotSettings,
+)
+from syncd.errors import ConfigError
+
+Skipped = tuple[str, str]
+
+
+def _next_after(page: Mapping[str, Any]) -> str | None:
+    paging = page.get("paging")
+    next_page = paging.get("next") if isinstance(paging, Mapping) else None
+    after = next_page.get("after") if isinstance(next_page, Mapping) else None
+    return None if after in (None, "") else str(after)
+
+
+def _results(page: Json) -> list[Any]:
+    results = page.get("results")
+    return results if isinstance(results, list) else []
+
+
+def _finish(batches: Iterable[PullBatch], object_type: str, final: Cursor) -> Iterator[PullBatch]:
+    """Pass ``batches`` through, giving the last one (or an empty one) the ``final`` cursor."""
+    held: PullBatch | None = None
+    for batch in batches:
+        if held is not None:
+            yield held
+        held = batch
+    yield PullBatch(object_type, (), final) if held is None else replace(held, cursor=final)
+
+
+class _Seen:
+    """De-duplication within one pull: an id passes again only with a newer ``updated_at``, or
+    with the same one but another fate (archived or merged meanwhile)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[datetime, bool, str | None]] = {}
+
+    def fresh(self, records: Iterable[Record]) -> tuple[Record, ...]:
+        kept: list[Record] = []
+        for record in records:
+            mark = (record.updated_at, record.archived, record.merged_into)
+            previous = self._last.get(record.id)
+            if (
+                previous is None
+                or mark[0] > previous[0]
+                or (mark[0] == previous[0] and mark[1:] != previous[1:])
+            ):
+                self._last[record.id] = mark
+                kept.append(record)
+        return tuple(kept)
+
+
+class HubSpotConnector(Connector):
+    """Pulls contacts, companies, deals, tasks and owners through ``hubspot-api-client``."""
+
+    name: ClassVar[str] = "hubspot"
+    object_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
+
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self._settings = settings
+        self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
+        self._fields = {t: FieldMap.identity(settings.properties_for(t)) for t in OBJECT_TYPES}
+
+    @property
+    def settings(self) -> HubSpotSettings:
+        return self._settings
+
+    def field_map(self, object_type: str) -> FieldMap:
+        """The vendor/canonical field map of ``object_type``."""
+        return self._fields[object_type]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def pull(
+        self, object_type: str, cursor: Cursor, *, run_started_at: datetime
+    ) -> Iterator[PullBatch]:
+        """See :meth:`Connector.pull` and this module's docstring. Validates its arguments at
+        once (``ConfigError`` for a type this source does not pull); reads lazily."""
+        if object_type not in self._settings.object_types:
+            raise ConfigError(f"object type {object_type!r} is not configured for this source")
+        if run_started_at.tzinfo is None:
+            raise ValueError("run_started_at must be timezone-aware")
+        final = Cursor(advance(cursor.updated_at, run_started_at, run_started_at))
+        seen = _Seen()
+        if object_type == "owners":
+            batches = self._owners(cursor, seen)
+        elif cursor.updated_at is None:
+            batches = self._full(object_type, cursor, seen)
+        else:
+            batches = self._incremental(object_type, cursor.updated_at, run_started_at, seen)
+        return _finish(batches, object_type, final)
+
+    # ------------------------------------------------------------------ parsing
+
+    def _parse(
+        self, object_type: str, raws: Iterable[Any], *, archived: bool = False
+    ) -> tuple[list[Record], list[Skipped]]:
+        records: list[Record] = []
+        skipped: list[Skipped] = []
+        fields = self._fields[object_type]
+        targets = ASSOCIATION_TARGETS.get(object_type, ())
+        for raw in raws:
+            try:
+                if object_type == "owners":
+                    record = owner_record(raw, fields)
+                else:
+                    record = crm_record(object_type, raw, fields, targets)
+            except MalformedObjectError as bad:
+                skipped.append((bad.object_id, bad.reason))
+                continue
+            if archived and not record.archived:
+                record = replace(record, archived=True)
+            records.append(record)
+        return records, skipped
+
+    @staticmethod
+    def _with_merged(records: Iterable[Record]) -> list[Record]:
+        expanded: list[Record] = []
+        for record in records:
+            expanded.append(record)
+            expanded.extend(merged_away(record))
+        return expanded
+
+    # ------------------------------------------------------------------ owners and full pulls
+
+    def _owners(self, cursor: Cursor, seen: _Seen) -> Iterator[PullBatch]:
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                page = self._client.owners_page(after=after, archived=archived)
+                records, skipped = self._parse("owners", _results(page), archived=archived)
+                yield PullBatch("owners", seen.fresh(records), cursor, tuple(skipped))
+                after = _next_after(page)
+                if after is None:
+                    break
+
+    def _list(
+        self, object_type: str, *, archived: bool
+    ) -> Iterator[tuple[list[Any], list[Record], list[Skipped]]]:
+        """Each page of the list endpoint: raw objects, their records, the skipped ones.
+
+        An object whose inline associations are paged (too many to list inline) gets all of
+        them from the associations v4 batch read instead.
+        """
+        properties = self._settings.properties_for(object_type)
+        targets = ASSOCIATION_TARGETS[object_type]
+        after: str | None = None
+        while True:
+            page = self._client.list_page(
+                object_type,
+                after=after,
+                archived=archived,
+                properties=properties,
+                associations=targets,
+            )
+            raws = _results(page)
+            records, skipped = self._parse(object_type, raws, archived=archived)
+            truncated = {
+                str(raw.get("id"))
+                for raw in raws
+                if isinstance(raw, Mapping) and more_associated(raw)
+            }
+            if truncated:
+                complete = self._associate(object_type, [r for r in records if r.id in truncated])
+                by_id = {r.id: r for r in complete}
+                records = [by_id.get(r.id, r) for r in records]
+            yield raws, records, skipped
+            after = _next_after(page)
+            if after is None:
+                return
+
+    def _full(self, object_type: str, cursor: Cursor, seen: _Seen) -> Iterator[PullBatch]:
+        for archived in (False, True):
+            for _, records, skipped in self._list(object_type, archived=archived):
+                fresh = seen.fresh(self._with_merged(records))
+                yield PullBatch(object_type, fresh, cursor, tuple(skipped))
+
+    # ------------------------------------------------------------------ incremental pulls
+
+    def _incremental(
+        self, object_type: str, cursor: datetime, run_started_at: datetime, seen: _Seen
+    ) -> Iterator[PullBatch]:
+        since = cursor - self._settings.lookback
+        for raws, records, skipped in self._list(object_type, archived=True):
+            when = {
+                str(raw.get("id")): archived_at(raw) for raw in raws if isinstance(raw, Mapping)
+            }
+            recent = [r for r in records if (when.get(r.id) or r.updated_at) >= since]
+            fresh = seen.fresh(self._with_merged(recent))
+            yield PullBatch(object_type, fresh, Cursor(cursor), tuple(skipped))
+
+        start_ms = read_from(cursor, self._settings.lookback)
+        end_ms = to_epoch_ms(run_started_at)
+        if start_ms >= end_ms:
+            return
+        current: datetime | None = cursor
+        pages = iter_search(
+            lambda window, after, limit: self._search(object_type, window, after, limit),
+            start_ms=start_ms,
+            end_ms=end_ms,
+            key=lambda raw: self._search_key(object_type, raw),
+            page_size=self._settings.page_size_search,
+            cap=self._settings.search_window_cap,
+        )
+        for page in pages:
+            records, skipped = self._parse(object_type, page.results)
+            records = self._associate(object_type, records)
+            if records:
+                current = advance(current, max(r.updated_at for r in records), run_started_at)
+            fresh = seen.fresh(self._with_merged(records))
+            yield PullBatch(object_type, fresh, Cursor(current), tuple(skipped))
+
+    def _search(self, object_type: str, window: Window, after: int, limit: int) -> SearchPage:
+        modified = LAST_MODIFIED[object_type]
+        if window.pinned_ms is None:
+            lower = "GT" if window.lo_exclusive else "GTE"
+            filters = [
+                SearchFilter(modified, lower, str(window.lo_ms)),
+                SearchFilter(modified, "LT", str(window.hi_ms)),
+            ]
+            sort = modified
+        else:
+            filters = [SearchFilter(modified, "EQ", str(window.pinned_ms))]
+            if window.after_id is not None:
+                filters.append(SearchFilter(OBJECT_ID, "GT", str(window.after_id)))
+            sort = OBJECT_ID
+        page = self._client.search_page(
+            object_type,
+            filters=filters,
+            sort=sort,
+            properties=self._settings.properties_for(object_type),
+            after=after,
+            limit=limit,
+        )
+        after_text = _next_after(page)
+        return SearchPage(
+            results=_results(page),
+            next_after=int(after_text) if after_text is not None and after_text.isdigit() else None,
+        )
+
+    @staticmethod
+    def _search_key(object_type: str, raw: Mapping[str, Any]) -> tuple[int, int] | None:
+        """(last-modified ms, id) as search sorts and filters on them, if readable."""
+        try:
+            object_id = int(str(raw.get("id")))
+        except ValueError:
+            return None
+        properties = raw.get("properties")
+        value = (
+            properties.get(LAST_MODIFIED[object_type]) if isinstance(properties, Mapping) else None
+        )
+        if isinstance(value, str) and value.isdigit():
+            return int(value), object_id
+        for candidate in (value, raw.get("updatedAt")):
+            try:
+                return to_epoch_ms(parse_datetime(candidate)), object_id
+            except ValueError:
+                continue
+        return None
+
+    def _associate(self, object_type: str, records: Sequence[Record]) -> list[Record]:
+        """``records`` with their associations read through the associations v4 batch API."""
+        targets = ASSOCIATION_TARGETS[object_type]
+        if not records or not targets:
+            return list(records)
+        found: dict[str, dict[str, list[str]]] = {r.id: {t: [] for t in targets} for r in records}
+        for target in targets:
+            for object_id, to_id in self._association_pairs(object_type, target, list(found)):
+                if object_id in found:
+                    found[object_id][target].append(to_id)
+        return [
+            replace(
+                r,
+                associations={t: tuple(dict.fromkeys(ids)) for t, ids in found[r.id].items()},
+            )
+            for r in records
+        ]
+
+    def _association_pairs(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> Iterator[tuple[str, str]]:
+        pending: list[tuple[str, str | None]] = [(object_id, None) for object_id in ids]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH_MAX], pending[ASSOCIATION_BATCH_MAX:]
+            page = self._client.associations_page(from_type, to_type, chunk)
+            for result in _results(page):
+                if not isinstance(result, Mapping):
+                    continue
+                source = result.get("from")
+                object_id = str(source.get("id")) if isinstance(source, Mapping) else None
+                if object_id is None:
+                    continue
+                for target in result.get("to") or ():
+                    if isinstance(target, Mapping) and target.get("toObjectId") is not None:
+                        yield object_id, str(target["toObjectId"])
+                more = _next_after(result)
+                if more is not None:
+                    pending.append((object_id, more))

@@ -1,0 +1,107 @@
+"""HubSpot errors, classified in one place.
+
+Every SDK sub-package (``hubspot.crm.contacts``, ``hubspot.crm.owners``...) has its own
+``ApiException`` class with no common base but ``Exception``, so errors are recognised by shape
+(``status``, ``headers``, ``body``), not by class. ``urllib3`` errors surface unwrapped (the SDK
+only wraps SSL errors).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import urllib3.exceptions
+
+from connectors.retry import ErrorAction, header, retry_after_seconds
+
+_TRANSIENT_STATUSES = frozenset({408, 429})
+_AUTH_STATUSES = frozenset({401, 403})
+
+_TRANSIENT_NETWORK: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.MaxRetryError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.IncompleteRead,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK ``ApiException`` (any sub-package), else ``None``.
+
+    The SDK uses status 0 for errors it raises itself (SSL failure, unparseable datetime).
+    """
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and hasattr(exc, "body"):
+        return status
+    return None
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """HubSpot's JSON error body (``{status, message, category, correlationId...}``) or ``{}``."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if not isinstance(body, str) or not body:
+        return {}
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
+    """What to do about ``exc`` raised by an SDK call.
+
+    429, 408, 5xx and dropped connections or timeouts: RETRY (but a 429 of the DAILY policy:
+    STOP_SOURCE, since no retry within a run can outwait it). 401/403: STOP_SOURCE. 404: SKIP_RECORD
+    when the call addressed ``single_record``, else FAIL (a collection endpoint that is not there
+    means a wrong base URL). Anything else: FAIL.
+    """
+    status = http_status(exc)
+    if status is None:
+        return ErrorAction.RETRY if isinstance(exc, _TRANSIENT_NETWORK) else ErrorAction.FAIL
+    if status == 429 and str(error_body(exc).get("policyName", "")).upper() == "DAILY":
+        return ErrorAction.STOP_SOURCE
+    if status in _TRANSIENT_STATUSES or 500 <= status <= 599:
+        return ErrorAction.RETRY
+    if status in _AUTH_STATUSES:
+        return ErrorAction.STOP_SOURCE
+    if status == 404:
+        return ErrorAction.SKIP_RECORD if single_record else ErrorAction.FAIL
+    return ErrorAction.FAIL
+
+
+def describe(exc: BaseException) -> str | None:
+    """A one-line message for a HubSpot or network error (never the whole body: it holds
+    personal data), or ``None`` for an exception that is neither."""
+    status = http_status(exc)
+    if status is None:
+        if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
+            return f"HubSpot unreachable: {type(exc).__name__}: {exc}"
+        return None
+    body = error_body(exc)
+    parts = [f"HubSpot answered {status}" if status else "HubSpot SDK error"]
+    for key in ("category", "policyName", "message", "correlationId"):
+        if body.get(key):
+            parts.append(f"{key}={body[key]}")
+    if len(parts) == 1 and getattr(exc, "reason", None):
+        parts.append(f"reason={exc.reason}")  # type: ignore[attr-defined]
+    return "; ".join(parts)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """How long HubSpot asks to wait: ``Retry-After``, else on a 429 the rate-limit window
+    (``X-HubSpot-RateLimit-Interval-Milliseconds``), in seconds."""
+    seconds = retry_after_seconds(exc)
+    if seconds is not None or http_status(exc) != 429:
+        return seconds
+    raw = header(getattr(exc, "headers", None), "X-HubSpot-RateLimit-Interval-Milliseconds")
+    try:
+        return float(raw) / 1000 if raw is not None else None
+    except ValueError:
+        return None

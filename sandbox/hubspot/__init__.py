@@ -1,0 +1,30 @@
+"""An emulator of HubSpot's CRM v3/v4 HTTP APIs that the official SDK talks to unchanged.
+
+    state = SandboxState(clock=lambda: datetime.now(UTC))
+    with HubSpotSandbox(state) as sandbox:
+        client = HubSpot(access_token="any", host=sandbox.base_url)
+
+:class:`SandboxState` holds the records (seed it with ``create`` or ``from_dataset``) and the
+knobs tests turn (``search_lag``, ``search_cap``, rate limits, ``record_exchanges``, ``faults``);
+:class:`HubSpotSandbox` serves it over HTTP. Wire-format checking against HubSpot's published
+OpenAPI descriptions lives in :mod:`sandbox.hubspot.spec` (it needs the dev dependencies).
+"""
+
+from __future__ import annotations
+
+from sandbox.hubspot.faults import Fault, FaultPolicy, ScriptedFaults
+from sandbox.hubspot.server import HubSpotSandbox, serve_forever
+from sandbox.hubspot.store import Exchange, SandboxState
+from sandbox.hubspot.wire import Request, Response
+
+__all__ = [
+    "Exchange",
+    "Fault",
+    "FaultPolicy",
+    "HubSpotSandbox",
+    "Request",
+    "Response",
+    "SandboxState",
+    "ScriptedFaults",
+    "serve_forever",
+]

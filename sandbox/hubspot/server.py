@@ -1,0 +1,196 @@
+"""The HTTP face of the sandbox: a stdlib ThreadingHTTPServer in a daemon thread.
+
+``HubSpotSandbox`` is a context manager: entering starts serving on 127.0.0.1 (``port=0`` picks a
+free port; ``base_url`` tells which), leaving stops. The official SDK talks to it unchanged with
+``HubSpot(access_token=..., host=sandbox.base_url)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import threading
+import time
+from collections.abc import Collection
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox.hubspot.app import HubSpotApp
+from sandbox.hubspot.store import SandboxState
+from sandbox.hubspot.wire import Request, Response
+
+_REASONS = {207: "Multi-Status", 429: "Too Many Requests"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "hubspot-sandbox"
+    timeout = 60
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the sandbox logs nothing per request."""
+
+    def _serve(self) -> None:
+        request = self._read_request()
+        app = self.server.app
+        fault = app.decide(request)
+        if fault is not None:
+            if fault.latency_s > 0:
+                time.sleep(fault.latency_s)
+            if fault.drop:
+                self.close_connection = True
+                return
+            if fault.response is not None:
+                app.record(request, fault.response)
+                self._write(fault.response)
+                return
+        self._write(app.handle(request))
+
+    def _read_request(self) -> Request:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        malformed = False
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                malformed = True
+        return Request(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=dict(self.headers.items()),
+            body=body,
+            malformed=malformed,
+        )
+
+    def _write(self, response: Response) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status, _REASONS.get(response.status))
+        if response.body is not None:
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: HubSpotApp) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class HubSpotSandbox:
+    """Serve a :class:`SandboxState` over HTTP while the context is open.
+
+    ``token_required`` demands a bearer token on API requests; ``tokens`` restricts which.
+    """
+
+    def __init__(
+        self,
+        state: SandboxState,
+        port: int = 0,
+        token_required: bool = True,
+        *,
+        host: str = "127.0.0.1",
+        tokens: Collection[str] | None = None,
+    ) -> None:
+        self.app = HubSpotApp(state, token_required=token_required, tokens=tokens)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> SandboxState:
+        """The account being served; assigning another one swaps it in for the next request."""
+        return self.app.state
+
+    @state.setter
+    def state(self, state: SandboxState) -> None:
+        self.app.state = state
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash), valid while serving."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not serving")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> HubSpotSandbox:
+        if self._server is not None:
+            return self
+        self._server = _Server(self._address, self.app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="hubspot-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> HubSpotSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(port: int = 8765, records: int = 2000, seed: int = 7) -> None:
+    """Seed a sandbox from the data generator and serve it until interrupted (CLI entry).
+
+    Prints the base URL once listening. The clock is the wall clock.
+    """
+    # Imported by name: the generator is needed only here.
+    generator = importlib.import_module("sandbox.generator")
+    dataset = generator.generate(records=records, seed=seed, now=datetime.now(UTC))
+    state = SandboxState.from_dataset(dataset, clock=lambda: datetime.now(UTC))
+    with HubSpotSandbox(state, port=port) as sandbox:
+        print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

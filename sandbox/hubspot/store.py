@@ -1,0 +1,487 @@
+"""The sandbox's CRM state: records per object type, associations, merges, owners, settings.
+
+:class:`SandboxState` is the Python face of the sandbox (tests seed and mutate it directly) and
+the data behind the HTTP API. It is thread-safe: every public method takes one re-entrant lock,
+which the HTTP layer also holds for the length of a request.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sandbox.hubspot.model import (
+    ASSOCIATION_TYPE_IDS,
+    OBJECT_TYPES,
+    StoredObject,
+    iso,
+    last_modified_property,
+)
+from sandbox.hubspot.ratelimit import RateLimiter
+from sandbox.hubspot.schema import PropertyCatalog
+
+if TYPE_CHECKING:
+    from sandbox.hubspot.faults import FaultPolicy
+
+Clock = Callable[[], datetime]
+
+_OWNER_KEYS = frozenset(
+    {
+        "id",
+        "email",
+        "firstName",
+        "lastName",
+        "userId",
+        "userIdIncludingInactive",
+        "type",
+        "archived",
+        "createdAt",
+        "updatedAt",
+        "teams",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One recorded HTTP exchange (``SandboxState.request_log``), for wire-format tests."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    request_json: Any
+    status: int
+    response_json: Any
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Dataset(Protocol):
+    """What :meth:`SandboxState.from_dataset` reads of ``sandbox.generator``'s ``Dataset``."""
+
+    @property
+    def objects(self) -> Mapping[str, list[Any]]: ...
+
+    @property
+    def owners(self) -> list[dict[str, Any]]: ...
+
+
+class _Table:
+    """Records of one object type: live and archived, each with ids in ascending order."""
+
+    def __init__(self) -> None:
+        self.live: dict[str, StoredObject] = {}
+        self.live_order: list[int] = []
+        self.archived: dict[str, StoredObject] = {}
+        self.archived_order: list[int] = []
+        self.merged_into: dict[str, str] = {}
+
+    def add_live(self, record: StoredObject) -> None:
+        self.live[record.id] = record
+        _insert_sorted(self.live_order, int(record.id))
+
+    def drop_live(self, record_id: str) -> StoredObject:
+        record = self.live.pop(record_id)
+        _remove_sorted(self.live_order, int(record_id))
+        return record
+
+
+def _insert_sorted(order: list[int], value: int) -> None:
+    if not order or order[-1] < value:
+        order.append(value)
+    else:
+        bisect.insort(order, value)
+
+
+def _remove_sorted(order: list[int], value: int) -> None:
+    index = bisect.bisect_left(order, value)
+    if index < len(order) and order[index] == value:
+        del order[index]
+
+
+class SandboxState:
+    """An emulated HubSpot account.
+
+    ``clock`` returns the current time (aware, UTC) and stamps every write. Settings that tests
+    change freely: ``search_lag`` (records modified less than this before ``clock()`` are not yet
+    visible to search), ``search_cap`` (how deep search can page), ``record_exchanges`` /
+    ``request_log``, ``validate_writes`` (refuse unknown properties and bad values like HubSpot),
+    ``rate_limiter``, ``send_retry_after`` (add ``Retry-After`` to 429 answers; off by default:
+    whether HubSpot sends it is not documented, and urllib3's default retry silently sleeps on
+    it for GETs) and ``faults`` (a :class:`~sandbox.hubspot.faults.FaultPolicy`, the seam for
+    injected failures).
+
+    ``rate_limit`` (requests per 10 s), ``search_rate_limit`` (search requests per second) and
+    ``daily_limit`` set the limiter; None turns that limit's enforcement off while the headers
+    are still sent. ``seed`` drives the correlation ids in error bodies.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        rate_limit: int | None = 190,
+        search_rate_limit: int | None = 5,
+        daily_limit: int | None = 650_000,
+        properties: PropertyCatalog | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.search_lag = timedelta(0)
+        self.search_cap = 10_000
+        self.record_exchanges = False
+        self.request_log: list[Exchange] = []
+        self.validate_writes = True
+        self.send_retry_after = False
+        self.catalog = properties or PropertyCatalog()
+        self.rate_limiter = RateLimiter(
+            per_interval=rate_limit, search_per_second=search_rate_limit, daily=daily_limit
+        )
+        self.faults: FaultPolicy | None = None
+        self.owners: list[dict[str, Any]] = []
+        self._tables: dict[str, _Table] = {t: _Table() for t in OBJECT_TYPES}
+        # (type, id) -> to type -> ordered set of associated ids; kept symmetric.
+        self._associations: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
+        self._emails: dict[str, set[str]] = {}
+        self._next_id = 1001
+        self._rng = random.Random(seed)
+        #: Bumped by every write; lets readers cache what they derive from the records.
+        self.version = 0
+        #: The latest ``updated_at`` ever stored per type (never decreases).
+        self.max_updated: dict[str, datetime] = {}
+        #: Free for readers' caches keyed on ``version`` (search keeps its sorted matches here).
+        self.derived_cache: dict[object, Any] = {}
+
+    # ----------------------------------------------------------------- limits
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Requests per rolling 10 s (None: not enforced); same as ``rate_limiter.per_interval``."""
+        return self.rate_limiter.per_interval
+
+    @rate_limit.setter
+    def rate_limit(self, value: int | None) -> None:
+        self.rate_limiter.per_interval = value
+
+    @property
+    def search_rate_limit(self) -> int | None:
+        """Search requests per second (None: not enforced)."""
+        return self.rate_limiter.search_per_second
+
+    @search_rate_limit.setter
+    def search_rate_limit(self, value: int | None) -> None:
+        self.rate_limiter.search_per_second = value
+
+    # ----------------------------------------------------------------- seeding
+
+    @classmethod
+    def from_dataset(cls, dataset: _Dataset, clock: Clock, **settings: Any) -> SandboxState:
+        """A state holding a generated dataset (``sandbox.generator.generate(...)``).
+
+        Objects keep their ids, properties, timestamps and associations; an object with a true
+        ``archived`` attribute goes to the archived listing; ids listed in a record's
+        ``hs_merged_object_ids`` resolve to it. Owners are taken as HubSpot JSON.
+        """
+        state = cls(clock, **settings)
+        with state.lock:
+            for object_type, objects in dataset.objects.items():
+                if object_type not in state._tables:
+                    continue
+                for obj in objects:
+                    state._insert(
+                        object_type,
+                        str(obj.id),
+                        dict(obj.properties),
+                        obj.created_at,
+                        obj.updated_at,
+                    )
+            for object_type, objects in dataset.objects.items():
+                for obj in objects:
+                    for to_type, ids in (obj.associations or {}).items():
+                        for to_id in ids:
+                            state._link(object_type, str(obj.id), to_type, str(to_id))
+            for table in state._tables.values():
+                for record in table.live.values():
+                    for merged_id in record.merged_ids:
+                        if merged_id not in table.live:
+                            table.merged_into.setdefault(merged_id, record.id)
+            for object_type, objects in dataset.objects.items():
+                for obj in objects:
+                    if getattr(obj, "archived", False):
+                        state.archive(object_type, str(obj.id), at=obj.updated_at)
+            for owner in dataset.owners:
+                state.add_owner(owner)
+        return state
+
+    def add_owner(self, owner: Mapping[str, Any]) -> None:
+        """Add an owner as ``GET /crm/v3/owners/`` answers it (``type`` defaults to PERSON)."""
+        now = iso(self.clock())
+        shaped = {k: v for k, v in owner.items() if k in _OWNER_KEYS}
+        for key in ("createdAt", "updatedAt"):
+            value = shaped.get(key)
+            shaped[key] = iso(value) if isinstance(value, datetime) else (value or now)
+        shaped["id"] = str(shaped["id"])
+        shaped.setdefault("type", "PERSON")
+        shaped.setdefault("archived", False)
+        with self.lock:
+            self.owners.append(shaped)
+
+    # ----------------------------------------------------------------- writes
+
+    def create(
+        self,
+        object_type: str,
+        properties: Mapping[str, str | None],
+        associations: Mapping[str, list[str]] | None = None,
+        created_at: datetime | None = None,
+    ) -> str:
+        """Create a record and return its new id (numeric, unique across object types).
+
+        No validation: this seeds data as it is, duplicates and dirty values included.
+        """
+        with self.lock:
+            moment = created_at or self.clock()
+            record_id = str(self._next_id)
+            self._insert(object_type, record_id, dict(properties), moment, moment)
+            for to_type, ids in (associations or {}).items():
+                for to_id in ids:
+                    self._link(object_type, record_id, to_type, to_id)
+            return record_id
+
+    def update(
+        self, object_type: str, record_id: str, properties: Mapping[str, str | None]
+    ) -> None:
+        """Set properties (None clears) and bump the last-modified time to ``clock()``.
+
+        ``record_id`` may be a merged-away id (it resolves to the survivor). Raises KeyError
+        for an unknown id.
+        """
+        with self.lock:
+            record = self._live_record(object_type, record_id)
+            self._unindex_email(record)
+            for name, value in properties.items():
+                record.properties[name] = None if value == "" else value
+            record.touch(self.clock())
+            record.stamp()
+            self._index_email(record)
+            self._changed(record)
+
+    def archive(self, object_type: str, record_id: str, *, at: datetime | None = None) -> None:
+        """Move a live record to the archived listing (``archivedAt`` = ``at`` or ``clock()``)."""
+        with self.lock:
+            table = self._table(object_type)
+            resolved = self.resolve(object_type, record_id)
+            if resolved is None:
+                raise KeyError(record_id)
+            record = table.drop_live(resolved)
+            self._unindex_email(record)
+            moment = at or self.clock()
+            record.archived = True
+            record.archived_at = moment
+            record.touch(moment)
+            table.archived[record.id] = record
+            _insert_sorted(table.archived_order, int(record.id))
+            self._changed(record)
+
+    def merge(self, object_type: str, primary_id: str, merged_id: str) -> str:
+        """Merge ``merged_id`` into ``primary_id`` the way HubSpot does; return the survivor's id.
+
+        The primary keeps its id and its values; properties it lacks are filled from the merged
+        record; on contacts the merged e-mail is added to ``hs_additional_emails``. The merged
+        id (and every id it had absorbed) is listed in ``hs_merged_object_ids`` and from then
+        on resolves to the primary; the merged record leaves the live listing, search, and is
+        not archived either. Associations move to the primary. Raises KeyError for an unknown
+        id, ValueError when both ids are the same record.
+        """
+        with self.lock:
+            table = self._table(object_type)
+            keep = self.resolve(object_type, primary_id)
+            gone = self.resolve(object_type, merged_id)
+            if keep is None or gone is None:
+                raise KeyError(primary_id if keep is None else merged_id)
+            if keep == gone:
+                raise ValueError("cannot merge a record with itself")
+            primary = table.live[keep]
+            merged = table.drop_live(gone)
+            self._unindex_email(primary)
+            self._unindex_email(merged)
+            for name, value in merged.properties.items():
+                if value not in (None, "") and primary.properties.get(name) in (None, ""):
+                    primary.properties[name] = value
+            if object_type == "contacts":
+                _absorb_emails(primary, merged)
+            primary.merged_ids.extend([*merged.merged_ids, merged.id])
+            table.merged_into[gone] = keep
+            for to_type, ids in self._associations.pop((object_type, gone), {}).items():
+                for to_id in list(ids):
+                    self._unlink(object_type, gone, to_type, to_id)
+                    self._link(object_type, keep, to_type, to_id)
+            primary.touch(self.clock())
+            primary.stamp()
+            self._index_email(primary)
+            self._changed(primary)
+            return keep
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Associate two records (both directions, HubSpot's default association type)."""
+        with self.lock:
+            self._link(from_type, from_id, to_type, to_id)
+
+    # ----------------------------------------------------------------- reads
+
+    def resolve(self, object_type: str, record_id: str) -> str | None:
+        """The live id ``record_id`` stands for (itself, or its merge survivor), else None."""
+        table = self._table(object_type)
+        seen = 0
+        current = record_id
+        while current in table.merged_into and seen < 1000:
+            current = table.merged_into[current]
+            seen += 1
+        return current if current in table.live else None
+
+    def get(
+        self, object_type: str, record_id: str, *, archived: bool = False
+    ) -> StoredObject | None:
+        """The live record (merged ids resolve), or with ``archived`` the archived one."""
+        with self.lock:
+            table = self._table(object_type)
+            if archived:
+                return table.archived.get(record_id)
+            resolved = self.resolve(object_type, record_id)
+            return table.live[resolved] if resolved is not None else None
+
+    def page(
+        self, object_type: str, after: int | None, limit: int, *, archived: bool = False
+    ) -> tuple[list[StoredObject], int | None]:
+        """Records with id >= ``after`` in ascending id order, and the next page's start."""
+        with self.lock:
+            table = self._table(object_type)
+            order = table.archived_order if archived else table.live_order
+            records = table.archived if archived else table.live
+            start = bisect.bisect_left(order, after) if after is not None else 0
+            ids = order[start : start + limit + 1]
+            page = [records[str(i)] for i in ids[:limit]]
+            return page, (ids[limit] if len(ids) > limit else None)
+
+    def live_records(self, object_type: str) -> Iterator[StoredObject]:
+        """Every live record of a type (callers hold ``lock`` while iterating)."""
+        return iter(self._table(object_type).live.values())
+
+    def count(self, object_type: str, *, archived: bool = False) -> int:
+        table = self._table(object_type)
+        return len(table.archived if archived else table.live)
+
+    def associated(self, object_type: str, record_id: str, to_type: str) -> list[str]:
+        """Ids of ``to_type`` records associated with the record, in association order."""
+        with self.lock:
+            return list(self._associations.get((object_type, record_id), {}).get(to_type, {}))
+
+    def contacts_with_email(self, email: str) -> set[str]:
+        """Live contacts whose e-mail or additional e-mails include ``email`` (any case)."""
+        with self.lock:
+            return set(self._emails.get(email.strip().lower(), set()))
+
+    def correlation_id(self) -> str:
+        """A fresh correlation id (UUID v4 from the state's seeded generator)."""
+        with self.lock:
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {t: len(table.live) for t, table in self._tables.items()}
+
+    # ----------------------------------------------------------------- internals
+
+    def _table(self, object_type: str) -> _Table:
+        try:
+            return self._tables[object_type]
+        except KeyError:
+            raise KeyError(f"unknown object type {object_type!r}") from None
+
+    def _live_record(self, object_type: str, record_id: str) -> StoredObject:
+        resolved = self.resolve(object_type, record_id)
+        if resolved is None:
+            raise KeyError(record_id)
+        return self._tables[object_type].live[resolved]
+
+    def _insert(
+        self,
+        object_type: str,
+        record_id: str,
+        properties: dict[str, str | None],
+        created_at: datetime,
+        updated_at: datetime,
+    ) -> StoredObject:
+        table = self._table(object_type)
+        record = StoredObject(
+            object_type=object_type,
+            id=record_id,
+            properties={k: (None if v == "" else v) for k, v in properties.items()},
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+        merged = record.properties.get("hs_merged_object_ids")
+        if merged:
+            record.merged_ids = [part for part in merged.split(";") if part]
+        record.properties.pop(last_modified_property(object_type), None)
+        record.stamp()
+        table.add_live(record)
+        self._index_email(record)
+        self._next_id = max(self._next_id, int(record_id) + 1)
+        self._changed(record)
+        return record
+
+    def _changed(self, record: StoredObject) -> None:
+        self.version += 1
+        latest = self.max_updated.get(record.object_type)
+        if latest is None or record.updated_at > latest:
+            self.max_updated[record.object_type] = record.updated_at
+
+    def _link(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        self._associations.setdefault((from_type, from_id), {}).setdefault(to_type, {})[to_id] = (
+            None
+        )
+        self._associations.setdefault((to_type, to_id), {}).setdefault(from_type, {})[from_id] = (
+            None
+        )
+
+    def _unlink(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        self._associations.get((from_type, from_id), {}).get(to_type, {}).pop(to_id, None)
+        self._associations.get((to_type, to_id), {}).get(from_type, {}).pop(from_id, None)
+
+    def _index_email(self, record: StoredObject) -> None:
+        if record.object_type == "contacts":
+            for email in _emails_of(record):
+                self._emails.setdefault(email, set()).add(record.id)
+
+    def _unindex_email(self, record: StoredObject) -> None:
+        if record.object_type == "contacts":
+            for email in _emails_of(record):
+                self._emails.get(email, set()).discard(record.id)
+
+
+def association_type_id(from_type: str, to_type: str) -> int | None:
+    """HubSpot's default association type id between two object types, if one exists."""
+    return ASSOCIATION_TYPE_IDS.get((from_type, to_type))
+
+
+def _emails_of(record: StoredObject) -> list[str]:
+    found = [record.properties.get("email") or ""]
+    found.extend((record.properties.get("hs_additional_emails") or "").split(";"))
+    return [email.strip().lower() for email in found if email.strip()]
+
+
+def _absorb_emails(primary: StoredObject, merged: StoredObject) -> None:
+    primary_email = (primary.properties.get("email") or "").lower()
+    extra = [e for e in (primary.properties.get("hs_additional_emails") or "").split(";") if e]
+    for email in _emails_of(merged):
+        if email != primary_email and email not in {e.lower() for e in extra}:
+            extra.append(email)
+    if extra:
+        primary.properties["hs_additional_emails"] = ";".join(extra)

@@ -1,0 +1,110 @@
+"""Classifying HubSpot SDK and network errors into what the caller should do."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import hubspot.crm.associations.v4.exceptions as v4_exceptions
+import hubspot.crm.contacts.exceptions as contact_exceptions
+import hubspot.crm.owners.exceptions as owner_exceptions
+import pytest
+import urllib3.exceptions
+
+from connectors.hubspot.errors import classify, describe, retry_after
+from connectors.retry import ErrorAction
+
+
+def api_error(
+    status: int,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    module: Any = contact_exceptions,
+) -> Exception:
+    """An ApiException of one SDK sub-package, as the SDK raises it (``body`` is text)."""
+    kinds = {401: "UnauthorizedException", 403: "ForbiddenException", 404: "NotFoundException"}
+    name = kinds.get(status, "ServiceException" if status >= 500 else "ApiException")
+    exc = getattr(module, name)(status=status, reason="reason")
+    exc.body = json.dumps(body) if body is not None else None
+    exc.headers = headers
+    assert isinstance(exc, Exception)
+    return exc
+
+
+@pytest.mark.parametrize("module", [contact_exceptions, owner_exceptions, v4_exceptions])
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (429, ErrorAction.RETRY),
+        (500, ErrorAction.RETRY),
+        (502, ErrorAction.RETRY),
+        (503, ErrorAction.RETRY),
+        (401, ErrorAction.STOP_SOURCE),
+        (403, ErrorAction.STOP_SOURCE),
+        (400, ErrorAction.FAIL),
+        (409, ErrorAction.FAIL),
+        (404, ErrorAction.FAIL),
+    ],
+)
+def test_every_sdk_subpackage_is_classified_by_status(
+    module: Any, status: int, action: ErrorAction
+) -> None:
+    assert classify(api_error(status, module=module)) is action
+
+
+def test_404_on_a_single_record_skips_it() -> None:
+    assert classify(api_error(404), single_record=True) is ErrorAction.SKIP_RECORD
+
+
+def test_daily_quota_stops_the_source_instead_of_retrying() -> None:
+    daily = api_error(429, {"status": "error", "policyName": "DAILY", "category": "RATE_LIMITS"})
+    rolling = api_error(429, {"policyName": "TEN_SECONDLY_ROLLING"})
+    assert classify(daily) is ErrorAction.STOP_SOURCE
+    assert classify(rolling) is ErrorAction.RETRY
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        urllib3.exceptions.MaxRetryError(None, "/crm", reason=None),  # type: ignore[arg-type]
+        urllib3.exceptions.ProtocolError("Connection aborted."),
+        urllib3.exceptions.ReadTimeoutError(None, "/crm", "read timed out"),  # type: ignore[arg-type]
+        ConnectionResetError(),
+    ],
+)
+def test_network_errors_are_retried(exc: Exception) -> None:
+    assert classify(exc) is ErrorAction.RETRY
+    assert describe(exc) is not None
+
+
+def test_sdk_internal_errors_and_bugs_fail() -> None:
+    assert classify(contact_exceptions.ApiException(status=0, reason="SSL")) is ErrorAction.FAIL
+    assert classify(ValueError("bug")) is ErrorAction.FAIL
+    assert describe(ValueError("bug")) is None
+
+
+def test_describe_names_status_category_and_message_but_not_the_whole_body() -> None:
+    exc = api_error(
+        409,
+        {
+            "status": "error",
+            "message": "Contact already exists. Existing ID: 551",
+            "category": "CONFLICT",
+            "correlationId": "abc",
+            "context": {"secret": ["jane@example.com"]},
+        },
+    )
+    text = describe(exc)
+    assert text is not None
+    assert "409" in text
+    assert "CONFLICT" in text
+    assert "Existing ID: 551" in text
+    assert "jane@example.com" not in text
+
+
+def test_retry_after_prefers_the_header_then_the_rate_limit_window_on_429() -> None:
+    assert retry_after(api_error(429, headers={"Retry-After": "3"})) == 3.0
+    window = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+    assert retry_after(api_error(429, headers=window)) == 10.0
+    assert retry_after(api_error(503, headers=window)) is None
+    assert retry_after(api_error(429)) is None
