@@ -128,8 +128,8 @@ def change_to_dict(change: Change) -> dict[str, object]:
         return common | {
             "primary_id": change.primary_id,
             "merged_ids": list(change.merged_ids),
-            "confidence": round(change.confidence, 4),
-            "evidence": {k: round(v, 4) for k, v in change.evidence.items()},
+            "confidence": change.confidence,
+            "evidence": dict(change.evidence),
             "field_values": dict(change.field_values),
         }
     return common | {

@@ -159,12 +159,45 @@ def run(
 
 @sandbox_app.command("hubspot")
 def sandbox_hubspot(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
     records: Annotated[int, typer.Option(help="Contacts to seed.")] = 2000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+    fault_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of requests answered 429 or 5xx."),
+    ] = 0.0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of connections closed unanswered (half of them after the write).",
+        ),
+    ] = 0.0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Delay added to every answer.")] = 0,
+    fault_seed: Annotated[int, typer.Option(min=0, help="Seed of the injected faults.")] = 0,
+    rate_limit: Annotated[
+        int,
+        typer.Option(min=0, help="Requests per rolling 10 s (0: not enforced)."),
+    ] = 190,
 ) -> None:
-    """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted."""
-    serve_forever(port=port, records=records, seed=seed)
+    """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted.
+
+    Faults and stats can be changed and read while it runs: /_sandbox/faults, /_sandbox/stats.
+    """
+    try:
+        serve_forever(
+            port=port,
+            records=records,
+            seed=seed,
+            fault_rate=fault_rate,
+            drop_rate=drop_rate,
+            latency_ms=latency_ms,
+            fault_seed=fault_seed,
+            rate_limit=rate_limit or None,
+        )
+    except ValueError as exc:
+        raise _fail(f"bad sandbox settings: {exc}", 2) from None
 
 
 @app.command()

@@ -20,13 +20,26 @@ _LEVELS = {
 }
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it), not to the one at start."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(
     level: Literal["debug", "info", "warning", "error"] = "info",
     fmt: Literal["auto", "console", "json"] = "auto",
     stream: TextIO | None = None,
 ) -> None:
     """Set up structlog for the process. Logs go to ``stream`` (stderr by default)."""
-    out = stream or sys.stderr
+    out: TextIO = stream or _CurrentStderr()  # type: ignore[assignment]  # duck-typed stream
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())
