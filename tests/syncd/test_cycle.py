@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from policies.base import Update
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store
-from policies.base import Update
 from syncd.cli import app
 from syncd.config import Config, parse_config
 from syncd.engine import Engine
