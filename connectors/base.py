@@ -8,7 +8,7 @@ object types are canonical (``contacts``, ``companies``, ``deals``, ``tasks``, `
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -86,3 +86,89 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """Set fields of one record. ``key`` is the outbox idempotency key, echoed in the result."""
+
+    key: str
+    record_id: str
+    properties: Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWrite:
+    """Create one task associated to ``record_id`` (a record of ``object_type``).
+
+    ``key`` is the outbox idempotency key; the connector stores it on the task (HubSpot: a
+    ``[syncd:<key>]`` marker at the end of the body) so a lost answer can be recovered by
+    :meth:`Connector.find_tasks`.
+    """
+
+    key: str
+    object_type: str
+    record_id: str
+    subject: str
+    body: str
+    owner_id: str | None
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What the CRM answered for one write.
+
+    ``ok`` — applied; ``remote_id`` — the id of what was written (the new task's id, the merge
+    survivor's id); ``retriable`` — a failure that a later attempt may fix (429, 5xx, timeout);
+    ``error`` — the vendor's message; ``response`` — the vendor's answer for the audit log,
+    trimmed to status, category and ids (never whole records: they hold personal data).
+    """
+
+    key: str
+    ok: bool
+    remote_id: str | None = None
+    error: str | None = None
+    retriable: bool = False
+    response: Mapping[str, object] = field(default_factory=dict)
+
+
+class Writer(abc.ABC):
+    """The write half of a connector: what the push step calls. Batches at the vendor's maximum.
+
+    Every method retries transient failures itself (tenacity, honouring ``Retry-After``) and
+    reports per input: a partial failure of a batch fails only its failed inputs. Auth failures
+    (401/403) raise :class:`syncd.errors.SourceFatalError`.
+    """
+
+    @abc.abstractmethod
+    def read(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, Record | None]:
+        """Current values of ``ids`` (batch reads). ``None`` for an id that no longer exists.
+
+        An id the CRM merged into another comes back as the survivor's record (its ``id``
+        differs from the id asked for), so the caller can tell "merged since" from "deleted".
+        """
+
+    @abc.abstractmethod
+    def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        """Write field values (batch update), one result per write, in order."""
+
+    @abc.abstractmethod
+    def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
+        """Create tasks with their association (batch create), one result per write."""
+
+    @abc.abstractmethod
+    def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The tasks associated to each record (all statuses), for idempotent task creation."""
+
+    @abc.abstractmethod
+    def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
+        """Merge ``merged_id`` into ``primary_id``; ``remote_id`` is the survivor's id."""
+
+    @abc.abstractmethod
+    def archive(
+        self, object_type: str, ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        """Archive (soft-delete) records, e.g. tasks syncd created, when a run is undone."""
