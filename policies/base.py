@@ -144,11 +144,15 @@ def change_to_dict(change: Change) -> dict[str, object]:
 def change_from_dict(data: Mapping[str, object]) -> Change:
     """Rebuild a change from :func:`change_to_dict`'s form. Raises ``ValueError`` on bad kinds."""
     kind = data["kind"]
-    common = {k: str(data[k]) for k in ("source", "object_type", "policy", "reason")}
+    source, object_type = str(data["source"]), str(data["object_type"])
+    policy, reason = str(data["policy"]), str(data["reason"])
     if kind == "update":
         old, new = data.get("old"), data.get("new")
         return Update(
-            **common,
+            source=source,
+            object_type=object_type,
+            policy=policy,
+            reason=reason,
             record_id=str(data["record_id"]),
             field=str(data["field"]),
             old=None if old is None else str(old),
@@ -162,7 +166,10 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
         assert isinstance(evidence, dict)
         assert isinstance(values, dict)
         return Merge(
-            **common,
+            source=source,
+            object_type=object_type,
+            policy=policy,
+            reason=reason,
             primary_id=str(data["primary_id"]),
             merged_ids=tuple(str(m) for m in merged),
             confidence=float(str(data["confidence"])),
@@ -173,7 +180,10 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
     if kind == "create_task":
         owner = data.get("owner_id")
         return CreateTask(
-            **common,
+            source=source,
+            object_type=object_type,
+            policy=policy,
+            reason=reason,
             record_id=str(data["record_id"]),
             subject=str(data["subject"]),
             owner_id=None if owner is None else str(owner),

@@ -1,0 +1,240 @@
+"""The dedupe policy: find duplicate contacts and companies and propose merges.
+
+Per object type: extract comparable features, block, score the candidate pairs, then cluster in
+two passes, each joining clusters along their best links only when every pair across them is
+compatible (complete linkage): it reaches the pass's threshold, or it scores at least
+``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
+less, such as a different first name, and not the e-mail/phone/city conflict) -- a record too
+sparse to match another on its own may join, a record that contradicts a member may not. So
+A~B and B~C never put A and C in one cluster when A and C contradict. Pass one links at
+``merge_threshold``: each cluster becomes a ``Merge`` (kind ``merge``). Pass two links those
+clusters at ``review_threshold``: each group of two or more clusters becomes a ``Merge`` of kind
+``review`` proposing to merge the clusters' primaries (so an approved review lands on top of
+the automatic merges without contradicting them).
+
+The primary of a cluster follows ``primary_rule``. ``field_values`` fills each field the primary
+lacks with the value of the most recently modified other record that has one. Dedupe never
+proposes field updates of its own; it only normalizes values internally to compare them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import combinations
+
+from policies.base import Change, Merge, Policy, Snapshot
+from policies.dedupe.blocking import candidate_pairs
+from policies.dedupe.clustering import Edge, agglomerate, sort_edges
+from policies.dedupe.explain import explain
+from policies.dedupe.features import Features, extract
+from policies.dedupe.scoring import PairScore, Scorer
+from policies.dedupe.settings import DedupeSettings
+from policies.order import id_key
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def primary_key(rule: str) -> Callable[[Features], tuple[object, ...]]:
+    """Sort key whose smallest record is the primary under ``rule``."""
+
+    def created(f: Features) -> tuple[int, datetime]:
+        return (0, _utc(f.created)) if f.created is not None else (1, _EPOCH)
+
+    if rule == "most_complete":
+        return lambda f: (-f.filled, created(f), id_key(f.id))
+    if rule == "most_recent":
+        return lambda f: (-_utc(f.updated).timestamp(), -f.filled, id_key(f.id))
+    return lambda f: (created(f), -f.filled, id_key(f.id))
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What explaining a cluster needs from one run over an object type."""
+
+    source: str
+    feats: Sequence[Features]
+    pair: Callable[[int, int], PairScore]
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+class DedupePolicy(Policy):
+    """Proposes merges (and merges to review) for duplicate contacts and companies."""
+
+    name = "dedupe"
+
+    def __init__(self, settings: DedupeSettings) -> None:
+        self.settings = settings
+        self._primary_key = primary_key(settings.primary_rule)
+
+    def __call__(self, snapshot: Snapshot) -> list[Change]:
+        changes: list[Change] = []
+        for object_type in self.settings.object_types:
+            changes.extend(self.merges(snapshot, object_type))
+        return changes
+
+    def merges(self, snapshot: Snapshot, object_type: str) -> list[Merge]:
+        """The merges and reviews for one object type: merges first, each by primary id."""
+        region = self.settings.default_region
+        feats = sorted(
+            (extract(r, region) for r in snapshot.of(object_type)), key=lambda f: id_key(f.id)
+        )
+        scorer = Scorer(self.settings, object_type, feats)
+        kinds = (
+            self.settings.company_blocking
+            if object_type == "companies"
+            else self.settings.contact_blocking
+        )
+        scores: dict[tuple[int, int], PairScore] = {}
+
+        def pair(i: int, j: int) -> PairScore:
+            key = (i, j) if i < j else (j, i)
+            found = scores.get(key)
+            if found is None:
+                found = scores[key] = scorer.score(feats[key[0]], feats[key[1]])
+            return found
+
+        edges: list[Edge] = []
+        for i, j in candidate_pairs(feats, kinds, self.settings.max_block_size):
+            confidence = pair(i, j).confidence
+            if confidence >= self.settings.review_threshold:
+                edges.append((confidence, i, j))
+        edges = sort_edges(edges)
+
+        floor = self.settings.cluster_link_floor
+        contradiction = self.settings.cluster_contradiction
+
+        def linker(threshold: float) -> Callable[[int, int], bool]:
+            """Whether two records may share a cluster built at ``threshold``."""
+
+            def compatible(i: int, j: int) -> bool:
+                score = pair(i, j)
+                if score.confidence >= threshold:
+                    return True
+                if score.confidence < floor or score.conflict:
+                    return False
+                return min(score.points.values(), default=0.0) > contradiction
+
+            return compatible
+
+        run = _Run(snapshot.source, feats, pair)
+        limit = self.settings.max_cluster_size
+        merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
+        singletons = [[i] for i in range(len(feats))]
+        clusters = agglomerate(singletons, edges, merge_at, linker(merge_at), limit)
+        groups = agglomerate(
+            [c.items for c in clusters], edges, review_at, linker(review_at), limit
+        )
+
+        merges: list[Merge] = []
+        primary_of: dict[int, int] = {}  # item -> primary of its cluster
+        filled: dict[int, Mapping[str, str | None]] = {}
+        for cluster in clusters:
+            primary = min(cluster.items, key=lambda i: self._primary_key(feats[i]))
+            primary_of.update(dict.fromkeys(cluster.items, primary))
+            if len(cluster.items) < 2:
+                continue
+            others = [i for i in cluster.items if i != primary]
+            filled[primary] = self._survivors(feats, primary, others, {})
+            merges.append(self._merge(run, primary, others, cluster.links,
+                                      filled[primary], review=False))  # fmt: skip
+        reviews: list[Merge] = []
+        for group in groups:
+            heads = sorted({primary_of[i] for i in group.items})
+            if len(heads) < 2:
+                continue
+            primary = min(heads, key=lambda i: self._primary_key(feats[i]))
+            others = [i for i in heads if i != primary]
+            donors = [i for i in group.items if i != primary]
+            values = self._survivors(feats, primary, donors, filled.get(primary, {}))
+            cross = [
+                (pair(x, y).confidence, x, y)
+                for x, y in combinations(group.items, 2)
+                if primary_of[x] != primary_of[y]
+            ]
+            review = self._merge(run, primary, others, group.links, values, review=True)
+            weakest = min(cross)
+            if weakest[0] < merge_at:
+                _, x, y = weakest
+                held = f"; not merged automatically: {feats[y].id} ~ {feats[x].id} only "
+                review = replace(review, reason=review.reason + held + f"{weakest[0]:.2f}")
+            reviews.append(review)
+        key = lambda m: id_key(m.primary_id)  # noqa: E731
+        return sorted(merges, key=key) + sorted(reviews, key=key)
+
+    def _merge(
+        self,
+        run: _Run,
+        primary: int,
+        others: Sequence[int],
+        links: Sequence[Edge],
+        values: Mapping[str, str | None],
+        *,
+        review: bool,
+    ) -> Merge:
+        """A Merge of ``others`` into ``primary``, explained by the ``links`` that joined them.
+
+        The confidence is the weakest link; the evidence, per field, the weakest similarity
+        among the links that field supported.
+        """
+        feats, pair = run.feats, run.pair
+        evidence: dict[str, float] = {}
+        lines = []
+        ordered = sorted(links, key=lambda e: (id_key(feats[e[1]].id), id_key(feats[e[2]].id)))
+        for _, i, j in ordered:
+            score = pair(i, j)
+            for field, similarity in score.evidence.items():
+                evidence[field] = min(similarity, evidence.get(field, similarity))
+            lines.append(
+                f"{feats[j].id} ~ {feats[i].id} ({score.confidence:.2f}): "
+                f"{explain(feats[i], feats[j], score)}"
+            )
+        confidence = min(value for value, _, _ in links)
+        what = "possible duplicates, to review" if review else "duplicates"
+        head = f"{what} of {feats[primary].id} (confidence {confidence:.2f}): "
+        return Merge(
+            source=run.source,
+            object_type=feats[primary].record.object_type,
+            policy=self.name,
+            reason=head + " | ".join(lines),
+            primary_id=feats[primary].id,
+            merged_ids=tuple(
+                feats[i].id for i in sorted(others, key=lambda i: id_key(feats[i].id))
+            ),
+            confidence=confidence,
+            evidence=dict(sorted(evidence.items())),
+            field_values=values,
+            kind="review" if review else "merge",
+        )
+
+    def _survivors(
+        self,
+        feats: Sequence[Features],
+        primary: int,
+        donors: Sequence[int],
+        already: Mapping[str, str | None],
+    ) -> dict[str, str | None]:
+        """For each field the primary lacks (after ``already``), the freshest donor value."""
+        own = {**feats[primary].record.properties, **already}
+        ranked = sorted(
+            donors, key=lambda i: (-_utc(feats[i].updated).timestamp(), id_key(feats[i].id))
+        )
+        fields = sorted({f for i in donors for f in feats[i].record.properties})
+        values: dict[str, str | None] = {}
+        for field in fields:
+            if field in self.settings.survivorship_exclude or not _blank(own.get(field)):
+                continue
+            for donor in ranked:
+                value = feats[donor].record.properties.get(field)
+                if not _blank(value):
+                    values[field] = value
+                    break
+        return values

@@ -1,0 +1,229 @@
+"""Settings of the dedupe policy (``[policies.dedupe]``).
+
+Scoring is a sum of log-odds ("points"): each compared field adds between its ``disagree`` and
+``agree`` points depending on its similarity, a field missing on either side adds nothing, the
+sum starts at ``prior`` and the confidence is ``1 / (1 + exp(-points))``. So a name alone stays
+below the review threshold, a name plus a shared e-mail or phone is a sure match, and name plus
+company, address, city and zip is enough when e-mail and phone are missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from policies.normalizers import check_region
+
+ContactBlockingKey = Literal["email", "phone", "name", "zip_name", "email_local", "company_name"]
+CompanyBlockingKey = Literal["domain", "phone", "name", "zip_name"]
+PrimaryRule = Literal["oldest", "most_complete", "most_recent"]
+
+
+class Comparison(BaseModel):
+    """How much one field's similarity (0..1) moves the match score, in log-odds points.
+
+    Similarity ``1`` adds ``agree``; similarity at or below ``floor`` adds ``disagree`` (a
+    negative number); in between is linear.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agree: float = Field(description="Points added when the values match exactly.")
+    disagree: float = Field(description="Points added (usually negative) when they differ.")
+    floor: float = Field(
+        ge=0.0, lt=1.0, description="Similarity at or below which the values count as different."
+    )
+
+    def points(self, similarity: float) -> float:
+        """The points a similarity is worth."""
+        if similarity <= self.floor:
+            return self.disagree
+        share = min(1.0, (similarity - self.floor) / (1.0 - self.floor))
+        return self.disagree + (self.agree - self.disagree) * share
+
+
+def _cmp(agree: float, disagree: float, floor: float) -> Comparison:
+    return Comparison(agree=agree, disagree=disagree, floor=floor)
+
+
+class ContactWeights(BaseModel):
+    """Per-field comparisons for contacts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    firstname: Comparison = Field(
+        default=_cmp(2.0, -6.0, 0.85),
+        description="First name: Jaro-Winkler; 1.0 for nicknames of one another (Bob ~ "
+        "Robert), 0.97 for an initial (J. ~ John) or one typo.",
+    )
+    lastname: Comparison = Field(
+        default=_cmp(3.0, -4.0, 0.85),
+        description="Last name: Jaro-Winkler; at least 0.97 for one typo.",
+    )
+    email: Comparison = Field(
+        default=_cmp(6.0, -1.0, 0.5),
+        description="E-mail (primary and additional): 1.0 when any address is shared, else 0.",
+    )
+    email_same_domain: float = Field(
+        default=-4.0,
+        description="Points (instead of email.disagree) when both have e-mails at one domain "
+        "but no address in common: two mailboxes, likely two people.",
+    )
+    phone: Comparison = Field(
+        default=_cmp(4.5, -1.0, 0.5),
+        description="Phone/mobile as E.164: 1.0 when a number (with its extension) is shared, "
+        "0.75 when one side lacks the extension, else 0.",
+    )
+    company: Comparison = Field(
+        default=_cmp(1.5, -1.0, 0.5),
+        description="Company name without legal suffixes: token_set_ratio.",
+    )
+    address: Comparison = Field(
+        default=_cmp(1.5, -0.5, 0.5), description="Street address: token_set_ratio."
+    )
+    city: Comparison = Field(default=_cmp(0.8, -0.8, 0.8), description="City: ratio.")
+    zip: Comparison = Field(default=_cmp(1.2, -0.5, 0.5), description="Zip: exact.")
+
+
+class CompanyWeights(BaseModel):
+    """Per-field comparisons for companies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Comparison = Field(
+        default=_cmp(4.0, -4.0, 0.6),
+        description="Company name without legal suffixes: token_set_ratio.",
+    )
+    domain: Comparison = Field(
+        default=_cmp(6.0, -2.0, 0.5),
+        description="Domain (from domain or website): exact.",
+    )
+    phone: Comparison = Field(
+        default=_cmp(3.0, -0.5, 0.5), description="Phone as E.164: 1.0 when shared, else 0."
+    )
+    address: Comparison = Field(
+        default=_cmp(1.5, -0.5, 0.5), description="Street address: token_set_ratio."
+    )
+    city: Comparison = Field(default=_cmp(0.8, -0.8, 0.8), description="City: ratio.")
+    zip: Comparison = Field(default=_cmp(1.0, -0.5, 0.5), description="Zip: exact.")
+
+
+_SYSTEM_FIELDS = (
+    "hs_object_id",
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "hs_merged_object_ids",
+    "hs_additional_emails",
+    "notes_last_updated",
+)
+
+
+class DedupeSettings(BaseModel):
+    """Settings of the dedupe policy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="Run this policy.")
+    object_types: tuple[Literal["contacts", "companies"], ...] = Field(
+        default=("contacts", "companies"), description="Object types to find duplicates in."
+    )
+    merge_threshold: float = Field(
+        default=0.9,
+        gt=0.0,
+        le=1.0,
+        description="Confidence at or above which records are merged automatically.",
+    )
+    review_threshold: float = Field(
+        default=0.75,
+        gt=0.0,
+        le=1.0,
+        description="Confidence at or above which (but below merge_threshold) a merge is "
+        "proposed for review only.",
+    )
+    primary_rule: PrimaryRule = Field(
+        default="oldest",
+        description="Which record of a cluster survives: 'oldest' (earliest created; ties by "
+        "most filled fields, then lowest id), 'most_complete' (most filled fields; ties by "
+        "oldest, then lowest id) or 'most_recent' (latest modified; ties by most filled "
+        "fields, then lowest id).",
+    )
+    default_region: str = Field(
+        default="US",
+        description="Region in which phone numbers without '+' are read for comparison.",
+    )
+    contact_blocking: tuple[ContactBlockingKey, ...] = Field(
+        default=("email", "phone", "name", "zip_name", "email_local", "company_name"),
+        description="Blocking keys for contacts: only records sharing a key are compared.",
+    )
+    company_blocking: tuple[CompanyBlockingKey, ...] = Field(
+        default=("domain", "phone", "name", "zip_name"),
+        description="Blocking keys for companies.",
+    )
+    max_block_size: int = Field(
+        default=200,
+        ge=2,
+        description="Blocks larger than this are skipped (a key too common to be evidence).",
+    )
+    cluster_link_floor: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Two clusters join when every pair across them scores the threshold, or "
+        "scores at least this floor without contradicting (see cluster_contradiction): a "
+        "sparse record may match a cluster through another member. 1.0 gives strict "
+        "complete linkage.",
+    )
+    cluster_contradiction: float = Field(
+        default=-2.0,
+        le=0.0,
+        description="A field worth this many points or fewer (a different first name, two "
+        "mailboxes at one domain) makes a pair contradict: such records never share a "
+        "cluster unless they match outright.",
+    )
+    max_cluster_size: int = Field(
+        default=50, ge=2, description="Clusters stop growing at this many records."
+    )
+    prior: float = Field(
+        default=-4.0, description="Log-odds points a pair starts from before any evidence."
+    )
+    shared_value_count: int = Field(
+        default=5,
+        ge=2,
+        description="An e-mail, phone or street address on at least this many records is "
+        "shared (a switchboard, an info@ box, an office) rather than personal.",
+    )
+    shared_value_factor: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Share of its usual points a match on a shared value is worth.",
+    )
+    conflict_penalty: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="Points taken off when e-mail (domain for companies), phone and city are "
+        "all present on both sides and all differ.",
+    )
+    contact_weights: ContactWeights = Field(
+        default_factory=ContactWeights, description="Field comparisons for contacts."
+    )
+    company_weights: CompanyWeights = Field(
+        default_factory=CompanyWeights, description="Field comparisons for companies."
+    )
+    survivorship_exclude: tuple[str, ...] = Field(
+        default=_SYSTEM_FIELDS,
+        description="Fields never copied from a merged record to the primary.",
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        return check_region(value)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> DedupeSettings:
+        if self.review_threshold > self.merge_threshold:
+            raise ValueError("review_threshold must not exceed merge_threshold")
+        return self

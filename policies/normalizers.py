@@ -1,0 +1,168 @@
+"""Value normalizers: pure functions from one field value to its canonical form.
+
+Each function takes a string and returns the canonical string, or ``None`` when it cannot
+normalize the value (it is then left alone by the caller). Every function is idempotent on its
+own output: ``f(f(x)) == f(x)``. The normalize policy applies them to records; dedupe reuses them
+to compare values.
+
+Canonical forms:
+
+- whitespace: leading/trailing whitespace removed, inner runs collapsed to one space.
+- e-mail: trimmed and lower-cased (no other rewriting: ``j.doe+x@gmail.com`` stays as is).
+- e-mail list (``hs_additional_emails``): each ``;``-separated item as an e-mail, empty items
+  and repeats dropped, joined with ``;``.
+- phone: E.164 (``+14155550132``); an extension follows in RFC 3966 syntax,
+  ``+14155550132;ext=123`` (phonenumbers reads that form back as the same number and
+  extension, so it is stable; it is also the form the sandbox generator's ground truth uses).
+- domain: lower-case host name without scheme, ``www.``, port, path or trailing dot.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+EXTENSION_SEPARATOR = ";ext="
+"""How an extension follows the E.164 number in the canonical phone form."""
+
+_DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+
+
+def collapse_whitespace(value: str) -> str:
+    """``value`` stripped, with every inner run of whitespace replaced by one space."""
+    return " ".join(value.split())
+
+
+def normalize_email(value: str) -> str:
+    """An e-mail address trimmed and lower-cased."""
+    return value.strip().lower()
+
+
+def normalize_email_list(value: str) -> str:
+    """A ``;``-joined list of e-mails, each normalized; empty items and repeats dropped."""
+    seen: dict[str, None] = {}
+    for item in value.split(";"):
+        email = normalize_email(item)
+        if email:
+            seen.setdefault(email, None)
+    return ";".join(seen)
+
+
+def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> str | None:
+    """The E.164 form of a phone number (plus ``';ext=N'``), or ``None`` if it is not one.
+
+    ``region`` (ISO 3166-1 alpha-2) is how a number without ``+`` country code is read. With
+    ``require_valid`` the number must be a valid, assigned number for its region (phonenumbers'
+    ``is_valid_number``); without it, a number of plausible length is enough
+    (``is_possible_number``: ``(555) 123-4567`` passes).
+    """
+    return _normalize_phone(value, region.upper(), require_valid)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_phone(value: str, region: str, require_valid: bool) -> str | None:
+    if not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, region)
+    except NumberParseException:
+        return None
+    ok = (
+        phonenumbers.is_valid_number(number)
+        if require_valid
+        else phonenumbers.is_possible_number(number)
+    )
+    if not ok:
+        return None
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if number.extension:
+        return f"{e164}{EXTENSION_SEPARATOR}{number.extension}"
+    return e164
+
+
+def check_region(value: str) -> str:
+    """``value`` as an upper-case phone region phonenumbers knows; ``ValueError`` otherwise."""
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {value!r} (use an ISO 3166-1 alpha-2 code)")
+    return region
+
+
+def phone_key(value: str, region: str) -> str | None:
+    """A comparison key for a phone: its canonical form, leniently parsed.
+
+    Like :func:`normalize_phone` (extension included) but accepts any *possible* number, so
+    test numbers like 555-0100 still compare; falls back to the bare digits when phonenumbers
+    cannot read it but it has at least 7 digits. :func:`split_extension` separates the parts.
+    """
+    canonical = normalize_phone(value, region, require_valid=False)
+    if canonical is not None:
+        return canonical
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits if len(digits) >= 7 else None
+
+
+def split_extension(phone: str) -> tuple[str, str]:
+    """``'+14155550132;ext=12'`` → ``('+14155550132', '12')``; no extension → ``''``."""
+    number, _, extension = phone.partition(EXTENSION_SEPARATOR)
+    return number, extension
+
+
+_PARTICLES = frozenset(
+    ("de", "del", "della", "la", "van", "von", "der", "den", "du", "da", "dos", "das", "ten", "ter")
+)
+_WORD_PARTS = re.compile(r"([-'’])")
+
+
+def normalize_name_case(value: str) -> str:
+    """A person's name typed in all capitals or all lower case, in name case.
+
+    ``'JEAN-PIERRE'`` → ``'Jean-Pierre'``, ``"o'brien"`` → ``"O'Brien"``, ``'MCDONALD'`` →
+    ``'McDonald'``, ``'VAN DER BERG'`` → ``'van der Berg'`` (particles stay lower case before a
+    surname). A value with mixed case is someone's deliberate spelling and comes back as is.
+    """
+    letters = [ch for ch in value if ch.isalpha()]
+    if not letters or not (value == value.upper() or value == value.lower()):
+        return value
+    words = value.lower().split(" ")
+    out: list[str] = []
+    for n, word in enumerate(words):
+        if word in _PARTICLES and n < len(words) - 1:
+            out.append(word)
+            continue
+        cased = "".join(p[:1].upper() + p[1:] for p in _WORD_PARTS.split(word))
+        if len(cased) > 2 and cased.startswith("Mc"):
+            cased = "Mc" + cased[2].upper() + cased[3:]
+        out.append(cased)
+    return " ".join(out)
+
+
+def normalize_domain(value: str) -> str | None:
+    """A bare lower-case domain (``https://www.Acme.com/about`` → ``acme.com``), or ``None``."""
+    text = value.strip().lower()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = re.split(r"[/?#]", text, maxsplit=1)[0]
+    text = text.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    return text if _DOMAIN_RE.match(text) else None
+
+
+_SPECIAL_FOLDS = str.maketrans(
+    {"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "æ": "ae", "Æ": "AE", "đ": "d", "ı": "i"}
+)
+
+
+def fold(value: str) -> str:
+    """Accents stripped and case folded, for comparisons (``'Zoë Øst'`` → ``'zoe ost'``)."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_SPECIAL_FOLDS))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def compact(value: str) -> str:
+    """Only the letters and digits of :func:`fold` (``'N.Y.'`` → ``'ny'``)."""
+    return "".join(ch for ch in fold(value) if ch.isalnum())

@@ -1,0 +1,57 @@
+"""The policies section of the configuration and the policies it builds.
+
+``[policies.normalize]``, ``[policies.dedupe]`` and ``[policies.follow_up]`` are validated
+here; :func:`build_policies` turns them into callables the engine runs, in a fixed order:
+normalize, dedupe, follow_up.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.base import Policy
+from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.follow_up import FollowUpPolicy, FollowUpSettings
+from policies.normalize import NormalizePolicy, NormalizeSettings
+
+
+class PoliciesSettings(BaseModel):
+    """All hygiene policy settings (``[policies]``); each section defaults to its defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    normalize: NormalizeSettings = Field(
+        default_factory=NormalizeSettings, description="Field normalization."
+    )
+    dedupe: DedupeSettings = Field(
+        default_factory=DedupeSettings, description="Duplicate detection and merges."
+    )
+    follow_up: FollowUpSettings = Field(
+        default_factory=FollowUpSettings, description="Follow-up tasks for open leads and deals."
+    )
+
+
+def build_policies(
+    settings: PoliciesSettings, *, default_region: str | None = None
+) -> list[Policy]:
+    """The enabled policies, in order normalize, dedupe, follow_up.
+
+    ``default_region`` (from the source's configuration) replaces the phone region of normalize
+    and dedupe when given. Raises ``pydantic.ValidationError`` if it is not a known region.
+    """
+    policies: list[Policy] = []
+    normalize, dedupe = settings.normalize, settings.dedupe
+    if default_region is not None:
+        normalize = NormalizeSettings.model_validate(
+            normalize.model_dump() | {"default_region": default_region}
+        )
+        dedupe = DedupeSettings.model_validate(
+            dedupe.model_dump() | {"default_region": default_region}
+        )
+    if normalize.enabled:
+        policies.append(NormalizePolicy(normalize))
+    if dedupe.enabled:
+        policies.append(DedupePolicy(dedupe))
+    if settings.follow_up.enabled:
+        policies.append(FollowUpPolicy(settings.follow_up))
+    return policies

@@ -1,0 +1,174 @@
+"""The follow-up policy: open leads and open deals without an open task get one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.base import Record
+from policies.base import CreateTask, Snapshot
+from policies.follow_up import FollowUpPolicy, FollowUpSettings, add_business_days
+
+FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
+
+
+def rec(
+    object_type: str,
+    record_id: str,
+    assoc: Mapping[str, tuple[str, ...]] | None = None,
+    **props: str | None,
+) -> Record:
+    return Record(object_type, record_id, props, FRIDAY, associations=dict(assoc or {}))
+
+
+def lead(record_id: str, status: str | None = "NEW", **props: str | None) -> Record:
+    return rec("contacts", record_id, None, hs_lead_status=status, **props)
+
+
+def task(record_id: str, status: str, **assoc: tuple[str, ...]) -> Record:
+    return rec("tasks", record_id, assoc, hs_task_status=status)
+
+
+def follow_up(
+    *records: Record,
+    now: datetime = FRIDAY,
+    owners: Mapping[str, Mapping[str, str | None]] | None = None,
+    **settings: object,
+) -> list[CreateTask]:
+    by_type: dict[str, list[Record]] = {}
+    for r in records:
+        by_type.setdefault(r.object_type, []).append(r)
+    policy = FollowUpPolicy(FollowUpSettings.model_validate(settings))
+    changes = policy(Snapshot("test", now, by_type, owners or {}))
+    assert all(isinstance(c, CreateTask) for c in changes)
+    return [c for c in changes if isinstance(c, CreateTask)]
+
+
+def test_open_lead_without_task_gets_one() -> None:
+    (created,) = follow_up(lead("1", firstname="Jane", lastname="Doe", hubspot_owner_id="77"))
+    assert created.object_type == "contacts"
+    assert created.record_id == "1"
+    assert created.policy == "follow_up"
+    assert created.subject == "Follow up with Jane Doe"
+    assert created.body == "Open lead Jane Doe (lead status NEW) has no open task."
+    assert created.owner_id == "77"
+    assert created.due == date(2024, 5, 7)  # Friday + 2 business days = Tuesday
+    assert created.reason == (
+        "open lead (lead status NEW) has no open task; follow-up due 2024-05-07"
+    )
+
+
+@pytest.mark.parametrize("status", ["NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT"])
+def test_each_open_status_counts(status: str) -> None:
+    assert len(follow_up(lead("1", status))) == 1
+
+
+@pytest.mark.parametrize("status", ["CONNECTED", "UNQUALIFIED", "BAD_TIMING", "OPEN_DEAL", None])
+def test_other_statuses_do_not(status: str | None) -> None:
+    assert follow_up(lead("1", status)) == []
+
+
+def test_open_task_on_the_task_side_suppresses() -> None:
+    assert follow_up(lead("1"), task("50", "NOT_STARTED", contacts=("1",))) == []
+
+
+def test_open_task_on_the_record_side_suppresses() -> None:
+    contact = rec("contacts", "1", {"tasks": ("50",)}, hs_lead_status="OPEN")
+    assert follow_up(contact, task("50", "WAITING")) == []
+
+
+def test_only_completed_or_unknown_tasks_do_not_suppress() -> None:
+    contact = rec("contacts", "1", {"tasks": ("50", "404")}, hs_lead_status="OPEN")
+    done = task("50", "COMPLETED", contacts=("1",))
+    other = task("51", "NOT_STARTED", contacts=("2",))
+    assert [c.record_id for c in follow_up(contact, done, other)] == ["1"]
+
+
+def test_open_deal_gets_a_task_closed_deals_do_not() -> None:
+    deals = [
+        rec("deals", "10", None, dealname="Big renewal", dealstage="contractsent"),
+        rec("deals", "11", None, dealname="Won", dealstage="closedwon"),
+        rec("deals", "12", None, dealname="Lost", dealstage="closedlost"),
+        rec("deals", "13", None, dealname=None, dealstage=None),
+    ]
+    created = follow_up(*deals)
+    assert [c.record_id for c in created] == ["10", "13"]
+    assert created[0].subject == "Follow up on deal Big renewal"
+    assert created[0].body == "Open deal Big renewal (stage contractsent) has no open task."
+    assert created[1].subject == "Follow up on deal deal 13"
+    assert created[1].reason.startswith("open deal (stage not set) has no open task")
+
+
+def test_deal_with_open_task_is_skipped() -> None:
+    deal = rec("deals", "10", None, dealname="X", dealstage="qualifiedtobuy")
+    assert follow_up(deal, task("60", "IN_PROGRESS", deals=("10",))) == []
+
+
+def test_owner_falls_back_when_missing_or_archived() -> None:
+    records = [lead("1"), lead("2", hubspot_owner_id="8"), lead("3", hubspot_owner_id="9")]
+    owners = {"8": {"archived": "true"}, "9": {"archived": "false"}}
+    created = follow_up(*records, owners=owners, fallback_owner_id="42")
+    assert [c.owner_id for c in created] == ["42", "42", "9"]
+    assert [c.owner_id for c in follow_up(lead("1"))] == [None]
+
+
+def test_templates_default_missing_fields_to_empty() -> None:
+    created = follow_up(
+        lead("1", email="x@y.com"),
+        contact_subject="Call {firstname} {nosuchfield} at {email}",
+    )
+    assert created[0].subject == "Call at x@y.com"
+    (anonymous,) = follow_up(lead("2"))
+    assert anonymous.subject == "Follow up with contact 2"
+
+
+def test_object_types_and_statuses_are_configurable() -> None:
+    records = [lead("1", "CONNECTED"), rec("deals", "2", None, dealstage="appointmentscheduled")]
+    created = follow_up(*records, object_types=["contacts"], open_lead_statuses=["CONNECTED"])
+    assert [c.record_id for c in created] == ["1"]
+
+
+def test_changes_are_sorted_by_type_then_id() -> None:
+    records = [lead("10"), rec("deals", "3", None, dealstage="x"), lead("9"), lead("100")]
+    assert [(c.object_type, c.record_id) for c in follow_up(*records)] == [
+        ("contacts", "9"),
+        ("contacts", "10"),
+        ("contacts", "100"),
+        ("deals", "3"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "country", "expected"),
+    [
+        (date(2024, 5, 3), 2, None, date(2024, 5, 7)),  # Fri -> Tue across the weekend
+        (date(2024, 5, 4), 1, None, date(2024, 5, 7)),  # Sat: counts from Monday
+        (date(2024, 5, 6), 0, None, date(2024, 5, 6)),  # Mon, 0 days: today
+        (date(2024, 5, 5), 0, None, date(2024, 5, 6)),  # Sun, 0 days: next business day
+        (date(2024, 5, 1), 5, None, date(2024, 5, 8)),
+        (date(2024, 5, 24), 1, "US", date(2024, 5, 28)),  # Memorial Day Monday skipped
+        (date(2024, 5, 24), 1, None, date(2024, 5, 27)),
+        (date(2024, 12, 24), 1, "US", date(2024, 12, 26)),  # Christmas
+        (date(2024, 12, 31), 1, "US", date(2025, 1, 2)),  # New Year across the year end
+    ],
+)
+def test_add_business_days(start: date, days: int, country: str | None, expected: date) -> None:
+    assert add_business_days(start, days, country) == expected
+
+
+def test_due_uses_snapshot_now_and_settings() -> None:
+    (created,) = follow_up(lead("1"), now=datetime(2024, 5, 24, 9, tzinfo=UTC),
+                           due_in_business_days=1, holiday_country="us")  # fmt: skip
+    assert created.due == date(2024, 5, 28)
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ValidationError):
+        FollowUpSettings(holiday_country="Atlantis")
+    with pytest.raises(ValidationError):
+        FollowUpSettings.model_validate({"due_in_business_days": -1})
+    with pytest.raises(ValidationError):
+        FollowUpSettings.model_validate({"surprise": True})

@@ -1,0 +1,250 @@
+"""Value normalizers and geographic lookups, on real-world messy inputs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policies.geo import country_code, state_code
+from policies.normalizers import (
+    collapse_whitespace,
+    compact,
+    fold,
+    normalize_domain,
+    normalize_email,
+    normalize_email_list,
+    normalize_name_case,
+    normalize_phone,
+    phone_key,
+    split_extension,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Jane  ", "Jane"),
+        ("Acme\t\tCorp", "Acme Corp"),
+        ("1 Main St.\n Suite 4", "1 Main St. Suite 4"),
+        ("\u00a0Zoë\u2003Ng ", "Zoë Ng"),
+        ("   ", ""),
+        ("clean", "clean"),
+    ],
+)
+def test_collapse_whitespace(raw: str, expected: str) -> None:
+    assert collapse_whitespace(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("JANE", "Jane"),
+        ("doe", "Doe"),
+        ("JEAN-PIERRE", "Jean-Pierre"),
+        ("o'brien", "O'Brien"),
+        ("MCDONALD", "McDonald"),
+        ("VAN DER BERG", "van der Berg"),
+        ("de la cruz", "de la Cruz"),
+        ("ÉLODIE", "Élodie"),
+        ("J.", "J."),
+        ("McDonald", "McDonald"),  # mixed case is deliberate: kept
+        ("deBoer", "deBoer"),
+        ("Ng", "Ng"),
+        ("", ""),
+    ],
+)
+def test_normalize_name_case(raw: str, expected: str) -> None:
+    assert normalize_name_case(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (" Jane.Doe@Example.COM ", "jane.doe@example.com"),
+        ("BOB+crm@x.io", "bob+crm@x.io"),
+        ("already@fine.com", "already@fine.com"),
+    ],
+)
+def test_normalize_email(raw: str, expected: str) -> None:
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("A@b.com; ;a@B.com;c@d.com", "a@b.com;c@d.com"),
+        (" x@y.com ;", "x@y.com"),
+        (";;", ""),
+    ],
+)
+def test_normalize_email_list(raw: str, expected: str) -> None:
+    assert normalize_email_list(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("(415) 555-0132", "US", "+14155550132"),
+        ("415.555.0132", "US", "+14155550132"),
+        ("+1 (415) 555-0132", "DE", "+14155550132"),
+        ("1-415-555-0132", "US", "+14155550132"),
+        ("415-555-0132 x123", "US", "+14155550132;ext=123"),
+        ("415 555 0132 ext. 9", "US", "+14155550132;ext=9"),
+        ("+14155550132;ext=9", "US", "+14155550132;ext=9"),
+        ("(415) 555-0132 #123", "US", "+14155550132;ext=123"),
+        ("(415) 555-0132 Ext: 45", "US", "+14155550132;ext=45"),
+        ("+49 (0)30 2345678", "US", "+49302345678"),
+        ("030/2345678", "DE", "+49302345678"),
+        ("01.47.12.34.56", "FR", "+33147123456"),
+        ("+1 (123) 555-0132", "US", None),  # no such area code
+        ("n/a", "US", None),
+        ("030 1234567", "DE", "+49301234567"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("1-800-FLOWERS", "US", "+18003569377"),
+        # Not valid, assigned numbers: left alone.
+        ("(555) 123-4567", "US", None),
+        ("555-1234", "US", None),
+        ("12", "US", None),
+        ("call me maybe", "US", None),
+        ("", "US", None),
+        ("030 1234567", "US", None),
+    ],
+)
+def test_normalize_phone(raw: str, region: str, expected: str | None) -> None:
+    assert normalize_phone(raw, region) == expected
+
+
+def test_normalize_phone_possible_accepts_fictional_numbers() -> None:
+    assert normalize_phone("(555) 123-4567", "US", require_valid=False) == "+15551234567"
+    assert normalize_phone("12", "US", require_valid=False) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("(555) 123-4567 x12", "+15551234567;ext=12"),
+        ("555.123.4567", "+15551234567"),
+        ("+49 30 1234567", "+49301234567"),
+        ("12-34", None),
+    ],
+)
+def test_phone_key_is_lenient(raw: str, expected: str | None) -> None:
+    assert phone_key(raw, "US") == expected
+
+
+def test_split_extension() -> None:
+    assert split_extension("+14155550132;ext=12") == ("+14155550132", "12")
+    assert split_extension("+14155550132") == ("+14155550132", "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://www.Acme.com/about?x=1", "acme.com"),
+        ("ACME.COM.", "acme.com"),
+        ("www.acme.co.uk", "acme.co.uk"),
+        ("http://shop.acme.com:8080", "shop.acme.com"),
+        ("acme.com", "acme.com"),
+        ("not a domain", None),
+        ("localhost", None),
+    ],
+)
+def test_normalize_domain(raw: str, expected: str | None) -> None:
+    assert normalize_domain(raw) == expected
+
+
+def test_fold_and_compact() -> None:
+    assert fold("Zoë MÜLLER-Straße") == "zoe muller-strasse"
+    assert compact("N.Y.") == "ny"
+    assert compact("Québec ") == "quebec"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("USA", "US"),
+        ("U.S.", "US"),
+        ("u.s.a.", "US"),
+        ("United States of America", "US"),
+        ("united states", "US"),
+        ("US", "US"),
+        ("UK", "GB"),
+        ("Great Britain", "GB"),
+        ("England", "GB"),
+        ("United Kingdom", "GB"),
+        ("Deutschland", "DE"),
+        ("Germany", "DE"),
+        ("DEU", "DE"),
+        ("Germnay", "DE"),
+        ("Untied States", "US"),
+        ("Canada", "CA"),
+        ("México", "MX"),
+        ("Türkiye", "TR"),
+        ("Turkey", "TR"),
+        ("South Korea", "KR"),
+        ("Holland", "NL"),
+        ("GER", "DE"),
+        ("CAN", "CA"),
+        ("Scotland", "GB"),
+        ("Korea", None),  # ambiguous
+        ("Atlantis", None),
+        ("Frnace", None),  # too far from anything to guess safely
+    ],
+)
+def test_country_code(raw: str, expected: str | None) -> None:
+    assert country_code(raw) == expected
+
+
+def test_country_fuzzy_can_be_turned_off() -> None:
+    assert country_code("Germnay", 0) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "countries", "expected"),
+    [
+        ("Calif.", ("US",), "CA"),
+        ("N.Y.", ("US",), "NY"),
+        ("new york", ("US",), "NY"),
+        ("ny", ("US",), "NY"),
+        ("W. Va.", ("US",), "WV"),
+        ("Washington D.C.", ("US",), "DC"),
+        ("Mass", ("US",), "MA"),
+        ("Massachusets", ("US",), "MA"),
+        ("WA State", ("US",), "WA"),
+        ("New York State", ("US",), "NY"),
+        ("N. Carolina", ("US",), "NC"),
+        ("P.Q.", ("CA",), "QC"),
+        ("Penna.", ("US",), "PA"),
+        ("tx", ("US",), "TX"),
+        ("Québec", ("CA",), "QC"),
+        ("Ont.", ("CA",), "ON"),
+        ("British Columbia", ("US", "CA"), "BC"),
+        ("Ontario", ("US",), None),  # not a US state
+        ("Bavaria", ("US", "CA"), None),
+        ("", ("US", "CA"), None),
+    ],
+)
+def test_state_code(raw: str, countries: tuple[str, ...], expected: str | None) -> None:
+    assert state_code(raw, countries) == expected
+
+
+@given(st.text(max_size=40))
+def test_text_normalizers_are_idempotent(value: str) -> None:
+    for func in (collapse_whitespace, normalize_email, normalize_email_list, normalize_name_case):
+        once = func(value)
+        assert func(once) == once
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"\+?1? ?\(?[2-9]\d{2}\)?[ .-]?\d{3}[ .-]?\d{4}( ?(x|ext\.?) ?\d{1,4})?"),
+        st.text(alphabet="0123456789 +-().xext", max_size=25),
+    )
+)
+def test_phone_normalizer_is_idempotent(value: str) -> None:
+    once = normalize_phone(value, "US", require_valid=False)
+    if once is not None:
+        assert normalize_phone(once, "US", require_valid=False) == once
+        assert normalize_phone(once, "FR", require_valid=False) == once
