@@ -2,8 +2,9 @@
 
 The store holds, per source (one CRM account): every record as last pulled (the *baseline* that
 conflict detection compares against), the incremental-pull cursors, the runs, the records a run
-had to skip, and the plans with their changes. Later parts add the outbox, the audit log, alerts,
-review decisions and health scores.
+had to skip, and the plans with their changes; for the push step, the outbox of operations, the
+audit log of what syncd changed, and the review decisions on held merges. Later parts add alerts
+and health scores.
 
 Contract shared by every implementation:
 
@@ -24,13 +25,44 @@ from typing import Final
 
 from connectors.base import Cursor, PullBatch, Record
 from policies.base import Change, Snapshot
+from state.outbox import (
+    OUTBOX_STATUSES,
+    OUTBOX_UNFINISHED,
+    PLAN_STATUSES,
+    REVIEW_DECISIONS,
+    AuditEntry,
+    AuditRecord,
+    OpOutcome,
+    OutboxEntry,
+    OutboxOp,
+)
+
+__all__ = [
+    "FINISHED_RUN_STATUSES",
+    "OUTBOX_STATUSES",
+    "OUTBOX_UNFINISHED",
+    "OWNERS",
+    "PLAN_PLANNED",
+    "PLAN_STATUSES",
+    "REVIEW_DECISIONS",
+    "RUN_STATUSES",
+    "AuditEntry",
+    "AuditRecord",
+    "OpOutcome",
+    "OutboxEntry",
+    "OutboxOp",
+    "RunInfo",
+    "StateStore",
+    "StoredPlan",
+]
 
 #: A run's lifecycle: ``running`` until :meth:`StateStore.finish_run` sets one of the others.
 #: ``partial`` means it finished but skipped or failed part of its work.
 RUN_STATUSES: Final = ("running", "succeeded", "failed", "partial")
 FINISHED_RUN_STATUSES: Final = ("succeeded", "failed", "partial")
 
-#: The status a plan is saved with. Later parts move it on (``applying``, ``applied``...).
+#: The status a plan is saved with; :meth:`StateStore.set_plan_status` moves it on through
+#: :data:`PLAN_STATUSES`.
 PLAN_PLANNED: Final = "planned"
 
 #: The object type whose records fill :attr:`policies.base.Snapshot.owners`.
@@ -168,6 +200,113 @@ class StateStore(abc.ABC):
         Shape: ``{"contacts": {"count": 3, "live": 2, "max_updated_at": "2024-...+00:00"}}``,
         types sorted. Two equal summaries mean no pull changed the records in between.
         """
+
+    @abc.abstractmethod
+    def refresh_records(self, source: str, records: Sequence[Record]) -> int:
+        """Update stored baselines after syncd wrote to the CRM, so the next plan (and the next
+        conflict check) compares against what syncd wrote. Returns how many records it wrote.
+
+        Same rule as :meth:`store_batch`: a record replaces a stored one only if its
+        ``updated_at`` is not older (a newer pull is never overwritten); unknown records (a task
+        syncd created) are added. Unlike a pull it moves no cursor, records no run
+        (``last_seen_run_id`` is kept) and may mix object types.
+        """
+
+    # -- push: outbox ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def enqueue(self, plan_id: str, run_id: str, ops: Sequence[OutboxOp], now: datetime) -> int:
+        """Add a plan's operations to the outbox as ``pending``; return how many were added.
+
+        Idempotent: an op whose ``key`` is already in the outbox is left as it is (status,
+        attempts, result), so enqueueing a plan again after a crash adds only what is missing.
+        ``StateError`` when the plan or run is unknown, the run is not of the plan's source, keys
+        repeat within ``ops``, or a present key belongs to another plan position (then nothing is
+        added).
+        """
+
+    @abc.abstractmethod
+    def outbox(self, plan_id: str, statuses: Sequence[str] | None = None) -> list[OutboxEntry]:
+        """A plan's operations ordered by ``(seq, op_index)``, optionally only some statuses.
+
+        ``StateError`` for an unknown plan or a status not in :data:`OUTBOX_STATUSES`.
+        """
+
+    @abc.abstractmethod
+    def mark_sending(self, keys: Sequence[str], now: datetime) -> None:
+        """Mark operations ``sending`` just before their write goes out.
+
+        Each key must be ``pending`` or already ``sending`` (a resumed push); otherwise (unknown,
+        applied, failed...) ``StateError`` and no row changes. This is what keeps an applied
+        operation from being sent twice.
+        """
+
+    @abc.abstractmethod
+    def record_results(self, results: Sequence[OpOutcome], now: datetime) -> None:
+        """Record outcomes and their audit entries in ONE transaction.
+
+        For each outcome: the row's ``status``, ``result`` and ``reason`` are replaced,
+        ``attempts`` grows by ``attempts_increment`` and ``updated_at`` becomes ``now``; its
+        ``audit`` records are appended to the audit log. A crash leaves either all of it or none
+        (never an applied operation without its audit entry, nor the reverse).
+
+        ``StateError`` (and nothing recorded) when a key is unknown, repeated, or already
+        ``applied`` (final); a status is not in :data:`OUTBOX_STATUSES`; an outcome that is not
+        ``applied`` carries audit records; or an audit record's ``key``, ``plan_id`` or
+        ``source`` differs from its operation's.
+        """
+
+    @abc.abstractmethod
+    def set_plan_status(self, plan_id: str, status: str) -> None:
+        """Move a plan to ``status`` (one of :data:`PLAN_STATUSES`); ``StateError`` if unknown."""
+
+    @abc.abstractmethod
+    def pending_plans(self, source: str) -> list[str]:
+        """Ids of ``source``'s plans with operations still ``pending`` or ``sending``, oldest
+        plan first: what a push interrupted by a crash left to resume."""
+
+    # -- push: audit log and reviews -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def audit(
+        self,
+        source: str | None = None,
+        run_id: str | None = None,
+        record_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries matching every filter given, newest first (the order to undo them in),
+        at most ``limit``. Undone entries are included (``undone_by_run`` set)."""
+
+    @abc.abstractmethod
+    def mark_undone(self, audit_ids: Sequence[int], undo_run_id: str, now: datetime) -> None:
+        """Record that run ``undo_run_id`` undid these audit entries at ``now``.
+
+        ``StateError`` (and nothing marked) when an id is unknown or already undone, or the run
+        is unknown.
+        """
+
+    @abc.abstractmethod
+    def record_review(  # noqa: PLR0917  (positional signature fixed by the engine contract)
+        self,
+        source: str,
+        object_type: str,
+        ids: Sequence[str],
+        decision: str,
+        now: datetime,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Record a person's decision (``approved`` or ``rejected``) on the group ``ids``.
+
+        The group is a set: order and repeats do not matter. A later decision on the same group
+        replaces the earlier one. ``StateError`` for an unknown source, a bad decision, an empty
+        group, or an id that is empty or contains ``,``.
+        """
+
+    @abc.abstractmethod
+    def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
+        """The current decision on every reviewed group of ``source``'s ``object_type``."""
 
     @abc.abstractmethod
     def close(self) -> None:

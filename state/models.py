@@ -3,9 +3,8 @@
 The schema is created and changed only by the alembic migrations in ``state/migrations``; a test
 checks that the migrated schema equals these models. Add a table here *and* a migration.
 
-Room is left for the tables later parts add (``outbox``, ``audit_log``, ``alerts``,
-``review_decisions``, ``health``): each references ``sources.name`` and, where it belongs to a run
-or a plan, ``runs.id`` / ``plans.id``.
+Room is left for the tables later parts add (``alerts``, ``health``): each references
+``sources.name`` and, where it belongs to a run or a plan, ``runs.id`` / ``plans.id``.
 """
 
 from __future__ import annotations
@@ -155,6 +154,89 @@ class PlanChangeRow(SQLModel, table=True):
     payload: dict[str, Any] = _json()
 
 
+class OutboxRow(SQLModel, table=True):
+    """One operation of a plan to push, with its idempotency ``key`` and its latest outcome.
+
+    ``(plan_id, seq, op_index)`` places it in its plan; ``run_id`` is the run that enqueued it.
+    Deleted with its plan (the audit log, not the outbox, is the permanent record).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("key", name="uq_outbox_key"),
+        sa.UniqueConstraint("plan_id", "seq", "op_index", name="uq_outbox_plan_seq_op"),
+        sa.Index("ix_outbox_source_status", "source", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plans.id", ondelete="CASCADE")
+    seq: int
+    op_index: int
+    key: str
+    source: str = Field(foreign_key="sources.name")
+    run_id: str = Field(foreign_key="runs.id")
+    kind: str
+    object_type: str
+    record_id: str
+    payload: dict[str, Any] = _json()
+    status: str
+    attempts: int
+    result: dict[str, Any] = _json()
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+
+
+class AuditRow(SQLModel, table=True):
+    """A change syncd made to a CRM: before and after, when, and the vendor's (trimmed) answer.
+
+    ``key`` is the outbox key of the operation that made it (not a foreign key: the audit log
+    outlives the outbox). ``undone_by_run``/``undone_at`` are set when a later run undid it.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_source", "source"),
+        sa.Index("ix_audit_log_run_id", "run_id"),
+        sa.Index("ix_audit_log_record_id", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id")
+    plan_id: str = Field(foreign_key="plans.id")
+    key: str
+    source: str = Field(foreign_key="sources.name")
+    policy: str
+    kind: str
+    object_type: str
+    record_id: str
+    field: str | None = None
+    before: str | None = Field(default=None, sa_type=sa.Text)
+    after: str | None = Field(default=None, sa_type=sa.Text)
+    applied_at: datetime = _dt(nullable=False)
+    response: dict[str, Any] = _json()
+    undone_by_run: str | None = Field(default=None, foreign_key="runs.id")
+    undone_at: datetime | None = _dt(nullable=True)
+
+
+class ReviewDecisionRow(SQLModel, table=True):
+    """A person's verdict on a group of records held for review (a low-confidence merge).
+
+    ``ids_key`` is the group's ids, de-duplicated, sorted (numeric ids by value) and joined by
+    ``,``. One verdict per group: a later decision replaces the earlier one.
+    """
+
+    __tablename__ = "review_decisions"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    object_type: str = Field(primary_key=True)
+    ids_key: str = Field(primary_key=True, sa_type=sa.Text)
+    decision: str
+    decided_at: datetime = _dt(nullable=False)
+    decided_by: str | None = None
+    note: str | None = Field(default=None, sa_type=sa.Text)
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk statements)."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -169,3 +251,6 @@ records_t = table(RecordRow)
 skipped_t = table(SkippedRecordRow)
 plans_t = table(PlanRow)
 plan_changes_t = table(PlanChangeRow)
+outbox_t = table(OutboxRow)
+audit_t = table(AuditRow)
+reviews_t = table(ReviewDecisionRow)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from connectors.base import Record
 from policies.base import Change, Merge
 from syncd.errors import StateError
+
+_T = TypeVar("_T")
+
+#: How many values one ``IN (...)`` list holds (well under SQLite's bound-parameter limit).
+IN_CHUNK: Final = 500
 
 
 def utc(value: datetime, what: str) -> datetime:
@@ -25,8 +30,8 @@ def id_sort_key(remote_id: str) -> tuple[int, int, str]:
     return (1, 0, remote_id)
 
 
-def record_to_row(source: str, run_id: str, record: Record) -> dict[str, Any]:
-    """The ``records`` row of a pulled record."""
+def record_to_row(source: str, run_id: str | None, record: Record) -> dict[str, Any]:
+    """The ``records`` row of a record pulled by ``run_id`` (``None``: written, not pulled)."""
     return {
         "source": source,
         "object_type": record.object_type,
@@ -81,3 +86,25 @@ def change_record_id(change: Change) -> str:
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 text of an aware datetime, ``None`` for ``None``."""
     return None if value is None else value.isoformat()
+
+
+def chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """Consecutive slices of at most ``size`` values (for ``IN`` lists)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def group_key(ids: Sequence[str]) -> str:
+    """The stored key of a group of ids: de-duplicated, sorted by :func:`id_sort_key`, joined by
+    ``,``. ``StateError`` for an empty group or an id that is empty or contains ``,``."""
+    if not ids:
+        raise StateError("a review group needs at least one id")
+    for remote_id in ids:
+        if not remote_id or "," in remote_id:
+            raise StateError(f"bad id {remote_id!r} in a review group: empty or contains ','")
+    return ",".join(sorted(set(ids), key=id_sort_key))
+
+
+def group_ids(key: str) -> frozenset[str]:
+    """The ids of a :func:`group_key`."""
+    return frozenset(key.split(","))

@@ -1,7 +1,9 @@
 """The SQL state store: SQLite by default, PostgreSQL in production (SQLAlchemy Core on SQLModel).
 
 Bulk paths use the dialect's ``INSERT ... ON CONFLICT`` with executemany, never a query per
-record. The store never retries; database errors surface as :class:`~syncd.errors.StateError`.
+record. The push step's tables (outbox, audit log, review decisions) are queried in
+:mod:`state.outbox_sql`; this class opens the transaction around each call. The store never
+retries; database errors surface as :class:`~syncd.errors.StateError`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connectors.base import Cursor, PullBatch, Record
 from policies.base import Change, Snapshot, change_from_dict, change_to_dict
-from state import migrate
+from state import migrate, outbox_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
     PLAN_PLANNED,
+    AuditEntry,
+    OpOutcome,
+    OutboxEntry,
+    OutboxOp,
     RunInfo,
     StateStore,
     StoredPlan,
@@ -38,6 +44,7 @@ from state.models import (
     sources_t,
 )
 from state.rows import (
+    IN_CHUNK,
     change_record_id,
     id_sort_key,
     iso,
@@ -48,8 +55,9 @@ from state.rows import (
 )
 from syncd.errors import StateError
 
-_IN_CHUNK: Final = 500
 _RECORD_KEY: Final = ("source", "object_type", "remote_id")
+#: Columns a refresh (a write by syncd, not a pull) leaves as they are.
+_PULL_ONLY: Final = ("last_seen_run_id",)
 
 
 def open_store(url: str) -> SqlStateStore:
@@ -174,12 +182,18 @@ class SqlStateStore(StateStore):
             self._advance_cursor(conn, source, batch.object_type, run_id, cursor_at)
         return written
 
-    def _upsert_records(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
-        """Upsert in bulk; a row replaces only a stored one no newer. Returns rows written."""
+    def _upsert_records(
+        self, conn: Connection, rows: list[dict[str, Any]], *, pulled: bool = True
+    ) -> int:
+        """Upsert in bulk; a row replaces only a stored one no newer. Returns rows written.
+
+        Rows not ``pulled`` (a refresh after a write) keep the stored pull bookkeeping.
+        """
         if not rows:
             return 0
         ins = self._insert(records_t)
-        updated = {c.name: ins.excluded[c.name] for c in records_t.c if c.name not in _RECORD_KEY}
+        kept = _RECORD_KEY if pulled else _RECORD_KEY + _PULL_ONLY
+        updated = {c.name: ins.excluded[c.name] for c in records_t.c if c.name not in kept}
         stmt = ins.on_conflict_do_update(
             index_elements=list(_RECORD_KEY),
             set_=updated,
@@ -262,8 +276,8 @@ class SqlStateStore(StateStore):
         wanted = sorted(set(ids), key=id_sort_key)
         found: dict[str, Record] = {}
         with self._tx() as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start : start + IN_CHUNK]
                 query = sa.select(records_t).where(
                     records_t.c.source == source,
                     records_t.c.object_type == object_type,
@@ -424,6 +438,88 @@ class SqlStateStore(StateStore):
             status=plan["status"],
             changes=changes,
         )
+
+    # -- push: baselines, outbox, audit log, reviews ---------------------------------------------
+
+    def refresh_records(self, source: str, records: Sequence[Record]) -> int:
+        rows = [record_to_row(source, None, r) for r in newest_per_id(tuple(records))]
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            return self._upsert_records(conn, rows, pulled=False)
+
+    def enqueue(self, plan_id: str, run_id: str, ops: Sequence[OutboxOp], now: datetime) -> int:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            return outbox_sql.enqueue(
+                conn, self._insert, plan_id=plan_id, run_id=run_id, ops=ops, now=now
+            )
+
+    def outbox(self, plan_id: str, statuses: Sequence[str] | None = None) -> list[OutboxEntry]:
+        with self._tx() as conn:
+            return outbox_sql.outbox(conn, plan_id, statuses)
+
+    def mark_sending(self, keys: Sequence[str], now: datetime) -> None:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            outbox_sql.mark_sending(conn, keys, now)
+
+    def record_results(self, results: Sequence[OpOutcome], now: datetime) -> None:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            outbox_sql.record_results(conn, results, now)
+
+    def set_plan_status(self, plan_id: str, status: str) -> None:
+        with self._tx(write=True) as conn:
+            outbox_sql.set_plan_status(conn, plan_id, status)
+
+    def pending_plans(self, source: str) -> list[str]:
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            return outbox_sql.pending_plans(conn, source)
+
+    def audit(
+        self,
+        source: str | None = None,
+        run_id: str | None = None,
+        record_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        with self._tx() as conn:
+            return outbox_sql.audit(conn, source, run_id, record_id, limit)
+
+    def mark_undone(self, audit_ids: Sequence[int], undo_run_id: str, now: datetime) -> None:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            outbox_sql.mark_undone(conn, audit_ids, undo_run_id, now)
+
+    def record_review(  # noqa: PLR0917  (positional signature fixed by the engine contract)
+        self,
+        source: str,
+        object_type: str,
+        ids: Sequence[str],
+        decision: str,
+        now: datetime,
+        by: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            outbox_sql.record_review(
+                conn,
+                self._insert,
+                source=source,
+                object_type=object_type,
+                ids=ids,
+                decision=decision,
+                now=now,
+                by=by,
+                note=note,
+            )
+
+    def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
+        with self._tx() as conn:
+            return outbox_sql.review_decisions(conn, source, object_type)
 
     def close(self) -> None:
         self._closed = True

@@ -13,11 +13,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
+from connectors.base import Cursor, PullBatch, Record
+from policies.base import Update
 from state import migrate
-from state.store import open_store
+from state.base import AuditRecord, OpOutcome, OutboxOp
+from state.engine import make_engine
+from state.store import SqlStateStore, open_store
 from syncd.errors import StateError
 
-TABLES = {
+TABLES_0001 = {
     "sources",
     "cursors",
     "records",
@@ -26,6 +30,9 @@ TABLES = {
     "plans",
     "plan_changes",
 }
+TABLES_0002 = {"outbox", "audit_log", "review_decisions"}
+TABLES = TABLES_0001 | TABLES_0002
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _diff(engine: sa.Engine, metadata: sa.MetaData) -> list[Any]:
@@ -40,7 +47,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0001"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0002"
     finally:
         store.close()
 
@@ -91,6 +98,54 @@ def test_downgrade_to_base_and_upgrade_again(state_url: str) -> None:
         store.close()
 
 
+def _migrate_to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
+    config = migrate.alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_0002_upgrades_a_0001_database_with_data_and_downgrades(state_url: str) -> None:
+    engine = make_engine(state_url)
+    try:
+        _migrate_to(engine, "0001")
+        old = SqlStateStore(engine)  # the 0001 methods need only the 0001 tables
+        old.ensure_source("hs", "hubspot", T0)
+        old.start_run("r1", "hs", T0, dry_run=False)
+        contact = Record("contacts", "12", {"email": "A@X.COM"}, T0)
+        old.store_batch("hs", "r1", PullBatch("contacts", (contact,), Cursor(T0)))
+        change = Update("hs", "contacts", "normalize", "lower", "12", "email", "A@X.COM", "a@x.com")
+        old.save_plan("p1", "hs", "r1", T0, {"contacts": {"count": 1}}, [change])
+        assert set(sa.inspect(engine).get_table_names()) & TABLES_0002 == set()
+
+        assert migrate.upgrade(engine) == "0002"
+        store = SqlStateStore(engine)
+        assert store.get_records("hs", "contacts", ["12"]) == {"12": contact}
+        assert store.get_cursor("hs", "contacts") == Cursor(T0)
+        assert store.load_plan("p1").changes == [change]
+        op = OutboxOp("p1:0:0", 0, 0, "update", "contacts", "12", {"email": "a@x.com"})
+        assert store.enqueue("p1", "r1", [op], T0) == 1
+        audit = AuditRecord(
+            "r1", "p1", "p1:0:0", "hs", "normalize", "update", "contacts", "12", "email",
+            "A@X.COM", "a@x.com", T0, {"status": 200},
+        )  # fmt: skip
+        store.record_results([OpOutcome("p1:0:0", "applied", audit=[audit])], T0)
+        store.record_review("hs", "contacts", ["1", "2"], "approved", T0)
+
+        _migrate_to(engine, "0001", down=True)
+        assert set(sa.inspect(engine).get_table_names()) & TABLES == TABLES_0001
+        with engine.connect() as conn:
+            assert migrate.current_revision(conn) == "0001"
+        assert old.get_records("hs", "contacts", ["12"]) == {"12": contact}
+        assert old.load_plan("p1").changes == [change]
+
+        assert migrate.upgrade(engine) == "0002"  # and up again, empty
+        assert store.outbox("p1") == []
+        assert store.audit() == []
+    finally:
+        engine.dispose()
+
+
 def test_a_newer_schema_is_refused(state_url: str) -> None:
     store = open_store(state_url)
     with store.engine.begin() as conn:
@@ -114,6 +169,7 @@ def test_migrations_are_found_from_the_package_not_the_cwd(
     open_store(sqlite_url).close()
     assert migrate.MIGRATIONS_DIR.is_dir()
     assert (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (migrate.MIGRATIONS_DIR / "versions" / "0002_outbox_audit_reviews.py").is_file()
 
 
 def test_in_memory_sqlite_works() -> None:
