@@ -6,13 +6,18 @@
 
 :class:`SandboxState` holds the records (seed it with ``create`` or ``from_dataset``) and the
 knobs tests turn (``search_lag``, ``search_cap``, rate limits, ``record_exchanges``, ``faults``);
-:class:`HubSpotSandbox` serves it over HTTP. Wire-format checking against HubSpot's published
-OpenAPI descriptions lives in :mod:`sandbox.hubspot.spec` (it needs the dev dependencies).
+:class:`HubSpotSandbox` serves it over HTTP. Faults are scripted (:class:`ScriptedFaults`) or
+seeded and random (:class:`RandomFaults`: 429s, 5xx, dropped connections before or after the
+write, latency); ``state.stats()`` counts the traffic. The ``/_sandbox/`` control endpoints
+(:mod:`sandbox.hubspot.control_api`) read and change both at run time. Wire-format checking
+against HubSpot's published OpenAPI descriptions lives in :mod:`sandbox.hubspot.spec` (it needs
+the dev dependencies).
 """
 
 from __future__ import annotations
 
-from sandbox.hubspot.faults import Fault, FaultPolicy, ScriptedFaults
+from sandbox.hubspot.clock import SettableClock
+from sandbox.hubspot.faults import Fault, FaultPolicy, RandomFaults, ScriptedFaults
 from sandbox.hubspot.server import HubSpotSandbox, serve_forever
 from sandbox.hubspot.store import Exchange, SandboxState
 from sandbox.hubspot.wire import Request, Response
@@ -22,9 +27,11 @@ __all__ = [
     "Fault",
     "FaultPolicy",
     "HubSpotSandbox",
+    "RandomFaults",
     "Request",
     "Response",
     "SandboxState",
     "ScriptedFaults",
+    "SettableClock",
     "serve_forever",
 ]

@@ -1,8 +1,12 @@
 """The request pipeline, independent of sockets: route, authenticate, rate-limit, dispatch.
 
 ``HubSpotApp.decide`` is the fault-injection seam (asked first, per request);
-``HubSpotApp.handle`` answers a request; ``HubSpotApp.record`` logs an exchange when the state
-asks for it. The HTTP server in :mod:`sandbox.hubspot.server` only moves bytes.
+``HubSpotApp.answer`` serves a request as its fault says and counts it in ``state.traffic``;
+``HubSpotApp.handle`` answers a request as HubSpot would; ``HubSpotApp.record`` logs an exchange
+when the state asks for it. The HTTP server in :mod:`sandbox.hubspot.server` only moves bytes.
+
+Route templates are spelled as HubSpot's API reference spells them (``{objectType}``,
+``{objectId}``, ...); the traffic counters use them as labels.
 """
 
 from __future__ import annotations
@@ -11,40 +15,55 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from urllib.parse import unquote
 
-from sandbox.hubspot import objects_api, other_api
-from sandbox.hubspot.faults import Fault
+from sandbox.hubspot import control_api, objects_api, other_api
+from sandbox.hubspot.faults import Fault, injected_error
 from sandbox.hubspot.ratelimit import retry_after_header
+from sandbox.hubspot.stats import Drop
 from sandbox.hubspot.store import Exchange, SandboxState
-from sandbox.hubspot.wire import ApiError, Request, Response, error_body, invalid
+from sandbox.hubspot.wire import ApiError, Request, Response, error_body, invalid, rate_limited
 
 Handler = Callable[[SandboxState, Request, Mapping[str, str]], Response]
+Route = tuple[str, str, re.Pattern[str], Handler]
 
 _SEGMENT = r"[^/]+"
+_OBJECTS = "/crm/v3/objects/{objectType}"
 _ROUTE_TABLE: list[tuple[str, str, Handler]] = [
-    ("GET", "/crm/v3/objects/{type}", objects_api.list_objects),
-    ("POST", "/crm/v3/objects/{type}", objects_api.create_object),
-    ("POST", "/crm/v3/objects/{type}/search", objects_api.search_objects),
-    ("POST", "/crm/v3/objects/{type}/merge", objects_api.merge_objects),
-    ("POST", "/crm/v3/objects/{type}/batch/read", objects_api.batch_read),
-    ("POST", "/crm/v3/objects/{type}/batch/create", objects_api.batch_create),
-    ("POST", "/crm/v3/objects/{type}/batch/update", objects_api.batch_update),
-    ("POST", "/crm/v3/objects/{type}/batch/archive", objects_api.batch_archive),
-    ("GET", "/crm/v3/objects/{type}/{id}", objects_api.get_object),
-    ("PATCH", "/crm/v3/objects/{type}/{id}", objects_api.update_object),
-    ("DELETE", "/crm/v3/objects/{type}/{id}", objects_api.archive_object),
+    ("GET", _OBJECTS, objects_api.list_objects),
+    ("POST", _OBJECTS, objects_api.create_object),
+    ("POST", f"{_OBJECTS}/search", objects_api.search_objects),
+    ("POST", f"{_OBJECTS}/merge", objects_api.merge_objects),
+    ("POST", f"{_OBJECTS}/batch/read", objects_api.batch_read),
+    ("POST", f"{_OBJECTS}/batch/create", objects_api.batch_create),
+    ("POST", f"{_OBJECTS}/batch/update", objects_api.batch_update),
+    ("POST", f"{_OBJECTS}/batch/archive", objects_api.batch_archive),
+    ("GET", f"{_OBJECTS}/{{objectId}}", objects_api.get_object),
+    ("PATCH", f"{_OBJECTS}/{{objectId}}", objects_api.update_object),
+    ("DELETE", f"{_OBJECTS}/{{objectId}}", objects_api.archive_object),
     ("GET", "/crm/v3/owners", other_api.list_owners),
-    ("GET", "/crm/v3/owners/{id}", other_api.get_owner),
-    ("GET", "/crm/v3/properties/{type}", other_api.list_properties),
-    ("GET", "/crm/v3/properties/{type}/{name}", other_api.get_property),
-    ("POST", "/crm/v4/associations/{from}/{to}/batch/read", other_api.batch_read_associations),
+    ("GET", "/crm/v3/owners/{ownerId}", other_api.get_owner),
+    ("GET", "/crm/v3/properties/{objectType}", other_api.list_properties),
+    ("GET", "/crm/v3/properties/{objectType}/{propertyName}", other_api.get_property),
+    (
+        "POST",
+        "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",
+        other_api.batch_read_associations,
+    ),
     (
         "PUT",
-        "/crm/v4/objects/{from}/{fromId}/associations/default/{to}/{toId}",
+        "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/"
+        "{toObjectId}",
         other_api.associate_default,
     ),
 ]
 _CONTROL_TABLE: list[tuple[str, str, Handler]] = [
     ("GET", "/_sandbox/health", other_api.health),
+    ("GET", "/_sandbox/faults", control_api.get_faults),
+    ("PUT", "/_sandbox/faults", control_api.put_faults),
+    ("DELETE", "/_sandbox/faults", control_api.delete_faults),
+    ("GET", "/_sandbox/stats", control_api.get_stats),
+    ("DELETE", "/_sandbox/stats", control_api.delete_stats),
+    ("GET", "/_sandbox/clock", control_api.get_clock),
+    ("POST", "/_sandbox/clock", control_api.post_clock),
 ]
 
 
@@ -52,35 +71,30 @@ def _group(match: re.Match[str]) -> str:
     return f"(?P<{match.group(1)}>{_SEGMENT})"
 
 
-def _compile(table: list[tuple[str, str, Handler]]) -> list[tuple[str, re.Pattern[str], Handler]]:
+def _compile(table: list[tuple[str, str, Handler]]) -> list[Route]:
     compiled = []
     for method, template, handler in table:
         pattern = re.sub(r"\{(\w+)\}", _group, template)
-        compiled.append((method, re.compile(pattern), handler))
+        compiled.append((method, template, re.compile(pattern), handler))
     return compiled
 
 
 _ROUTES = _compile(_ROUTE_TABLE)
 _CONTROL = _compile(_CONTROL_TABLE)
 
+UNROUTED = "(unrouted)"
+
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
-_RATE_MESSAGES = {
-    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
-    "SECONDLY": "You have reached your secondly limit.",
-    "DAILY": "You have reached your daily limit.",
-}
 
 
-def _route(
-    routes: list[tuple[str, re.Pattern[str], Handler]], method: str, path: str
-) -> tuple[Handler, dict[str, str]] | None:
+def _route(routes: list[Route], method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
     """The handler and path parameters for a request; 405 when only the method is wrong."""
     path = path.rstrip("/") or "/"
     allowed = False
-    for route_method, pattern, handler in routes:
+    for route_method, _, pattern, handler in routes:
         match = pattern.fullmatch(path)
         if match is None:
             continue
@@ -121,6 +135,47 @@ class HubSpotApp:
             return None
         return policy.decide(request)
 
+    @staticmethod
+    def route_label(request: Request) -> str:
+        """``METHOD template`` of the API route a request takes (``METHOD (unrouted)`` if none)."""
+        path = request.path.rstrip("/") or "/"
+        for method, template, pattern, _ in _ROUTES:
+            if method == request.method and pattern.fullmatch(path):
+                return f"{method} {template}"
+        return f"{request.method} {UNROUTED}"
+
+    def answer(self, request: Request, fault: Fault | None) -> Response | None:
+        """Serve ``request`` as ``fault`` says (latency is the caller's to wait) and count it.
+
+        Returns the response to send, or None when the connection is to be closed without one
+        (``fault.drop``: before processing; ``fault.drop_after``: after). Control requests
+        ignore ``fault`` and are not counted.
+        """
+        if self.is_control(request):
+            return self.handle(request)
+        label = self.route_label(request)
+        traffic = self.state.traffic
+        if fault is not None and fault.drop:
+            traffic.record(label, status=None, dropped="before", injected=True)
+            return None
+        if fault is not None and fault.response is not None:
+            response = fault.response
+            self.record(request, response)
+        elif fault is not None and fault.status is not None:
+            response = injected_error(
+                fault.status,
+                self.state.correlation_id(),
+                self.state.rate_limiter.headers(),
+                fault.retry_after_s,
+            )
+            self.record(request, response)
+        else:
+            response = self.handle(request)
+        dropped: Drop | None = "after" if fault is not None and fault.drop_after else None
+        injected = fault is not None and fault.injects
+        traffic.record(label, status=response.status, dropped=dropped, injected=injected)
+        return None if dropped else response
+
     def handle(self, request: Request) -> Response:
         """Answer one request, with rate-limit headers, and record it if asked."""
         if self.is_control(request):
@@ -134,12 +189,7 @@ class HubSpotApp:
         is_search = request.method == "POST" and request.path.rstrip("/").endswith("/search")
         verdict = state.rate_limiter.check(search=is_search, today=state.clock().date())
         if verdict.policy is not None:
-            error = ApiError(
-                429,
-                "RATE_LIMITS",
-                _RATE_MESSAGES[verdict.policy],
-                extra={"errorType": "RATE_LIMIT", "policyName": verdict.policy},
-            )
+            error = rate_limited(verdict.policy)
             if state.send_retry_after:
                 error.headers["Retry-After"] = retry_after_header(verdict.retry_after_s)
             response = self._error(error)
@@ -175,9 +225,7 @@ class HubSpotApp:
             return False
         return self.tokens is None or token.strip() in self.tokens
 
-    def _dispatch(
-        self, routes: list[tuple[str, re.Pattern[str], Handler]], request: Request
-    ) -> Response:
+    def _dispatch(self, routes: list[Route], request: Request) -> Response:
         try:
             if request.malformed:
                 raise invalid("Invalid input JSON on line 1: the body is not JSON")

@@ -31,7 +31,7 @@ Params = Mapping[str, str]
 
 def object_type_of(params: Params) -> str:
     """The canonical object type in the path; 400 as HubSpot answers for an unknown one."""
-    raw = params["type"]
+    raw = params["objectType"]
     found = canonical_type(raw)
     if found is None:
         raise invalid(f"Unable to infer object type from: {raw}")
@@ -201,12 +201,12 @@ def get_object(state: SandboxState, request: Request, params: Params) -> Respons
     record = _find(
         state,
         object_type,
-        params["id"],
+        params["objectId"],
         request.text("idProperty"),
         archived=request.flag("archived"),
     )
     if record is None:
-        raise not_found(f"Object not found. objectId are usually numeric: {params['id']}")
+        raise not_found(f"Object not found. objectId are usually numeric: {params['objectId']}")
     return Response(200, _read_body(state, record, request))
 
 
@@ -218,9 +218,9 @@ def create_object(state: SandboxState, request: Request, params: Params) -> Resp
 
 def update_object(state: SandboxState, request: Request, params: Params) -> Response:
     object_type = object_type_of(params)
-    record = _find(state, object_type, params["id"], request.text("idProperty"))
+    record = _find(state, object_type, params["objectId"], request.text("idProperty"))
     if record is None:
-        raise not_found(f"Object not found. objectId are usually numeric: {params['id']}")
+        raise not_found(f"Object not found. objectId are usually numeric: {params['objectId']}")
     properties = _checked(
         state, object_type, request.json_object().get("properties"), creating=False
     )
@@ -232,12 +232,21 @@ def update_object(state: SandboxState, request: Request, params: Params) -> Resp
 
 def archive_object(state: SandboxState, request: Request, params: Params) -> Response:
     object_type = object_type_of(params)
-    if state.resolve(object_type, params["id"]) is not None:
-        state.archive(object_type, params["id"])
+    if state.resolve(object_type, params["objectId"]) is not None:
+        state.archive(object_type, params["objectId"])
     return Response(204)
 
 
 def merge_objects(state: SandboxState, request: Request, params: Params) -> Response:
+    """``POST .../merge``: 200 with the survivor, as :meth:`SandboxState.merge` does it.
+
+    Errors: 400 for a type HubSpot cannot merge, missing ids, or two ids that stand for the
+    same live record: the same id twice, or an id that was already merged into the primary
+    (or into a record the primary was merged into). HubSpot documents no answer for the
+    latter; the sandbox answers 400 ``VALIDATION_ERROR`` with ``context.mergedInto`` naming the
+    survivor, so a retried merge whose first answer was lost is recognisable. 404 when either
+    id is unknown (or archived).
+    """
     object_type = object_type_of(params)
     if object_type not in MERGEABLE:
         raise invalid(f"Merging {object_type} is not supported")
@@ -245,13 +254,22 @@ def merge_objects(state: SandboxState, request: Request, params: Params) -> Resp
     primary, other = body.get("primaryObjectId"), body.get("objectIdToMerge")
     if not primary or not other:
         raise invalid("primaryObjectId and objectIdToMerge are required")
-    for record_id in (str(primary), str(other)):
-        if state.resolve(object_type, record_id) is None:
+    primary, other = str(primary), str(other)
+    resolved = []
+    for record_id in (primary, other):
+        live_id = state.resolve(object_type, record_id)
+        if live_id is None:
             raise not_found(f"Object not found. objectId are usually numeric: {record_id}")
-    try:
-        survivor = state.merge(object_type, str(primary), str(other))
-    except ValueError:
-        raise invalid("Cannot merge an object with itself") from None
+        resolved.append(live_id)
+    if primary == other:
+        raise invalid("Cannot merge an object with itself")
+    if resolved[0] == resolved[1]:
+        raise invalid(
+            f"Cannot merge {SINGULAR[object_type]} {other} into {primary}: "
+            f"it was already merged into {resolved[0]}",
+            context={"mergedInto": [resolved[0]], "objectIdToMerge": [other]},
+        )
+    survivor = state.merge(object_type, primary, other)
     record = state.get(object_type, survivor)
     assert record is not None
     return Response(200, render.render_object(record, render.all_properties(record)))
@@ -306,10 +324,60 @@ def batch_read(state: SandboxState, request: Request, params: Params) -> Respons
     )
 
 
+def _trace_ids(inputs: list[Any]) -> list[str] | None:
+    """Every input's ``objectWriteTraceId`` when each has one (multi-status mode), else None.
+
+    HubSpot answers batch writes all-or-nothing unless each input carries a unique
+    ``objectWriteTraceId``; then each input succeeds or fails on its own (207 when any fail).
+    """
+    traces = [raw.get("objectWriteTraceId") for raw in inputs]
+    if not traces or not all(isinstance(t, str) and t for t in traces):
+        return None
+    if len(set(traces)) != len(traces):
+        raise invalid("objectWriteTraceId values must be unique within a batch")
+    return [str(t) for t in traces]
+
+
+def _input_error(error: ApiError, trace: str, **context: list[str]) -> dict[str, Any]:
+    """One input's failure in a multi-status answer, tied to it by its trace id."""
+    return render.batch_error(
+        error.category,
+        error.message,
+        {**(error.context or {}), **context, "objectWriteTraceId": [trace]},
+        details=error.errors,
+    )
+
+
+def _traced(body: dict[str, Any], trace: str | None) -> dict[str, Any]:
+    if trace is not None:
+        body["objectWriteTraceId"] = trace
+    return body
+
+
 def batch_create(state: SandboxState, request: Request, params: Params) -> Response:
+    """201 with every record created, or (all-or-nothing) the first input's error.
+
+    In multi-status mode (:func:`_trace_ids`) each input is created or fails on its own: 201
+    when all are created, else 207 with an error per failed input (``context`` carries its
+    ``objectWriteTraceId``); results echo their input's trace id.
+    """
     object_type = object_type_of(params)
     started = state.clock()
     inputs = _inputs(request.json_object())
+    traces = _trace_ids(inputs)
+    if traces is not None:
+        results, errors = [], []
+        for raw, trace in zip(inputs, traces, strict=True):
+            try:
+                record = _create_one(state, object_type, raw)
+            except ApiError as error:
+                errors.append(_input_error(error, trace))
+                continue
+            results.append(
+                _traced(render.render_object(record, render.all_properties(record)), trace)
+            )
+        body = render.batch_body(results, errors, started, state.clock())
+        return Response(207 if errors else 201, body)
     for raw in inputs:  # validate the whole batch before writing any of it
         properties = _checked(state, object_type, raw.get("properties"), creating=True)
         _inline_associations(state, object_type, raw.get("associations"))
@@ -325,6 +393,12 @@ def batch_create(state: SandboxState, request: Request, params: Params) -> Respo
 
 
 def batch_update(state: SandboxState, request: Request, params: Params) -> Response:
+    """200 with every record updated; 207 when some ids are unknown (the rest are updated).
+
+    An invalid value or an e-mail conflict fails the whole batch before anything is written,
+    unless in multi-status mode (:func:`_trace_ids`), where that input alone fails (207).
+    Duplicate ids always fail the whole batch (400).
+    """
     object_type = object_type_of(params)
     started = state.clock()
     inputs = _inputs(request.json_object())
@@ -332,22 +406,30 @@ def batch_update(state: SandboxState, request: Request, params: Params) -> Respo
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         raise invalid(f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique")
-    planned: list[tuple[StoredObject, dict[str, str | None]]] = []
+    found = _trace_ids(inputs)
+    traces: list[str | None] = list(found) if found is not None else [None] * len(inputs)
+    planned: list[tuple[StoredObject, dict[str, str | None], str | None]] = []
     missing: list[str] = []
-    for raw, key in zip(inputs, keys, strict=True):
-        record = _find(state, object_type, key, raw.get("idProperty"))
-        properties = _checked(state, object_type, raw.get("properties"), creating=False)
+    errors: list[dict[str, Any]] = []
+    for raw, key, trace in zip(inputs, keys, traces, strict=True):
+        try:
+            record = _find(state, object_type, key, raw.get("idProperty"))
+            properties = _checked(state, object_type, raw.get("properties"), creating=False)
+            if record is not None and object_type == "contacts" and "email" in properties:
+                _email_conflict(state, properties["email"], own_id=record.id)
+        except ApiError as error:
+            if trace is None:
+                raise
+            errors.append(_input_error(error, trace, ids=[key]))
+            continue
         if record is None:
             missing.append(key)
             continue
-        if object_type == "contacts" and "email" in properties:
-            _email_conflict(state, properties["email"], own_id=record.id)
-        planned.append((record, properties))
+        planned.append((record, properties, trace))
     results = []
-    for record, properties in planned:
+    for record, properties, trace in planned:
         state.update(object_type, record.id, properties)
-        results.append(render.render_object(record, render.all_properties(record)))
-    errors = []
+        results.append(_traced(render.render_object(record, render.all_properties(record)), trace))
     if missing:
         errors.append(
             render.batch_error(

@@ -43,9 +43,9 @@ def get_owner(state: SandboxState, request: Request, params: Params) -> Response
     key = "userId" if request.text("idProperty") == "userId" else "id"
     archived = request.flag("archived")
     for owner in state.owners:
-        if str(owner.get(key)) == params["id"] and bool(owner.get("archived")) == archived:
+        if str(owner.get(key)) == params["ownerId"] and bool(owner.get("archived")) == archived:
             return Response(200, owner)
-    raise not_found(f"Owner {params['id']} not found")
+    raise not_found(f"Owner {params['ownerId']} not found")
 
 
 def list_properties(state: SandboxState, request: Request, params: Params) -> Response:
@@ -57,9 +57,9 @@ def list_properties(state: SandboxState, request: Request, params: Params) -> Re
 
 def get_property(state: SandboxState, request: Request, params: Params) -> Response:
     object_type = object_type_of(params)
-    definition = state.catalog.get(object_type, params["name"])
+    definition = state.catalog.get(object_type, params["propertyName"])
     if definition is None:
-        raise not_found(f"Property {params['name']} does not exist")
+        raise not_found(f"Property {params['propertyName']} does not exist")
     return Response(200, definition)
 
 
@@ -72,7 +72,7 @@ def _pair(params: Params, from_key: str, to_key: str) -> tuple[str, str]:
 
 def batch_read_associations(state: SandboxState, request: Request, params: Params) -> Response:
     """v4 batch read: each input id's associated ids; an id with none is a 207 error."""
-    from_type, to_type = _pair(params, "from", "to")
+    from_type, to_type = _pair(params, "fromObjectType", "toObjectType")
     started = state.clock()
     inputs = request.json_object().get("inputs")
     if not isinstance(inputs, list):
@@ -117,15 +117,15 @@ def batch_read_associations(state: SandboxState, request: Request, params: Param
 
 def associate_default(state: SandboxState, request: Request, params: Params) -> Response:
     """v4 ``PUT .../associations/default/{to}/{toId}``: HubSpot's default association, 200."""
-    from_type, to_type = _pair(params, "from", "to")
+    from_type, to_type = _pair(params, "fromObjectType", "toObjectType")
     started = state.clock()
     type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
     if type_id is None:
         raise invalid(f"No default association between {from_type} and {to_type}")
-    from_id = state.resolve(from_type, params["fromId"])
-    to_id = state.resolve(to_type, params["toId"])
+    from_id = state.resolve(from_type, params["fromObjectId"])
+    to_id = state.resolve(to_type, params["toObjectId"])
     if from_id is None or to_id is None:
-        missing = params["fromId"] if from_id is None else params["toId"]
+        missing = params["fromObjectId"] if from_id is None else params["toObjectId"]
         raise not_found(f"Object not found. objectId are usually numeric: {missing}")
     state.associate(from_type, from_id, to_type, to_id)
     result = {

@@ -81,15 +81,19 @@ def render_object(
 
 
 def batch_error(
-    category: str, message: str, context: dict[str, list[str]] | None = None
+    category: str,
+    message: str,
+    context: dict[str, list[str]] | None = None,
+    *,
+    details: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One ``StandardError`` of a 207 multi-status answer."""
+    """One ``StandardError`` of a 207 multi-status answer (``details``: its ``errors``)."""
     return {
         "status": "error",
         "category": category,
         "message": message,
         "context": context or {},
-        "errors": [],
+        "errors": list(details or []),
         "links": {},
     }
 

@@ -20,6 +20,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.hubspot.app import HubSpotApp
+from sandbox.hubspot.clock import SettableClock
+from sandbox.hubspot.faults import RandomFaults
+from sandbox.hubspot.ratelimit import DEFAULT_PER_INTERVAL
 from sandbox.hubspot.store import SandboxState
 from sandbox.hubspot.wire import Request, Response
 
@@ -55,17 +58,13 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._read_request()
         app = self.server.app
         fault = app.decide(request)
-        if fault is not None:
-            if fault.latency_s > 0:
-                time.sleep(fault.latency_s)
-            if fault.drop:
-                self.close_connection = True
-                return
-            if fault.response is not None:
-                app.record(request, fault.response)
-                self._write(fault.response)
-                return
-        self._write(app.handle(request))
+        if fault is not None and fault.latency_s > 0:
+            time.sleep(fault.latency_s)
+        response = app.answer(request, fault)
+        if response is None:  # dropped: close without a word
+            self.close_connection = True
+            return
+        self._write(response)
 
     def _read_request(self) -> Request:
         split = urlsplit(self.path)
@@ -88,9 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _write(self, response: Response) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        if response.raw is not None:
+            payload = response.raw
+        else:
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status, _REASONS.get(response.status))
-        if response.body is not None:
+        if response.body is not None and response.raw is None:
             self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
@@ -181,15 +183,33 @@ class HubSpotSandbox:
         self.stop()
 
 
-def serve_forever(port: int = 8765, records: int = 2000, seed: int = 7) -> None:
+def serve_forever(
+    port: int = 8765,
+    records: int = 2000,
+    seed: int = 7,
+    *,
+    fault_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    latency_ms: int = 0,
+    fault_seed: int = 0,
+    rate_limit: int | None = DEFAULT_PER_INTERVAL,
+) -> None:
     """Seed a sandbox from the data generator and serve it until interrupted (CLI entry).
 
-    Prints the base URL once listening. The clock is the wall clock.
+    ``fault_rate``, ``drop_rate``, ``latency_ms`` and ``fault_seed`` configure
+    :class:`~sandbox.hubspot.faults.RandomFaults` (changeable later through
+    ``PUT /_sandbox/faults``); ``rate_limit`` is requests per rolling 10 s (None or 0: not
+    enforced). Prints the base URL (with the real port when ``port`` is 0) once listening.
+    The clock is the wall clock, settable forward through ``POST /_sandbox/clock``.
+    Raises ValueError for fault settings :class:`RandomFaults` refuses.
     """
+    faults = RandomFaults(fault_rate, drop_rate, latency_ms, fault_seed)
+    wall = SettableClock(lambda: datetime.now(UTC))
     # Imported by name: the generator is needed only here.
     generator = importlib.import_module("sandbox.generator")
-    dataset = generator.generate(records=records, seed=seed, now=datetime.now(UTC))
-    state = SandboxState.from_dataset(dataset, clock=lambda: datetime.now(UTC))
+    dataset = generator.generate(records=records, seed=seed, now=wall())
+    state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
+    state.faults = faults
     with HubSpotSandbox(state, port=port) as sandbox:
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -25,6 +25,7 @@ from sandbox.hubspot.model import (
 )
 from sandbox.hubspot.ratelimit import RateLimiter
 from sandbox.hubspot.schema import PropertyCatalog
+from sandbox.hubspot.stats import TrafficStats
 
 if TYPE_CHECKING:
     from sandbox.hubspot.faults import FaultPolicy
@@ -114,7 +115,7 @@ class SandboxState:
     ``rate_limiter``, ``send_retry_after`` (add ``Retry-After`` to 429 answers; off by default:
     whether HubSpot sends it is not documented, and urllib3's default retry silently sleeps on
     it for GETs) and ``faults`` (a :class:`~sandbox.hubspot.faults.FaultPolicy`, the seam for
-    injected failures).
+    injected failures). ``traffic`` counts the API requests served (see :meth:`stats`).
 
     ``rate_limit`` (requests per 10 s), ``search_rate_limit`` (search requests per second) and
     ``daily_limit`` set the limiter; None turns that limit's enforcement off while the headers
@@ -144,6 +145,7 @@ class SandboxState:
             per_interval=rate_limit, search_per_second=search_rate_limit, daily=daily_limit
         )
         self.faults: FaultPolicy | None = None
+        self.traffic = TrafficStats()
         self.owners: list[dict[str, Any]] = []
         self._tables: dict[str, _Table] = {t: _Table() for t in OBJECT_TYPES}
         # (type, id) -> to type -> ordered set of associated ids; kept symmetric.
@@ -177,6 +179,13 @@ class SandboxState:
     @search_rate_limit.setter
     def search_rate_limit(self, value: int | None) -> None:
         self.rate_limiter.search_per_second = value
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts per route and outcome (:meth:`TrafficStats.snapshot`)."""
+        return self.traffic.snapshot()
+
+    def reset_stats(self) -> None:
+        self.traffic.reset()
 
     # ----------------------------------------------------------------- seeding
 

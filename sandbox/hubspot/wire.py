@@ -62,11 +62,16 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
-    """One HTTP response; ``body`` None means no body (204)."""
+    """One HTTP response; ``body`` None means no body (204).
+
+    ``raw``, when set, is sent as the body instead of ``body`` as JSON, with the Content-Type
+    given in ``headers`` (how a gateway's HTML error page is sent).
+    """
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
 
 class ApiError(Exception):
@@ -129,6 +134,23 @@ def error_body(
         body["context"] = dict(context)
     body.update(extra)
     return body
+
+
+RATE_LIMIT_MESSAGES = {
+    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+    "SECONDLY": "You have reached your secondly limit.",
+    "DAILY": "You have reached your daily limit.",
+}
+
+
+def rate_limited(policy: str) -> ApiError:
+    """HubSpot's 429: category ``RATE_LIMITS``, ``errorType`` and the ``policyName`` broken."""
+    return ApiError(
+        429,
+        "RATE_LIMITS",
+        RATE_LIMIT_MESSAGES[policy],
+        extra={"errorType": "RATE_LIMIT", "policyName": policy},
+    )
 
 
 def not_found(message: str = "resource not found") -> ApiError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -131,3 +132,29 @@ def test_tasks_cannot_be_merged(state: SandboxState, client: HubSpot) -> None:
         status, body = getattr(error, "status", 0), getattr(error, "body", "")
     assert status == 400
     assert "not supported" in body
+
+
+def test_merging_an_id_already_merged_into_the_primary_is_refused_unchanged(
+    clock: Clock, state: SandboxState, client: HubSpot
+) -> None:
+    primary = state.create("contacts", {"email": "p@example.com"})
+    merged = state.create("contacts", {"email": "m@example.com"})
+    api = client.crm.contacts.basic_api
+    first = api.merge(PublicMergeInput(primary_object_id=primary, object_id_to_merge=merged))
+    clock.now += timedelta(minutes=5)
+    version = state.version
+    for primary_id, other_id in ((primary, merged), (merged, primary)):
+        with pytest.raises(ApiException) as again:  # a retry whose first answer was lost
+            api.merge(PublicMergeInput(primary_object_id=primary_id, object_id_to_merge=other_id))
+        assert again.value.status == 400
+        body = json.loads(again.value.body)
+        assert body["category"] == "VALIDATION_ERROR"
+        assert body["context"]["mergedInto"] == [primary]
+        assert "already merged" in body["message"]
+    assert state.version == version  # nothing changed
+    survivor = api.get_by_id(merged, properties=["hs_merged_object_ids"])
+    assert (survivor.id, survivor.updated_at) == (primary, first.updated_at)
+    assert survivor.properties["hs_merged_object_ids"] == merged
+    with pytest.raises(ApiException) as itself:
+        api.merge(PublicMergeInput(primary_object_id=primary, object_id_to_merge=primary))
+    assert "itself" in itself.value.body

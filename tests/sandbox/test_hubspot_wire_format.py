@@ -151,6 +151,17 @@ def _drive_every_endpoint(client: HubSpot, state: SandboxState) -> None:
         )
     )
     batch.archive(BatchInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=ids[2])]))
+    traced = batch.create(  # multi-status: one created, one conflict, 207
+        BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                SimplePublicObjectBatchInputForCreate(
+                    properties={"email": e}, object_write_trace_id=t
+                )
+                for t, e in (("t1", "traced@example.com"), ("t2", "ada@example.com"))
+            ]
+        )
+    )
+    assert traced.num_errors == 1
 
     contacts.search_api.do_search(
         PublicObjectSearchRequest(
@@ -170,6 +181,14 @@ def _drive_every_endpoint(client: HubSpot, state: SandboxState) -> None:
         == 400
     )
     contacts.basic_api.merge(PublicMergeInput(primary_object_id=ada, object_id_to_merge=bob))
+    assert (
+        _status_of(
+            lambda: contacts.basic_api.merge(
+                PublicMergeInput(primary_object_id=ada, object_id_to_merge=bob)
+            )
+        )
+        == 400
+    )
 
     deals = client.crm.deals
     deals.basic_api.get_page(properties=["dealname", "amount"], associations=["contacts"])

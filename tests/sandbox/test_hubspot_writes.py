@@ -299,3 +299,90 @@ def test_python_api_ids_are_numeric_and_unique_across_types(state: SandboxState)
     assert (old.created_at, old.updated_at) == (earlier, earlier)
     with pytest.raises(KeyError):
         state.update("contacts", "999999", {"city": "x"})
+
+
+def test_batch_create_is_all_or_nothing_without_trace_ids(
+    state: SandboxState, client: HubSpot
+) -> None:
+    existing = state.create("contacts", {"email": "taken@example.com"})
+    with pytest.raises(ApiException) as conflict:
+        client.crm.contacts.batch_api.create(
+            BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[
+                    SimplePublicObjectBatchInputForCreate(properties={"email": e})
+                    for e in ("new@example.com", "taken@example.com")
+                ]
+            )
+        )
+    assert conflict.value.status == 409
+    assert f"Existing ID: {existing}" in conflict.value.body
+    assert state.count("contacts") == 1  # nothing was created
+
+
+def test_trace_ids_turn_batch_writes_into_multi_status(
+    state: SandboxState, client: HubSpot
+) -> None:
+    existing = state.create("contacts", {"email": "taken@example.com"})
+    batch = client.crm.contacts.batch_api
+    created = batch.create(
+        BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                SimplePublicObjectBatchInputForCreate(
+                    properties=properties, object_write_trace_id=trace
+                )
+                for trace, properties in (
+                    ("t1", {"email": "new@example.com"}),
+                    ("t2", {"email": "taken@example.com"}),
+                    ("t3", {"lifecyclestage": "nonsense"}),
+                    ("t4", {"email": "other@example.com"}),
+                )
+            ]
+        )
+    )
+    assert created.num_errors == 2
+    assert [(r.object_write_trace_id, r.properties["email"]) for r in created.results] == [
+        ("t1", "new@example.com"),
+        ("t4", "other@example.com"),
+    ]
+    errors = {e.context["objectWriteTraceId"][0]: e for e in created.errors}
+    assert errors["t2"].category == "CONFLICT"
+    assert f"Existing ID: {existing}" in errors["t2"].message
+    assert errors["t3"].category == "VALIDATION_ERROR"
+    assert errors["t3"].errors[0].code == "INVALID_OPTION"
+    assert state.count("contacts") == 3
+
+    new = created.results[0].id
+    updated = batch.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(
+                    id=new, properties={"city": "Oslo"}, object_write_trace_id="u1"
+                ),
+                SimplePublicObjectBatchInput(
+                    id=existing,
+                    properties={"lifecyclestage": "nonsense"},
+                    object_write_trace_id="u2",
+                ),
+                SimplePublicObjectBatchInput(
+                    id="404404", properties={"city": "Oslo"}, object_write_trace_id="u3"
+                ),
+            ]
+        )
+    )
+    assert [(r.id, r.object_write_trace_id) for r in updated.results] == [(new, "u1")]
+    assert sorted(e.category for e in updated.errors) == ["OBJECT_NOT_FOUND", "VALIDATION_ERROR"]
+    invalid = next(e for e in updated.errors if e.category == "VALIDATION_ERROR")
+    assert invalid.context == {"ids": [existing], "objectWriteTraceId": ["u2"]}
+    record = state.get("contacts", new)
+    assert record is not None
+    assert record.properties["city"] == "Oslo"
+    with pytest.raises(ApiException) as reused:
+        batch.create(
+            BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[
+                    SimplePublicObjectBatchInputForCreate(properties={}, object_write_trace_id="x")
+                    for _ in range(2)
+                ]
+            )
+        )
+    assert reused.value.status == 400
