@@ -83,7 +83,12 @@ def header(headers: object, name: str) -> str | None:
 
 def retry_after_seconds(exc: BaseException) -> float | None:
     """The ``Retry-After`` of the error's response, in seconds (delta-seconds form only)."""
-    raw = header(getattr(exc, "headers", None), "Retry-After")
+    return retry_after_header(getattr(exc, "headers", None))
+
+
+def retry_after_header(headers: object) -> float | None:
+    """``Retry-After`` in response headers, in seconds (delta-seconds form only)."""
+    raw = header(headers, "Retry-After")
     if raw is None:
         return None
     try:

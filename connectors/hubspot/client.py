@@ -4,14 +4,20 @@ The SDK client and its sub-APIs are built once per connector (every attribute ac
 SDK's discovery objects builds a new API client and connection pool). Calls ask the SDK for the
 raw response (``_preload_content=False``): the SDK still builds and sends the request and raises
 its ``ApiException`` on an error status, while the connector decodes the JSON itself, reads the
-rate-limit headers of successful responses, and can skip one malformed object instead of
-failing the page.
+rate-limit headers of every response, and can skip one malformed object instead of failing the
+page, or judge a batch answer input by input.
+
+Every HTTP attempt goes through :meth:`HubSpotClient.attempt`: paced, counted in
+:attr:`HubSpotClient.calls` under its operation name. Reads are retried as a whole
+(:func:`connectors.retry.call_with_retry`); batch writes are sent one attempt at a time
+(``send_*``) because the writer retries only the inputs that failed.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -27,7 +33,7 @@ from urllib3.util.retry import Retry
 
 from connectors.hubspot.errors import classify, describe, retry_after
 from connectors.hubspot.pacer import Pacer
-from connectors.hubspot.settings import HubSpotSettings
+from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
 from connectors.retry import call_with_retry
 from syncd.errors import SyncdError
 
@@ -59,14 +65,51 @@ class SearchFilter:
 class _ObjectApis:
     basic: Any
     search: Any
+    batch: Any
     models: ModuleType
 
 
-class HubSpotClient:
-    """Typed, retried access to the few HubSpot endpoints a pull needs.
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One successful HTTP answer: status, decoded JSON object (``None`` for an empty body such
+    as a 204's) and headers."""
 
-    Each method returns the decoded JSON object of one response. Errors come out as
-    :mod:`syncd.errors` types (see :func:`connectors.retry.call_with_retry`).
+    status: int
+    body: Json | None
+    headers: object
+
+
+@dataclass(frozen=True, slots=True)
+class BatchUpdateInput:
+    """One input of a batch update (vendor property names; ``None`` clears a value)."""
+
+    record_id: str
+    properties: Mapping[str, str | None]
+    trace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInput:
+    """One input of a batch create of tasks: vendor properties and ``(to id, association type
+    id)`` pairs."""
+
+    properties: Mapping[str, str]
+    associations: tuple[tuple[str, int], ...]
+    trace_id: str
+
+
+def _wire_properties(values: Mapping[str, str | None]) -> dict[str, str]:
+    """HubSpot clears a property written as the empty string (null is not a string)."""
+    return {name: "" if value is None else value for name, value in values.items()}
+
+
+class HubSpotClient:
+    """Typed access to the few HubSpot endpoints the connector needs.
+
+    Read methods (and :meth:`merge`) are retried and return the decoded JSON object of one
+    response; their errors come out as :mod:`syncd.errors` types (see
+    :func:`connectors.retry.call_with_retry`). ``send_*`` methods make one attempt and raise the
+    SDK's (or urllib3's) error as is. ``calls`` counts HTTP attempts per operation.
     """
 
     def __init__(
@@ -79,18 +122,20 @@ class HubSpotClient:
         self._settings = settings
         self._sleep = sleep
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
+        self.calls: Counter[str] = Counter()
         crm = HubSpot(access_token=settings.token, host=settings.base_url, retry=_RECONNECT).crm
         self._objects: dict[str, _ObjectApis] = {}
-        for object_type in settings.object_types:
-            if object_type == "owners":
-                continue
+        for object_type in CRM_OBJECT_TYPES:  # all of them: writes may touch unpulled types
             discovery = (
                 getattr(crm.objects, object_type)
                 if object_type == "tasks"
                 else getattr(crm, object_type)
             )
             self._objects[object_type] = _ObjectApis(
-                discovery.basic_api, discovery.search_api, _MODELS[object_type]
+                discovery.basic_api,
+                discovery.search_api,
+                discovery.batch_api,
+                _MODELS[object_type],
             )
         self._owners = crm.owners.owners_api if "owners" in settings.object_types else None
         self._associations = crm.associations.v4.batch_api
@@ -104,7 +149,7 @@ class HubSpotClient:
         if self._owners is not None:
             apis.append(self._owners)
         for object_apis in self._objects.values():
-            apis.extend((object_apis.basic, object_apis.search))
+            apis.extend((object_apis.basic, object_apis.search, object_apis.batch))
         return apis
 
     def close(self) -> None:
@@ -113,24 +158,42 @@ class HubSpotClient:
             api.api_client.close()
             api.api_client.rest_client.pool_manager.clear()
 
-    def _call(self, request: Callable[..., Any]) -> Json:
-        def once() -> Json:
-            self._pacer.before_call()
+    def attempt(self, operation: str, request: Callable[..., Any]) -> Answer:
+        """One paced HTTP attempt of ``request`` (an SDK method taking ``_preload_content`` and
+        ``_request_timeout``), counted under ``operation``. Raises what the SDK raises, and
+        ``SyncdError`` for a body that is neither empty nor a JSON object."""
+        self._pacer.before_call()
+        self.calls[operation] += 1
+        try:
             response = request(
                 _preload_content=False, _request_timeout=self._settings.request_timeout
             )
-            try:
-                data = response.data
-                self._pacer.observe(response.headers)
-            finally:
-                response.release_conn()
-            try:
-                decoded = json.loads(data)
-            except ValueError:
-                decoded = None
-            if not isinstance(decoded, dict):
-                raise SyncdError(f"HubSpot answered {response.status} without a JSON object")
-            return decoded
+        except Exception as exc:
+            self._pacer.observe(getattr(exc, "headers", None))
+            raise
+        try:
+            data = response.data
+            status = int(response.status)
+            headers = response.headers
+            self._pacer.observe(headers)
+        finally:
+            response.release_conn()
+        if not data or not data.strip():
+            return Answer(status, None, headers)
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise SyncdError(f"HubSpot answered {status} without a JSON object")
+        return Answer(status, decoded, headers)
+
+    def _call(self, operation: str, request: Callable[..., Any]) -> Json:
+        def once() -> Json:
+            answer = self.attempt(operation, request)
+            if answer.body is None:
+                raise SyncdError(f"HubSpot answered {answer.status} without a body")
+            return answer.body
 
         return call_with_retry(
             once,
@@ -167,7 +230,7 @@ class HubSpotClient:
             kwargs["after"] = after
         if associations:
             kwargs["associations"] = list(associations)
-        return self._call(lambda **call: basic.get_page(**kwargs, **call))
+        return self._call("list", lambda **call: basic.get_page(**kwargs, **call))
 
     def search_page(
         self,
@@ -199,7 +262,8 @@ class HubSpotClient:
             after=str(after),
         )
         return self._call(
-            lambda **call: apis.search.do_search(public_object_search_request=body, **call)
+            "search",
+            lambda **call: apis.search.do_search(public_object_search_request=body, **call),
         )
 
     def owners_page(self, *, after: str | None, archived: bool) -> Json:
@@ -210,7 +274,7 @@ class HubSpotClient:
         kwargs: dict[str, Any] = {"limit": self._settings.page_size_list, "archived": archived}
         if after is not None:
             kwargs["after"] = after
-        return self._call(lambda **call: owners.get_page(**kwargs, **call))
+        return self._call("owners", lambda **call: owners.get_page(**kwargs, **call))
 
     def associations_page(
         self, from_type: str, to_type: str, inputs: Sequence[tuple[str, str | None]]
@@ -224,10 +288,100 @@ class HubSpotClient:
         )
         api = self._associations
         return self._call(
+            "associations_read",
             lambda **call: api.get_page(
                 from_type,
                 to_type,
                 batch_input_public_fetch_associations_batch_request=body,
                 **call,
-            )
+            ),
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> Json:
+        """``POST /crm/v3/objects/{type}/batch/read`` (at most 100 ids; 200 or 207)."""
+        apis = self._apis(object_type)
+        models = apis.models
+        body = models.BatchReadInputSimplePublicObjectId(
+            inputs=[models.SimplePublicObjectId(id=object_id) for object_id in ids],
+            properties=list(properties),
+            properties_with_history=[],
+        )
+        return self._call(
+            "batch_read",
+            lambda **call: apis.batch.read(batch_read_input_simple_public_object_id=body, **call),
+        )
+
+    def merge(self, object_type: str, primary_id: str, merged_id: str) -> Json:
+        """``POST /crm/v3/objects/{type}/merge``: the survivor (contacts, companies, deals)."""
+        apis = self._apis(object_type)
+        body = apis.models.PublicMergeInput(
+            primary_object_id=primary_id, object_id_to_merge=merged_id
+        )
+        return self._call("merge", lambda **call: apis.basic.merge(public_merge_input=body, **call))
+
+    def send_batch_update(self, object_type: str, inputs: Sequence[BatchUpdateInput]) -> Answer:
+        """One attempt of ``POST /crm/v3/objects/{type}/batch/update`` (at most 100 inputs)."""
+        apis = self._apis(object_type)
+        models = apis.models
+        body = models.BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                models.SimplePublicObjectBatchInput(
+                    id=item.record_id,
+                    properties=_wire_properties(item.properties),
+                    object_write_trace_id=item.trace_id,
+                )
+                for item in inputs
+            ]
+        )
+        return self.attempt(
+            "batch_update",
+            lambda **call: apis.batch.update(
+                batch_input_simple_public_object_batch_input=body, **call
+            ),
+        )
+
+    def send_batch_create_tasks(self, inputs: Sequence[TaskInput]) -> Answer:
+        """One attempt of ``POST /crm/v3/objects/tasks/batch/create`` with inline associations."""
+        apis = self._apis("tasks")
+        models = apis.models
+        body = models.BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                models.SimplePublicObjectBatchInputForCreate(
+                    properties=dict(item.properties),
+                    associations=[
+                        models.PublicAssociationsForObject(
+                            to=models.PublicObjectId(id=to_id),
+                            types=[
+                                models.AssociationSpec(
+                                    association_category="HUBSPOT_DEFINED",
+                                    association_type_id=type_id,
+                                )
+                            ],
+                        )
+                        for to_id, type_id in item.associations
+                    ],
+                    object_write_trace_id=item.trace_id,
+                )
+                for item in inputs
+            ]
+        )
+        return self.attempt(
+            "batch_create",
+            lambda **call: apis.batch.create(
+                batch_input_simple_public_object_batch_input_for_create=body, **call
+            ),
+        )
+
+    def send_batch_archive(self, object_type: str, ids: Sequence[str]) -> Answer:
+        """One attempt of ``POST /crm/v3/objects/{type}/batch/archive`` (204, no body)."""
+        apis = self._apis(object_type)
+        models = apis.models
+        body = models.BatchInputSimplePublicObjectId(
+            inputs=[models.SimplePublicObjectId(id=object_id) for object_id in ids]
+        )
+        return self.attempt(
+            "batch_archive",
+            lambda **call: apis.batch.archive(batch_input_simple_public_object_id=body, **call),
         )

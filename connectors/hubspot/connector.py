@@ -22,13 +22,15 @@ is emitted again only with a newer ``updated_at``). A malformed object is report
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Cursor, PullBatch, Record
-from connectors.hubspot.client import HubSpotClient, Json, SearchFilter
+from connectors.hubspot.associations import association_pairs, next_after, results
+from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
 from connectors.hubspot.mapping import (
     FieldMap,
@@ -43,28 +45,16 @@ from connectors.hubspot.mapping import (
 from connectors.hubspot.pacer import Pacer
 from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
-    ASSOCIATION_BATCH_MAX,
     ASSOCIATION_TARGETS,
     LAST_MODIFIED,
     OBJECT_ID,
     OBJECT_TYPES,
     HubSpotSettings,
 )
+from connectors.hubspot.writer import HubSpotWriter
 from syncd.errors import ConfigError
 
 Skipped = tuple[str, str]
-
-
-def _next_after(page: Mapping[str, Any]) -> str | None:
-    paging = page.get("paging")
-    next_page = paging.get("next") if isinstance(paging, Mapping) else None
-    after = next_page.get("after") if isinstance(next_page, Mapping) else None
-    return None if after in (None, "") else str(after)
-
-
-def _results(page: Json) -> list[Any]:
-    results = page.get("results")
-    return results if isinstance(results, list) else []
 
 
 def _finish(batches: Iterable[PullBatch], object_type: str, final: Cursor) -> Iterator[PullBatch]:
@@ -99,8 +89,14 @@ class _Seen:
         return tuple(kept)
 
 
-class HubSpotConnector(Connector):
-    """Pulls contacts, companies, deals, tasks and owners through ``hubspot-api-client``."""
+class HubSpotConnector(HubSpotWriter, Connector):
+    """Pulls contacts, companies, deals, tasks and owners through ``hubspot-api-client``, and
+    writes back through it (:class:`~connectors.hubspot.writer.HubSpotWriter`).
+
+    ``calls`` counts HTTP attempts per operation (``list``, ``search``, ``owners``,
+    ``associations_read``, ``batch_read``, ``batch_update``, ``batch_create``,
+    ``batch_archive``, ``merge``), retries included.
+    """
 
     name: ClassVar[str] = "hubspot"
     object_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
@@ -114,11 +110,17 @@ class HubSpotConnector(Connector):
     ) -> None:
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
+        HubSpotWriter.__init__(self, self._client, retry=settings.retry, sleep=sleep)
         self._fields = {t: FieldMap.identity(settings.properties_for(t)) for t in OBJECT_TYPES}
 
     @property
     def settings(self) -> HubSpotSettings:
         return self._settings
+
+    @property
+    def calls(self) -> Counter[str]:
+        """HTTP attempts per operation since the connector was built."""
+        return self._client.calls
 
     def field_map(self, object_type: str) -> FieldMap:
         """The vendor/canonical field map of ``object_type``."""
@@ -184,9 +186,9 @@ class HubSpotConnector(Connector):
             after: str | None = None
             while True:
                 page = self._client.owners_page(after=after, archived=archived)
-                records, skipped = self._parse("owners", _results(page), archived=archived)
+                records, skipped = self._parse("owners", results(page), archived=archived)
                 yield PullBatch("owners", seen.fresh(records), cursor, tuple(skipped))
-                after = _next_after(page)
+                after = next_after(page)
                 if after is None:
                     break
 
@@ -209,7 +211,7 @@ class HubSpotConnector(Connector):
                 properties=properties,
                 associations=targets,
             )
-            raws = _results(page)
+            raws = results(page)
             records, skipped = self._parse(object_type, raws, archived=archived)
             truncated = {
                 str(raw.get("id"))
@@ -221,7 +223,7 @@ class HubSpotConnector(Connector):
                 by_id = {r.id: r for r in complete}
                 records = [by_id.get(r.id, r) for r in records]
             yield raws, records, skipped
-            after = _next_after(page)
+            after = next_after(page)
             if after is None:
                 return
 
@@ -288,9 +290,9 @@ class HubSpotConnector(Connector):
             after=after,
             limit=limit,
         )
-        after_text = _next_after(page)
+        after_text = next_after(page)
         return SearchPage(
-            results=_results(page),
+            results=results(page),
             next_after=int(after_text) if after_text is not None and after_text.isdigit() else None,
         )
 
@@ -321,7 +323,9 @@ class HubSpotConnector(Connector):
             return list(records)
         found: dict[str, dict[str, list[str]]] = {r.id: {t: [] for t in targets} for r in records}
         for target in targets:
-            for object_id, to_id in self._association_pairs(object_type, target, list(found)):
+            for object_id, to_id in association_pairs(
+                self._client, object_type, target, list(found)
+            ):
                 if object_id in found:
                     found[object_id][target].append(to_id)
         return [
@@ -331,24 +335,3 @@ class HubSpotConnector(Connector):
             )
             for r in records
         ]
-
-    def _association_pairs(
-        self, from_type: str, to_type: str, ids: Sequence[str]
-    ) -> Iterator[tuple[str, str]]:
-        pending: list[tuple[str, str | None]] = [(object_id, None) for object_id in ids]
-        while pending:
-            chunk, pending = pending[:ASSOCIATION_BATCH_MAX], pending[ASSOCIATION_BATCH_MAX:]
-            page = self._client.associations_page(from_type, to_type, chunk)
-            for result in _results(page):
-                if not isinstance(result, Mapping):
-                    continue
-                source = result.get("from")
-                object_id = str(source.get("id")) if isinstance(source, Mapping) else None
-                if object_id is None:
-                    continue
-                for target in result.get("to") or ():
-                    if isinstance(target, Mapping) and target.get("toObjectId") is not None:
-                        yield object_id, str(target["toObjectId"])
-                more = _next_after(result)
-                if more is not None:
-                    pending.append((object_id, more))

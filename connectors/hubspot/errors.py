@@ -9,6 +9,7 @@ only wraps SSL errors).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import urllib3.exceptions
@@ -105,3 +106,58 @@ def retry_after(exc: BaseException) -> float | None:
         return float(raw) / 1000 if raw is not None else None
     except ValueError:
         return None
+
+
+_RETRIABLE_CATEGORIES = frozenset({"RATE_LIMITS"})
+
+
+def batch_error_retriable(error: Mapping[str, Any]) -> bool:
+    """Whether one error of a 207 answer is transient: its ``status`` (HubSpot puts the HTTP
+    status there, as a string) is 408, 429 or 5xx, or its category is ``RATE_LIMITS``."""
+    status = str(error.get("status", "")).strip()
+    if status.isdigit():
+        code = int(status)
+        if code in _TRANSIENT_STATUSES or 500 <= code <= 599:
+            return True
+    return str(error.get("category", "")).upper() in _RETRIABLE_CATEGORIES
+
+
+def describe_batch_error(error: Mapping[str, Any]) -> str:
+    """A one-line message for one error of a 207 answer (category and HubSpot's message)."""
+    parts = ["HubSpot refused this input"]
+    for key in ("category", "message"):
+        if error.get(key):
+            parts.append(f"{key}={error[key]}")
+    return "; ".join(parts)
+
+
+def may_have_landed(exc: BaseException) -> bool:
+    """Whether a failed write may have been applied anyway: no answer at all (timeout, dropped
+    connection) or a 5xx. A 4xx, 429 included, is a refusal: nothing was written."""
+    status = http_status(exc)
+    return status is None or status == 0 or status >= 500
+
+
+def audit_response(
+    status: int | None, body: Mapping[str, Any] | None = None, headers: object = None
+) -> dict[str, object]:
+    """What the audit log keeps of an answer: status, category, correlation id (never values,
+    which hold personal data). The correlation id comes from the body, else the
+    ``X-HubSpot-Correlation-Id`` header."""
+    body = body or {}
+    correlation = body.get("correlationId") or header(headers, "X-HubSpot-Correlation-Id")
+    return {
+        "status": status,
+        "category": body.get("category"),
+        "correlationId": None if correlation is None else str(correlation),
+    }
+
+
+def audit_error(exc: BaseException) -> dict[str, object]:
+    """:func:`audit_response` of a failed call (the SDK error or whatever it caused)."""
+    cause: BaseException | None = exc
+    while cause is not None and http_status(cause) is None:
+        cause = cause.__cause__
+    if cause is None:
+        return audit_response(None)
+    return audit_response(http_status(cause), error_body(cause), getattr(cause, "headers", None))

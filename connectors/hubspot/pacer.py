@@ -1,17 +1,36 @@
-"""Client-side pacing by HubSpot's rate-limit headers (a seam; the full pacer comes later).
+"""Client-side pacing by HubSpot's rate-limit headers, so that a steady state sees no 429.
 
-HubSpot answers every call with ``X-HubSpot-RateLimit-Max``, ``-Remaining`` and
-``-Interval-Milliseconds`` (a rolling window, 10 s for private apps). When few requests remain in
-the window, the pacer sleeps before the next call rather than walking into a 429.
+HubSpot answers every call (errors included) with ``X-HubSpot-RateLimit-Max``, ``-Remaining``
+and ``-Interval-Milliseconds``: a rolling window (10 s for private apps) shared by every client
+of the token. The pacer keeps two things: the latest reading, and when each of its own calls of
+the last interval completed. From them, before each call:
+
+* **the budget**: the window's maximum, less a ``reserve`` (a fraction of the maximum, at least
+  one request) kept for others, less what other clients of the token used (the reading's
+  ``Max - Remaining`` minus our own calls still in the window then);
+* **a hard stop**: when our calls in the window fill the budget, wait until the oldest of them
+  leaves it;
+* **spreading**: once our calls in the window reach ``spread_below`` of the budget, keep at least
+  ``interval / budget`` between calls (the sustainable rate), so the budget lasts the whole
+  window instead of being spent in a burst and then waited out. Below that, calls go at once.
+* after a ``Retry-After`` (a 429), nothing before that many seconds (that answer's counts are
+  not read: the server said when there is room).
+
+Our calls are stamped when their answer (or failure) arrives, never earlier than HubSpot counted
+them, so the local window never frees a slot before HubSpot's does: one client calling
+sequentially never sends a request the window has no room for. Time is injectable (``clock``,
+``sleep``) so tests never wait.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.retry import header
+from connectors.retry import header, retry_after_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +58,33 @@ def read_rate_limit(headers: object) -> RateLimit | None:
 
 
 class Pacer:
-    """Sleeps before a call when the last response left too little of the window.
+    """Waits before a call as the module docstring says.
 
-    ``reserve`` is the fraction of the window's maximum kept free for other clients of the same
-    token (at least one request). The wait is the window's length scaled by how far past the
-    reserve the budget is spent: a simple, conservative rule until the full pacer lands.
+    Call :meth:`before_call` before each HTTP attempt and :meth:`observe` once it completed
+    (with its headers, or ``None`` when it failed without an answer).
     """
 
     def __init__(
-        self, *, reserve: float = 0.1, sleep: Callable[[float], None] = time.sleep
+        self,
+        *,
+        reserve: float = 0.1,
+        spread_below: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 <= reserve < 1:
             raise ValueError("reserve must be in [0, 1)")
+        if not 0 <= spread_below <= 1:
+            raise ValueError("spread_below must be in [0, 1]")
         self._reserve = reserve
+        self._spread_below = spread_below
         self._sleep = sleep
+        self._clock = clock
         self._last: RateLimit | None = None
+        self._seen_at = 0.0
+        self._others = 0
+        self._own: deque[float] = deque()
+        self._resume_at: float | None = None
 
     @property
     def last(self) -> RateLimit | None:
@@ -61,25 +92,55 @@ class Pacer:
         return self._last
 
     def observe(self, headers: object) -> None:
-        """Note the rate-limit headers of a response (ignored when absent)."""
+        """Note that a call completed, and its rate-limit headers or ``Retry-After`` (either
+        may be absent: a failure without an answer still counts as a call)."""
+        now = self._clock()
+        self._own.append(now)
+        retry_after = retry_after_header(headers)
+        if retry_after is not None:  # the server said when there is room: trust it over counts
+            self._resume_at = now + retry_after
+            return
         limit = read_rate_limit(headers)
-        if limit is not None:
-            self._last = limit
+        if limit is None:
+            return
+        self._expire(now, limit.interval_seconds)
+        self._last = limit
+        self._seen_at = now
+        self._others = max(0, limit.maximum - limit.remaining - len(self._own))
+
+    def _expire(self, now: float, interval: float) -> None:
+        while self._own and self._own[0] <= now - interval:
+            self._own.popleft()
+
+    def budget(self) -> int | None:
+        """How many of our calls the window has room for (``None`` before any reading)."""
+        limit = self._last
+        if limit is None:
+            return None
+        floor = max(1, int(limit.maximum * self._reserve))
+        stale = self._clock() - self._seen_at >= limit.interval_seconds
+        others = 0 if stale else self._others
+        return max(1, limit.maximum - floor - others)
 
     def wait_seconds(self) -> float:
-        """How long to wait before the next call, given the latest headers."""
-        limit = self._last
-        if limit is None or limit.maximum <= 0:
-            return 0.0
-        floor = max(1, int(limit.maximum * self._reserve))
-        if limit.remaining > floor:
-            return 0.0
-        spent_past_floor = (floor - limit.remaining + 1) / (floor + 1)
-        return limit.interval_seconds * min(1.0, spent_past_floor)
+        """How long to wait before the next call."""
+        now = self._clock()
+        waits = [0.0]
+        if self._resume_at is not None:
+            waits.append(self._resume_at - now)
+        limit, budget = self._last, self.budget()
+        if limit is not None and budget is not None:
+            interval = limit.interval_seconds
+            self._expire(now, interval)
+            own = self._own
+            if len(own) >= budget:
+                waits.append(own[len(own) - budget] + interval - now)
+            if own and len(own) >= math.ceil(budget * self._spread_below):
+                waits.append(own[-1] + interval / budget - now)
+        return max(waits)
 
     def before_call(self) -> None:
-        """Sleep as :meth:`wait_seconds` says, then forget the reading (the window moved)."""
+        """Sleep as :meth:`wait_seconds` says."""
         wait = self.wait_seconds()
         if wait > 0:
             self._sleep(wait)
-            self._last = None

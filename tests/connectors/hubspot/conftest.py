@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.hubspot.spec import SpecValidator
 from tests.connectors.hubspot.world import FakeClock, World, new_state
 
 
@@ -30,3 +31,28 @@ def world(shared_sandbox: HubSpotSandbox) -> Iterator[World]:
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture(scope="session")
+def spec_validator() -> SpecValidator:
+    return SpecValidator()
+
+
+@pytest.fixture
+def wire_checked(world: World, spec_validator: SpecValidator) -> Iterator[World]:
+    """The world, with every exchange of the test checked against HubSpot's OpenAPI specs
+    afterwards (requests leniently, responses strictly). A gateway's HTML error page (an
+    injected 502/504, not HubSpot's API) has no JSON to check and is left out."""
+    world.state.record_exchanges = True
+    yield world
+    problems: list[str] = []
+    for exchange in world.state.request_log:
+        problems += spec_validator.request_problems(
+            exchange.method, exchange.path, exchange.query, exchange.request_json
+        )
+        if exchange.status >= 500 and exchange.response_json is None:
+            continue
+        problems += spec_validator.response_problems(
+            exchange.method, exchange.path, exchange.status, exchange.response_json
+        )
+    assert not problems, "\n".join(problems)

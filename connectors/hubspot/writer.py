@@ -1,0 +1,303 @@
+"""The write half of the HubSpot connector (:class:`connectors.base.Writer`) over the SDK.
+
+* ``read``: batch read, 100 ids per call, the properties asked for plus the last-modified
+  property (and ``hs_merged_object_ids`` on mergeable types, to map a merged id to the
+  survivor HubSpot answers with). Ids HubSpot reports missing (207) or leaves out are ``None``.
+* ``update``: batch update, 100 inputs per call (an id at most once per call), judged input by
+  input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
+  carries its outbox key as ``objectWriteTraceId``, which makes HubSpot judge the inputs one by
+  one: a 207 fails only the inputs its errors name (``context.ids`` or
+  ``context.objectWriteTraceId``). Where HubSpot still refuses the whole batch for one invalid
+  input (400), the batch is split in halves down to the input responsible.
+* ``create_tasks``: batch create of tasks with inline associations, the outbox key as a marker
+  at the end of the body (:mod:`connectors.hubspot.tasks`) and as ``objectWriteTraceId``;
+  results (in no promised order) are matched to inputs by marker, else by the trace id they
+  echo. Nothing is looked up before the first attempt (the engine calls ``find_tasks`` first);
+  before a resend after an attempt that may have landed (timeout, dropped connection, 5xx, an
+  input the answer did not account for), the records' tasks are read and inputs whose marker is
+  already there are settled as created, so a retry never creates a task twice.
+* ``find_tasks``: associations v4 batch read record→tasks, then a batch read of those tasks.
+* ``merge``: the merge endpoint; when it fails, the two ids are read, and if both resolve to
+  the same record the merge had already happened: ok, with the survivor's id.
+* ``archive``: batch archive (204).
+
+``WriteResult.response`` holds HubSpot's status, category and correlation id, never values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
+from connectors.hubspot.answers import judge_inputs, survivors, traced
+from connectors.hubspot.associations import association_pairs, results
+from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
+from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
+from connectors.hubspot.errors import audit_error, audit_response
+from connectors.hubspot.mapping import FieldMap, MalformedObjectError, crm_record
+from connectors.hubspot.settings import CRM_OBJECT_TYPES, LAST_MODIFIED, MERGEABLE, MERGED_IDS
+from connectors.hubspot.tasks import (
+    TASK_ASSOCIATION_TYPES,
+    TASK_PROPERTIES,
+    has_marker,
+    key_of,
+    task_input,
+)
+from connectors.retry import RetrySettings
+from syncd.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
+
+
+def _check_type(object_type: str, allowed: Iterable[str] = CRM_OBJECT_TYPES) -> None:
+    if object_type not in allowed:
+        raise ConfigError(f"HubSpot cannot do this for object type {object_type!r}")
+
+
+def _unique_id_chunks(writes: Sequence[FieldWrite]) -> list[list[FieldWrite]]:
+    """Consecutive batches of at most :data:`BATCH_MAX` writes in which no record id and no key
+    repeats (HubSpot refuses a batch update that names an id twice, and trace ids must be
+    unique within a batch); order is kept."""
+    groups: list[list[FieldWrite]] = []
+    current: list[FieldWrite] = []
+    seen: set[tuple[str, str]] = set()
+    for write in writes:
+        names = {("id", write.record_id), ("key", write.key)}
+        if len(current) == BATCH_MAX or names & seen:
+            groups.append(current)
+            current, seen = [], set()
+        current.append(write)
+        seen |= names
+    if current:
+        groups.append(current)
+    return groups
+
+
+class HubSpotWriter(Writer):
+    """:class:`~connectors.base.Writer` over a :class:`HubSpotClient` (see the module doc)."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        retry: RetrySettings,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._sleep = sleep
+
+    # ------------------------------------------------------------------ reads
+
+    def read(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, Record | None]:
+        _check_type(object_type)
+        names = [*properties, LAST_MODIFIED[object_type]]
+        if object_type in MERGEABLE:
+            names.append(MERGED_IDS)
+        fields = FieldMap.identity(names)
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Record | None] = {}
+        for chunk in chunks(wanted):
+            page = self._client.batch_read(object_type, chunk, fields.vendor_names)
+            by_id: dict[str, Record] = {}
+            absorbed: dict[str, Record] = {}
+            for raw in results(page):
+                try:
+                    record = crm_record(object_type, raw, fields, ())
+                except MalformedObjectError as bad:
+                    raise SyncdError(
+                        f"HubSpot answered an unreadable {object_type} record "
+                        f"{bad.object_id}: {bad.reason}"
+                    ) from None
+                by_id[record.id] = record
+                for merged_id in record.merged_ids:
+                    absorbed.setdefault(merged_id, record)
+            for object_id in chunk:
+                found[object_id] = by_id.get(object_id) or absorbed.get(object_id)
+        return found
+
+    def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
+        _check_type(object_type, TASK_ASSOCIATION_TYPES)
+        wanted = list(dict.fromkeys(record_ids))
+        task_ids: dict[str, list[str]] = {record_id: [] for record_id in wanted}
+        holders: dict[str, list[str]] = {}
+        for record_id, task_id in association_pairs(self._client, object_type, "tasks", wanted):
+            if record_id in task_ids and task_id not in task_ids[record_id]:
+                task_ids[record_id].append(task_id)
+                holders.setdefault(task_id, []).append(record_id)
+        tasks = self.read("tasks", list(holders), TASK_PROPERTIES)
+        found: dict[str, list[Record]] = {}
+        for record_id, ids in task_ids.items():
+            found[record_id] = [
+                replace(task, associations={object_type: tuple(holders[task_id])})
+                for task_id in ids
+                if (task := tasks.get(task_id)) is not None
+            ]
+        return found
+
+    # ------------------------------------------------------------------ writes
+
+    def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        _check_type(object_type)
+        client = self._client
+
+        def send(batch: Sequence[FieldWrite]) -> Answer:
+            inputs = [BatchUpdateInput(w.record_id, w.properties, w.key) for w in batch]
+            return client.send_batch_update(object_type, inputs)
+
+        def judge(batch: Sequence[FieldWrite], answer: Answer) -> dict[str, WriteResult]:
+            by_id, by_trace = survivors(answer), traced(answer)
+            applied = {w.key: by_trace[w.key] for w in batch if w.key in by_trace}
+            for w in batch:
+                if w.key not in applied and w.record_id in by_id:
+                    applied[w.key] = by_id[w.record_id]
+            named = [(w.key, {w.record_id, w.key}) for w in batch]
+            judged = judge_inputs(named, answer, applied, silence_means_ok=True)
+            for w in batch:
+                if judged[w.key].ok and judged[w.key].remote_id is None:
+                    judged[w.key] = replace(judged[w.key], remote_id=w.record_id)
+            return judged
+
+        runner = BatchRunner(
+            key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
+        )
+        settled = runner.run(_unique_id_chunks(writes))
+        return [settled[w.key] for w in writes]
+
+    def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
+        settled: dict[str, WriteResult] = {}
+        valid: list[TaskWrite] = []
+        keys: set[str] = set()
+        for write in writes:
+            if write.key in keys:
+                continue  # one task per key: a repeated write shares the first one's result
+            keys.add(write.key)
+            if write.object_type in TASK_ASSOCIATION_TYPES:
+                valid.append(write)
+            else:
+                settled[write.key] = WriteResult(
+                    write.key,
+                    ok=False,
+                    error=f"a task cannot be associated to {write.object_type!r}",
+                )
+        inputs = {w.key: task_input(w) for w in valid}
+        client = self._client
+
+        def send(batch: Sequence[TaskWrite]) -> Answer:
+            return client.send_batch_create_tasks([inputs[w.key] for w in batch])
+
+        def judge(batch: Sequence[TaskWrite], answer: Answer) -> dict[str, WriteResult]:
+            keys = [w.key for w in batch]
+            applied: dict[str, str] = {}
+            for raw in results(answer.body or {}):
+                properties = raw.get("properties") if isinstance(raw, Mapping) else None
+                body = properties.get("hs_task_body") if isinstance(properties, Mapping) else None
+                key = key_of(body if isinstance(body, str) else None, keys)
+                if key is not None and raw.get("id") is not None:
+                    applied.setdefault(key, str(raw["id"]))
+            for key, task_id in traced(answer).items():
+                if key in keys:
+                    applied.setdefault(key, task_id)
+            return judge_inputs([(k, {k}) for k in keys], answer, applied, silence_means_ok=False)
+
+        runner = BatchRunner(
+            key=lambda w: w.key,
+            send=send,
+            judge=judge,
+            recover=self._already_created,
+            retry=self._retry,
+            sleep=self._sleep,
+        )
+        settled.update(runner.run(chunks(valid)))
+        return [settled[w.key] for w in writes]
+
+    def _already_created(self, writes: Sequence[TaskWrite]) -> dict[str, WriteResult]:
+        """The writes whose task exists already (found by marker on its record's tasks)."""
+        by_type: dict[str, list[str]] = {}
+        for write in writes:
+            by_type.setdefault(write.object_type, []).append(write.record_id)
+        tasks = {t: self.find_tasks(t, ids) for t, ids in by_type.items()}
+        found: dict[str, WriteResult] = {}
+        for write in writes:
+            for task in tasks[write.object_type].get(write.record_id, []):
+                if has_marker(task.properties.get("hs_task_body"), write.key):
+                    found[write.key] = WriteResult(
+                        write.key,
+                        ok=True,
+                        remote_id=task.id,
+                        response={**audit_response(None), "recovered": True},
+                    )
+                    break
+        return found
+
+    def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
+        if object_type not in MERGEABLE:
+            return WriteResult(key, ok=False, error=f"HubSpot cannot merge {object_type}")
+        try:
+            survivor = self._client.merge(object_type, primary_id, merged_id)
+        except SourceFatalError:
+            raise
+        except SyncdError as exc:
+            already = self._merged_already(object_type, primary_id, merged_id)
+            if already is not None:
+                return WriteResult(
+                    key,
+                    ok=True,
+                    remote_id=already,
+                    response={**audit_error(exc), "alreadyMerged": True},
+                )
+            return WriteResult(
+                key,
+                ok=False,
+                error=str(exc),
+                retriable=isinstance(exc, RetriableError),
+                response=audit_error(exc),
+            )
+        remote_id = survivor.get("id")
+        return WriteResult(
+            key,
+            ok=True,
+            remote_id=str(remote_id) if remote_id is not None else primary_id,
+            response=audit_response(200),
+        )
+
+    def _merged_already(self, object_type: str, primary_id: str, merged_id: str) -> str | None:
+        """The survivor's id when both ids resolve to one record, else ``None`` (also when the
+        check itself cannot be made)."""
+        try:
+            found = self.read(object_type, [primary_id, merged_id], [])
+        except SourceFatalError:
+            raise
+        except SyncdError:
+            return None
+        primary, merged = found.get(primary_id), found.get(merged_id)
+        if primary is not None and merged is not None and primary.id == merged.id:
+            return primary.id
+        return None
+
+    def archive(
+        self, object_type: str, ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        _check_type(object_type)
+        if len(ids) != len(keys):
+            raise ValueError("archive needs one key per id")
+        client = self._client
+        items = list(zip(ids, keys, strict=True))
+
+        def send(batch: Sequence[tuple[str, str]]) -> Answer:
+            return client.send_batch_archive(object_type, [object_id for object_id, _ in batch])
+
+        def judge(batch: Sequence[tuple[str, str]], answer: Answer) -> dict[str, WriteResult]:
+            response = audit_response(answer.status, answer.body, answer.headers)
+            return {
+                key: WriteResult(key, ok=True, remote_id=object_id, response=response)
+                for object_id, key in batch
+            }
+
+        runner = BatchRunner(
+            key=lambda item: item[1], send=send, judge=judge, retry=self._retry, sleep=self._sleep
+        )
+        settled = runner.run(chunks(items))
+        return [settled[key] for key in keys]
