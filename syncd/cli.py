@@ -9,12 +9,13 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -26,9 +27,10 @@ from syncd.config import Config, load_config, unresolved_secrets
 from syncd.engine import Engine
 from syncd.errors import ConfigError, SyncdError
 from syncd.plan import Plan
-from syncd.report import render, summary_line
+from syncd.report import render, render_audit, render_push, summary_line
 from syncd.sources import build_connector
 
+T = TypeVar("T")
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -135,6 +137,12 @@ def plan(
     _plan_sources(cfg, [name], fmt, output, limit)
 
 
+MaxChangesOpt = Annotated[
+    int | None,
+    typer.Option("--max-changes", help="Refuse to push a plan with more changes than this."),
+]
+
+
 @app.command()
 def run(
     config: ConfigOpt,
@@ -146,15 +154,102 @@ def run(
     fmt: FormatOpt = ReportFormat.table,
     output: OutOpt = None,
     limit: LimitOpt = None,
+    max_changes: MaxChangesOpt = None,
 ) -> None:
-    """Run sync cycles for every source (or one with --source)."""
+    """Run sync cycles for every source (or one with --source): plan, then push unless --dry-run."""
     cfg = _load(config)
     if not once:
         raise _fail("the long-running scheduler is not available yet; use --once", 2)
-    if not dry_run:
-        raise _fail("applying plans to the CRM is not available yet; use --dry-run", 2)
-    names = [cfg.source(source)[0]] if source else list(cfg.sources)
-    _plan_sources(cfg, names, fmt, output, limit)
+    names = [_source_name(cfg, source)] if source else list(cfg.sources)
+    if dry_run:
+        _plan_sources(cfg, names, fmt, output, limit)
+        return
+    with _engine_or_exit(cfg) as engine:
+        failed = False
+        for name in names:
+            result = _guard(partial(engine.run_once, name, max_changes=max_changes))
+            if result.plan is not None:
+                _emit(result.plan, fmt, output, limit)
+            for push in result.pushes:
+                failed |= not push.complete
+                typer.echo(render_push(push))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def apply(
+    plan_id: Annotated[str, typer.Argument(help="Id of a plan saved by syncd plan.")],
+    config: ConfigOpt,
+    max_changes: MaxChangesOpt = None,
+) -> None:
+    """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed."""
+    cfg = _load(config)
+    with _engine_or_exit(cfg) as engine:
+        result = _guard(lambda: engine.apply(plan_id, max_changes=max_changes))
+    for push in result.pushes:
+        typer.echo(render_push(push))
+    if not all(p.complete for p in result.pushes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def audit(
+    config: ConfigOpt,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
+    record: Annotated[str | None, typer.Option("--record", help="Only this record id.")] = None,
+    fmt: FormatOpt = ReportFormat.table,
+    limit: Annotated[int | None, typer.Option(help="Newest N entries.")] = None,
+) -> None:
+    """Show what syncd changed in the CRM: before, after, when, which run and policy."""
+    cfg = _load(config)
+    with _engine_or_exit(cfg) as engine:
+        entries = engine.store.audit(run_id=run_id, record_id=record, limit=limit)
+    sys.stdout.write(render_audit(entries, fmt.value))
+
+
+@app.command()
+def undo(
+    run_id: Annotated[str, typer.Argument(help="The run whose changes to revert.")],
+    config: ConfigOpt,
+) -> None:
+    """Revert a run's field updates, skipping fields a person changed since; say what cannot be."""
+    cfg = _load(config)
+    with _engine_or_exit(cfg) as engine:
+        report, cannot = _guard(lambda: engine.undo(run_id))
+    if report is not None:
+        typer.echo(render_push(report))
+    else:
+        typer.echo(f"run {run_id} applied no field updates that can still be undone")
+    for line in cannot:
+        typer.echo(f"not undone: {line}")
+    if report is not None and not report.complete:
+        raise typer.Exit(1)
+
+
+def _source_name(cfg: Config, source: str | None) -> str:
+    try:
+        return cfg.source(source)[0]
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@contextmanager
+def _engine_or_exit(config: Config) -> Iterator[Engine]:
+    try:
+        with _engine(config) as engine:
+            yield engine
+    except ConfigError as exc:
+        raise _fail(f"configuration error:\n{exc}", 2) from None
+
+
+def _guard(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except ConfigError as exc:
+        raise _fail(f"configuration error:\n{exc}", 2) from None
+    except SyncdError as exc:
+        raise _fail(f"run failed: {exc}", 1) from None
 
 
 @sandbox_app.command("hubspot")

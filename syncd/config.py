@@ -54,6 +54,45 @@ class LoggingConfig(_Strict):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+ConflictStrategy = Literal["crm-wins", "syncd-wins", "review"]
+
+
+class Ceiling(_Strict):
+    """The most changes of one kind a single run may push: a count, and a share of records."""
+
+    max: int = Field(default=10_000, ge=0)
+    share: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class Limits(_Strict):
+    """Ceilings per kind of change; a plan beyond any of them is not pushed at all."""
+
+    updates: Ceiling = Ceiling(max=20_000, share=0.6)
+    merges: Ceiling = Ceiling(max=1_000, share=0.1)
+    tasks: Ceiling = Ceiling(max=5_000, share=0.5)
+    archives: Ceiling = Ceiling(max=500, share=0.05)
+
+
+class ApplyConfig(_Strict):
+    """How plans are pushed to this source."""
+
+    conflict_strategy: ConflictStrategy = "crm-wins"
+    conflict_by_policy: dict[str, ConflictStrategy] = Field(default_factory=dict)
+    protected_fields: tuple[str, ...] = ()
+    limits: Limits = Limits()
+    max_plan_age_hours: float = Field(default=24.0, gt=0)
+    max_drift_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class RetryConfig(_Strict):
+    """Retries of transient failures (429, 5xx, timeouts, dropped connections)."""
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    initial_wait_seconds: float = Field(default=0.5, ge=0)
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+    jitter_seconds: float = Field(default=0.5, ge=0)
+
+
 class HubSpotSourceConfig(_Strict):
     """A HubSpot account, reached through ``hubspot-api-client``."""
 
@@ -64,6 +103,9 @@ class HubSpotSourceConfig(_Strict):
     object_types: tuple[str, ...] = HUBSPOT_OBJECT_TYPES
     default_region: str = "US"
     lookback_seconds: int = Field(default=300, ge=0)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    retry: RetryConfig = RetryConfig()
+    apply: ApplyConfig = ApplyConfig()
 
     @field_validator("base_url")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Literal
 
@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from policies.base import Change, CreateTask, Merge, Update, change_to_dict
+from state.base import AuditEntry
 from syncd.plan import Plan
+from syncd.push import PushReport
 
 Format = Literal["table", "json", "markdown"]
 POLICY_TITLES = {
@@ -158,3 +160,66 @@ def _markdown(plan: Plan, limit: int | None) -> str:
             lines.append(f"\n… and {len(changes) - len(shown)} more.")
         lines.append("")
     return "\n".join(lines)
+
+
+def render_push(report: PushReport) -> str:
+    """What a push did: counts by outcome, the API calls, then each conflict and failure."""
+    order = ("applied", "conflict", "held", "skipped", "failed", "pending", "sending")
+    counts = ", ".join(f"{report.statuses[s]} {s}" for s in order if report.statuses.get(s))
+    calls = ", ".join(f"{n} {op}" for op, n in sorted(report.calls.items()))
+    lines = [f"Pushed plan {report.plan_id}: {counts or 'nothing to do'}"]
+    if calls:
+        lines.append(f"  API calls: {calls}")
+    lines += [f"  conflict: {c}" for c in report.conflicts]
+    lines += [f"  failed: {f}" for f in report.failures]
+    return "\n".join(lines)
+
+
+def render_audit(entries: Sequence[AuditEntry], fmt: str) -> str:
+    """The audit log as a table (default), JSON or Markdown."""
+    rows = [
+        {
+            "applied_at": e.applied_at.isoformat(),
+            "run_id": e.run_id,
+            "plan_id": e.plan_id,
+            "policy": e.policy,
+            "kind": e.kind,
+            "object_type": e.object_type,
+            "record_id": e.record_id,
+            "field": e.field,
+            "before": e.before,
+            "after": e.after,
+            "undone_by_run": e.undone_by_run,
+        }
+        for e in entries
+    ]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    headers = ("When", "Run", "Policy", "Record", "Field", "Before → after", "Undone by")
+
+    def cells(row: Mapping[str, object]) -> tuple[str, ...]:
+        when = str(row["applied_at"])[:19].replace("T", " ")
+        change = f"{_show(row['before'])} → {_show(row['after'])}"  # type: ignore[arg-type]
+        return (
+            when,
+            str(row["run_id"]),
+            str(row["policy"]),
+            f"{row['object_type']} {row['record_id']}",
+            str(row["field"] or row["kind"]),
+            change,
+            str(row["undone_by_run"] or ""),
+        )
+
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in cells(r)) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=140, force_terminal=False, color_system=None)
+    table = Table(title=f"Audit log: {len(rows)} entries", title_justify="left", expand=True)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*cells(row))
+    console.print(table)
+    return buffer.getvalue()

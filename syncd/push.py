@@ -1,0 +1,594 @@
+"""Push: apply a saved plan to the CRM exactly once, through the outbox.
+
+1. **Expand** each plan change into outbox operations with idempotency keys
+   (``<plan>:<seq>:<op>``) and write them all before anything is sent. A merge becomes a write
+   of the survivor's chosen values to the primary, then one merge call per absorbed record.
+2. **Check** just before writing: one batch read of the records' current values. A field whose
+   current value differs from the plan's baseline (``old``) was changed by a person meanwhile: a
+   *conflict*, resolved by the strategy (``crm-wins`` skips the field, ``syncd-wins`` writes
+   anyway, ``review`` holds it). A record deleted or merged away since the plan is skipped.
+   A field that already holds the new value counts as applied (a resumed push after a crash).
+3. **Send** in the vendor's batches; record every result, and the audit entry of every applied
+   write, in one transaction per batch.
+
+Every step reads the outbox first and skips what is final, so running a push again, after a crash
+at any point, sends only what is left: updates are checked against the CRM, a task is looked up
+by its marker and by the record's open tasks, a merge by whether the absorbed id already resolves
+to the survivor.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from datetime import UTC, datetime, time
+
+from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
+from policies.base import Change, CreateTask, Merge, Update
+from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
+from syncd.config import ApplyConfig, ConflictStrategy
+from syncd.logging import get_logger
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+
+PENDING = ("pending", "sending")
+MARKER = "[syncd:{key}]"
+OPEN_TASK_DONE = "COMPLETED"
+#: Fields compared between the plan's baseline and the CRM before a merge: if a person changed
+#: one of them on either record since the plan, the pair may no longer be the same person.
+MATCH_FIELDS = ("firstname", "lastname", "email", "phone", "name", "domain")
+
+
+@dataclass
+class PushReport:
+    """What one push did, by outbox status, plus the API calls it took."""
+
+    plan_id: str
+    statuses: dict[str, int] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing failed and nothing is left to send."""
+        return not self.failures and not any(self.statuses.get(s) for s in PENDING)
+
+
+def expand(plan: StoredPlan) -> list[OutboxOp]:
+    """The outbox operations of a plan, in order. Review pairs are held for a person."""
+    ops: list[OutboxOp] = []
+    for seq, change in enumerate(plan.changes):
+        ops.extend(_ops_of(plan.id, seq, change))
+    return ops
+
+
+def _key(plan_id: str, seq: int, op_index: int) -> str:
+    return f"{plan_id}:{seq}:{op_index}"
+
+
+def _ops_of(plan_id: str, seq: int, change: Change) -> Iterable[OutboxOp]:
+    def op(index: int, kind: str, record_id: str, payload: Mapping[str, object]) -> OutboxOp:
+        common = {"policy": change.policy, "reason": change.reason}
+        return OutboxOp(
+            _key(plan_id, seq, index),
+            seq,
+            index,
+            kind,
+            change.object_type,
+            record_id,
+            {**common, **payload},
+        )
+
+    if isinstance(change, Update):
+        yield op(
+            0,
+            "update",
+            change.record_id,
+            {"fields": {change.field: {"old": change.old, "new": change.new}}},
+        )
+    elif isinstance(change, Merge):
+        if change.kind == "review":
+            yield op(
+                0,
+                "review",
+                change.primary_id,
+                {"merged_ids": list(change.merged_ids), "confidence": change.confidence},
+            )
+            return
+        if change.field_values:
+            # the primary was empty in these fields when the plan was made (survivorship)
+            fields = {k: {"old": None, "new": v} for k, v in change.field_values.items()}
+            yield op(0, "update", change.primary_id, {"fields": fields})
+        for index, merged_id in enumerate(change.merged_ids, start=1):
+            yield op(index, "merge", change.primary_id, {"merged_id": merged_id})
+    elif isinstance(change, CreateTask):
+        yield op(
+            0,
+            "create_task",
+            change.record_id,
+            {
+                "subject": change.subject,
+                "body": change.body,
+                "owner_id": change.owner_id,
+                "due": change.due.isoformat(),
+            },
+        )
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "") == (b or "")
+
+
+@dataclass
+class Pusher:
+    """Pushes one plan for one source through a connector's :class:`Writer`."""
+
+    store: StateStore
+    writer: Writer
+    settings: ApplyConfig
+    clock: Clock
+    source: str
+    run_id: str
+
+    def push(self, plan: StoredPlan) -> PushReport:
+        """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again."""
+        self.store.enqueue(plan.id, self.run_id, expand(plan), self.clock())
+        self.store.set_plan_status(plan.id, "applying")
+        # applying a plan again retries what failed transiently before (429, 5xx, timeouts)
+        retry = [
+            OpOutcome(
+                e.key,
+                "pending",
+                attempts_increment=0,
+                result=e.result,
+                reason="retried after a transient failure",
+            )
+            for e in self.store.outbox(plan.id, statuses=["failed"])
+            if e.result.get("retriable")
+        ]
+        self._finish(retry)
+        entries = self.store.outbox(plan.id, statuses=PENDING)
+        by_kind: dict[str, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_kind[entry.kind].append(entry)
+        if by_kind["review"]:
+            self._finish(
+                [
+                    OpOutcome(
+                        e.key,
+                        "held",
+                        result={},
+                        reason="pair needs a person's review (syncd review)",
+                    )
+                    for e in by_kind["review"]
+                ]
+            )
+        self._updates(plan, by_kind["update"])
+        self._merges(plan, by_kind["merge"])
+        self._tasks(plan, by_kind["create_task"])
+        return self._report(plan.id)
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def _strategy(self, policy: str) -> ConflictStrategy:
+        return self.settings.conflict_by_policy.get(policy, self.settings.conflict_strategy)
+
+    def _updates(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
+        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_type[entry.object_type].append(entry)
+        for object_type, group in by_type.items():
+            fields = sorted({f for e in group for f in _fields(e)})
+            current = self.writer.read(object_type, sorted({e.record_id for e in group}), fields)
+            outcomes: list[OpOutcome] = []
+            to_send: list[tuple[OutboxEntry, dict[str, str | None], list[str]]] = []
+            for entry in group:
+                outcome, writes, notes = self._check_update(entry, current.get(entry.record_id))
+                if outcome is not None:
+                    outcomes.append(outcome)
+                if writes:
+                    to_send.append((entry, writes, notes))
+            self._finish(outcomes)
+            self._send_updates(plan, object_type, to_send)
+
+    def _check_update(
+        self, entry: OutboxEntry, record: Record | None
+    ) -> tuple[OpOutcome | None, dict[str, str | None], list[str]]:
+        """Decide what of one update op to write: (final outcome or None, fields, notes)."""
+        if record is None:
+            return (
+                OpOutcome(
+                    entry.key,
+                    "skipped",
+                    reason="record was deleted in the CRM since the plan was made",
+                ),
+                {},
+                [],
+            )
+        if record.id != entry.record_id:
+            return (
+                OpOutcome(
+                    entry.key,
+                    "skipped",
+                    reason=f"record was merged into {record.id} in the CRM since the plan was made",
+                ),
+                {},
+                [],
+            )
+        strategy = self._strategy(str(entry.payload.get("policy", "")))
+        writes: dict[str, str | None] = {}
+        notes: list[str] = []
+        held: list[str] = []
+        for name, values in _fields(entry).items():
+            now_value = record.properties.get(name)
+            if _same(now_value, values["new"]):
+                continue  # already there: a resumed push, or a person made the same fix
+            if _same(now_value, values["old"]):
+                writes[name] = values["new"]
+                continue
+            note = f"{name}: changed in the CRM since the plan ({values['old']!r} → {now_value!r})"
+            if strategy == "syncd-wins":
+                writes[name] = values["new"]
+                notes.append(note + "; written anyway (syncd-wins)")
+            elif strategy == "review":
+                held.append(note)
+            else:
+                notes.append(note + "; kept the CRM's value (crm-wins)")
+        if writes:
+            return None, writes, notes
+        if held:
+            return (
+                OpOutcome(
+                    entry.key,
+                    "held",
+                    result={"conflicts": held},
+                    reason="; ".join(held) + "; held for review",
+                ),
+                {},
+                [],
+            )
+        if notes:
+            return (
+                OpOutcome(
+                    entry.key, "conflict", result={"conflicts": notes}, reason="; ".join(notes)
+                ),
+                {},
+                [],
+            )
+        return (
+            OpOutcome(
+                entry.key,
+                "applied",
+                result={"already": True},
+                reason="the CRM already holds the new value",
+            ),
+            {},
+            [],
+        )
+
+    def _send_updates(
+        self,
+        plan: StoredPlan,
+        object_type: str,
+        to_send: Sequence[tuple[OutboxEntry, dict[str, str | None], list[str]]],
+    ) -> None:
+        if not to_send:
+            return
+        # one write per record: HubSpot refuses a batch that names the same id twice
+        per_record: dict[str, list[tuple[OutboxEntry, dict[str, str | None], list[str]]]] = (
+            defaultdict(list)
+        )
+        for item in to_send:
+            per_record[item[0].record_id].append(item)
+        writes = []
+        for record_id, items in per_record.items():
+            merged: dict[str, str | None] = {}
+            for _, fields, _ in items:
+                merged.update(fields)
+            writes.append(FieldWrite(items[0][0].key, record_id, merged))
+        self.store.mark_sending([e.key for e, _, _ in to_send], self.clock())
+        results = {r.key: r for r in self.writer.update(object_type, writes)}
+        outcomes: list[OpOutcome] = []
+        refused: list[list[tuple[OutboxEntry, dict[str, str | None], list[str]]]] = []
+        for write in writes:
+            result = results.get(write.key) or WriteResult(
+                write.key, ok=False, error="no answer for this input"
+            )
+            items = per_record[write.record_id]
+            if not result.ok and not result.retriable and len(items) > 1:
+                refused.append(items)  # one bad value must not sink the record's other fields
+                continue
+            outcomes.extend(self._update_outcome(plan, e, f, n, result) for e, f, n in items)
+        self._finish(outcomes)
+        # the refused records' operations one at a time: round k sends each record's k-th op
+        for round_items in zip_longest(*refused):
+            singles = [item for item in round_items if item is not None]
+            answers = {
+                r.key: r
+                for r in self.writer.update(
+                    object_type, [FieldWrite(e.key, e.record_id, f) for e, f, _ in singles]
+                )
+            }
+            self._finish(
+                [
+                    self._update_outcome(
+                        plan,
+                        e,
+                        f,
+                        n,
+                        answers.get(e.key) or WriteResult(e.key, ok=False, error="no answer"),
+                    )
+                    for e, f, n in singles
+                ]
+            )
+
+    def _update_outcome(
+        self,
+        plan: StoredPlan,
+        entry: OutboxEntry,
+        fields: Mapping[str, str | None],
+        notes: Sequence[str],
+        result: WriteResult,
+    ) -> OpOutcome:
+        if not result.ok:
+            return self._failed(entry, result)
+        now = self.clock()
+        planned = _fields(entry)
+        audit = [
+            AuditRecord(
+                self.run_id,
+                plan.id,
+                entry.key,
+                self.source,
+                str(entry.payload.get("policy", "")),
+                "update",
+                entry.object_type,
+                entry.record_id,
+                name,
+                planned[name]["old"],
+                value,
+                now,
+                dict(result.response),
+            )
+            for name, value in fields.items()
+        ]
+        status = "applied"
+        return OpOutcome(
+            entry.key,
+            status,
+            result={"response": dict(result.response), "conflicts": list(notes)},
+            reason="; ".join(notes) or None,
+            audit=audit,
+        )
+
+    def _failed(self, entry: OutboxEntry, result: WriteResult) -> OpOutcome:
+        # a retriable failure that outlived its tries stays failed for this run; applying the
+        # same plan again (syncd apply PLAN_ID) retries it, see push()
+        return OpOutcome(
+            entry.key,
+            "failed",
+            result={"response": dict(result.response), "retriable": result.retriable},
+            reason=result.error or "the CRM refused the write",
+        )
+
+    # -- merges -----------------------------------------------------------------------------
+
+    def _merges(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
+        for entry in entries:
+            merged_id = str(entry.payload["merged_id"])
+            self.store.mark_sending([entry.key], self.clock())
+            outcome = self._merge_one(plan, entry, merged_id)
+            self._finish([outcome])
+
+    def _merge_one(self, plan: StoredPlan, entry: OutboxEntry, merged_id: str) -> OpOutcome:
+        primary_id = entry.record_id
+        current = self.writer.read(entry.object_type, [primary_id, merged_id], MATCH_FIELDS)
+        primary, absorbed = current.get(primary_id), current.get(merged_id)
+        if absorbed is not None and absorbed.id == primary_id:
+            return OpOutcome(
+                entry.key,
+                "applied",
+                result={"already": True},
+                reason=f"{merged_id} already merged into {primary_id}",
+            )
+        if primary is None or primary.id != primary_id:
+            return OpOutcome(
+                entry.key,
+                "skipped",
+                reason=f"primary {primary_id} was deleted or "
+                "merged in the CRM since the plan was made",
+            )
+        if absorbed is None or absorbed.id != merged_id:
+            return OpOutcome(
+                entry.key,
+                "skipped",
+                reason=f"{merged_id} was deleted or merged in the CRM since the plan was made",
+            )
+        baseline = self.store.get_records(self.source, entry.object_type, [primary_id, merged_id])
+        planned = _planned_values(plan)
+        changed = [
+            f"{rid}.{name}"
+            for rid, record in ((primary_id, primary), (merged_id, absorbed))
+            if rid in baseline
+            for name in MATCH_FIELDS
+            if name in record.properties
+            and not any(
+                _same(record.properties.get(name), expected)
+                for expected in (
+                    baseline[rid].properties.get(name),
+                    *planned.get((entry.object_type, rid, name), ()),
+                )
+            )
+        ]
+        if changed:
+            return OpOutcome(
+                entry.key,
+                "held",
+                result={"changed": changed},
+                reason="matching fields changed in the CRM since the plan ("
+                + ", ".join(changed)
+                + "); held for review",
+            )
+        result = self.writer.merge(entry.object_type, primary_id, merged_id, entry.key)
+        if not result.ok:
+            return self._failed(entry, result)
+        audit = [
+            AuditRecord(
+                self.run_id,
+                plan.id,
+                entry.key,
+                self.source,
+                str(entry.payload.get("policy", "")),
+                "merge",
+                entry.object_type,
+                primary_id,
+                None,
+                merged_id,
+                result.remote_id or primary_id,
+                self.clock(),
+                dict(result.response),
+            )
+        ]
+        return OpOutcome(entry.key, "applied", result={"survivor": result.remote_id}, audit=audit)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _tasks(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
+        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_type[entry.object_type].append(entry)
+        for object_type, group in by_type.items():
+            existing = self.writer.find_tasks(object_type, sorted({e.record_id for e in group}))
+            outcomes: list[OpOutcome] = []
+            writes: list[TaskWrite] = []
+            planned: dict[str, OutboxEntry] = {}
+            for entry in group:
+                tasks = existing.get(entry.record_id, [])
+                mine = [
+                    t
+                    for t in tasks
+                    if MARKER.format(key=entry.key) in (t.properties.get("hs_task_body") or "")
+                ]
+                open_ = [
+                    t for t in tasks if (t.properties.get("hs_task_status") or "") != OPEN_TASK_DONE
+                ]
+                if mine:
+                    outcomes.append(
+                        OpOutcome(
+                            entry.key,
+                            "applied",
+                            result={"task_id": mine[0].id, "already": True},
+                            reason="task already created by an earlier attempt",
+                        )
+                    )
+                elif open_ or entry.record_id in planned:
+                    outcomes.append(
+                        OpOutcome(
+                            entry.key,
+                            "skipped",
+                            reason="the record already "
+                            "has an open task" + (f" ({open_[0].id})" if open_ else ""),
+                        )
+                    )
+                else:
+                    planned[entry.record_id] = entry
+                    writes.append(_task_write(entry))
+            self._finish(outcomes)
+            if not writes:
+                continue
+            self.store.mark_sending([w.key for w in writes], self.clock())
+            results = {r.key: r for r in self.writer.create_tasks(writes)}
+            done = []
+            for write in writes:
+                entry = planned[write.record_id]
+                result = results.get(write.key) or WriteResult(
+                    write.key, ok=False, error="no answer for this input"
+                )
+                if not result.ok:
+                    done.append(self._failed(entry, result))
+                    continue
+                audit = [
+                    AuditRecord(
+                        self.run_id,
+                        plan.id,
+                        entry.key,
+                        self.source,
+                        str(entry.payload.get("policy", "")),
+                        "create_task",
+                        object_type,
+                        entry.record_id,
+                        None,
+                        None,
+                        result.remote_id,
+                        self.clock(),
+                        dict(result.response),
+                    )
+                ]
+                done.append(
+                    OpOutcome(
+                        entry.key, "applied", result={"task_id": result.remote_id}, audit=audit
+                    )
+                )
+            self._finish(done)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
+        if outcomes:
+            self.store.record_results(outcomes, self.clock())
+
+    def _report(self, plan_id: str) -> PushReport:
+        report = PushReport(plan_id)
+        for entry in self.store.outbox(plan_id):
+            report.statuses[entry.status] = report.statuses.get(entry.status, 0) + 1
+            where = f"{entry.object_type} {entry.record_id} ({entry.kind})"
+            if entry.status == "conflict":
+                report.conflicts.append(f"{where}: {entry.reason}")
+            elif entry.status == "failed":
+                report.failures.append(f"{where}: {entry.reason}")
+        status = "applied" if report.complete else "partial"
+        if report.statuses.get("held") and report.complete:
+            status = "applied"
+        self.store.set_plan_status(plan_id, status)
+        calls = getattr(self.writer, "calls", None)
+        if isinstance(calls, Mapping):
+            report.calls = {str(k): int(v) for k, v in calls.items()}
+        return report
+
+
+def _planned_values(plan: StoredPlan) -> dict[tuple[str, str, str], list[str | None]]:
+    """Values this plan itself writes, per (object type, record, field): not a person's edit."""
+    values: dict[tuple[str, str, str], list[str | None]] = defaultdict(list)
+    for change in plan.changes:
+        if isinstance(change, Update):
+            values[(change.object_type, change.record_id, change.field)].append(change.new)
+        elif isinstance(change, Merge) and change.kind == "merge":
+            for name, value in change.field_values.items():
+                values[(change.object_type, change.primary_id, name)].append(value)
+    return values
+
+
+def _fields(entry: OutboxEntry) -> dict[str, dict[str, str | None]]:
+    raw = entry.payload.get("fields")
+    assert isinstance(raw, dict)
+    return {str(k): {"old": v.get("old"), "new": v.get("new")} for k, v in raw.items()}
+
+
+def _task_write(entry: OutboxEntry) -> TaskWrite:
+    due = datetime.fromisoformat(str(entry.payload["due"]))
+    if due.tzinfo is None:
+        due = datetime.combine(due.date(), time(15, 0), tzinfo=UTC)
+    owner = entry.payload.get("owner_id")
+    return TaskWrite(
+        entry.key,
+        entry.object_type,
+        entry.record_id,
+        str(entry.payload.get("subject", "")),
+        str(entry.payload.get("body") or ""),
+        None if owner is None else str(owner),
+        due,
+    )
