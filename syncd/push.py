@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from datetime import UTC, datetime, time
+from itertools import zip_longest
 
 from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
 from policies.base import Change, CreateTask, Merge, Update

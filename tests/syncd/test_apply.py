@@ -144,7 +144,9 @@ def test_run_applies_every_kind_of_change_once(engine: Engine, sandbox: HubSpotS
     updates = [c for c in plan.changes if isinstance(c, Update)]
     merges = [c for c in plan.changes if isinstance(c, Merge) and c.kind == "merge"]
     tasks = [c for c in plan.changes if isinstance(c, CreateTask)]
-    assert updates and merges and tasks
+    assert updates
+    assert merges
+    assert tasks
     for change in updates:
         survivor = state.resolve(change.object_type, change.record_id)
         assert survivor is not None
@@ -286,7 +288,7 @@ def test_saved_plan_refused_when_old_or_drifted(
     )
     plan = engine.plan("hubspot")
     clock.advance(hours=2)
-    with pytest.raises(PlanRefusedError, match="older than apply.max_plan_age_hours"):
+    with pytest.raises(PlanRefusedError, match=r"older than apply\.max_plan_age_hours"):
         engine.apply(plan.id)
     plan = engine.plan("hubspot")
     for record_id in ids(sandbox.state, "contacts")[:60]:
