@@ -191,6 +191,15 @@ class Engine:
         name, source = self.config.source(source_name)
         run = _Run(self.new_id(), name, source, self.clock())
         self.store.ensure_source(name, source.connector, run.started)
+        for stale in self.store.list_runs(name, limit=50):
+            if stale.status == "running":  # its process died without finishing it (a kill)
+                self.store.finish_run(
+                    stale.id,
+                    run.started,
+                    "failed",
+                    stale.counts,
+                    error=f"interrupted: superseded by run {run.id}",
+                )
         self.store.start_run(run.id, name, run.started, dry_run=dry_run)
         with structlog.contextvars.bound_contextvars(run_id=run.id, source=name):
             try:

@@ -368,6 +368,16 @@ class Pusher:
     def _failed(self, entry: OutboxEntry, result: WriteResult) -> OpOutcome:
         # a retriable failure that outlived its tries stays failed for this run; applying the
         # same plan again (syncd apply PLAN_ID) retries it, see push()
+        if result.response.get("category") == "CONFLICT":
+            # e.g. a normalized e-mail that another record already holds: nothing to retry,
+            # nothing lost; the two records are likely duplicates for a person to look at
+            return OpOutcome(
+                entry.key,
+                "skipped",
+                result={"response": dict(result.response)},
+                reason=f"the CRM refused it as a conflict: {result.error} "
+                "(likely a duplicate record; review it)",
+            )
         return OpOutcome(
             entry.key,
             "failed",
