@@ -19,11 +19,11 @@ to the survivor.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-from itertools import zip_longest
 
 from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
 from policies.base import Change, CreateTask, Merge, Update
@@ -304,13 +304,51 @@ class Pusher:
                 continue
             outcomes.extend(self._update_outcome(plan, e, f, n, result) for e, f, n in items)
         self._finish(outcomes)
-        # the refused records' operations one at a time: round k sends each record's k-th op
-        for round_items in zip_longest(*refused):
-            singles = [item for item in round_items if item is not None]
+        self._resend_refused(plan, object_type, refused, results)
+
+    def _resend_refused(
+        self,
+        plan: StoredPlan,
+        object_type: str,
+        refused: Sequence[Sequence[tuple[OutboxEntry, dict[str, str | None], list[str]]]],
+        results: Mapping[str, WriteResult],
+    ) -> None:
+        """Write refused records again without the values the CRM refused.
+
+        When the CRM names the refused properties, the record's other operations go again in
+        one write (one more batch call for up to 100 refused records); when it does not, each
+        operation goes alone, one round per operation.
+        """
+        rounds: list[list[tuple[OutboxEntry, dict[str, str | None], list[str]]]] = []
+        outcomes: list[OpOutcome] = []
+        for items in refused:
+            first = items[0][0].key
+            result = results.get(first) or WriteResult(first, ok=False, error="no answer")
+            culprits = _culprits(result)
+            if culprits is None:
+                for index, item in enumerate(items):
+                    if index == len(rounds):
+                        rounds.append([])
+                    rounds[index].append(item)
+                continue
+            bad = [item for item in items if culprits & item[1].keys()]
+            good = [item for item in items if not culprits & item[1].keys()]
+            outcomes.extend(self._update_outcome(plan, e, f, n, result) for e, f, n in bad)
+            if good:
+                if not rounds:
+                    rounds.append([])
+                rounds[0].extend(good)
+        self._finish(outcomes)
+        for batch in rounds:
+            writes: dict[str, dict[str, str | None]] = defaultdict(dict)
+            keys: dict[str, str] = {}
+            for entry, fields, _ in batch:
+                writes[entry.record_id].update(fields)
+                keys.setdefault(entry.record_id, entry.key)
             answers = {
                 r.key: r
                 for r in self.writer.update(
-                    object_type, [FieldWrite(e.key, e.record_id, f) for e, f, _ in singles]
+                    object_type, [FieldWrite(keys[rid], rid, f) for rid, f in writes.items()]
                 )
             }
             self._finish(
@@ -320,9 +358,10 @@ class Pusher:
                         e,
                         f,
                         n,
-                        answers.get(e.key) or WriteResult(e.key, ok=False, error="no answer"),
+                        answers.get(keys[e.record_id])
+                        or WriteResult(e.key, ok=False, error="no answer for this input"),
                     )
-                    for e, f, n in singles
+                    for e, f, n in batch
                 ]
             )
 
@@ -388,15 +427,27 @@ class Pusher:
     # -- merges -----------------------------------------------------------------------------
 
     def _merges(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
+        # one batch read (per 100 records) of every participant before any merge: clusters are
+        # disjoint, so a merge never changes another pair's records
+        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
         for entry in entries:
-            merged_id = str(entry.payload["merged_id"])
-            self.store.mark_sending([entry.key], self.clock())
-            outcome = self._merge_one(plan, entry, merged_id)
-            self._finish([outcome])
+            by_type[entry.object_type].append(entry)
+        for object_type, group in by_type.items():
+            ids = sorted({i for e in group for i in (e.record_id, str(e.payload["merged_id"]))})
+            current = self.writer.read(object_type, ids, MATCH_FIELDS)
+            for entry in group:
+                merged_id = str(entry.payload["merged_id"])
+                self.store.mark_sending([entry.key], self.clock())
+                self._finish([self._merge_one(plan, entry, merged_id, current)])
 
-    def _merge_one(self, plan: StoredPlan, entry: OutboxEntry, merged_id: str) -> OpOutcome:
+    def _merge_one(
+        self,
+        plan: StoredPlan,
+        entry: OutboxEntry,
+        merged_id: str,
+        current: Mapping[str, Record | None],
+    ) -> OpOutcome:
         primary_id = entry.record_id
-        current = self.writer.read(entry.object_type, [primary_id, merged_id], MATCH_FIELDS)
         primary, absorbed = current.get(primary_id), current.get(merged_id)
         if absorbed is not None and absorbed.id == primary_id:
             return OpOutcome(
@@ -568,6 +619,21 @@ class Pusher:
         if isinstance(calls, Mapping):
             report.calls = {str(k): int(v) for k, v in calls.items()}
         return report
+
+
+_PROPERTY_NAME = re.compile(r'"name":\s*"([^"]+)"')
+
+
+def _culprits(result: WriteResult) -> set[str] | None:
+    """The properties the CRM refused in a failed write, when its answer says (else None).
+
+    A validation error lists them (``"name": "email"``); a contact conflict is the e-mail,
+    the one property HubSpot keeps unique.
+    """
+    if result.response.get("category") == "CONFLICT":
+        return {"email"}
+    names = set(_PROPERTY_NAME.findall(result.error or ""))
+    return names or None
 
 
 def _planned_values(plan: StoredPlan) -> dict[tuple[str, str, str], list[str | None]]:
