@@ -36,6 +36,22 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class PropertyDef:
+    """One field's definition in the CRM (HubSpot property, Salesforce field).
+
+    ``options`` are the allowed values of a picklist (enumeration) in display order, with their
+    labels; ``multi`` is true for multi-select fields (values ``;``-joined).
+    """
+
+    name: str
+    label: str
+    type: str
+    options: tuple[tuple[str, str], ...] = ()
+    multi: bool = False
+    hidden_options: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Cursor:
     """Where an incremental pull of one object type resumes.
 
@@ -82,6 +98,14 @@ class Connector(abc.ABC):
         most the lookback window. Records may repeat across batches (the engine de-duplicates by
         id, keeping the newest ``updated_at``).
         """
+
+    def properties(self, object_type: str) -> list[PropertyDef]:
+        """The CRM's field definitions of ``object_type`` (picklist options included).
+
+        Connectors whose source has no schema (a CSV file) return an empty list, the default.
+        """
+        del object_type
+        return []
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from connectors.base import Record
+from connectors.base import PropertyDef, Record
 
-ChangeKind = Literal["update", "merge", "create_task", "review"]
+ChangeKind = Literal["update", "merge", "create_task", "review", "flag", "archive"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,7 @@ class Snapshot:
     now: datetime
     records: Mapping[str, Sequence[Record]]
     owners: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    schema: Mapping[str, Mapping[str, PropertyDef]] = field(default_factory=dict)
 
     def of(self, object_type: str) -> Sequence[Record]:
         """The records of one object type (empty when none were pulled)."""
@@ -86,7 +87,37 @@ class CreateTask:
     kind: Literal["create_task"] = "create_task"
 
 
-Change = Update | Merge | CreateTask
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A finding for a person, changing nothing: an invalid e-mail, a value outside a picklist,
+    a missing required field, a stale record. Reports list it; push never sends it.
+
+    ``field`` is None when the finding is about the whole record; ``value`` is what was found.
+    """
+
+    source: str
+    object_type: str
+    policy: str
+    reason: str
+    record_id: str
+    field: str | None
+    value: str | None
+    kind: Literal["flag"] = "flag"
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """Archive (soft-delete) a record, e.g. one retired for staleness."""
+
+    source: str
+    object_type: str
+    policy: str
+    reason: str
+    record_id: str
+    kind: Literal["archive"] = "archive"
+
+
+Change = Update | Merge | CreateTask | Flag | Archive
 
 
 class Policy(abc.ABC):
@@ -132,6 +163,14 @@ def change_to_dict(change: Change) -> dict[str, object]:
             "evidence": dict(change.evidence),
             "field_values": dict(change.field_values),
         }
+    if isinstance(change, Flag):
+        return common | {
+            "record_id": change.record_id,
+            "field": change.field,
+            "value": change.value,
+        }
+    if isinstance(change, Archive):
+        return common | {"record_id": change.record_id}
     return common | {
         "record_id": change.record_id,
         "subject": change.subject,
@@ -189,5 +228,24 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
             owner_id=None if owner is None else str(owner),
             due=date.fromisoformat(str(data["due"])),
             body=str(data.get("body") or ""),
+        )
+    if kind == "flag":
+        name, value = data.get("field"), data.get("value")
+        return Flag(
+            source=source,
+            object_type=object_type,
+            policy=policy,
+            reason=reason,
+            record_id=str(data["record_id"]),
+            field=None if name is None else str(name),
+            value=None if value is None else str(value),
+        )
+    if kind == "archive":
+        return Archive(
+            source=source,
+            object_type=object_type,
+            policy=policy,
+            reason=reason,
+            record_id=str(data["record_id"]),
         )
     raise ValueError(f"unknown change kind {kind!r}")

@@ -13,15 +13,15 @@ finished before anything new is planned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, Writer
+from connectors.base import Connector, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
 from state.base import StateStore, StoredPlan
@@ -216,7 +216,12 @@ class Engine:
 
     def _pull_and_plan(self, run: _Run, connector: Connector) -> Plan:
         self._pull(run, connector)
-        plan = self._make_plan(run)
+        schema = {
+            object_type: {p.name: p for p in connector.properties(object_type)}
+            for object_type in run.config.object_types
+            if object_type != "owners"
+        }
+        plan = self._make_plan(run, schema)
         run.counts["planned"] = plan.summary()
         return plan
 
@@ -243,9 +248,9 @@ class Engine:
                 )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
-    def _make_plan(self, run: _Run) -> Plan:
+    def _make_plan(self, run: _Run, schema: Mapping[str, Mapping[str, PropertyDef]]) -> Plan:
         now = self.clock()
-        snapshot = self.store.snapshot(run.source, now)
+        snapshot = replace(self.store.snapshot(run.source, now), schema=schema)
         changes: list[Change] = []
         policies = build_policies(self.config.policies, default_region=run.config.default_region)
         for policy in policies:

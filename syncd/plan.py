@@ -5,6 +5,7 @@ Composition rules (``compose``):
 - A record that a merge absorbs disappears, so changes aimed at it do not go to the CRM. An update
   of a field whose value the survivor inherits (``Merge.field_values``) lands on the survivor:
   the merge carries the normalized value. Other updates of an absorbed record are dropped.
+- Flags and archives of an absorbed record are dropped with it.
 - A follow-up task for an absorbed record is dropped: the survivor keeps its own values and
   tasks, and the follow-up policy already proposed a task for the survivor if it needs one.
 - Review pairs (``kind == "review"``) change nothing, so nothing composes with them.
@@ -20,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from policies.base import Change, CreateTask, Merge, Update
+from policies.base import Archive, Change, CreateTask, Flag, Merge, Update
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Plan:
             "records_merged_away": absorbed,
             "reviews": kinds["review"],
             "tasks": kinds["create_task"],
+            "archives": kinds["archive"],
+            "flags": kinds["flag"],
         }
 
 
@@ -69,7 +72,7 @@ def compose(changes: Sequence[Change]) -> list[Change]:
     carried: dict[int, dict[str, str | None]] = {}
     kept: list[Change] = []
     for change in changes:
-        if isinstance(change, Update | CreateTask):
+        if isinstance(change, Update | CreateTask | Flag | Archive):
             merge = absorbed.get((change.object_type, change.record_id))
             if merge is None:
                 kept.append(change)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
 from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
-from policies.base import Change, CreateTask, Merge, Update
+from policies.base import Archive, Change, CreateTask, Merge, Update
 from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
 from syncd.config import ApplyConfig, ConflictStrategy
 from syncd.logging import get_logger
@@ -105,6 +105,8 @@ def _ops_of(plan_id: str, seq: int, change: Change) -> Iterable[OutboxOp]:
             yield op(0, "update", change.primary_id, {"fields": fields})
         for index, merged_id in enumerate(change.merged_ids, start=1):
             yield op(index, "merge", change.primary_id, {"merged_id": merged_id})
+    elif isinstance(change, Archive):
+        yield op(0, "archive", change.record_id, {})
     elif isinstance(change, CreateTask):
         yield op(
             0,
@@ -170,6 +172,7 @@ class Pusher:
         self._updates(plan, by_kind["update"])
         self._merges(plan, by_kind["merge"])
         self._tasks(plan, by_kind["create_task"])
+        self._archives(plan, by_kind["archive"])
         return self._report(plan.id)
 
     # -- updates ----------------------------------------------------------------------------
@@ -595,6 +598,58 @@ class Pusher:
                     )
                 )
             self._finish(done)
+
+    # -- archives ---------------------------------------------------------------------------
+
+    def _archives(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
+        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_type[entry.object_type].append(entry)
+        for object_type, group in by_type.items():
+            current = self.writer.read(object_type, [e.record_id for e in group], ())
+            gone = [e for e in group if current.get(e.record_id) is None]
+            self._finish(
+                [
+                    OpOutcome(
+                        e.key,
+                        "applied",
+                        result={"already": True},
+                        reason="already archived or deleted in the CRM",
+                    )
+                    for e in gone
+                ]
+            )
+            live = [e for e in group if current.get(e.record_id) is not None]
+            if not live:
+                continue
+            self.store.mark_sending([e.key for e in live], self.clock())
+            results = self.writer.archive(
+                object_type, [e.record_id for e in live], [e.key for e in live]
+            )
+            outcomes = []
+            for entry, result in zip(live, results, strict=True):
+                if not result.ok:
+                    outcomes.append(self._failed(entry, result))
+                    continue
+                audit = [
+                    AuditRecord(
+                        self.run_id,
+                        plan.id,
+                        entry.key,
+                        self.source,
+                        str(entry.payload.get("policy", "")),
+                        "archive",
+                        object_type,
+                        entry.record_id,
+                        None,
+                        None,
+                        None,
+                        self.clock(),
+                        dict(result.response),
+                    )
+                ]
+                outcomes.append(OpOutcome(entry.key, "applied", audit=audit))
+            self._finish(outcomes)
 
     # -- bookkeeping ------------------------------------------------------------------------
 

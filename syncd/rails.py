@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from policies.base import Change, CreateTask, Merge, Update
+from policies.base import Archive, Change, CreateTask, Merge, Update
 from syncd.config import Ceiling, Limits
 from syncd.errors import SyncdError
 
@@ -46,7 +46,8 @@ def counts(changes: Sequence[Change]) -> dict[str, int]:
     updated = {(c.object_type, c.record_id) for c in changes if isinstance(c, Update)}
     merged = sum(len(c.merged_ids) for c in changes if isinstance(c, Merge) and c.kind == "merge")
     tasks = sum(1 for c in changes if isinstance(c, CreateTask))
-    return {"updates": len(updated), "merges": merged, "tasks": tasks, "archives": 0}
+    archives = sum(1 for c in changes if isinstance(c, Archive))
+    return {"updates": len(updated), "merges": merged, "tasks": tasks, "archives": archives}
 
 
 def ceiling_violations(

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from policies.base import Change, CreateTask, Merge, Update, change_to_dict
+from policies.base import Archive, Change, Flag, Merge, Update, change_to_dict
 from state.base import AuditEntry
 from syncd.plan import Plan
 from syncd.push import PushReport
@@ -55,11 +55,16 @@ def render(plan: Plan, fmt: Format, *, limit: int | None = None, width: int = 12
 def summary_line(plan: Plan) -> str:
     """One line of counts."""
     s = plan.summary()
-    return (
+    line = (
         f"{s['updates']} field updates on {s['records_updated']} records · "
         f"{s['merges']} merges absorbing {s['records_merged_away']} records · "
         f"{s['reviews']} pairs for review · {s['tasks']} follow-up tasks"
     )
+    if s["archives"]:
+        line += f" · {s['archives']} archives"
+    if s["flags"]:
+        line += f" · {s['flags']} findings for a person"
+    return line
 
 
 def _by_policy(plan: Plan) -> Iterable[tuple[str, list[Change]]]:
@@ -95,7 +100,15 @@ def _cells(plan: Plan, change: Change) -> tuple[str, str, str, str]:
             f"absorbs {merged}" + (f"; takes {carried}" if carried else ""),
             change.reason,
         )
-    assert isinstance(change, CreateTask)
+    if isinstance(change, Flag):
+        return (
+            _who(plan, change.object_type, change.record_id),
+            f"flag {change.field}" if change.field else "flag",
+            _show(change.value),
+            change.reason,
+        )
+    if isinstance(change, Archive):
+        return (_who(plan, change.object_type, change.record_id), "archive", "", change.reason)
     owner = change.owner_id or "no owner"
     return (
         _who(plan, change.object_type, change.record_id),
