@@ -29,6 +29,10 @@ class Snapshot:
     records: Mapping[str, Sequence[Record]]
     owners: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     schema: Mapping[str, Mapping[str, PropertyDef]] = field(default_factory=dict)
+    #: A person's decisions on proposed duplicates, per object type: the set of record ids of a
+    #: pair or cluster → "approved" or "rejected" (``syncd review``). A rejected set must not be
+    #: proposed again; an approved one may be merged whatever its score.
+    decisions: Mapping[str, Mapping[frozenset[str], str]] = field(default_factory=dict)
 
     def of(self, object_type: str) -> Sequence[Record]:
         """The records of one object type (empty when none were pulled)."""

@@ -250,7 +250,11 @@ class Engine:
 
     def _make_plan(self, run: _Run, schema: Mapping[str, Mapping[str, PropertyDef]]) -> Plan:
         now = self.clock()
-        snapshot = replace(self.store.snapshot(run.source, now), schema=schema)
+        decisions = {
+            object_type: self.store.review_decisions(run.source, object_type)
+            for object_type in run.config.object_types
+        }
+        snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
         changes: list[Change] = []
         policies = build_policies(self.config.policies, default_region=run.config.default_region)
         for policy in policies:
