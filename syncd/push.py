@@ -50,6 +50,7 @@ class PushReport:
     statuses: dict[str, int] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -666,6 +667,8 @@ class Pusher:
                 report.conflicts.append(f"{where}: {entry.reason}")
             elif entry.status == "failed":
                 report.failures.append(f"{where}: {entry.reason}")
+            elif entry.status == "held":
+                report.held.append(f"{where}: {entry.reason}")
         status = "applied" if report.complete else "partial"
         if report.statuses.get("held") and report.complete:
             status = "applied"

@@ -185,6 +185,7 @@ def render_push(report: PushReport) -> str:
         lines.append(f"  API calls: {calls}")
     lines += [f"  conflict: {c}" for c in report.conflicts]
     lines += [f"  failed: {f}" for f in report.failures]
+    lines += [f"  held for a person: {h}" for h in report.held]
     return "\n".join(lines)
 
 
