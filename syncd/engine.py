@@ -344,9 +344,13 @@ def _status(reports: list[PushReport]) -> str:
 
 
 def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
-    """Human names of the snapshot's records, for reports."""
-    return {
+    """Human names of the snapshot's records and owners, for reports."""
+    labels = {
         (object_type, record.id): record_label(object_type, record.properties)
         for object_type, records in snapshot.records.items()
         for record in records
     }
+    for owner_id, owner in snapshot.owners.items():
+        name = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+        labels[("owners", owner_id)] = name or (owner.get("email") or "")
+    return labels

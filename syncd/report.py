@@ -109,11 +109,14 @@ def _cells(plan: Plan, change: Change) -> tuple[str, str, str, str]:
         )
     if isinstance(change, Archive):
         return (_who(plan, change.object_type, change.record_id), "archive", "", change.reason)
-    owner = change.owner_id or "no owner"
+    owner = "no owner"
+    if change.owner_id:
+        name = plan.labels.get(("owners", change.owner_id))
+        owner = f"owner {name} ({change.owner_id})" if name else f"owner {change.owner_id}"
     return (
         _who(plan, change.object_type, change.record_id),
         "new task",
-        f"{change.subject!r} · owner {owner} · due {change.due.isoformat()}",
+        f"{change.subject!r} · {owner} · due {change.due.isoformat()}",
         change.reason,
     )
 

@@ -100,7 +100,11 @@ def make_plan() -> Plan:
         NOW,
         changes,
         run_id="r1",
-        labels={("contacts", "101"): "Jane Doe", ("contacts", "102"): "Jane Do"},
+        labels={
+            ("contacts", "101"): "Jane Doe",
+            ("contacts", "102"): "Jane Do",
+            ("owners", "7"): "Ann Lee",
+        },
     )
 
 
@@ -128,7 +132,7 @@ def test_table_report_text() -> None:
     assert "contacts 101 (Jane Doe)" in text
     assert "'(555) 123-4567' → '+15551234567'" in text
     assert "absorbs contacts 102 (Jane Do)" in text
-    assert "'Follow up' · owner 7 · due 2026-11-26" in text
+    assert "'Follow up' · owner Ann Lee (7) · due 2026-11-26" in text
     assert text.rstrip().endswith(
         "Summary: 1 field updates on 1 records · 1 merges absorbing 1 records · "
         "0 pairs for review · 1 follow-up tasks"
