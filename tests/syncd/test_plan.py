@@ -132,7 +132,7 @@ def test_table_report_text() -> None:
     assert "contacts 101 (Jane Doe)" in text
     assert "'(555) 123-4567' → '+15551234567'" in text
     assert "absorbs contacts 102 (Jane Do)" in text
-    assert "'Follow up' · owner Ann Lee (7) · due 2026-11-26" in text
+    assert "'Follow up' · owner Ann Lee (7) · due 2026-11-26" in render(make_plan(), "markdown")
     assert text.rstrip().endswith(
         "Summary: 1 field updates on 1 records · 1 merges absorbing 1 records · "
         "0 pairs for review · 1 follow-up tasks"
