@@ -182,9 +182,7 @@ class Pusher:
         return self.settings.conflict_by_policy.get(policy, self.settings.conflict_strategy)
 
     def _updates(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
-        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
-        for entry in entries:
-            by_type[entry.object_type].append(entry)
+        by_type = _by_type(entries)
         for object_type, group in by_type.items():
             fields = sorted({f for e in group for f in _fields(e)})
             current = self.writer.read(object_type, sorted({e.record_id for e in group}), fields)
@@ -379,30 +377,23 @@ class Pusher:
     ) -> OpOutcome:
         if not result.ok:
             return self._failed(entry, result)
-        now = self.clock()
         planned = _fields(entry)
         audit = [
-            AuditRecord(
-                self.run_id,
-                plan.id,
-                entry.key,
-                self.source,
-                str(entry.payload.get("policy", "")),
-                "update",
-                entry.object_type,
-                entry.record_id,
-                name,
-                planned[name]["old"],
-                value,
-                now,
-                dict(result.response),
+            self._audit(
+                plan,
+                entry,
+                result,
+                kind="update",
+                record_id=entry.record_id,
+                field_name=name,
+                before=planned[name]["old"],
+                after=value,
             )
             for name, value in fields.items()
         ]
-        status = "applied"
         return OpOutcome(
             entry.key,
-            status,
+            "applied",
             result={"response": dict(result.response), "conflicts": list(notes)},
             reason="; ".join(notes) or None,
             audit=audit,
@@ -433,9 +424,7 @@ class Pusher:
     def _merges(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
         # one batch read (per 100 records) of every participant before any merge: clusters are
         # disjoint, so a merge never changes another pair's records
-        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
-        for entry in entries:
-            by_type[entry.object_type].append(entry)
+        by_type = _by_type(entries)
         for object_type, group in by_type.items():
             ids = sorted({i for e in group for i in (e.record_id, str(e.payload["merged_id"]))})
             current = self.writer.read(object_type, ids, MATCH_FIELDS)
@@ -502,20 +491,14 @@ class Pusher:
         if not result.ok:
             return self._failed(entry, result)
         audit = [
-            AuditRecord(
-                self.run_id,
-                plan.id,
-                entry.key,
-                self.source,
-                str(entry.payload.get("policy", "")),
-                "merge",
-                entry.object_type,
-                primary_id,
-                None,
-                merged_id,
-                result.remote_id or primary_id,
-                self.clock(),
-                dict(result.response),
+            self._audit(
+                plan,
+                entry,
+                result,
+                kind="merge",
+                record_id=primary_id,
+                before=merged_id,
+                after=result.remote_id or primary_id,
             )
         ]
         return OpOutcome(entry.key, "applied", result={"survivor": result.remote_id}, audit=audit)
@@ -523,9 +506,7 @@ class Pusher:
     # -- tasks ------------------------------------------------------------------------------
 
     def _tasks(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
-        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
-        for entry in entries:
-            by_type[entry.object_type].append(entry)
+        by_type = _by_type(entries)
         for object_type, group in by_type.items():
             existing = self.writer.find_tasks(object_type, sorted({e.record_id for e in group}))
             outcomes: list[OpOutcome] = []
@@ -577,20 +558,13 @@ class Pusher:
                     done.append(self._failed(entry, result))
                     continue
                 audit = [
-                    AuditRecord(
-                        self.run_id,
-                        plan.id,
-                        entry.key,
-                        self.source,
-                        str(entry.payload.get("policy", "")),
-                        "create_task",
-                        object_type,
-                        entry.record_id,
-                        None,
-                        None,
-                        result.remote_id,
-                        self.clock(),
-                        dict(result.response),
+                    self._audit(
+                        plan,
+                        entry,
+                        result,
+                        kind="create_task",
+                        record_id=entry.record_id,
+                        after=result.remote_id,
                     )
                 ]
                 done.append(
@@ -603,9 +577,7 @@ class Pusher:
     # -- archives ---------------------------------------------------------------------------
 
     def _archives(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
-        by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
-        for entry in entries:
-            by_type[entry.object_type].append(entry)
+        by_type = _by_type(entries)
         for object_type, group in by_type.items():
             current = self.writer.read(object_type, [e.record_id for e in group], ())
             gone = [e for e in group if current.get(e.record_id) is None]
@@ -633,26 +605,50 @@ class Pusher:
                     outcomes.append(self._failed(entry, result))
                     continue
                 audit = [
-                    AuditRecord(
-                        self.run_id,
-                        plan.id,
-                        entry.key,
-                        self.source,
-                        str(entry.payload.get("policy", "")),
-                        "archive",
-                        object_type,
-                        entry.record_id,
-                        None,
-                        None,
-                        None,
-                        self.clock(),
-                        dict(result.response),
+                    self._audit(
+                        plan,
+                        entry,
+                        result,
+                        kind="archive",
+                        record_id=entry.record_id,
+                        field_name=None,
+                        before=None,
+                        after=None,
                     )
                 ]
                 outcomes.append(OpOutcome(entry.key, "applied", audit=audit))
             self._finish(outcomes)
 
     # -- bookkeeping ------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        plan: StoredPlan,
+        entry: OutboxEntry,
+        result: WriteResult,
+        *,
+        kind: str,
+        record_id: str,
+        field_name: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> AuditRecord:
+        """The audit entry of one applied operation, with the CRM's answer."""
+        return AuditRecord(
+            self.run_id,
+            plan.id,
+            entry.key,
+            self.source,
+            str(entry.payload.get("policy", "")),
+            kind,
+            entry.object_type,
+            record_id,
+            field_name,
+            before,
+            after,
+            self.clock(),
+            dict(result.response),
+        )
 
     def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
         if outcomes:
@@ -692,6 +688,13 @@ def _culprits(result: WriteResult) -> set[str] | None:
         return {"email"}
     names = set(_PROPERTY_NAME.findall(result.error or ""))
     return names or None
+
+
+def _by_type(entries: Sequence[OutboxEntry]) -> dict[str, list[OutboxEntry]]:
+    by_type: dict[str, list[OutboxEntry]] = defaultdict(list)
+    for entry in entries:
+        by_type[entry.object_type].append(entry)
+    return by_type
 
 
 def _planned_values(plan: StoredPlan) -> dict[tuple[str, str, str], list[str | None]]:
