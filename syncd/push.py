@@ -51,6 +51,7 @@ class PushReport:
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -665,6 +666,8 @@ class Pusher:
                 report.failures.append(f"{where}: {entry.reason}")
             elif entry.status == "held":
                 report.held.append(f"{where}: {entry.reason}")
+            elif entry.status == "skipped":
+                report.skipped.append(f"{where}: {entry.reason}")
         status = "applied" if report.complete else "partial"
         if report.statuses.get("held") and report.complete:
             status = "applied"

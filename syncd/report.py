@@ -23,6 +23,7 @@ from syncd.plan import Plan
 from syncd.push import PushReport
 
 Format = Literal["table", "json", "markdown"]
+SKIPPED_SHOWN = 20
 POLICY_TITLES = {
     "normalize": "Field fixes",
     "dedupe": "Duplicates",
@@ -189,6 +190,10 @@ def render_push(report: PushReport) -> str:
     lines += [f"  conflict: {c}" for c in report.conflicts]
     lines += [f"  failed: {f}" for f in report.failures]
     lines += [f"  held for a person: {h}" for h in report.held]
+    shown = report.skipped[:SKIPPED_SHOWN]
+    lines += [f"  skipped: {s}" for s in shown]
+    if len(report.skipped) > len(shown):
+        lines.append(f"  … and {len(report.skipped) - len(shown)} more skipped")
     return "\n".join(lines)
 
 
