@@ -9,6 +9,9 @@ Composition rules (``compose``):
 - A follow-up task for an absorbed record is dropped: the survivor keeps its own values and
   tasks, and the follow-up policy already proposed a task for the survivor if it needs one.
 - Review pairs (``kind == "review"``) change nothing, so nothing composes with them.
+- One field of one record is written once: when two policies propose a value for the same
+  field (normalize and tags both fixing ``state``), the first policy in order wins and the
+  later proposal is dropped.
 
 Order: the policies' order (normalize, dedupe, follow_up), and within a policy the order the
 policy returned, which is deterministic.
@@ -71,7 +74,13 @@ def compose(changes: Sequence[Change]) -> list[Change]:
 
     carried: dict[int, dict[str, str | None]] = {}
     kept: list[Change] = []
+    written: set[tuple[str, str, str]] = set()
     for change in changes:
+        if isinstance(change, Update):
+            target = (change.object_type, change.record_id, change.field)
+            if target in written:
+                continue
+            written.add(target)
         if isinstance(change, Update | CreateTask | Flag | Archive):
             merge = absorbed.get((change.object_type, change.record_id))
             if merge is None:

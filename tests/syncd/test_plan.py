@@ -156,3 +156,10 @@ def test_record_labels() -> None:
     assert record_label("contacts", {"firstname": "Jane", "lastname": " Doe"}) == "Jane Doe"
     assert record_label("contacts", {"email": "j@x.com"}) == "j@x.com"
     assert record_label("deals", {"dealname": "Big deal"}) == "Big deal"
+
+
+def test_one_field_is_written_once_first_policy_wins() -> None:
+    first = upd("1", "state", "N.Y.", "NY")
+    same = Update("hs", "contacts", "tags", "synonym", "1", "state", "N.Y.", "NY")
+    other = Update("hs", "contacts", "tags", "synonym", "1", "state", "N.Y.", "New York")
+    assert compose([first, same, other]) == [first]
