@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bench import apply, cycle
+from bench import apply, cycle, quality
 
 if __name__ == "__main__":
+    quality.main([])
     cycle.main([])
     apply.main([])
     apply.main(["--records", "300", "--fault-rate", "0.2", "--drop-rate", "0.01"])

@@ -1,33 +1,166 @@
-"""The follow-up policy: every open lead and open deal has an open task, or gets one.
+"""The follow-up policy: records that need a next action and have no open task get one.
 
-An open lead is a contact whose ``hs_lead_status`` is one of ``open_lead_statuses``; an open
-deal is a deal whose ``dealstage`` is not one of ``closed_deal_stages`` (a deal without a stage
-counts as open). A record already has an open task when a task in the snapshot whose
-``hs_task_status`` is not ``COMPLETED`` is associated with it, in either direction: the task's
-``associations`` list the record, or the record's ``associations["tasks"]`` list the task. A task
-id the snapshot does not hold (archived, not pulled) does not count.
+Which records need a next action is said by **rules** (``[[policies.follow_up.rules]]``): each
+names an object type (``contacts``, ``deals``, ``companies``) and conditions that must all hold
+(:class:`Condition`: a field equals a value, is in or not in a list, a multi-value field such as
+``tags`` contains a value, or a date such as ``notes_last_updated`` is older than N days). The
+first rule that matches a record decides its task; a record gets at most one. Without ``rules``
+the default rules are today's: an **open lead** is a contact whose ``hs_lead_status`` is one of
+``open_lead_statuses``; an **open deal** is a deal whose ``dealstage`` is not one of
+``closed_deal_stages`` (a deal without a stage counts as open); ``object_types`` picks which of
+the two apply. Setting ``rules`` together with those legacy keys is an error.
 
-The new task is owned by the record's ``hubspot_owner_id`` (unless the snapshot's owners mark
-that owner archived), else ``fallback_owner_id``, else nobody. It is due ``due_in_business_days``
-business days after ``snapshot.now``'s date: weekends are skipped, and the public holidays of
-``holiday_country`` when set. Subject and body come from templates filled with the record's
-properties (``str.format_map``; a missing or empty property renders as ``''``, and the extra
-keys ``id`` and ``display_name`` are always there).
+A record already has an open task when a task in the snapshot whose ``hs_task_status`` is not
+completed is associated with it, in either direction: the task's ``associations`` list the
+record, or the record's ``associations["tasks"]`` list the task. A task id the snapshot does not
+hold (archived, not pulled) does not count.
+
+**Owner**: the record's ``hubspot_owner_id`` unless the snapshot's owners mark that owner
+archived; else ``fallback_owner_id``; else, with ``round_robin`` (default), the active
+(not archived) owners of ``snapshot.owners`` in turn: owners ordered by id, the records that need
+one taken in record-id order (across object types), so the same snapshot always gives the same
+owners; else nobody.
+
+**Due** ``due_in_business_days`` (the rule's, else the setting's) business days after
+``snapshot.now``'s date: weekends are skipped, and the public holidays of ``holiday_country``
+when set. **Subject and body** come from the rule's templates filled with the record's
+properties (``str.format_map``; a missing or empty property renders as ``''``, and the extra keys
+``id`` and ``display_name`` are always there). The change's **reason** is the rule's ``reason``
+template (missing properties render as ``not set``), then ``has no open task; follow-up due
+DATE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import Record
 from policies.base import Change, CreateTask, Policy, Snapshot
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
+
+FollowUpType = Literal["contacts", "deals", "companies"]
+
+
+class Condition(BaseModel):
+    """One test on one field of a record; exactly one operator must be set.
+
+    Text comparisons ignore case and surrounding whitespace. A missing or empty value equals
+    nothing, is in no list and so is ``not_in`` every list, contains nothing, and is older than
+    any number of days (no recorded activity at all).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: str = Field(description="Canonical property name, e.g. hs_lead_status, dealstage.")
+    equals: str | None = Field(default=None, description="The value is this one.")
+    in_: tuple[str, ...] | None = Field(
+        default=None, alias="in", description="The value is one of these."
+    )
+    not_in: tuple[str, ...] | None = Field(
+        default=None, description="The value is none of these (a missing value counts)."
+    )
+    contains: str | None = Field(
+        default=None,
+        description="A ';'-joined multi-value field (tags) holds this value among its values.",
+    )
+    older_than_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="An ISO date-time field (notes_last_updated: last activity) lies more than "
+        "this many days before the snapshot's now, or is missing.",
+    )
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        set_ = [
+            name
+            for name in ("equals", "in_", "not_in", "contains", "older_than_days")
+            if getattr(self, name) is not None
+        ]
+        if len(set_) != 1:
+            raise ValueError(
+                "a condition needs exactly one of equals, in, not_in, contains, "
+                f"older_than_days; found {len(set_)}"
+            )
+        return self
+
+    def holds(self, record: Record, now: datetime) -> bool:
+        """Whether the condition holds for ``record`` at ``now``."""
+        raw = record.properties.get(self.field)
+        value = (raw or "").strip().casefold()
+        if self.equals is not None:
+            return bool(value) and value == self.equals.strip().casefold()
+        if self.in_ is not None:
+            return bool(value) and value in {v.strip().casefold() for v in self.in_}
+        if self.not_in is not None:
+            return value not in {v.strip().casefold() for v in self.not_in}
+        if self.contains is not None:
+            parts = {p.strip().casefold() for p in value.split(";")}
+            return self.contains.strip().casefold() in parts
+        assert self.older_than_days is not None
+        moment = _parse_moment(raw)
+        return moment is None or moment < _utc(now) - timedelta(days=self.older_than_days)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _parse_moment(raw: str | None) -> datetime | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if text.isdigit():  # HubSpot also writes epoch milliseconds
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+class FollowUpRule(BaseModel):
+    """A kind of record that needs a next action, and the task it gets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    object_type: FollowUpType = Field(description="Which records the rule looks at.")
+    when: tuple[Condition, ...] = Field(
+        default=(), description="Conditions that must all hold (none: every record)."
+    )
+    reason: str = Field(
+        description="Why the record needs a next action; {field} placeholders as in subject, "
+        "a missing property renders as 'not set'."
+    )
+    subject: str = Field(
+        description="Task subject; {field} placeholders take the record's properties, plus "
+        "{id} and {display_name} (contact: name, else e-mail, else 'contact <id>'; deal: "
+        "dealname; company: name)."
+    )
+    body: str = Field(default="", description="Task body, with the same placeholders.")
+    due_in_business_days: int | None = Field(
+        default=None, ge=0, le=365, description="Overrides the policy's due_in_business_days."
+    )
+
+    def matches(self, record: Record, now: datetime) -> bool:
+        """Whether every condition holds."""
+        return all(c.holds(record, now) for c in self.when)
+
+
+_LEGACY = (
+    "object_types",
+    "open_lead_statuses",
+    "closed_deal_stages",
+    "contact_subject",
+    "contact_body",
+    "deal_subject",
+    "deal_body",
+)
 
 
 class FollowUpSettings(BaseModel):
@@ -36,17 +169,22 @@ class FollowUpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="Run this policy.")
+    rules: tuple[FollowUpRule, ...] | None = Field(
+        default=None,
+        description="Which records need a next action, first match wins; unset: open leads "
+        "and open deals as the keys below say.",
+    )
     object_types: tuple[Literal["contacts", "deals"], ...] = Field(
         default=("contacts", "deals"),
-        description="Which records get follow-ups: open leads (contacts), open deals (deals).",
+        description="Default rules only: open leads (contacts), open deals (deals).",
     )
     open_lead_statuses: tuple[str, ...] = Field(
         default=("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT"),
-        description="hs_lead_status values that make a contact an open lead.",
+        description="Default rules only: hs_lead_status values that make a contact an open lead.",
     )
     closed_deal_stages: tuple[str, ...] = Field(
         default=("closedwon", "closedlost"),
-        description="dealstage values of closed deals; any other stage is open.",
+        description="Default rules only: dealstage values of closed deals; others are open.",
     )
     completed_task_statuses: tuple[str, ...] = Field(
         default=("COMPLETED",),
@@ -63,23 +201,27 @@ class FollowUpSettings(BaseModel):
     fallback_owner_id: str | None = Field(
         default=None, description="Owner of tasks for records without an (active) owner."
     )
+    round_robin: bool = Field(
+        default=True,
+        description="Without a record owner or fallback_owner_id, share tasks among the "
+        "active owners in turn (by owner id, records in id order).",
+    )
     contact_subject: str = Field(
         default="Follow up with {display_name}",
-        description="Task subject for an open lead; {field} placeholders take the contact's "
-        "properties, plus {id} and {display_name} (name, else e-mail, else 'contact <id>').",
+        description="Default rules only: task subject for an open lead; {field} placeholders "
+        "take the contact's properties, plus {id} and {display_name}.",
     )
     contact_body: str = Field(
         default="Open lead {display_name} (lead status {hs_lead_status}) has no open task.",
-        description="Task body for an open lead.",
+        description="Default rules only: task body for an open lead.",
     )
     deal_subject: str = Field(
         default="Follow up on deal {display_name}",
-        description="Task subject for an open deal; placeholders take the deal's properties, "
-        "plus {id} and {display_name} (dealname, else 'deal <id>').",
+        description="Default rules only: task subject for an open deal.",
     )
     deal_body: str = Field(
         default="Open deal {display_name} (stage {dealstage}) has no open task.",
-        description="Task body for an open deal.",
+        description="Default rules only: task body for an open deal.",
     )
 
     @field_validator("holiday_country")
@@ -92,12 +234,54 @@ class FollowUpSettings(BaseModel):
             raise ValueError(f"holidays does not know country {value!r}")
         return code
 
+    @model_validator(mode="after")
+    def _rules_or_legacy(self) -> FollowUpSettings:
+        both = sorted(set(_LEGACY) & self.model_fields_set)
+        if self.rules is not None and both:
+            raise ValueError(f"set rules or {', '.join(both)}, not both")
+        return self
+
+    def effective_rules(self) -> tuple[FollowUpRule, ...]:
+        """``rules``, or the default rules built from the legacy keys."""
+        if self.rules is not None:
+            return self.rules
+        defaults: list[FollowUpRule] = []
+        if "contacts" in self.object_types:
+            status = Condition(field="hs_lead_status", in_=self.open_lead_statuses)
+            defaults.append(
+                FollowUpRule(
+                    object_type="contacts",
+                    when=(status,),
+                    reason="open lead (lead status {hs_lead_status})",
+                    subject=self.contact_subject,
+                    body=self.contact_body,
+                )
+            )
+        if "deals" in self.object_types:
+            stage = Condition(field="dealstage", not_in=self.closed_deal_stages)
+            defaults.append(
+                FollowUpRule(
+                    object_type="deals",
+                    when=(stage,),
+                    reason="open deal (stage {dealstage})",
+                    subject=self.deal_subject,
+                    body=self.deal_body,
+                )
+            )
+        return tuple(defaults)
+
 
 class _Defaulting(dict[str, str]):
-    """A format_map mapping in which unknown keys render as empty."""
+    """A format_map mapping in which unknown keys render as ``missing``."""
+
+    missing = ""
 
     def __missing__(self, key: str) -> str:
-        return ""
+        return self.missing
+
+
+class _NotSet(_Defaulting):
+    missing = "not set"
 
 
 def add_business_days(start: date, days: int, holiday_country: str | None = None) -> date:
@@ -139,70 +323,81 @@ def open_task_targets(
 
 
 class FollowUpPolicy(Policy):
-    """Proposes a :class:`CreateTask` for each open lead or open deal without an open task."""
+    """Proposes a :class:`CreateTask` for each record a rule matches that has no open task."""
 
     name = "follow_up"
 
     def __init__(self, settings: FollowUpSettings) -> None:
         self.settings = settings
+        self.rules = settings.effective_rules()
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         targets, open_ids = open_task_targets(
             snapshot.of("tasks"), self.settings.completed_task_statuses
         )
-        due = add_business_days(
-            snapshot.now.date(), self.settings.due_in_business_days, self.settings.holiday_country
-        )
-        changes: list[Change] = []
-        for object_type in self.settings.object_types:
+        found: list[tuple[Record, FollowUpRule]] = []
+        types = list(dict.fromkeys(rule.object_type for rule in self.rules))
+        for object_type in types:
+            rules = [rule for rule in self.rules if rule.object_type == object_type]
             for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
-                why = self._why_open(record)
-                if why is None or record.id in targets:
+                rule = next((r for r in rules if r.matches(record, snapshot.now)), None)
+                if rule is None or record.id in targets:
                     continue
                 if not open_ids.isdisjoint(record.associations.get("tasks", ())):
                     continue
-                changes.append(self._task(snapshot, record, why, due))
-        return changes
+                found.append((record, rule))
+        owners = self._owners(snapshot, [record for record, _ in found])
+        return [self._task(snapshot, record, rule, owners.get(record.id)) for record, rule in found]
 
-    def _why_open(self, record: Record) -> str | None:
-        props = record.properties
-        if record.object_type == "contacts":
-            status = (props.get("hs_lead_status") or "").strip()
-            if status.upper() in {s.upper() for s in self.settings.open_lead_statuses}:
-                return f"open lead (lead status {status})"
-            return None
-        stage = (props.get("dealstage") or "").strip()
-        if stage.lower() in {s.lower() for s in self.settings.closed_deal_stages}:
-            return None
-        return f"open deal (stage {stage or 'not set'})"
-
-    def _owner(self, record: Record, owners: Mapping[str, Mapping[str, str | None]]) -> str | None:
-        owner = (record.properties.get("hubspot_owner_id") or "").strip()
-        if owner and (owners.get(owner, {}).get("archived") or "").lower() != "true":
-            return owner
-        return self.settings.fallback_owner_id
-
-    def _task(self, snapshot: Snapshot, record: Record, why: str, due: date) -> CreateTask:
-        values = _Defaulting(
-            {k: collapse_whitespace(v) for k, v in record.properties.items() if v is not None}
+    def _owners(self, snapshot: Snapshot, records: Sequence[Record]) -> dict[str, str]:
+        """Owner id per record id, for the records that get one (see the module docstring)."""
+        chosen: dict[str, str] = {}
+        orphans: list[Record] = []
+        for record in records:
+            owner = (record.properties.get("hubspot_owner_id") or "").strip()
+            if owner and not _archived(snapshot.owners.get(owner, {})):
+                chosen[record.id] = owner
+            elif self.settings.fallback_owner_id:
+                chosen[record.id] = self.settings.fallback_owner_id
+            else:
+                orphans.append(record)
+        active = sorted(
+            (o for o, props in snapshot.owners.items() if not _archived(props)), key=id_key
         )
-        values["id"] = record.id
-        values["display_name"] = _display_name(record)
-        contact = record.object_type == "contacts"
-        subject = self.settings.contact_subject if contact else self.settings.deal_subject
-        body = self.settings.contact_body if contact else self.settings.deal_body
-        owner = self._owner(record, snapshot.owners)
+        if self.settings.round_robin and active:
+            ordered = sorted(orphans, key=lambda r: (id_key(r.id), r.object_type))
+            for n, record in enumerate(ordered):
+                chosen[record.id] = active[n % len(active)]
+        return chosen
+
+    def _task(
+        self, snapshot: Snapshot, record: Record, rule: FollowUpRule, owner: str | None
+    ) -> CreateTask:
+        props = {k: collapse_whitespace(v) for k, v in record.properties.items() if v}
+        extra = {"id": record.id, "display_name": _display_name(record)}
+        values = _Defaulting({k: v for k, v in props.items() if v} | extra)
+        why = collapse_whitespace(rule.reason.format_map(_NotSet(values)))
+        days = rule.due_in_business_days
+        due = add_business_days(
+            snapshot.now.date(),
+            self.settings.due_in_business_days if days is None else days,
+            self.settings.holiday_country,
+        )
         return CreateTask(
             source=snapshot.source,
             object_type=record.object_type,
             policy=self.name,
             reason=f"{why} has no open task; follow-up due {due.isoformat()}",
             record_id=record.id,
-            subject=collapse_whitespace(subject.format_map(values)),
+            subject=collapse_whitespace(rule.subject.format_map(values)),
             owner_id=owner,
             due=due,
-            body=collapse_whitespace(body.format_map(values)),
+            body=collapse_whitespace(rule.body.format_map(values)),
         )
+
+
+def _archived(props: Mapping[str, str | None]) -> bool:
+    return (props.get("archived") or "").strip().lower() == "true"
 
 
 def _display_name(record: Record) -> str:
@@ -211,4 +406,6 @@ def _display_name(record: Record) -> str:
         name = collapse_whitespace(f"{props.get('firstname') or ''} {props.get('lastname') or ''}")
         email = (props.get("email") or "").strip()
         return name or email or f"contact {record.id}"
+    if record.object_type == "companies":
+        return collapse_whitespace(props.get("name") or "") or f"company {record.id}"
     return collapse_whitespace(props.get("dealname") or "") or f"deal {record.id}"

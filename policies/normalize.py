@@ -10,18 +10,23 @@ Which normalizers run on which field is a per-object-type mapping in the setting
 - ``email``: trim and lower-case; ``email_list``: the same for each ``;``-joined item.
 - ``phone``: E.164 via phonenumbers, an extension kept as ``+14155550132;ext=123``. The number
   is read in the record's country when that is known, else in ``default_region``. A number that
-  does not parse or is not valid is left exactly as it is (another policy flags it).
+  does not parse or is not valid is left exactly as it is (and flagged).
 - ``state``: US/Canadian state and province names and abbreviations (``'Calif.'``, ``'N.Y.'``,
   ``'new york'``, ``'ny'``) to the ISO 3166-2 suffix (``'CA'``, ``'NY'``); only when the record's
   country is US or CA or empty, and only when the value is unambiguous.
 - ``country``: names, codes and common variants (``'USA'``, ``'UK'``, ``'Deutschland'``) to ISO
   3166-1 alpha-2 (``'US'``, ``'GB'``, ``'DE'``).
-- ``domain``: a bare lower-case domain (``'https://www.Acme.com/'`` → ``'acme.com'``).
+- ``domain``: a bare lower-case domain (``'https://www.Acme.com/'`` → ``'acme.com'``); the
+  default for ``domain`` and ``website`` fields.
 
-A normalizer that cannot read a value leaves it as it is. A value that becomes blank is set to
-``None``. The policy proposes a value only when it is a fixed point (normalizing it again gives
-itself), so ``normalize(normalize(x)) == normalize(x)``; each update's ``old`` is the record's
-current value.
+A normalizer that cannot read a value leaves it as it is. With ``flag_invalid`` (default), an
+e-mail that is not a valid address once trimmed and lower-cased (``email-validator``, syntax
+only, no DNS), an e-mail list with such an item, and a phone number that does not parse or is
+not valid (as ``phone_validation`` says) are not rewritten but flagged (:class:`Flag`).
+
+A value that becomes blank is set to ``None``. The policy proposes a value only when it is a
+fixed point (normalizing it again gives itself), so ``normalize(normalize(x)) ==
+normalize(x)``; each update's ``old`` is the record's current value.
 """
 
 from __future__ import annotations
@@ -34,16 +39,19 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.base import Record
-from policies.base import Change, Policy, Snapshot, Update
+from policies.base import Change, Flag, Policy, Snapshot, Update
 from policies.geo import STATE_COUNTRIES, country_code, state_code
 from policies.normalizers import (
     check_region,
     collapse_whitespace,
+    email_list_problems,
+    email_problem,
     normalize_domain,
     normalize_email,
     normalize_email_list,
     normalize_name_case,
     normalize_phone,
+    phone_problem,
 )
 from policies.order import id_key
 
@@ -71,13 +79,13 @@ DEFAULT_FIELDS: dict[str, dict[str, tuple[NormalizerName, ...]]] = {
         "mobilephone": _PHONE,
         "company": _TEXT,
         "jobtitle": _TEXT,
-        "website": _TEXT,
+        "website": ("domain",),
         **_ADDRESS,
     },
     "companies": {
         "name": _TEXT,
         "domain": ("domain",),
-        "website": _TEXT,
+        "website": ("domain",),
         **_ADDRESS,
     },
 }
@@ -122,6 +130,12 @@ class NormalizeSettings(BaseModel):
         description="Minimum rapidfuzz ratio (0..100) for a misspelt country name to be "
         "accepted; 0 turns fuzzy country matching off.",
     )
+    flag_invalid: bool = Field(
+        default=True,
+        description="Flag e-mails that are not valid addresses (syntax only, no DNS look-up) "
+        "and phone numbers that do not parse or are not valid, instead of leaving them "
+        "silently.",
+    )
     fields: dict[str, dict[str, tuple[NormalizerName, ...]]] = Field(
         default_factory=lambda: {t: dict(f) for t, f in DEFAULT_FIELDS.items()},
         description="Per object type, field name → the normalizers applied to it, in order.",
@@ -143,7 +157,8 @@ class _Context:
 
 
 class NormalizePolicy(Policy):
-    """Proposes an :class:`Update` for each mapped field whose canonical form differs."""
+    """Proposes an :class:`Update` for each mapped field whose canonical form differs, and a
+    :class:`Flag` for an invalid e-mail or phone (see the module docstring)."""
 
     name = "normalize"
 
@@ -183,13 +198,27 @@ class NormalizePolicy(Policy):
 
     def _record_changes(
         self, source: str, record: Record, fields: Mapping[str, tuple[NormalizerName, ...]]
-    ) -> list[Update]:
-        updates: list[Update] = []
+    ) -> list[Change]:
+        updates: list[Change] = []
         for field_name, steps in fields.items():
             old = record.properties.get(field_name)
             if old is None:
                 continue
             new, applied = self.normalize_value(old, steps, record.properties)
+            problem = self._problem(new, steps, record.properties)
+            if problem is not None:
+                updates.append(
+                    Flag(
+                        source=source,
+                        object_type=record.object_type,
+                        policy=self.name,
+                        reason=f"{field_name} {old!r} {problem}",
+                        record_id=record.id,
+                        field=field_name,
+                        value=old,
+                    )
+                )
+                continue
             if new == old:
                 continue
             if new is None:
@@ -210,6 +239,30 @@ class NormalizePolicy(Policy):
                 )
             )
         return updates
+
+    def _problem(
+        self,
+        value: str | None,
+        steps: tuple[NormalizerName, ...],
+        properties: Mapping[str, str | None],
+    ) -> str | None:
+        """Why the normalized ``value`` is invalid (a flag), or ``None``."""
+        if not self.settings.flag_invalid or value is None:
+            return None
+        if "email" in steps:
+            problem = email_problem(value)
+            return None if problem is None else f"is not a valid e-mail address: {problem}"
+        if "email_list" in steps:
+            bad = email_list_problems(value)
+            listed = "; ".join(f"{item!r}: {why}" for item, why in bad)
+            return f"holds invalid e-mail addresses ({listed})" if bad else None
+        if "phone" in steps:
+            return phone_problem(
+                value,
+                self._context(properties).phone_region,
+                require_valid=self.settings.phone_validation == "valid",
+            )
+        return None
 
     def _run(
         self, value: str, steps: tuple[NormalizerName, ...], context: _Context

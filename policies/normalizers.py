@@ -15,6 +15,9 @@ Canonical forms:
   ``+14155550132;ext=123`` (phonenumbers reads that form back as the same number and
   extension, so it is stable; it is also the form the sandbox generator's ground truth uses).
 - domain: lower-case host name without scheme, ``www.``, port, path or trailing dot.
+
+Validity checks (:func:`email_problem`, :func:`phone_problem`) say why a value cannot be
+normalized; the normalize policy flags such a value instead of rewriting it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import unicodedata
 from functools import lru_cache
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
 EXTENSION_SEPARATOR = ";ext="
@@ -52,6 +56,49 @@ def normalize_email_list(value: str) -> str:
     return ";".join(seen)
 
 
+def email_problem(value: str) -> str | None:
+    """Why ``value`` is not a syntactically valid e-mail address, or ``None`` if it is one.
+
+    ``email-validator``'s syntax and domain-name checks, no DNS look-up
+    (``check_deliverability=False``). Check the normalized (trimmed, lower-case) form.
+    """
+    return _email_problem(value)
+
+
+@lru_cache(maxsize=65536)
+def _email_problem(value: str) -> str | None:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+def email_list_problems(value: str) -> list[tuple[str, str]]:
+    """(item, why) for each item of a ``;``-joined e-mail list that is not a valid address."""
+    found: list[tuple[str, str]] = []
+    for item in normalize_email_list(value).split(";"):
+        problem = email_problem(item) if item else None
+        if problem is not None:
+            found.append((item, problem))
+    return found
+
+
+def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str | None:
+    """Why ``value`` is not a phone number :func:`normalize_phone` accepts, or ``None``."""
+    if not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, region.upper())
+    except NumberParseException:
+        return "cannot be read as a phone number"
+    if normalize_phone(value, region, require_valid=require_valid) is not None:
+        return None
+    if require_valid and phonenumbers.is_possible_number(number):
+        return "is not a valid, assigned number"
+    return "does not have a possible length for its region"
+
+
 def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> str | None:
     """The E.164 form of a phone number (plus ``';ext=N'``), or ``None`` if it is not one.
 
@@ -65,6 +112,15 @@ def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> s
 
 @lru_cache(maxsize=65536)
 def _normalize_phone(value: str, region: str, require_valid: bool) -> str | None:
+    canonical = _phone_form(value, region, require_valid)
+    if canonical is None or canonical == value:
+        return canonical
+    # phonenumbers does not read every E.164 form it writes back as the same number (national
+    # zeros after some country codes): a form that is not a fixed point is no canonical form.
+    return canonical if _phone_form(canonical, region, require_valid) == canonical else None
+
+
+def _phone_form(value: str, region: str, require_valid: bool) -> str | None:
     if not value.strip():
         return None
     try:
@@ -125,6 +181,12 @@ def normalize_name_case(value: str) -> str:
     ``'McDonald'``, ``'VAN DER BERG'`` → ``'van der Berg'`` (particles stay lower case before a
     surname). A value with mixed case is someone's deliberate spelling and comes back as is.
     """
+    once = _name_case_once(value)
+    # letters whose upper case is two letters (ß → SS) would flip on a second pass: leave them
+    return once if _name_case_once(once) == once else value
+
+
+def _name_case_once(value: str) -> str:
     letters = [ch for ch in value if ch.isalpha()]
     if not letters or not (value == value.upper() or value == value.lower()):
         return value

@@ -13,6 +13,7 @@ from policies.base import Policy
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.follow_up import FollowUpPolicy, FollowUpSettings
 from policies.normalize import NormalizePolicy, NormalizeSettings
+from policies.tags import TagsPolicy, TagsSettings
 
 
 class PoliciesSettings(BaseModel):
@@ -28,6 +29,10 @@ class PoliciesSettings(BaseModel):
     )
     follow_up: FollowUpSettings = Field(
         default_factory=FollowUpSettings, description="Follow-up tasks for open leads and deals."
+    )
+    tags: TagsSettings = Field(
+        default_factory=TagsSettings,
+        description="Picklist and tag values to the CRM's canonical options, with synonyms.",
     )
 
 
@@ -50,6 +55,8 @@ def build_policies(
         )
     if normalize.enabled:
         policies.append(NormalizePolicy(normalize))
+    if settings.tags.enabled:
+        policies.append(TagsPolicy(settings.tags))
     if dedupe.enabled:
         policies.append(DedupePolicy(dedupe))
     if settings.follow_up.enabled:

@@ -28,6 +28,7 @@ from syncd.engine import Engine
 from syncd.errors import ConfigError, SyncdError
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line
+from syncd.review import ReviewError, decide, pending_reviews, render_reviews
 from syncd.sources import build_connector
 
 T = TypeVar("T")
@@ -225,6 +226,45 @@ def undo(
         typer.echo(f"not undone: {line}")
     if report is not None and not report.complete:
         raise typer.Exit(1)
+
+
+class Decision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+@app.command()
+def review(
+    config: ConfigOpt,
+    source: SourceOpt = None,
+    decision: Annotated[
+        Decision | None, typer.Argument(help="approve or reject; omit to list pending pairs.")
+    ] = None,
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Ids of the pair or cluster (two or more).")
+    ] = None,
+    object_type: Annotated[str, typer.Option("--object-type")] = "contacts",
+    by: Annotated[str | None, typer.Option("--by", help="Who decided (kept with it).")] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+) -> None:
+    """List the duplicate pairs waiting for a person, or approve or reject one.
+
+    An approved pair is merged by the next run; a rejected one is never proposed again.
+    """
+    cfg = _load(config)
+    name = _source_name(cfg, source)
+    with _engine_or_exit(cfg) as engine:
+        if decision is None:
+            typer.echo(render_reviews(pending_reviews(engine.store, name)))
+            return
+        if not ids or len(ids) < 2:
+            raise _fail("review: give the ids of the pair (two or more)", 2)
+        verdict = "approved" if decision is Decision.approve else "rejected"
+        try:
+            item = decide(engine.store, name, object_type, ids, verdict, _now(), by=by, note=note)
+        except ReviewError as exc:
+            raise _fail(f"review: {exc}", 2) from None
+    typer.echo(f"{verdict}: {object_type} {', '.join(sorted(item.ids))}")
 
 
 def _source_name(cfg: Config, source: str | None) -> str:

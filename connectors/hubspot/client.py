@@ -139,13 +139,14 @@ class HubSpotClient:
             )
         self._owners = crm.owners.owners_api if "owners" in settings.object_types else None
         self._associations = crm.associations.v4.batch_api
+        self._properties = crm.properties.core_api
 
     @property
     def pacer(self) -> Pacer:
         return self._pacer
 
     def _all_apis(self) -> list[Any]:
-        apis: list[Any] = [self._associations]
+        apis: list[Any] = [self._associations, self._properties]
         if self._owners is not None:
             apis.append(self._owners)
         for object_apis in self._objects.values():
@@ -295,6 +296,15 @@ class HubSpotClient:
                 batch_input_public_fetch_associations_batch_request=body,
                 **call,
             ),
+        )
+
+    def properties(self, object_type: str) -> Json:
+        """``GET /crm/v3/properties/{type}``: the live property definitions of one type."""
+        self._apis(object_type)  # refuse a type the connector does not know
+        api = self._properties
+        return self._call(
+            "properties",
+            lambda **call: api.get_all(object_type, archived=False, **call),
         )
 
     # ------------------------------------------------------------------ writes

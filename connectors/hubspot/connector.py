@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Cursor, PullBatch, Record
+from connectors.base import Connector, Cursor, PropertyDef, PullBatch, Record
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -43,6 +43,7 @@ from connectors.hubspot.mapping import (
     parse_datetime,
 )
 from connectors.hubspot.pacer import Pacer
+from connectors.hubspot.properties import property_defs
 from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
     ASSOCIATION_TARGETS,
@@ -128,6 +129,16 @@ class HubSpotConnector(HubSpotWriter, Connector):
 
     def close(self) -> None:
         self._client.close()
+
+    def properties(self, object_type: str) -> list[PropertyDef]:
+        """See :meth:`Connector.properties`: the definitions of the fields this connector pulls
+        (:mod:`connectors.hubspot.properties`), one ``GET /crm/v3/properties/{type}`` call,
+        retried like every read. ``owners`` have no property definitions (an empty list)."""
+        if object_type == "owners":
+            return []
+        if object_type not in self._fields:
+            raise ConfigError(f"object type {object_type!r} is not a HubSpot object type")
+        return property_defs(self._client.properties(object_type), self._fields[object_type])
 
     def pull(
         self, object_type: str, cursor: Cursor, *, run_started_at: datetime

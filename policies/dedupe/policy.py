@@ -12,6 +12,10 @@ clusters at ``review_threshold``: each group of two or more clusters becomes a `
 ``review`` proposing to merge the clusters' primaries (so an approved review lands on top of
 the automatic merges without contradicting them).
 
+A person's review decisions (``snapshot.decisions``, see :mod:`policies.dedupe.decisions`)
+constrain both passes: an approved group starts pass one joined and becomes a ``merge`` whose
+reason starts with "approved by a person"; no two records of a rejected group share a cluster.
+
 The primary of a cluster follows ``primary_rule``. ``field_values`` fills each field the primary
 lacks with the value of the most recently modified other record that has one. Dedupe never
 proposes field updates of its own; it only normalizes values internally to compare them.
@@ -26,7 +30,8 @@ from itertools import combinations
 
 from policies.base import Change, Merge, Policy, Snapshot
 from policies.dedupe.blocking import candidate_pairs
-from policies.dedupe.clustering import Edge, agglomerate, sort_edges
+from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
+from policies.dedupe.decisions import constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
 from policies.dedupe.scoring import PairScore, Scorer
@@ -111,11 +116,14 @@ class DedupePolicy(Policy):
 
         floor = self.settings.cluster_link_floor
         contradiction = self.settings.cluster_contradiction
+        rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
 
         def linker(threshold: float) -> Callable[[int, int], bool]:
             """Whether two records may share a cluster built at ``threshold``."""
 
             def compatible(i: int, j: int) -> bool:
+                if not rules.allows(i, j):
+                    return False
                 score = pair(i, j)
                 if score.confidence >= threshold:
                     return True
@@ -128,8 +136,14 @@ class DedupePolicy(Policy):
         run = _Run(snapshot.source, feats, pair)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
-        singletons = [[i] for i in range(len(feats))]
-        clusters = agglomerate(singletons, edges, merge_at, linker(merge_at), limit)
+        clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
+        approved: dict[int, list[Edge]] = {}  # smallest item of a cluster -> approval links
+        for joined in rules.approved:
+            head = joined[0]
+            links = [(pair(head, other).confidence, head, other) for other in joined[1:]]
+            holder = next(c for c in clusters if head in c.items)
+            approved.setdefault(holder.items[0], []).extend(links)
+        clusters = [Cluster(c.items, (*approved.get(c.items[0], ()), *c.links)) for c in clusters]
         groups = agglomerate(
             [c.items for c in clusters], edges, review_at, linker(review_at), limit
         )
@@ -144,8 +158,11 @@ class DedupePolicy(Policy):
                 continue
             others = [i for i in cluster.items if i != primary]
             filled[primary] = self._survivors(feats, primary, others, {})
-            merges.append(self._merge(run, primary, others, cluster.links,
-                                      filled[primary], review=False))  # fmt: skip
+            merge = self._merge(run, primary, others, cluster.links, filled[primary],
+                                review=False)  # fmt: skip
+            if cluster.items[0] in approved:
+                merge = replace(merge, reason="approved by a person: " + merge.reason)
+            merges.append(merge)
         reviews: list[Merge] = []
         for group in groups:
             heads = sorted({primary_of[i] for i in group.items})

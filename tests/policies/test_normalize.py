@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connectors.base import Record
-from policies.base import Snapshot, Update
+from policies.base import Change, Flag, Snapshot, Update
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
 NOW = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
@@ -29,10 +29,23 @@ def snap(*records: Record) -> Snapshot:
     return Snapshot("test", NOW, by_type)
 
 
-def run(*records: Record, **settings: object) -> list[Update]:
+def run_all(*records: Record, **settings: object) -> list[Change]:
     changes = NormalizePolicy(NormalizeSettings.model_validate(settings))(snap(*records))
-    assert all(isinstance(c, Update) for c in changes)
-    return [c for c in changes if isinstance(c, Update)]
+    assert all(isinstance(c, Update | Flag) for c in changes)
+    return changes
+
+
+def run(*records: Record, **settings: object) -> list[Update]:
+    """The updates only (flags are checked with :func:`flagged`)."""
+    return [c for c in run_all(*records, **settings) if isinstance(c, Update)]
+
+
+def flagged(*records: Record, **settings: object) -> dict[tuple[str, str | None], str]:
+    return {
+        (c.record_id, c.field): c.reason
+        for c in run_all(*records, **settings)
+        if isinstance(c, Flag)
+    }
 
 
 def as_map(updates: list[Update]) -> dict[tuple[str, str], str | None]:
@@ -98,9 +111,53 @@ def test_clean_record_gives_no_change() -> None:
     assert run(clean) == []
 
 
-def test_invalid_and_unparseable_phones_are_left_alone() -> None:
-    updates = run(rec("contacts", "1", phone="(555) 123-4567", mobilephone="call me"))
-    assert updates == []
+def test_invalid_and_unparseable_phones_are_left_alone_and_flagged() -> None:
+    record = rec("contacts", "1", phone="(555) 123-4567", mobilephone="call me", zip="n/a")
+    assert run(record) == []
+    assert flagged(record) == {
+        ("1", "phone"): "phone '(555) 123-4567' is not a valid, assigned number",
+        ("1", "mobilephone"): "mobilephone 'call me' cannot be read as a phone number",
+    }
+    short = rec("contacts", "2", phone="12")
+    assert flagged(short, phone_validation="possible") == {
+        ("2", "phone"): "phone '12' does not have a possible length for its region"
+    }
+    assert flagged(record, flag_invalid=False) == {}
+    (flag,) = [c for c in run_all(short) if isinstance(c, Flag)]
+    assert (flag.policy, flag.value, flag.object_type) == ("normalize", "12", "contacts")
+
+
+def test_invalid_emails_are_flagged_after_trimming_and_fixable_ones_fixed() -> None:
+    record = rec(
+        "contacts",
+        "1",
+        email=" Amy Ellis@UnionPartners.com",
+        hs_additional_emails="ok@x.com;bad@@x.com; B@X.COM",
+    )
+    fixable = rec("contacts", "2", email=" Jo@Acme.COM ", hs_additional_emails="A@b.com;a@B.com")
+    assert as_map(run(record, fixable)) == {
+        ("2", "email"): "jo@acme.com",
+        ("2", "hs_additional_emails"): "a@b.com",
+    }
+    flags = flagged(record, fixable)
+    assert set(flags) == {("1", "email"), ("1", "hs_additional_emails")}
+    assert flags[("1", "email")].startswith(
+        "email ' Amy Ellis@UnionPartners.com' is not a valid e-mail address: "
+    )
+    assert "'bad@@x.com'" in flags[("1", "hs_additional_emails")]
+    assert "ok@x.com" not in flags[("1", "hs_additional_emails")].partition("holds")[2]
+    for bad in ("a@b..com", "a.b.com", "x@gmail", "a@b,com"):
+        assert ("3", "email") in flagged(rec("contacts", "3", email=bad)), bad
+
+
+def test_websites_become_bare_domains() -> None:
+    contact = rec("contacts", "1", website="https://www.Acme.com/about")
+    company = rec("companies", "2", website=" WWW.Beta.io ", domain="beta.io")
+    assert as_map(run(contact, company)) == {
+        ("1", "website"): "acme.com",
+        ("2", "website"): "beta.io",
+    }
+    assert run(rec("companies", "3", website="not a site")) == []
 
 
 def test_possible_phone_validation_accepts_fictional_numbers() -> None:
@@ -229,6 +286,10 @@ def test_normalizing_twice_equals_once(
     record = Record("contacts", "1", dict(props), NOW)
     first = policy(snap(record))
     updates = [c for c in first if isinstance(c, Update)]
-    assert len(updates) == len(first)
-    assert len({u.field for u in updates}) == len(updates)  # at most one change per field
-    assert policy(snap(_apply(record, updates))) == []
+    flags = [c for c in first if isinstance(c, Flag)]
+    assert len(updates) + len(flags) == len(first)
+    fields = [u.field for u in updates] + [f.field for f in flags]
+    assert len(set(fields)) == len(fields)  # at most one change or flag per field
+    second = policy(snap(_apply(record, updates)))
+    assert [c for c in second if isinstance(c, Update)] == []
+    assert [c for c in second if isinstance(c, Flag)] == flags

@@ -9,24 +9,35 @@ from policies.dedupe import DedupePolicy
 from policies.follow_up import FollowUpPolicy
 from policies.normalize import NormalizePolicy
 from policies.registry import PoliciesSettings, build_policies
+from policies.tags import TagsPolicy
 
 
 def test_defaults_build_all_three_in_order() -> None:
     policies = build_policies(PoliciesSettings())
-    assert [type(p) for p in policies] == [NormalizePolicy, DedupePolicy, FollowUpPolicy]
-    assert [p.name for p in policies] == ["normalize", "dedupe", "follow_up"]
+    assert [type(p) for p in policies] == [
+        NormalizePolicy,
+        TagsPolicy,
+        DedupePolicy,
+        FollowUpPolicy,
+    ]
+    assert [p.name for p in policies] == ["normalize", "tags", "dedupe", "follow_up"]
 
 
 def test_disabled_policies_are_left_out() -> None:
     settings = PoliciesSettings.model_validate(
-        {"normalize": {"enabled": False}, "follow_up": {"enabled": False}}
+        {
+            "normalize": {"enabled": False},
+            "follow_up": {"enabled": False},
+            "tags": {"enabled": False},
+        }
     )
     assert [p.name for p in build_policies(settings)] == ["dedupe"]
 
 
 def test_default_region_overrides_the_phone_region() -> None:
     settings = PoliciesSettings.model_validate({"normalize": {"default_region": "US"}})
-    normalize, dedupe, _ = build_policies(settings, default_region="gb")
+    built = {p.name: p for p in build_policies(settings, default_region="gb")}
+    normalize, dedupe = built["normalize"], built["dedupe"]
     assert isinstance(normalize, NormalizePolicy)
     assert isinstance(dedupe, DedupePolicy)
     assert normalize.settings.default_region == "GB"
@@ -38,7 +49,7 @@ def test_default_region_overrides_the_phone_region() -> None:
 
 def test_unknown_sections_and_keys_are_rejected() -> None:
     with pytest.raises(ValidationError):
-        PoliciesSettings.model_validate({"tags": {}})
+        PoliciesSettings.model_validate({"tagz": {}})
     with pytest.raises(ValidationError):
         PoliciesSettings.model_validate({"dedupe": {"merge_treshold": 0.8}})
 

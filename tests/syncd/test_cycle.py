@@ -108,6 +108,8 @@ def test_plan_json_against_the_sandbox(
         "merge": {"primary_id", "merged_ids", "confidence"},
         "review": {"primary_id", "merged_ids", "confidence"},
         "create_task": {"record_id", "subject", "owner_id", "due"},
+        "flag": {"record_id", "field", "value"},
+        "archive": {"record_id"},
     }
     for change in doc["changes"]:
         assert {"kind", "source", "object_type", "policy", "reason"} <= change.keys()

@@ -1,0 +1,199 @@
+"""The review queue behind ``syncd review``: list proposed merges, approve or reject them.
+
+The dedupe policy puts a pair or cluster whose confidence lies between its two thresholds in
+the plan as a change of kind ``review`` (a :class:`~policies.base.Merge`). The queue of a
+source is the review changes of its **latest plan** (newest ``created_at``) that no one has
+decided on yet. A decision is stored with :meth:`StateStore.record_review` and reaches the
+policies of the next plan through ``Snapshot.decisions``: a rejected group is never proposed
+again, an approved one is planned as a merge.
+
+Nothing here writes to the CRM or changes a plan.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from connectors.base import Record
+from policies.base import Merge
+from state.base import StateStore
+from state.models import plans_t
+from state.store import SqlStateStore
+from syncd.errors import SyncdError
+
+DECISIONS = ("approved", "rejected")
+
+
+class ReviewError(SyncdError):
+    """A review command cannot be carried out (no plan, unknown group, bad decision)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One proposed merge waiting for a person.
+
+    ``ids`` is the group a decision is recorded on (primary and merged ids); ``names`` maps
+    each of those ids to a label from the stored record (name, e-mail or company name; absent
+    when the record is not stored).
+    """
+
+    plan_id: str
+    object_type: str
+    primary_id: str
+    merged_ids: tuple[str, ...]
+    confidence: float
+    reason: str
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """The record ids of the group: primary and merged."""
+        return frozenset((self.primary_id, *self.merged_ids))
+
+
+def latest_plan_id(store: StateStore, source: str) -> str | None:
+    """The id of ``source``'s newest plan (by ``created_at``, then id), ``None`` when none.
+
+    The store interface has no such query yet, so this reads the ``plans`` table through
+    :attr:`SqlStateStore.engine` (the only store implementation); another store raises
+    ``ReviewError``.
+    """
+    if not isinstance(store, SqlStateStore):
+        raise ReviewError(f"cannot find the latest plan in a {type(store).__name__}")
+    query = (
+        sa.select(plans_t.c.id)
+        .where(plans_t.c.source == source)
+        .order_by(plans_t.c.created_at.desc(), plans_t.c.id.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    return None if found is None else str(found)
+
+
+def _label(record: Record) -> str:
+    props = record.properties
+    if record.object_type == "companies":
+        return (props.get("name") or props.get("domain") or "").strip()
+    name = " ".join(
+        p.strip() for p in (props.get("firstname"), props.get("lastname")) if p and p.strip()
+    )
+    return name or (props.get("email") or "").strip()
+
+
+def review_items(store: StateStore, source: str) -> list[ReviewItem]:
+    """Every review change of ``source``'s latest plan, decided or not, in plan order.
+
+    Empty when the source has no plan. Labels come from the stored records.
+    """
+    plan_id = latest_plan_id(store, source)
+    if plan_id is None:
+        return []
+    reviews = [
+        c for c in store.load_plan(plan_id).changes if isinstance(c, Merge) and c.kind == "review"
+    ]
+    wanted: dict[str, set[str]] = {}
+    for change in reviews:
+        wanted.setdefault(change.object_type, set()).update((change.primary_id, *change.merged_ids))
+    labels = {
+        (object_type, record_id): _label(record)
+        for object_type, ids in sorted(wanted.items())
+        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
+    }
+    return [
+        ReviewItem(
+            plan_id=plan_id,
+            object_type=c.object_type,
+            primary_id=c.primary_id,
+            merged_ids=c.merged_ids,
+            confidence=c.confidence,
+            reason=c.reason,
+            names={
+                i: labels[(c.object_type, i)]
+                for i in (c.primary_id, *c.merged_ids)
+                if labels.get((c.object_type, i))
+            },
+        )
+        for c in reviews
+    ]
+
+
+def pending_reviews(store: StateStore, source: str) -> list[ReviewItem]:
+    """The review changes of ``source``'s latest plan on which no decision is recorded yet."""
+    items = review_items(store, source)
+    decided: dict[str, Mapping[frozenset[str], str]] = {}
+    for object_type in sorted({i.object_type for i in items}):
+        decided[object_type] = store.review_decisions(source, object_type)
+    return [i for i in items if i.ids not in decided[i.object_type]]
+
+
+def decide(  # noqa: PLR0917  (mirrors StateStore.record_review)
+    store: StateStore,
+    source: str,
+    object_type: str,
+    ids: Iterable[str],
+    decision: str,
+    now: datetime,
+    by: str | None = None,
+    note: str | None = None,
+) -> ReviewItem:
+    """Record ``decision`` (``approved`` or ``rejected``) on the group ``ids`` and return the
+    review item it belongs to.
+
+    ``ids`` must be at least two ids of one review change of ``object_type`` in the source's
+    latest plan (all of its ids, or some of them: rejecting a pair out of a larger group keeps
+    just those two apart). An item decided before may be decided again; the later decision
+    replaces the earlier. ``ReviewError`` when the decision is not one of :data:`DECISIONS`,
+    the source has no plan, or no review item holds all of ``ids``.
+    """
+    group = frozenset(i.strip() for i in ids)
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}; found {decision!r}")
+    if len(group) < 2:
+        raise ReviewError("a decision needs at least two record ids")
+    items = review_items(store, source)
+    if not items and latest_plan_id(store, source) is None:
+        raise ReviewError(f"source {source!r} has no plan to review")
+    for item in items:
+        if item.object_type == object_type and group <= item.ids:
+            store.record_review(source, object_type, sorted(group), decision, now, by, note)
+            return item
+    shown = ", ".join(sorted(group))
+    raise ReviewError(
+        f"no pending review of {object_type} in the latest plan of {source!r} holds {shown}"
+    )
+
+
+def _who(item: ReviewItem, record_id: str) -> str:
+    name = item.names.get(record_id)
+    return f"{record_id} ({name})" if name else record_id
+
+
+def render_reviews(items: Sequence[ReviewItem], width: int = 140) -> str:
+    """The queue as a plain-text rich table: type, primary, merged, confidence, reason."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    if not items:
+        console.print("No reviews pending.")
+        return buffer.getvalue()
+    table = Table(title=f"Reviews pending: {len(items)}", title_justify="left", expand=True)
+    for column, ratio in (("Type", 1), ("Primary", 2), ("Merged", 3), ("Confidence", 1),
+                          ("Why", 6)):  # fmt: skip
+        table.add_column(column, ratio=ratio, overflow="fold")
+    for item in items:
+        table.add_row(
+            item.object_type,
+            _who(item, item.primary_id),
+            ", ".join(_who(item, i) for i in item.merged_ids),
+            f"{item.confidence:.2f}",
+            item.reason,
+        )
+    console.print(table)
+    return buffer.getvalue()

@@ -1,0 +1,204 @@
+"""Follow-up rules from configuration: conditions, owners (round robin), templates, due dates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.base import Record
+from policies.base import CreateTask, Snapshot
+from policies.follow_up import Condition, FollowUpPolicy, FollowUpSettings
+
+FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
+
+
+def rec(object_type: str, record_id: str, **props: str | None) -> Record:
+    return Record(object_type, record_id, props, FRIDAY)
+
+
+def holds(condition: Mapping[str, object], **props: str | None) -> bool:
+    return Condition.model_validate(condition).holds(rec("contacts", "1", **props), FRIDAY)
+
+
+def run(
+    records: list[Record],
+    rules: list[dict[str, object]] | None = None,
+    owners: Mapping[str, Mapping[str, str | None]] | None = None,
+    **settings: object,
+) -> list[CreateTask]:
+    by_type: dict[str, list[Record]] = {}
+    for r in records:
+        by_type.setdefault(r.object_type, []).append(r)
+    if rules is not None:
+        settings["rules"] = rules
+    policy = FollowUpPolicy(FollowUpSettings.model_validate(settings))
+    changes = policy(Snapshot("test", FRIDAY, by_type, owners or {}))
+    return [c for c in changes if isinstance(c, CreateTask)]
+
+
+def test_equals_ignores_case_and_whitespace() -> None:
+    cond = {"field": "hs_lead_status", "equals": "open"}
+    assert holds(cond, hs_lead_status=" OPEN ")
+    assert not holds(cond, hs_lead_status="OPEN_DEAL")
+    assert not holds(cond)
+
+
+def test_in_and_not_in() -> None:
+    assert holds({"field": "hs_lead_status", "in": ["NEW", "OPEN"]}, hs_lead_status="new")
+    assert not holds({"field": "hs_lead_status", "in": ["NEW", "OPEN"]}, hs_lead_status="CONNECTED")
+    assert not holds({"field": "hs_lead_status", "in": ["NEW"]})
+    closed = {"field": "dealstage", "not_in": ["closedwon", "closedlost"]}
+    assert holds(closed, dealstage="qualifiedtobuy")
+    assert not holds(closed, dealstage="ClosedWon")
+    assert holds(closed)  # a missing stage is in no list
+
+
+def test_contains_looks_at_each_value_of_a_multi_value_field() -> None:
+    cond = {"field": "tags", "contains": "vip"}
+    assert holds(cond, tags="newsletter; VIP;partner")
+    assert not holds(cond, tags="vip_lounge;newsletter")
+    assert not holds(cond)
+
+
+def test_older_than_days_reads_last_activity() -> None:
+    cond = {"field": "notes_last_updated", "older_than_days": 30}
+    assert holds(cond, notes_last_updated="2024-03-01T10:00:00.000Z")
+    assert not holds(cond, notes_last_updated="2024-04-20T10:00:00Z")
+    assert holds(cond, notes_last_updated="1709287200000")  # epoch ms, 2024-03-01
+    assert holds(cond)  # never any activity
+    assert holds(cond, notes_last_updated="garbage")
+
+
+def test_a_condition_needs_exactly_one_operator() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        Condition.model_validate({"field": "x"})
+    with pytest.raises(ValidationError, match="exactly one"):
+        Condition.model_validate({"field": "x", "equals": "a", "in": ["a"]})
+    with pytest.raises(ValidationError):
+        Condition.model_validate({"field": "x", "equals": "a", "surprise": 1})
+
+
+STALE_VIP: dict[str, object] = {
+    "object_type": "contacts",
+    "when": [
+        {"field": "tags", "contains": "vip"},
+        {"field": "notes_last_updated", "older_than_days": 14},
+    ],
+    "reason": "VIP {firstname} quiet since {notes_last_updated}",
+    "subject": "Check in with {display_name} ({company})",
+    "body": "Last activity {notes_last_updated}; status {hs_lead_status}.",
+    "due_in_business_days": 0,
+}
+STALLED_DEAL: dict[str, object] = {
+    "object_type": "deals",
+    "when": [{"field": "dealstage", "in": ["contractsent"]}],
+    "reason": "contract out for {dealname}",
+    "subject": "Chase the contract: {dealname}",
+}
+
+
+def test_rules_pick_records_and_fill_templates() -> None:
+    records = [
+        rec(
+            "contacts",
+            "1",
+            firstname="Ann",
+            lastname="Lee",
+            tags="vip",
+            company="Acme",
+            notes_last_updated="2024-04-01T00:00:00Z",
+            hubspot_owner_id="7",
+        ),
+        rec("contacts", "2", tags="vip", notes_last_updated="2024-05-01T00:00:00Z"),
+        rec("contacts", "3", tags="newsletter", notes_last_updated="2024-01-01T00:00:00Z"),
+        rec("deals", "4", dealname="Big one", dealstage="contractsent", hubspot_owner_id="7"),
+        rec("deals", "5", dealname="Other", dealstage="qualifiedtobuy"),
+    ]
+    created = run(records, [STALE_VIP, STALLED_DEAL])
+    assert [(c.object_type, c.record_id) for c in created] == [("contacts", "1"), ("deals", "4")]
+    vip, deal = created
+    assert vip.subject == "Check in with Ann Lee (Acme)"
+    assert vip.body == "Last activity 2024-04-01T00:00:00Z; status ."
+    assert vip.reason == (
+        "VIP Ann quiet since 2024-04-01T00:00:00Z has no open task; follow-up due 2024-05-03"
+    )
+    assert vip.due == date(2024, 5, 3)  # rule's 0 business days: today (a Friday)
+    assert (deal.subject, deal.body, deal.due) == ("Chase the contract: Big one", "",
+                                                   date(2024, 5, 7))  # fmt: skip
+
+
+def test_first_matching_rule_wins_and_open_tasks_still_suppress() -> None:
+    broad: dict[str, object] = {
+        "object_type": "deals",
+        "reason": "any deal",
+        "subject": "Any {dealname}",
+    }
+    records = [
+        rec("deals", "4", dealname="A", dealstage="contractsent"),
+        rec("deals", "5", dealname="B", dealstage="closedwon"),
+        Record("tasks", "9", {"hs_task_status": "WAITING"}, FRIDAY, associations={"deals": ("5",)}),
+    ]
+    created = run(records, [STALLED_DEAL, broad])
+    assert [(c.record_id, c.subject) for c in created] == [("4", "Chase the contract: A")]
+
+
+def test_companies_can_have_rules() -> None:
+    rule: dict[str, object] = {
+        "object_type": "companies",
+        "when": [{"field": "industry", "equals": "SOFTWARE"}],
+        "reason": "software firm",
+        "subject": "Call {display_name}",
+    }
+    created = run([rec("companies", "3", name="Globex", industry="software")], [rule])
+    assert [(c.object_type, c.subject) for c in created] == [("companies", "Call Globex")]
+
+
+def test_rules_and_legacy_keys_do_not_mix() -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        FollowUpSettings.model_validate({"rules": [STALLED_DEAL], "open_lead_statuses": ["NEW"]})
+    assert FollowUpSettings.model_validate({"rules": []}).effective_rules() == ()
+
+
+def test_default_rules_are_open_leads_and_open_deals() -> None:
+    rules = FollowUpSettings().effective_rules()
+    assert [r.object_type for r in rules] == ["contacts", "deals"]
+    created = run([rec("deals", "1", dealname="X")])
+    assert (
+        created[0].reason == "open deal (stage not set) has no open task; follow-up due 2024-05-07"
+    )
+
+
+OWNERS: dict[str, dict[str, str | None]] = {
+    "30": {"archived": "false"},
+    "4": {"archived": "false"},
+    "100": {"archived": "true"},
+    "20": {"archived": None},
+}
+
+
+def test_round_robin_over_active_owners_by_owner_id_then_record_id() -> None:
+    leads = [rec("contacts", rid, hs_lead_status="NEW") for rid in ("15", "3", "200", "40", "8")]
+    deal = rec("deals", "9", dealname="D")
+    owned = rec("contacts", "1", hs_lead_status="NEW", hubspot_owner_id="100")  # archived owner
+    created = run([*leads, deal, owned], owners=OWNERS)
+    owner_of = {c.record_id: c.owner_id for c in created}
+    # Active owners 4, 20, 30; records needing one in id order: 1, 3, 8, 9, 15, 40, 200.
+    assert owner_of == {"1": "4", "3": "20", "8": "30", "9": "4", "15": "20", "40": "30",
+                        "200": "4"}  # fmt: skip
+
+
+def test_record_owner_and_fallback_come_before_round_robin() -> None:
+    records = [
+        rec("contacts", "1", hs_lead_status="NEW", hubspot_owner_id="30"),
+        rec("contacts", "2", hs_lead_status="NEW"),
+    ]
+    assert [c.owner_id for c in run(records, owners=OWNERS)] == ["30", "4"]
+    assert [c.owner_id for c in run(records, owners=OWNERS, fallback_owner_id="77")] == [
+        "30",
+        "77",
+    ]
+    assert [c.owner_id for c in run(records, owners=OWNERS, round_robin=False)] == ["30", None]
+    assert [c.owner_id for c in run(records, owners={"5": {"archived": "true"}})] == ["30", None]
