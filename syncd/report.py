@@ -28,6 +28,10 @@ POLICY_TITLES = {
     "normalize": "Field fixes",
     "dedupe": "Duplicates",
     "follow_up": "Missing follow-up tasks",
+    "tags": "Tags and picklist values",
+    "required": "Missing required fields",
+    "retire": "Stale records",
+    "undo": "Undo",
 }
 
 
