@@ -24,6 +24,7 @@ from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
 from state.store import open_store
 from syncd import logging as slog
 from syncd.config import Config, load_config, unresolved_secrets
+from syncd.csv_mode import plan_csv
 from syncd.engine import Engine
 from syncd.errors import ConfigError, SyncdError
 from syncd.plan import Plan
@@ -123,13 +124,57 @@ def check_config(config: ConfigOpt) -> None:
 
 @app.command()
 def plan(
-    config: ConfigOpt,
+    config: Annotated[
+        Path | None, typer.Option("-c", "--config", help="Configuration file (TOML).")
+    ] = None,
     source: SourceOpt = None,
     fmt: FormatOpt = ReportFormat.table,
     output: OutOpt = None,
     limit: LimitOpt = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Plan a CSV export instead: no configuration needed."),
+    ] = None,
+    object_type: Annotated[
+        str, typer.Option("--object-type", help="With --csv: what the rows are.")
+    ] = "contacts",
+    id_column: Annotated[str, typer.Option("--id-column", help="With --csv.")] = "id",
+    apply_csv: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="With --csv: write the cleaned file, merge map and task list."
+        ),
+    ] = False,
 ) -> None:
-    """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM."""
+    """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM.
+
+    With --csv FILE, plan a spreadsheet export with the default policies and a throw-away state
+    store; --apply then writes FILE.cleaned.csv, FILE.merge-map.csv and FILE.tasks.csv beside it
+    (the input is never modified).
+    """
+    if csv_file is not None:
+        slog.configure("warning", "auto")
+        try:
+            result = plan_csv(
+                csv_file,
+                object_type,
+                fmt=fmt.value,
+                output=output,
+                limit=limit,
+                apply=apply_csv,
+                now=_now,
+                new_id=_new_id,
+                id_column=id_column,
+            )
+        except ConfigError as exc:
+            raise _fail(f"--csv {csv_file}: {exc}", 2) from None
+        except SyncdError as exc:
+            raise _fail(f"--csv {csv_file}: {exc}", 1) from None
+        if output is not None:
+            typer.echo(f"plan {result.id} written to {output}: {summary_line(result)}", err=True)
+        return
+    if config is None:
+        raise _fail("plan: give -c CONFIG, or --csv FILE to plan a spreadsheet export", 2)
     cfg = _load(config)
     try:
         name, _ = cfg.source(source)

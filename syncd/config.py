@@ -8,6 +8,7 @@ resolved only when a source is used, so ``check-config`` works without the secre
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
@@ -93,6 +94,12 @@ class RetryConfig(_Strict):
     jitter_seconds: float = Field(default=0.5, ge=0)
 
 
+def _phone_region(value: str) -> str:
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("expected a two-letter region code such as US, GB, DE")
+    return value.upper()
+
+
 class HubSpotSourceConfig(_Strict):
     """A HubSpot account, reached through ``hubspot-api-client``."""
 
@@ -134,12 +141,7 @@ class HubSpotSourceConfig(_Strict):
             )
         return value
 
-    @field_validator("default_region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError("expected a two-letter region code such as US, GB, DE")
-        return value.upper()
+    _region = field_validator("default_region")(_phone_region)
 
     @model_validator(mode="after")
     def _one_secret(self) -> HubSpotSourceConfig:
@@ -170,8 +172,56 @@ class HubSpotSourceConfig(_Strict):
             ) from exc
 
 
-SourceConfig = Annotated[HubSpotSourceConfig, Field(discriminator="connector")]
-CONNECTORS = ("hubspot",)
+class CsvSourceConfig(_Strict):
+    """A spreadsheet export (``connector = "csv"``), cleaned into new files on apply."""
+
+    connector: Literal["csv"]
+    path: Path = Field(description="The CSV file; relative to the config file.")
+    object_type: Literal["contacts", "companies", "deals", "tasks"] = "contacts"
+    id_column: str = Field(default="id", description="Column of unique record ids.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="CSV column -> canonical field; other columns named like a canonical field "
+        "(any case) are that field, the rest are carried through untouched.",
+    )
+    encoding: str = "utf-8-sig"
+    delimiter: str | None = Field(
+        default=None, min_length=1, max_length=1, description="Sniffed when not given."
+    )
+    output_dir: Path | None = Field(
+        default=None,
+        description="Where the cleaned file, merge map and tasks go (beside the "
+        "input by default); relative to the config file.",
+    )
+    default_region: str = "US"
+    apply: ApplyConfig = ApplyConfig()
+
+    @property
+    def object_types(self) -> tuple[str, ...]:
+        """The one object type the file holds (the engine pulls ``object_types``)."""
+        return (self.object_type,)
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("expected a Python codec name such as utf-8-sig or cp1252") from None
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _one_to_one(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(set(value.values())) != len(value):
+            raise ValueError("two CSV columns map to one canonical field")
+        return value
+
+    _region = field_validator("default_region")(_phone_region)
+
+
+SourceConfig = Annotated[HubSpotSourceConfig | CsvSourceConfig, Field(discriminator="connector")]
+CONNECTORS = ("hubspot", "csv")
 
 
 class Config(_Strict):
@@ -282,6 +332,8 @@ def unresolved_secrets(config: Config) -> list[str]:
     """Secret references whose environment variable is unset (for ``check-config`` warnings)."""
     missing = []
     for name, source in config.sources.items():
+        if not isinstance(source, HubSpotSourceConfig):
+            continue
         if source.token and (m := _ENV_REF.match(source.token)) and not os.environ.get(m.group(1)):
             missing.append(f"sources.{name}.token: environment variable {m.group(1)} is not set")
     return missing

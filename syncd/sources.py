@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from connectors.base import Connector
+from connectors.csv import CsvConnector, CsvSettings
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.hubspot.pacer import Pacer
 from connectors.retry import RetrySettings
-from syncd.config import Config, SourceConfig
+from syncd.config import Config, CsvSourceConfig, SourceConfig
 
 
 def build_connector(
@@ -26,6 +28,8 @@ def build_connector(
     ``sleep`` and ``monotonic`` are the time that retries and rate pacing wait on; tests pass a
     fake one.
     """
+    if isinstance(source, CsvSourceConfig):
+        return build_csv_connector(source, config.base_dir)
     token = source.resolve_token(config.base_dir, f"sources.{name}")
     settings = HubSpotSettings(
         base_url=source.base_url,
@@ -41,3 +45,25 @@ def build_connector(
         ),
     )
     return HubSpotConnector(settings, sleep=sleep, pacer=Pacer(sleep=sleep, clock=monotonic))
+
+
+def csv_settings(source: CsvSourceConfig, base_dir: Path) -> CsvSettings:
+    """The connector settings of a configured source, relative paths against ``base_dir``."""
+
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else base_dir / path
+
+    return CsvSettings(
+        path=absolute(source.path),
+        object_type=source.object_type,
+        id_column=source.id_column,
+        columns=dict(source.columns),
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        output_dir=None if source.output_dir is None else absolute(source.output_dir),
+    )
+
+
+def build_csv_connector(source: CsvSourceConfig, base_dir: Path) -> CsvConnector:
+    """The connector of a configured ``csv`` source (for ``syncd.sources.build_connector``)."""
+    return CsvConnector(csv_settings(source, base_dir))

@@ -1,0 +1,128 @@
+"""``syncd plan --csv FILE.csv``: clean a spreadsheet export with no configuration file.
+
+:func:`plan_csv` runs one cycle of the real engine over a CSV file: the default policies
+(``PoliciesSettings()``), a throw-away SQLite state store in a temporary directory, and a
+:class:`~connectors.csv.CsvConnector` as the source. With ``apply`` the plan is pushed through
+``Engine.run_once``: the connector writes ``<stem>.cleaned.csv``, ``<stem>.merge-map.csv`` and
+``<stem>.tasks.csv`` beside the input; the input itself is never modified.
+
+:class:`CsvSourceConfig` is the ``[sources.NAME]`` model of a configured ``csv`` source; it belongs
+in ``syncd.config``'s ``SourceConfig`` union, and is built here with ``Config.model_construct``
+(a validated ``Config`` cannot hold it until it is in that union).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector
+from connectors.csv import CsvConnector
+from policies.registry import PoliciesSettings
+from state.store import open_store
+from syncd.config import (
+    ApplyConfig,
+    Ceiling,
+    Config,
+    CsvSourceConfig,
+    Limits,
+    LoggingConfig,
+    StoreConfig,
+)
+from syncd.engine import Engine
+from syncd.plan import Plan
+from syncd.report import Format, render
+from syncd.sources import build_csv_connector
+
+SOURCE_NAME = "csv"
+_OPEN = Ceiling(max=10_000_000, share=1.0)
+#: In CSV mode the result is a new file beside the input, so no ceiling holds a push back.
+CSV_MODE_APPLY = ApplyConfig(
+    limits=Limits(updates=_OPEN, merges=_OPEN, tasks=_OPEN, archives=_OPEN)
+)
+
+
+def plan_csv(
+    csv_path: Path,
+    object_type: str = "contacts",
+    *,
+    fmt: Format,
+    output: Path | None,
+    limit: int | None,
+    apply: bool = False,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str],
+    id_column: str = "id",
+    columns: Mapping[str, str] | None = None,
+    default_region: str = "US",
+) -> Plan:
+    """Plan (and with ``apply`` push) one CSV file; write the rendered plan; return the plan.
+
+    The rendering goes to ``output`` or, without it, to standard output. The plan's ``stats``
+    gain ``skipped_rows`` (``[{"row", "reason"}]``: rows without an id, with a repeated id or the
+    wrong number of fields) and, with ``apply``, ``outputs`` (the files written) and ``pushed``
+    (outbox statuses). Raises what the engine raises (``ConfigError`` for a missing id column or
+    a mapped column not in the header, ``SourceFatalError`` for an unreadable file).
+    """
+    path = csv_path.resolve()
+    csv_source = CsvSourceConfig.model_validate(
+        {
+            "connector": "csv",
+            "path": path,
+            "object_type": object_type,
+            "id_column": id_column,
+            "columns": dict(columns or {}),
+            "default_region": default_region,
+            "apply": CSV_MODE_APPLY,
+        }
+    )
+    built: list[CsvConnector] = []
+
+    def factory(config: Config, name: str, source: object) -> Connector:
+        del name, source  # always the one CSV source built above
+        connector = build_csv_connector(csv_source, config.base_dir)
+        built.append(connector)
+        return connector
+
+    with tempfile.TemporaryDirectory(prefix="syncd-csv-") as tmp:
+        # model_construct: CsvSourceConfig is not (yet) in syncd.config's SourceConfig union
+        sources: dict[str, Any] = {SOURCE_NAME: csv_source}
+        config = Config.model_construct(
+            store=StoreConfig(url=f"sqlite:///{Path(tmp) / 'state.db'}"),
+            logging=LoggingConfig(level="warning"),
+            sources=sources,
+            policies=PoliciesSettings(),
+            base_dir=path.parent,
+        )
+        store = open_store(config.store_url())
+        try:
+            engine = Engine(config, store, now, new_id, factory)
+            stats: dict[str, object] = {}
+            if apply:
+                result = engine.run_once(SOURCE_NAME)
+                assert result.plan is not None  # run_once always makes a plan
+                plan = result.plan
+                settings = built[-1].settings
+                stats["outputs"] = {
+                    "cleaned": str(settings.cleaned_path),
+                    "merge_map": str(settings.merge_map_path),
+                    "tasks": str(settings.tasks_path),
+                }
+                stats["pushed"] = dict(result.pushes[-1].statuses)
+            else:
+                plan = engine.plan(SOURCE_NAME)
+        finally:
+            store.close()
+    skipped = [{"row": row, "reason": why} for row, why in built[0].skipped] if built else []
+    plan = replace(plan, stats={**plan.stats, "skipped_rows": skipped, **stats})
+    text = render(plan, fmt, limit=limit)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    return plan
