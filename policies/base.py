@@ -73,6 +73,9 @@ class Merge:
     evidence: Mapping[str, float] = field(default_factory=dict)
     field_values: Mapping[str, str | None] = field(default_factory=dict)
     kind: Literal["merge", "review"] = "merge"
+    #: The primary's own values of the ``field_values`` fields when the plan was made: what a
+    #: push compares with the CRM to tell a person's later edit from the plan's baseline.
+    field_baseline: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,7 @@ def change_to_dict(change: Change) -> dict[str, object]:
             "confidence": change.confidence,
             "evidence": dict(change.evidence),
             "field_values": dict(change.field_values),
+            "field_baseline": dict(change.field_baseline),
         }
     if isinstance(change, Flag):
         return common | {
@@ -205,9 +209,11 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
         merged = data["merged_ids"]
         evidence = data.get("evidence") or {}
         values = data.get("field_values") or {}
+        before = data.get("field_baseline") or {}
         assert isinstance(merged, list | tuple)
         assert isinstance(evidence, dict)
         assert isinstance(values, dict)
+        assert isinstance(before, dict)
         return Merge(
             source=source,
             object_type=object_type,
@@ -219,6 +225,7 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
             evidence={str(k): float(v) for k, v in evidence.items()},
             field_values={str(k): None if v is None else str(v) for k, v in values.items()},
             kind="merge" if kind == "merge" else "review",
+            field_baseline={str(k): None if v is None else str(v) for k, v in before.items()},
         )
     if kind == "create_task":
         owner = data.get("owner_id")

@@ -61,7 +61,12 @@ class PushReport:
 
 
 def expand(plan: StoredPlan) -> list[OutboxOp]:
-    """The outbox operations of a plan, in order. Review pairs are held for a person."""
+    """The outbox operations of a plan, in order. Review pairs are held for a person.
+
+    The survivor's chosen values of a merge are written with the primary's plan-time values
+    (``Merge.field_baseline``) as ``old``, so a person's edit of the primary since the plan is a
+    conflict like any other.
+    """
     ops: list[OutboxOp] = []
     for seq, change in enumerate(plan.changes):
         ops.extend(_ops_of(plan.id, seq, change))
@@ -102,8 +107,10 @@ def _ops_of(plan_id: str, seq: int, change: Change) -> Iterable[OutboxOp]:
             )
             return
         if change.field_values:
-            # the primary was empty in these fields when the plan was made (survivorship)
-            fields = {k: {"old": None, "new": v} for k, v in change.field_values.items()}
+            fields = {
+                k: {"old": change.field_baseline.get(k), "new": v}
+                for k, v in change.field_values.items()
+            }
             yield op(0, "update", change.primary_id, {"fields": fields})
         for index, merged_id in enumerate(change.merged_ids, start=1):
             yield op(index, "merge", change.primary_id, {"merged_id": merged_id})

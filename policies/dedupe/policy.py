@@ -55,6 +55,13 @@ def primary_key(rule: str) -> Callable[[Features], tuple[object, ...]]:
         return lambda f: (-f.filled, created(f), id_key(f.id))
     if rule == "most_recent":
         return lambda f: (-_utc(f.updated).timestamp(), -f.filled, id_key(f.id))
+    if rule == "owned":
+        return lambda f: (
+            _blank(f.record.properties.get("hubspot_owner_id")),
+            created(f),
+            -f.filled,
+            id_key(f.id),
+        )
     return lambda f: (created(f), -f.filled, id_key(f.id))
 
 
@@ -230,6 +237,7 @@ class DedupePolicy(Policy):
             evidence=dict(sorted(evidence.items())),
             field_values=values,
             kind="review" if review else "merge",
+            field_baseline={k: feats[primary].record.properties.get(k) for k in values},
         )
 
     def _survivors(
@@ -239,19 +247,37 @@ class DedupePolicy(Policy):
         donors: Sequence[int],
         already: Mapping[str, str | None],
     ) -> dict[str, str | None]:
-        """For each field the primary lacks (after ``already``), the freshest donor value."""
+        """The values the merged record keeps where they differ from the primary's own.
+
+        Per field, ``survivorship`` (or its ``field_survivorship`` override) decides: the
+        primary's value, else the freshest donor's (``primary``); the freshest non-empty value
+        of any record (``most_recent``); the longest, ties by recency (``most_complete``).
+        """
         own = {**feats[primary].record.properties, **already}
-        ranked = sorted(
-            donors, key=lambda i: (-_utc(feats[i].updated).timestamp(), id_key(feats[i].id))
-        )
+
+        def recency(i: int) -> tuple[float, tuple[int, int, str]]:
+            return (-_utc(feats[i].updated).timestamp(), id_key(feats[i].id))
+
+        ranked = sorted(donors, key=recency)
+        everyone = sorted([primary, *donors], key=recency)
         fields = sorted({f for i in donors for f in feats[i].record.properties})
         values: dict[str, str | None] = {}
         for field in fields:
-            if field in self.settings.survivorship_exclude or not _blank(own.get(field)):
+            if field in self.settings.survivorship_exclude:
                 continue
-            for donor in ranked:
-                value = feats[donor].record.properties.get(field)
-                if not _blank(value):
-                    values[field] = value
-                    break
+            rule = self.settings.field_survivorship.get(field, self.settings.survivorship)
+            if rule == "primary" and not _blank(own.get(field)):
+                continue
+            candidates = [
+                (i, own.get(field) if i == primary else feats[i].record.properties.get(field))
+                for i in (ranked if rule == "primary" else everyone)
+            ]
+            filled = [(i, v) for i, v in candidates if not _blank(v)]
+            if not filled:
+                continue
+            if rule == "most_complete":
+                filled.sort(key=lambda item: -len(item[1] or ""))  # stable: recency breaks ties
+            value = filled[0][1]
+            if value != own.get(field):
+                values[field] = value
         return values

@@ -17,7 +17,8 @@ from policies.normalizers import check_region
 
 ContactBlockingKey = Literal["email", "phone", "name", "zip_name", "email_local", "company_name"]
 CompanyBlockingKey = Literal["domain", "phone", "name", "zip_name"]
-PrimaryRule = Literal["oldest", "most_complete", "most_recent"]
+PrimaryRule = Literal["oldest", "most_complete", "most_recent", "owned"]
+Survivorship = Literal["primary", "most_recent", "most_complete"]
 
 
 class Comparison(BaseModel):
@@ -146,8 +147,19 @@ class DedupeSettings(BaseModel):
         default="oldest",
         description="Which record of a cluster survives: 'oldest' (earliest created; ties by "
         "most filled fields, then lowest id), 'most_complete' (most filled fields; ties by "
-        "oldest, then lowest id) or 'most_recent' (latest modified; ties by most filled "
-        "fields, then lowest id).",
+        "oldest, then lowest id), 'most_recent' (latest modified; ties by most filled "
+        "fields, then lowest id) or 'owned' (records with an owner first, then as 'oldest').",
+    )
+    survivorship: Survivorship = Field(
+        default="primary",
+        description="Which value of a field the merged record keeps: 'primary' (the primary's, "
+        "or when it is empty the most recently modified other record's), 'most_recent' (the "
+        "most recently modified record's non-empty value) or 'most_complete' (the longest "
+        "non-empty value; ties by recency).",
+    )
+    field_survivorship: dict[str, Survivorship] = Field(
+        default_factory=dict,
+        description="Per field overrides of survivorship, e.g. {phone = 'most_recent'}.",
     )
     default_region: str = Field(
         default="US",

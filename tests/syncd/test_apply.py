@@ -415,3 +415,45 @@ def test_faults_every_change_applied_once_or_failed_with_reason(
     assert set(per_record.values()) == {1}, per_record
     stats = sandbox.state.stats()
     assert stats["injected"] > 0
+
+
+def test_survivor_values_are_written_and_a_later_edit_still_wins(
+    tmp_path: Path, sandbox: HubSpotSandbox, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With most_recent survivorship the primary's own value is replaced by a fresher one.
+
+    The write carries the primary's plan-time value as its baseline: without it, the primary's
+    own value would look like a person's edit and the merge would lose the fresher value.
+    """
+    monkeypatch.setenv("HUBSPOT_TOKEN", "sandbox")
+    config = make_config(tmp_path, sandbox.base_url)
+    config = config.model_copy(
+        update={
+            "policies": config.policies.model_copy(
+                update={
+                    "dedupe": config.policies.dedupe.model_copy(
+                        update={"survivorship": "most_recent"}
+                    )
+                }
+            )
+        }
+    )
+    engine = engine_for(config, clock)
+    plan = engine.plan("hubspot")
+    replacing = [
+        (c, name)
+        for c in plan.changes
+        if isinstance(c, Merge) and c.kind == "merge"
+        for name in sorted(c.field_values)
+        if c.field_baseline.get(name)
+    ]
+    assert len(replacing) >= 2
+    (edited, edited_field), (kept, kept_field) = replacing[0], replacing[-1]
+    assert (edited.primary_id, edited_field) != (kept.primary_id, kept_field)
+    sandbox.state.update("contacts", edited.primary_id, {edited_field: "typed by a person"})
+    engine.apply(plan.id)
+    now = props(sandbox.state, kept.object_type, kept.primary_id)
+    assert now[kept_field] == kept.field_values[kept_field]
+    assert props(sandbox.state, "contacts", edited.primary_id)[edited_field] == (
+        "typed by a person"
+    )
