@@ -13,6 +13,8 @@ from policies.base import Policy
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.follow_up import FollowUpPolicy, FollowUpSettings
 from policies.normalize import NormalizePolicy, NormalizeSettings
+from policies.required import RequiredPolicy, RequiredSettings
+from policies.retire import RetirePolicy, RetireSettings
 from policies.tags import TagsPolicy, TagsSettings
 
 
@@ -33,6 +35,14 @@ class PoliciesSettings(BaseModel):
     tags: TagsSettings = Field(
         default_factory=TagsSettings,
         description="Picklist and tag values to the CRM's canonical options, with synonyms.",
+    )
+    required: RequiredSettings = Field(
+        default_factory=RequiredSettings,
+        description="Required fields per object type and stage: findings or owner tasks.",
+    )
+    retire: RetireSettings = Field(
+        default_factory=RetireSettings,
+        description="Stale records (no activity, nothing open): reported, tagged or archived.",
     )
 
 
@@ -61,4 +71,8 @@ def build_policies(
         policies.append(DedupePolicy(dedupe))
     if settings.follow_up.enabled:
         policies.append(FollowUpPolicy(settings.follow_up))
+    if settings.required.enabled:
+        policies.append(RequiredPolicy(settings.required))
+    if settings.retire.enabled:
+        policies.append(RetirePolicy(settings.retire))
     return policies

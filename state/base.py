@@ -48,6 +48,7 @@ __all__ = [
     "RUN_STATUSES",
     "AuditEntry",
     "AuditRecord",
+    "HealthPoint",
     "OpOutcome",
     "OutboxEntry",
     "OutboxOp",
@@ -94,6 +95,16 @@ class StoredPlan:
     baseline: Mapping[str, object]
     status: str
     changes: list[Change]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPoint:
+    """The data-quality figures one run measured: object type (or ``all``) → metric → value."""
+
+    run_id: str
+    source: str
+    measured_at: datetime
+    metrics: Mapping[str, Mapping[str, float]]
 
 
 class StateStore(abc.ABC):
@@ -307,6 +318,32 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
         """The current decision on every reviewed group of ``source``'s ``object_type``."""
+
+    # -- health and reports ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def latest_plan(self, source: str) -> str | None:
+        """The id of ``source``'s newest plan (by ``created_at``, then id); ``None`` if none."""
+
+    @abc.abstractmethod
+    def save_health(
+        self,
+        run_id: str,
+        source: str,
+        measured_at: datetime,
+        metrics: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        """Store what run ``run_id`` measured: one row per object type (or ``all``) of
+        ``metrics``, each a mapping of metric name to a finite number.
+
+        Saving again for the same run replaces its figures. ``StateError`` (nothing stored) when
+        the run is unknown or not of ``source``, or a value is not a finite number.
+        """
+
+    @abc.abstractmethod
+    def health_history(self, source: str, limit: int = 50) -> list[HealthPoint]:
+        """The figures of ``source``'s latest ``limit`` measured runs, oldest first (by
+        ``measured_at``, then run id)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -3,7 +3,7 @@
 The schema is created and changed only by the alembic migrations in ``state/migrations``; a test
 checks that the migrated schema equals these models. Add a table here *and* a migration.
 
-Room is left for the tables later parts add (``alerts``, ``health``): each references
+Room is left for the tables later parts add (``alerts``): each references
 ``sources.name`` and, where it belongs to a run or a plan, ``runs.id`` / ``plans.id``.
 """
 
@@ -237,6 +237,23 @@ class ReviewDecisionRow(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class HealthRow(SQLModel, table=True):
+    """Data-quality figures of one object type of a source, measured by one run.
+
+    ``object_type`` is a canonical type or ``all`` (the whole source); ``metrics`` maps a
+    metric name (``syncd.health``) to a number. One row per run and object type.
+    """
+
+    __tablename__ = "health"
+    __table_args__ = (sa.Index("ix_health_source_measured_at", "source", "measured_at"),)
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE")
+    object_type: str = Field(primary_key=True)
+    source: str = Field(foreign_key="sources.name")
+    measured_at: datetime = _dt(nullable=False)
+    metrics: dict[str, Any] = _json()
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk statements)."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -254,3 +271,4 @@ plan_changes_t = table(PlanChangeRow)
 outbox_t = table(OutboxRow)
 audit_t = table(AuditRow)
 reviews_t = table(ReviewDecisionRow)
+health_t = table(HealthRow)

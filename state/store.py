@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connectors.base import Cursor, PullBatch, Record
 from policies.base import Change, Snapshot, change_from_dict, change_to_dict
-from state import migrate, outbox_sql
+from state import health_sql, migrate, outbox_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
     PLAN_PLANNED,
     AuditEntry,
+    HealthPoint,
     OpOutcome,
     OutboxEntry,
     OutboxOp,
@@ -520,6 +521,32 @@ class SqlStateStore(StateStore):
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
         with self._tx() as conn:
             return outbox_sql.review_decisions(conn, source, object_type)
+
+    # -- health and reports ----------------------------------------------------------------------
+
+    def latest_plan(self, source: str) -> str | None:
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            return health_sql.latest_plan(conn, source)
+
+    def save_health(
+        self,
+        run_id: str,
+        source: str,
+        measured_at: datetime,
+        metrics: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        measured = utc(measured_at, "measured_at")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            health_sql.save_health(
+                conn, run_id=run_id, source=source, measured_at=measured, metrics=metrics
+            )
+
+    def health_history(self, source: str, limit: int = 50) -> list[HealthPoint]:
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            return health_sql.health_history(conn, source, limit)
 
     def close(self) -> None:
         self._closed = True

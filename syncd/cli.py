@@ -27,6 +27,7 @@ from syncd.config import Config, load_config, unresolved_secrets
 from syncd.csv_mode import plan_csv
 from syncd.engine import Engine
 from syncd.errors import ConfigError, SyncdError
+from syncd.html_report import write_html_report
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line
 from syncd.review import ReviewError, decide, pending_reviews, render_reviews
@@ -310,6 +311,23 @@ def review(
         except ReviewError as exc:
             raise _fail(f"review: {exc}", 2) from None
     typer.echo(f"{verdict}: {object_type} {', '.join(sorted(item.ids))}")
+
+
+@app.command()
+def report(
+    config: ConfigOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Only 'html'.")] = "html",
+    source: SourceOpt = None,
+) -> None:
+    """Write the data-quality report: the latest plan and health over runs, one HTML page."""
+    if fmt != "html":
+        raise _fail(f"--format: {fmt!r} is not supported; expected html", 2)
+    cfg = _load(config)
+    names = [_source_name(cfg, source)] if source else list(cfg.sources)
+    with _engine_or_exit(cfg) as engine:
+        _guard(partial(write_html_report, engine.store, names, output, now=_now()))
+    typer.echo(f"report written to {output}", err=True)
 
 
 def _source_name(cfg: Config, source: str | None) -> str:

@@ -27,6 +27,7 @@ from policies.registry import build_policies
 from state.base import StateStore, StoredPlan
 from syncd.config import Config, SourceConfig
 from syncd.errors import SourceFatalError, SyncdError
+from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, compose, record_label
 from syncd.push import Pusher, PushReport
@@ -285,6 +286,9 @@ class Engine:
             stats={"protected_dropped": len(blocked)},
         )
         self.store.save_plan(plan.id, run.source, run.id, now, plan.baseline, plan.changes)
+        measured = health(snapshot, plan.changes).metrics()
+        self.store.save_health(run.id, run.source, now, measured)
+        run.counts["health"] = measured.get("all", {})
         return plan
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:

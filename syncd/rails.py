@@ -67,6 +67,7 @@ def ceiling_violations(
                 f"{n} {kind} touch {share:.1%} of the source's {total_records} "
                 f"records, above {ceiling.share:.1%} (apply.limits.{kind}.share)"
             )
-    if max_changes is not None and len(changes) > max_changes:
-        problems.append(f"{len(changes)} changes exceed --max-changes {max_changes}")
+    writes = [c for c in changes if c.kind not in ("flag", "review")]  # these change nothing
+    if max_changes is not None and len(writes) > max_changes:
+        problems.append(f"{len(writes)} changes exceed --max-changes {max_changes}")
     return problems

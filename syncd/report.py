@@ -86,7 +86,7 @@ def _show(value: str | None) -> str:
     return "∅" if value is None else repr(value)
 
 
-def _cells(plan: Plan, change: Change) -> tuple[str, str, str, str]:
+def cells(plan: Plan, change: Change) -> tuple[str, str, str, str]:
     """Record, what, old → new, why: the four columns every report shows."""
     if isinstance(change, Update):
         return (
@@ -142,7 +142,7 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
             table.add_column(column, ratio=ratio, overflow="fold")
         shown = changes if limit is None else changes[:limit]
         for change in shown:
-            table.add_row(*_cells(plan, change))
+            table.add_row(*cells(plan, change))
         console.print(table)
         if len(shown) < len(changes):
             console.print(
@@ -176,7 +176,7 @@ def _markdown(plan: Plan, limit: int | None) -> str:
             "|---|---|---|---|",
         ]
         shown = changes if limit is None else changes[:limit]
-        lines += ["| " + " | ".join(_md_escape(c) for c in _cells(plan, ch)) + " |" for ch in shown]
+        lines += ["| " + " | ".join(_md_escape(c) for c in cells(plan, ch)) + " |" for ch in shown]
         if len(shown) < len(changes):
             lines.append(f"\n… and {len(changes) - len(shown)} more.")
         lines.append("")

@@ -9,18 +9,29 @@ from policies.dedupe import DedupePolicy
 from policies.follow_up import FollowUpPolicy
 from policies.normalize import NormalizePolicy
 from policies.registry import PoliciesSettings, build_policies
+from policies.required import RequiredPolicy
+from policies.retire import RetirePolicy
 from policies.tags import TagsPolicy
 
 
-def test_defaults_build_all_three_in_order() -> None:
+def test_defaults_build_every_policy_in_order() -> None:
     policies = build_policies(PoliciesSettings())
     assert [type(p) for p in policies] == [
         NormalizePolicy,
         TagsPolicy,
         DedupePolicy,
         FollowUpPolicy,
+        RequiredPolicy,
+        RetirePolicy,
     ]
-    assert [p.name for p in policies] == ["normalize", "tags", "dedupe", "follow_up"]
+    assert [p.name for p in policies] == [
+        "normalize",
+        "tags",
+        "dedupe",
+        "follow_up",
+        "required",
+        "retire",
+    ]
 
 
 def test_disabled_policies_are_left_out() -> None:
@@ -29,6 +40,8 @@ def test_disabled_policies_are_left_out() -> None:
             "normalize": {"enabled": False},
             "follow_up": {"enabled": False},
             "tags": {"enabled": False},
+            "required": {"enabled": False},
+            "retire": {"enabled": False},
         }
     )
     assert [p.name for p in build_policies(settings)] == ["dedupe"]

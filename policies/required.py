@@ -1,0 +1,214 @@
+"""The required-fields policy: records that lack a field their object type (and stage) needs.
+
+Which fields are required is said per object type in ``fields``
+(``[policies.required.fields]``). A list means those fields are always required::
+
+    contacts = ["email", "lastname"]
+
+A table adds fields required only at some values of a stage/status field (``by``), on top of
+the ``always`` ones; stage values compare ignoring case and surrounding whitespace::
+
+    deals = {always = ["dealname"], by = "dealstage",
+             stages = {contractsent = ["amount", "closedate"]}}
+
+A field counts as missing when it is absent, ``None`` or only whitespace.
+
+By default every missing field of a record is a :class:`~policies.base.Flag` (field = the
+missing field, value ``None``) whose reason names the rule. With ``as_tasks`` the record gets
+instead ONE :class:`~policies.base.CreateTask` for its owner ("Fill in amount, Close Date on
+deal Big deal"), due ``due_in_business_days`` business days after ``snapshot.now``'s date
+(:func:`policies.follow_up.add_business_days`); the owner is the record's
+``hubspot_owner_id``, else ``fallback_owner_id``, else nobody. Field names in subjects use the
+CRM's labels (``snapshot.schema``) when known. Records are visited by object type in the order
+of ``fields``, ids in numeric order; a record's missing fields in rule order (always, then
+stage), without repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.base import PropertyDef, Record
+from policies.base import Change, CreateTask, Flag, Policy, Snapshot
+from policies.follow_up import add_business_days
+from policies.normalizers import collapse_whitespace
+from policies.order import id_key
+
+
+class RequiredRule(BaseModel):
+    """The required fields of one object type: always, and per value of a stage field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    always: tuple[str, ...] = Field(default=(), description="Fields every record needs.")
+    by: str | None = Field(
+        default=None,
+        description="Stage/status field whose value selects extra required fields "
+        "(e.g. dealstage, hs_lead_status, lifecyclestage).",
+    )
+    stages: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Value of 'by' (case-insensitive) → fields also required at that value.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_means_always(cls, data: Any) -> Any:
+        if isinstance(data, list | tuple):
+            return {"always": tuple(data)}
+        return data
+
+    @model_validator(mode="after")
+    def _stages_need_by(self) -> RequiredRule:
+        if self.stages and not self.by:
+            raise ValueError("'stages' needs 'by' (the field whose value is the stage)")
+        return self
+
+    def fields_for(self, record: Record) -> tuple[tuple[str, ...], str | None]:
+        """(the fields ``record`` needs, the stage value that added some, if any)."""
+        wanted = list(self.always)
+        stage_hit: str | None = None
+        if self.by:
+            stage = (record.properties.get(self.by) or "").strip().casefold()
+            for value, fields in self.stages.items():
+                if stage and value.strip().casefold() == stage:
+                    wanted.extend(fields)
+                    stage_hit = (record.properties.get(self.by) or "").strip()
+        return tuple(dict.fromkeys(wanted)), stage_hit
+
+
+def _default_fields() -> dict[str, RequiredRule]:
+    late = ("amount", "closedate")
+    return {
+        "contacts": RequiredRule(always=("email", "lastname")),
+        "companies": RequiredRule(always=("name", "domain")),
+        "deals": RequiredRule(
+            always=("dealname", "dealstage"),
+            by="dealstage",
+            stages={
+                "decisionmakerboughtin": late,
+                "contractsent": late,
+                "closedwon": late,
+            },
+        ),
+    }
+
+
+class RequiredSettings(BaseModel):
+    """Settings of the required-fields policy (``[policies.required]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="Run this policy.")
+    fields: dict[str, RequiredRule] = Field(
+        default_factory=_default_fields,
+        description="Per object type: a list of always-required fields, or a table "
+        "{always, by, stages} adding fields required at some stage values. Default: contacts "
+        "email, lastname; companies name, domain; deals dealname, dealstage, and amount, "
+        "closedate from decisionmakerboughtin on.",
+    )
+    as_tasks: bool = Field(
+        default=False,
+        description="Instead of one finding per missing field, give the record's owner one "
+        "task to fill them in.",
+    )
+    due_in_business_days: int = Field(
+        default=5, ge=0, le=365, description="as_tasks: business days until the task is due."
+    )
+    holiday_country: str | None = Field(
+        default=None,
+        description="as_tasks: country (ISO 3166-1 alpha-2) whose public holidays are not "
+        "business days.",
+    )
+    fallback_owner_id: str | None = Field(
+        default=None, description="as_tasks: owner of tasks for records without an owner."
+    )
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip().upper()
+
+
+_KIND = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task"}
+
+
+class RequiredPolicy(Policy):
+    """Flags (or, with ``as_tasks``, one task per record for) missing required fields."""
+
+    name = "required"
+
+    def __init__(self, settings: RequiredSettings) -> None:
+        self.settings = settings
+
+    def __call__(self, snapshot: Snapshot) -> list[Change]:
+        changes: list[Change] = []
+        for object_type, rule in self.settings.fields.items():
+            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+                needed, stage = rule.fields_for(record)
+                missing = [f for f in needed if not (record.properties.get(f) or "").strip()]
+                if not missing:
+                    continue
+                where = f" at {rule.by} {stage}" if stage else ""
+                if self.settings.as_tasks:
+                    changes.append(self._task(snapshot, record, missing, where))
+                    continue
+                changes.extend(
+                    Flag(
+                        source=snapshot.source,
+                        object_type=object_type,
+                        policy=self.name,
+                        reason=f"required field {name} is empty ({object_type}{where} need "
+                        f"{', '.join(needed)})",
+                        record_id=record.id,
+                        field=name,
+                        value=None,
+                    )
+                    for name in missing
+                )
+        return changes
+
+    def _task(
+        self, snapshot: Snapshot, record: Record, missing: list[str], where: str
+    ) -> CreateTask:
+        labels = _labels(snapshot.schema.get(record.object_type, {}))
+        names = ", ".join(labels.get(f, f) for f in missing)
+        kind = _KIND.get(record.object_type, record.object_type)
+        who = _name(record)
+        owner = (record.properties.get("hubspot_owner_id") or "").strip()
+        due = add_business_days(
+            snapshot.now.date(), self.settings.due_in_business_days, self.settings.holiday_country
+        )
+        return CreateTask(
+            source=snapshot.source,
+            object_type=record.object_type,
+            policy=self.name,
+            reason=f"required {'field' if len(missing) == 1 else 'fields'} "
+            f"{', '.join(missing)} empty ({record.object_type}{where}); task due "
+            f"{due.isoformat()}",
+            record_id=record.id,
+            subject=collapse_whitespace(f"Fill in {names} on {kind} {who}"),
+            owner_id=owner or self.settings.fallback_owner_id,
+            due=due,
+            body=f"These required fields are empty: {names}.",
+        )
+
+
+def _labels(schema: Mapping[str, PropertyDef]) -> dict[str, str]:
+    return {name: prop.label or name for name, prop in schema.items()}
+
+
+def _name(record: Record) -> str:
+    """A name a person recognizes: a contact's name or e-mail, a company or deal name, else id."""
+    props = record.properties
+    if record.object_type == "contacts":
+        keys: tuple[str, ...] = ("firstname", "lastname")
+        name = " ".join((props.get(k) or "").strip() for k in keys).strip()
+        return name or (props.get("email") or "").strip() or record.id
+    for key in ("name", "dealname", "hs_task_subject"):
+        if (props.get(key) or "").strip():
+            return (props.get(key) or "").strip()
+    return record.id

@@ -1,0 +1,96 @@
+"""The required-fields policy: findings per missing field, or one task per record."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.base import PropertyDef, Record
+from policies.base import Change, CreateTask, Flag, Snapshot
+from policies.required import RequiredPolicy, RequiredSettings
+
+FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
+
+
+def rec(object_type: str, record_id: str, **props: str | None) -> Record:
+    return Record(object_type, record_id, props, FRIDAY)
+
+
+def run(*records: Record, **settings: object) -> list[Change]:
+    by_type: dict[str, list[Record]] = {}
+    for r in records:
+        by_type.setdefault(r.object_type, []).append(r)
+    schema = {"deals": {"closedate": PropertyDef("closedate", "Close Date", "datetime")}}
+    policy = RequiredPolicy(RequiredSettings.model_validate(settings))
+    return policy(Snapshot("hs", FRIDAY, by_type, schema=schema))
+
+
+def test_defaults_flag_each_missing_field_with_a_reason() -> None:
+    changes = run(
+        rec("contacts", "2", email="a@x.com", lastname="Doe"),
+        rec("contacts", "10", email="  ", lastname=None),
+        rec("companies", "5", name="Acme", domain="acme.com"),
+    )
+    assert all(isinstance(c, Flag) for c in changes)
+    assert [(c.record_id, c.field) for c in changes if isinstance(c, Flag)] == [
+        ("10", "email"),
+        ("10", "lastname"),
+    ]
+    assert changes[0].policy == "required"
+    assert changes[0].reason == "required field email is empty (contacts need email, lastname)"
+
+
+def test_stage_rules_add_fields_only_at_their_stage() -> None:
+    early = rec("deals", "1", dealname="Small", dealstage="qualifiedtobuy")
+    late = rec("deals", "2", dealname="Big", dealstage="ContractSent ", amount="10")
+    changes = run(early, late)
+    assert [(c.record_id, c.field) for c in changes if isinstance(c, Flag)] == [("2", "closedate")]
+    assert "at dealstage ContractSent" in changes[0].reason
+
+
+def test_configured_list_and_table_forms() -> None:
+    settings = {
+        "fields": {
+            "contacts": ["phone"],
+            "deals": {"by": "dealstage", "stages": {"closedwon": ["amount"]}},
+        }
+    }
+    changes = run(
+        rec("contacts", "1", phone=None, email=None),
+        rec("deals", "2", dealstage="closedwon"),
+        rec("deals", "3", dealstage="closedlost"),
+        rec("companies", "4"),  # not configured: nothing required
+        **settings,
+    )
+    assert [(c.object_type, c.record_id, c.field) for c in changes if isinstance(c, Flag)] == [
+        ("contacts", "1", "phone"),
+        ("deals", "2", "amount"),
+    ]
+
+
+def test_as_tasks_gives_the_owner_one_task_in_business_days() -> None:
+    deal = rec("deals", "7", dealname="Big deal", dealstage="contractsent", hubspot_owner_id="42")
+    orphan = rec("contacts", "8", firstname="Jane", lastname="Doe")
+    changes = run(deal, orphan, as_tasks=True, due_in_business_days=2, fallback_owner_id="9")
+    tasks = [c for c in changes if isinstance(c, CreateTask)]
+    assert len(tasks) == len(changes) == 2
+    by_id = {t.record_id: t for t in tasks}
+    assert by_id["7"].subject == "Fill in amount, Close Date on deal Big deal"
+    assert by_id["7"].owner_id == "42"
+    assert by_id["7"].due == date(2024, 5, 7)  # Friday + 2 business days
+    assert "amount, closedate" in by_id["7"].reason
+    assert by_id["8"].subject == "Fill in email on contact Jane Doe"
+    assert by_id["8"].owner_id == "9"
+
+
+def test_complete_records_and_disabled_types_yield_nothing() -> None:
+    assert run(rec("contacts", "1", email="a@x.com", lastname="Doe")) == []
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        RequiredSettings.model_validate({"fields": {"deals": {"stages": {"x": ["amount"]}}}})
+    with pytest.raises(ValidationError):
+        RequiredSettings.model_validate({"as_task": True})

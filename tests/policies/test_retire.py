@@ -1,0 +1,103 @@
+"""The retirement policy: stale records with nothing open are reported, tagged or archived."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from connectors.base import Record
+from policies.base import Archive, Change, Flag, Snapshot, Update
+from policies.retire import RetirePolicy, RetireSettings, last_activity
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+OLD = "2023-01-05T10:00:00.000Z"
+RECENT = "2025-05-01T10:00:00.000Z"
+
+
+def rec(
+    object_type: str,
+    record_id: str,
+    assoc: Mapping[str, tuple[str, ...]] | None = None,
+    **props: str | None,
+) -> Record:
+    return Record(
+        object_type, record_id, props, datetime(2023, 1, 1, tzinfo=UTC), associations=assoc or {}
+    )
+
+
+def contact(record_id: str, **props: str | None) -> Record:
+    base: dict[str, str | None] = {"notes_last_updated": OLD, "lastmodifieddate": OLD}
+    return rec("contacts", record_id, None, **(base | props))
+
+
+def run(*records: Record, **settings: object) -> list[Change]:
+    by_type: dict[str, list[Record]] = {}
+    for r in records:
+        by_type.setdefault(r.object_type, []).append(r)
+    return RetirePolicy(RetireSettings.model_validate(settings))(Snapshot("hs", NOW, by_type))
+
+
+def test_stale_contact_is_reported_with_its_last_activity() -> None:
+    (flag,) = run(contact("1"), contact("2", notes_last_updated=RECENT))
+    assert isinstance(flag, Flag)
+    assert (flag.record_id, flag.field, flag.value) == ("1", None, "2023-01-05")
+    assert flag.policy == "retire"
+    assert flag.reason == "no activity since 2023-01-05 (over 365 days) and nothing open"
+
+
+def test_a_recent_edit_counts_as_activity() -> None:
+    assert run(contact("1", lastmodifieddate=RECENT)) == []
+    # no activity fields at all: the record's updated_at (2023-01-01) decides
+    assert len(run(rec("contacts", "3"))) == 1
+
+
+def test_open_things_keep_a_record_alive() -> None:
+    lead = contact("1", hs_lead_status="OPEN")
+    with_task = contact("2")
+    task = rec("tasks", "50", {"contacts": ("2",)}, hs_task_status="NOT_STARTED")
+    with_done_task = contact("3")
+    done = rec("tasks", "51", {"contacts": ("3",)}, hs_task_status="COMPLETED")
+    with_deal = rec("contacts", "4", {"deals": ("60",)}, notes_last_updated=OLD)
+    deal = rec("deals", "60", None, dealstage="contractsent")
+    with_closed_deal = rec("contacts", "5", {"deals": ("61",)}, notes_last_updated=OLD)
+    closed = rec("deals", "61", None, dealstage="closedlost")
+    changes = run(lead, with_task, task, with_done_task, done, with_deal, deal, with_closed_deal,
+                  closed)  # fmt: skip
+    assert [c.record_id for c in changes] == ["3", "5"]
+
+
+def test_tag_action_adds_the_value_once() -> None:
+    changes = run(
+        contact("1", tags="vip;newsletter"),
+        contact("2", tags=None),
+        contact("3", tags="Stale"),
+        action="tag",
+    )
+    assert [(c.record_id, c.old, c.new) for c in changes if isinstance(c, Update)] == [
+        ("1", "vip;newsletter", "vip;newsletter;stale"),
+        ("2", None, "stale"),
+    ]
+    assert all(c.field == "tags" and "2023-01-05" in c.reason for c in changes)  # type: ignore[union-attr]
+
+
+def test_archive_action_and_other_types() -> None:
+    deal = rec("deals", "9", None, dealstage="closedwon", hs_lastmodifieddate=OLD)
+    open_deal = rec("deals", "10", None, dealstage="qualifiedtobuy", hs_lastmodifieddate=OLD)
+    changes = run(contact("1"), deal, open_deal, action="archive", object_types=["deals"])
+    assert changes == [
+        Archive("hs", "deals", "retire", changes[0].reason, "9"),
+    ]
+    assert "since 2023-01-05" in changes[0].reason
+
+
+def test_stale_after_days_is_configurable() -> None:
+    assert run(contact("1", notes_last_updated=RECENT, lastmodifieddate=RECENT),
+               stale_after_days=10) != []  # fmt: skip
+    assert run(contact("1"), stale_after_days=5000) == []
+
+
+def test_last_activity_reads_epoch_milliseconds() -> None:
+    record = rec("contacts", "1", None, notes_last_updated="1700000000000")
+    assert last_activity(record, ["notes_last_updated"]) == datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=UTC
+    )
