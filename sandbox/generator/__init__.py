@@ -104,9 +104,10 @@ Clean forms
   ``Île-de-France``, ``Scotland``): left as it is, never a due fix.
 - Country: ISO 3166-1 alpha-2 (``US``, ``CA``, ``GB``, ``DE``, ``FR``).
 - Free text (names, company, city): stripped, inner whitespace runs collapsed to one space.
+- Web site: the bare domain (``acme.com``); ``https://www.acme.com`` and the like are due fixes.
 
-Varied on purpose and not a due fix: legal suffixes of company names, website forms (``www.``,
-``https://``), street-type abbreviations, which of several e-mails or phones a record shows.
+Varied on purpose and not a due fix: legal suffixes of company names, street-type
+abbreviations, which of several e-mails or phones a record shows.
 The nickname table (``nicknames.csv``, loaded as ``names.NICKNAMES``) is the generator's data;
 a policy scored against this truth should bring its own.
 """

@@ -227,7 +227,9 @@ def company_record(
     keep = 0.7 if duplicate else 1.0
     draft.put("name", name, mess_text(rng, name))
     draft.put("domain", firm.domain)
-    draft.put("website", _website(rng, firm.domain))
+    website = _website(rng, firm.domain)
+    # the clean form of a web site is its bare domain; other forms are a due fix ("format")
+    draft.put("website", firm.domain if website else None, (website, "format") if website else None)
     city = firm.city
     if rng.random() < 0.85 * keep:
         nation = city.region if city.country == "GB" else None

@@ -110,7 +110,8 @@ class ContactMaker:
                 put_phone(rng, d, name, phone)
         d.put("company", look.company, mess_text(rng, look.company) if look.company else None)
         d.put("jobtitle", look.jobtitle)
-        d.put("website", look.website)
+        bare = bare_domain(look.website) if look.website else None
+        d.put("website", bare, (look.website, "format") if look.website else None)
         stage = _LIFECYCLE.pick(rng)
         d.put("lifecyclestage", stage)
         d.put("hs_lead_status", _LEAD_STATUS[stage].pick(rng))
@@ -250,3 +251,9 @@ def make_contacts(
         out.clusters.append(cluster)
         out.drafts.extend(cluster)
     return out
+
+
+def bare_domain(website: str) -> str:
+    """``https://www.acme.com`` → ``acme.com``: the clean form of a web site."""
+    text = website.split("://", 1)[-1]
+    return text.removeprefix("www.").split("/", 1)[0].lower()
