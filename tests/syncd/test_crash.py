@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ import sqlalchemy as sa
 
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
-from sandbox.hubspot.faults import RandomFaults
+from sandbox.hubspot.app import HubSpotApp
+from sandbox.hubspot.faults import Fault
+from sandbox.hubspot.wire import Request
 from state.store import SqlStateStore, open_store
 
 MARKER = re.compile(r"\[syncd:([^\]]+)\]")
@@ -59,19 +62,38 @@ def syncd(cfg: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def kill_when(proc: subprocess.Popen[bytes], state: SandboxState, route: str, count: int) -> bool:
-    """SIGKILL ``proc`` once the sandbox has answered ``count`` requests on ``route``."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if state.stats()["requests"].get(route, 0) >= count:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.002)
-    proc.kill()
-    raise AssertionError("the run neither reached the kill point nor ended")
+class KillPoint:
+    """A fault policy that holds the ``count``-th request on ``route`` in flight and says so.
+
+    The held request is served after ``hold_s`` (the write lands), but the client has been
+    killed by then and never hears the answer: the worst moment for exactly-once.
+    """
+
+    def __init__(self, route: str, count: int, hold_s: float = 1.0) -> None:
+        self.route, self.count, self.hold_s = route, count, hold_s
+        self.seen = 0
+        self.reached = threading.Event()
+        self._lock = threading.Lock()
+
+    def decide(self, request: Request) -> Fault | None:
+        if HubSpotApp.route_label(request) != self.route:
+            return None
+        with self._lock:
+            self.seen += 1
+            if self.seen != self.count:
+                return None
+        self.reached.set()
+        return Fault(latency_s=self.hold_s)
+
+
+def kill_when(proc: subprocess.Popen[bytes], point: KillPoint) -> None:
+    """SIGKILL ``proc`` while the request at ``point`` is in flight."""
+    if not point.reached.wait(timeout=120):
+        proc.kill()
+        out = proc.communicate()[0].decode()[-1500:]
+        raise AssertionError(f"the run never reached the kill point: {out}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 @pytest.mark.parametrize(
@@ -86,11 +108,11 @@ def test_sigkill_mid_push_then_rerun(
     tmp_path: Path, sandbox: HubSpotSandbox, route: str, count: int
 ) -> None:
     state = sandbox.state
-    # slow each answer a little so the kill lands inside the push, not after it
-    state.faults = RandomFaults(latency_ms=15, seed=1)
+    point = KillPoint(route, count)
+    state.faults = point
     cfg = config(tmp_path, sandbox.base_url)
-    killed = kill_when(syncd(cfg), state, route, count)
-    assert killed, "the first run finished before the kill point"
+    kill_when(syncd(cfg), point)
+    time.sleep(point.hold_s + 0.2)  # the held request lands after the client died
 
     state.faults = None
     second = syncd(cfg)
