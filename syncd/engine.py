@@ -24,6 +24,7 @@ import structlog
 from connectors.base import Connector, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
+from policies.tags import label_usage
 from state.base import StateStore, StoredPlan
 from syncd.config import Config, SourceConfig
 from syncd.errors import SourceFatalError, SyncdError
@@ -283,7 +284,22 @@ class Engine:
             run_id=run.id,
             baseline=self.store.baseline_summary(run.source),
             labels=labels_for(snapshot),
-            stats={"protected_dropped": len(blocked)},
+            stats={
+                "protected_dropped": len(blocked),
+                "rare_labels": [
+                    {
+                        "object_type": u.object_type,
+                        "field": u.field,
+                        "value": u.value,
+                        "label": u.label,
+                        "hidden": u.hidden,
+                        "records": u.records,
+                    }
+                    for u in label_usage(snapshot, self.config.policies.tags)
+                ]
+                if self.config.policies.tags.enabled
+                else [],
+            },
         )
         self.store.save_plan(plan.id, run.source, run.id, now, plan.baseline, plan.changes)
         measured = health(snapshot, plan.changes).metrics()

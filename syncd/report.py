@@ -151,8 +151,32 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
             )
     if not plan.changes:
         console.print("Nothing to change: the records pass every enabled policy.")
+    rare = _rare_labels(plan)
+    if rare:
+        console.print(
+            Text(
+                f"Picklist options no record or only a few use ({len(rare)}): "
+                + "; ".join(rare[:limit] if limit else rare)
+                + ("; …" if limit and len(rare) > limit else "")
+            )
+        )
     console.print(Text(f"Summary: {summary_line(plan)}", style="bold"))
     return buffer.getvalue()
+
+
+def _rare_labels(plan: Plan) -> list[str]:
+    """``object_type.field = value (label): N records`` for options seldom or never used."""
+    found = plan.stats.get("rare_labels")
+    if not isinstance(found, list):
+        return []
+    return [
+        f"{u['object_type']}.{u['field']} = {u['value']!r}"
+        + (f" ({u['label']})" if u["label"] != u["value"] else "")
+        + (" [hidden]" if u["hidden"] else "")
+        + f": {u['records']} records"
+        for u in found
+        if isinstance(u, dict)
+    ]
 
 
 def _md_escape(value: str) -> str:
@@ -179,6 +203,11 @@ def _markdown(plan: Plan, limit: int | None) -> str:
         lines += ["| " + " | ".join(_md_escape(c) for c in cells(plan, ch)) + " |" for ch in shown]
         if len(shown) < len(changes):
             lines.append(f"\n… and {len(changes) - len(shown)} more.")
+        lines.append("")
+    rare = _rare_labels(plan)
+    if rare:
+        lines += ["## Picklist options no record or only a few use", ""]
+        lines += [f"- {_md_escape(r)}" for r in rare]
         lines.append("")
     return "\n".join(lines)
 

@@ -119,6 +119,11 @@ def test_plan_json_against_the_sandbox(
         assert required[change["kind"]] <= change.keys()
         record_id = change.get("record_id") or change["primary_id"]
         assert sandbox.state.resolve(change["object_type"], record_id) == record_id
+    rare = doc["stats"]["rare_labels"]
+    assert rare, "the sandbox's picklists have options few or no records use"
+    for usage in rare:
+        assert {"object_type", "field", "value", "label", "hidden", "records"} <= usage.keys()
+        assert usage["records"] <= 3
     assert data_writes(sandbox.state) == []
 
 

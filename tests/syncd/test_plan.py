@@ -163,3 +163,20 @@ def test_one_field_is_written_once_first_policy_wins() -> None:
     same = Update("hs", "contacts", "tags", "synonym", "1", "state", "N.Y.", "NY")
     other = Update("hs", "contacts", "tags", "synonym", "1", "state", "N.Y.", "New York")
     assert compose([first, same, other]) == [first]
+
+
+def test_rare_picklist_options_are_listed_in_the_reports() -> None:
+    rare = [
+        {
+            "object_type": "contacts",
+            "field": "tags",
+            "value": "vip_customer",
+            "label": "VIP customer",
+            "hidden": True,
+            "records": 0,
+        }
+    ]
+    plan = Plan("p3", "hs", NOW, (), stats={"rare_labels": rare})
+    expected = "contacts.tags = 'vip_customer' (VIP customer) [hidden]: 0 records"
+    assert expected in render(plan, "table", width=200)
+    assert f"- {expected}" in render(plan, "markdown")
