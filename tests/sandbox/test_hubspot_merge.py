@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hubspot import HubSpot
@@ -18,26 +18,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException
 
 from sandbox.hubspot import HubSpotSandbox, SandboxState
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> SandboxState:
-    return SandboxState(clock=clock, rate_limit=None, search_rate_limit=None)
+from tests.sandbox.support import Clock
 
 
 @pytest.fixture

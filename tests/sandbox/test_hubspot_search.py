@@ -14,26 +14,7 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import PublicObjectSearchRequest
 
 from sandbox.hubspot import HubSpotSandbox, SandboxState
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> SandboxState:
-    return SandboxState(clock=clock, rate_limit=None, search_rate_limit=None)
+from tests.sandbox.support import Clock
 
 
 @pytest.fixture

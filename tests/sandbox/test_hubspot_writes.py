@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hubspot import HubSpot
@@ -24,26 +24,7 @@ from hubspot.crm.objects import AssociationSpec, PublicAssociationsForObject, Pu
 from hubspot.crm.objects import SimplePublicObjectInputForCreate as ObjectInput
 
 from sandbox.hubspot import HubSpotSandbox, SandboxState
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> SandboxState:
-    return SandboxState(clock=clock, rate_limit=None, search_rate_limit=None)
+from tests.sandbox.support import NOW, Clock
 
 
 @pytest.fixture
