@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad configuration or usage.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -91,7 +92,8 @@ def _engine(config: Config) -> Iterator[Engine]:
 
 
 def _emit(plan: Plan, fmt: ReportFormat, output: Path | None, limit: int | None) -> None:
-    text = render(plan, fmt.value, limit=limit)
+    width = shutil.get_terminal_size((120, 40)).columns if sys.stdout.isatty() else 120
+    text = render(plan, fmt.value, limit=limit, width=max(width, 80))
     if output is None:
         sys.stdout.write(text)
         return

@@ -160,7 +160,7 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
                 + ("; …" if limit and len(rare) > limit else "")
             )
         )
-    console.print(Text(f"Summary: {summary_line(plan)}", style="bold"))
+    console.print(Text(f"Summary: {summary_line(plan)}", style="bold"), soft_wrap=True)
     return buffer.getvalue()
 
 
