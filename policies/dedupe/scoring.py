@@ -159,6 +159,10 @@ class Scorer:
         if conflict:
             total -= self.settings.conflict_penalty
         confidence = 1.0 / (1.0 + math.exp(-total))
+        if flags.pop("two_mailboxes", False) and self.settings.two_mailboxes == "review":
+            # two different mailboxes at one domain: perhaps an alias, perhaps a colleague
+            # or a relative at the same firm; a person decides, never an automatic merge
+            confidence = min(confidence, self.settings.review_cap)
         return PairScore(confidence, sims, points, conflict=conflict, **flags)
 
     def _discount(self, field: str, value: str, sims: Sims, overrides: dict[str, float]) -> None:
@@ -171,7 +175,7 @@ class Scorer:
         w = self.settings.contact_weights
         sims: Sims = {}
         overrides: dict[str, float] = {}
-        swapped = nickname = False
+        swapped = nickname = two_mailboxes = False
         if a.first and b.first:
             sims["firstname"], nickname = first_name_similarity(a.first, b.first)
         if a.last and b.last:
@@ -196,6 +200,7 @@ class Scorer:
                 self._discount("email", common[0], sims, overrides)
             elif not {_domain(e) for e in a.emails}.isdisjoint(_domain(e) for e in b.emails):
                 overrides["email"] = w.email_same_domain
+                two_mailboxes = True
         if a.phones and b.phones:
             sims["phone"], on = phone_similarity(a.phones, b.phones)
             self._discount("phone", on, sims, overrides)
@@ -203,7 +208,7 @@ class Scorer:
             sims["company"] = _token_set(a.org, b.org)
         self._place(a, b, sims, overrides)
         return self._finish(sims, overrides, ("email", "phone", "city"), swapped=swapped,
-                            nickname=nickname)  # fmt: skip
+                            nickname=nickname, two_mailboxes=two_mailboxes)  # fmt: skip
 
     def _companies(self, a: Features, b: Features) -> PairScore:
         sims: Sims = {}

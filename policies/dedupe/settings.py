@@ -9,6 +9,7 @@ company, address, city and zip is enough when e-mail and phone are missing.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -143,6 +144,12 @@ class DedupeSettings(BaseModel):
         description="Confidence at or above which (but below merge_threshold) a merge is "
         "proposed for review only.",
     )
+    two_mailboxes: Literal["review", "score"] = Field(
+        default="review",
+        description="Two records with different e-mail addresses at one domain: 'review' (at "
+        "most a pair for review, never merged automatically: colleagues and relatives share "
+        "a firm's domain) or 'score' (scored like any other pair).",
+    )
     primary_rule: PrimaryRule = Field(
         default="oldest",
         description="Which record of a cluster survives: 'oldest' (earliest created; ties by "
@@ -233,6 +240,11 @@ class DedupeSettings(BaseModel):
     @classmethod
     def _known_region(cls, value: str) -> str:
         return check_region(value)
+
+    @property
+    def review_cap(self) -> float:
+        """The highest confidence that is still below ``merge_threshold`` (review at most)."""
+        return math.nextafter(self.merge_threshold, 0.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> DedupeSettings:

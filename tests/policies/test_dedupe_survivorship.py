@@ -81,3 +81,40 @@ def test_owned_primary_rule_prefers_the_record_with_an_owner() -> None:
     found = merge(primary_rule="owned")
     assert found.primary_id == "2"
     assert found.merged_ids == ("1",)
+
+
+FATHER = person(
+    "10",
+    age=400,
+    modified=30,
+    firstname="William",
+    lastname="Foster",
+    email="william.foster@fosterlaw.com",
+    phone="+14155550123",
+    address="10 Main St",
+    city="Springfield",
+    company="Foster Law",
+)
+SON = person(
+    "11",
+    age=20,
+    modified=2,
+    firstname="William",
+    lastname="Foster",
+    email="will.foster@fosterlaw.com",
+    phone="+14155550123",
+    address="10 Main St",
+    city="Springfield",
+    company="Foster Law",
+)
+
+
+def test_two_mailboxes_at_one_domain_go_to_review_not_merge() -> None:
+    changes = DedupePolicy(DedupeSettings())(Snapshot("s", NOW, {"contacts": [FATHER, SON]}))
+    [pair] = [c for c in changes if isinstance(c, Merge)]
+    assert pair.kind == "review"
+    assert pair.confidence < DedupeSettings().merge_threshold
+    scored = DedupePolicy(DedupeSettings(two_mailboxes="score"))(
+        Snapshot("s", NOW, {"contacts": [FATHER, SON]})
+    )
+    assert [c.kind for c in scored if isinstance(c, Merge)] == ["merge"]

@@ -129,3 +129,41 @@ def test_secret_from_environment_and_file(tmp_path: Path, monkeypatch: pytest.Mo
 def test_relative_sqlite_path_is_relative_to_config(tmp_path: Path) -> None:
     (tmp_path / "syncd.toml").write_text(GOOD)
     assert load_config(tmp_path / "syncd.toml").store_url() == f"sqlite:///{tmp_path}/syncd.db"
+
+
+def test_example_config_documents_every_key() -> None:
+    """Each settings key appears in config.example.toml (set, or commented out with a value)."""
+    from pydantic import BaseModel
+
+    from syncd.config import (
+        ApplyConfig,
+        HubSpotSourceConfig,
+        Limits,
+        LoggingConfig,
+        RetryConfig,
+        StoreConfig,
+    )
+
+    text = (REPO / "config.example.toml").read_text()
+    models: list[type[BaseModel]] = [
+        StoreConfig,
+        LoggingConfig,
+        HubSpotSourceConfig,
+        RetryConfig,
+        ApplyConfig,
+        Limits,
+    ]
+    policies = load_config(REPO / "config.example.toml").policies
+    models += [type(getattr(policies, name)) for name in type(policies).model_fields]
+    missing = [
+        f"{model.__name__}.{key}"
+        for model in models
+        for key in model.model_fields
+        if key not in {"connector"}
+        and f"\n{key} = " not in text
+        and f"\n# {key} = " not in text
+        and f"[{key}]" not in text.replace("policies.", "").replace("sources.hubspot.", "")
+        and f".{key}]" not in text
+        and f".{key}." not in text  # a nested table such as [policies.tags.synonyms.tags]
+    ]
+    assert missing == []
