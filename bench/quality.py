@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 
-from connectors.base import Record
 from policies.base import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from sandbox.generator import generate
@@ -90,21 +89,7 @@ def groups_of(changes: Iterable[object], kinds: Sequence[str]) -> list[tuple[str
 def snapshot_of(records: int, seed: int) -> tuple[Snapshot, Mapping[str, object]]:
     """A snapshot of a generated dataset and its ground truth (``truth.to_json()``)."""
     dataset = generate(records, seed=seed, now=NOW)
-    by_type = {
-        object_type: [
-            Record(
-                object_type=object_type,
-                id=o.id,
-                properties=o.properties,
-                updated_at=o.updated_at,
-                created_at=o.created_at,
-                associations={t: tuple(ids) for t, ids in o.associations.items()},
-            )
-            for o in objects
-        ]
-        for object_type, objects in dataset.objects.items()
-    }
-    return Snapshot("generated", NOW, by_type), dataset.truth.to_json()
+    return Snapshot("generated", NOW, dataset.records()), dataset.truth.to_json()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from itertools import combinations
 
 import pytest
 
-from connectors.base import Record
 from policies.base import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 
@@ -30,20 +29,7 @@ def _pairs(clusters: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def generated() -> tuple[Snapshot, dict[str, list[list[str]]]]:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = {
-        object_type: [
-            Record(
-                object_type=object_type,
-                id=o.id,
-                properties=o.properties,
-                updated_at=o.updated_at,
-                created_at=o.created_at,
-                associations={t: tuple(ids) for t, ids in o.associations.items()},
-            )
-            for o in objects
-        ]
-        for object_type, objects in dataset.objects.items()
-    }
+    records = dataset.records()
     truth = dataset.truth.to_json()["duplicate_clusters"]
     return Snapshot("generated", NOW, records), truth
 

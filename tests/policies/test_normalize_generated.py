@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import Record
 from policies.base import Flag, Snapshot, Update
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
@@ -17,10 +16,7 @@ NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
 
 def test_invalid_emails_and_phones_are_exactly_the_flagged_ones() -> None:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = {
-        t: [Record(t, o.id, o.properties, o.updated_at) for o in objects]
-        for t, objects in dataset.objects.items()
-    }
+    records = dataset.records()
     changes = NormalizePolicy(NormalizeSettings())(Snapshot("generated", NOW, records))
     due = [f for f in dataset.truth.to_json()["due_fixes"] if f["policy"] == "normalize"]
     invalid = {(f["record_id"], f["field"]) for f in due if f.get("flag") == "invalid"}

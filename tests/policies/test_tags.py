@@ -193,10 +193,7 @@ schema_module = pytest.importorskip("sandbox.generator.schema")
 
 def test_generated_tags_match_the_ground_truth() -> None:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = {
-        t: [Record(t, o.id, o.properties, o.updated_at) for o in objects]
-        for t, objects in dataset.objects.items()
-    }
+    records = dataset.records()
     schema = {
         t: {str(p["name"]): d for p in props if (d := property_def(p, str(p["name"])))}
         for t, props in schema_module.PROPERTIES.items()
