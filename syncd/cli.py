@@ -104,14 +104,9 @@ def _emit(plan: Plan, fmt: ReportFormat, output: Path | None, limit: int | None)
 def _plan_sources(
     config: Config, names: list[str], fmt: ReportFormat, output: Path | None, limit: int | None
 ) -> None:
-    try:
-        with _engine(config) as engine:
-            for name in names:
-                _emit(engine.plan(name), fmt, output, limit)
-    except ConfigError as exc:
-        raise _fail(f"configuration error:\n{exc}", 2) from None
-    except SyncdError as exc:
-        raise _fail(f"run failed: {exc}", 1) from None
+    with _engine_or_exit(config) as engine:
+        for name in names:
+            _emit(_guard(partial(engine.plan, name)), fmt, output, limit)
 
 
 @app.command("check-config")
