@@ -240,10 +240,11 @@ class HubSpotClient:
         filters: Sequence[SearchFilter],
         sort: str,
         properties: Sequence[str],
-        after: int,
         limit: int,
     ) -> Json:
-        """``POST /crm/v3/objects/{type}/search``: one page of matches, ``sort`` ascending."""
+        """``POST /crm/v3/objects/{type}/search``: the first ``limit`` matches, ``sort``
+        ascending. No ``after`` offset: callers page by narrowing the filters instead
+        (:mod:`connectors.hubspot.search`)."""
         apis = self._apis(object_type)
         models = apis.models
         body = models.PublicObjectSearchRequest(
@@ -257,10 +258,10 @@ class HubSpotClient:
                     ]
                 )
             ],
-            sorts=[sort],
+            # The documented form (HubSpot's search guide); the SDK types sorts as strings.
+            sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
             properties=list(properties),
             limit=limit,
-            after=str(after),
         )
         return self._call(
             "search",

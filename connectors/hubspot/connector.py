@@ -5,8 +5,9 @@
   the cursor; the last batch carries the run start (everything as of the run start was read).
 * **Incremental pull**: first the archived listing, kept to objects archived since the cursor
   minus the lookback (HubSpot has no server filter for it), then search for
-  ``cursor - lookback <= last-modified < run start`` in last-modified order, through as many
-  windows as the 10,000-result cap needs (:mod:`connectors.hubspot.search`). Search returns no
+  ``cursor - lookback <= last-modified < run start`` in last-modified order, each request a
+  window that starts after the last ``(last-modified, id)`` read, never an offset into a result
+  set that edits move (:mod:`connectors.hubspot.search`). Search returns no
   associations; they come from the associations v4 batch read, per page. Batches carry the
   newest last-modified read so far; the last one carries the run start. The archived listing
   comes first because its filter depends on the stored cursor: a crash during the search phase
@@ -264,12 +265,11 @@ class HubSpotConnector(HubSpotWriter, Connector):
             return
         current: datetime | None = cursor
         pages = iter_search(
-            lambda window, after, limit: self._search(object_type, window, after, limit),
+            lambda window, limit: self._search(object_type, window, limit),
             start_ms=start_ms,
             end_ms=end_ms,
             key=lambda raw: self._search_key(object_type, raw),
             page_size=self._settings.page_size_search,
-            cap=self._settings.search_window_cap,
         )
         for page in pages:
             records, skipped = self._parse(object_type, page.results)
@@ -279,7 +279,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             fresh = seen.fresh(self._with_merged(records))
             yield PullBatch(object_type, fresh, Cursor(current), tuple(skipped))
 
-    def _search(self, object_type: str, window: Window, after: int, limit: int) -> SearchPage:
+    def _search(self, object_type: str, window: Window, limit: int) -> SearchPage:
         modified = LAST_MODIFIED[object_type]
         if window.pinned_ms is None:
             lower = "GT" if window.lo_exclusive else "GTE"
@@ -298,14 +298,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
             filters=filters,
             sort=sort,
             properties=self._settings.properties_for(object_type),
-            after=after,
             limit=limit,
         )
-        after_text = next_after(page)
-        return SearchPage(
-            results=results(page),
-            next_after=int(after_text) if after_text is not None and after_text.isdigit() else None,
-        )
+        return SearchPage(results=results(page), more=next_after(page) is not None)
 
     @staticmethod
     def _search_key(object_type: str, raw: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -125,9 +125,8 @@ class HubSpotSettings:
 
     ``token`` is the private-app access token, already resolved from its secret reference (it is
     kept out of ``repr``). ``lookback`` is how far before the stored cursor an incremental pull
-    starts reading, to cover HubSpot's search lag and clock skew. ``search_window_cap`` is how
-    many results one search may page through (10,000 at HubSpot) before the connector restarts
-    the window. ``properties`` overrides the properties requested per object type.
+    starts reading, to cover HubSpot's search lag and clock skew. ``properties`` overrides the
+    properties requested per object type.
     """
 
     token: str = field(repr=False)
@@ -136,7 +135,6 @@ class HubSpotSettings:
     lookback: timedelta = timedelta(minutes=5)
     page_size_list: int = LIST_PAGE_MAX
     page_size_search: int = SEARCH_PAGE_MAX
-    search_window_cap: int = 10_000
     properties: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
     retry: RetrySettings = field(default_factory=RetrySettings)
     request_timeout: float = 60.0
@@ -155,8 +153,6 @@ class HubSpotSettings:
             problems.append(f"page_size_list: expected 1..{LIST_PAGE_MAX}")
         if not 1 <= self.page_size_search <= SEARCH_PAGE_MAX:
             problems.append(f"page_size_search: expected 1..{SEARCH_PAGE_MAX}")
-        if self.search_window_cap < self.page_size_search:
-            problems.append("search_window_cap: must be at least page_size_search")
         if self.lookback < timedelta(0):
             problems.append("lookback: must not be negative")
         if self.request_timeout <= 0:

@@ -42,7 +42,7 @@ def test_full_and_incremental_pulls_send_only_documented_requests(
 ) -> None:
     seed(world)
     world.state.search_cap = 4
-    connector = world.connector(page_size_list=2, page_size_search=2, search_window_cap=4)
+    connector = world.connector(page_size_list=2, page_size_search=2)
     world.state.record_exchanges = True
     cursors = {}
     run = world.clock.tick(minutes=10)
@@ -84,9 +84,9 @@ def test_search_requests_carry_the_window_filters_and_sort(world: World) -> None
     (search,) = [x for x in world.state.request_log if x.path.endswith("/search")]
     body = search.request_json
     assert search.path == "/crm/v3/objects/contacts/search"
-    assert body["sorts"] == ["lastmodifieddate"]
+    assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
     assert body["limit"] == 200
-    assert body["after"] == "0"
+    assert "after" not in body, "never an offset into a result set that edits move"
     lookback_start = int((cursor_time - timedelta(minutes=5)).timestamp() * 1000)
     assert body["filterGroups"] == [
         {

@@ -15,7 +15,6 @@ def test_defaults_follow_hubspots_limits() -> None:
     assert settings.base_url == "https://api.hubapi.com"
     assert settings.page_size_list == 100
     assert settings.page_size_search == 200
-    assert settings.search_window_cap == 10_000
     assert settings.lookback == timedelta(minutes=5)
     assert settings.object_types == ("contacts", "companies", "deals", "tasks", "owners")
 

@@ -253,3 +253,18 @@ class RateLimitedInputs(_Rewriting):
         )
         body["numErrors"] = len(body["errors"])
         return Response(207, body, answer.headers)
+
+
+class BeforeEachSearch:
+    """A fault policy that injects nothing: before the sandbox serves the ``n``-th search
+    request (0-based), it calls ``act(n)`` (a person editing records while a pull pages)."""
+
+    def __init__(self, act: Callable[[int], None]) -> None:
+        self.act = act
+        self.searches = 0
+
+    def decide(self, request: Request) -> Fault | None:
+        if request.method == "POST" and request.path.endswith("/search"):
+            self.act(self.searches)
+            self.searches += 1
+        return None
