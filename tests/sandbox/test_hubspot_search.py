@@ -240,10 +240,10 @@ def test_result_properties(state: SandboxState, sandbox: HubSpotSandbox) -> None
     [
         {"limit": 201},
         {"filterGroups": [{"filters": [{"propertyName": "a", "operator": "HAS_PROPERTY"}]}] * 6},
-        {"filterGroups": [{"filters": [{"propertyName": "a", "operator": "HAS_PROPERTY"}] * 11}]},
+        {"filterGroups": [{"filters": [{"propertyName": "a", "operator": "HAS_PROPERTY"}] * 7}]},
         {
-            "filterGroups": [{"filters": [{"propertyName": "a", "operator": "HAS_PROPERTY"}] * 9}]
-            * 3
+            "filterGroups": [{"filters": [{"propertyName": "a", "operator": "HAS_PROPERTY"}] * 5}]
+            * 4
         },
         {"sorts": ["email", "firstname"]},
         {"filterGroups": [{"filters": [{"propertyName": "a", "operator": "LIKE", "value": "x"}]}]},
@@ -256,6 +256,30 @@ def test_invalid_searches_are_refused(sandbox: HubSpotSandbox, body: dict[str, A
     assert (status, error["category"]) == (400, "VALIDATION_ERROR")
 
 
+def test_the_most_filters_hubspot_allows_are_accepted(
+    sandbox: HubSpotSandbox, deals: dict[str, str]
+) -> None:
+    group = {"filters": [{"propertyName": "amount", "operator": "HAS_PROPERTY"}] * 6}
+    status, found = _search(sandbox.base_url, {"filterGroups": [group] * 3}, "deals")
+    assert status == 200, found
+    assert found["total"] == 4
+
+
+def test_ties_on_the_sort_property_come_in_no_promised_order(
+    state: SandboxState, sandbox: HubSpotSandbox
+) -> None:
+    """HubSpot documents no tie-breaker: records sharing a last-modified millisecond do not
+    come back in id order (a client must not page on ``(modified, id)`` under that sort)."""
+    ids = [state.create("contacts", {"email": f"t{i}@example.com"}) for i in range(20)]
+    body = {"sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]}
+    found = _ids(sandbox.base_url, object_type="contacts", **body)
+    assert sorted(found) == sorted(ids)
+    assert found != ids
+    assert _ids(sandbox.base_url, object_type="contacts", **body) == found, "but a fixed order"
+    by_id = {"sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]}
+    assert _ids(sandbox.base_url, object_type="contacts", **by_id) == ids
+
+
 def test_free_text_query(state: SandboxState, sandbox: HubSpotSandbox) -> None:
     ada = state.create("contacts", {"email": "ada@lovelace.org", "firstname": "Ada"})
     state.create("contacts", {"email": "bob@example.com", "firstname": "Bob"})
@@ -265,7 +289,10 @@ def test_free_text_query(state: SandboxState, sandbox: HubSpotSandbox) -> None:
 def test_pages_of_one_query_see_writes_made_between_them(
     clock: Clock, state: SandboxState, sandbox: HubSpotSandbox
 ) -> None:
-    ids = [state.create("contacts", {"email": f"c{i}@example.com"}) for i in range(4)]
+    ids = []
+    for i in range(4):
+        clock.now += timedelta(milliseconds=1)
+        ids.append(state.create("contacts", {"email": f"c{i}@example.com"}))
     body = {"sorts": ["lastmodifieddate"], "limit": 2}
     _, first = _search(sandbox.base_url, body)
     assert [r["id"] for r in first["results"]] == ids[:2]
