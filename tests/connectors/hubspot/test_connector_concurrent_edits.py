@@ -65,11 +65,17 @@ def test_edits_to_already_read_records_between_pages_lose_nothing(world: World) 
             edited.append(record_id)
 
     world.state.faults = BeforeEachSearch(person_edits)
+    world.state.record_exchanges = True
     first = world.pull(connector, "contacts", Cursor(cursor), run_started_at=run)
     world.state.faults = None
     assert edited, "the person edited records during the pull"
     assert_cursor_rules(first, cursor, run)
     assert set(changed) - set(edited) <= ids(first.records), "every unedited change was read"
+    searches = [x.request_json for x in world.state.request_log if x.path.endswith("/search")]
+    assert all("after" not in body for body in searches), "never an offset"
+    assert any(
+        f["operator"] == "EQ" for body in searches for f in body["filterGroups"][0]["filters"]
+    ), "the import's millisecond was read by id"
 
     second_run = world.clock.tick(minutes=1)
     second = world.pull(connector, "contacts", first.cursor, run_started_at=second_run)
