@@ -123,6 +123,14 @@ def writer(connector: Connector) -> Writer:
     return connector
 
 
+def created_by(writer: Writer, task: Record, key: str) -> bool:
+    """Whether ``task`` (from ``find_tasks``) is the one a ``TaskWrite`` with ``key`` created,
+    judged as the push judges it (:mod:`syncd.push`: the key's marker in the task's body, under
+    today's canonical name for it)."""
+    del writer  # the push reads the marker itself today; were it to ask the connector, here
+    return f"[syncd:{key}]" in (task.properties.get("hs_task_body") or "")
+
+
 @dataclass(frozen=True)
 class Pulled:
     """Every batch of one pull."""

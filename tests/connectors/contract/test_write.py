@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connectors.base import Capability, FieldWrite, TaskWrite
-from tests.connectors.contract.harness import PEOPLE, ConnectorHarness, pull, require, writer
+from tests.connectors.contract.harness import (
+    PEOPLE,
+    ConnectorHarness,
+    created_by,
+    pull,
+    require,
+    writer,
+)
 
 DUE = datetime(2024, 5, 8, 9, 30, tzinfo=UTC)
-
-# What the push reads of a task that find_tasks returns (syncd/push.py): the key's marker in its
-# body. These are today's canonical names; the vendor-neutral rename changes them here.
-TASK_BODY = "hs_task_body"
-MARKER = "[syncd:{key}]"
 
 
 def current(harness: ConnectorHarness, record_id: str, field: str) -> str | None:
@@ -198,7 +200,8 @@ def test_a_task_whose_answer_was_lost_is_found_by_its_key(harness: ConnectorHarn
     assert mine.id == created.remote_id
     assert mine.object_type == "tasks"
     assert mine.associations.get(harness.object_type) == (made[0],)
-    assert MARKER.format(key="k-task") in (mine.properties.get(TASK_BODY) or "")
+    assert created_by(connector, mine, "k-task")
+    assert not created_by(connector, mine, "k-other")
 
 
 def test_a_task_is_found_again_after_the_state_store_is_lost(harness: ConnectorHarness) -> None:
@@ -209,11 +212,8 @@ def test_a_task_is_found_again_after_the_state_store_is_lost(harness: ConnectorH
     (created,) = writer(harness.connector).create_tasks([task("k-task", harness, made[2])])
     assert created.ok
 
-    found = writer(harness.new_connector()).find_tasks(harness.object_type, [made[2]])
+    next_run = writer(harness.new_connector())
+    found = next_run.find_tasks(harness.object_type, [made[2]])
 
-    marked = [
-        t
-        for t in found[made[2]]
-        if MARKER.format(key="k-task") in (t.properties.get(TASK_BODY) or "")
-    ]
+    marked = [t for t in found[made[2]] if created_by(next_run, t, "k-task")]
     assert [t.id for t in marked] == [created.remote_id], "exactly the one task, found again"
