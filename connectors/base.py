@@ -11,6 +11,7 @@ import abc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import ClassVar
 
 
@@ -79,12 +80,14 @@ class PullBatch:
 class Connector(abc.ABC):
     """A vendor's CRM seen as canonical records.
 
-    Subclasses declare ``name`` (the connector name used in configuration) and
-    ``object_types`` (the canonical object types they can pull).
+    Subclasses declare ``name`` (the connector name used in configuration),
+    ``object_types`` (the canonical object types they can pull) and ``capabilities`` (what
+    their source can do beyond a full pull; see :class:`Capability`).
     """
 
     name: ClassVar[str]
     object_types: ClassVar[tuple[str, ...]]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     @abc.abstractmethod
     def pull(
@@ -196,3 +199,31 @@ class Writer(abc.ABC):
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
     ) -> list[WriteResult]:
         """Archive (soft-delete) records, e.g. tasks syncd created, when a run is undone."""
+
+
+class Capability(Enum):
+    """What a connector's source can do beyond a full pull. The connector contract suite
+    (``tests/connectors/contract``) checks each capability a connector declares and skips, with
+    the reason, the tests of those it does not."""
+
+    INCREMENTAL = "incremental"
+    """A pull from a cursor reads only what changed since it."""
+    DELETIONS = "deletions"
+    """Records deleted in the source are pulled, flagged ``archived``."""
+    MERGED_RECORDS = "merged records"
+    """Records merged in the source are pulled, flagged ``merged_into`` their survivor."""
+    WRITES = "writes"
+    """:meth:`Writer.read`, :meth:`Writer.update` and :meth:`Writer.archive`."""
+    MERGES = "merges"
+    """:meth:`Writer.merge`; an absorbed id then reads back as its survivor."""
+    TASKS = "tasks"
+    """:meth:`Writer.create_tasks`, and :meth:`Writer.find_tasks` finds a task by its key."""
+    LIVE = "live"
+    """The source is shared and live: people edit it while syncd runs (:meth:`Writer.read`
+    shows their edits), and writes land at once and outlive the connector."""
+    REFUSED_VALUES = "refused values"
+    """The source checks values and refuses some; a refusal fails only its own write."""
+    RATE_LIMITS = "rate limits"
+    """The source answers "too many requests" with a wait, which the connector honours."""
+    AUTH = "auth"
+    """The source checks credentials; a refusal raises :class:`syncd.errors.SourceFatalError`."""

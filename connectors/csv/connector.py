@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors.base import (
+    Capability,
     Connector,
     Cursor,
     FieldWrite,
@@ -77,6 +78,11 @@ class CsvConnector(Connector, Writer):
 
     name: ClassVar[str] = "csv"
     object_types: ClassVar[tuple[str, ...]] = tuple(CANONICAL_FIELDS)
+    #: A file read whole once per run, written to new files at close: no cursor, no deletions
+    #: or merges to pull, no one editing it meanwhile, any text in a cell, no API limits.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.WRITES, Capability.MERGES, Capability.TASKS}
+    )
 
     def __init__(self, settings: CsvSettings) -> None:
         self.settings = settings

@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Cursor, PropertyDef, PullBatch, Record
+from connectors.base import Capability, Connector, Cursor, PropertyDef, PullBatch, Record
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -102,6 +102,20 @@ class HubSpotConnector(HubSpotWriter, Connector):
 
     name: ClassVar[str] = "hubspot"
     object_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.INCREMENTAL,
+            Capability.DELETIONS,
+            Capability.MERGED_RECORDS,
+            Capability.WRITES,
+            Capability.MERGES,
+            Capability.TASKS,
+            Capability.LIVE,
+            Capability.REFUSED_VALUES,
+            Capability.RATE_LIMITS,
+            Capability.AUTH,
+        }
+    )
 
     def __init__(
         self,
