@@ -144,6 +144,7 @@ class Pusher:
     clock: Clock
     source: str
     run_id: str
+    epoch: int  # of the run's lease on the source: the store refuses writes once it is lost
 
     def push(self, plan: StoredPlan) -> PushReport:
         """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again."""
@@ -300,7 +301,7 @@ class Pusher:
             for _, fields, _ in items:
                 merged.update(fields)
             writes.append(FieldWrite(items[0][0].key, record_id, merged))
-        self.store.mark_sending([e.key for e, _, _ in to_send], self.clock())
+        self.store.mark_sending([e.key for e, _, _ in to_send], self.clock(), epoch=self.epoch)
         results = {r.key: r for r in self.writer.update(object_type, writes)}
         outcomes: list[OpOutcome] = []
         refused: list[list[tuple[OutboxEntry, dict[str, str | None], list[str]]]] = []
@@ -438,7 +439,7 @@ class Pusher:
             current = self.writer.read(object_type, ids, MATCH_FIELDS)
             for entry in group:
                 merged_id = str(entry.payload["merged_id"])
-                self.store.mark_sending([entry.key], self.clock())
+                self.store.mark_sending([entry.key], self.clock(), epoch=self.epoch)
                 self._finish([self._merge_one(plan, entry, merged_id, current)])
 
     def _merge_one(
@@ -554,7 +555,7 @@ class Pusher:
             self._finish(outcomes)
             if not writes:
                 continue
-            self.store.mark_sending([w.key for w in writes], self.clock())
+            self.store.mark_sending([w.key for w in writes], self.clock(), epoch=self.epoch)
             results = {r.key: r for r in self.writer.create_tasks(writes)}
             done = []
             for write in writes:
@@ -603,7 +604,7 @@ class Pusher:
             live = [e for e in group if current.get(e.record_id) is not None]
             if not live:
                 continue
-            self.store.mark_sending([e.key for e in live], self.clock())
+            self.store.mark_sending([e.key for e in live], self.clock(), epoch=self.epoch)
             results = self.writer.archive(
                 object_type, [e.record_id for e in live], [e.key for e in live]
             )
@@ -660,7 +661,7 @@ class Pusher:
 
     def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
         if outcomes:
-            self.store.record_results(outcomes, self.clock())
+            self.store.record_results(outcomes, self.clock(), epoch=self.epoch)
 
     def _report(self, plan_id: str) -> PushReport:
         report = PushReport(plan_id)
