@@ -499,6 +499,15 @@ class Pusher:
         result = self.writer.merge(entry.object_type, primary_id, merged_id, entry.key)
         if not result.ok:
             return self._failed(entry, result)
+        if result.already:  # merged by someone else meanwhile: done, but no change of ours
+            return OpOutcome(
+                entry.key,
+                "applied",
+                result={"already": True, "survivor": result.remote_id},
+                reason=f"{merged_id} was already merged into {result.remote_id or primary_id} "
+                "when the merge was sent (by someone else, or by an attempt whose answer was "
+                "lost): not in the audit log as a merge of syncd's",
+            )
         audit = [
             self._audit(
                 plan,
