@@ -25,9 +25,9 @@ from connectors.base import Connector, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
-from state.base import StateStore, StoredPlan
+from state.base import SourceLease, StateStore, StoredPlan
 from syncd.config import ApplyConfig, Config, SourceConfig
-from syncd.errors import SourceFatalError, SyncdError
+from syncd.errors import SourceBusyError, SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, compose, record_label
@@ -195,13 +195,28 @@ class Engine:
         name, source = self.config.source(source_name)
         run = _Run(self.new_id(), name, source, self.clock())
         self.store.ensure_source(name, source.connector, run.started)
-        lease = self.store.acquire_source(name, run.id, run.started, self.wait_seconds)
+        lease = self._acquire(run)
         run.started, run.epoch = lease.since, lease.epoch  # a run that waited starts now
         try:
             with self._recorded(run, source, dry_run=dry_run) as connector:
                 yield run, connector
         finally:
             self.store.release_source(lease)
+
+    def _acquire(self, run: _Run) -> SourceLease:
+        """The source's lease; a busy source is waited for (up to ``wait_seconds``), and said."""
+        try:
+            return self.store.acquire_source(run.source, run.id, run.started)
+        except SourceBusyError as busy:
+            if not self.wait_seconds:
+                raise
+            log.warning(
+                "source busy, waiting",
+                source=run.source,
+                holder=busy.holder,
+                seconds=self.wait_seconds,
+            )
+        return self.store.acquire_source(run.source, run.id, run.started, self.wait_seconds)
 
     @contextmanager
     def _recorded(self, run: _Run, source: SourceConfig, *, dry_run: bool) -> Iterator[Connector]:
