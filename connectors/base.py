@@ -149,7 +149,9 @@ class WriteResult:
     ``ok`` — applied; ``remote_id`` — the id of what was written (the new task's id, the merge
     survivor's id); ``retriable`` — a failure that a later attempt may fix (429, 5xx, timeout);
     ``error`` — the vendor's message; ``response`` — the vendor's answer for the audit log,
-    trimmed to status, category and ids (never whole records: they hold personal data).
+    trimmed to status, category and ids (never whole records: they hold personal data);
+    ``already`` — ok, but this call changed nothing: the CRM already held the outcome (two ids
+    of a merge that resolve to one record already), so it is no change of syncd's to audit.
     """
 
     key: str
@@ -158,6 +160,7 @@ class WriteResult:
     error: str | None = None
     retriable: bool = False
     response: Mapping[str, object] = field(default_factory=dict)
+    already: bool = False
 
 
 class Writer(abc.ABC):

@@ -13,6 +13,10 @@ Contract shared by every implementation:
 - Every method is one transaction: it either happens whole or not at all.
 - Problems the caller can act on (unknown source, run or plan, a duplicate id, a schema newer than
   this code) raise :class:`~syncd.errors.StateError`. The store never retries.
+- One command at a time per source: whatever pulls or pushes a source holds its lease
+  (:meth:`StateStore.acquire_source`). The lease's ``epoch`` is a fencing token: the outbox's
+  writes (:meth:`StateStore.mark_sending`, :meth:`StateStore.record_results`) carry it and are
+  refused with :class:`~syncd.errors.LeaseLostError` once another command took the source over.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxOp",
     "RunInfo",
+    "SourceLease",
     "StateStore",
     "StoredPlan",
 ]
@@ -107,6 +112,22 @@ class HealthPoint:
     metrics: Mapping[str, Mapping[str, float]]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceLease:
+    """The right of one command to pull and push one source, as the store recorded it.
+
+    ``epoch`` is the fencing token: one more than the previous holder's. ``run_id``, ``host``,
+    ``pid`` and ``since`` name the holder (what a second command is told).
+    """
+
+    source: str
+    epoch: int
+    run_id: str
+    host: str
+    pid: int
+    since: datetime
+
+
 class StateStore(abc.ABC):
     """Durable state of all sources. Implementations: :class:`state.store.SqlStateStore`."""
 
@@ -117,6 +138,33 @@ class StateStore(abc.ABC):
         Every other method that takes a source needs it registered first. Registering an existing
         name with another connector raises ``StateError``.
         """
+
+    # -- one command at a time per source --------------------------------------------------------
+
+    @abc.abstractmethod
+    def acquire_source(
+        self, source: str, run_id: str, now: datetime, wait_seconds: float = 0.0
+    ) -> SourceLease:
+        """Take the lease on ``source`` for run ``run_id`` (of this process and host).
+
+        First an exclusive lock that the database or the operating system frees by itself when
+        this process or its connection ends (a killed command never leaves the source locked);
+        then, in one transaction, the epoch moves on by one and the holder is recorded (``since``
+        is ``now``, plus the time waited if it waited). When another holder has the lock: wait up to
+        ``wait_seconds`` (polling), then raise :class:`~syncd.errors.SourceBusyError` naming the
+        holder as recorded. ``StateError`` for an unknown source. A lease is for one holder at a
+        time, even within one process.
+        """
+
+    @abc.abstractmethod
+    def release_source(self, lease: SourceLease) -> None:
+        """Give the lease back: the holder is cleared (unless a newer epoch replaced it) and
+        the lock freed, even when recording fails. A lease this store does not hold (released
+        already) is ignored."""
+
+    @abc.abstractmethod
+    def source_lease(self, source: str) -> SourceLease | None:
+        """The recorded holder of ``source``'s lease, ``None`` when nobody holds it."""
 
     @abc.abstractmethod
     def get_cursor(self, source: str, object_type: str) -> Cursor:
@@ -244,16 +292,18 @@ class StateStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def mark_sending(self, keys: Sequence[str], now: datetime) -> None:
+    def mark_sending(self, keys: Sequence[str], now: datetime, *, epoch: int) -> None:
         """Mark operations ``sending`` just before their write goes out.
 
         Each key must be ``pending`` or already ``sending`` (a resumed push); otherwise (unknown,
         applied, failed...) ``StateError`` and no row changes. This is what keeps an applied
-        operation from being sent twice.
+        operation from being sent twice. ``epoch`` is the caller's lease on the operations'
+        source: when that source is not held at ``epoch`` any more, ``LeaseLostError`` and no row
+        changes.
         """
 
     @abc.abstractmethod
-    def record_results(self, results: Sequence[OpOutcome], now: datetime) -> None:
+    def record_results(self, results: Sequence[OpOutcome], now: datetime, *, epoch: int) -> None:
         """Record outcomes and their audit entries in ONE transaction.
 
         For each outcome: the row's ``status``, ``result`` and ``reason`` are replaced,
@@ -264,7 +314,8 @@ class StateStore(abc.ABC):
         ``StateError`` (and nothing recorded) when a key is unknown, repeated, or already
         ``applied`` (final); a status is not in :data:`OUTBOX_STATUSES`; an outcome that is not
         ``applied`` carries audit records; or an audit record's ``key``, ``plan_id`` or
-        ``source`` differs from its operation's.
+        ``source`` differs from its operation's. ``LeaseLostError`` (and nothing recorded) when
+        the operations' source is not held at ``epoch`` any more (see :meth:`mark_sending`).
         """
 
     @abc.abstractmethod

@@ -254,6 +254,27 @@ class HealthRow(SQLModel, table=True):
     metrics: dict[str, Any] = _json()
 
 
+class SourceLeaseRow(SQLModel, table=True):
+    """Who holds a source's lease, and its fencing ``epoch`` (one more at every acquisition).
+
+    The lock itself is the database's or the operating system's (:mod:`state.locks`); this row
+    says who holds it: ``run_id``, ``host``, ``pid`` and ``since`` are set while it is held and
+    cleared when it is released (a holder that died leaves them until the next one takes over).
+    ``run_id`` is no foreign key: the lease is taken before its run is recorded.
+    ``expires_at`` is for leases that lapse (replicas); ``None`` means held until released.
+    """
+
+    __tablename__ = "source_leases"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    epoch: int
+    run_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    since: datetime | None = _dt(nullable=True)
+    expires_at: datetime | None = _dt(nullable=True)
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk statements)."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -272,3 +293,4 @@ outbox_t = table(OutboxRow)
 audit_t = table(AuditRow)
 reviews_t = table(ReviewDecisionRow)
 health_t = table(HealthRow)
+leases_t = table(SourceLeaseRow)

@@ -17,6 +17,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from state import lease_sql
 from state.models import UTCDateTime, audit_t, outbox_t, plans_t, reviews_t, runs_t
 from state.outbox import (
     OUTBOX_APPLIED,
@@ -120,9 +121,10 @@ def outbox(conn: Connection, plan_id: str, statuses: Sequence[str] | None) -> li
     return [_entry(row) for row in conn.execute(query).mappings()]
 
 
-def mark_sending(conn: Connection, keys: Sequence[str], now: datetime) -> None:
+def mark_sending(conn: Connection, keys: Sequence[str], now: datetime, epoch: int) -> None:
     """See :meth:`state.base.StateStore.mark_sending`."""
     unique = list(dict.fromkeys(keys))
+    lease_sql.require_current(conn, {s for _, _, s in _owners(conn, unique).values()}, epoch)
     c = outbox_t.c
     marked = 0
     for chunk in chunks(unique):
@@ -138,13 +140,16 @@ def mark_sending(conn: Connection, keys: Sequence[str], now: datetime) -> None:
         raise StateError(f"cannot send operations that are not pending: {_sample(bad)}")
 
 
-def record_results(conn: Connection, results: Sequence[OpOutcome], now: datetime) -> None:
+def record_results(
+    conn: Connection, results: Sequence[OpOutcome], now: datetime, epoch: int
+) -> None:
     """See :meth:`state.base.StateStore.record_results`."""
     keys = [r.key for r in results]
     _refuse_repeats(keys, "record_results")
     for outcome in results:
         _check_outcome(outcome)
     stored = _owners(conn, keys)
+    lease_sql.require_current(conn, {s for _, _, s in stored.values()}, epoch)
     missing = [k for k in keys if k not in stored]
     if missing:
         raise StateError(f"unknown outbox keys: {_sample(missing)}")

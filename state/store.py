@@ -8,9 +8,12 @@ retries; database errors surface as :class:`~syncd.errors.StateError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -20,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connectors.base import Cursor, PullBatch, Record
 from policies.base import Change, Snapshot, change_from_dict, change_to_dict
-from state import health_sql, migrate, outbox_sql
+from state import health_sql, lease_sql, migrate, outbox_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
@@ -31,10 +34,12 @@ from state.base import (
     OutboxEntry,
     OutboxOp,
     RunInfo,
+    SourceLease,
     StateStore,
     StoredPlan,
 )
 from state.engine import WRITE_OPTION, make_engine
+from state.locks import SourceLock, SourceLocks
 from state.models import (
     cursors_t,
     plan_changes_t,
@@ -54,19 +59,27 @@ from state.rows import (
     row_to_record,
     utc,
 )
-from syncd.errors import StateError
+from syncd.errors import SourceBusyError, StateError
 
 _RECORD_KEY: Final = ("source", "object_type", "remote_id")
 #: Columns a refresh (a write by syncd, not a pull) leaves as they are.
 _PULL_ONLY: Final = ("last_seen_run_id",)
+#: How often a command waiting for a source's lease tries again.
+LEASE_POLL_SECONDS: Final = 0.2
 
 
-def open_store(url: str) -> SqlStateStore:
+def open_store(
+    url: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SqlStateStore:
     """Open (creating or upgrading the schema through the migrations) the store at ``url``.
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///path.db``, ``sqlite:///:memory:`` (tests) or
     ``postgresql+psycopg://user@host/db``. Raises ``StateError`` when the database is
-    unreachable, its schema is newer than this code, or a migration fails.
+    unreachable, its schema is newer than this code, or a migration fails. ``sleep`` and
+    ``monotonic`` pace the wait for a busy source's lease.
     """
     engine = make_engine(url)
     try:
@@ -77,16 +90,26 @@ def open_store(url: str) -> SqlStateStore:
     except Exception as exc:
         engine.dispose()
         raise StateError(f"cannot open the state store: {exc}") from exc
-    return SqlStateStore(engine)
+    return SqlStateStore(engine, sleep=sleep, monotonic=monotonic)
 
 
 class SqlStateStore(StateStore):
     """:class:`~state.base.StateStore` on a SQLAlchemy engine whose schema is at head."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._closed = False
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._locks = SourceLocks(engine)
+        self._held: dict[tuple[str, int], SourceLock] = {}
 
     @property
     def engine(self) -> Engine:
@@ -135,6 +158,56 @@ class SqlStateStore(StateStore):
             ).scalar_one()
         if stored != connector:
             raise StateError(f"source {name!r} is a {stored!r} source, not {connector!r}")
+
+    # -- one command at a time per source --------------------------------------------------------
+
+    def acquire_source(
+        self, source: str, run_id: str, now: datetime, wait_seconds: float = 0.0
+    ) -> SourceLease:
+        asked = utc(now, "now")
+        if wait_seconds < 0:
+            raise StateError(f"wait_seconds must not be negative, got {wait_seconds}")
+        with self._tx() as conn:
+            self._require_source(conn, source)
+        lock = self._locks.lock(source)
+        start, since = self._monotonic(), asked
+        while not lock.try_acquire():
+            waited = self._monotonic() - start
+            if waited >= wait_seconds:
+                holder = lease_sql.describe(self.source_lease(source))
+                raise SourceBusyError(source, holder, wait_seconds)
+            self._sleep(min(LEASE_POLL_SECONDS, wait_seconds - waited))
+            since = asked + timedelta(seconds=self._monotonic() - start)
+        try:
+            with self._tx(write=True) as conn:
+                lease = lease_sql.take(
+                    conn,
+                    self._insert,
+                    source=source,
+                    run_id=run_id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    since=since,
+                )
+        except BaseException:
+            lock.release()
+            raise
+        self._held[(source, lease.epoch)] = lock
+        return lease
+
+    def release_source(self, lease: SourceLease) -> None:
+        lock = self._held.pop((lease.source, lease.epoch), None)
+        if lock is None:
+            return
+        try:
+            with self._tx(write=True) as conn:
+                lease_sql.clear(conn, lease)
+        finally:
+            lock.release()
+
+    def source_lease(self, source: str) -> SourceLease | None:
+        with self._tx() as conn:
+            return lease_sql.holder(conn, source)
 
     def get_cursor(self, source: str, object_type: str) -> Cursor:
         with self._tx() as conn:
@@ -459,15 +532,15 @@ class SqlStateStore(StateStore):
         with self._tx() as conn:
             return outbox_sql.outbox(conn, plan_id, statuses)
 
-    def mark_sending(self, keys: Sequence[str], now: datetime) -> None:
+    def mark_sending(self, keys: Sequence[str], now: datetime, *, epoch: int) -> None:
         now = utc(now, "now")
         with self._tx(write=True) as conn:
-            outbox_sql.mark_sending(conn, keys, now)
+            outbox_sql.mark_sending(conn, keys, now, epoch)
 
-    def record_results(self, results: Sequence[OpOutcome], now: datetime) -> None:
+    def record_results(self, results: Sequence[OpOutcome], now: datetime, *, epoch: int) -> None:
         now = utc(now, "now")
         with self._tx(write=True) as conn:
-            outbox_sql.record_results(conn, results, now)
+            outbox_sql.record_results(conn, results, now, epoch)
 
     def set_plan_status(self, plan_id: str, status: str) -> None:
         with self._tx(write=True) as conn:
@@ -549,7 +622,11 @@ class SqlStateStore(StateStore):
             return health_sql.health_history(conn, source, limit)
 
     def close(self) -> None:
+        for lease_lock in self._held.values():  # the lock is what counts; the rows may stay
+            lease_lock.release()
+        self._held.clear()
         self._closed = True
+        self._locks.close()
         self._engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """The command line: parse, load config, call the library. Nothing else lives here.
 
-Exit codes: 0 success, 1 a run failed, 2 bad configuration or usage.
+Exit codes: 0 done, 1 the run failed, 2 bad configuration or usage, 3 partly done, 4 busy (another
+command holds the source; ``--wait SECONDS`` waits for it instead).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from syncd import logging as slog
 from syncd.config import Config, load_config, unresolved_secrets
 from syncd.csv_mode import plan_csv
 from syncd.engine import Engine
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, SourceBusyError, SyncdError
 from syncd.html_report import write_html_report
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line
@@ -59,6 +60,16 @@ LimitOpt = Annotated[
     int | None,
     typer.Option("--limit", help="Rows per policy in table/markdown reports (default: all)."),
 ]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0.0,
+        metavar="SECONDS",
+        help="When another command holds the source, wait up to this long for it "
+        "(default: refuse at once with exit code 4).",
+    ),
+]
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -82,11 +93,11 @@ def _load(path: Path) -> Config:
 
 
 @contextmanager
-def _engine(config: Config) -> Iterator[Engine]:
+def _engine(config: Config, wait: float = 0.0) -> Iterator[Engine]:
     slog.configure(config.logging.level, config.logging.format)
     store = open_store(config.store_url())
     try:
-        yield Engine(config, store, _now, _new_id, build_connector)
+        yield Engine(config, store, _now, _new_id, build_connector, wait_seconds=wait)
     finally:
         store.close()
 
@@ -102,9 +113,15 @@ def _emit(plan: Plan, fmt: ReportFormat, output: Path | None, limit: int | None)
 
 
 def _plan_sources(
-    config: Config, names: list[str], fmt: ReportFormat, output: Path | None, limit: int | None
+    config: Config,
+    names: list[str],
+    fmt: ReportFormat,
+    output: Path | None,
+    limit: int | None,
+    *,
+    wait: float = 0.0,
 ) -> None:
-    with _engine_or_exit(config) as engine:
+    with _engine_or_exit(config, wait) as engine:
         for name in names:
             _emit(_guard(partial(engine.plan, name)), fmt, output, limit)
 
@@ -143,6 +160,7 @@ def plan(
             "--apply", help="With --csv: write the cleaned file, merge map and task list."
         ),
     ] = False,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM.
 
@@ -178,7 +196,7 @@ def plan(
         name, _ = cfg.source(source)
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    _plan_sources(cfg, [name], fmt, output, limit)
+    _plan_sources(cfg, [name], fmt, output, limit, wait=wait)
 
 
 MaxChangesOpt = Annotated[
@@ -199,6 +217,7 @@ def run(
     output: OutOpt = None,
     limit: LimitOpt = None,
     max_changes: MaxChangesOpt = None,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Run sync cycles for every source (or one with --source): plan, then push unless --dry-run."""
     cfg = _load(config)
@@ -206,9 +225,9 @@ def run(
         raise _fail("the long-running scheduler is not available yet; use --once", 2)
     names = [_source_name(cfg, source)] if source else list(cfg.sources)
     if dry_run:
-        _plan_sources(cfg, names, fmt, output, limit)
+        _plan_sources(cfg, names, fmt, output, limit, wait=wait)
         return
-    with _engine_or_exit(cfg) as engine:
+    with _engine_or_exit(cfg, wait) as engine:
         failed = False
         for name in names:
             result = _guard(partial(engine.run_once, name, max_changes=max_changes))
@@ -226,10 +245,11 @@ def apply(
     plan_id: Annotated[str, typer.Argument(help="Id of a plan saved by syncd plan.")],
     config: ConfigOpt,
     max_changes: MaxChangesOpt = None,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed."""
     cfg = _load(config)
-    with _engine_or_exit(cfg) as engine:
+    with _engine_or_exit(cfg, wait) as engine:
         result = _guard(lambda: engine.apply(plan_id, max_changes=max_changes))
     for push in result.pushes:
         typer.echo(render_push(push))
@@ -256,10 +276,11 @@ def audit(
 def undo(
     run_id: Annotated[str, typer.Argument(help="The run whose changes to revert.")],
     config: ConfigOpt,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Revert a run's field updates, skipping fields a person changed since; say what cannot be."""
     cfg = _load(config)
-    with _engine_or_exit(cfg) as engine:
+    with _engine_or_exit(cfg, wait) as engine:
         report, cannot = _guard(lambda: engine.undo(run_id))
     if report is not None:
         typer.echo(render_push(report))
@@ -335,9 +356,9 @@ def _source_name(cfg: Config, source: str | None) -> str:
 
 
 @contextmanager
-def _engine_or_exit(config: Config) -> Iterator[Engine]:
+def _engine_or_exit(config: Config, wait: float = 0.0) -> Iterator[Engine]:
     try:
-        with _engine(config) as engine:
+        with _engine(config, wait) as engine:
             yield engine
     except ConfigError as exc:
         raise _fail(f"configuration error:\n{exc}", 2) from None
@@ -348,6 +369,8 @@ def _guard(call: Callable[[], T]) -> T:
         return call()
     except ConfigError as exc:
         raise _fail(f"configuration error:\n{exc}", 2) from None
+    except SourceBusyError as exc:
+        raise _fail(f"not run: {exc}", 4) from None
     except SyncdError as exc:
         raise _fail(f"run failed: {exc}", 1) from None
 

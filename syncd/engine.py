@@ -25,9 +25,9 @@ from connectors.base import Connector, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
-from state.base import StateStore, StoredPlan
-from syncd.config import Config, SourceConfig
-from syncd.errors import SourceFatalError, SyncdError
+from state.base import SourceLease, StateStore, StoredPlan
+from syncd.config import ApplyConfig, Config, SourceConfig
+from syncd.errors import SourceBusyError, SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, compose, record_label
@@ -55,6 +55,7 @@ class _Run:
     started: datetime
     counts: dict[str, object] = field(default_factory=dict)
     status: str = "succeeded"
+    epoch: int = 0  # of the run's lease on the source, once taken
 
 
 @dataclass
@@ -67,13 +68,18 @@ class ApplyResult:
 
 @dataclass
 class Engine:
-    """Runs cycles against one state store."""
+    """Runs cycles against one state store.
+
+    Each run holds its source's lease throughout; when another command holds it the run waits
+    up to ``wait_seconds``, then refuses with :class:`~syncd.errors.SourceBusyError`.
+    """
 
     config: Config
     store: StateStore
     clock: Clock
     new_id: IdFactory
     connector_factory: ConnectorFactory
+    wait_seconds: float = 0.0
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -166,16 +172,12 @@ class Engine:
             self.store.save_plan(
                 plan_id, run.source, run.id, self.clock(), {"undo_of": run_id}, changes
             )
-            writer = _writer(connector)
-            pusher = Pusher(
-                self.store,
-                writer,
+            pusher = self._pusher(
+                run,
+                connector,
                 run.config.apply.model_copy(
                     update={"conflict_strategy": "crm-wins", "conflict_by_policy": {}}
                 ),
-                self.clock,
-                run.source,
-                run.id,
             )
             report = pusher.push(self.store.load_plan(plan_id))
             applied = {e.seq for e in self.store.outbox(plan_id, statuses=["applied"])}
@@ -193,8 +195,35 @@ class Engine:
         name, source = self.config.source(source_name)
         run = _Run(self.new_id(), name, source, self.clock())
         self.store.ensure_source(name, source.connector, run.started)
+        lease = self._acquire(run)
+        run.started, run.epoch = lease.since, lease.epoch  # a run that waited starts now
+        try:
+            with self._recorded(run, source, dry_run=dry_run) as connector:
+                yield run, connector
+        finally:
+            self.store.release_source(lease)
+
+    def _acquire(self, run: _Run) -> SourceLease:
+        """The source's lease; a busy source is waited for (up to ``wait_seconds``), and said."""
+        try:
+            return self.store.acquire_source(run.source, run.id, run.started)
+        except SourceBusyError as busy:
+            if not self.wait_seconds:
+                raise
+            log.warning(
+                "source busy, waiting",
+                source=run.source,
+                holder=busy.holder,
+                seconds=self.wait_seconds,
+            )
+        return self.store.acquire_source(run.source, run.id, run.started, self.wait_seconds)
+
+    @contextmanager
+    def _recorded(self, run: _Run, source: SourceConfig, *, dry_run: bool) -> Iterator[Connector]:
+        """The run recorded from start to finish, with its connector; the lease is held."""
+        name = run.source
         for stale in self.store.list_runs(name, limit=50):
-            if stale.status == "running":  # its process died without finishing it (a kill)
+            if stale.status == "running":  # the lease is ours: its process died unfinished
                 self.store.finish_run(
                     stale.id,
                     run.started,
@@ -207,7 +236,7 @@ class Engine:
             try:
                 connector = self.connector_factory(self.config, name, source)
                 try:
-                    yield run, connector
+                    yield connector
                 finally:
                     connector.close()
             except BaseException as exc:  # record the failure, whatever it is, then re-raise
@@ -327,9 +356,18 @@ class Engine:
             raise SafetyRailError(f"plan {plan.id} was not pushed: " + "; ".join(problems))
         return self._pusher(run, connector).push(plan)
 
-    def _pusher(self, run: _Run, connector: Connector) -> Pusher:
+    def _pusher(
+        self, run: _Run, connector: Connector, settings: ApplyConfig | None = None
+    ) -> Pusher:
+        """The one place a run's pushes are built: with the run's lease epoch."""
         return Pusher(
-            self.store, _writer(connector), run.config.apply, self.clock, run.source, run.id
+            self.store,
+            _writer(connector),
+            settings or run.config.apply,
+            self.clock,
+            run.source,
+            run.id,
+            run.epoch,
         )
 
 

@@ -25,3 +25,26 @@ class RecordSkippedError(SyncdError):
 
 class StateError(SyncdError):
     """The state store is unusable (schema too new, unreachable, corrupt)."""
+
+
+class SourceBusyError(SyncdError):
+    """Another command holds the source's lease: this one did nothing (CLI exit code 4).
+
+    ``holder`` names who holds it (run, pid, host, since) as the store recorded it.
+    """
+
+    def __init__(self, source: str, holder: str, waited_seconds: float = 0.0) -> None:
+        self.source = source
+        self.holder = holder
+        self.waited_seconds = waited_seconds
+        waited = f" (waited {waited_seconds:g} s)" if waited_seconds else ""
+        super().__init__(
+            f"source {source!r} is busy{waited}: {holder} holds it; let that command finish, "
+            "or run again with --wait SECONDS to wait for it"
+        )
+
+
+class LeaseLostError(StateError):
+    """A command wrote with a lease epoch that is no longer the source's current one: another
+    command took the source over (its holder's connection or process was gone). Nothing of the
+    refused write was recorded; the command must stop."""

@@ -144,6 +144,7 @@ class Pusher:
     clock: Clock
     source: str
     run_id: str
+    epoch: int  # of the run's lease on the source: the store refuses writes once it is lost
 
     def push(self, plan: StoredPlan) -> PushReport:
         """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again."""
@@ -300,7 +301,7 @@ class Pusher:
             for _, fields, _ in items:
                 merged.update(fields)
             writes.append(FieldWrite(items[0][0].key, record_id, merged))
-        self.store.mark_sending([e.key for e, _, _ in to_send], self.clock())
+        self.store.mark_sending([e.key for e, _, _ in to_send], self.clock(), epoch=self.epoch)
         results = {r.key: r for r in self.writer.update(object_type, writes)}
         outcomes: list[OpOutcome] = []
         refused: list[list[tuple[OutboxEntry, dict[str, str | None], list[str]]]] = []
@@ -438,7 +439,7 @@ class Pusher:
             current = self.writer.read(object_type, ids, MATCH_FIELDS)
             for entry in group:
                 merged_id = str(entry.payload["merged_id"])
-                self.store.mark_sending([entry.key], self.clock())
+                self.store.mark_sending([entry.key], self.clock(), epoch=self.epoch)
                 self._finish([self._merge_one(plan, entry, merged_id, current)])
 
     def _merge_one(
@@ -498,6 +499,15 @@ class Pusher:
         result = self.writer.merge(entry.object_type, primary_id, merged_id, entry.key)
         if not result.ok:
             return self._failed(entry, result)
+        if result.already:  # merged by someone else meanwhile: done, but no change of ours
+            return OpOutcome(
+                entry.key,
+                "applied",
+                result={"already": True, "survivor": result.remote_id},
+                reason=f"{merged_id} was already merged into {result.remote_id or primary_id} "
+                "when the merge was sent (by someone else, or by an attempt whose answer was "
+                "lost): not in the audit log as a merge of syncd's",
+            )
         audit = [
             self._audit(
                 plan,
@@ -554,7 +564,7 @@ class Pusher:
             self._finish(outcomes)
             if not writes:
                 continue
-            self.store.mark_sending([w.key for w in writes], self.clock())
+            self.store.mark_sending([w.key for w in writes], self.clock(), epoch=self.epoch)
             results = {r.key: r for r in self.writer.create_tasks(writes)}
             done = []
             for write in writes:
@@ -603,7 +613,7 @@ class Pusher:
             live = [e for e in group if current.get(e.record_id) is not None]
             if not live:
                 continue
-            self.store.mark_sending([e.key for e in live], self.clock())
+            self.store.mark_sending([e.key for e in live], self.clock(), epoch=self.epoch)
             results = self.writer.archive(
                 object_type, [e.record_id for e in live], [e.key for e in live]
             )
@@ -660,7 +670,7 @@ class Pusher:
 
     def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
         if outcomes:
-            self.store.record_results(outcomes, self.clock())
+            self.store.record_results(outcomes, self.clock(), epoch=self.epoch)
 
     def _report(self, plan_id: str) -> PushReport:
         report = PushReport(plan_id)

@@ -268,7 +268,9 @@ class CsvConnector(Connector, Writer):
         self.calls["merge"] += 1
         live = self._rows()
         if self._resolve(merged_id) == primary_id and merged_id != primary_id:
-            return WriteResult(key, ok=True, remote_id=primary_id, response={"already": True})
+            return WriteResult(
+                key, ok=True, remote_id=primary_id, response={"already": True}, already=True
+            )
         for record_id in (primary_id, merged_id):
             if record_id not in live:
                 return _missing(key, record_id)

@@ -18,7 +18,8 @@
   already there are settled as created, so a retry never creates a task twice.
 * ``find_tasks``: associations v4 batch read record→tasks, then a batch read of those tasks.
 * ``merge``: the merge endpoint; when it fails, the two ids are read, and if both resolve to
-  the same record the merge had already happened: ok, with the survivor's id.
+  the same record the merge had already happened: ok and ``already``, with the survivor's id
+  (this call merged nothing; HubSpot's refusal stays in ``response``).
 * ``archive``: batch archive (204).
 
 ``WriteResult.response`` holds HubSpot's status, category and correlation id, never values.
@@ -243,10 +244,7 @@ class HubSpotWriter(Writer):
             already = self._merged_already(object_type, primary_id, merged_id)
             if already is not None:
                 return WriteResult(
-                    key,
-                    ok=True,
-                    remote_id=already,
-                    response={**audit_error(exc), "alreadyMerged": True},
+                    key, ok=True, remote_id=already, response=audit_error(exc), already=True
                 )
             return WriteResult(
                 key,

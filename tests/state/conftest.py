@@ -22,7 +22,9 @@ def store(state_url: str) -> Iterator[SqlStateStore]:
 
 @pytest.fixture
 def running(store: SqlStateStore) -> SqlStateStore:
-    """A store with source ``hs`` (hubspot) registered and run ``r1`` of it started."""
+    """A store with source ``hs`` (hubspot) registered, its lease held (epoch 1) and run ``r1``
+    of it started."""
     store.ensure_source("hs", "hubspot", T0)
+    store.acquire_source("hs", "r1", T0)
     store.start_run("r1", "hs", T0, dry_run=False)
     return store

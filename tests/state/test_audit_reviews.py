@@ -14,6 +14,7 @@ from state.store import SqlStateStore
 from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+EPOCH = 1  # of the leases the fixtures hold
 CHANGE = Update("hs", "contacts", "normalize", "lower-cased", "12", "email", "A@X.COM", "a@x.com")
 
 
@@ -53,7 +54,7 @@ def apply(
             response={"status": 200},
         )
         outcomes.append(OpOutcome(o.key, "applied", audit=[record]))
-    store.record_results(outcomes, at(len(writes)))
+    store.record_results(outcomes, at(len(writes)), epoch=EPOCH)
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def audited(running: SqlStateStore) -> SqlStateStore:
     """Runs r1, r2 of ``hs`` and s1 of ``sf`` applied six field writes, in this order."""
     running.start_run("r2", "hs", at(10), dry_run=False)
     running.ensure_source("sf", "salesforce", T0)
+    running.acquire_source("sf", "s1", T0)
     running.start_run("s1", "sf", T0, dry_run=False)
     apply(running, "hs", "r1", "p1", [("12", "email", "a"), ("13", "phone", "b")])
     apply(running, "sf", "s1", "q1", [("12", "email", "c")])

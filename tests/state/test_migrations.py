@@ -31,7 +31,8 @@ TABLES_0001 = {
     "plan_changes",
 }
 TABLES_0002 = {"outbox", "audit_log", "review_decisions"}
-TABLES = TABLES_0001 | TABLES_0002
+TABLES_0004 = {"source_leases"}
+TABLES = TABLES_0001 | TABLES_0002 | TABLES_0004
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -47,7 +48,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0003"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0004"
     finally:
         store.close()
 
@@ -129,7 +130,9 @@ def test_0002_upgrades_a_0001_database_with_data_and_downgrades(state_url: str) 
             "r1", "p1", "p1:0:0", "hs", "normalize", "update", "contacts", "12", "email",
             "A@X.COM", "a@x.com", T0, {"status": 200},
         )  # fmt: skip
-        store.record_results([OpOutcome("p1:0:0", "applied", audit=[audit])], T0)
+        lease = store.acquire_source("hs", "r1", T0)
+        store.record_results([OpOutcome("p1:0:0", "applied", audit=[audit])], T0, epoch=1)
+        store.release_source(lease)
         store.record_review("hs", "contacts", ["1", "2"], "approved", T0)
 
         _migrate_to(engine, "0001", down=True)
@@ -142,6 +145,25 @@ def test_0002_upgrades_a_0001_database_with_data_and_downgrades(state_url: str) 
         assert migrate.upgrade(engine) == migrate.head_revision()  # and up again, empty
         assert store.outbox("p1") == []
         assert store.audit() == []
+    finally:
+        engine.dispose()
+
+
+def test_0004_adds_the_leases_to_a_0003_database_and_drops_them_again(state_url: str) -> None:
+    engine = make_engine(state_url)
+    try:
+        _migrate_to(engine, "0003")
+        old = SqlStateStore(engine)
+        old.ensure_source("hs", "hubspot", T0)
+        assert "source_leases" not in sa.inspect(engine).get_table_names()
+        assert migrate.upgrade(engine) == migrate.head_revision()
+        store = SqlStateStore(engine)
+        lease = store.acquire_source("hs", "r1", T0)
+        assert lease.epoch == 1
+        store.release_source(lease)
+        _migrate_to(engine, "0003", down=True)
+        assert "source_leases" not in sa.inspect(engine).get_table_names()
+        assert old.list_runs("hs") == []
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
+EPOCH = 1  # of the lease the ``running`` fixture holds
 CHANGE = Update("hs", "contacts", "normalize", "lower-cased", "12", "email", "A@X.COM", "a@x.com")
 
 
@@ -97,7 +98,7 @@ def test_enqueue_stores_pending_ops_in_plan_order(planned: SqlStateStore) -> Non
 
 
 def test_enqueue_twice_keeps_one_row_per_key_and_its_progress(queued: SqlStateStore) -> None:
-    queued.record_results([OpOutcome("p1:0:0", "failed", reason="500")], T1)
+    queued.record_results([OpOutcome("p1:0:0", "failed", reason="500")], T1, epoch=EPOCH)
     again = [op("p1", 0), op("p1", 1), op("p1", 1, 1), op("p1", 2)]
     assert queued.enqueue("p1", "r1", again, T1) == 0
     assert count_rows(queued, "outbox") == 4
@@ -136,7 +137,9 @@ def test_enqueue_refuses_mistakes_and_adds_nothing(queued: SqlStateStore) -> Non
 
 def test_outbox_filters_by_status(queued: SqlStateStore) -> None:
     queued.record_results(
-        [OpOutcome("p1:1:0", "conflict", reason="changed"), OpOutcome("p1:2:0", "held", 0)], T1
+        [OpOutcome("p1:1:0", "conflict", reason="changed"), OpOutcome("p1:2:0", "held", 0)],
+        T1,
+        epoch=EPOCH,
     )
     assert [e.key for e in queued.outbox("p1", ["pending"])] == ["p1:0:0", "p1:1:1"]
     assert [e.key for e in queued.outbox("p1", ["held", "conflict"])] == ["p1:1:0", "p1:2:0"]
@@ -151,13 +154,15 @@ def test_outbox_filters_by_status(queued: SqlStateStore) -> None:
 
 
 def test_mark_sending_moves_only_pending_or_sending_ops(queued: SqlStateStore) -> None:
-    queued.mark_sending(["p1:0:0", "p1:1:0"], T1)
+    queued.mark_sending(["p1:0:0", "p1:1:0"], T1, epoch=EPOCH)
     assert queued.outbox("p1")[0].status == "sending"
     assert queued.outbox("p1")[0].updated_at == T1
-    queued.mark_sending(["p1:0:0", "p1:0:0"], T1)  # a resumed push sends again
-    queued.record_results([OpOutcome("p1:0:0", "applied", audit=[audit_of("p1:0:0")])], T1)
+    queued.mark_sending(["p1:0:0", "p1:0:0"], T1, epoch=EPOCH)  # a resumed push sends again
+    queued.record_results(
+        [OpOutcome("p1:0:0", "applied", audit=[audit_of("p1:0:0")])], T1, epoch=EPOCH
+    )
     with pytest.raises(StateError, match=r"not pending: p1:0:0=applied, ghost=unknown"):
-        queued.mark_sending(["p1:1:1", "p1:0:0", "ghost"], T1)
+        queued.mark_sending(["p1:1:1", "p1:0:0", "ghost"], T1, epoch=EPOCH)
     # Refused whole: the pending one in the same call did not move.
     assert statuses(queued) == {
         "p1:0:0": ("applied", 1),
@@ -168,7 +173,7 @@ def test_mark_sending_moves_only_pending_or_sending_ops(queued: SqlStateStore) -
 
 
 def test_record_results_sets_outcomes_and_appends_audit(queued: SqlStateStore) -> None:
-    queued.mark_sending(["p1:0:0", "p1:1:0"], T0)
+    queued.mark_sending(["p1:0:0", "p1:1:0"], T0, epoch=EPOCH)
     writes = [audit_of("p1:0:0", after="a@x.com"), audit_of("p1:0:0", after="second field")]
     queued.record_results(
         [
@@ -177,6 +182,7 @@ def test_record_results_sets_outcomes_and_appends_audit(queued: SqlStateStore) -
             OpOutcome("p1:2:0", "skipped", 0, reason="already a@x.com"),
         ],
         T1,
+        epoch=EPOCH,
     )
     by_key = {e.key: e for e in queued.outbox("p1")}
     applied = by_key["p1:0:0"]
@@ -191,13 +197,15 @@ def test_record_results_sets_outcomes_and_appends_audit(queued: SqlStateStore) -
     assert [e.after for e in entries] == ["second field", "a@x.com"]  # newest first
     assert all(e.key == "p1:0:0" and e.undone_by_run is None for e in entries)
     # A retry counts its attempts.
-    queued.record_results([OpOutcome("p1:1:0", "failed", result={"error": "500"})], T1)
+    queued.record_results([OpOutcome("p1:1:0", "failed", result={"error": "500"})], T1, epoch=EPOCH)
     assert statuses(queued)["p1:1:0"] == ("failed", 2)
     assert queued.outbox("p1")[1].result == {"error": "500"}
 
 
 def test_record_results_refuses_mistakes_and_records_nothing(queued: SqlStateStore) -> None:
-    queued.record_results([OpOutcome("p1:2:0", "applied", audit=[audit_of("p1:2:0")])], T0)
+    queued.record_results(
+        [OpOutcome("p1:2:0", "applied", audit=[audit_of("p1:2:0")])], T0, epoch=EPOCH
+    )
     queued.save_plan("p2", "hs", "r1", T0, {}, [CHANGE])
     good = OpOutcome("p1:0:0", "applied", audit=[audit_of("p1:0:0")])
     mistakes = {
@@ -215,7 +223,7 @@ def test_record_results_refuses_mistakes_and_records_nothing(queued: SqlStateSto
     }
     for message, results in mistakes.items():
         with pytest.raises(StateError, match=message):
-            queued.record_results(results, T1)
+            queued.record_results(results, T1, epoch=EPOCH)
     assert statuses(queued) == {
         "p1:0:0": ("pending", 0),
         "p1:1:0": ("pending", 0),
@@ -246,7 +254,7 @@ def _outcomes() -> list[OpOutcome]:
 def test_a_crash_after_the_audit_rows_records_nothing(
     queued: SqlStateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0"], T0)
+    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0"], T0, epoch=EPOCH)
     original = outbox_sql.append_audit
 
     def append_then_crash(*args: object, **kwargs: object) -> None:
@@ -255,21 +263,21 @@ def test_a_crash_after_the_audit_rows_records_nothing(
 
     monkeypatch.setattr(outbox_sql, "append_audit", append_then_crash)
     with pytest.raises(RuntimeError, match="crash"):
-        queued.record_results(_outcomes(), T1)
+        queued.record_results(_outcomes(), T1, epoch=EPOCH)
     _nothing_recorded(queued)
     monkeypatch.undo()
-    queued.record_results(_outcomes(), T1)
+    queued.record_results(_outcomes(), T1, epoch=EPOCH)
     assert [s for s, _ in statuses(queued).values()] == ["applied", "failed", "applied", "applied"]
     assert len(queued.audit()) == 4
 
 
 def test_a_constraint_violation_in_the_audit_records_nothing(queued: SqlStateStore) -> None:
-    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0"], T0)
+    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0"], T0, epoch=EPOCH)
     outcomes = _outcomes()
     # The last audit row names a run that does not exist: its insert fails after the updates.
     outcomes[-1] = OpOutcome("p1:2:0", "applied", audit=[audit_of("p1:2:0", run_id="ghost")])
     with pytest.raises(StateError, match="constraint"):
-        queued.record_results(outcomes, T1)
+        queued.record_results(outcomes, T1, epoch=EPOCH)
     _nothing_recorded(queued)
 
 
@@ -287,16 +295,16 @@ def test_pending_plans_are_those_left_to_resume_oldest_first(queued: SqlStateSto
     for plan_id in ("p0", "p2", "p3"):
         queued.enqueue(plan_id, "r1", [op(plan_id, 0)], T0)
     queued.enqueue("sf-plan", "sf-run", [op("sf-plan", 0)], T0)
-    queued.mark_sending(["p0:0:0"], T0)  # crashed mid-write
-    queued.record_results([OpOutcome("p2:0:0", "applied")], T0)
-    queued.record_results([OpOutcome("p3:0:0", "held", 0)], T0)
+    queued.mark_sending(["p0:0:0"], T0, epoch=EPOCH)  # crashed mid-write
+    queued.record_results([OpOutcome("p2:0:0", "applied")], T0, epoch=EPOCH)
+    queued.record_results([OpOutcome("p3:0:0", "held", 0)], T0, epoch=EPOCH)
     # p4 has no outbox rows: never pushed, nothing to resume.
     assert queued.pending_plans("hs") == ["p0", "p1"]
     assert queued.pending_plans("sf") == ["sf-plan"]
-    queued.record_results([OpOutcome("p0:0:0", "applied")], T1)
-    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1"], T1)
+    queued.record_results([OpOutcome("p0:0:0", "applied")], T1, epoch=EPOCH)
+    queued.mark_sending(["p1:0:0", "p1:1:0", "p1:1:1"], T1, epoch=EPOCH)
     queued.record_results(
-        [OpOutcome(k, "failed") for k in ("p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0")], T1
+        [OpOutcome(k, "failed") for k in ("p1:0:0", "p1:1:0", "p1:1:1", "p1:2:0")], T1, epoch=EPOCH
     )
     assert queued.pending_plans("hs") == []
     with pytest.raises(StateError, match="unknown source"):
@@ -337,8 +345,10 @@ def test_a_thousand_ops_go_through_in_a_few_statements(
     keys = [o.key for o in ops]
     assert planned.enqueue("p1", "r1", ops, T0) == 1000
     assert planned.enqueue("p1", "r1", ops, T0) == 0
-    planned.mark_sending(keys, T0)
-    planned.record_results([OpOutcome(k, "applied", audit=[audit_of(k)]) for k in keys], T1)
+    planned.mark_sending(keys, T0, epoch=EPOCH)
+    planned.record_results(
+        [OpOutcome(k, "applied", audit=[audit_of(k)]) for k in keys], T1, epoch=EPOCH
+    )
     assert len(statements) < 40, "outbox methods must not issue a statement per operation"
     assert planned.pending_plans("hs") == []
     assert len(planned.audit(limit=2000)) == 1000

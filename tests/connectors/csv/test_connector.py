@@ -213,6 +213,7 @@ def test_merges_flatten_and_refuse_missing_rows(tmp_path: Path) -> None:
     assert conn.merge("contacts", "1", "2", "b").ok
     again = conn.merge("contacts", "1", "3", "c")
     assert again.ok
+    assert again.already
     assert again.response == {"already": True}
     assert not conn.merge("contacts", "1", "404", "d").ok
     assert not conn.merge("contacts", "1", "1", "e").ok

@@ -1,0 +1,124 @@
+"""SQL of the source leases' rows, inside a caller's transaction.
+
+The row of a source records who holds its lock (:mod:`state.locks`) and its fencing epoch. The
+epoch grows by one each time the lease is taken, in the same transaction that records the new
+holder; the outbox's writes (:mod:`state.outbox_sql`) call :func:`require_current` in their own
+transaction, which share-locks the row, so a write either commits before a new holder's epoch or
+is refused after it. Datetimes arrive already checked to be UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from state.base import SourceLease
+from state.models import leases_t
+from syncd.errors import LeaseLostError
+
+#: The dialect's INSERT (one that supports ``on_conflict_do_*``) of a table.
+InsertFn = Callable[[sa.Table], Any]
+
+_HOLDER: Final = ("run_id", "host", "pid", "since", "expires_at")
+
+
+def take(
+    conn: Connection,
+    insert: InsertFn,
+    *,
+    source: str,
+    run_id: str,
+    host: str,
+    pid: int,
+    since: datetime,
+) -> SourceLease:
+    """Record the new holder of ``source``'s lease and move its epoch on; return the lease.
+
+    The caller holds the source's lock: whatever the row says (a released lease, or the holder
+    that died) is replaced.
+    """
+    holder = {"run_id": run_id, "host": host, "pid": pid, "since": since, "expires_at": None}
+    ins = insert(leases_t).values(source=source, epoch=1, **holder)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["source"],
+            set_={"epoch": leases_t.c.epoch + 1, **{k: ins.excluded[k] for k in holder}},
+        )
+    )
+    epoch: int = conn.execute(
+        sa.select(leases_t.c.epoch).where(leases_t.c.source == source)
+    ).scalar_one()
+    return SourceLease(source, epoch, run_id, host, pid, since)
+
+
+def clear(conn: Connection, lease: SourceLease) -> None:
+    """Record ``lease`` as released; nothing when the source moved on to a newer epoch."""
+    c = leases_t.c
+    conn.execute(
+        sa.update(leases_t)
+        .where(c.source == lease.source, c.epoch == lease.epoch)
+        .values(dict.fromkeys(_HOLDER))
+    )
+
+
+def holder(conn: Connection, source: str) -> SourceLease | None:
+    """The recorded holder of ``source``'s lease; ``None`` when released or never taken."""
+    row = (
+        conn.execute(
+            sa.select(leases_t).where(leases_t.c.source == source, leases_t.c.run_id.is_not(None))
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else _lease(row)
+
+
+def describe(lease: SourceLease | None) -> str:
+    """Who holds a lease, in words (for :class:`~syncd.errors.SourceBusyError`)."""
+    if lease is None:
+        return "another command (not recorded yet)"
+    return (
+        f"run {lease.run_id} (pid {lease.pid} on host {lease.host}, "
+        f"since {lease.since:%Y-%m-%d %H:%M:%S} UTC)"
+    )
+
+
+def require_current(conn: Connection, sources: Iterable[str], epoch: int) -> None:
+    """Refuse with ``LeaseLostError`` unless each of ``sources`` is held at ``epoch``.
+
+    The rows are share-locked until the caller's transaction ends: a new holder's epoch waits
+    for it (PostgreSQL; SQLite has one writer at a time anyway).
+    """
+    wanted = sorted(set(sources))
+    if not wanted:
+        return
+    c = leases_t.c
+    query = sa.select(leases_t).where(c.source.in_(wanted)).with_for_update(read=True)
+    rows = {row["source"]: row for row in conn.execute(query).mappings()}
+    for source in wanted:
+        row = rows.get(source)
+        if row is not None and row["epoch"] == epoch and row["run_id"] is not None:
+            continue
+        if row is None or row["run_id"] is None:
+            current = "no command holds it now"
+        else:
+            current = f"it is at epoch {row['epoch']}, held by {describe(_lease(row))}"
+        raise LeaseLostError(
+            f"the lease on source {source!r} at epoch {epoch} was lost ({current}); "
+            "nothing was recorded: stop, another command has taken the source over"
+        )
+
+
+def _lease(row: Mapping[Any, Any]) -> SourceLease:
+    return SourceLease(
+        source=row["source"],
+        epoch=int(row["epoch"]),
+        run_id=row["run_id"],
+        host=row["host"],
+        pid=int(row["pid"]),
+        since=row["since"],
+    )
