@@ -12,7 +12,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import ClassVar
+
+#: Fields a CRM keeps unique among the live records of one object type: object type → field →
+#: the fields whose values the field may not repeat (the field itself, and e.g. a record's
+#: alternate values). Values compare without case and surrounding spaces; a field holding a
+#: list is ``;``-joined. A write that repeats another record's value is refused by the CRM.
+UniqueFields = Mapping[str, Mapping[str, tuple[str, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +90,14 @@ class Connector(abc.ABC):
     Subclasses declare ``name`` (the connector name used in configuration),
     ``object_types`` (the canonical object types they can pull) and ``capabilities`` (what
     their source can do beyond a full pull; see :class:`Capability`).
+    ``object_types`` (the canonical object types they can pull) and, when their CRM refuses
+    duplicate values of some fields, ``unique_fields`` (:data:`UniqueFields`; none by default).
     """
 
     name: ClassVar[str]
     object_types: ClassVar[tuple[str, ...]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    unique_fields: ClassVar[UniqueFields] = MappingProxyType({})
 
     @abc.abstractmethod
     def pull(
@@ -173,12 +183,18 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def read(
-        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
         """Current values of ``ids`` (batch reads). ``None`` for an id that no longer exists.
 
         An id the CRM merged into another comes back as the survivor's record (its ``id``
         differs from the id asked for), so the caller can tell "merged since" from "deleted".
+        ``associations`` names the object types whose associated ids each record carries (each
+        present, empty when none): what a pull would store, e.g. to refresh a merge survivor.
         """
 
     @abc.abstractmethod

@@ -58,7 +58,7 @@ class Update:
 class Merge:
     """Merge ``merged_ids`` into ``primary_id``.
 
-    ``field_values`` are the survivor's chosen values to write to the primary before merging;
+    ``field_values`` are the survivor's chosen values, written to it once the merge is done;
     ``evidence`` maps field name to the similarity score (0..1) that supports the match.
     ``kind`` is ``review`` when the confidence is below the auto-merge threshold.
     """
@@ -128,9 +128,15 @@ Change = Update | Merge | CreateTask | Flag | Archive
 
 
 class Policy(abc.ABC):
-    """A hygiene rule. Built from its settings; called with a snapshot; returns changes."""
+    """A hygiene rule. Built from its settings; called with a snapshot; returns changes.
+
+    A policy that ``decides_merges`` runs first, on the snapshot as pulled; the others see the
+    records as they will be once its merges are applied (absorbed records gone, survivors
+    with their chosen values and their duplicates' associations).
+    """
 
     name: str
+    decides_merges: bool = False
 
     @abc.abstractmethod
     def __call__(self, snapshot: Snapshot) -> list[Change]:

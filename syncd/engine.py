@@ -13,7 +13,7 @@ finished before anything new is planned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,8 +21,8 @@ from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, PropertyDef, Writer
-from policies.base import Change, Snapshot, Update
+from connectors.base import Connector, PropertyDef, UniqueFields, Writer
+from policies.base import Change, Policy, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import SourceLease, StateStore, StoredPlan
@@ -30,7 +30,7 @@ from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.errors import SourceBusyError, SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
-from syncd.plan import Plan, compose, record_label
+from syncd.plan import Plan, after_merges, compose, record_label
 from syncd.push import Pusher, PushReport
 from syncd.rails import SafetyRailError, ceiling_violations, drop_protected
 
@@ -252,7 +252,7 @@ class Engine:
             for object_type in run.config.object_types
             if object_type != "owners"
         }
-        plan = self._make_plan(run, schema)
+        plan = self._make_plan(run, schema, connector.unique_fields)
         run.counts["planned"] = plan.summary()
         return plan
 
@@ -279,26 +279,23 @@ class Engine:
                 )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
-    def _make_plan(self, run: _Run, schema: Mapping[str, Mapping[str, PropertyDef]]) -> Plan:
+    def _make_plan(
+        self,
+        run: _Run,
+        schema: Mapping[str, Mapping[str, PropertyDef]],
+        unique: UniqueFields,
+    ) -> Plan:
         now = self.clock()
         decisions = {
             object_type: self.store.review_decisions(run.source, object_type)
             for object_type in run.config.object_types
         }
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
-        changes: list[Change] = []
         policies = build_policies(self.config.policies, default_region=run.config.default_region)
-        for policy in policies:
-            t0 = time.monotonic()
-            proposed = policy(snapshot)
-            log.info(
-                "policy",
-                policy=policy.name,
-                changes=len(proposed),
-                seconds=round(time.monotonic() - t0, 3),
-            )
-            changes.extend(proposed)
-        kept, blocked = drop_protected(compose(changes), run.config.apply.protected_fields)
+        allowed, blocked = drop_protected(
+            _proposals(policies, snapshot), run.config.apply.protected_fields
+        )
+        kept = compose(allowed, snapshot, unique)
         if blocked:
             log.info(
                 "protected fields",
@@ -369,6 +366,29 @@ class Engine:
             run.id,
             run.epoch,
         )
+
+
+def _proposals(policies: Sequence[Policy], snapshot: Snapshot) -> list[Change]:
+    """Every policy's changes, in the policies' order. Policies that decide merges run first,
+    on ``snapshot``; the others on the records as they will be after those merges
+    (:func:`syncd.plan.after_merges`)."""
+    proposed: dict[int, list[Change]] = {}
+    view = snapshot
+    for merging in (True, False):
+        for index, policy in enumerate(policies):
+            if policy.decides_merges is not merging:
+                continue
+            t0 = time.monotonic()
+            proposed[index] = policy(view)
+            log.info(
+                "policy",
+                policy=policy.name,
+                changes=len(proposed[index]),
+                seconds=round(time.monotonic() - t0, 3),
+            )
+        if merging:
+            view = after_merges(snapshot, [c for found in proposed.values() for c in found])
+    return [c for index in sorted(proposed) for c in proposed[index]]
 
 
 def _writer(connector: Connector) -> Writer:

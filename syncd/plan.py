@@ -1,5 +1,18 @@
 """The plan: the changes of all policies for one source, composed, ordered, with an id.
 
+What the policies see (``after_merges``): the policy that decides merges (dedupe) runs on the
+snapshot as pulled; the others run on the records as they will be once its merges are applied:
+
+- A record that a merge absorbs is gone. The primary (the survivor) carries the merge's
+  ``field_values`` over its own properties, the associations of every record of its cluster
+  (its own first), and the absorbed ids (and the ids they had absorbed) in ``merged_ids``.
+- An association that names an absorbed record names its survivor instead: one absorbed by
+  this plan, or one the CRM merged already (listed in a live record's ``merged_ids``), whose
+  associated records (a task) were not pulled again since.
+
+So a survivor whose duplicate has an open task gets no follow-up task, and a check sees the
+record that will exist. The plan still names records by their ids when the plan was made.
+
 Composition rules (``compose``):
 
 - A record that a merge absorbs disappears, so changes aimed at it do not go to the CRM. An update
@@ -11,20 +24,28 @@ Composition rules (``compose``):
 - Review pairs (``kind == "review"``) change nothing, so nothing composes with them.
 - One field of one record is written once: when two policies propose a value for the same
   field (normalize and tags both fixing ``state``), the first policy in order wins and the
-  later proposal is dropped.
+  later proposal is dropped. A merge's survivor value counts as a write of the primary's field:
+  an update of that field whose ``old`` is the survivor value (made from the records after the
+  merges) refines it and is carried into ``field_values``; one with another ``old`` is dropped.
+- A value the CRM keeps unique (``unique``, declared by the connector) is not given to a record
+  when another live record holds it (any case, in any of the fields it must not repeat) and the
+  two are not merged by this plan: the CRM would refuse the write as a conflict. The update (or
+  the survivor value) becomes a ``Flag`` of policy ``dedupe`` naming the other record, listed
+  after dedupe's own changes; records of one merge never clash (the merge goes first).
 
-Order: the policies' order (normalize, dedupe, follow_up), and within a policy the order the
-policy returned, which is deterministic.
+Order: the policies' order (normalize, tags, dedupe, follow_up, required, retire), and within a
+policy the order the policy returned, which is deterministic.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Update
+from connectors.base import Record, UniqueFields
+from policies.base import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +85,21 @@ class Plan:
         }
 
 
-def compose(changes: Sequence[Change]) -> list[Change]:
-    """Apply the composition rules of this module to the policies' changes."""
+def compose(
+    changes: Sequence[Change],
+    snapshot: Snapshot | None = None,
+    unique: UniqueFields | None = None,
+) -> list[Change]:
+    """Apply the composition rules of this module to the policies' changes.
+
+    ``snapshot`` (the records the plan was made from) and ``unique`` (the connector's
+    :data:`~connectors.base.UniqueFields`) feed the unique-value rule; without both it is off.
+    """
     absorbed: dict[tuple[str, str], Merge] = {}
+    survivors: dict[tuple[str, str], Merge] = {}
     for change in changes:
         if isinstance(change, Merge) and change.kind == "merge":
+            survivors[(change.object_type, change.primary_id)] = change
             for merged_id in change.merged_ids:
                 absorbed[(change.object_type, merged_id)] = change
 
@@ -77,23 +108,214 @@ def compose(changes: Sequence[Change]) -> list[Change]:
     written: set[tuple[str, str, str]] = set()
     for change in changes:
         if isinstance(change, Update):
-            target = (change.object_type, change.record_id, change.field)
-            if target in written:
+            record = (change.object_type, change.record_id)
+            if (*record, change.field) in written:
                 continue
-            written.add(target)
-        if isinstance(change, Update | CreateTask | Flag | Archive):
-            merge = absorbed.get((change.object_type, change.record_id))
+            written.add((*record, change.field))
+            merge = absorbed.get(record)
             if merge is None:
-                kept.append(change)
-            elif isinstance(change, Update) and merge.field_values.get(change.field) == change.old:
-                carried.setdefault(id(merge), dict(merge.field_values))[change.field] = change.new
+                merge = survivors.get(record)
+                if merge is None or change.field not in merge.field_values:
+                    kept.append(change)
+                    continue
+            values = carried.setdefault(id(merge), dict(merge.field_values))
+            planned = merge.field_values.get(change.field)
+            if (
+                change.field in values
+                and _same(planned, change.old)
+                and _same(values[change.field], planned)  # the first refinement wins
+            ):
+                values[change.field] = change.new
+            continue
+        if isinstance(change, CreateTask | Flag | Archive) and (
+            (change.object_type, change.record_id) in absorbed
+        ):
             continue
         kept.append(change)
 
-    return [
+    composed = [
         replace(c, field_values=carried[id(c)]) if isinstance(c, Merge) and id(c) in carried else c
         for c in kept
     ]
+    if snapshot is None or not unique:
+        return composed
+    return _unique_values(composed, snapshot, unique)
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "") == (b or "")
+
+
+def _unique_keys(value: str | None) -> list[str]:
+    """The values a unique field holds, as the CRM compares them (``;``-joined lists split)."""
+    return [v for part in (value or "").split(";") if (v := part.strip().casefold())]
+
+
+def _unique_values(
+    changes: Sequence[Change], snapshot: Snapshot, unique: UniqueFields
+) -> list[Change]:
+    """The unique-value rule of :func:`compose` (see the module docstring)."""
+    cluster: dict[tuple[str, str], str] = {}
+    reviews: list[tuple[str, frozenset[str]]] = []
+    for change in changes:
+        if isinstance(change, Merge):
+            ids = frozenset((change.primary_id, *change.merged_ids))
+            if change.kind == "merge":
+                cluster.update(
+                    dict.fromkeys(((change.object_type, i) for i in ids), change.primary_id)
+                )
+            else:
+                reviews.append((change.object_type, ids))
+    holders: dict[tuple[str, str], dict[str, list[str]]] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for object_type, fields in unique.items():
+        for name, against in fields.items():
+            index: dict[str, list[str]] = defaultdict(list)
+            for record in snapshot.of(object_type):
+                for key in dict.fromkeys(
+                    k for f in against for k in _unique_keys(record.properties.get(f))
+                ):
+                    index[key].append(record.id)
+                labels[(object_type, record.id)] = record_label(object_type, record.properties)
+            holders[(object_type, name)] = index
+
+    def clash(object_type: str, record_id: str, name: str, value: str | None) -> str | None:
+        """The record outside ``record_id``'s merge that holds ``value`` already, if any;
+        otherwise ``record_id`` holds it from now on (a later write of it clashes)."""
+        index = holders.get((object_type, name))
+        if index is None:
+            return None
+        mine = cluster.get((object_type, record_id), record_id)
+        for key in _unique_keys(value):
+            for other in index[key]:
+                if cluster.get((object_type, other), other) != mine:
+                    return other
+        for key in _unique_keys(value):
+            index[key].append(record_id)
+        return None
+
+    def finding(change: Change, record_id: str, name: str, value: str | None, other: str) -> Flag:
+        object_type = change.object_type
+        label = labels.get((object_type, other))
+        pair = frozenset((record_id, other))
+        if any(t == object_type and pair <= ids for t, ids in reviews):
+            why = "they are proposed as possible duplicates: merge them in syncd review"
+        elif any(
+            pair <= ids and verdict == "rejected"
+            for ids, verdict in snapshot.decisions.get(object_type, {}).items()
+        ):
+            why = (
+                "a person judged them different records (syncd review), so one of the two "
+                f"needs another {name}"
+            )
+        else:
+            why = "they may be duplicates: see review"
+        return Flag(
+            change.source,
+            object_type,
+            "dedupe",
+            f"{change.policy} would set {name} to {value!r}, but {object_type} {other}"
+            + (f" ({label})" if label else "")
+            + f" already holds it and the CRM keeps {name} unique; {why}",
+            record_id,
+            name,
+            value,
+        )
+
+    kept: list[Change] = []
+    found: list[Flag] = []
+    for change in changes:
+        if isinstance(change, Update):
+            other = clash(change.object_type, change.record_id, change.field, change.new)
+            if other is not None:
+                found.append(finding(change, change.record_id, change.field, change.new, other))
+                continue
+        if isinstance(change, Merge) and change.kind == "merge":
+            clashes = {
+                name: other
+                for name, value in change.field_values.items()
+                if (other := clash(change.object_type, change.primary_id, name, value))
+            }
+            found.extend(
+                finding(change, change.primary_id, n, change.field_values[n], o)
+                for n, o in clashes.items()
+            )
+            values = {k: v for k, v in change.field_values.items() if k not in clashes}
+            kept.append(replace(change, field_values=values) if clashes else change)
+            continue
+        kept.append(change)
+    at = max((i + 1 for i, c in enumerate(kept) if c.policy == "dedupe"), default=len(kept))
+    return [*kept[:at], *found, *kept[at:]]
+
+
+def after_merges(snapshot: Snapshot, changes: Iterable[Change]) -> Snapshot:
+    """The records as they will be once the merges among ``changes`` are applied (pure).
+
+    See the module docstring; ``owners``, ``schema`` and ``decisions`` are kept as they are.
+    """
+    merges = [c for c in changes if isinstance(c, Merge) and c.kind == "merge"]
+    survivor: dict[str, dict[str, str]] = defaultdict(dict)  # object type -> id -> survivor
+    for merge in merges:
+        survivor[merge.object_type].update(dict.fromkeys(merge.merged_ids, merge.primary_id))
+    records: dict[str, list[Record]] = {}
+    for object_type, found in snapshot.records.items():
+        by_id = {r.id: r for r in found}
+        primaries = {m.primary_id: m for m in merges if m.object_type == object_type}
+        gone = survivor.get(object_type, {})
+        records[object_type] = [
+            _merged(r, primaries[r.id], by_id) if r.id in primaries else r
+            for r in found
+            if r.id not in gone
+        ]
+    for object_type, kept in records.items():
+        live = {r.id for r in kept}
+        for record in kept:
+            for merged_id in record.merged_ids:
+                if merged_id not in live:
+                    survivor[object_type].setdefault(merged_id, record.id)
+    if not any(survivor.values()):
+        return snapshot
+    return replace(
+        snapshot,
+        records={t: tuple(_repointed(r, survivor) for r in kept) for t, kept in records.items()},
+    )
+
+
+def _merged(primary: Record, merge: Merge, by_id: Mapping[str, Record]) -> Record:
+    """The survivor of ``merge`` (``by_id``: the records of its type): see :func:`after_merges`."""
+    absorbed = [by_id[i] for i in merge.merged_ids if i in by_id]
+    members = [primary, *absorbed]
+    targets = dict.fromkeys(t for r in members for t in r.associations)
+    return replace(
+        primary,
+        properties={**primary.properties, **merge.field_values},
+        associations={
+            t: tuple(dict.fromkeys(i for r in members for i in r.associations.get(t, ())))
+            for t in targets
+        },
+        merged_ids=tuple(
+            dict.fromkeys(
+                [
+                    *primary.merged_ids,
+                    *merge.merged_ids,
+                    *(i for r in absorbed for i in r.merged_ids),
+                ]
+            )
+        ),
+    )
+
+
+def _repointed(record: Record, survivor: Mapping[str, Mapping[str, str]]) -> Record:
+    """``record`` with each associated id that names an absorbed record naming its survivor."""
+    if not any(i in survivor.get(t, {}) for t, ids in record.associations.items() for i in ids):
+        return record
+    return replace(
+        record,
+        associations={
+            t: tuple(dict.fromkeys(survivor.get(t, {}).get(i, i) for i in ids))
+            for t, ids in record.associations.items()
+        },
+    )
 
 
 def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:

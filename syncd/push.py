@@ -2,13 +2,25 @@
 
 1. **Expand** each plan change into outbox operations with idempotency keys
    (``<plan>:<seq>:<op>``) and write them all before anything is sent. A merge becomes a write
-   of the survivor's chosen values to the primary, then one merge call per absorbed record.
-2. **Check** just before writing: one batch read of the records' current values. A field whose
+   of the survivor's chosen values to the primary (op 0), and one merge call per absorbed record.
+2. **Order**: merges first, then field writes (updates and survivor values), then tasks, then
+   archives. A value a record takes from its duplicate (the clean e-mail the duplicate holds)
+   can only be written once the duplicate is merged: the CRM keeps some fields unique. A
+   merge's survivor values are written only when every merge of it applied (a merge held or
+   skipped leaves them unwritten, with the reason; one that failed and may be retried leaves
+   them failed too, so applying the plan again does both). After the merges the survivors are
+   read again, with their associations, and the state store is refreshed (absorbed records
+   marked merged), so the next plan sees what the merge did before any pull.
+3. **Check** just before writing: one batch read of the records' current values. A field whose
    current value differs from the plan's baseline (``old``) was changed by a person meanwhile: a
    *conflict*, resolved by the strategy (``crm-wins`` skips the field, ``syncd-wins`` writes
-   anyway, ``review`` holds it). A record deleted or merged away since the plan is skipped.
-   A field that already holds the new value counts as applied (a resumed push after a crash).
-3. **Send** in the vendor's batches; record every result, and the audit entry of every applied
+   anyway, ``review`` holds it). On a record this plan merged, the absorbed records' values of
+   when the plan was made are not a person's edit either (the CRM may carry them over in the
+   merge); when the CRM gave the survivor a new id, the write goes to it. A record deleted or
+   merged away since the plan otherwise is skipped. A field that already holds the new value
+   counts as applied (a resumed push after a crash). A CRM that still refuses a value as a
+   conflict (another record holds it) gets it skipped, with the reason, for a person.
+4. **Send** in the vendor's batches; record every result, and the audit entry of every applied
    write, in one transaction per batch.
 
 Every step reads the outbox first and skips what is final, so running a push again, after a crash
@@ -22,7 +34,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 
 from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
@@ -145,6 +157,8 @@ class Pusher:
     source: str
     run_id: str
     epoch: int  # of the run's lease on the source: the store refuses writes once it is lost
+    #: (object type, planned id) -> the id a merge of this plan gave the record (a new one)
+    _targets: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
 
     def push(self, plan: StoredPlan) -> PushReport:
         """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again."""
@@ -179,8 +193,10 @@ class Pusher:
                     for e in by_kind["review"]
                 ]
             )
-        self._updates(plan, by_kind["update"])
         self._merges(plan, by_kind["merge"])
+        merged = _Merged.of(self.store.outbox(plan.id))
+        self._updates(plan, by_kind["update"], merged)
+        self._refresh(merged)
         self._tasks(plan, by_kind["create_task"])
         self._archives(plan, by_kind["archive"])
         return self._report(plan.id)
@@ -190,15 +206,25 @@ class Pusher:
     def _strategy(self, policy: str) -> ConflictStrategy:
         return self.settings.conflict_by_policy.get(policy, self.settings.conflict_strategy)
 
-    def _updates(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
-        by_type = _by_type(entries)
+    def _updates(self, plan: StoredPlan, entries: Sequence[OutboxEntry], merged: _Merged) -> None:
+        waiting = [o for e in entries if (o := merged.waiting(e)) is not None]
+        self._finish(waiting)
+        done = {o.key for o in waiting}
+        by_type = _by_type([e for e in entries if e.key not in done])
         for object_type, group in by_type.items():
             fields = sorted({f for e in group for f in _fields(e)})
             current = self.writer.read(object_type, sorted({e.record_id for e in group}), fields)
+            carried = merged.carried(self.store, self.source, object_type)
             outcomes: list[OpOutcome] = []
             to_send: list[tuple[OutboxEntry, dict[str, str | None], list[str]]] = []
             for entry in group:
-                outcome, writes, notes = self._check_update(entry, current.get(entry.record_id))
+                record = current.get(entry.record_id)
+                survivor = merged.survivor.get((object_type, entry.record_id))
+                if record is not None and record.id == survivor:
+                    self._targets[(object_type, entry.record_id)] = survivor
+                outcome, writes, notes = self._check_update(
+                    entry, record, carried.get(entry.record_id, {}), survivor
+                )
                 if outcome is not None:
                     outcomes.append(outcome)
                 if writes:
@@ -206,10 +232,22 @@ class Pusher:
             self._finish(outcomes)
             self._send_updates(plan, object_type, to_send)
 
+    def _target(self, entry: OutboxEntry) -> str:
+        """The id to write ``entry`` to: its record, or the new id a merge of this plan gave it."""
+        return self._targets.get((entry.object_type, entry.record_id), entry.record_id)
+
     def _check_update(
-        self, entry: OutboxEntry, record: Record | None
+        self,
+        entry: OutboxEntry,
+        record: Record | None,
+        carried: Mapping[str, Sequence[str | None]],
+        survivor: str | None,
     ) -> tuple[OpOutcome | None, dict[str, str | None], list[str]]:
-        """Decide what of one update op to write: (final outcome or None, fields, notes)."""
+        """Decide what of one update op to write: (final outcome or None, fields, notes).
+
+        ``carried`` holds, per field, the values of the records this plan merged into the
+        record (the CRM may carry them over); ``survivor`` the record's id after those merges.
+        """
         if record is None:
             return (
                 OpOutcome(
@@ -220,7 +258,7 @@ class Pusher:
                 {},
                 [],
             )
-        if record.id != entry.record_id:
+        if record.id not in (entry.record_id, survivor):
             return (
                 OpOutcome(
                     entry.key,
@@ -238,7 +276,7 @@ class Pusher:
             now_value = record.properties.get(name)
             if _same(now_value, values["new"]):
                 continue  # already there: a resumed push, or a person made the same fix
-            if _same(now_value, values["old"]):
+            if any(_same(now_value, v) for v in (values["old"], *carried.get(name, ()))):
                 writes[name] = values["new"]
                 continue
             note = f"{name}: changed in the CRM since the plan ({values['old']!r} → {now_value!r})"
@@ -294,7 +332,7 @@ class Pusher:
             defaultdict(list)
         )
         for item in to_send:
-            per_record[item[0].record_id].append(item)
+            per_record[self._target(item[0])].append(item)
         writes = []
         for record_id, items in per_record.items():
             merged: dict[str, str | None] = {}
@@ -354,8 +392,8 @@ class Pusher:
             writes: dict[str, dict[str, str | None]] = defaultdict(dict)
             keys: dict[str, str] = {}
             for entry, fields, _ in batch:
-                writes[entry.record_id].update(fields)
-                keys.setdefault(entry.record_id, entry.key)
+                writes[self._target(entry)].update(fields)
+                keys.setdefault(self._target(entry), entry.key)
             answers = {
                 r.key: r
                 for r in self.writer.update(
@@ -369,7 +407,7 @@ class Pusher:
                         e,
                         f,
                         n,
-                        answers.get(keys[e.record_id])
+                        answers.get(keys[self._target(e)])
                         or WriteResult(e.key, ok=False, error="no answer for this input"),
                     )
                     for e, f, n in batch
@@ -393,7 +431,7 @@ class Pusher:
                 entry,
                 result,
                 kind="update",
-                record_id=entry.record_id,
+                record_id=self._target(entry),
                 field_name=name,
                 before=planned[name]["old"],
                 after=value,
@@ -455,7 +493,7 @@ class Pusher:
             return OpOutcome(
                 entry.key,
                 "applied",
-                result={"already": True},
+                result={"already": True, "survivor": primary_id},
                 reason=f"{merged_id} already merged into {primary_id}",
             )
         if primary is None or primary.id != primary_id:
@@ -520,6 +558,39 @@ class Pusher:
             )
         ]
         return OpOutcome(entry.key, "applied", result={"survivor": result.remote_id}, audit=audit)
+
+    def _refresh(self, merged: _Merged) -> None:
+        """Read the survivors of the merges this plan applied again, with their associations,
+        and store them; mark the records they absorbed merged into them.
+
+        The properties and associations read are those the store holds for the records, so a
+        refreshed survivor looks like a pulled one. Repeated on every push of the plan: storing
+        the same record again changes nothing.
+        """
+        by_type: dict[str, dict[str, Sequence[str]]] = defaultdict(dict)
+        for (object_type, primary_id), absorbed in merged.absorbed.items():
+            by_type[object_type][primary_id] = absorbed
+        for object_type, clusters in by_type.items():
+            ids = [i for primary, gone in clusters.items() for i in (primary, *gone)]
+            stored = self.store.get_records(self.source, object_type, ids)
+            current = self.writer.read(
+                object_type,
+                sorted(clusters),
+                sorted({k for r in stored.values() for k in r.properties}),
+                sorted({k for r in stored.values() for k in r.associations}),
+            )
+            records: list[Record] = []
+            for primary_id, absorbed in clusters.items():
+                survivor = current.get(primary_id)
+                if survivor is None:
+                    continue
+                records.append(survivor)
+                for gone in (*absorbed, primary_id):
+                    before = stored.get(gone)
+                    if before is not None and gone != survivor.id:
+                        moment = max(before.updated_at, survivor.updated_at)
+                        records.append(replace(before, merged_into=survivor.id, updated_at=moment))
+            self.store.refresh_records(self.source, records)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -749,3 +820,76 @@ def _task_write(entry: OutboxEntry) -> TaskWrite:
         None if owner is None else str(owner),
         due,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Merged:
+    """What the merges of one plan came to, read from its outbox after the merge step.
+
+    ``changes`` maps a merge change's ``seq`` to its merge operations; ``absorbed`` maps
+    (object type, primary id) to the ids merged into it that applied; ``survivor`` maps the
+    primary to the id the CRM answered for the merged record.
+    """
+
+    changes: Mapping[int, Sequence[OutboxEntry]]
+    absorbed: Mapping[tuple[str, str], Sequence[str]]
+    survivor: Mapping[tuple[str, str], str]
+
+    @classmethod
+    def of(cls, outbox: Sequence[OutboxEntry]) -> _Merged:
+        changes: dict[int, list[OutboxEntry]] = defaultdict(list)
+        absorbed: dict[tuple[str, str], list[str]] = defaultdict(list)
+        survivor: dict[tuple[str, str], str] = {}
+        for entry in outbox:
+            if entry.kind != "merge":
+                continue
+            changes[entry.seq].append(entry)
+            if entry.status == "applied":
+                primary = (entry.object_type, entry.record_id)
+                absorbed[primary].append(str(entry.payload["merged_id"]))
+                survivor[primary] = str(entry.result.get("survivor") or entry.record_id)
+        return cls(changes, absorbed, survivor)
+
+    def waiting(self, entry: OutboxEntry) -> OpOutcome | None:
+        """The outcome of a merge's survivor-values write whose merges did not all apply
+        (``None`` when they did, and for every other update)."""
+        merges = self.changes.get(entry.seq, ())
+        if entry.kind != "update" or not merges:
+            return None
+        if all(m.status == "applied" for m in merges):
+            return None
+        first = next(m for m in merges if m.status != "applied")
+        why = (
+            f"the survivor's values were not written: the merge of {first.payload['merged_id']} "
+            f"into {first.record_id} is {first.status}"
+            + (f" ({first.reason})" if first.reason else "")
+        )
+        if first.status == "failed" and first.result.get("retriable"):
+            return OpOutcome(
+                entry.key,
+                "failed",
+                attempts_increment=0,
+                result={"retriable": True},
+                reason=why + "; applying the plan again retries both",
+            )
+        return OpOutcome(entry.key, "skipped", attempts_increment=0, reason=why)
+
+    def carried(
+        self, store: StateStore, source: str, object_type: str
+    ) -> dict[str, dict[str, list[str | None]]]:
+        """Per primary id of ``object_type`` and field, the values its absorbed records had
+        when the plan was made (their stored baselines)."""
+        clusters = {p: ids for (t, p), ids in self.absorbed.items() if t == object_type}
+        if not clusters:
+            return {}
+        stored = store.get_records(
+            source, object_type, [i for ids in clusters.values() for i in ids]
+        )
+        found: dict[str, dict[str, list[str | None]]] = {}
+        for primary_id, ids in clusters.items():
+            values: dict[str, list[str | None]] = defaultdict(list)
+            for record in (stored[i] for i in ids if i in stored):
+                for name, value in record.properties.items():
+                    values[name].append(value)
+            found[primary_id] = values
+        return found

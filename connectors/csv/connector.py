@@ -214,10 +214,17 @@ class CsvConnector(Connector, Writer):
         return record_id
 
     def read(
-        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
-        """Rows as modified so far; a merged id answers with its survivor, a removed one None."""
-        del properties
+        """Rows as modified so far; a merged id answers with its survivor, a removed one None.
+
+        A CSV file has no associations: records carry none.
+        """
+        del properties, associations
         self._check_type(object_type)
         self.calls["read"] += 1
         updated_at = self._modified_at()

@@ -29,7 +29,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector, Cursor, PropertyDef, PullBatch, Record
+from connectors.base import (
+    Capability,
+    Connector,
+    Cursor,
+    PropertyDef,
+    PullBatch,
+    Record,
+    UniqueFields,
+)
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -51,6 +59,7 @@ from connectors.hubspot.settings import (
     LAST_MODIFIED,
     OBJECT_ID,
     OBJECT_TYPES,
+    UNIQUE_FIELDS,
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
@@ -116,6 +125,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             Capability.AUTH,
         }
     )
+    unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS
 
     def __init__(
         self,

@@ -32,6 +32,12 @@ MERGED_IDS = "hs_merged_object_ids"
 MERGEABLE: frozenset[str] = frozenset({"contacts", "companies", "deals"})
 """Object types HubSpot can merge (a primary lists absorbed ids in ``hs_merged_object_ids``)."""
 
+UNIQUE_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"contacts": MappingProxyType({"email": ("email", "hs_additional_emails")})}
+)
+"""Fields HubSpot keeps unique: a contact's e-mail may be no other live contact's e-mail or
+additional e-mail (a write answers 409 ``CONFLICT`` "Contact already exists. Existing ID: …")."""
+
 ASSOCIATION_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "contacts": ("companies",),

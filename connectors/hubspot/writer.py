@@ -3,6 +3,8 @@
 * ``read``: batch read, 100 ids per call, the properties asked for plus the last-modified
   property (and ``hs_merged_object_ids`` on mergeable types, to map a merged id to the
   survivor HubSpot answers with). Ids HubSpot reports missing (207) or leaves out are ``None``.
+  Associations asked for come from the associations v4 batch read, as an incremental pull
+  reads them.
 * ``update``: batch update, 100 inputs per call (an id at most once per call), judged input by
   input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
   carries its outbox key as ``objectWriteTraceId``, which makes HubSpot judge the inputs one by
@@ -91,12 +93,17 @@ class HubSpotWriter(Writer):
     # ------------------------------------------------------------------ reads
 
     def read(
-        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
         _check_type(object_type)
         names = [*properties, LAST_MODIFIED[object_type]]
         if object_type in MERGEABLE:
             names.append(MERGED_IDS)
+        names = list(dict.fromkeys(names))
         fields = FieldMap.identity(names)
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Record | None] = {}
@@ -117,7 +124,29 @@ class HubSpotWriter(Writer):
                     absorbed.setdefault(merged_id, record)
             for object_id in chunk:
                 found[object_id] = by_id.get(object_id) or absorbed.get(object_id)
+        if associations:
+            found = self._with_associations(object_type, found, associations)
         return found
+
+    def _with_associations(
+        self, object_type: str, found: Mapping[str, Record | None], targets: Sequence[str]
+    ) -> dict[str, Record | None]:
+        """``found`` with each record's associations to ``targets`` (associations v4 batch
+        read, per record id read: a merged id's survivor is read under its own id)."""
+        ids = list(dict.fromkeys(r.id for r in found.values() if r is not None))
+        linked: dict[str, dict[str, list[str]]] = {i: {t: [] for t in targets} for i in ids}
+        for target in dict.fromkeys(targets):
+            for object_id, to_id in association_pairs(self._client, object_type, target, ids):
+                if object_id in linked:
+                    linked[object_id][target].append(to_id)
+        return {
+            asked: None
+            if r is None
+            else replace(
+                r, associations={t: tuple(dict.fromkeys(v)) for t, v in linked[r.id].items()}
+            )
+            for asked, r in found.items()
+        }
 
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         _check_type(object_type, TASK_ASSOCIATION_TYPES)

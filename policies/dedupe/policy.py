@@ -82,6 +82,7 @@ class DedupePolicy(Policy):
     """Proposes merges (and merges to review) for duplicate contacts and companies."""
 
     name = "dedupe"
+    decides_merges = True
 
     def __init__(self, settings: DedupeSettings) -> None:
         self.settings = settings

@@ -114,3 +114,27 @@ def test_a_read_that_keeps_failing_raises_a_retriable_error(world: World) -> Non
 def test_unknown_object_types_are_refused(world: World) -> None:
     with pytest.raises(ConfigError, match="owners"):
         world.connector().read("owners", ["1"], ["email"])
+
+
+def test_reads_associations_when_asked_a_merged_id_with_its_survivors(world: World) -> None:
+    company = world.state.create("companies", {"name": "Acme"})
+    ann = world.state.create("contacts", {"firstname": "Ann"}, {"companies": [company]})
+    anne = world.state.create("contacts", {"firstname": "Anne"})
+    task = world.state.create(
+        "tasks", {"hs_task_subject": "Call", "hs_timestamp": "2024-05-02T00:00:00Z"}
+    )
+    world.state.associate("tasks", task, "contacts", anne)
+    world.state.merge("contacts", ann, anne)
+    connector = world.connector()
+
+    found = connector.read("contacts", [anne, "987654"], ["firstname"], ["companies", "tasks"])
+
+    survivor = found[anne]
+    assert survivor is not None
+    assert survivor.id == ann
+    assert survivor.associations == {"companies": (company,), "tasks": (task,)}
+    assert found["987654"] is None
+    assert connector.calls["associations_read"] == 2
+    plain = connector.read("contacts", [ann], ["firstname"])[ann]
+    assert plain is not None
+    assert plain.associations == {}
