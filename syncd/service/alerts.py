@@ -38,6 +38,7 @@ from pydantic import (
 from connectors.retry import RetrySettings
 from syncd.logging import get_logger
 from syncd.service.delivery import DEFAULT_RETRY, DeliveryError, HttpSender, Method, deliver
+from syncd.service.heartbeat import Heartbeat
 from syncd.service.incidents import (
     DEFAULT_FAILED_SHARE,
     DEFAULT_STALE_INTERVALS,
@@ -197,6 +198,11 @@ class AlertsSettings(_Strict):
             base_dir=base_dir,
             key=f"{key}.heartbeat_url",
         )
+
+    def heartbeat(self, base_dir: Path, key: str = "alerts") -> Heartbeat | None:
+        """The heartbeat to ping after each successful cycle, or None when it is off."""
+        url = self.heartbeat_secret(base_dir, key)
+        return None if url is None else Heartbeat(url, self.heartbeat_method)
 
     def unresolved_secrets(self, key: str = "alerts") -> list[str]:
         """``check-config`` warnings: required references whose variable is unset."""

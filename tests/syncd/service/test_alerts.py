@@ -76,6 +76,7 @@ def test_the_example_section_validates_and_its_webhook_is_off_without_its_variab
     monkeypatch.delenv("SYNCD_HEARTBEAT_URL", raising=False)
     assert settings.build_channels(tmp_path) == []
     assert settings.heartbeat_secret(tmp_path) is None
+    assert settings.heartbeat(tmp_path) is None
     monkeypatch.setenv("SYNCD_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     channels = settings.build_channels(tmp_path)
     assert [type(c) for c in channels] == [WebhookChannel]
@@ -380,8 +381,13 @@ def _at(facts: RunFacts, at: datetime) -> RunFacts:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_the_heartbeat_pings_its_url(receiver: Receiver, method: str) -> None:
-    beat = Heartbeat(SecretStr(receiver.url("/ping/abc")), method)  # type: ignore[arg-type]
+def test_the_heartbeat_pings_its_url(
+    receiver: Receiver, method: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BEAT_URL", receiver.url("/ping/abc"))
+    settings = AlertsSettings(heartbeat_url="${BEAT_URL:-}", heartbeat_method=method)  # type: ignore[arg-type]
+    beat = settings.heartbeat(tmp_path)
+    assert beat is not None
     assert beat.ping()
     assert [(r.method, r.path) for r in receiver.requests] == [(method, "/ping/abc")]
 
