@@ -398,10 +398,15 @@ def sandbox_hubspot(
         int,
         typer.Option(min=0, help="Requests per rolling 10 s (0: not enforced)."),
     ] = 190,
+    token: Annotated[
+        str,
+        typer.Option(help="The only bearer token accepted; others get HubSpot's 401."),
+    ] = "sandbox",
 ) -> None:
     """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted.
 
-    Faults and stats can be changed and read while it runs: /_sandbox/faults, /_sandbox/stats.
+    Faults, stats and the accepted token can be changed and read while it runs:
+    /_sandbox/faults, /_sandbox/stats, /_sandbox/auth.
     """
     try:
         serve_forever(
@@ -413,6 +418,7 @@ def sandbox_hubspot(
             latency_ms=latency_ms,
             fault_seed=fault_seed,
             rate_limit=rate_limit or None,
+            tokens=(token,),
         )
     except ValueError as exc:
         raise _fail(f"bad sandbox settings: {exc}", 2) from None

@@ -106,11 +106,15 @@ def _route(routes: list[Route], method: str, path: str) -> tuple[Handler, dict[s
     return None
 
 
+_AUTH_CONTROL = "/_sandbox/auth"
+
+
 class HubSpotApp:
     """The emulated API over a :class:`SandboxState`.
 
     With ``token_required`` every API request needs ``Authorization: Bearer <token>``;
     ``tokens``, when given, is the set of tokens accepted (any non-empty token otherwise).
+    Both can be changed while serving through ``/_sandbox/auth`` (:meth:`auth_control`).
     """
 
     def __init__(
@@ -179,6 +183,8 @@ class HubSpotApp:
     def handle(self, request: Request) -> Response:
         """Answer one request, with rate-limit headers, and record it if asked."""
         if self.is_control(request):
+            if request.path.rstrip("/") == _AUTH_CONTROL:
+                return self.auth_control(request)
             return self._dispatch(_CONTROL, request)
         state = self.state
         if not self._authorized(request):
@@ -216,6 +222,33 @@ class HubSpotApp:
         with state.lock:
             state.request_log.append(exchange)
 
+    def auth_control(self, request: Request) -> Response:
+        """``/_sandbox/auth``: which bearer tokens the API accepts, read and changed at run time.
+
+        Invented (HubSpot has no such endpoint): it stands for revoking a private app's token
+        and installing it again, so a test can watch syncd be refused, alert, and recover.
+        ``GET``: ``{"token_required": bool, "tokens": [..] | null}`` (null: any non-empty token).
+        ``PUT`` with either key changes it and answers as ``GET``; 400 for a bad value.
+        """
+        try:
+            if request.method == "PUT":
+                body = request.json_object()
+                unknown = set(body) - {"tokens", "token_required"}
+                if unknown:
+                    raise invalid(f"unknown setting(s) {sorted(unknown)}")
+                if "token_required" in body:
+                    if not isinstance(body["token_required"], bool):
+                        raise invalid("token_required must be true or false")
+                    self.token_required = body["token_required"]
+                if "tokens" in body:
+                    self.tokens = _token_set(body["tokens"])
+            elif request.method != "GET":
+                raise ApiError(405, "VALIDATION_ERROR", f"Method {request.method} is not allowed")
+        except ApiError as error:
+            return self._error(error)
+        tokens = sorted(self.tokens) if self.tokens is not None else None
+        return Response(200, {"token_required": self.token_required, "tokens": tokens})
+
     def _authorized(self, request: Request) -> bool:
         if not self.token_required:
             return True
@@ -243,6 +276,14 @@ class HubSpotApp:
     def _error(self, error: ApiError) -> Response:
         body = error.body(self.state.correlation_id())
         return Response(error.status, body, dict(error.headers))
+
+
+def _token_set(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise invalid("tokens must be null or a list of non-empty strings")
+    return frozenset(t.strip() for t in value)
 
 
 __all__ = ["HubSpotApp", "error_body"]

@@ -1,4 +1,4 @@
-"""``/_sandbox/`` control endpoints: fault settings, traffic counters, the data clock.
+"""``/_sandbox/`` control endpoints: fault settings, traffic counters, the data clock, auth.
 
 No authentication, JSON in and out, never subject to faults or rate limits, never counted.
 
@@ -15,6 +15,9 @@ No authentication, JSON in and out, never subject to faults or rate limits, neve
   ``{"advance_s": seconds}`` or ``{"now": iso}`` moves a
   :class:`~sandbox.hubspot.clock.SettableClock` forward (400 backwards, 409 when the state's
   clock is not settable).
+- ``GET``/``PUT /_sandbox/auth``: the bearer tokens accepted; served by
+  :meth:`~sandbox.hubspot.app.HubSpotApp.auth_control` (the tokens belong to the app, not to
+  the account state).
 """
 
 from __future__ import annotations

@@ -193,24 +193,29 @@ def serve_forever(
     latency_ms: int = 0,
     fault_seed: int = 0,
     rate_limit: int | None = DEFAULT_PER_INTERVAL,
+    tokens: Collection[str] | None = None,
 ) -> None:
     """Seed a sandbox from the data generator and serve it until interrupted (CLI entry).
 
     ``fault_rate``, ``drop_rate``, ``latency_ms`` and ``fault_seed`` configure
     :class:`~sandbox.hubspot.faults.RandomFaults` (changeable later through
     ``PUT /_sandbox/faults``); ``rate_limit`` is requests per rolling 10 s (None or 0: not
-    enforced). Prints the base URL (with the real port when ``port`` is 0) once listening.
+    enforced); ``tokens`` the bearer tokens accepted (None: any; others get HubSpot's 401,
+    changeable through ``PUT /_sandbox/auth``). Prints the base URL (with the real port when
+    ``port`` is 0) once listening.
     The clock is the wall clock, settable forward through ``POST /_sandbox/clock``.
-    Raises ValueError for fault settings :class:`RandomFaults` refuses.
+    Raises ValueError for fault settings :class:`RandomFaults` refuses and for an empty token.
     """
     faults = RandomFaults(fault_rate, drop_rate, latency_ms, fault_seed)
+    if tokens is not None and not all(t.strip() for t in tokens):
+        raise ValueError("a token must not be empty")
     wall = SettableClock(lambda: datetime.now(UTC))
     # Imported by name: the generator is needed only here.
     generator = importlib.import_module("sandbox.generator")
     dataset = generator.generate(records=records, seed=seed, now=wall())
     state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
     state.faults = faults
-    with HubSpotSandbox(state, port=port) as sandbox:
+    with HubSpotSandbox(state, port=port, tokens=tokens) as sandbox:
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

@@ -91,6 +91,57 @@ def test_a_token_set_restricts_tokens_and_auth_can_be_off(state: SandboxState) -
         assert _call(sandbox.base_url, "/crm/v3/objects/contacts", token=None)[0] == 200
 
 
+def test_the_accepted_token_is_switched_at_run_time(state: SandboxState) -> None:
+    with HubSpotSandbox(state, tokens={"good"}) as sandbox:
+        client = HubSpot(access_token="good", host=sandbox.base_url)
+        assert client.crm.contacts.basic_api.get_page().results
+        status, body, _ = _call(sandbox.base_url, "/_sandbox/auth", token=None)
+        assert (status, body) == (200, {"token_required": True, "tokens": ["good"]})
+
+        # the token is revoked: HubSpot's 401, as the SDK sees it
+        status, body, _ = _call(
+            sandbox.base_url, "/_sandbox/auth", token=None, method="PUT", body={"tokens": ["new"]}
+        )
+        assert (status, body["tokens"]) == (200, ["new"])
+        with pytest.raises(UnauthorizedException) as refused:
+            client.crm.contacts.basic_api.get_page()
+        assert json.loads(refused.value.body)["category"] == "INVALID_AUTHENTICATION"
+
+        # ... and installed again
+        _call(
+            sandbox.base_url, "/_sandbox/auth", token=None, method="PUT", body={"tokens": ["good"]}
+        )
+        assert client.crm.contacts.basic_api.get_page().results
+
+        # null: any non-empty token; token_required false: none at all
+        _call(sandbox.base_url, "/_sandbox/auth", token=None, method="PUT", body={"tokens": None})
+        assert _call(sandbox.base_url, "/crm/v3/objects/contacts", token="other")[0] == 200
+        status, body, _ = _call(
+            sandbox.base_url,
+            "/_sandbox/auth",
+            token=None,
+            method="PUT",
+            body={"token_required": False},
+        )
+        assert body == {"token_required": False, "tokens": None}
+        assert _call(sandbox.base_url, "/crm/v3/objects/contacts", token=None)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "body", [{"tokens": "good"}, {"tokens": [""]}, {"token_required": "yes"}, {"token": ["x"]}]
+)
+def test_bad_auth_settings_are_refused_and_change_nothing(
+    state: SandboxState, body: dict[str, Any]
+) -> None:
+    with HubSpotSandbox(state, tokens={"good"}) as sandbox:
+        status, answer, _ = _call(
+            sandbox.base_url, "/_sandbox/auth", token=None, method="PUT", body=body
+        )
+        assert (status, answer["category"]) == (400, "VALIDATION_ERROR")
+        assert _call(sandbox.base_url, "/_sandbox/auth", token=None)[1]["tokens"] == ["good"]
+        assert _call(sandbox.base_url, "/crm/v3/objects/contacts", token="good")[0] == 200
+
+
 def test_health_needs_no_token(sandbox: HubSpotSandbox) -> None:
     status, body, _ = _call(sandbox.base_url, "/_sandbox/health", token=None)
     assert status == 200

@@ -244,10 +244,13 @@ def test_the_cli_serves_with_faults_and_a_rate_limit() -> None:
         assert (faults["fault_rate"], faults["drop_rate"]) == (0.5, 0.25)
         assert (faults["latency_ms"], faults["seed"]) == (3, 4)
         assert _call(base, "PUT", "/_sandbox/faults", {"fault_rate": 0, "drop_rate": 0})[0] == 200
-        statuses = [_call(base, "GET", "/crm/v3/owners", token="t")[0] for _ in range(8)]
-        assert statuses == [200] * 7 + [429]
+        statuses = [_call(base, "GET", "/crm/v3/owners", token="sandbox")[0] for _ in range(7)]
+        assert statuses == [200] * 7
+        status, body = _call(base, "GET", "/crm/v3/owners", token="t")  # only "sandbox" by default
+        assert (status, body["category"]) == (401, "INVALID_AUTHENTICATION")
+        assert _call(base, "GET", "/crm/v3/owners", token="sandbox")[0] == 429
         stats = _call(base, "GET", "/_sandbox/stats")[1]
-        assert stats["requests"] == {"GET /crm/v3/owners": 8}
+        assert stats["requests"] == {"GET /crm/v3/owners": 9}
         assert stats["rate_limited"] == 1
         clock = _call(base, "GET", "/_sandbox/clock")[1]
         assert clock["settable"] is True
@@ -259,6 +262,46 @@ def test_the_cli_serves_with_faults_and_a_rate_limit() -> None:
             process.kill()
             process.wait()
     assert process.returncode == 0
+
+
+def test_the_cli_accepts_only_the_token_given() -> None:
+    command = [*_syncd(), "sandbox", "hubspot", "--port", "0", "--records", "5", "--token", "T"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().split(" at ")[1].strip()
+        assert _call(base, "GET", "/crm/v3/objects/contacts", token="T")[0] == 200
+        status, body = _call(base, "GET", "/crm/v3/objects/contacts", token="sandbox")
+        assert status == 401
+        assert body["category"] == "INVALID_AUTHENTICATION"
+        assert body["message"].startswith("Authentication credentials not found.")
+        status, auth = _call(base, "PUT", "/_sandbox/auth", {"tokens": ["U"]})
+        assert (status, auth) == (200, {"token_required": True, "tokens": ["U"]})
+        assert _call(base, "GET", "/crm/v3/objects/contacts", token="T")[0] == 401
+        assert _call(base, "GET", "/crm/v3/objects/contacts", token="U")[0] == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+
+
+def test_the_cli_refuses_an_empty_token() -> None:
+    result = subprocess.run(
+        [*_syncd(), "sandbox", "hubspot", "--port", "0", "--token", " "],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "a token must not be empty" in result.stderr
 
 
 def test_the_cli_refuses_impossible_fault_rates() -> None:
