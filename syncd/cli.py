@@ -227,10 +227,16 @@ def apply(
     config: ConfigOpt,
     max_changes: MaxChangesOpt = None,
 ) -> None:
-    """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed."""
+    """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed.
+
+    Run it again after an interruption to finish the plan (each change once); a plan with
+    nothing left to send is reported as already applied (exit 0).
+    """
     cfg = _load(config)
     with _engine_or_exit(cfg) as engine:
         result = _guard(lambda: engine.apply(plan_id, max_changes=max_changes))
+    if result.note:
+        typer.echo(result.note)
     for push in result.pushes:
         typer.echo(render_push(push))
     if not all(p.complete for p in result.pushes):

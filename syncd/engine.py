@@ -13,6 +13,7 @@ finished before anything new is planned.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,14 +26,20 @@ from connectors.base import Connector, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
-from state.base import StateStore, StoredPlan
+from state.base import OUTBOX_UNFINISHED, PLAN_PLANNED, StateStore, StoredPlan
 from syncd.config import Config, SourceConfig
 from syncd.errors import SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, compose, record_label
-from syncd.push import Pusher, PushReport
-from syncd.rails import SafetyRailError, ceiling_violations, drop_protected
+from syncd.push import Pusher, PushReport, expand
+from syncd.rails import (
+    SafetyRailError,
+    ceiling_violations,
+    drift,
+    drop_protected,
+    written_fields,
+)
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -63,6 +70,8 @@ class ApplyResult:
 
     plan: Plan | None
     pushes: list[PushReport]
+    #: Set when nothing was pushed because the plan is already fully applied: says so, in words.
+    note: str | None = None
 
 
 @dataclass
@@ -98,10 +107,16 @@ class Engine:
         """Push a plan saved by an earlier ``plan``: the reviewed plan, nothing recomputed.
 
         Refused when the plan is older than ``apply.max_plan_age_hours``, or when more than
-        ``apply.max_drift_share`` of the source's records changed in the CRM since it was made
-        (checked after an incremental pull).
+        ``apply.max_drift_share`` of the fields it writes were changed in the CRM by someone
+        else since it was made (checked after an incremental pull; :func:`syncd.rails.drift`).
+        Applying a plan again finishes what an interrupted apply left (each change once); a
+        plan with nothing left to send is not pushed again and ``ApplyResult.note`` says so.
         """
         stored = self.store.load_plan(plan_id)
+        done = self._already_applied(stored)
+        if done is not None:
+            log.info("plan already applied", plan_id=plan_id)
+            return ApplyResult(None, [], note=done)
         with self._run(stored.source, dry_run=False) as (run, connector):
             age = self.clock() - stored.created_at
             limit = timedelta(hours=run.config.apply.max_plan_age_hours)
@@ -113,13 +128,14 @@ class Engine:
                 )
             pushes = self._resume(run, connector, skip=plan_id)
             self._pull(run, connector)
-            snapshot = self.store.snapshot(run.source, self.clock())
-            drift = _drift(snapshot, stored.created_at)
-            if drift > run.config.apply.max_drift_share:
+            drifted, counted = self._drift(run, stored)
+            share = drifted / counted if counted else 0.0
+            if share > run.config.apply.max_drift_share:
                 raise PlanRefusedError(
-                    f"{drift:.1%} of the source's records changed in the CRM since plan "
-                    f"{plan_id} was made, above apply.max_drift_share "
-                    f"({run.config.apply.max_drift_share:.1%}); make a new plan"
+                    f"{drifted} of the {counted} fields plan {plan_id} writes ({share:.1%}) were "
+                    "changed in the CRM by someone else since it was made, above "
+                    f"apply.max_drift_share ({run.config.apply.max_drift_share:.1%}); "
+                    "make a new plan"
                 )
             pushes.append(self._push_checked(run, connector, stored, max_changes))
             run.counts["pushed"] = [_push_counts(p) for p in pushes]
@@ -316,6 +332,40 @@ class Engine:
                 reports.append(self._pusher(run, connector).push(self.store.load_plan(plan_id)))
         return reports
 
+    def _already_applied(self, plan: StoredPlan) -> str | None:
+        """A sentence when every operation of ``plan`` is in the outbox and final (nothing to
+        send, nothing to retry), else ``None``."""
+        if plan.status in (PLAN_PLANNED, "held"):
+            return None
+        outbox = self.store.outbox(plan.id)
+        if len(outbox) != len(expand(plan)):
+            return None
+        if any(e.status in OUTBOX_UNFINISHED for e in outbox):
+            return None
+        if any(e.status == "failed" and e.result.get("retriable") for e in outbox):
+            return None
+        counts = Counter(e.status for e in outbox)
+        order = ("applied", "skipped", "conflict", "held", "failed")
+        shown = ", ".join(f"{counts[s]} {s}" for s in order if counts[s]) or "no operations"
+        return f"plan {plan.id} is already fully applied; nothing left to send ({shown})"
+
+    def _drift(self, run: _Run, plan: StoredPlan) -> tuple[int, int]:
+        """:func:`syncd.rails.drift` of ``plan`` against the records as just pulled."""
+        wanted: dict[str, set[str]] = {}
+        for (object_type, record_id, _), _, _ in written_fields(plan.changes):
+            wanted.setdefault(object_type, set()).add(record_id)
+        current = {
+            (object_type, record.id): record
+            for object_type, ids in wanted.items()
+            for record in self.store.get_records(run.source, object_type, ids).values()
+        }
+        written: dict[tuple[str, str, str], list[str | None]] = {}
+        for entry in self.store.audit(run_id=run.id):  # plans this run resumed first
+            if entry.kind == "update" and entry.field is not None:
+                key = (entry.object_type, entry.record_id, entry.field)
+                written.setdefault(key, []).append(entry.after)
+        return drift(plan.changes, current, written)
+
     def _push_checked(
         self, run: _Run, connector: Connector, plan: StoredPlan, max_changes: int | None
     ) -> PushReport:
@@ -346,13 +396,6 @@ def _total_records(plan: StoredPlan) -> int:
         for k, v in plan.baseline.items()
         if k != "owners" and isinstance(v, dict)
     )
-
-
-def _drift(snapshot: Snapshot, since: datetime) -> float:
-    records = [r for records in snapshot.records.values() for r in records]
-    if not records:
-        return 0.0
-    return sum(1 for r in records if r.updated_at > since) / len(records)
 
 
 def _push_counts(report: PushReport) -> dict[str, object]:

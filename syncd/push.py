@@ -14,7 +14,8 @@
 Every step reads the outbox first and skips what is final, so running a push again, after a crash
 at any point, sends only what is left: updates are checked against the CRM, a task is looked up
 by its marker and by the record's open tasks, a merge by whether the absorbed id already resolves
-to the survivor.
+to the survivor. What an interrupted push wrote without recording it (an op left ``sending``
+whose value, task or merge is found in the CRM) is recorded then, with its audit entry, once.
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ class Pusher:
             outcomes: list[OpOutcome] = []
             to_send: list[tuple[OutboxEntry, dict[str, str | None], list[str]]] = []
             for entry in group:
-                outcome, writes, notes = self._check_update(entry, current.get(entry.record_id))
+                outcome, writes, notes = self._check_update(
+                    plan, entry, current.get(entry.record_id)
+                )
                 if outcome is not None:
                     outcomes.append(outcome)
                 if writes:
@@ -206,9 +209,14 @@ class Pusher:
             self._send_updates(plan, object_type, to_send)
 
     def _check_update(
-        self, entry: OutboxEntry, record: Record | None
+        self, plan: StoredPlan, entry: OutboxEntry, record: Record | None
     ) -> tuple[OpOutcome | None, dict[str, str | None], list[str]]:
-        """Decide what of one update op to write: (final outcome or None, fields, notes)."""
+        """Decide what of one update op to write: (final outcome or None, fields, notes).
+
+        An op left ``sending`` by an interrupted push whose values the CRM holds was written
+        by that push: it is applied with its audit entries (written again, with the record's
+        other fields, when part of it is still missing).
+        """
         if record is None:
             return (
                 OpOutcome(
@@ -233,9 +241,12 @@ class Pusher:
         writes: dict[str, str | None] = {}
         notes: list[str] = []
         held: list[str] = []
+        landed: dict[str, str | None] = {}
         for name, values in _fields(entry).items():
             now_value = record.properties.get(name)
             if _same(now_value, values["new"]):
+                if entry.status == "sending":
+                    landed[name] = values["new"]
                 continue  # already there: a resumed push, or a person made the same fix
             if _same(now_value, values["old"]):
                 writes[name] = values["new"]
@@ -249,7 +260,7 @@ class Pusher:
             else:
                 notes.append(note + "; kept the CRM's value (crm-wins)")
         if writes:
-            return None, writes, notes
+            return None, {**landed, **writes}, notes
         if held:
             return (
                 OpOutcome(
@@ -269,12 +280,26 @@ class Pusher:
                 {},
                 [],
             )
+        recovered = WriteResult(entry.key, ok=True, response={"recovered": True})
         return (
             OpOutcome(
                 entry.key,
                 "applied",
                 result={"already": True},
                 reason="the CRM already holds the new value",
+                audit=[
+                    self._audit(
+                        plan,
+                        entry,
+                        recovered,
+                        kind="update",
+                        record_id=entry.record_id,
+                        field_name=name,
+                        before=_fields(entry)[name]["old"],
+                        after=value,
+                    )
+                    for name, value in landed.items()
+                ],
             ),
             {},
             [],
@@ -451,11 +476,26 @@ class Pusher:
         primary_id = entry.record_id
         primary, absorbed = current.get(primary_id), current.get(merged_id)
         if absorbed is not None and absorbed.id == primary_id:
+            # left sending by an interrupted push: that push merged them, audit it now
+            landed = WriteResult(entry.key, ok=True, response={"recovered": True})
             return OpOutcome(
                 entry.key,
                 "applied",
                 result={"already": True},
                 reason=f"{merged_id} already merged into {primary_id}",
+                audit=[
+                    self._audit(
+                        plan,
+                        entry,
+                        landed,
+                        kind="merge",
+                        record_id=primary_id,
+                        before=merged_id,
+                        after=primary_id,
+                    )
+                ]
+                if entry.status == "sending"
+                else [],
             )
         if primary is None or primary.id != primary_id:
             return OpOutcome(
@@ -530,13 +570,26 @@ class Pusher:
                 open_ = [
                     t for t in tasks if (t.properties.get("hs_task_status") or "") != OPEN_TASK_DONE
                 ]
-                if mine:
+                if mine:  # created by an interrupted push: its marker proves it, audit it now
+                    landed = WriteResult(
+                        entry.key, ok=True, remote_id=mine[0].id, response={"recovered": True}
+                    )
                     outcomes.append(
                         OpOutcome(
                             entry.key,
                             "applied",
                             result={"task_id": mine[0].id, "already": True},
                             reason="task already created by an earlier attempt",
+                            audit=[
+                                self._audit(
+                                    plan,
+                                    entry,
+                                    landed,
+                                    kind="create_task",
+                                    record_id=entry.record_id,
+                                    after=mine[0].id,
+                                )
+                            ],
                         )
                     )
                 elif open_ or entry.record_id in planned:

@@ -294,10 +294,15 @@ def test_saved_plan_refused_when_old_or_drifted(
     with pytest.raises(PlanRefusedError, match=r"older than apply\.max_plan_age_hours"):
         engine.apply(plan.id)
     plan = engine.plan("hubspot")
-    for record_id in ids(sandbox.state, "contacts")[:60]:
+    for record_id in ids(sandbox.state, "contacts")[:60]:  # fields the plan does not write
         sandbox.state.update("contacts", record_id, {"jobtitle": "Changed by a person"})
-    with pytest.raises(PlanRefusedError, match="max_drift_share"):
+    updates = [c for c in plan.changes if isinstance(c, Update) and c.object_type == "contacts"]
+    edited = updates[: len(updates) // 10 + 1]  # 10%: more than max_drift_share of its fields
+    for change in edited:
+        sandbox.state.update("contacts", change.record_id, {change.field: "Changed by a person"})
+    with pytest.raises(PlanRefusedError, match=r"apply\.max_drift_share") as refused:
         engine.apply(plan.id)
+    assert str(refused.value).startswith(f"{len(edited)} of the ")  # the job titles do not count
     assert (
         sandbox.state.stats()["requests"].get("POST /crm/v3/objects/{objectType}/batch/update", 0)
         == 0
