@@ -31,7 +31,7 @@ TABLES_0001 = {
     "plan_changes",
 }
 TABLES_0002 = {"outbox", "audit_log", "review_decisions"}
-TABLES = TABLES_0001 | TABLES_0002
+TABLES = TABLES_0001 | TABLES_0002 | {"reverts"}
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -47,7 +47,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0003"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0005"
     finally:
         store.close()
 
