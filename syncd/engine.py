@@ -22,11 +22,18 @@ from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, PropertyDef, Writer
+from connectors.base import Connector, FieldChange, PropertyDef, Writer
 from policies.base import Change, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
-from state.base import OUTBOX_UNFINISHED, PLAN_PLANNED, StateStore, StoredPlan
+from state.base import (
+    OUTBOX_UNFINISHED,
+    PLAN_PLANNED,
+    AuditEntry,
+    Revert,
+    StateStore,
+    StoredPlan,
+)
 from syncd.config import Config, SourceConfig
 from syncd.errors import SourceFatalError, SyncdError
 from syncd.health import health
@@ -40,6 +47,7 @@ from syncd.rails import (
     drop_protected,
     written_fields,
 )
+from syncd.reverts import hold_reverts, needs_lookup, revert_to_dict
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -239,7 +247,7 @@ class Engine:
             for object_type in run.config.object_types
             if object_type != "owners"
         }
-        plan = self._make_plan(run, schema)
+        plan = self._make_plan(run, schema, connector)
         run.counts["planned"] = plan.summary()
         return plan
 
@@ -266,7 +274,12 @@ class Engine:
                 )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
-    def _make_plan(self, run: _Run, schema: Mapping[str, Mapping[str, PropertyDef]]) -> Plan:
+    def _make_plan(
+        self,
+        run: _Run,
+        schema: Mapping[str, Mapping[str, PropertyDef]],
+        connector: Connector | None = None,
+    ) -> Plan:
         now = self.clock()
         decisions = {
             object_type: self.store.review_decisions(run.source, object_type)
@@ -292,6 +305,8 @@ class Engine:
                 dropped=len(blocked),
                 fields=sorted({c.field for c in blocked if isinstance(c, Update)}),
             )
+        labels = labels_for(snapshot)
+        kept, reverts = self._hold_reverts(run, connector, kept, snapshot)
         plan = Plan(
             id=self.new_id(),
             source=run.source,
@@ -299,9 +314,12 @@ class Engine:
             changes=tuple(kept),
             run_id=run.id,
             baseline=self.store.baseline_summary(run.source),
-            labels=labels_for(snapshot),
+            labels=labels,
             stats={
                 "protected_dropped": len(blocked),
+                "reverts": [
+                    revert_to_dict(r, labels.get((r.object_type, r.record_id))) for r in reverts
+                ],
                 "rare_labels": [
                     {
                         "object_type": u.object_type,
@@ -322,6 +340,66 @@ class Engine:
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})
         return plan
+
+    def _hold_reverts(
+        self, run: _Run, connector: Connector | None, changes: list[Change], snapshot: Snapshot
+    ) -> tuple[list[Change], list[Revert]]:
+        """Leave out of the plan what syncd wrote before and someone changed back
+        (:mod:`syncd.reverts`); store the new reverts with who changed them, where the CRM
+        says. Returns the changes kept and the reverts held out."""
+        wanted: dict[str, set[str]] = {}
+        for change in changes:
+            if isinstance(change, Update):
+                wanted.setdefault(change.object_type, set()).add(change.record_id)
+        writes = {
+            (object_type, record_id, name): entry
+            for object_type, ids in sorted(wanted.items())
+            for (record_id, name), entry in self.store.field_writes(
+                run.source, object_type, ids
+            ).items()
+        }
+        if not writes:
+            return changes, []
+        known = {(r.object_type, r.record_id, r.field): r for r in self.store.reverts(run.source)}
+        kept, held = hold_reverts(changes, writes, known)
+        if not held:
+            return kept, []
+        key = {id(u): (u.object_type, u.record_id, u.field) for u, _ in held}
+        stale = [(u, w) for u, w in held if needs_lookup(u, w, known.get(key[id(u)]))]
+        who = self._who_changed(connector, [key[id(u)] for u, _ in stale])
+        now = self.clock()
+        fresh = {
+            key[id(u)]: _revert(
+                run.source, u, w, now=now, change=who.get(key[id(u)]), snapshot=snapshot
+            )
+            for u, w in stale
+        }
+        self.store.save_reverts(list(fresh.values()))
+        reverts = [fresh.get(key[id(u)]) or known[key[id(u)]] for u, _ in held]
+        run.counts["reverts_held"] = len(reverts)
+        log.info("changed back by someone: not proposed again", held=len(reverts), new=len(fresh))
+        return kept, reverts
+
+    def _who_changed(
+        self, connector: Connector | None, fields: list[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], FieldChange]:
+        """Who set each field's current value, where the CRM says (empty when it cannot)."""
+        if not fields or not isinstance(connector, Writer):
+            return {}
+        by_type: dict[str, list[tuple[str, str]]] = {}
+        for object_type, record_id, name in fields:
+            by_type.setdefault(object_type, []).append((record_id, name))
+        found: dict[tuple[str, str, str], FieldChange] = {}
+        try:
+            for object_type, pairs in sorted(by_type.items()):
+                for (record_id, name), change in connector.field_changes(
+                    object_type, pairs
+                ).items():
+                    found[(object_type, record_id, name)] = change
+        except SyncdError as exc:  # who is a courtesy: the plan goes on, the next one asks again
+            log.warning("could not read who changed fields back", error=str(exc))
+            return {}
+        return found
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
         """Finish the pushes an earlier run left half done (a crash, a kill)."""
@@ -395,6 +473,43 @@ def _total_records(plan: StoredPlan) -> int:
         int(str(v.get("live", 0)))
         for k, v in plan.baseline.items()
         if k != "owners" and isinstance(v, dict)
+    )
+
+
+def _revert(
+    source: str,
+    update: Update,
+    write: AuditEntry,
+    *,
+    now: datetime,
+    change: FieldChange | None,
+    snapshot: Snapshot,
+) -> Revert:
+    """The revert of ``write`` found by ``update``, with who changed it where the CRM says."""
+    by = None
+    if change is not None and change.user_id:
+        owner = next(
+            (o for o in snapshot.owners.values() if str(o.get("userId") or "") == change.user_id),
+            None,
+        )
+        name = ""
+        if owner is not None:
+            parts = (owner.get("firstName"), owner.get("lastName"))
+            name = " ".join(p for p in parts if p) or (owner.get("email") or "")
+        by = f"{name} (user {change.user_id})" if name else f"user {change.user_id}"
+    return Revert(
+        source=source,
+        object_type=update.object_type,
+        record_id=update.record_id,
+        field=update.field,
+        value=update.new,
+        reverted_to=update.old,
+        audit_id=write.id,
+        written_at=write.applied_at,
+        found_at=now,
+        changed_by=by,
+        changed_via=None if change is None else change.via,
+        changed_at=None if change is None else change.at,
     )
 
 

@@ -6,8 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
+from state import migrate
 from state.base import Revert
+from state.engine import make_engine
 from state.store import SqlStateStore
 from syncd.errors import StateError
 from tests.state.test_audit_reviews import apply
@@ -100,3 +104,31 @@ def test_revert_mistakes_are_refused(written: SqlStateStore) -> None:
     with pytest.raises(StateError, match="unknown source"):
         written.release_reverts("nope", "contacts", ["12"], None, at(1))
     assert written.reverts("hs") == []
+
+
+def test_0005_upgrades_a_database_with_an_audit_log_and_downgrades(state_url: str) -> None:
+    engine = make_engine(state_url)
+    config = migrate.alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+        old = SqlStateStore(engine)  # the audit log is of 0002
+        old.ensure_source("hs", "hubspot", T0)
+        old.start_run("r1", "hs", T0, dry_run=False)
+        apply(old, "hs", "r1", "p1", [("12", "phone", "a")])
+        assert "reverts" not in sa.inspect(engine).get_table_names()
+
+        assert migrate.upgrade(engine) == migrate.head_revision()
+        store = SqlStateStore(engine)
+        phone = revert(store, "12", "phone")
+        store.save_reverts([phone])
+        assert store.reverts("hs") == [phone]
+
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        assert "reverts" not in sa.inspect(engine).get_table_names()
+        assert [e.after for e in old.audit(source="hs")] == ["a"]
+    finally:
+        engine.dispose()
