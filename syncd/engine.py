@@ -7,7 +7,10 @@ Every entry point records a run: ``plan`` (a dry run), ``run_once`` (plan and pu
 (push a saved plan) and ``undo`` (push the reverse of a run's field updates). A run that raises
 is recorded as failed with its error; what was stored before the failure stays (records with
 their cursors, outbox results), and the next run resumes from it: an interrupted push is
-finished before anything new is planned.
+finished before anything new is planned, and ``apply`` of the same plan finishes it.
+
+Every plan leaves out what syncd wrote before and someone changed back since
+(:mod:`syncd.reverts`), until a person releases it.
 """
 
 from __future__ import annotations
