@@ -272,7 +272,7 @@ class Pusher:
                 {},
                 [],
             )
-        if notes:
+        if notes and not landed:
             return (
                 OpOutcome(
                     entry.key, "conflict", result={"conflicts": notes}, reason="; ".join(notes)
@@ -285,8 +285,8 @@ class Pusher:
             OpOutcome(
                 entry.key,
                 "applied",
-                result={"already": True},
-                reason="the CRM already holds the new value",
+                result={"already": True, "conflicts": notes},
+                reason="; ".join(notes) or "the CRM already holds the new value",
                 audit=[
                     self._audit(
                         plan,

@@ -20,6 +20,7 @@ from sandbox.hubspot.faults import RandomFaults
 from state.store import open_store
 from syncd.config import Config, parse_config
 from syncd.engine import Engine, PlanRefusedError
+from syncd.push import expand
 from syncd.rails import SafetyRailError
 from syncd.sources import build_connector
 
@@ -462,3 +463,38 @@ def test_survivor_values_are_written_and_a_later_edit_still_wins(
     assert props(sandbox.state, "contacts", edited.primary_id)[edited_field] == (
         "typed by a person"
     )
+
+
+def test_a_write_that_landed_before_a_kill_is_audited_once_beside_a_conflict(
+    engine: Engine, sandbox: HubSpotSandbox, clock: Clock
+) -> None:
+    """A merge's survivor values go in one op; a kill left it sending with one value written.
+
+    The resumed push records what landed (with its audit entry) and keeps the person's edit
+    of the other value.
+    """
+    plan = engine.plan("hubspot")
+    seq, merge = next(
+        (n, c)
+        for n, c in enumerate(plan.changes)
+        if isinstance(c, Merge)
+        and c.kind == "merge"
+        and sum(1 for v in c.field_values.values() if v) >= 2
+    )
+    landed, edited = sorted(k for k, v in merge.field_values.items() if v)[:2]
+    ops = expand(engine.store.load_plan(plan.id))
+    [op] = [o for o in ops if o.seq == seq and o.kind == "update"]
+    engine.store.enqueue(plan.id, plan.run_id or "", ops, clock())
+    engine.store.mark_sending([op.key], clock())  # the push was killed with this write in flight
+    sandbox.state.update("contacts", merge.primary_id, {landed: merge.field_values[landed]})
+    sandbox.state.update("contacts", merge.primary_id, {edited: "typed by a person"})
+
+    engine.apply(plan.id)
+
+    [entry] = [e for e in engine.store.outbox(plan.id) if e.key == op.key]
+    assert entry.status == "applied"
+    assert edited in (entry.reason or "")
+    audited = [e for e in engine.store.audit(source="hubspot") if e.key == op.key]
+    assert {e.field for e in audited} >= {landed}
+    assert edited not in {e.field for e in audited}
+    assert props(sandbox.state, "contacts", merge.primary_id)[edited] == "typed by a person"
