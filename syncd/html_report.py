@@ -31,6 +31,7 @@ from syncd.health import ALL
 from syncd.plan import Plan, record_label
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
 from syncd.reverts import describe
+from syncd.review import held_reverts
 
 ROWS_PER_POLICY: Final = 200
 HISTORY_RUNS: Final = 50
@@ -256,20 +257,10 @@ def _plan_html(plan: Plan, limit: int | None) -> str:
 def _reverts_html(store: StateStore, source: str) -> str:
     """The changes syncd does not propose again because someone changed them back."""
     e = html.escape
-    held = store.reverts(source, released=False)
+    held = held_reverts(store, source)
     if not held:
         return ""
-    wanted: defaultdict[str, set[str]] = defaultdict(set)
-    for revert in held:
-        wanted[revert.object_type].add(revert.record_id)
-    labels = {
-        (object_type, record_id): record_label(object_type, record.properties)
-        for object_type, ids in wanted.items()
-        for record_id, record in store.get_records(source, object_type, ids).items()
-    }
-    items = "".join(
-        f"<li>{e(describe(r, labels.get((r.object_type, r.record_id))))}</li>" for r in held
-    )
+    items = "".join(f"<li>{e(describe(r, label or None))}</li>" for r, label in held)
     return (
         f"<h3>{e(REVERTS_TITLE)}: {len(held)}</h3>"
         '<p class="muted">syncd wrote these values and someone changed them back; it will not '

@@ -206,17 +206,26 @@ def render_reviews(items: Sequence[ReviewItem], width: int = 140) -> str:
 
 def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
     """The changes held back because someone changed syncd's value back (not released), each
-    with its record's label (empty when the record is not stored)."""
+    with its record's label (empty when the record is not stored). A field that holds syncd's
+    value again, as last pulled, is left out: there is nothing to hold back for now."""
     held = store.reverts(source, released=False)
     wanted: dict[str, set[str]] = {}
     for revert in held:
         wanted.setdefault(revert.object_type, set()).add(revert.record_id)
-    labels = {
-        (object_type, record_id): _label(record)
+    records = {
+        (object_type, record_id): record
         for object_type, ids in sorted(wanted.items())
         for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
     }
-    return [(r, labels.get((r.object_type, r.record_id), "")) for r in held]
+    found = []
+    for revert in held:
+        record = records.get((revert.object_type, revert.record_id))
+        if record is not None and (record.properties.get(revert.field) or "") == (
+            revert.value or ""
+        ):
+            continue
+        found.append((revert, _label(record) if record is not None else ""))
+    return found
 
 
 def release(  # noqa: PLR0917  (mirrors StateStore.release_reverts)

@@ -189,3 +189,22 @@ def test_undo_is_not_a_person_changing_it_back(
     assert undone, "the undo restored phones"
     for change in undone:  # proposed again, as if never written
         assert [p["new"] for p in proposes(plan, change["record_id"], "phone")] == [change["new"]]
+
+
+def test_a_hold_is_not_listed_while_the_field_holds_syncd_s_value_again(
+    tmp_path: Path, cfg: Path, sandbox: HubSpotSandbox
+) -> None:
+    state = sandbox.state
+    syncd("run", "-c", str(cfg), "--once", "--format", "json", "-o", str(tmp_path / "1.json"))
+    fix = phone_fix(tmp_path, state)
+    state.update("contacts", fix.record_id, {"phone": fix.before}, source=ChangeSource.user(5))
+    syncd("plan", "-c", str(cfg), "--format", "json", "-o", str(tmp_path / "2.json"))
+    listed = " ".join(syncd("review", "-c", str(cfg)).split())
+    assert f"syncd review release {fix.record_id} --field phone" in listed
+
+    state.update("contacts", fix.record_id, {"phone": fix.after}, source=ChangeSource.user(5))
+    syncd("plan", "-c", str(cfg), "--format", "json", "-o", str(tmp_path / "3.json"))
+    listed = " ".join(syncd("review", "-c", str(cfg)).split())
+    assert f"phone of contacts {fix.record_id}" not in listed
+    syncd("report", "-c", str(cfg), "-o", str(tmp_path / "report.html"))
+    assert f"phone of contacts {fix.record_id}" not in (tmp_path / "report.html").read_text()
