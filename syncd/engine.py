@@ -141,6 +141,7 @@ class Engine:
             self._pull(run, connector)
             drifted, counted = self._drift(run, stored)
             share = drifted / counted if counted else 0.0
+            log.info("drift", plan_id=plan_id, drifted=drifted, fields=counted)
             if share > run.config.apply.max_drift_share:
                 raise PlanRefusedError(
                     f"{drifted} of the {counted} fields plan {plan_id} writes ({share:.1%}) were "
