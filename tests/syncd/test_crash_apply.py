@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store
+from syncd.cli import app
 from tests.syncd.test_crash import MARKER, ROUTE, KillPoint, config, kill_when
 
 
@@ -37,7 +39,8 @@ def sandbox() -> Iterator[HubSpotSandbox]:
         yield running
 
 
-def syncd(cfg: Path, *args: str) -> subprocess.Popen[bytes]:
+def spawn(cfg: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``syncd ARGS -c CFG`` in a process of its own (to be killed)."""
     env = {**os.environ, "HUBSPOT_TOKEN": "sandbox"}
     return subprocess.Popen(
         [sys.executable, "-m", "syncd", *args, "-c", str(cfg)],
@@ -47,9 +50,10 @@ def syncd(cfg: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def finished(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=120)
-    return proc.returncode, out.decode()
+def syncd(cfg: Path, *args: str) -> tuple[int, str]:
+    """``syncd ARGS -c CFG`` in this process: exit code and output."""
+    result = CliRunner().invoke(app, [*args, "-c", str(cfg)])
+    return result.exit_code, result.output
 
 
 @pytest.mark.parametrize(
@@ -57,21 +61,22 @@ def finished(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
     [ROUTE + "batch/update", ROUTE + "batch/create"],  # updates in flight; a task creation
 )
 def test_apply_killed_mid_push_then_applied_again(
-    tmp_path: Path, sandbox: HubSpotSandbox, route: str
+    tmp_path: Path, sandbox: HubSpotSandbox, route: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HUBSPOT_TOKEN", "sandbox")
     state = sandbox.state
     cfg = config(tmp_path, sandbox.base_url)
-    code, out = finished(syncd(cfg, "plan", "--format", "json", "-o", str(tmp_path / "p.json")))
+    code, out = syncd(cfg, "plan", "--format", "json", "-o", str(tmp_path / "p.json"))
     assert code == 0, out[-2000:]
     plan_id = json.loads((tmp_path / "p.json").read_text())["plan_id"]
 
     point = KillPoint(route, 1)
     state.faults = point
-    kill_when(syncd(cfg, "apply", plan_id), point)
+    kill_when(spawn(cfg, "apply", plan_id), point)
     time.sleep(point.hold_s + 0.2)  # the held request lands after the client died
     state.faults = None
 
-    code, out = finished(syncd(cfg, "apply", plan_id))
+    code, out = syncd(cfg, "apply", plan_id)
     assert code == 0, out[-2000:]
     assert "Pushed plan" in out
 
@@ -111,7 +116,7 @@ def test_apply_killed_mid_push_then_applied_again(
         store.close()
 
     before = state.stats()["total"]
-    code, out = finished(syncd(cfg, "apply", plan_id))
+    code, out = syncd(cfg, "apply", plan_id)
     assert code == 0, out[-2000:]
     assert f"plan {plan_id} is already fully applied" in out
     assert f"{statuses['applied']} applied" in out
