@@ -173,6 +173,21 @@ class WriteResult:
     already: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """Who or what set a field to a value, as the CRM's field history says.
+
+    ``user_id`` is the CRM user who set it (``None`` for a workflow, an integration or an
+    import, or when the CRM does not say); ``via`` says through what, in words a person reads
+    ("the HubSpot app", "a workflow", "an integration").
+    """
+
+    value: str | None
+    at: datetime
+    user_id: str | None = None
+    via: str | None = None
+
+
 class Writer(abc.ABC):
     """The write half of a connector: what the push step calls. Batches at the vendor's maximum.
 
@@ -218,6 +233,14 @@ class Writer(abc.ABC):
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
     ) -> list[WriteResult]:
         """Archive (soft-delete) records, e.g. tasks syncd created, when a run is undone."""
+
+    def field_changes(
+        self, object_type: str, fields: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], FieldChange]:
+        """Who last set each ``(record id, field)`` to its current value, where the CRM keeps
+        field history; pairs it says nothing about are absent. The default: it keeps none."""
+        del object_type, fields
+        return {}
 
 
 class Capability(Enum):

@@ -39,6 +39,7 @@ from state.outbox import (
     OpOutcome,
     OutboxEntry,
     OutboxOp,
+    Revert,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "OpOutcome",
     "OutboxEntry",
     "OutboxOp",
+    "Revert",
     "RunInfo",
     "SourceLease",
     "StateStore",
@@ -369,6 +371,43 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
         """The current decision on every reviewed group of ``source``'s ``object_type``."""
+
+    # -- what syncd wrote, and what people changed back ------------------------------------------
+
+    @abc.abstractmethod
+    def field_writes(
+        self, source: str, object_type: str, record_ids: Iterable[str]
+    ) -> dict[tuple[str, str], AuditEntry]:
+        """The latest field update syncd applied and did not undo (an undo run's own writes
+        included), per ``(record id, field)`` of ``record_ids``; fields never written absent."""
+
+    @abc.abstractmethod
+    def save_reverts(self, reverts: Sequence[Revert]) -> None:
+        """Store reverts, each replacing the stored one of its field (release included).
+
+        ``StateError`` (nothing stored) for an unknown source or audit id, or a field given
+        twice.
+        """
+
+    @abc.abstractmethod
+    def reverts(
+        self, source: str, object_type: str | None = None, *, released: bool | None = None
+    ) -> list[Revert]:
+        """``source``'s reverts (of one type, or all), only released or only unreleased ones
+        when ``released`` says, ordered by object type, record id (numeric by value), field."""
+
+    @abc.abstractmethod
+    def release_reverts(  # noqa: PLR0917  (mirrors record_review)
+        self,
+        source: str,
+        object_type: str,
+        record_ids: Sequence[str],
+        field: str | None,
+        now: datetime,
+        by: str | None = None,
+    ) -> list[Revert]:
+        """Release the unreleased reverts of ``record_ids`` (only of ``field`` when given) and
+        return them as released. ``StateError`` for an unknown source."""
 
     # -- health and reports ----------------------------------------------------------------------
 

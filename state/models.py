@@ -275,6 +275,31 @@ class SourceLeaseRow(SQLModel, table=True):
     expires_at: datetime | None = _dt(nullable=True)
 
 
+class RevertRow(SQLModel, table=True):
+    """A value syncd wrote that someone changed back (:class:`state.outbox.Revert`).
+
+    One row per field of a record; a newer revert of the same field replaces it. ``audit_id``
+    is syncd's write; ``released_at``/``released_by`` are set when a person released it.
+    """
+
+    __tablename__ = "reverts"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    field: str = Field(primary_key=True)
+    value: str | None = Field(default=None, sa_type=sa.Text)
+    reverted_to: str | None = Field(default=None, sa_type=sa.Text)
+    audit_id: int = Field(foreign_key="audit_log.id")
+    written_at: datetime = _dt(nullable=False)
+    found_at: datetime = _dt(nullable=False)
+    changed_by: str | None = None
+    changed_via: str | None = None
+    changed_at: datetime | None = _dt(nullable=True)
+    released_at: datetime | None = _dt(nullable=True)
+    released_by: str | None = None
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk statements)."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -294,3 +319,4 @@ audit_t = table(AuditRow)
 reviews_t = table(ReviewDecisionRow)
 health_t = table(HealthRow)
 leases_t = table(SourceLeaseRow)
+reverts_t = table(RevertRow)

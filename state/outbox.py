@@ -134,3 +134,31 @@ class OpOutcome:
     result: Mapping[str, object] = field(default_factory=dict)
     reason: str | None = None
     audit: Sequence[AuditRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Revert:
+    """A value syncd wrote that someone changed back: not proposed again until released.
+
+    One per field of a record. ``value`` is what syncd wrote (audit entry ``audit_id``, at
+    ``written_at``); ``reverted_to`` the field's value when syncd found it changed back
+    (``found_at``). ``changed_by``, ``changed_via`` and ``changed_at`` say who, through what and
+    when the value was set, where the CRM says (``None`` where it does not). ``released_at`` and
+    ``released_by`` are set once a person released it: syncd may propose ``value`` again, and a
+    later write of it that is changed back again is a new revert.
+    """
+
+    source: str
+    object_type: str
+    record_id: str
+    field: str
+    value: str | None
+    reverted_to: str | None
+    audit_id: int
+    written_at: datetime
+    found_at: datetime
+    changed_by: str | None = None
+    changed_via: str | None = None
+    changed_at: datetime | None = None
+    released_at: datetime | None = None
+    released_by: str | None = None

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connectors.base import Cursor, PullBatch, Record
 from policies.base import Change, Snapshot, change_from_dict, change_to_dict
-from state import health_sql, lease_sql, migrate, outbox_sql
+from state import health_sql, lease_sql, migrate, outbox_sql, reverts_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
@@ -33,6 +33,7 @@ from state.base import (
     OpOutcome,
     OutboxEntry,
     OutboxOp,
+    Revert,
     RunInfo,
     SourceLease,
     StateStore,
@@ -594,6 +595,40 @@ class SqlStateStore(StateStore):
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
         with self._tx() as conn:
             return outbox_sql.review_decisions(conn, source, object_type)
+
+    # -- what syncd wrote, and what people changed back ------------------------------------------
+
+    def field_writes(
+        self, source: str, object_type: str, record_ids: Iterable[str]
+    ) -> dict[tuple[str, str], AuditEntry]:
+        with self._tx() as conn:
+            return reverts_sql.field_writes(conn, source, object_type, record_ids)
+
+    def save_reverts(self, reverts: Sequence[Revert]) -> None:
+        with self._tx(write=True) as conn:
+            reverts_sql.save_reverts(conn, self._insert, reverts)
+
+    def reverts(
+        self, source: str, object_type: str | None = None, *, released: bool | None = None
+    ) -> list[Revert]:
+        with self._tx() as conn:
+            return reverts_sql.reverts(conn, source, object_type, released)
+
+    def release_reverts(  # noqa: PLR0917  (mirrors record_review)
+        self,
+        source: str,
+        object_type: str,
+        record_ids: Sequence[str],
+        field: str | None,
+        now: datetime,
+        by: str | None = None,
+    ) -> list[Revert]:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            return reverts_sql.release_reverts(
+                conn, source, object_type, record_ids, field, now, by
+            )
 
     # -- health and reports ----------------------------------------------------------------------
 

@@ -32,7 +32,15 @@ from syncd.errors import ConfigError, SourceBusyError, SyncdError
 from syncd.html_report import write_html_report
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line
-from syncd.review import ReviewError, decide, pending_reviews, render_reviews
+from syncd.review import (
+    ReviewError,
+    decide,
+    held_reverts,
+    pending_reviews,
+    release,
+    render_reverts,
+    render_reviews,
+)
 from syncd.sources import build_connector
 
 T = TypeVar("T")
@@ -247,10 +255,16 @@ def apply(
     max_changes: MaxChangesOpt = None,
     wait: WaitOpt = 0.0,
 ) -> None:
-    """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed."""
+    """Push a saved plan to the CRM: exactly the reviewed changes, nothing recomputed.
+
+    Run it again after an interruption to finish the plan (each change once); a plan with
+    nothing left to send is reported as already applied (exit 0).
+    """
     cfg = _load(config)
     with _engine_or_exit(cfg, wait) as engine:
         result = _guard(lambda: engine.apply(plan_id, max_changes=max_changes))
+    if result.note:
+        typer.echo(result.note)
     for push in result.pushes:
         typer.echo(render_push(push))
     if not all(p.complete for p in result.pushes):
@@ -295,6 +309,7 @@ def undo(
 class Decision(StrEnum):
     approve = "approve"
     reject = "reject"
+    release = "release"
 
 
 @app.command()
@@ -302,24 +317,47 @@ def review(
     config: ConfigOpt,
     source: SourceOpt = None,
     decision: Annotated[
-        Decision | None, typer.Argument(help="approve or reject; omit to list pending pairs.")
+        Decision | None,
+        typer.Argument(help="approve, reject or release; omit to list what waits for a person."),
     ] = None,
     ids: Annotated[
-        list[str] | None, typer.Argument(help="Ids of the pair or cluster (two or more).")
+        list[str] | None,
+        typer.Argument(help="Ids of the pair or cluster (two or more); for release, records."),
     ] = None,
     object_type: Annotated[str, typer.Option("--object-type")] = "contacts",
+    field_name: Annotated[
+        str | None, typer.Option("--field", help="With release: only this field.")
+    ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who decided (kept with it).")] = None,
     note: Annotated[str | None, typer.Option("--note")] = None,
 ) -> None:
-    """List the duplicate pairs waiting for a person, or approve or reject one.
+    """List what waits for a person, approve or reject a duplicate pair, release a change.
 
-    An approved pair is merged by the next run; a rejected one is never proposed again.
+    An approved pair is merged by the next run; a rejected one is never proposed again. A value
+    syncd wrote that someone changed back is not proposed again until released:
+    `syncd review release RECORD_ID --field FIELD` lets the next plan propose it again.
     """
     cfg = _load(config)
     name = _source_name(cfg, source)
     with _engine_or_exit(cfg) as engine:
         if decision is None:
             typer.echo(render_reviews(pending_reviews(engine.store, name)))
+            held = render_reverts(held_reverts(engine.store, name))
+            if held:
+                typer.echo(held)
+            return
+        if decision is Decision.release:
+            if not ids:
+                raise _fail("review release: give the id of the record (one or more)", 2)
+            try:
+                released = release(engine.store, name, object_type, ids, field_name, _now(), by=by)
+            except ReviewError as exc:
+                raise _fail(f"review: {exc}", 2) from None
+            for revert in released:
+                typer.echo(
+                    f"released: {revert.field} of {revert.object_type} {revert.record_id}; "
+                    f"the next plan may propose {revert.value!r} again"
+                )
             return
         if not ids or len(ids) < 2:
             raise _fail("review: give the ids of the pair (two or more)", 2)

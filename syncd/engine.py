@@ -7,12 +7,16 @@ Every entry point records a run: ``plan`` (a dry run), ``run_once`` (plan and pu
 (push a saved plan) and ``undo`` (push the reverse of a run's field updates). A run that raises
 is recorded as failed with its error; what was stored before the failure stays (records with
 their cursors, outbox results), and the next run resumes from it: an interrupted push is
-finished before anything new is planned.
+finished before anything new is planned, and ``apply`` of the same plan finishes it.
+
+Every plan leaves out what syncd wrote before and someone changed back since
+(:mod:`syncd.reverts`), until a person releases it.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -21,18 +25,33 @@ from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, PropertyDef, UniqueFields, Writer
+from connectors.base import Connector, FieldChange, PropertyDef, Writer
 from policies.base import Change, Policy, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
-from state.base import SourceLease, StateStore, StoredPlan
+from state.base import (
+    OUTBOX_UNFINISHED,
+    PLAN_PLANNED,
+    AuditEntry,
+    Revert,
+    SourceLease,
+    StateStore,
+    StoredPlan,
+)
 from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.errors import SourceBusyError, SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, after_merges, compose, record_label
-from syncd.push import Pusher, PushReport
-from syncd.rails import SafetyRailError, ceiling_violations, drop_protected
+from syncd.push import Pusher, PushReport, expand
+from syncd.rails import (
+    SafetyRailError,
+    ceiling_violations,
+    drift,
+    drop_protected,
+    written_fields,
+)
+from syncd.reverts import hold_reverts, needs_lookup, revert_to_dict
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -64,6 +83,8 @@ class ApplyResult:
 
     plan: Plan | None
     pushes: list[PushReport]
+    #: Set when nothing was pushed because the plan is already fully applied: says so, in words.
+    note: str | None = None
 
 
 @dataclass
@@ -104,10 +125,16 @@ class Engine:
         """Push a plan saved by an earlier ``plan``: the reviewed plan, nothing recomputed.
 
         Refused when the plan is older than ``apply.max_plan_age_hours``, or when more than
-        ``apply.max_drift_share`` of the source's records changed in the CRM since it was made
-        (checked after an incremental pull).
+        ``apply.max_drift_share`` of the fields it writes were changed in the CRM by someone
+        else since it was made (checked after an incremental pull; :func:`syncd.rails.drift`).
+        Applying a plan again finishes what an interrupted apply left (each change once); a
+        plan with nothing left to send is not pushed again and ``ApplyResult.note`` says so.
         """
         stored = self.store.load_plan(plan_id)
+        done = self._already_applied(stored)
+        if done is not None:
+            log.info("plan already applied", plan_id=plan_id)
+            return ApplyResult(None, [], note=done)
         with self._run(stored.source, dry_run=False) as (run, connector):
             age = self.clock() - stored.created_at
             limit = timedelta(hours=run.config.apply.max_plan_age_hours)
@@ -119,13 +146,15 @@ class Engine:
                 )
             pushes = self._resume(run, connector, skip=plan_id)
             self._pull(run, connector)
-            snapshot = self.store.snapshot(run.source, self.clock())
-            drift = _drift(snapshot, stored.created_at)
-            if drift > run.config.apply.max_drift_share:
+            drifted, counted = self._drift(run, stored)
+            share = drifted / counted if counted else 0.0
+            log.info("drift", plan_id=plan_id, drifted=drifted, fields=counted)
+            if share > run.config.apply.max_drift_share:
                 raise PlanRefusedError(
-                    f"{drift:.1%} of the source's records changed in the CRM since plan "
-                    f"{plan_id} was made, above apply.max_drift_share "
-                    f"({run.config.apply.max_drift_share:.1%}); make a new plan"
+                    f"{drifted} of the {counted} fields plan {plan_id} writes ({share:.1%}) were "
+                    "changed in the CRM by someone else since it was made, above "
+                    f"apply.max_drift_share ({run.config.apply.max_drift_share:.1%}); "
+                    "make a new plan"
                 )
             pushes.append(self._push_checked(run, connector, stored, max_changes))
             run.counts["pushed"] = [_push_counts(p) for p in pushes]
@@ -252,7 +281,7 @@ class Engine:
             for object_type in run.config.object_types
             if object_type != "owners"
         }
-        plan = self._make_plan(run, schema, connector.unique_fields)
+        plan = self._make_plan(run, schema, connector)
         run.counts["planned"] = plan.summary()
         return plan
 
@@ -283,7 +312,7 @@ class Engine:
         self,
         run: _Run,
         schema: Mapping[str, Mapping[str, PropertyDef]],
-        unique: UniqueFields,
+        connector: Connector,
     ) -> Plan:
         now = self.clock()
         decisions = {
@@ -295,13 +324,15 @@ class Engine:
         allowed, blocked = drop_protected(
             _proposals(policies, snapshot), run.config.apply.protected_fields
         )
-        kept = compose(allowed, snapshot, unique)
+        kept = compose(allowed, snapshot, connector.unique_fields)
         if blocked:
             log.info(
                 "protected fields",
                 dropped=len(blocked),
                 fields=sorted({c.field for c in blocked if isinstance(c, Update)}),
             )
+        labels = labels_for(snapshot)
+        kept, reverts = self._hold_reverts(run, connector, kept, snapshot)
         plan = Plan(
             id=self.new_id(),
             source=run.source,
@@ -309,9 +340,12 @@ class Engine:
             changes=tuple(kept),
             run_id=run.id,
             baseline=self.store.baseline_summary(run.source),
-            labels=labels_for(snapshot),
+            labels=labels,
             stats={
                 "protected_dropped": len(blocked),
+                "reverts": [
+                    revert_to_dict(r, labels.get((r.object_type, r.record_id))) for r in reverts
+                ],
                 "rare_labels": [
                     {
                         "object_type": u.object_type,
@@ -333,6 +367,66 @@ class Engine:
         run.counts["health"] = measured.get("all", {})
         return plan
 
+    def _hold_reverts(
+        self, run: _Run, connector: Connector, changes: list[Change], snapshot: Snapshot
+    ) -> tuple[list[Change], list[Revert]]:
+        """Leave out of the plan what syncd wrote before and someone changed back
+        (:mod:`syncd.reverts`); store the new reverts with who changed them, where the CRM
+        says. Returns the changes kept and the reverts held out."""
+        wanted: dict[str, set[str]] = {}
+        for change in changes:
+            if isinstance(change, Update):
+                wanted.setdefault(change.object_type, set()).add(change.record_id)
+        writes = {
+            (object_type, record_id, name): entry
+            for object_type, ids in sorted(wanted.items())
+            for (record_id, name), entry in self.store.field_writes(
+                run.source, object_type, ids
+            ).items()
+        }
+        if not writes:
+            return changes, []
+        known = {(r.object_type, r.record_id, r.field): r for r in self.store.reverts(run.source)}
+        kept, held = hold_reverts(changes, writes, known)
+        if not held:
+            return kept, []
+        key = {id(u): (u.object_type, u.record_id, u.field) for u, _ in held}
+        stale = [(u, w) for u, w in held if needs_lookup(u, w, known.get(key[id(u)]))]
+        who = self._who_changed(connector, [key[id(u)] for u, _ in stale])
+        now = self.clock()
+        fresh = {
+            key[id(u)]: _revert(
+                run.source, u, w, now=now, change=who.get(key[id(u)]), snapshot=snapshot
+            )
+            for u, w in stale
+        }
+        self.store.save_reverts(list(fresh.values()))
+        reverts = [fresh.get(key[id(u)]) or known[key[id(u)]] for u, _ in held]
+        run.counts["reverts_held"] = len(reverts)
+        log.info("changed back by someone: not proposed again", held=len(reverts), new=len(fresh))
+        return kept, reverts
+
+    def _who_changed(
+        self, connector: Connector, fields: list[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], FieldChange]:
+        """Who set each field's current value, where the CRM says (empty when it cannot)."""
+        if not fields or not isinstance(connector, Writer):
+            return {}
+        by_type: dict[str, list[tuple[str, str]]] = {}
+        for object_type, record_id, name in fields:
+            by_type.setdefault(object_type, []).append((record_id, name))
+        found: dict[tuple[str, str, str], FieldChange] = {}
+        try:
+            for object_type, pairs in sorted(by_type.items()):
+                for (record_id, name), change in connector.field_changes(
+                    object_type, pairs
+                ).items():
+                    found[(object_type, record_id, name)] = change
+        except SyncdError as exc:  # who is a courtesy: the plan goes on, the next one asks again
+            log.warning("could not read who changed fields back", error=str(exc))
+            return {}
+        return found
+
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
         """Finish the pushes an earlier run left half done (a crash, a kill)."""
         reports = []
@@ -341,6 +435,40 @@ class Engine:
                 log.info("resuming interrupted push", plan_id=plan_id)
                 reports.append(self._pusher(run, connector).push(self.store.load_plan(plan_id)))
         return reports
+
+    def _already_applied(self, plan: StoredPlan) -> str | None:
+        """A sentence when every operation of ``plan`` is in the outbox and final (nothing to
+        send, nothing to retry), else ``None``."""
+        if plan.status in (PLAN_PLANNED, "held"):
+            return None
+        outbox = self.store.outbox(plan.id)
+        if len(outbox) != len(expand(plan)):
+            return None
+        if any(e.status in OUTBOX_UNFINISHED for e in outbox):
+            return None
+        if any(e.status == "failed" and e.result.get("retriable") for e in outbox):
+            return None
+        counts = Counter(e.status for e in outbox)
+        order = ("applied", "skipped", "conflict", "held", "failed")
+        shown = ", ".join(f"{counts[s]} {s}" for s in order if counts[s]) or "no operations"
+        return f"plan {plan.id} is already fully applied; nothing left to send ({shown})"
+
+    def _drift(self, run: _Run, plan: StoredPlan) -> tuple[int, int]:
+        """:func:`syncd.rails.drift` of ``plan`` against the records as just pulled."""
+        wanted: dict[str, set[str]] = {}
+        for (object_type, record_id, _), _, _ in written_fields(plan.changes):
+            wanted.setdefault(object_type, set()).add(record_id)
+        current = {
+            (object_type, record.id): record
+            for object_type, ids in wanted.items()
+            for record in self.store.get_records(run.source, object_type, ids).values()
+        }
+        written: dict[tuple[str, str, str], list[str | None]] = {}
+        for entry in self.store.audit(run_id=run.id):  # plans this run resumed first
+            if entry.kind == "update" and entry.field is not None:
+                key = (entry.object_type, entry.record_id, entry.field)
+                written.setdefault(key, []).append(entry.after)
+        return drift(plan.changes, current, written)
 
     def _push_checked(
         self, run: _Run, connector: Connector, plan: StoredPlan, max_changes: int | None
@@ -406,11 +534,41 @@ def _total_records(plan: StoredPlan) -> int:
     )
 
 
-def _drift(snapshot: Snapshot, since: datetime) -> float:
-    records = [r for records in snapshot.records.values() for r in records]
-    if not records:
-        return 0.0
-    return sum(1 for r in records if r.updated_at > since) / len(records)
+def _revert(
+    source: str,
+    update: Update,
+    write: AuditEntry,
+    *,
+    now: datetime,
+    change: FieldChange | None,
+    snapshot: Snapshot,
+) -> Revert:
+    """The revert of ``write`` found by ``update``, with who changed it where the CRM says."""
+    by = None
+    if change is not None and change.user_id:
+        owner = next(
+            (o for o in snapshot.owners.values() if str(o.get("userId") or "") == change.user_id),
+            None,
+        )
+        name = ""
+        if owner is not None:
+            parts = (owner.get("firstName"), owner.get("lastName"))
+            name = " ".join(p for p in parts if p) or (owner.get("email") or "")
+        by = f"{name} (user {change.user_id})" if name else f"user {change.user_id}"
+    return Revert(
+        source=source,
+        object_type=update.object_type,
+        record_id=update.record_id,
+        field=update.field,
+        value=update.new,
+        reverted_to=update.old,
+        audit_id=write.id,
+        written_at=write.applied_at,
+        found_at=now,
+        changed_by=by,
+        changed_via=None if change is None else change.via,
+        changed_at=None if change is None else change.at,
+    )
 
 
 def _push_counts(report: PushReport) -> dict[str, object]:

@@ -29,7 +29,9 @@ from state.base import HealthPoint, StateStore
 from syncd.errors import StateError
 from syncd.health import ALL
 from syncd.plan import Plan, record_label
-from syncd.report import POLICY_TITLES, cells, summary_line
+from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
+from syncd.reverts import describe
+from syncd.review import held_reverts
 
 ROWS_PER_POLICY: Final = 200
 HISTORY_RUNS: Final = 50
@@ -168,6 +170,7 @@ def _source_section(store: StateStore, source: str, limit: int | None) -> str:
         parts.append(_latest_table(history[-1]))
     parts.append("<h3>Latest plan</h3>")
     parts.append(_plan_html(plan, limit) if plan else '<p class="muted">No plan yet.</p>')
+    parts.append(_reverts_html(store, source))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -249,6 +252,21 @@ def _plan_html(plan: Plan, limit: int | None) -> str:
             )
     out.append("</div>")
     return "\n".join(out)
+
+
+def _reverts_html(store: StateStore, source: str) -> str:
+    """The changes syncd does not propose again because someone changed them back."""
+    e = html.escape
+    held = held_reverts(store, source)
+    if not held:
+        return ""
+    items = "".join(f"<li>{e(describe(r, label or None))}</li>" for r, label in held)
+    return (
+        f"<h3>{e(REVERTS_TITLE)}: {len(held)}</h3>"
+        '<p class="muted">syncd wrote these values and someone changed them back; it will not '
+        "propose them again until released with <code>syncd review release</code>.</p>"
+        f'<ul class="reverts">{items}</ul>'
+    )
 
 
 # -- health ---------------------------------------------------------------------------------------

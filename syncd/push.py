@@ -26,7 +26,8 @@
 Every step reads the outbox first and skips what is final, so running a push again, after a crash
 at any point, sends only what is left: updates are checked against the CRM, a task is looked up
 by its marker and by the record's open tasks, a merge by whether the absorbed id already resolves
-to the survivor.
+to the survivor. What an interrupted push wrote without recording it (an op left ``sending``
+whose value, task or merge is found in the CRM) is recorded then, with its audit entry, once.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ class Pusher:
                 if record is not None and record.id == survivor:
                     self._targets[(object_type, entry.record_id)] = survivor
                 outcome, writes, notes = self._check_update(
-                    entry, record, carried.get(entry.record_id, {}), survivor
+                    plan, entry, record, carried.get(entry.record_id, {}), survivor
                 )
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -238,6 +239,7 @@ class Pusher:
 
     def _check_update(
         self,
+        plan: StoredPlan,
         entry: OutboxEntry,
         record: Record | None,
         carried: Mapping[str, Sequence[str | None]],
@@ -247,6 +249,9 @@ class Pusher:
 
         ``carried`` holds, per field, the values of the records this plan merged into the
         record (the CRM may carry them over); ``survivor`` the record's id after those merges.
+        An op left ``sending`` by an interrupted push whose values the CRM holds was written
+        by that push: it is applied with its audit entries (written again, with the record's
+        other fields, when part of it is still missing).
         """
         if record is None:
             return (
@@ -272,9 +277,12 @@ class Pusher:
         writes: dict[str, str | None] = {}
         notes: list[str] = []
         held: list[str] = []
+        landed: dict[str, str | None] = {}
         for name, values in _fields(entry).items():
             now_value = record.properties.get(name)
             if _same(now_value, values["new"]):
+                if entry.status == "sending":
+                    landed[name] = values["new"]
                 continue  # already there: a resumed push, or a person made the same fix
             if any(_same(now_value, v) for v in (values["old"], *carried.get(name, ()))):
                 writes[name] = values["new"]
@@ -288,7 +296,7 @@ class Pusher:
             else:
                 notes.append(note + "; kept the CRM's value (crm-wins)")
         if writes:
-            return None, writes, notes
+            return None, {**landed, **writes}, notes
         if held:
             return (
                 OpOutcome(
@@ -300,7 +308,7 @@ class Pusher:
                 {},
                 [],
             )
-        if notes:
+        if notes and not landed:
             return (
                 OpOutcome(
                     entry.key, "conflict", result={"conflicts": notes}, reason="; ".join(notes)
@@ -308,12 +316,26 @@ class Pusher:
                 {},
                 [],
             )
+        recovered = WriteResult(entry.key, ok=True, response={"recovered": True})
         return (
             OpOutcome(
                 entry.key,
                 "applied",
-                result={"already": True},
-                reason="the CRM already holds the new value",
+                result={"already": True, "conflicts": notes},
+                reason="; ".join(notes) or "the CRM already holds the new value",
+                audit=[
+                    self._audit(
+                        plan,
+                        entry,
+                        recovered,
+                        kind="update",
+                        record_id=entry.record_id,
+                        field_name=name,
+                        before=_fields(entry)[name]["old"],
+                        after=value,
+                    )
+                    for name, value in landed.items()
+                ],
             ),
             {},
             [],
@@ -490,11 +512,26 @@ class Pusher:
         primary_id = entry.record_id
         primary, absorbed = current.get(primary_id), current.get(merged_id)
         if absorbed is not None and absorbed.id == primary_id:
+            # left sending by an interrupted push: that push merged them, audit it now
+            landed = WriteResult(entry.key, ok=True, response={"recovered": True})
             return OpOutcome(
                 entry.key,
                 "applied",
                 result={"already": True, "survivor": primary_id},
                 reason=f"{merged_id} already merged into {primary_id}",
+                audit=[
+                    self._audit(
+                        plan,
+                        entry,
+                        landed,
+                        kind="merge",
+                        record_id=primary_id,
+                        before=merged_id,
+                        after=primary_id,
+                    )
+                ]
+                if entry.status == "sending"
+                else [],
             )
         if primary is None or primary.id != primary_id:
             return OpOutcome(
@@ -611,13 +648,26 @@ class Pusher:
                 open_ = [
                     t for t in tasks if (t.properties.get("hs_task_status") or "") != OPEN_TASK_DONE
                 ]
-                if mine:
+                if mine:  # created by an interrupted push: its marker proves it, audit it now
+                    landed = WriteResult(
+                        entry.key, ok=True, remote_id=mine[0].id, response={"recovered": True}
+                    )
                     outcomes.append(
                         OpOutcome(
                             entry.key,
                             "applied",
                             result={"task_id": mine[0].id, "already": True},
                             reason="task already created by an earlier attempt",
+                            audit=[
+                                self._audit(
+                                    plan,
+                                    entry,
+                                    landed,
+                                    kind="create_task",
+                                    record_id=entry.record_id,
+                                    after=mine[0].id,
+                                )
+                            ],
                         )
                     )
                 elif open_ or entry.record_id in planned:

@@ -1,13 +1,24 @@
 """Safety rails: what no plan may do, checked before anything is pushed.
 
 Pure functions of a plan's changes and the source's settings; the engine calls them.
+
+Drift (:func:`drift`), what ``syncd apply`` measures before it pushes a saved plan:
+
+- Only what the plan writes counts: each field an update sets, and each survivor value a merge
+  writes on its primary. Tasks, archives, findings and reviews write no field.
+- A field drifted when the CRM now holds neither the value the plan was made from (``old``) nor
+  one syncd wrote: the plan's own value (an apply that a crash cut short wrote it) or a value
+  written by another plan pushed in the same run.
+- Records absorbed or produced by the plan's own merges are left out: their fields moved with
+  the merge. A record archived, deleted or merged in the CRM otherwise has drifted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
+from connectors.base import Record
 from policies.base import Archive, Change, CreateTask, Merge, Update
 from syncd.config import Ceiling, Limits
 from syncd.errors import SyncdError
@@ -71,3 +82,57 @@ def ceiling_violations(
     if max_changes is not None and len(writes) > max_changes:
         problems.append(f"{len(writes)} changes exceed --max-changes {max_changes}")
     return problems
+
+
+#: A field of a record: (object type, record id, field).
+FieldKey = tuple[str, str, str]
+
+
+def written_fields(changes: Sequence[Change]) -> Iterator[tuple[FieldKey, str | None, str | None]]:
+    """Each field a plan writes, with the value it was made from and the value it writes."""
+    for change in changes:
+        if isinstance(change, Update):
+            yield (change.object_type, change.record_id, change.field), change.old, change.new
+        elif isinstance(change, Merge) and change.kind == "merge":
+            for name, value in change.field_values.items():
+                key = (change.object_type, change.primary_id, name)
+                yield key, change.field_baseline.get(name), value
+
+
+def drift(
+    changes: Sequence[Change],
+    current: Mapping[tuple[str, str], Record],
+    written: Mapping[FieldKey, Collection[str | None]] | None = None,
+) -> tuple[int, int]:
+    """``(drifted, counted)``: how many of the fields a plan writes someone other than syncd
+    changed since the plan was made, out of how many were counted (rules in the module doc).
+
+    ``current`` holds the stored records by (object type, id), archived and merged ones
+    included; ``written`` the values syncd wrote in this run by field.
+    """
+    merged = {
+        (c.object_type, record_id)
+        for c in changes
+        if isinstance(c, Merge) and c.kind == "merge"
+        for record_id in (c.primary_id, *c.merged_ids)
+    }
+    drifted = counted = 0
+    for key, old, new in written_fields(changes):
+        object_type, record_id, name = key
+        record = current.get((object_type, record_id))
+        gone = record is None or record.archived or record.merged_into is not None
+        if gone and (object_type, record_id) in merged:
+            continue
+        counted += 1
+        if record is None or gone:
+            drifted += 1
+            continue
+        value = record.properties.get(name)
+        expected = (old, new, *(written or {}).get(key, ()))
+        if not any(_same(value, v) for v in expected):
+            drifted += 1
+    return drifted, counted
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "") == (b or "")

@@ -1,8 +1,10 @@
 """Render a plan as a diff report: a terminal table, JSON, or Markdown.
 
 The JSON form is the machine contract (``plan_id``, ``created_at``, ``source``, ``summary``,
-``changes`` with each change in ``policies.base.change_to_dict`` form). The table and Markdown
-forms are for people: grouped by policy and record, old → new, with the reason, and a summary.
+``changes`` with each change in ``policies.base.change_to_dict`` form; ``stats.reverts`` lists
+the changes left out because someone changed syncd's value back, :mod:`syncd.reverts`). The
+table and Markdown forms are for people: grouped by policy and record, old → new, with the
+reason, and a summary, then the changes left out.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from syncd.push import PushReport
 
 Format = Literal["table", "json", "markdown"]
 SKIPPED_SHOWN = 20
+#: The title of the changes a plan left out because someone changed syncd's value back.
+REVERTS_TITLE = "Not proposed again: changed back after syncd wrote them"
 POLICY_TITLES = {
     "normalize": "Field fixes",
     "dedupe": "Duplicates",
@@ -160,8 +164,24 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
                 + ("; …" if limit and len(rare) > limit else "")
             )
         )
+    held = _held_reverts(plan)
+    if held:
+        console.print(Text(f"{REVERTS_TITLE} ({len(held)}):", style="bold"))
+        listed = held if limit is None else held[:limit]
+        for sentence in listed:
+            console.print(Text(f"  - {sentence}"))
+        if len(listed) < len(held):
+            console.print(f"  … and {len(held) - len(listed)} more (syncd review lists them all)")
     console.print(Text(f"Summary: {summary_line(plan)}", style="bold"), soft_wrap=True)
     return buffer.getvalue()
+
+
+def _held_reverts(plan: Plan) -> list[str]:
+    """The sentences of the changes this plan left out because someone changed them back."""
+    found = plan.stats.get("reverts")
+    if not isinstance(found, list):
+        return []
+    return [str(r["sentence"]) for r in found if isinstance(r, dict) and "sentence" in r]
 
 
 def _rare_labels(plan: Plan) -> list[str]:
@@ -208,6 +228,11 @@ def _markdown(plan: Plan, limit: int | None) -> str:
     if rare:
         lines += ["## Picklist options no record or only a few use", ""]
         lines += [f"- {_md_escape(r)}" for r in rare]
+        lines.append("")
+    held = _held_reverts(plan)
+    if held:
+        lines += [f"## {REVERTS_TITLE}: {len(held)}", ""]
+        lines += [f"- {_md_escape(r)}" for r in held]
         lines.append("")
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
-"""The review queue behind ``syncd review``: list proposed merges, approve or reject them.
+"""The review queue behind ``syncd review``: list proposed merges, approve or reject them;
+list the changes held back because someone changed syncd's value back, and release them.
 
 The dedupe policy puts a pair or cluster whose confidence lies between its two thresholds in
 the plan as a change of kind ``review`` (a :class:`~policies.base.Merge`). The queue of a
@@ -6,6 +7,9 @@ source is the review changes of its **latest plan** (newest ``created_at``) that
 decided on yet. A decision is stored with :meth:`StateStore.record_review` and reaches the
 policies of the next plan through ``Snapshot.decisions``: a rejected group is never proposed
 again, an approved one is planned as a merge.
+
+A value syncd wrote that someone changed back is held out of every plan (:mod:`syncd.reverts`)
+until released here (:func:`release`): the next plan proposes it again.
 
 Nothing here writes to the CRM or changes a plan.
 """
@@ -23,10 +27,11 @@ from rich.table import Table
 
 from connectors.base import Record
 from policies.base import Merge
-from state.base import StateStore
+from state.base import Revert, StateStore
 from state.models import plans_t
 from state.store import SqlStateStore
 from syncd.errors import SyncdError
+from syncd.reverts import describe
 
 DECISIONS = ("approved", "rejected")
 
@@ -196,4 +201,64 @@ def render_reviews(items: Sequence[ReviewItem], width: int = 140) -> str:
             item.reason,
         )
     console.print(table)
+    return buffer.getvalue()
+
+
+def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
+    """The changes held back because someone changed syncd's value back (not released), each
+    with its record's label (empty when the record is not stored). A field that holds syncd's
+    value again, as last pulled, is left out: there is nothing to hold back for now."""
+    held = store.reverts(source, released=False)
+    wanted: dict[str, set[str]] = {}
+    for revert in held:
+        wanted.setdefault(revert.object_type, set()).add(revert.record_id)
+    records = {
+        (object_type, record_id): record
+        for object_type, ids in sorted(wanted.items())
+        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
+    }
+    found = []
+    for revert in held:
+        record = records.get((revert.object_type, revert.record_id))
+        if record is not None and (record.properties.get(revert.field) or "") == (
+            revert.value or ""
+        ):
+            continue
+        found.append((revert, _label(record) if record is not None else ""))
+    return found
+
+
+def release(  # noqa: PLR0917  (mirrors StateStore.release_reverts)
+    store: StateStore,
+    source: str,
+    object_type: str,
+    ids: Iterable[str],
+    field_name: str | None,
+    now: datetime,
+    by: str | None = None,
+) -> list[Revert]:
+    """Release the held-back changes of ``ids`` (only of ``field_name`` when given): the next
+    plan proposes them again. ``ReviewError`` when none of them is held back."""
+    wanted = sorted({i.strip() for i in ids if i.strip()})
+    if not wanted:
+        raise ReviewError("a release needs at least one record id")
+    released = store.release_reverts(source, object_type, wanted, field_name, now, by)
+    if not released:
+        which = f"{field_name} of " if field_name else ""
+        raise ReviewError(
+            f"nothing held back for {which}{object_type} {', '.join(wanted)} in {source!r} "
+            "(syncd review lists what is)"
+        )
+    return released
+
+
+def render_reverts(items: Sequence[tuple[Revert, str]], width: int = 140) -> str:
+    """The held-back changes as plain text, one sentence each (empty when there are none)."""
+    if not items:
+        return ""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    console.print(f"Held back, changed back after syncd wrote them: {len(items)}")
+    for revert, label in items:
+        console.print(f"  - {describe(revert, label or None)}")
     return buffer.getvalue()

@@ -310,14 +310,21 @@ class HubSpotClient:
 
     # ------------------------------------------------------------------ writes
 
-    def batch_read(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> Json:
-        """``POST /crm/v3/objects/{type}/batch/read`` (at most 100 ids; 200 or 207)."""
+    def batch_read(
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        with_history: Sequence[str] = (),
+    ) -> Json:
+        """``POST /crm/v3/objects/{type}/batch/read`` (at most 100 ids, 50 with history; 200
+        or 207); ``with_history`` names properties to answer with their history."""
         apis = self._apis(object_type)
         models = apis.models
         body = models.BatchReadInputSimplePublicObjectId(
             inputs=[models.SimplePublicObjectId(id=object_id) for object_id in ids],
             properties=list(properties),
-            properties_with_history=[],
+            properties_with_history=list(with_history),
         )
         return self._call(
             "batch_read",

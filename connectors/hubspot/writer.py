@@ -19,6 +19,8 @@
   input the answer did not account for), the records' tasks are read and inputs whose marker is
   already there are settled as created, so a retry never creates a task twice.
 * ``find_tasks``: associations v4 batch read record→tasks, then a batch read of those tasks.
+* ``field_changes``: batch read with ``propertiesWithHistory``, 50 ids per call
+  (:mod:`connectors.hubspot.history`): who set each field's current value.
 * ``merge``: the merge endpoint; when it fails, the two ids are read, and if both resolve to
   the same record the merge had already happened: ok and ``already``, with the survivor's id
   (this call merged nothing; HubSpot's refusal stays in ``response``).
@@ -33,12 +35,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
+from connectors.base import FieldChange, FieldWrite, Record, TaskWrite, Writer, WriteResult
 from connectors.hubspot.answers import judge_inputs, survivors, traced
 from connectors.hubspot.associations import association_pairs, results
 from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
 from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
 from connectors.hubspot.errors import audit_error, audit_response
+from connectors.hubspot.history import HISTORY_BATCH_MAX, current_change
 from connectors.hubspot.mapping import FieldMap, MalformedObjectError, crm_record
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, LAST_MODIFIED, MERGEABLE, MERGED_IDS
 from connectors.hubspot.tasks import (
@@ -147,6 +150,27 @@ class HubSpotWriter(Writer):
             )
             for asked, r in found.items()
         }
+
+    def field_changes(
+        self, object_type: str, fields: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], FieldChange]:
+        _check_type(object_type)
+        wanted: dict[str, set[str]] = {}
+        for record_id, name in fields:
+            wanted.setdefault(record_id, set()).add(name)
+        names = sorted({name for _, name in fields})
+        found: dict[tuple[str, str], FieldChange] = {}
+        for chunk in chunks(list(wanted), HISTORY_BATCH_MAX):
+            page = self._client.batch_read(object_type, chunk, names, with_history=names)
+            for raw in results(page):
+                record_id = str(raw.get("id", ""))
+                current = raw.get("properties") or {}
+                history = raw.get("propertiesWithHistory") or {}
+                for name in sorted(wanted.get(record_id, ())):
+                    change = current_change(history.get(name) or [], current.get(name))
+                    if change is not None:
+                        found[(record_id, name)] = change
+        return found
 
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         _check_type(object_type, TASK_ASSOCIATION_TYPES)

@@ -163,6 +163,46 @@ def from_epoch_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeSource:
+    """Who or what set a property value, as HubSpot's property history tells it
+    (``ValueWithTimestamp``: ``sourceType``, ``sourceId``, ``updatedByUserId``).
+
+    A person in the app is ``CRM_UI`` with ``sourceId`` ``userId:<id>`` (HubSpot developer
+    changelog, "CRM property change source will show user ID instead of owner email"); a
+    workflow is ``AUTOMATION_PLATFORM``; a write through the API with a private app's token is
+    ``INTEGRATION``.
+    """
+
+    type: str
+    id: str | None = None
+    user_id: int | None = None
+
+    @classmethod
+    def user(cls, user_id: int) -> ChangeSource:
+        """A person (HubSpot user ``user_id``) editing the record in the app."""
+        return cls("CRM_UI", f"userId:{user_id}", user_id)
+
+
+#: What the sandbox answers as the source of a write made through its HTTP API. Invented:
+#: HubSpot does not document what a private app's writes carry in ``sourceId``.
+API_WRITE = ChangeSource("INTEGRATION", "sandbox-private-app")
+#: A person in the app whose user the test does not name (``SandboxState.update``'s default).
+APP_EDIT = ChangeSource("CRM_UI")
+#: The source of values a record was seeded with. Invented: the sandbox does not know where
+#: generated data came from; an import is how such data usually arrives.
+SEEDED = ChangeSource("IMPORT")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One value a property held: when it was set and by whom (oldest first in a history)."""
+
+    value: str
+    timestamp: datetime
+    source: ChangeSource
+
+
 @dataclass(slots=True)
 class StoredObject:
     """One CRM record as the sandbox stores it.
@@ -180,6 +220,30 @@ class StoredObject:
     archived: bool = False
     archived_at: datetime | None = None
     merged_ids: list[str] = field(default_factory=list)
+    #: Property name → the values it held, oldest first, for the properties written since the
+    #: record was seeded (``propertiesWithHistory``; see :meth:`history_of`).
+    history: dict[str, list[HistoryEntry]] = field(default_factory=dict)
+
+    def record_change(
+        self, name: str, value: str | None, moment: datetime, source: ChangeSource
+    ) -> None:
+        """Add one value to ``name``'s history (the seeded value first, the first time)."""
+        entries = self.history.get(name)
+        if entries is None:
+            entries = self.history[name] = []
+            seeded = self.properties.get(name)
+            if seeded is not None:
+                entries.append(HistoryEntry(seeded, self.created_at, SEEDED))
+        entries.append(HistoryEntry(value or "", moment, source))
+
+    def history_of(self, name: str) -> list[HistoryEntry]:
+        """The values ``name`` held, newest first as HubSpot lists them; a property never
+        written since seeding has its seeded value only, set when the record was created."""
+        entries = self.history.get(name)
+        if entries is None:
+            value = self.properties.get(name)
+            return [] if value is None else [HistoryEntry(value, self.created_at, SEEDED)]
+        return entries[::-1]
 
     def touch(self, moment: datetime) -> None:
         """Set the last-modified time (``updatedAt`` and the last-modified property)."""

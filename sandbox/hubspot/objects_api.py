@@ -12,6 +12,7 @@ from typing import Any
 
 from sandbox.hubspot import render
 from sandbox.hubspot.model import (
+    API_WRITE,
     ASSOCIATION_PAIRS,
     MERGEABLE,
     SINGULAR,
@@ -25,6 +26,7 @@ from sandbox.hubspot.wire import ApiError, Request, Response, invalid, not_found
 
 LIST_MAX = 100
 BATCH_MAX = 100
+HISTORY_BATCH_MAX = 50
 
 Params = Mapping[str, str]
 
@@ -226,7 +228,7 @@ def update_object(state: SandboxState, request: Request, params: Params) -> Resp
     )
     if object_type == "contacts" and "email" in properties:
         _email_conflict(state, properties["email"], own_id=record.id)
-    state.update(object_type, record.id, properties)
+    state.update(object_type, record.id, properties, source=API_WRITE)
     return Response(200, render.render_object(record, render.all_properties(record)))
 
 
@@ -290,16 +292,28 @@ def search_objects(state: SandboxState, request: Request, params: Params) -> Res
 
 
 def batch_read(state: SandboxState, request: Request, params: Params) -> Response:
+    """200 with the records found, 207 naming the ids not found.
+
+    ``propertiesWithHistory`` adds each named property's values, newest first, with who set
+    them (:meth:`StoredObject.history_of`); with it a call takes at most 50 inputs
+    (HISTORY_BATCH_MAX, as the batch read with history allows; notes/hubspot.md).
+    """
     object_type = object_type_of(params)
     started = state.clock()
     body = request.json_object()
     archived = request.flag("archived")
     requested = body.get("properties")
+    with_history = [str(name) for name in body.get("propertiesWithHistory") or ()]
     id_property = body.get("idProperty")
     results: list[dict[str, Any]] = []
     missing: list[str] = []
     seen: set[str] = set()
-    for entry in _inputs(body):
+    inputs = _inputs(body)
+    if with_history and len(inputs) > HISTORY_BATCH_MAX:
+        raise invalid(
+            f"Batch read with propertiesWithHistory accepts at most {HISTORY_BATCH_MAX} inputs"
+        )
+    for entry in inputs:
         key = str(entry.get("id", ""))
         record = _find(state, object_type, key, id_property, archived=archived)
         if record is None:
@@ -307,7 +321,8 @@ def batch_read(state: SandboxState, request: Request, params: Params) -> Respons
         elif record.id not in seen:
             seen.add(record.id)
             properties = render.select_properties(state, record, requested)
-            results.append(render.render_object(record, properties))
+            history = {name: record.history_of(name) for name in with_history} or None
+            results.append(render.render_object(record, properties, history=history))
     errors = []
     if missing:
         kind = SINGULAR[object_type].upper()
@@ -428,7 +443,7 @@ def batch_update(state: SandboxState, request: Request, params: Params) -> Respo
         planned.append((record, properties, trace))
     results = []
     for record, properties, trace in planned:
-        state.update(object_type, record.id, properties)
+        state.update(object_type, record.id, properties, source=API_WRITE)
         results.append(_traced(render.render_object(record, render.all_properties(record)), trace))
     if missing:
         errors.append(

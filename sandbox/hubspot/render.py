@@ -9,6 +9,7 @@ from typing import Any
 from sandbox.hubspot.model import (
     DEFAULT_PROPERTIES,
     SINGULAR,
+    HistoryEntry,
     StoredObject,
     always_returned,
     iso,
@@ -44,15 +45,31 @@ def all_properties(record: StoredObject) -> dict[str, str | None]:
     return {k: v for k, v in record.properties.items() if v is not None}
 
 
+def _value_with_timestamp(entry: HistoryEntry) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "value": entry.value,
+        "timestamp": iso(entry.timestamp),
+        "sourceType": entry.source.type,
+    }
+    if entry.source.id is not None:
+        body["sourceId"] = entry.source.id
+    if entry.source.user_id is not None:
+        body["updatedByUserId"] = entry.source.user_id
+    return body
+
+
 def render_object(
     record: StoredObject,
     properties: dict[str, str | None],
     *,
     associations: dict[str, list[str]] | None = None,
+    history: dict[str, list[HistoryEntry]] | None = None,
 ) -> dict[str, Any]:
     """``SimplePublicObject`` (or ``...WithAssociations`` when ``associations`` is given).
 
     ``associations`` maps a to-type to associated ids; types without ids are left out.
+    ``history`` maps a property to its values newest first (``propertiesWithHistory``, each a
+    ``ValueWithTimestamp``); properties without any are left out.
     """
     body: dict[str, Any] = {
         "id": record.id,
@@ -63,6 +80,12 @@ def render_object(
     }
     if record.archived_at is not None:
         body["archivedAt"] = iso(record.archived_at)
+    if history is not None:
+        body["propertiesWithHistory"] = {
+            name: [_value_with_timestamp(e) for e in entries]
+            for name, entries in history.items()
+            if entries
+        }
     if associations:
         kind = SINGULAR.get(record.object_type, record.object_type)
         rendered = {

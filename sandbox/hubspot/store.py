@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sandbox.hubspot.model import (
+    APP_EDIT,
     ASSOCIATION_TYPE_IDS,
     OBJECT_TYPES,
+    ChangeSource,
     StoredObject,
     iso,
     last_modified_property,
@@ -264,19 +266,27 @@ class SandboxState:
             return record_id
 
     def update(
-        self, object_type: str, record_id: str, properties: Mapping[str, str | None]
+        self,
+        object_type: str,
+        record_id: str,
+        properties: Mapping[str, str | None],
+        *,
+        source: ChangeSource = APP_EDIT,
     ) -> None:
         """Set properties (None clears) and bump the last-modified time to ``clock()``.
 
-        ``record_id`` may be a merged-away id (it resolves to the survivor). Raises KeyError
-        for an unknown id.
+        Each value lands in the property's history with ``source``: by default a person in the
+        app (``ChangeSource.user(id)`` names them); the HTTP API passes its own. ``record_id``
+        may be a merged-away id (it resolves to the survivor). Raises KeyError for an unknown id.
         """
         with self.lock:
             record = self._live_record(object_type, record_id)
             self._unindex_email(record)
+            moment = self.clock()
             for name, value in properties.items():
+                record.record_change(name, value, moment, source)
                 record.properties[name] = None if value == "" else value
-            record.touch(self.clock())
+            record.touch(moment)
             record.stamp()
             self._index_email(record)
             self._changed(record)

@@ -36,7 +36,7 @@ from hubspot.crm.objects import (
     SimplePublicObjectInputForCreate as ObjectInputForCreate,
 )
 
-from sandbox.hubspot import HubSpotSandbox, SandboxState
+from sandbox.hubspot import ChangeSource, HubSpotSandbox, SandboxState
 from sandbox.hubspot.spec import SpecValidator, SpecViolationError
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -126,6 +126,14 @@ def _drive_every_endpoint(client: HubSpot, state: SandboxState) -> None:
             inputs=[SimplePublicObjectId(id=ada), SimplePublicObjectId(id="999999")],
             properties=["email"],
             properties_with_history=[],
+        )
+    )
+    state.update("contacts", ada, {"phone": "+1 555 0100"}, source=ChangeSource.user(7))
+    batch.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=ada)],
+            properties=["email"],
+            properties_with_history=["phone", "email"],
         )
     )
     made = batch.create(

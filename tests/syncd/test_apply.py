@@ -20,6 +20,7 @@ from sandbox.hubspot.faults import RandomFaults
 from state.store import open_store
 from syncd.config import Config, parse_config
 from syncd.engine import Engine, PlanRefusedError
+from syncd.push import expand
 from syncd.rails import SafetyRailError
 from syncd.sources import build_connector
 
@@ -294,10 +295,15 @@ def test_saved_plan_refused_when_old_or_drifted(
     with pytest.raises(PlanRefusedError, match=r"older than apply\.max_plan_age_hours"):
         engine.apply(plan.id)
     plan = engine.plan("hubspot")
-    for record_id in ids(sandbox.state, "contacts")[:60]:
+    for record_id in ids(sandbox.state, "contacts")[:60]:  # fields the plan does not write
         sandbox.state.update("contacts", record_id, {"jobtitle": "Changed by a person"})
-    with pytest.raises(PlanRefusedError, match="max_drift_share"):
+    updates = [c for c in plan.changes if isinstance(c, Update) and c.object_type == "contacts"]
+    edited = updates[: len(updates) // 10 + 1]  # 10%: more than max_drift_share of its fields
+    for change in edited:
+        sandbox.state.update("contacts", change.record_id, {change.field: "Changed by a person"})
+    with pytest.raises(PlanRefusedError, match=r"apply\.max_drift_share") as refused:
         engine.apply(plan.id)
+    assert str(refused.value).startswith(f"{len(edited)} of the ")  # the job titles do not count
     assert (
         sandbox.state.stats()["requests"].get("POST /crm/v3/objects/{objectType}/batch/update", 0)
         == 0
@@ -457,3 +463,40 @@ def test_survivor_values_are_written_and_a_later_edit_still_wins(
     assert props(sandbox.state, "contacts", edited.primary_id)[edited_field] == (
         "typed by a person"
     )
+
+
+def test_a_write_that_landed_before_a_kill_is_audited_once_beside_a_conflict(
+    engine: Engine, sandbox: HubSpotSandbox, clock: Clock
+) -> None:
+    """A merge's survivor values go in one op; a kill left it sending with one value written.
+
+    The resumed push records what landed (with its audit entry) and keeps the person's edit
+    of the other value.
+    """
+    plan = engine.plan("hubspot")
+    seq, merge = next(
+        (n, c)
+        for n, c in enumerate(plan.changes)
+        if isinstance(c, Merge)
+        and c.kind == "merge"
+        and sum(1 for v in c.field_values.values() if v) >= 2
+    )
+    landed, edited = sorted(k for k, v in merge.field_values.items() if v)[:2]
+    ops = expand(engine.store.load_plan(plan.id))
+    [op] = [o for o in ops if o.seq == seq and o.kind == "update"]
+    engine.store.enqueue(plan.id, plan.run_id or "", ops, clock())
+    lease = engine.store.acquire_source("hubspot", "killed", clock())
+    engine.store.mark_sending([op.key], clock(), epoch=lease.epoch)  # killed with it in flight
+    engine.store.release_source(lease)
+    sandbox.state.update("contacts", merge.primary_id, {landed: merge.field_values[landed]})
+    sandbox.state.update("contacts", merge.primary_id, {edited: "typed by a person"})
+
+    engine.apply(plan.id)
+
+    [entry] = [e for e in engine.store.outbox(plan.id) if e.key == op.key]
+    assert entry.status == "applied"
+    assert edited in (entry.reason or "")
+    audited = [e for e in engine.store.audit(source="hubspot") if e.key == op.key]
+    assert {e.field for e in audited} >= {landed}
+    assert edited not in {e.field for e in audited}
+    assert props(sandbox.state, "contacts", merge.primary_id)[edited] == "typed by a person"
