@@ -180,6 +180,10 @@ class StateStore(abc.ABC):
           (repeats in the batch, or the stored row) the one with the newest ``updated_at`` is kept;
           on a tie the incoming one wins. A stale re-read never overwrites newer data, and is not
           counted as written.
+        - A record that arrives merged away (``merged_into``) with no properties keeps its stored
+          baseline properties (and associations when it brings none): a connector that learns
+          of a merge from the survivor knows nothing of the absorbed record's values, and a
+          resumed push compares against them.
         - ``batch.skipped`` is recorded against ``run_id``.
         - The cursor moves to ``batch.cursor`` but never backwards: afterwards it is the max of the
           stored and the new cursor (an empty cursor never replaces a set one).

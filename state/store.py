@@ -239,6 +239,7 @@ class SqlStateStore(StateStore):
             if run_source != source:
                 self._require_source(conn, source)
                 raise StateError(f"run {run_id!r} is not a started run of source {source!r}")
+            self._keep_merged_baselines(conn, rows)
             written = self._upsert_records(conn, rows)
             if batch.skipped:
                 conn.execute(
@@ -256,6 +257,35 @@ class SqlStateStore(StateStore):
                 )
             self._advance_cursor(conn, source, batch.object_type, run_id, cursor_at)
         return written
+
+    @staticmethod
+    def _keep_merged_baselines(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Give rows that arrive merged away with no properties (the connector learnt of the
+        merge from the survivor) their stored baseline: what a resumed push compares with."""
+        bare = {
+            (r["source"], r["object_type"], r["remote_id"]): r
+            for r in rows
+            if r["merged_into"] is not None and not r["properties"]
+        }
+        if not bare:
+            return
+        stored = conn.execute(
+            sa.select(
+                records_t.c.source,
+                records_t.c.object_type,
+                records_t.c.remote_id,
+                records_t.c.properties,
+                records_t.c.associations,
+            ).where(
+                sa.tuple_(records_t.c.source, records_t.c.object_type, records_t.c.remote_id).in_(
+                    list(bare)
+                )
+            )
+        )
+        for source, object_type, remote_id, properties, associations in stored:
+            row = bare[(source, object_type, remote_id)]
+            row["properties"] = properties
+            row["associations"] = row["associations"] or associations
 
     def _upsert_records(
         self, conn: Connection, rows: list[dict[str, Any]], *, pulled: bool = True

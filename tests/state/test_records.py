@@ -345,3 +345,16 @@ def test_ten_thousand_records_store_in_bulk(running: SqlStateStore, statements: 
     snap = running.snapshot("hs", T0)
     assert len(snap.of("contacts")) == 10_000
     assert snap.of("contacts")[-1].id == "9999"
+
+
+def test_a_record_merged_away_without_values_keeps_its_baseline(running: SqlStateStore) -> None:
+    """The connector learns of a merge from the survivor's merged ids and knows nothing of the
+    absorbed record's values; the store keeps them (a resumed push compares against them)."""
+    running.store_batch("hs", "r1", batch(rec("7", 0, phone="(555) 123-4567", email="a@x.io")))
+    merged = Record("contacts", "7", {}, T0 + timedelta(minutes=5), merged_into="9")
+    running.store_batch("hs", "r1", batch(merged, rec("9", 5, phone="+15551234567")))
+    kept = running.get_records("hs", "contacts", ["7"])["7"]
+    assert kept.merged_into == "9"
+    assert kept.properties == {"phone": "(555) 123-4567", "email": "a@x.io"}
+    assert kept.updated_at == T0 + timedelta(minutes=5)
+    assert [r.id for r in running.snapshot("hs", T0).of("contacts")] == ["9"]
