@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from sandbox.generator import generate
 

@@ -8,72 +8,12 @@ object types are canonical (``contacts``, ``companies``, ``deals``, ``tasks``, `
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One CRM record as pulled.
-
-    ``properties`` maps canonical field names to string values (``None`` when empty);
-    ``associations`` maps a canonical object type to the ids of associated records.
-    ``merged_into`` is set on a record that the CRM merged into another (it no longer exists on
-    its own); ``merged_ids`` lists ids the CRM says this record absorbed.
-    """
-
-    object_type: str
-    id: str
-    properties: Mapping[str, str | None]
-    updated_at: datetime
-    created_at: datetime | None = None
-    archived: bool = False
-    merged_into: str | None = None
-    merged_ids: tuple[str, ...] = ()
-    associations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyDef:
-    """One field's definition in the CRM (HubSpot property, Salesforce field).
-
-    ``options`` are the allowed values of a picklist (enumeration) in display order, with their
-    labels; ``multi`` is true for multi-select fields (values ``;``-joined).
-    """
-
-    name: str
-    label: str
-    type: str
-    options: tuple[tuple[str, str], ...] = ()
-    multi: bool = False
-    hidden_options: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where an incremental pull of one object type resumes.
-
-    ``updated_at`` is the last-modified time up to which everything has been read;
-    ``None`` means no pull has completed yet (a full pull follows).
-    """
-
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PullBatch:
-    """A page of pulled records, with the cursor that is safe to commit once they are stored.
-
-    The engine stores ``records`` and ``cursor`` in one transaction. ``skipped`` lists records
-    the connector could not read (id and why), so the run can report them and go on.
-    """
-
-    object_type: str
-    records: tuple[Record, ...]
-    cursor: Cursor
-    skipped: tuple[tuple[str, str], ...] = ()
+from model.records import Cursor, PropertyDef, PullBatch, Record
+from model.writes import FieldWrite, TaskWrite, WriteResult
 
 
 class Connector(abc.ABC):
@@ -112,57 +52,12 @@ class Connector(abc.ABC):
         """Release connections."""
 
 
-@dataclass(frozen=True, slots=True)
-class FieldWrite:
-    """Set fields of one record. ``key`` is the outbox idempotency key, echoed in the result."""
-
-    key: str
-    record_id: str
-    properties: Mapping[str, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskWrite:
-    """Create one task associated to ``record_id`` (a record of ``object_type``).
-
-    ``key`` is the outbox idempotency key; the connector stores it on the task (HubSpot: a
-    ``[syncd:<key>]`` marker at the end of the body) so a lost answer can be recovered by
-    :meth:`Connector.find_tasks`.
-    """
-
-    key: str
-    object_type: str
-    record_id: str
-    subject: str
-    body: str
-    owner_id: str | None
-    due: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What the CRM answered for one write.
-
-    ``ok`` — applied; ``remote_id`` — the id of what was written (the new task's id, the merge
-    survivor's id); ``retriable`` — a failure that a later attempt may fix (429, 5xx, timeout);
-    ``error`` — the vendor's message; ``response`` — the vendor's answer for the audit log,
-    trimmed to status, category and ids (never whole records: they hold personal data).
-    """
-
-    key: str
-    ok: bool
-    remote_id: str | None = None
-    error: str | None = None
-    retriable: bool = False
-    response: Mapping[str, object] = field(default_factory=dict)
-
-
 class Writer(abc.ABC):
     """The write half of a connector: what the push step calls. Batches at the vendor's maximum.
 
     Every method retries transient failures itself (tenacity, honouring ``Retry-After``) and
     reports per input: a partial failure of a batch fails only its failed inputs. Auth failures
-    (401/403) raise :class:`syncd.errors.SourceFatalError`.
+    (401/403) raise :class:`model.errors.SourceFatalError`.
     """
 
     @abc.abstractmethod

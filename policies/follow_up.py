@@ -39,8 +39,9 @@ from typing import Literal
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import Record
-from policies.base import Change, CreateTask, Policy, Snapshot
+from model.changes import Change, CreateTask, Snapshot
+from model.records import Record
+from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
 

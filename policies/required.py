@@ -31,8 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import PropertyDef, Record
-from policies.base import Change, CreateTask, Flag, Policy, Snapshot
+from model.changes import Change, CreateTask, Flag, Snapshot
+from model.records import PropertyDef, Record
+from policies.base import Policy
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key

@@ -30,8 +30,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Record
-from policies.base import Archive, Change, Flag, Policy, Snapshot, Update
+from model.changes import Archive, Change, Flag, Snapshot, Update
+from model.records import Record
+from policies.base import Policy
 from policies.follow_up import open_task_targets
 from policies.order import id_key
 

@@ -9,10 +9,10 @@ and health scores.
 Contract shared by every implementation:
 
 - Datetimes go in and come out timezone-aware in UTC. A naive datetime is refused with
-  :class:`~syncd.errors.StateError`.
+  :class:`~model.errors.StateError`.
 - Every method is one transaction: it either happens whole or not at all.
 - Problems the caller can act on (unknown source, run or plan, a duplicate id, a schema newer than
-  this code) raise :class:`~syncd.errors.StateError`. The store never retries.
+  this code) raise :class:`~model.errors.StateError`. The store never retries.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Change, Snapshot
+from model.changes import Change, Snapshot
+from model.records import Cursor, PullBatch, Record
 from state.outbox import (
     OUTBOX_STATUSES,
     OUTBOX_UNFINISHED,

@@ -20,6 +20,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from model.errors import ConfigError, SyncdError
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
 from state.store import open_store
@@ -27,7 +28,6 @@ from syncd import logging as slog
 from syncd.config import Config, load_config, unresolved_secrets
 from syncd.csv_mode import plan_csv
 from syncd.engine import Engine
-from syncd.errors import ConfigError, SyncdError
 from syncd.html_report import write_html_report
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line

@@ -27,8 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from model.errors import ConfigError
 from policies.registry import PoliciesSettings
-from syncd.errors import ConfigError
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")

@@ -21,13 +21,14 @@ from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, PropertyDef, Writer
-from policies.base import Change, Snapshot, Update
+from connectors.base import Connector, Writer
+from model.changes import Change, Snapshot, Update
+from model.errors import SourceFatalError, SyncdError
+from model.records import PropertyDef
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import StateStore, StoredPlan
 from syncd.config import Config, SourceConfig
-from syncd.errors import SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, compose, record_label

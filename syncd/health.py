@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from connectors.base import Record
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.records import Record
 
 ALL: Final = "all"
 EMAIL_FIELDS: Final = frozenset({"email", "hs_additional_emails"})

@@ -24,9 +24,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Final
 
-from policies.base import Change, CreateTask, Merge, Update
+from model.changes import Change, CreateTask, Merge, Update
+from model.errors import StateError
 from state.base import HealthPoint, StateStore
-from syncd.errors import StateError
 from syncd.health import ALL
 from syncd.plan import Plan, record_label
 from syncd.report import POLICY_TITLES, cells, summary_line

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Update
+from model.changes import Archive, Change, CreateTask, Flag, Merge, Update
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
-from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
-from policies.base import Archive, Change, CreateTask, Merge, Update
+from connectors.base import Writer
+from model.changes import Archive, Change, CreateTask, Merge, Update
+from model.records import Record
+from model.writes import FieldWrite, TaskWrite, WriteResult
 from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
 from syncd.config import ApplyConfig, ConflictStrategy
 from syncd.logging import get_logger

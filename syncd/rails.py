@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from policies.base import Archive, Change, CreateTask, Merge, Update
+from model.changes import Archive, Change, CreateTask, Merge, Update
+from model.errors import SyncdError
 from syncd.config import Ceiling, Limits
-from syncd.errors import SyncdError
 
 
 class SafetyRailError(SyncdError):

@@ -31,18 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from connectors.base import (
-    Connector,
-    Cursor,
-    FieldWrite,
-    PullBatch,
-    Record,
-    TaskWrite,
-    Writer,
-    WriteResult,
-)
+from connectors.base import Connector, Writer
 from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
 from connectors.csv.table import Row, Table, read_table, write_atomic
+from model.records import Cursor, PullBatch, Record
+from model.writes import FieldWrite, TaskWrite, WriteResult
 
 BATCH_SIZE = 1000
 TASK_COLUMNS = ("task_id", "record_id", "subject", "owner_id", "due", "body")

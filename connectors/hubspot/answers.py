@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from connectors.base import WriteResult
 from connectors.hubspot.associations import results
 from connectors.hubspot.client import Answer
 from connectors.hubspot.errors import audit_response, batch_error_retriable, describe_batch_error
 from connectors.hubspot.mapping import split_ids
 from connectors.hubspot.settings import MERGED_IDS
+from model.writes import WriteResult
 
 UNMENTIONED = "HubSpot's answer did not mention this input"
 

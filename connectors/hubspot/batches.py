@@ -15,7 +15,7 @@ HubSpot's batch endpoints take 100 inputs and answer in one of three ways, and
   sent on its own (with its own budget), down to the single input that is refused, which fails
   with HubSpot's message and ``retriable=False``.
 
-401/403 (and the daily quota) raise :class:`~syncd.errors.SourceFatalError`.
+401/403 (and the daily quota) raise :class:`~model.errors.SourceFatalError`.
 
 A write whose attempt may have landed without an answer (timeout, dropped connection, 5xx, or
 inputs a 2xx answer did not account for) can be ``recover``-ed before it is sent again: the
@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from connectors.base import WriteResult
 from connectors.hubspot.client import Answer
 from connectors.hubspot.errors import (
     audit_error,
@@ -42,7 +41,8 @@ from connectors.hubspot.errors import (
     retry_after,
 )
 from connectors.retry import ErrorAction, RetrySettings, retrying
-from syncd.errors import SourceFatalError, SyncdError
+from model.errors import SourceFatalError, SyncdError
+from model.writes import WriteResult
 
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ from connectors.hubspot.errors import classify, describe, retry_after
 from connectors.hubspot.pacer import Pacer
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
 from connectors.retry import call_with_retry
-from syncd.errors import SyncdError
+from model.errors import SyncdError
 
 Json = dict[str, Any]
 
@@ -107,7 +107,7 @@ class HubSpotClient:
     """Typed access to the few HubSpot endpoints the connector needs.
 
     Read methods (and :meth:`merge`) are retried and return the decoded JSON object of one
-    response; their errors come out as :mod:`syncd.errors` types (see
+    response; their errors come out as :mod:`model.errors` types (see
     :func:`connectors.retry.call_with_retry`). ``send_*`` methods make one attempt and raise the
     SDK's (or urllib3's) error as is. ``calls`` counts HTTP attempts per operation.
     """

@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Cursor, PropertyDef, PullBatch, Record
+from connectors.base import Connector
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -53,7 +53,8 @@ from connectors.hubspot.settings import (
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
-from syncd.errors import ConfigError
+from model.errors import ConfigError
+from model.records import Cursor, PropertyDef, PullBatch, Record
 
 Skipped = tuple[str, str]
 

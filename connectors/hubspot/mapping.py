@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Record
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGED_IDS
+from model.records import Record
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import PropertyDef
 from connectors.hubspot.mapping import FieldMap
+from model.records import PropertyDef
 
 MULTI_FIELD_TYPE = "checkbox"
 """HubSpot's ``fieldType`` of a multi-select enumeration."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from types import MappingProxyType
 
 from connectors.retry import RetrySettings
-from syncd.errors import ConfigError
+from model.errors import ConfigError
 
 OBJECT_TYPES: tuple[str, ...] = ("contacts", "companies", "deals", "tasks", "owners")
 """Canonical object types this connector pulls."""

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from connectors.base import TaskWrite
 from connectors.hubspot.client import TaskInput
+from model.writes import TaskWrite
 
 TASK_ASSOCIATION_TYPES: Mapping[str, int] = MappingProxyType(
     {"contacts": 204, "companies": 192, "deals": 216}

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
+from connectors.base import Writer
 from connectors.hubspot.answers import judge_inputs, survivors, traced
 from connectors.hubspot.associations import association_pairs, results
 from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
@@ -46,7 +46,9 @@ from connectors.hubspot.tasks import (
     task_input,
 )
 from connectors.retry import RetrySettings
-from syncd.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
+from model.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
+from model.records import Record
+from model.writes import FieldWrite, TaskWrite, WriteResult
 
 
 def _check_type(object_type: str, allowed: Iterable[str] = CRM_OBJECT_TYPES) -> None:

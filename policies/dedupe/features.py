@@ -15,7 +15,7 @@ from datetime import datetime
 import jellyfish
 import phonenumbers
 
-from connectors.base import Record
+from model.records import Record
 from policies.dedupe.nicknames import nicknames
 from policies.geo import country_code
 from policies.normalizers import (

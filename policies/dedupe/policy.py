@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import combinations
 
-from policies.base import Change, Merge, Policy, Snapshot
+from model.changes import Change, Merge, Snapshot
+from policies.base import Policy
 from policies.dedupe.blocking import candidate_pairs
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
 from policies.dedupe.decisions import constraints

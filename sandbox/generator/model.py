@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from connectors.base import Record
+from model.records import Record
 
 
 def iso(moment: datetime) -> str:

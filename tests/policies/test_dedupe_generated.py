@@ -8,7 +8,7 @@ from itertools import combinations
 
 import pytest
 
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 
 generator = pytest.importorskip("sandbox.generator")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Record
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
+from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import CreateTask, Snapshot
+from model.changes import CreateTask, Snapshot
+from model.records import Record
 from policies.follow_up import Condition, FollowUpPolicy, FollowUpSettings
 
 FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)

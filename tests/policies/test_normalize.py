@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import Change, Flag, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import Record
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
 NOW = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policies.base import Flag, Snapshot, Update
+from model.changes import Flag, Snapshot, Update
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
 generator = pytest.importorskip("sandbox.generator")

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import PropertyDef, Record
-from policies.base import Change, CreateTask, Flag, Snapshot
+from model.changes import Change, CreateTask, Flag, Snapshot
+from model.records import PropertyDef, Record
 from policies.required import RequiredPolicy, RequiredSettings
 
 FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)

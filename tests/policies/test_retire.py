@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from connectors.base import Record
-from policies.base import Archive, Change, Flag, Snapshot, Update
+from model.changes import Archive, Change, Flag, Snapshot, Update
+from model.records import Record
 from policies.retire import RetirePolicy, RetireSettings, last_activity
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import PropertyDef, Record
 from connectors.hubspot.properties import property_def
-from policies.base import Change, Flag, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import PropertyDef, Record
 from policies.tags import LabelUsage, TagsPolicy, TagsSettings, label_usage
 
 NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Update
+from model.changes import Update
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state.base import AuditEntry, AuditRecord, OpOutcome, OutboxOp
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CHANGE = Update("hs", "contacts", "normalize", "lower-cased", "12", "email", "A@X.COM", "a@x.com")

@@ -13,13 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Update
+from model.changes import Update
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.engine import make_engine
 from state.store import SqlStateStore, open_store
-from syncd.errors import StateError
 
 TABLES_0001 = {
     "sources",

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Cursor, PullBatch, Record
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

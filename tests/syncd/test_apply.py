@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from policies.base import CreateTask, Merge, Update
+from model.changes import CreateTask, Merge, Update
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from sandbox.hubspot.faults import RandomFaults

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from model.errors import ConfigError
 from syncd.cli import app
 from syncd.config import load_config
-from syncd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = """

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, PullBatch, Record
+from model.records import Cursor, PullBatch, Record
 from policies.registry import PoliciesSettings, build_policies
 from state.store import SqlStateStore, open_store
 from syncd.health import health

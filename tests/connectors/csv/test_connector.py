@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, FieldWrite, PullBatch, TaskWrite
 from connectors.csv import CsvConnector, CsvSettings
-from syncd.errors import ConfigError
+from model.errors import ConfigError
+from model.records import Cursor, PullBatch
+from model.writes import FieldWrite, TaskWrite
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 MTIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from connectors.base import Cursor, Record
 from connectors.hubspot.connector import _Seen
+from model.records import Cursor, Record
 from tests.connectors.hubspot.world import T0, Corrupting, World, ids
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from connectors.base import Cursor
+from model.records import Cursor
 from tests.connectors.hubspot.world import World, ids
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Cursor, Record
+from model.records import Cursor, Record
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.hubspot.world import FakeClock, World, new_state
 

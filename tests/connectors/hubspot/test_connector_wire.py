@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.base import Cursor
+from model.records import Cursor
 from sandbox.hubspot.spec import SpecValidator
 from tests.connectors.hubspot.world import World
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import PropertyDef
 from connectors.hubspot.mapping import FieldMap
 from connectors.hubspot.properties import property_defs
+from model.errors import ConfigError
+from model.records import PropertyDef
 from sandbox.generator.schema import LEAD_STATUSES
 from sandbox.generator.tags import CANONICAL_TAGS, TAG_SYNONYMS
-from syncd.errors import ConfigError
 from tests.connectors.hubspot.world import World
 
 

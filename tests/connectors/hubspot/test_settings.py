@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.hubspot import HubSpotSettings
-from syncd.errors import ConfigError
+from model.errors import ConfigError
 
 
 def test_defaults_follow_hubspots_limits() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.errors import ConfigError, RetriableError
 from sandbox.hubspot import Fault, ScriptedFaults
-from syncd.errors import ConfigError, RetriableError
 from tests.connectors.hubspot.world import World
 
 pytestmark = pytest.mark.usefixtures("wire_checked")

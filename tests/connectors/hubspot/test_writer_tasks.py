@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import TaskWrite
+from model.writes import TaskWrite
 from sandbox.hubspot import Fault, ScriptedFaults
 from tests.connectors.hubspot.world import Reversed, World
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from connectors.base import FieldWrite
+from model.errors import SourceFatalError
+from model.writes import FieldWrite
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
-from syncd.errors import SourceFatalError
 from tests.connectors.hubspot.world import (
     AllOrNothing,
     RateLimitedInputs,

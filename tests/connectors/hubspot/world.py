@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, PullBatch, Record
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.hubspot.pacer import Pacer
 from connectors.retry import RetrySettings
+from model.records import Cursor, PullBatch, Record
 from sandbox.hubspot import Fault, HubSpotSandbox, Request, Response, SandboxState
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
