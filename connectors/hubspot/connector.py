@@ -37,6 +37,7 @@ from connectors.hubspot.mapping import (
     MalformedObjectError,
     archived_at,
     crm_record,
+    field_maps,
     merged_away,
     more_associated,
     owner_record,
@@ -113,7 +114,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
         HubSpotWriter.__init__(self, self._client, retry=settings.retry, sleep=sleep)
-        self._fields = {t: FieldMap.identity(settings.properties_for(t)) for t in OBJECT_TYPES}
+        self._fields = field_maps(settings)
 
     @property
     def settings(self) -> HubSpotSettings:

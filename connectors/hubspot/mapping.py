@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGED_IDS
+from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGED_IDS, OBJECT_TYPES, HubSpotSettings
 from model.records import Record
 
 
@@ -234,3 +234,9 @@ def archived_at(raw: Mapping[str, Any]) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def field_maps(settings: HubSpotSettings | None = None) -> dict[str, FieldMap]:
+    """The vendor/canonical field map of every object type, for ``settings`` (default ones)."""
+    settings = settings or HubSpotSettings(token="unused")
+    return {t: FieldMap.identity(settings.properties_for(t)) for t in OBJECT_TYPES}

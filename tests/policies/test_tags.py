@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from bench.dataset import canonical_records
 from connectors.hubspot.properties import property_def
 from model.changes import Change, Flag, Snapshot, Update
 from model.records import PropertyDef, Record
@@ -193,7 +194,7 @@ schema_module = pytest.importorskip("sandbox.generator.schema")
 
 def test_generated_tags_match_the_ground_truth() -> None:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = dataset.records()
+    records = canonical_records(dataset)
     schema = {
         t: {str(p["name"]): d for p in props if (d := property_def(p, str(p["name"])))}
         for t, props in schema_module.PROPERTIES.items()
