@@ -1,8 +1,9 @@
 """The connector interface: one vendor's API as a stream of canonical records.
 
-A connector knows its vendor and nothing about policies. Field names that cross this boundary are
-canonical (HubSpot's contact property names: ``firstname``, ``email``, ``hubspot_owner_id``...);
-object types are canonical (``contacts``, ``companies``, ``deals``, ``tasks``, ``owners``).
+A connector knows its vendor and nothing about policies. Object types, field names and the values
+with a meaning policies rely on that cross this boundary are canonical (:mod:`model.fields`:
+``contacts``, ``firstname``, ``owner_id``, a task's ``status`` ``open``/``completed``...), both
+ways: the connector maps its vendor's names to them on every pull and back on every write.
 """
 
 from __future__ import annotations
@@ -80,7 +81,13 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
-        """The tasks associated to each record (all statuses), for idempotent task creation."""
+        """The tasks associated to each record (all statuses), for idempotent task creation:
+        canonical task records (``subject``, ``body``, ``status``, ``due``, ``owner_id``)."""
+
+    @abc.abstractmethod
+    def is_task_of(self, task: Record, key: str) -> bool:
+        """Whether ``task`` (from :meth:`find_tasks`) is the one a :class:`TaskWrite` with
+        ``key`` created: where the connector keeps the key is its own business."""
 
     @abc.abstractmethod
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:

@@ -76,7 +76,7 @@ DEFAULT_FIELDS: dict[str, dict[str, tuple[NormalizerName, ...]]] = {
         "firstname": _NAME,
         "lastname": _NAME,
         "email": ("email",),
-        "hs_additional_emails": ("email_list",),
+        "additional_emails": ("email_list",),
         "mobilephone": _PHONE,
         "company": _TEXT,
         "jobtitle": _TEXT,

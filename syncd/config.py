@@ -111,6 +111,8 @@ class HubSpotSourceConfig(_Strict):
     default_region: str = "US"
     lookback_seconds: int = Field(default=300, ge=0)
     request_timeout_seconds: float = Field(default=60.0, gt=0)
+    open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+    fields: dict[str, dict[str, str]] = Field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
     apply: ApplyConfig = ApplyConfig()
 

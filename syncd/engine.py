@@ -372,6 +372,6 @@ def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
         for record in records
     }
     for owner_id, owner in snapshot.owners.items():
-        name = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+        name = " ".join(p for p in (owner.get("firstname"), owner.get("lastname")) if p)
         labels[("owners", owner_id)] = name or (owner.get("email") or "")
     return labels

@@ -190,7 +190,7 @@ def _load_plan(store: StateStore, plan_id: str) -> Plan:
         for record_id, record in store.get_records(stored.source, object_type, ids).items():
             if object_type == "owners":
                 props = record.properties
-                first, last = props.get("firstName") or "", props.get("lastName") or ""
+                first, last = props.get("firstname") or "", props.get("lastname") or ""
                 label = f"{first} {last}".strip() or (props.get("email") or "")
             else:
                 label = record_label(object_type, record.properties)

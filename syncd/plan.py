@@ -105,7 +105,7 @@ def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:
     if object_type == "contacts":
         name = " ".join(p for p in (get("firstname"), get("lastname")) if p)
         return name or get("email")
-    for key in ("name", "dealname", "hs_task_subject", "email"):
+    for key in ("name", "dealname", "subject", "email"):
         if get(key):
             return get(key)
     return ""

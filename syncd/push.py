@@ -27,6 +27,7 @@ from datetime import UTC, datetime, time
 
 from connectors.base import Writer
 from model.changes import Archive, Change, CreateTask, Merge, Update
+from model.fields import TASK_COMPLETED
 from model.records import Record
 from model.writes import FieldWrite, TaskWrite, WriteResult
 from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
@@ -37,8 +38,6 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 
 PENDING = ("pending", "sending")
-MARKER = "[syncd:{key}]"
-OPEN_TASK_DONE = "COMPLETED"
 #: Fields compared between the plan's baseline and the CRM before a merge: if a person changed
 #: one of them on either record since the plan, the pair may no longer be the same person.
 MATCH_FIELDS = ("firstname", "lastname", "email", "phone", "name", "domain")
@@ -524,14 +523,8 @@ class Pusher:
             planned: dict[str, OutboxEntry] = {}
             for entry in group:
                 tasks = existing.get(entry.record_id, [])
-                mine = [
-                    t
-                    for t in tasks
-                    if MARKER.format(key=entry.key) in (t.properties.get("hs_task_body") or "")
-                ]
-                open_ = [
-                    t for t in tasks if (t.properties.get("hs_task_status") or "") != OPEN_TASK_DONE
-                ]
+                mine = [t for t in tasks if self.writer.is_task_of(t, entry.key)]
+                open_ = [t for t in tasks if t.properties.get("status") != TASK_COMPLETED]
                 if mine:
                     outcomes.append(
                         OpOutcome(

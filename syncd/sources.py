@@ -37,6 +37,8 @@ def build_connector(
         object_types=source.object_types,
         lookback=timedelta(seconds=source.lookback_seconds),
         request_timeout=source.request_timeout_seconds,
+        open_lead_statuses=source.open_lead_statuses,
+        fields=source.fields,
         retry=RetrySettings(
             max_attempts=source.retry.max_attempts,
             initial_wait=source.retry.initial_wait_seconds,

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from connectors.hubspot.settings import DEFAULT_PROPERTIES
+from model.fields import FIELDS
 
-#: Canonical fields per object type (the project's data model); a CSV header that equals one of
+#: Canonical fields per object type (:mod:`model.fields`); a CSV header that equals one of
 #: them, ignoring case and surrounding spaces, is that field unless ``columns`` says otherwise.
 CANONICAL_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {k: v for k, v in DEFAULT_PROPERTIES.items() if k != "owners"}
+    {t: tuple(f.name for f in specs) for t, specs in FIELDS.items() if t != "owners"}
 )
 
 
@@ -26,7 +26,10 @@ class CsvSettings:
     through to the cleaned file untouched and never shown to the policies. ``delimiter`` ``None``
     means sniffed (``csv.Sniffer`` over ``,``, ``;``, tab and ``|``; ``,`` when it cannot tell).
     ``output_dir`` ``None`` means beside the input. Outputs are ``<stem>.cleaned.csv``,
-    ``<stem>.merge-map.csv`` and ``<stem>.tasks.csv``.
+    ``<stem>.merge-map.csv`` and ``<stem>.tasks.csv``. Without a column of their own, a
+    contact's ``lead_open`` is true when its ``lead_status`` is one of ``open_lead_statuses``,
+    a deal's ``is_closed``/``is_won`` when its ``stage`` is one of ``closed_stages``/
+    ``won_stages`` (any case; the defaults are HubSpot's, whose exports are the usual input).
     """
 
     path: Path
@@ -36,6 +39,9 @@ class CsvSettings:
     encoding: str = "utf-8-sig"
     delimiter: str | None = None
     output_dir: Path | None = None
+    open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+    closed_stages: tuple[str, ...] = ("closedwon", "closedlost")
+    won_stages: tuple[str, ...] = ("closedwon",)
 
     def __post_init__(self) -> None:
         if self.object_type not in CANONICAL_FIELDS:

@@ -113,8 +113,8 @@ class HubSpotConnector(HubSpotWriter, Connector):
     ) -> None:
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
-        HubSpotWriter.__init__(self, self._client, retry=settings.retry, sleep=sleep)
         self._fields = field_maps(settings)
+        HubSpotWriter.__init__(self, self._client, self._fields, retry=settings.retry, sleep=sleep)
 
     @property
     def settings(self) -> HubSpotSettings:
@@ -213,7 +213,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         An object whose inline associations are paged (too many to list inline) gets all of
         them from the associations v4 batch read instead.
         """
-        properties = self._settings.properties_for(object_type)
+        properties = self._fields[object_type].vendor_names
         targets = ASSOCIATION_TARGETS[object_type]
         after: str | None = None
         while True:
@@ -299,7 +299,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             object_type,
             filters=filters,
             sort=sort,
-            properties=self._settings.properties_for(object_type),
+            properties=self._fields[object_type].vendor_names,
             after=after,
             limit=limit,
         )

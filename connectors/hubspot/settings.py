@@ -112,7 +112,8 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "owners": ("email", "firstName", "lastName", "userId"),
     }
 )
-"""Properties requested per object type: the project's canonical data model."""
+"""HubSpot properties requested per object type (HubSpot's names; see
+:mod:`connectors.hubspot.mapping` for their canonical names)."""
 
 LIST_PAGE_MAX = 100
 SEARCH_PAGE_MAX = 200
@@ -127,7 +128,11 @@ class HubSpotSettings:
     kept out of ``repr``). ``lookback`` is how far before the stored cursor an incremental pull
     starts reading, to cover HubSpot's search lag and clock skew. ``search_window_cap`` is how
     many results one search may page through (10,000 at HubSpot) before the connector restarts
-    the window. ``properties`` overrides the properties requested per object type.
+    the window. ``properties`` overrides the HubSpot properties requested per object type (a
+    property the field map does not know passes through under its HubSpot name); ``fields``
+    names custom properties canonically (object type → HubSpot name → canonical name; they
+    are requested too). ``open_lead_statuses`` are the ``hs_lead_status`` values of an open
+    lead (canonical ``lead_open``).
     """
 
     token: str = field(repr=False)
@@ -138,6 +143,8 @@ class HubSpotSettings:
     page_size_search: int = SEARCH_PAGE_MAX
     search_window_cap: int = 10_000
     properties: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
+    fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
     retry: RetrySettings = field(default_factory=RetrySettings)
     request_timeout: float = 60.0
 
@@ -151,6 +158,12 @@ class HubSpotSettings:
         unknown_props = sorted(set(self.properties) - set(OBJECT_TYPES))
         if unknown_props:
             problems.append(f"properties: unknown object types {unknown_props}")
+        unknown_fields = sorted(set(self.fields) - set(OBJECT_TYPES))
+        if unknown_fields:
+            problems.append(f"fields: unknown object types {unknown_fields}")
+        for object_type, names in self.fields.items():
+            if len(set(names.values())) != len(names):
+                problems.append(f"fields.{object_type}: two properties map to one field")
         if not 1 <= self.page_size_list <= LIST_PAGE_MAX:
             problems.append(f"page_size_list: expected 1..{LIST_PAGE_MAX}")
         if not 1 <= self.page_size_search <= SEARCH_PAGE_MAX:
@@ -163,14 +176,3 @@ class HubSpotSettings:
             problems.append("request_timeout: must be positive")
         if problems:
             raise ConfigError("invalid HubSpot settings: " + "; ".join(problems))
-
-    def properties_for(self, object_type: str) -> tuple[str, ...]:
-        """Properties to request for ``object_type``: the configured ones plus what the
-        connector needs itself (the id, the last-modified property, merged ids)."""
-        configured = self.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
-        if object_type == "owners":
-            return tuple(configured)
-        needed = [OBJECT_ID, LAST_MODIFIED[object_type]]
-        if object_type in MERGEABLE:
-            needed.append(MERGED_IDS)
-        return tuple(dict.fromkeys([*configured, *needed]))

@@ -1,10 +1,14 @@
 """The write half of the HubSpot connector (:class:`connectors.base.Writer`) over the SDK.
 
-* ``read``: batch read, 100 ids per call, the properties asked for plus the last-modified
-  property (and ``hs_merged_object_ids`` on mergeable types, to map a merged id to the
-  survivor HubSpot answers with). Ids HubSpot reports missing (207) or leaves out are ``None``.
-* ``update``: batch update, 100 inputs per call (an id at most once per call), judged input by
-  input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
+Every method takes and gives canonical field names and values; the source's field maps
+(:mod:`connectors.hubspot.mapping`) turn them into HubSpot's on the way out and back.
+
+* ``read``: batch read, 100 ids per call, the fields asked for plus ``updated_at`` (and
+  ``merged_ids`` on mergeable types, to map a merged id to the survivor HubSpot answers
+  with). Ids HubSpot reports missing (207) or leaves out are ``None``.
+* ``update``: a write naming a field the connector derives (``lead_open``, ``is_closed``...)
+  fails alone, unsent. Batch update, 100 inputs per call (an id at most once per call), judged
+  input by input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
   carries its outbox key as ``objectWriteTraceId``, which makes HubSpot judge the inputs one by
   one: a 207 fails only the inputs its errors name (``context.ids`` or
   ``context.objectWriteTraceId``). Where HubSpot still refuses the whole batch for one invalid
@@ -37,10 +41,10 @@ from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
 from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
 from connectors.hubspot.errors import audit_error, audit_response
 from connectors.hubspot.mapping import FieldMap, MalformedObjectError, crm_record
-from connectors.hubspot.settings import CRM_OBJECT_TYPES, LAST_MODIFIED, MERGEABLE, MERGED_IDS
+from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGEABLE
 from connectors.hubspot.tasks import (
     TASK_ASSOCIATION_TYPES,
-    TASK_PROPERTIES,
+    TASK_FIELDS,
     has_marker,
     key_of,
     task_input,
@@ -81,13 +85,20 @@ class HubSpotWriter(Writer):
     def __init__(
         self,
         client: HubSpotClient,
+        fields: Mapping[str, FieldMap],
         *,
         retry: RetrySettings,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._maps = fields
         self._retry = retry
         self._sleep = sleep
+
+    def is_task_of(self, task: Record, key: str) -> bool:
+        """See :meth:`Writer.is_task_of`: the ``[syncd:KEY]`` marker in the task's body."""
+        body = task.properties.get("body")
+        return has_marker(body, key)
 
     # ------------------------------------------------------------------ reads
 
@@ -95,10 +106,10 @@ class HubSpotWriter(Writer):
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]
     ) -> dict[str, Record | None]:
         _check_type(object_type)
-        names = [*properties, LAST_MODIFIED[object_type]]
+        names = [*properties, "updated_at"]
         if object_type in MERGEABLE:
-            names.append(MERGED_IDS)
-        fields = FieldMap.identity(names)
+            names.append("merged_ids")
+        fields = self._maps[object_type].subset(names)
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Record | None] = {}
         for chunk in chunks(wanted):
@@ -129,7 +140,7 @@ class HubSpotWriter(Writer):
             if record_id in task_ids and task_id not in task_ids[record_id]:
                 task_ids[record_id].append(task_id)
                 holders.setdefault(task_id, []).append(record_id)
-        tasks = self.read("tasks", list(holders), TASK_PROPERTIES)
+        tasks = self.read("tasks", list(holders), TASK_FIELDS)
         found: dict[str, list[Record]] = {}
         for record_id, ids in task_ids.items():
             found[record_id] = [
@@ -144,9 +155,19 @@ class HubSpotWriter(Writer):
     def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         _check_type(object_type)
         client = self._client
+        fields = self._maps[object_type]
+        vendor: dict[str, dict[str, str | None]] = {}
+        settled: dict[str, WriteResult] = {}
+        for write in writes:
+            try:
+                vendor[write.key] = fields.to_vendor(write.properties)
+            except KeyError as refused:
+                settled[write.key] = WriteResult(
+                    write.key, ok=False, error=f"not written: {refused.args[0]}"
+                )
 
         def send(batch: Sequence[FieldWrite]) -> Answer:
-            inputs = [BatchUpdateInput(w.record_id, w.properties, w.key) for w in batch]
+            inputs = [BatchUpdateInput(w.record_id, vendor[w.key], w.key) for w in batch]
             return client.send_batch_update(object_type, inputs)
 
         def judge(batch: Sequence[FieldWrite], answer: Answer) -> dict[str, WriteResult]:
@@ -165,7 +186,7 @@ class HubSpotWriter(Writer):
         runner = BatchRunner(
             key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
         )
-        settled = runner.run(_unique_id_chunks(writes))
+        settled.update(runner.run(_unique_id_chunks([w for w in writes if w.key in vendor])))
         return [settled[w.key] for w in writes]
 
     def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
@@ -184,7 +205,8 @@ class HubSpotWriter(Writer):
                     ok=False,
                     error=f"a task cannot be associated to {write.object_type!r}",
                 )
-        inputs = {w.key: task_input(w) for w in valid}
+        inputs = {w.key: task_input(w, self._maps["tasks"]) for w in valid}
+        body_property = self._maps["tasks"].vendor_name("body")
         client = self._client
 
         def send(batch: Sequence[TaskWrite]) -> Answer:
@@ -195,7 +217,7 @@ class HubSpotWriter(Writer):
             applied: dict[str, str] = {}
             for raw in results(answer.body or {}):
                 properties = raw.get("properties") if isinstance(raw, Mapping) else None
-                body = properties.get("hs_task_body") if isinstance(properties, Mapping) else None
+                body = properties.get(body_property) if isinstance(properties, Mapping) else None
                 key = key_of(body if isinstance(body, str) else None, keys)
                 if key is not None and raw.get("id") is not None:
                     applied.setdefault(key, str(raw["id"]))
@@ -224,7 +246,7 @@ class HubSpotWriter(Writer):
         found: dict[str, WriteResult] = {}
         for write in writes:
             for task in tasks[write.object_type].get(write.record_id, []):
-                if has_marker(task.properties.get("hs_task_body"), write.key):
+                if self.is_task_of(task, write.key):
                     found[write.key] = WriteResult(
                         write.key,
                         ok=True,

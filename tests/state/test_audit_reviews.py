@@ -182,7 +182,7 @@ def test_refresh_records_updates_baselines_but_never_newer_data(running: SqlStat
     written = [
         Record("contacts", "1", {"email": "a@x.com"}, at(5)),  # syncd's write: newer
         Record("contacts", "2", {"email": "b@x.com"}, at(7)),  # a person changed it after
-        Record("tasks", "900", {"hs_task_subject": "Follow up"}, at(5)),  # created by syncd
+        Record("tasks", "900", {"subject": "Follow up"}, at(5)),  # created by syncd
     ]
     assert running.refresh_records("hs", written) == 2
     got = running.get_records("hs", "contacts", ["1", "2"])

@@ -21,23 +21,25 @@ from syncd.logging import configure
 from syncd.sources import csv_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-FIELDS = (
-    "firstname",
-    "lastname",
-    "email",
-    "phone",
-    "company",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "lifecyclestage",
-    "hs_lead_status",
-    "hubspot_owner_id",
-    "notes_last_updated",
-    "createdate",
-)
+#: the generator's HubSpot properties written as canonical columns
+COLUMNS = {
+    "firstname": "firstname",
+    "lastname": "lastname",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "address": "address",
+    "city": "city",
+    "state": "state",
+    "zip": "zip",
+    "country": "country",
+    "lifecyclestage": "lifecycle_stage",
+    "hs_lead_status": "lead_status",
+    "hubspot_owner_id": "owner_id",
+    "notes_last_updated": "last_activity_at",
+    "createdate": "created_at",
+}
+FIELDS = tuple(COLUMNS.values())
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +61,7 @@ def generated_export(path: Path, records: int = 300) -> Path:
         writer.writerow(["id", *FIELDS, "Source sheet"])
         for contact in dataset.objects["contacts"]:
             props = contact.properties
-            writer.writerow([contact.id, *(props.get(f) or "" for f in FIELDS), "import-2026"])
+            writer.writerow([contact.id, *(props.get(f) or "" for f in COLUMNS), "import-2026"])
     return path
 
 
@@ -218,7 +220,7 @@ def test_canonical_columns_and_no_configuration(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("contacts.csv").write_text(
-        "id,firstname,lastname,email,phone,hs_lead_status,hubspot_owner_id\n"
+        "id,firstname,lastname,email,phone,lead_status,owner_id\n"
         "1,Ann,Lee,ANN@EXAMPLE.COM ,(212) 555-0101,NEW,75\n"
         "2,Bo,Park,bo@example.com,2125550102,,\n",
         encoding="utf-8",

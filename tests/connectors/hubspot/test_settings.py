@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.hubspot import HubSpotSettings
+from connectors.hubspot.mapping import field_map
 from model.errors import ConfigError
 
 
@@ -40,17 +41,22 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_requested_properties_always_include_what_the_connector_needs() -> None:
     settings = HubSpotSettings(token="t", properties={"contacts": ("email",), "deals": ("amount",)})
-    assert settings.properties_for("contacts") == (
+    assert field_map("contacts", settings).vendor_names == (
         "email",
-        "hs_object_id",
         "lastmodifieddate",
         "hs_merged_object_ids",
-    )
-    assert settings.properties_for("deals") == (
-        "amount",
         "hs_object_id",
+    )
+    assert field_map("deals", settings).vendor_names == (
+        "amount",
         "hs_lastmodifieddate",
         "hs_merged_object_ids",
+        "hs_object_id",
     )
-    assert "hs_merged_object_ids" not in settings.properties_for("tasks")
-    assert settings.properties_for("owners") == ("email", "firstName", "lastName", "userId")
+    assert "hs_merged_object_ids" not in field_map("tasks", settings).vendor_names
+    assert field_map("owners", settings).vendor_names == (
+        "email",
+        "firstName",
+        "lastName",
+        "userId",
+    )

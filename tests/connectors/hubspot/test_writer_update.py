@@ -67,13 +67,35 @@ def test_none_clears_a_value(world: World) -> None:
     assert world.state.request_log[0].request_json["inputs"][0]["properties"] == {"jobtitle": ""}
 
 
+def test_canonical_fields_go_out_under_hubspots_names(world: World) -> None:
+    ann, bob = contacts(world, 2)
+    connector = world.connector()
+
+    owned, derived = connector.update(
+        "contacts",
+        [
+            FieldWrite("k1", ann, {"owner_id": "77", "lead_status": "OPEN"}),
+            FieldWrite("k2", bob, {"lead_open": "true"}),
+        ],
+    )
+
+    assert owned.ok
+    sent = world.state.request_log[0].request_json["inputs"][0]["properties"]
+    assert sent == {"hubspot_owner_id": "77", "hs_lead_status": "OPEN"}
+    assert value(world, ann, "hs_lead_status") == "OPEN"
+    assert not derived.ok  # decided by the connector: never sent
+    assert derived.error is not None
+    assert "lead_open" in derived.error
+    assert updates(world) == [[ann]]
+
+
 def test_an_invalid_value_fails_only_its_input(world: World) -> None:
     made = contacts(world, 3)
     connector = world.connector()
     writes = [
-        FieldWrite("good-1", made[0], {"lifecyclestage": "lead"}),
-        FieldWrite("bad", made[1], {"lifecyclestage": "prospect"}),
-        FieldWrite("good-2", made[2], {"lifecyclestage": "customer"}),
+        FieldWrite("good-1", made[0], {"lifecycle_stage": "lead"}),
+        FieldWrite("bad", made[1], {"lifecycle_stage": "prospect"}),
+        FieldWrite("good-2", made[2], {"lifecycle_stage": "customer"}),
     ]
 
     good_1, bad, good_2 = connector.update("contacts", writes)
@@ -116,8 +138,8 @@ def test_a_whole_batch_refusal_is_narrowed_down_to_the_bad_input(
     made = contacts(world, 16)
     world.state.faults = AllOrNothing(world.sandbox, UPDATE)
     connector = world.connector()
-    writes = [FieldWrite(f"k{i}", rid, {"lifecyclestage": "lead"}) for i, rid in enumerate(made)]
-    writes[11] = FieldWrite("k11", made[11], {"lifecyclestage": "prospect"})
+    writes = [FieldWrite(f"k{i}", rid, {"lifecycle_stage": "lead"}) for i, rid in enumerate(made)]
+    writes[11] = FieldWrite("k11", made[11], {"lifecycle_stage": "prospect"})
 
     results = connector.update("contacts", writes)
 
