@@ -5,6 +5,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+
+class WriteErrorKind(StrEnum):
+    """What a refused write means, as the connector reads its vendor's answer.
+
+    The push decides on these, never on a vendor's message text.
+    """
+
+    DUPLICATE_VALUE = "duplicate_value"
+    """A value the CRM keeps unique is another record's already (a contact's e-mail)."""
+    INVALID_VALUE = "invalid_value"
+    """The CRM refused a value (not an allowed option, not a number, a read-only field)."""
+    NOT_FOUND = "not_found"
+    """The record is not there (deleted, archived, never existed)."""
+    MERGED = "merged"
+    """The record was merged into another."""
+    RATE_LIMITED = "rate_limited"
+    """Too many requests: a later attempt may pass."""
+    UNAVAILABLE = "unavailable"
+    """No usable answer (5xx, timeout, dropped connection): a later attempt may pass."""
+    AUTH = "auth"
+    """The credentials were refused."""
+    PERMISSION = "permission"
+    """The credentials lack a permission (scope) the write needs."""
+    OTHER = "other"
+    """Anything else; ``error`` says what."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +47,9 @@ class FieldWrite:
 class TaskWrite:
     """Create one task associated to ``record_id`` (a record of ``object_type``).
 
-    ``key`` is the outbox idempotency key; the connector stores it on the task (HubSpot: a
-    ``[syncd:<key>]`` marker at the end of the body) so a lost answer can be recovered by
-    :meth:`Connector.find_tasks`.
+    ``key`` is the outbox idempotency key; the connector stores it on the task (where is its
+    business: HubSpot puts a ``[syncd:<key>]`` marker at the end of the body) so a lost answer
+    can be recovered through ``Writer.find_tasks`` and ``Writer.is_task_of``.
     """
 
     key: str
@@ -40,8 +67,10 @@ class WriteResult:
 
     ``ok`` — applied; ``remote_id`` — the id of what was written (the new task's id, the merge
     survivor's id); ``retriable`` — a failure that a later attempt may fix (429, 5xx, timeout);
-    ``error`` — the vendor's message; ``response`` — the vendor's answer for the audit log,
-    trimmed to status, category and ids (never whole records: they hold personal data).
+    ``error`` — the vendor's message, for people; ``error_kind`` — what the failure means, for
+    code; ``fields`` — the canonical fields the CRM refused, when it says; ``response`` — the
+    vendor's answer for the audit log, trimmed to status, category and ids (never whole
+    records: they hold personal data).
     """
 
     key: str
@@ -50,3 +79,5 @@ class WriteResult:
     error: str | None = None
     retriable: bool = False
     response: Mapping[str, object] = field(default_factory=dict)
+    error_kind: WriteErrorKind | None = None
+    fields: tuple[str, ...] = ()

@@ -19,7 +19,6 @@ to the survivor.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from connectors.base import Writer
 from model.changes import Archive, Change, CreateTask, Merge, Update
 from model.fields import TASK_COMPLETED
 from model.records import Record
-from model.writes import FieldWrite, TaskWrite, WriteResult
+from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
 from syncd.config import ApplyConfig, ConflictStrategy
 from syncd.logging import get_logger
@@ -411,20 +410,25 @@ class Pusher:
     def _failed(self, entry: OutboxEntry, result: WriteResult) -> OpOutcome:
         # a retriable failure that outlived its tries stays failed for this run; applying the
         # same plan again (syncd apply PLAN_ID) retries it, see push()
-        if result.response.get("category") == "CONFLICT":
+        kind = None if result.error_kind is None else str(result.error_kind)
+        if result.error_kind is WriteErrorKind.DUPLICATE_VALUE:
             # e.g. a normalized e-mail that another record already holds: nothing to retry,
             # nothing lost; the two records are likely duplicates for a person to look at
             return OpOutcome(
                 entry.key,
                 "skipped",
-                result={"response": dict(result.response)},
-                reason=f"the CRM refused it as a conflict: {result.error} "
+                result={"response": dict(result.response), "error_kind": kind},
+                reason=f"the CRM refused it as a duplicate value: {result.error} "
                 "(likely a duplicate record; review it)",
             )
         return OpOutcome(
             entry.key,
             "failed",
-            result={"response": dict(result.response), "retriable": result.retriable},
+            result={
+                "response": dict(result.response),
+                "retriable": result.retriable,
+                "error_kind": kind,
+            },
             reason=result.error or "the CRM refused the write",
         )
 
@@ -680,19 +684,10 @@ class Pusher:
         return report
 
 
-_PROPERTY_NAME = re.compile(r'"name":\s*"([^"]+)"')
-
-
 def _culprits(result: WriteResult) -> set[str] | None:
-    """The properties the CRM refused in a failed write, when its answer says (else None).
-
-    A validation error lists them (``"name": "email"``); a contact conflict is the e-mail,
-    the one property HubSpot keeps unique.
-    """
-    if result.response.get("category") == "CONFLICT":
-        return {"email"}
-    names = set(_PROPERTY_NAME.findall(result.error or ""))
-    return names or None
+    """The canonical fields the CRM refused in a failed write, when the connector says which
+    (an invalid or duplicate value); else None."""
+    return set(result.fields) or None
 
 
 def _by_type(entries: Sequence[OutboxEntry]) -> dict[str, list[OutboxEntry]]:

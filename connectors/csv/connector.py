@@ -36,7 +36,7 @@ from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
 from connectors.csv.table import Row, Table, read_table, write_atomic
 from model.fields import FALSE, TASK_OPEN, TRUE
 from model.records import Cursor, PullBatch, Record
-from model.writes import FieldWrite, TaskWrite, WriteResult
+from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 BATCH_SIZE = 1000
 TASK_COLUMNS = ("task_id", "record_id", "subject", "owner_id", "due", "body")
@@ -278,7 +278,12 @@ class CsvConnector(Connector, Writer):
             if record_id not in live:
                 return _missing(key, record_id)
         if primary_id == merged_id:
-            return WriteResult(key, ok=False, error="a row cannot be merged into itself")
+            return WriteResult(
+                key,
+                ok=False,
+                error="a row cannot be merged into itself",
+                error_kind=WriteErrorKind.OTHER,
+            )
         del live[merged_id]
         for absorbed, survivor in list(self._merged_into.items()):
             if survivor == merged_id:
@@ -349,6 +354,7 @@ def _missing(key: str, record_id: str) -> WriteResult:
         ok=False,
         error=f"row {record_id} is not in the file (never there, merged away or archived)",
         response={"category": "OBJECT_NOT_FOUND"},
+        error_kind=WriteErrorKind.NOT_FOUND,
     )
 
 

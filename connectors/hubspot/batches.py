@@ -36,13 +36,14 @@ from connectors.hubspot.errors import (
     audit_error,
     classify,
     describe,
+    exception_error,
     http_status,
     may_have_landed,
     retry_after,
 )
 from connectors.retry import ErrorAction, RetrySettings, retrying
 from model.errors import SourceFatalError, SyncdError
-from model.writes import WriteResult
+from model.writes import WriteErrorKind, WriteResult
 
 T = TypeVar("T")
 
@@ -129,11 +130,18 @@ class BatchRunner(Generic[T]):
         *,
         retriable: bool,
         response: dict[str, object],
+        kind: tuple[WriteErrorKind, tuple[str, ...]] = (WriteErrorKind.OTHER, ()),
     ) -> None:
         for item in items:
             key = self._key(item)
             results[key] = WriteResult(
-                key, ok=False, error=error, retriable=retriable, response=response
+                key,
+                ok=False,
+                error=error,
+                retriable=retriable,
+                response=response,
+                error_kind=kind[0],
+                fields=kind[1],
             )
 
     def _group(self, group: list[T], results: dict[str, WriteResult]) -> None:
@@ -186,6 +194,7 @@ class BatchRunner(Generic[T]):
                 f"could not check whether the write already landed: {failed.cause}",
                 retriable=True,
                 response=audit_error(failed.cause),
+                kind=(WriteErrorKind.UNAVAILABLE, ()),
             )
         except SyncdError as exc:  # an answer we could not read: do not guess, do not resend
             if isinstance(exc, SourceFatalError):
@@ -204,7 +213,14 @@ class BatchRunner(Generic[T]):
         if action is ErrorAction.STOP_SOURCE:
             raise SourceFatalError(message) from exc
         if action is ErrorAction.RETRY:
-            self._fail(pending, results, message, retriable=True, response=audit_error(exc))
+            self._fail(
+                pending,
+                results,
+                message,
+                retriable=True,
+                response=audit_error(exc),
+                kind=exception_error(exc),
+            )
             return
         status = http_status(exc)
         if status is not None and 400 <= status < 500 and len(pending) > 1:
@@ -212,4 +228,11 @@ class BatchRunner(Generic[T]):
             self._group(pending[:half], results)
             self._group(pending[half:], results)
             return
-        self._fail(pending, results, message, retriable=False, response=audit_error(exc))
+        self._fail(
+            pending,
+            results,
+            message,
+            retriable=False,
+            response=audit_error(exc),
+            kind=exception_error(exc),
+        )

@@ -25,7 +25,10 @@ Every method takes and gives canonical field names and values; the source's fiel
   the same record the merge had already happened: ok, with the survivor's id.
 * ``archive``: batch archive (204).
 
-``WriteResult.response`` holds HubSpot's status, category and correlation id, never values.
+``WriteResult.response`` holds HubSpot's status, category and correlation id, never values;
+``error_kind`` says what a failure means (:func:`connectors.hubspot.errors.write_error`) and
+``fields`` the canonical fields HubSpot refused. A contact's 409 ``CONFLICT`` is its e-mail,
+the one contact property HubSpot keeps unique (its answer names no property).
 """
 
 from __future__ import annotations
@@ -39,8 +42,13 @@ from connectors.hubspot.answers import judge_inputs, survivors, traced
 from connectors.hubspot.associations import association_pairs, results
 from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
 from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
-from connectors.hubspot.errors import audit_error, audit_response
-from connectors.hubspot.mapping import FieldMap, MalformedObjectError, crm_record
+from connectors.hubspot.errors import audit_error, audit_response, exception_error
+from connectors.hubspot.mapping import (
+    FieldMap,
+    MalformedObjectError,
+    ReadOnlyFieldError,
+    crm_record,
+)
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGEABLE
 from connectors.hubspot.tasks import (
     TASK_ASSOCIATION_TYPES,
@@ -52,7 +60,7 @@ from connectors.hubspot.tasks import (
 from connectors.retry import RetrySettings
 from model.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
 from model.records import Record
-from model.writes import FieldWrite, TaskWrite, WriteResult
+from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 
 def _check_type(object_type: str, allowed: Iterable[str] = CRM_OBJECT_TYPES) -> None:
@@ -77,6 +85,16 @@ def _unique_id_chunks(writes: Sequence[FieldWrite]) -> list[list[FieldWrite]]:
     if current:
         groups.append(current)
     return groups
+
+
+def _canonical_fields(object_type: str, fields: FieldMap, result: WriteResult) -> WriteResult:
+    """``result`` with the HubSpot properties it names as canonical fields."""
+    if result.ok:
+        return result
+    names = tuple(fields.canonical_name(name) for name in result.fields)
+    if result.error_kind is WriteErrorKind.DUPLICATE_VALUE and object_type == "contacts":
+        names = names or ("email",)
+    return replace(result, fields=names)
 
 
 class HubSpotWriter(Writer):
@@ -161,9 +179,20 @@ class HubSpotWriter(Writer):
         for write in writes:
             try:
                 vendor[write.key] = fields.to_vendor(write.properties)
+            except ReadOnlyFieldError as refused:
+                settled[write.key] = WriteResult(
+                    write.key,
+                    ok=False,
+                    error=f"not written: {refused.args[0]}",
+                    error_kind=WriteErrorKind.INVALID_VALUE,
+                    fields=refused.names,
+                )
             except KeyError as refused:
                 settled[write.key] = WriteResult(
-                    write.key, ok=False, error=f"not written: {refused.args[0]}"
+                    write.key,
+                    ok=False,
+                    error=f"not written: {refused.args[0]}",
+                    error_kind=WriteErrorKind.INVALID_VALUE,
                 )
 
         def send(batch: Sequence[FieldWrite]) -> Answer:
@@ -186,7 +215,8 @@ class HubSpotWriter(Writer):
         runner = BatchRunner(
             key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
         )
-        settled.update(runner.run(_unique_id_chunks([w for w in writes if w.key in vendor])))
+        sent = runner.run(_unique_id_chunks([w for w in writes if w.key in vendor]))
+        settled.update({k: _canonical_fields(object_type, fields, r) for k, r in sent.items()})
         return [settled[w.key] for w in writes]
 
     def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
@@ -204,6 +234,7 @@ class HubSpotWriter(Writer):
                     write.key,
                     ok=False,
                     error=f"a task cannot be associated to {write.object_type!r}",
+                    error_kind=WriteErrorKind.OTHER,
                 )
         inputs = {w.key: task_input(w, self._maps["tasks"]) for w in valid}
         body_property = self._maps["tasks"].vendor_name("body")
@@ -234,7 +265,9 @@ class HubSpotWriter(Writer):
             retry=self._retry,
             sleep=self._sleep,
         )
-        settled.update(runner.run(chunks(valid)))
+        created = runner.run(chunks(valid))
+        tasks = self._maps["tasks"]
+        settled.update({k: _canonical_fields("tasks", tasks, r) for k, r in created.items()})
         return [settled[w.key] for w in writes]
 
     def _already_created(self, writes: Sequence[TaskWrite]) -> dict[str, WriteResult]:
@@ -258,7 +291,12 @@ class HubSpotWriter(Writer):
 
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
         if object_type not in MERGEABLE:
-            return WriteResult(key, ok=False, error=f"HubSpot cannot merge {object_type}")
+            return WriteResult(
+                key,
+                ok=False,
+                error=f"HubSpot cannot merge {object_type}",
+                error_kind=WriteErrorKind.OTHER,
+            )
         try:
             survivor = self._client.merge(object_type, primary_id, merged_id)
         except SourceFatalError:
@@ -272,12 +310,15 @@ class HubSpotWriter(Writer):
                     remote_id=already,
                     response={**audit_error(exc), "alreadyMerged": True},
                 )
+            kind, properties = exception_error(exc)
             return WriteResult(
                 key,
                 ok=False,
                 error=str(exc),
                 retriable=isinstance(exc, RetriableError),
                 response=audit_error(exc),
+                error_kind=kind,
+                fields=tuple(self._maps[object_type].canonical_name(p) for p in properties),
             )
         remote_id = survivor.get("id")
         return WriteResult(

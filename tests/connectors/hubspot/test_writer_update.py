@@ -7,7 +7,7 @@ import time
 import pytest
 
 from model.errors import SourceFatalError
-from model.writes import FieldWrite
+from model.writes import FieldWrite, WriteErrorKind
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
 from tests.connectors.hubspot.world import (
     AllOrNothing,
@@ -84,6 +84,7 @@ def test_canonical_fields_go_out_under_hubspots_names(world: World) -> None:
     assert sent == {"hubspot_owner_id": "77", "hs_lead_status": "OPEN"}
     assert value(world, ann, "hs_lead_status") == "OPEN"
     assert not derived.ok  # decided by the connector: never sent
+    assert (derived.error_kind, derived.fields) == (WriteErrorKind.INVALID_VALUE, ("lead_open",))
     assert derived.error is not None
     assert "lead_open" in derived.error
     assert updates(world) == [[ann]]
@@ -110,6 +111,8 @@ def test_an_invalid_value_fails_only_its_input(world: World) -> None:
     assert "'prospect' was not one of the allowed options" in bad.error
     assert bad.response["category"] == "VALIDATION_ERROR"
     assert bad.response["status"] == 207
+    assert bad.error_kind is WriteErrorKind.INVALID_VALUE
+    assert bad.fields == ("lifecycle_stage",)  # canonical, not HubSpot's lifecyclestage
     assert value(world, made[0], "lifecyclestage") == "lead"
     assert value(world, made[1], "lifecyclestage") is None
     assert value(world, made[2], "lifecyclestage") == "customer"
@@ -296,3 +299,17 @@ def test_a_timed_out_update_is_sent_again(world: World) -> None:
     while len(updates(world)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(updates(world)) == 2
+
+
+def test_an_email_another_contact_holds_is_a_duplicate_value(world: World) -> None:
+    world.state.create("contacts", {"firstname": "Ann", "email": "ann@example.com"})
+    bob = world.state.create("contacts", {"firstname": "Bob", "email": "bob@example.com"})
+
+    (taken,) = world.connector().update(
+        "contacts", [FieldWrite("k", bob, {"email": "ann@example.com"})]
+    )
+
+    assert not taken.ok
+    assert not taken.retriable
+    assert (taken.error_kind, taken.fields) == (WriteErrorKind.DUPLICATE_VALUE, ("email",))
+    assert value(world, bob, "email") == "bob@example.com"
