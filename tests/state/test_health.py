@@ -118,7 +118,7 @@ def test_0003_upgrades_a_0002_database_and_downgrades(state_url: str) -> None:
         old.ensure_source("hs", "hubspot", T0)
         old.start_run("r1", "hs", T0, dry_run=True)
         assert "health" not in sa.inspect(engine).get_table_names()
-        assert migrate.upgrade(engine) == "0003"
+        assert migrate.upgrade(engine) == migrate.head_revision()
         store = SqlStateStore(engine)
         store.save_health("r1", "hs", T0, {"all": {"records": 1}})
         assert [p.run_id for p in store.health_history("hs")] == ["r1"]
