@@ -9,12 +9,17 @@ ways: the connector maps its vendor's names to them on every pull and back on ev
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
 
 from model.records import Cursor, PropertyDef, PullBatch, Record
 from model.writes import FieldWrite, TaskWrite, WriteResult
+
+S = TypeVar("S")
 
 
 class Connector(abc.ABC):
@@ -98,3 +103,47 @@ class Writer(abc.ABC):
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
     ) -> list[WriteResult]:
         """Archive (soft-delete) records, e.g. tasks syncd created, when a run is undone."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What building a connector needs besides its settings: where relative paths start
+    (the configuration file's folder), the dotted key of the source (for messages), and the
+    time that retries and pacing wait on (tests pass a fake one)."""
+
+    base_dir: Path
+    key: str
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+
+FieldKey = tuple[tuple[str | int, ...], str | None, str]
+"""Where a connector's raw settings name a canonical field: (location in the settings, object
+type or None for any, field name)."""
+
+
+def _nothing(_: Mapping[str, Any]) -> Iterable[FieldKey]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration(Generic[S]):
+    """A connector as the configuration and the engine know it (see :mod:`connectors.registry`).
+
+    ``name`` is the ``connector`` value of a ``[sources.NAME]`` table; ``settings`` the ONE
+    pydantic model (a :class:`connectors.settings.ConnectorSettings`) that validates the rest of
+    the table; ``build`` makes the connector (secrets resolved). ``renames`` are the vendor's
+    names the connector maps to other canonical ones (object type → vendor → canonical) and
+    ``value_renames`` the vendor values it maps ((object type, canonical field) → vendor value
+    → canonical value), so a configuration still naming them is refused with the new name.
+    ``retired`` are vendor names that no longer stand for a field at all, with why.
+    ``field_keys`` says where the raw settings themselves name canonical fields.
+    """
+
+    name: str
+    settings: type[S]
+    build: Callable[[S, BuildContext], Connector]
+    renames: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    value_renames: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+    retired: Mapping[str, str] = field(default_factory=dict)
+    field_keys: Callable[[Mapping[str, Any]], Iterable[FieldKey]] = _nothing

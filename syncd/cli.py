@@ -414,9 +414,11 @@ def demo(
         tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp,
         HubSpotSandbox(state, port=0) as sandbox,
     ):
-        source = cfg.sources[name].model_copy(
+        chosen = cfg.sources[name]
+        settings = chosen.settings.model_copy(
             update={"base_url": sandbox.base_url, "token": "${HUBSPOT_TOKEN}"}
         )
+        source = chosen.model_copy(update={"settings": settings})
         demo_cfg = cfg.model_copy(
             update={
                 "sources": {name: source},

@@ -259,7 +259,8 @@ class Engine:
         }
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
         changes: list[Change] = []
-        policies = build_policies(self.config.policies, default_region=run.config.default_region)
+        settings = self.config.policies_for(run.source)
+        policies = build_policies(settings, default_region=run.config.default_region)
         for policy in policies:
             t0 = time.monotonic()
             proposed = policy(snapshot)
@@ -296,9 +297,9 @@ class Engine:
                         "hidden": u.hidden,
                         "records": u.records,
                     }
-                    for u in label_usage(snapshot, self.config.policies.tags)
+                    for u in label_usage(snapshot, settings.tags)
                 ]
-                if self.config.policies.tags.enabled
+                if settings.tags.enabled
                 else [],
             },
         )

@@ -123,7 +123,9 @@ class HubSpotClient:
         self._sleep = sleep
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         self.calls: Counter[str] = Counter()
-        crm = HubSpot(access_token=settings.token, host=settings.base_url, retry=_RECONNECT).crm
+        crm = HubSpot(
+            access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
+        ).crm
         self._objects: dict[str, _ObjectApis] = {}
         for object_type in CRM_OBJECT_TYPES:  # all of them: writes may touch unpulled types
             discovery = (
@@ -198,7 +200,7 @@ class HubSpotClient:
 
         return call_with_retry(
             once,
-            self._settings.retry,
+            self._settings.retry.settings(),
             classify=classify,
             describe=describe,
             retry_after=retry_after,

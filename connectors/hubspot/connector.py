@@ -114,7 +114,8 @@ class HubSpotConnector(HubSpotWriter, Connector):
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
         self._fields = field_maps(settings)
-        HubSpotWriter.__init__(self, self._client, self._fields, retry=settings.retry, sleep=sleep)
+        retry = settings.retry.settings()
+        HubSpotWriter.__init__(self, self._client, self._fields, retry=retry, sleep=sleep)
 
     @property
     def settings(self) -> HubSpotSettings:

@@ -87,6 +87,8 @@ INTERNAL: frozenset[str] = frozenset({OBJECT_ID})
 TASK_DONE = "COMPLETED"
 TASK_NEW = "NOT_STARTED"
 """HubSpot's ``hs_task_status`` of a done task, and the one an open task is written with."""
+TASK_STATUSES = (TASK_NEW, "IN_PROGRESS", "WAITING", TASK_DONE, "DEFERRED")
+"""Every ``hs_task_status`` HubSpot defines."""
 CLOSED_WON = "closedwon"
 CLOSED_LOST = "closedlost"
 """Deal stages of HubSpot's default pipeline that close a deal. Custom pipelines name their
@@ -430,7 +432,7 @@ def field_map(object_type: str, settings: HubSpotSettings | None = None) -> Fiel
     """The field map of ``object_type`` for ``settings`` (default ones): the configured
     ``properties`` (HubSpot's names) plus what the connector needs, renamed by :data:`RENAMES`
     and the source's ``fields``, with the task status values and the derived fields."""
-    settings = settings or HubSpotSettings(token="unused")
+    settings = settings or HubSpotSettings.model_construct()
     requested = settings.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
     custom = dict(settings.fields.get(object_type, {}))
     needed: list[str] = []

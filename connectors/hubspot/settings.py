@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-from connectors.retry import RetrySettings
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from connectors.settings import (
+    ConnectorSettings,
+    RetryConfig,
+    resolve_secret,
+    secret_reference,
+    unset_reference,
+)
 from model.errors import ConfigError
 
 OBJECT_TYPES: tuple[str, ...] = ("contacts", "companies", "deals", "tasks", "owners")
@@ -120,59 +130,119 @@ SEARCH_PAGE_MAX = 200
 ASSOCIATION_BATCH_MAX = 100
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HubSpotSettings:
-    """One HubSpot account as the connector sees it.
+DECIDED_FIELDS: frozenset[str] = frozenset({"lead_open", "is_closed", "is_won"})
+"""Canonical fields the connector computes; no custom property may be mapped onto them."""
 
-    ``token`` is the private-app access token, already resolved from its secret reference (it is
-    kept out of ``repr``). ``lookback`` is how far before the stored cursor an incremental pull
-    starts reading, to cover HubSpot's search lag and clock skew. ``search_window_cap`` is how
-    many results one search may page through (10,000 at HubSpot) before the connector restarts
-    the window. ``properties`` overrides the HubSpot properties requested per object type (a
-    property the field map does not know passes through under its HubSpot name); ``fields``
-    names custom properties canonically (object type → HubSpot name → canonical name; they
-    are requested too). ``open_lead_statuses`` are the ``hs_lead_status`` values of an open
-    lead (canonical ``lead_open``).
+
+class HubSpotSettings(ConnectorSettings):
+    """A HubSpot account, reached through ``hubspot-api-client`` (``connector = "hubspot"``).
+
+    ``token`` is a ``${ENV_VAR}`` reference to the private-app access token (or ``token_file``
+    the path of a file holding it); the connector is built with the token resolved
+    (:meth:`with_token`), which never shows in a ``repr``. ``lookback_seconds`` is how far
+    before the stored cursor an incremental pull starts reading, to cover HubSpot's search lag
+    and clock skew. ``search_window_cap`` is how many results one search may page through
+    (10,000 at HubSpot) before the connector restarts the window. ``properties`` overrides the
+    HubSpot properties requested per object type (a property the field map does not know passes
+    through under its HubSpot name); ``fields`` names custom properties canonically (object type
+    → HubSpot name → canonical name; they are requested too). ``open_lead_statuses`` are the
+    ``hs_lead_status`` values of an open lead (canonical ``lead_open``).
     """
 
-    token: str = field(repr=False)
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = Field(
+        default="https://api.hubapi.com",
+        description="API base URL: https://api.hubapi.com, or a sandbox.",
+    )
+    token: str | None = Field(default=None, description='"${ENV_VAR}" reference to the token')
+    token_file: Path | None = Field(default=None, description="A file holding only the token.")
     object_types: tuple[str, ...] = OBJECT_TYPES
-    lookback: timedelta = timedelta(minutes=5)
-    page_size_list: int = LIST_PAGE_MAX
-    page_size_search: int = SEARCH_PAGE_MAX
-    search_window_cap: int = 10_000
-    properties: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
-    fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    lookback_seconds: int = Field(default=300, ge=0)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    page_size_list: int = Field(default=LIST_PAGE_MAX, ge=1, le=LIST_PAGE_MAX)
+    page_size_search: int = Field(default=SEARCH_PAGE_MAX, ge=1, le=SEARCH_PAGE_MAX)
+    search_window_cap: int = Field(default=10_000, ge=1)
+    properties: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    fields: dict[str, dict[str, str]] = Field(default_factory=dict)
     open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
-    retry: RetrySettings = field(default_factory=RetrySettings)
-    request_timeout: float = 60.0
+    retry: RetryConfig = RetryConfig()
 
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not self.token:
-            problems.append("token: must not be empty")
-        unknown = sorted(set(self.object_types) - set(OBJECT_TYPES))
+    _token: SecretStr | None = PrivateAttr(default=None)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL such as https://api.hubapi.com")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _no_plain_secret(cls, value: str | None) -> str | None:
+        return secret_reference(value, "${HUBSPOT_TOKEN}")
+
+    @field_validator("object_types")
+    @classmethod
+    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in value if t not in OBJECT_TYPES]
         if unknown:
-            problems.append(f"object_types: unknown {unknown}; expected some of {OBJECT_TYPES}")
-        unknown_props = sorted(set(self.properties) - set(OBJECT_TYPES))
-        if unknown_props:
-            problems.append(f"properties: unknown object types {unknown_props}")
-        unknown_fields = sorted(set(self.fields) - set(OBJECT_TYPES))
-        if unknown_fields:
-            problems.append(f"fields: unknown object types {unknown_fields}")
-        for object_type, names in self.fields.items():
+            raise ValueError(
+                f"unknown object type(s) {unknown}; expected some of {list(OBJECT_TYPES)}"
+            )
+        return value
+
+    @field_validator("properties", "fields")
+    @classmethod
+    def _known_types(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(OBJECT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown object type(s) {unknown}; expected some of {OBJECT_TYPES}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _one_to_one(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for object_type, names in value.items():
             if len(set(names.values())) != len(names):
-                problems.append(f"fields.{object_type}: two properties map to one field")
-        if not 1 <= self.page_size_list <= LIST_PAGE_MAX:
-            problems.append(f"page_size_list: expected 1..{LIST_PAGE_MAX}")
-        if not 1 <= self.page_size_search <= SEARCH_PAGE_MAX:
-            problems.append(f"page_size_search: expected 1..{SEARCH_PAGE_MAX}")
+                raise ValueError(f"{object_type}: two HubSpot properties map to one field")
+            decided = sorted(set(names.values()) & DECIDED_FIELDS)
+            if decided:
+                raise ValueError(f"{object_type}: {decided} are decided by the connector")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HubSpotSettings:
         if self.search_window_cap < self.page_size_search:
-            problems.append("search_window_cap: must be at least page_size_search")
-        if self.lookback < timedelta(0):
-            problems.append("lookback: must not be negative")
-        if self.request_timeout <= 0:
-            problems.append("request_timeout: must be positive")
-        if problems:
-            raise ConfigError("invalid HubSpot settings: " + "; ".join(problems))
+            raise ValueError("search_window_cap must be at least page_size_search")
+        if self.token is None and self.token_file is None:
+            raise ValueError('a token is required: token = "${HUBSPOT_TOKEN}" or token_file')
+        return self
+
+    def pulled_types(self) -> tuple[str, ...]:
+        return self.object_types
+
+    def unset_secrets(self) -> list[str]:
+        return unset_reference("token", self.token)
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(seconds=self.lookback_seconds)
+
+    @property
+    def request_timeout(self) -> float:
+        return self.request_timeout_seconds
+
+    def resolve_token(self, base_dir: Path, key: str) -> SecretStr:
+        """Read the token from the environment or its file; ``ConfigError`` names ``key``."""
+        return resolve_secret(self.token, self.token_file, base_dir, f"{key}.token")
+
+    def with_token(self, token: str | SecretStr) -> HubSpotSettings:
+        """These settings carrying the resolved token the connector sends."""
+        copy = self.model_copy()
+        copy._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        return copy
+
+    def access_token(self) -> str:
+        """The resolved token (:meth:`with_token`); ``ConfigError`` when there is none."""
+        if self._token is None or not self._token.get_secret_value():
+            raise ConfigError("the HubSpot token was not resolved: build the connector with it")
+        return self._token.get_secret_value()

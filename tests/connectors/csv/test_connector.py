@@ -111,7 +111,7 @@ def test_missing_columns_are_configuration_errors(tmp_path: Path) -> None:
 
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="object_type"):
-        CsvSettings(path=Path("x.csv"), object_type="owners")
+        CsvSettings(path=Path("x.csv"), object_type="owners")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one canonical field"):
         CsvSettings(path=Path("x.csv"), columns={"A": "email", "B": "email"})
     settings = CsvSettings(path=Path("/data/export.csv"), output_dir=Path("/out"))

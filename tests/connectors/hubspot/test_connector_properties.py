@@ -56,7 +56,7 @@ def test_repeated_pulls_converge_and_cursors_behave(
     shared_sandbox.app.state = state
     world = World(clock=clock, state=state, sandbox=shared_sandbox)
     connector = world.connector(
-        lookback=timedelta(seconds=10), page_size_search=3, search_window_cap=6, page_size_list=4
+        lookback_seconds=10, page_size_search=3, search_window_cap=6, page_size_list=4
     )
     mirror: dict[str, Record] = {}
     created: list[str] = []

@@ -23,7 +23,7 @@ from connectors.hubspot.mapping import (
 from connectors.hubspot.settings import OBJECT_TYPES, HubSpotSettings
 from model.fields import FIELDS, TASK_COMPLETED, TASK_OPEN, field_names
 
-SETTINGS = HubSpotSettings(token="t")
+SETTINGS = HubSpotSettings(token="${HUBSPOT_TOKEN}")
 MAPS = field_maps(SETTINGS)
 
 values = st.none() | st.text(alphabet="abc;@. 1", max_size=8)
@@ -150,14 +150,14 @@ def test_open_lead_statuses_are_the_sources() -> None:
     assert default["lead_open"] == "true"
     assert MAPS["contacts"].to_canonical({"hs_lead_status": "CONNECTED"})["lead_open"] == "false"
     assert MAPS["contacts"].to_canonical({})["lead_open"] == "false"
-    mine = field_map("contacts", HubSpotSettings(token="t", open_lead_statuses=("connected",)))
+    mine = field_map("contacts", HubSpotSettings(token="${T}", open_lead_statuses=("connected",)))
     assert mine.to_canonical({"hs_lead_status": "CONNECTED"})["lead_open"] == "true"
     assert mine.to_canonical({"hs_lead_status": "NEW"})["lead_open"] == "false"
 
 
 def test_custom_properties_pass_through_or_get_a_canonical_name() -> None:
     settings = HubSpotSettings(
-        token="t",
+        token="${T}",
         properties={"contacts": ("email", "hs_buying_role")},
         fields={"contacts": {"nps_score__c": "nps", "my_owner": "owner_id"}},
     )

@@ -286,7 +286,7 @@ def test_missing_scopes_stop_the_source(world: World) -> None:
 def test_a_timed_out_update_is_sent_again(world: World) -> None:
     (ann,) = contacts(world, 1)
     world.state.faults = ScriptedFaults(Fault(latency_s=0.3), match=UPDATE)
-    connector = world.connector(request_timeout=0.1)
+    connector = world.connector(request_timeout_seconds=0.1)
 
     (result,) = connector.update("contacts", [FieldWrite("k", ann, {"city": "Late"})])
 
