@@ -5,11 +5,10 @@ names an object type (``contacts``, ``deals``, ``companies``) and conditions tha
 (:class:`Condition`: a field equals a value, is in or not in a list, a multi-value field such as
 ``tags`` contains a value, or a date such as ``last_activity_at`` is older than N days). Fields
 and values are canonical (:mod:`model.fields`). The first rule that matches a record decides its
-task; a record gets at most one. Without ``rules`` the default rules are today's: an **open
-lead** is a contact whose CRM says so (``lead_open`` is ``true``); an **open deal** is a deal
-that is not closed (``is_closed`` is not ``true``: a deal without a stage counts as open);
-``object_types`` picks which of the two apply. Setting ``rules`` together with those legacy
-keys is an error.
+task; a record gets at most one. Without ``rules`` the default rules (:data:`DEFAULT_RULES`)
+are: an **open lead** is a contact whose CRM says so (``lead_open`` is ``true``); an **open
+deal** is a deal that is not closed (``is_closed`` is not ``true``: a deal without a stage
+counts as open).
 
 A record already has an open task when a task in the snapshot whose ``status`` is not
 ``completed`` is associated with it, in either direction: the task's ``associations`` list the
@@ -155,13 +154,23 @@ class FollowUpRule(BaseModel):
         return all(c.holds(record, now) for c in self.when)
 
 
-_LEGACY = (
-    "object_types",
-    "contact_subject",
-    "contact_body",
-    "deal_subject",
-    "deal_body",
+DEFAULT_RULES: tuple[FollowUpRule, ...] = (
+    FollowUpRule(
+        object_type="contacts",
+        when=(Condition(field="lead_open", equals=TRUE),),
+        reason="open lead (lead status {lead_status})",
+        subject="Follow up with {display_name}",
+        body="Open lead {display_name} (lead status {lead_status}) has no open task.",
+    ),
+    FollowUpRule(
+        object_type="deals",
+        when=(Condition(field="is_closed", not_in=(TRUE,)),),
+        reason="open deal (stage {stage})",
+        subject="Follow up on deal {display_name}",
+        body="Open deal {display_name} (stage {stage}) has no open task.",
+    ),
 )
+"""The rules without ``rules`` in the settings: open leads and open deals."""
 
 
 class FollowUpSettings(BaseModel):
@@ -173,11 +182,7 @@ class FollowUpSettings(BaseModel):
     rules: tuple[FollowUpRule, ...] | None = Field(
         default=None,
         description="Which records need a next action, first match wins; unset: open leads "
-        "and open deals as the keys below say.",
-    )
-    object_types: tuple[Literal["contacts", "deals"], ...] = Field(
-        default=("contacts", "deals"),
-        description="Default rules only: open leads (contacts), open deals (deals).",
+        "(lead_open is true) and open deals (is_closed is not true).",
     )
     due_in_business_days: int = Field(
         default=2, ge=0, le=365, description="Business days from today to the task's due date."
@@ -195,23 +200,6 @@ class FollowUpSettings(BaseModel):
         description="Without a record owner or fallback_owner_id, share tasks among the "
         "active owners in turn (by owner id, records in id order).",
     )
-    contact_subject: str = Field(
-        default="Follow up with {display_name}",
-        description="Default rules only: task subject for an open lead; {field} placeholders "
-        "take the contact's properties, plus {id} and {display_name}.",
-    )
-    contact_body: str = Field(
-        default="Open lead {display_name} (lead status {lead_status}) has no open task.",
-        description="Default rules only: task body for an open lead.",
-    )
-    deal_subject: str = Field(
-        default="Follow up on deal {display_name}",
-        description="Default rules only: task subject for an open deal.",
-    )
-    deal_body: str = Field(
-        default="Open deal {display_name} (stage {stage}) has no open task.",
-        description="Default rules only: task body for an open deal.",
-    )
 
     @field_validator("holiday_country")
     @classmethod
@@ -223,41 +211,9 @@ class FollowUpSettings(BaseModel):
             raise ValueError(f"holidays does not know country {value!r}")
         return code
 
-    @model_validator(mode="after")
-    def _rules_or_legacy(self) -> FollowUpSettings:
-        both = sorted(set(_LEGACY) & self.model_fields_set)
-        if self.rules is not None and both:
-            raise ValueError(f"set rules or {', '.join(both)}, not both")
-        return self
-
     def effective_rules(self) -> tuple[FollowUpRule, ...]:
-        """``rules``, or the default rules built from the legacy keys."""
-        if self.rules is not None:
-            return self.rules
-        defaults: list[FollowUpRule] = []
-        if "contacts" in self.object_types:
-            status = Condition(field="lead_open", equals=TRUE)
-            defaults.append(
-                FollowUpRule(
-                    object_type="contacts",
-                    when=(status,),
-                    reason="open lead (lead status {lead_status})",
-                    subject=self.contact_subject,
-                    body=self.contact_body,
-                )
-            )
-        if "deals" in self.object_types:
-            stage = Condition(field="is_closed", not_in=(TRUE,))
-            defaults.append(
-                FollowUpRule(
-                    object_type="deals",
-                    when=(stage,),
-                    reason="open deal (stage {stage})",
-                    subject=self.deal_subject,
-                    body=self.deal_body,
-                )
-            )
-        return tuple(defaults)
+        """``rules``, or :data:`DEFAULT_RULES`."""
+        return DEFAULT_RULES if self.rules is None else self.rules
 
 
 class _Defaulting(dict[str, str]):

@@ -25,6 +25,7 @@ from connectors.registry import registered, registration
 from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
+from syncd.vocabulary import Vocabulary, dotted
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
 
@@ -170,10 +171,6 @@ class _File(_Strict):
     policies: PoliciesSettings = PoliciesSettings()
 
 
-def _dotted(loc: Sequence[int | str]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
     node = data
     for part in loc:
@@ -189,7 +186,7 @@ def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     loc = [p for p in error["loc"] if not str(p).startswith("function-")]
     kind = error["type"]
-    key = _dotted(loc)
+    key = dotted(loc)
     found, value = _lookup(data, loc)
     if kind == "missing":
         return f"{key}: missing; this key is required"
@@ -280,9 +277,10 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
 
     Each ``[sources.NAME]`` is the engine's keys (:data:`COMMON_KEYS`) and the connector's own
     settings model (its registration's) for the rest; an unknown connector is one more problem,
-    and every other one is still reported.
+    and every other one is still reported. Names of the previous vocabulary (a vendor's field
+    name, a removed key) are refused with the new ones (:mod:`syncd.vocabulary`).
     """
-    problems: list[str] = []
+    data, problems = Vocabulary(registered()).screen(data)
     raw_sources = data.get("sources")
     sources = raw_sources if isinstance(raw_sources, Mapping) else {}
     engine_keys: Any = raw_sources

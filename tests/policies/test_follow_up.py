@@ -122,18 +122,22 @@ def test_owner_falls_back_when_missing_or_archived() -> None:
 
 
 def test_templates_default_missing_fields_to_empty() -> None:
-    created = follow_up(
-        lead("1", email="x@y.com"),
-        contact_subject="Call {firstname} {nosuchfield} at {email}",
-    )
+    rule = {
+        "object_type": "contacts",
+        "when": [{"field": "lead_open", "equals": "true"}],
+        "reason": "open lead",
+        "subject": "Call {firstname} {nosuchfield} at {email}",
+    }
+    created = follow_up(lead("1", email="x@y.com"), rules=[rule])
     assert created[0].subject == "Call at x@y.com"
     (anonymous,) = follow_up(lead("2"))
     assert anonymous.subject == "Follow up with contact 2"
 
 
-def test_object_types_are_configurable() -> None:
+def test_rules_pick_the_object_types() -> None:
     records = [lead("1", "CONNECTED"), deal("2", "appointmentscheduled")]
-    created = follow_up(*records, object_types=["contacts"])
+    leads_only = [r for r in FollowUpSettings().effective_rules() if r.object_type == "contacts"]
+    created = follow_up(*records, rules=[r.model_dump(by_alias=True) for r in leads_only])
     assert [c.record_id for c in created] == ["1"]
 
 

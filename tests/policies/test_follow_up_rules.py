@@ -156,9 +156,10 @@ def test_companies_can_have_rules() -> None:
     assert [(c.object_type, c.subject) for c in created] == [("companies", "Call Globex")]
 
 
-def test_rules_and_legacy_keys_do_not_mix() -> None:
-    with pytest.raises(ValidationError, match="not both"):
-        FollowUpSettings.model_validate({"rules": [STALLED_DEAL], "contact_subject": "Hi"})
+def test_the_keys_rules_replaced_are_gone() -> None:
+    for key in ("contact_subject", "object_types", "open_lead_statuses", "closed_deal_stages"):
+        with pytest.raises(ValidationError, match="Extra inputs"):
+            FollowUpSettings.model_validate({key: "x"})
     assert FollowUpSettings.model_validate({"rules": []}).effective_rules() == ()
 
 
