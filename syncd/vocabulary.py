@@ -2,8 +2,8 @@
 
 Field names became canonical (:mod:`model.fields`): a configuration that still names a field or a
 value by the vendor's name would silently match nothing, so it is refused with the key and the
-new name (``policies.follow_up.rules[0].when[0].field: 'hs_lead_status' was renamed; use
-'lead_status'``). The renames are the registered connectors' own (each registration lists the
+new name (``policies.follow_up.rules[0].when[0].field: '<the vendor's name>' was renamed;
+use 'lead_status'``). The renames are the registered connectors' own (each registration lists the
 vendor names it maps to other canonical ones, and the values it maps), never a copy kept here.
 
 Policy keys that carried a vendor's values, or that rules replaced, are refused the same way,
