@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from policies.base import CreateTask, Merge, Update
+from model.changes import CreateTask, Merge, Update
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from sandbox.hubspot.faults import RandomFaults

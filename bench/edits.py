@@ -26,8 +26,8 @@ from hubspot.crm.contacts import (
     SimplePublicObjectBatchInput,
 )
 
-from connectors.base import Cursor
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
+from model.records import Cursor
 from sandbox.hubspot import HubSpotSandbox, RandomFaults, SandboxState
 
 TOKEN = "bench"
@@ -80,8 +80,11 @@ def one_run(records: int, latency_ms: int, batch: int, seed: int) -> dict[str, i
     state.faults = RandomFaults(latency_ms=latency_ms, seed=seed)
     with HubSpotSandbox(state, port=0) as sandbox:
         settings = HubSpotSettings(
-            token=TOKEN, base_url=sandbox.base_url, object_types=("contacts",), lookback=LOOKBACK
-        )
+            token="${HUBSPOT_TOKEN}",
+            base_url=sandbox.base_url,
+            object_types=("contacts",),
+            lookback_seconds=int(LOOKBACK.total_seconds()),
+        ).with_token(TOKEN)
         connector = HubSpotConnector(settings)
         try:
             run = now()

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 
-from policies.base import Merge, Snapshot
+from bench.dataset import canonical_records
+from model.changes import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from sandbox.generator import generate
 
@@ -89,7 +90,7 @@ def groups_of(changes: Iterable[object], kinds: Sequence[str]) -> list[tuple[str
 def snapshot_of(records: int, seed: int) -> tuple[Snapshot, Mapping[str, object]]:
     """A snapshot of a generated dataset and its ground truth (``truth.to_json()``)."""
     dataset = generate(records, seed=seed, now=NOW)
-    return Snapshot("generated", NOW, dataset.records()), dataset.truth.to_json()
+    return Snapshot("generated", NOW, canonical_records(dataset)), dataset.truth.to_json()
 
 
 @dataclass(frozen=True, slots=True)

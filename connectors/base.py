@@ -1,19 +1,25 @@
 """The connector interface: one vendor's API as a stream of canonical records.
 
-A connector knows its vendor and nothing about policies. Field names that cross this boundary are
-canonical (HubSpot's contact property names: ``firstname``, ``email``, ``hubspot_owner_id``...);
-object types are canonical (``contacts``, ``companies``, ``deals``, ``tasks``, ``owners``).
+A connector knows its vendor and nothing about policies. Object types, field names and the values
+with a meaning policies rely on that cross this boundary are canonical (:mod:`model.fields`:
+``contacts``, ``firstname``, ``owner_id``, a task's ``status`` ``open``/``completed``...), both
+ways: the connector maps its vendor's names to them on every pull and back on every write.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
+
+from model.records import Cursor, PropertyDef, PullBatch, Record
+from model.writes import FieldChange, FieldWrite, TaskWrite, WriteResult
 
 #: Fields a CRM keeps unique among the live records of one object type: object type → field →
 #: the fields whose values the field may not repeat (the field itself, and e.g. a record's
@@ -22,76 +28,16 @@ from typing import ClassVar
 UniqueFields = Mapping[str, Mapping[str, tuple[str, ...]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One CRM record as pulled.
-
-    ``properties`` maps canonical field names to string values (``None`` when empty);
-    ``associations`` maps a canonical object type to the ids of associated records.
-    ``merged_into`` is set on a record that the CRM merged into another (it no longer exists on
-    its own); ``merged_ids`` lists ids the CRM says this record absorbed.
-    """
-
-    object_type: str
-    id: str
-    properties: Mapping[str, str | None]
-    updated_at: datetime
-    created_at: datetime | None = None
-    archived: bool = False
-    merged_into: str | None = None
-    merged_ids: tuple[str, ...] = ()
-    associations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyDef:
-    """One field's definition in the CRM (HubSpot property, Salesforce field).
-
-    ``options`` are the allowed values of a picklist (enumeration) in display order, with their
-    labels; ``multi`` is true for multi-select fields (values ``;``-joined).
-    """
-
-    name: str
-    label: str
-    type: str
-    options: tuple[tuple[str, str], ...] = ()
-    multi: bool = False
-    hidden_options: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where an incremental pull of one object type resumes.
-
-    ``updated_at`` is the last-modified time up to which everything has been read;
-    ``None`` means no pull has completed yet (a full pull follows).
-    """
-
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PullBatch:
-    """A page of pulled records, with the cursor that is safe to commit once they are stored.
-
-    The engine stores ``records`` and ``cursor`` in one transaction. ``skipped`` lists records
-    the connector could not read (id and why), so the run can report them and go on.
-    """
-
-    object_type: str
-    records: tuple[Record, ...]
-    cursor: Cursor
-    skipped: tuple[tuple[str, str], ...] = ()
+S = TypeVar("S")
 
 
 class Connector(abc.ABC):
     """A vendor's CRM seen as canonical records.
 
-    Subclasses declare ``name`` (the connector name used in configuration),
-    ``object_types`` (the canonical object types they can pull) and ``capabilities`` (what
-    their source can do beyond a full pull; see :class:`Capability`).
-    ``object_types`` (the canonical object types they can pull) and, when their CRM refuses
-    duplicate values of some fields, ``unique_fields`` (:data:`UniqueFields`; none by default).
+    Subclasses declare ``name`` (the connector name used in configuration), ``object_types``
+    (the canonical object types they can pull), ``capabilities`` (what their source can do
+    beyond a full pull; see :class:`Capability`) and, when their CRM refuses duplicate values of
+    some fields, ``unique_fields`` (:data:`UniqueFields`; none by default).
     """
 
     name: ClassVar[str]
@@ -125,75 +71,12 @@ class Connector(abc.ABC):
         """Release connections."""
 
 
-@dataclass(frozen=True, slots=True)
-class FieldWrite:
-    """Set fields of one record. ``key`` is the outbox idempotency key, echoed in the result."""
-
-    key: str
-    record_id: str
-    properties: Mapping[str, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskWrite:
-    """Create one task associated to ``record_id`` (a record of ``object_type``).
-
-    ``key`` is the outbox idempotency key; the connector stores it on the task (HubSpot: a
-    ``[syncd:<key>]`` marker at the end of the body) so a lost answer can be recovered by
-    :meth:`Connector.find_tasks`.
-    """
-
-    key: str
-    object_type: str
-    record_id: str
-    subject: str
-    body: str
-    owner_id: str | None
-    due: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What the CRM answered for one write.
-
-    ``ok`` — applied; ``remote_id`` — the id of what was written (the new task's id, the merge
-    survivor's id); ``retriable`` — a failure that a later attempt may fix (429, 5xx, timeout);
-    ``error`` — the vendor's message; ``response`` — the vendor's answer for the audit log,
-    trimmed to status, category and ids (never whole records: they hold personal data);
-    ``already`` — ok, but this call changed nothing: the CRM already held the outcome (two ids
-    of a merge that resolve to one record already), so it is no change of syncd's to audit.
-    """
-
-    key: str
-    ok: bool
-    remote_id: str | None = None
-    error: str | None = None
-    retriable: bool = False
-    response: Mapping[str, object] = field(default_factory=dict)
-    already: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    """Who or what set a field to a value, as the CRM's field history says.
-
-    ``user_id`` is the CRM user who set it (``None`` for a workflow, an integration or an
-    import, or when the CRM does not say); ``via`` says through what, in words a person reads
-    ("the HubSpot app", "a workflow", "an integration").
-    """
-
-    value: str | None
-    at: datetime
-    user_id: str | None = None
-    via: str | None = None
-
-
 class Writer(abc.ABC):
     """The write half of a connector: what the push step calls. Batches at the vendor's maximum.
 
     Every method retries transient failures itself (tenacity, honouring ``Retry-After``) and
     reports per input: a partial failure of a batch fails only its failed inputs. Auth failures
-    (401/403) raise :class:`syncd.errors.SourceFatalError`.
+    (401/403) raise :class:`model.errors.SourceFatalError`.
     """
 
     @abc.abstractmethod
@@ -222,7 +105,13 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
-        """The tasks associated to each record (all statuses), for idempotent task creation."""
+        """The tasks associated to each record (all statuses), for idempotent task creation:
+        canonical task records (``subject``, ``body``, ``status``, ``due``, ``owner_id``)."""
+
+    @abc.abstractmethod
+    def is_task_of(self, task: Record, key: str) -> bool:
+        """Whether ``task`` (from :meth:`find_tasks`) is the one a :class:`TaskWrite` with
+        ``key`` created: where the connector keeps the key is its own business."""
 
     @abc.abstractmethod
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
@@ -268,4 +157,48 @@ class Capability(Enum):
     RATE_LIMITS = "rate limits"
     """The source answers "too many requests" with a wait, which the connector honours."""
     AUTH = "auth"
-    """The source checks credentials; a refusal raises :class:`syncd.errors.SourceFatalError`."""
+    """The source checks credentials; a refusal raises :class:`model.errors.SourceFatalError`."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What building a connector needs besides its settings: where relative paths start
+    (the configuration file's folder), the dotted key of the source (for messages), and the
+    time that retries and pacing wait on (tests pass a fake one)."""
+
+    base_dir: Path
+    key: str
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+
+FieldKey = tuple[tuple[str | int, ...], str | None, str]
+"""Where a connector's raw settings name a canonical field: (location in the settings, object
+type or None for any, field name)."""
+
+
+def _nothing(_: Mapping[str, Any]) -> Iterable[FieldKey]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration(Generic[S]):
+    """A connector as the configuration and the engine know it (see :mod:`connectors.registry`).
+
+    ``name`` is the ``connector`` value of a ``[sources.NAME]`` table; ``settings`` the ONE
+    pydantic model (a :class:`connectors.settings.ConnectorSettings`) that validates the rest of
+    the table; ``build`` makes the connector (secrets resolved). ``renames`` are the vendor's
+    names the connector maps to other canonical ones (object type → vendor → canonical) and
+    ``value_renames`` the vendor values it maps ((object type, canonical field) → vendor value
+    → canonical value), so a configuration still naming them is refused with the new name.
+    ``retired`` are vendor names that no longer stand for a field at all, with why.
+    ``field_keys`` says where the raw settings themselves name canonical fields.
+    """
+
+    name: str
+    settings: type[S]
+    build: Callable[[S, BuildContext], Connector]
+    renames: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    value_renames: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+    retired: Mapping[str, str] = field(default_factory=dict)
+    field_keys: Callable[[Mapping[str, Any]], Iterable[FieldKey]] = _nothing

@@ -3,7 +3,7 @@
 A connector supplies one ``classify(exc) -> ErrorAction`` function that says what the caller
 should do about a vendor error; this module retries what it calls ``RETRY`` with exponential
 backoff and jitter, honours a server's wait hint (``Retry-After``, or a vendor's own header through
-``retry_after``), and turns what finally fails into the matching :mod:`syncd.errors` type with
+``retry_after``), and turns what finally fails into the matching :mod:`model.errors` type with
 the vendor's message. Nothing here knows a vendor; sleeping is injectable so tests never wait.
 """
 
@@ -17,12 +17,7 @@ from typing import TypeVar
 
 import tenacity
 
-from syncd.errors import (
-    RecordSkippedError,
-    RetriableError,
-    SourceFatalError,
-    SyncdError,
-)
+from model.errors import RecordSkippedError, RetriableError, SourceFatalError, SyncdError
 
 T = TypeVar("T")
 
@@ -128,7 +123,7 @@ def retrying(
     """A tenacity ``Retrying`` that retries only errors ``classify`` calls ``RETRY``.
 
     It re-raises the last error as is (``reraise=True``); :func:`call_with_retry` turns that into
-    a :mod:`syncd.errors` type.
+    a :mod:`model.errors` type.
     """
 
     def should_retry(exc: BaseException) -> bool:
@@ -144,7 +139,7 @@ def retrying(
 
 
 def error_for(action: ErrorAction, message: str) -> SyncdError:
-    """The :mod:`syncd.errors` exception that tells the caller to do ``action``."""
+    """The :mod:`model.errors` exception that tells the caller to do ``action``."""
     kinds: dict[ErrorAction, type[SyncdError]] = {
         ErrorAction.RETRY: RetriableError,
         ErrorAction.SKIP_RECORD: RecordSkippedError,

@@ -3,19 +3,19 @@
 Which records need a next action is said by **rules** (``[[policies.follow_up.rules]]``): each
 names an object type (``contacts``, ``deals``, ``companies``) and conditions that must all hold
 (:class:`Condition`: a field equals a value, is in or not in a list, a multi-value field such as
-``tags`` contains a value, or a date such as ``notes_last_updated`` is older than N days). The
-first rule that matches a record decides its task; a record gets at most one. Without ``rules``
-the default rules are today's: an **open lead** is a contact whose ``hs_lead_status`` is one of
-``open_lead_statuses``; an **open deal** is a deal whose ``dealstage`` is not one of
-``closed_deal_stages`` (a deal without a stage counts as open); ``object_types`` picks which of
-the two apply. Setting ``rules`` together with those legacy keys is an error.
+``tags`` contains a value, or a date such as ``last_activity_at`` is older than N days). Fields
+and values are canonical (:mod:`model.fields`). The first rule that matches a record decides its
+task; a record gets at most one. Without ``rules`` the default rules (:data:`DEFAULT_RULES`)
+are: an **open lead** is a contact whose CRM says so (``lead_open`` is ``true``); an **open
+deal** is a deal that is not closed (``is_closed`` is not ``true``: a deal without a stage
+counts as open).
 
-A record already has an open task when a task in the snapshot whose ``hs_task_status`` is not
-completed is associated with it, in either direction: the task's ``associations`` list the
+A record already has an open task when a task in the snapshot whose ``status`` is not
+``completed`` is associated with it, in either direction: the task's ``associations`` list the
 record, or the record's ``associations["tasks"]`` list the task. A task id the snapshot does not
 hold (archived, not pulled) does not count.
 
-**Owner**: the record's ``hubspot_owner_id`` unless the snapshot's owners mark that owner
+**Owner**: the record's ``owner_id`` unless the snapshot's owners mark that owner
 archived; else ``fallback_owner_id``; else, with ``round_robin`` (default), the active
 (not archived) owners of ``snapshot.owners`` in turn: owners ordered by id, the records that need
 one taken in record-id order (across object types), so the same snapshot always gives the same
@@ -39,8 +39,10 @@ from typing import Literal
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import Record
-from policies.base import Change, CreateTask, Policy, Snapshot
+from model.changes import Change, CreateTask, Snapshot
+from model.fields import TASK_COMPLETED, TRUE
+from model.records import Record
+from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
 
@@ -57,7 +59,7 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    field: str = Field(description="Canonical property name, e.g. hs_lead_status, dealstage.")
+    field: str = Field(description="Canonical field name, e.g. lead_status, stage, tags.")
     equals: str | None = Field(default=None, description="The value is this one.")
     in_: tuple[str, ...] | None = Field(
         default=None, alias="in", description="The value is one of these."
@@ -72,7 +74,7 @@ class Condition(BaseModel):
     older_than_days: int | None = Field(
         default=None,
         ge=0,
-        description="An ISO date-time field (notes_last_updated: last activity) lies more than "
+        description="An ISO date-time field (last_activity_at: last activity) lies more than "
         "this many days before the snapshot's now, or is missing.",
     )
 
@@ -152,15 +154,23 @@ class FollowUpRule(BaseModel):
         return all(c.holds(record, now) for c in self.when)
 
 
-_LEGACY = (
-    "object_types",
-    "open_lead_statuses",
-    "closed_deal_stages",
-    "contact_subject",
-    "contact_body",
-    "deal_subject",
-    "deal_body",
+DEFAULT_RULES: tuple[FollowUpRule, ...] = (
+    FollowUpRule(
+        object_type="contacts",
+        when=(Condition(field="lead_open", equals=TRUE),),
+        reason="open lead (lead status {lead_status})",
+        subject="Follow up with {display_name}",
+        body="Open lead {display_name} (lead status {lead_status}) has no open task.",
+    ),
+    FollowUpRule(
+        object_type="deals",
+        when=(Condition(field="is_closed", not_in=(TRUE,)),),
+        reason="open deal (stage {stage})",
+        subject="Follow up on deal {display_name}",
+        body="Open deal {display_name} (stage {stage}) has no open task.",
+    ),
 )
+"""The rules without ``rules`` in the settings: open leads and open deals."""
 
 
 class FollowUpSettings(BaseModel):
@@ -172,23 +182,7 @@ class FollowUpSettings(BaseModel):
     rules: tuple[FollowUpRule, ...] | None = Field(
         default=None,
         description="Which records need a next action, first match wins; unset: open leads "
-        "and open deals as the keys below say.",
-    )
-    object_types: tuple[Literal["contacts", "deals"], ...] = Field(
-        default=("contacts", "deals"),
-        description="Default rules only: open leads (contacts), open deals (deals).",
-    )
-    open_lead_statuses: tuple[str, ...] = Field(
-        default=("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT"),
-        description="Default rules only: hs_lead_status values that make a contact an open lead.",
-    )
-    closed_deal_stages: tuple[str, ...] = Field(
-        default=("closedwon", "closedlost"),
-        description="Default rules only: dealstage values of closed deals; others are open.",
-    )
-    completed_task_statuses: tuple[str, ...] = Field(
-        default=("COMPLETED",),
-        description="hs_task_status values of tasks that no longer count as open.",
+        "(lead_open is true) and open deals (is_closed is not true).",
     )
     due_in_business_days: int = Field(
         default=2, ge=0, le=365, description="Business days from today to the task's due date."
@@ -206,23 +200,6 @@ class FollowUpSettings(BaseModel):
         description="Without a record owner or fallback_owner_id, share tasks among the "
         "active owners in turn (by owner id, records in id order).",
     )
-    contact_subject: str = Field(
-        default="Follow up with {display_name}",
-        description="Default rules only: task subject for an open lead; {field} placeholders "
-        "take the contact's properties, plus {id} and {display_name}.",
-    )
-    contact_body: str = Field(
-        default="Open lead {display_name} (lead status {hs_lead_status}) has no open task.",
-        description="Default rules only: task body for an open lead.",
-    )
-    deal_subject: str = Field(
-        default="Follow up on deal {display_name}",
-        description="Default rules only: task subject for an open deal.",
-    )
-    deal_body: str = Field(
-        default="Open deal {display_name} (stage {dealstage}) has no open task.",
-        description="Default rules only: task body for an open deal.",
-    )
 
     @field_validator("holiday_country")
     @classmethod
@@ -234,41 +211,9 @@ class FollowUpSettings(BaseModel):
             raise ValueError(f"holidays does not know country {value!r}")
         return code
 
-    @model_validator(mode="after")
-    def _rules_or_legacy(self) -> FollowUpSettings:
-        both = sorted(set(_LEGACY) & self.model_fields_set)
-        if self.rules is not None and both:
-            raise ValueError(f"set rules or {', '.join(both)}, not both")
-        return self
-
     def effective_rules(self) -> tuple[FollowUpRule, ...]:
-        """``rules``, or the default rules built from the legacy keys."""
-        if self.rules is not None:
-            return self.rules
-        defaults: list[FollowUpRule] = []
-        if "contacts" in self.object_types:
-            status = Condition(field="hs_lead_status", in_=self.open_lead_statuses)
-            defaults.append(
-                FollowUpRule(
-                    object_type="contacts",
-                    when=(status,),
-                    reason="open lead (lead status {hs_lead_status})",
-                    subject=self.contact_subject,
-                    body=self.contact_body,
-                )
-            )
-        if "deals" in self.object_types:
-            stage = Condition(field="dealstage", not_in=self.closed_deal_stages)
-            defaults.append(
-                FollowUpRule(
-                    object_type="deals",
-                    when=(stage,),
-                    reason="open deal (stage {dealstage})",
-                    subject=self.deal_subject,
-                    body=self.deal_body,
-                )
-            )
-        return tuple(defaults)
+        """``rules``, or :data:`DEFAULT_RULES`."""
+        return DEFAULT_RULES if self.rules is None else self.rules
 
 
 class _Defaulting(dict[str, str]):
@@ -306,15 +251,13 @@ def add_business_days(start: date, days: int, holiday_country: str | None = None
     return current
 
 
-def open_task_targets(
-    tasks: Iterable[Record], completed: Iterable[str]
-) -> tuple[set[str], set[str]]:
-    """(ids of records that open tasks point at, ids of the open tasks themselves)."""
-    done = {s.upper() for s in completed}
+def open_task_targets(tasks: Iterable[Record]) -> tuple[set[str], set[str]]:
+    """(ids of records that open tasks point at, ids of the open tasks themselves); a task is
+    open unless its ``status`` is ``completed``."""
     targets: set[str] = set()
     open_ids: set[str] = set()
     for task in tasks:
-        if (task.properties.get("hs_task_status") or "").upper() in done:
+        if task.properties.get("status") == TASK_COMPLETED:
             continue
         open_ids.add(task.id)
         for ids in task.associations.values():
@@ -332,9 +275,7 @@ class FollowUpPolicy(Policy):
         self.rules = settings.effective_rules()
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
-        targets, open_ids = open_task_targets(
-            snapshot.of("tasks"), self.settings.completed_task_statuses
-        )
+        targets, open_ids = open_task_targets(snapshot.of("tasks"))
         found: list[tuple[Record, FollowUpRule]] = []
         types = list(dict.fromkeys(rule.object_type for rule in self.rules))
         for object_type in types:
@@ -354,7 +295,7 @@ class FollowUpPolicy(Policy):
         chosen: dict[str, str] = {}
         orphans: list[Record] = []
         for record in records:
-            owner = (record.properties.get("hubspot_owner_id") or "").strip()
+            owner = (record.properties.get("owner_id") or "").strip()
             if owner and not _archived(snapshot.owners.get(owner, {})):
                 chosen[record.id] = owner
             elif self.settings.fallback_owner_id:

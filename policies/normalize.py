@@ -38,8 +38,9 @@ from typing import Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import Record
-from policies.base import Change, Flag, Policy, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import Record
+from policies.base import Policy
 from policies.geo import STATE_COUNTRIES, country_code, state_code
 from policies.normalizers import (
     check_region,
@@ -75,7 +76,7 @@ DEFAULT_FIELDS: dict[str, dict[str, tuple[NormalizerName, ...]]] = {
         "firstname": _NAME,
         "lastname": _NAME,
         "email": ("email",),
-        "hs_additional_emails": ("email_list",),
+        "additional_emails": ("email_list",),
         "mobilephone": _PHONE,
         "company": _TEXT,
         "jobtitle": _TEXT,

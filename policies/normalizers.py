@@ -9,7 +9,7 @@ Canonical forms:
 
 - whitespace: leading/trailing whitespace removed, inner runs collapsed to one space.
 - e-mail: trimmed and lower-cased (no other rewriting: ``j.doe+x@gmail.com`` stays as is).
-- e-mail list (``hs_additional_emails``): each ``;``-separated item as an e-mail, empty items
+- e-mail list (``additional_emails``): each ``;``-separated item as an e-mail, empty items
   and repeats dropped, joined with ``;``.
 - phone: E.164 (``+14155550132``); an extension follows in RFC 3966 syntax,
   ``+14155550132;ext=123`` (phonenumbers reads that form back as the same number and

@@ -8,8 +8,12 @@ Which fields are required is said per object type in ``fields``
 A table adds fields required only at some values of a stage/status field (``by``), on top of
 the ``always`` ones; stage values compare ignoring case and surrounding whitespace::
 
-    deals = {always = ["dealname"], by = "dealstage",
+    deals = {always = ["dealname"], by = "stage",
              stages = {contractsent = ["amount", "closedate"]}}
+
+Stage values are the CRM's own, so a rule ``by = "stage"`` belongs in the source's policies
+(``[sources.NAME.policies.required]``); the default asks for amount and close date on won
+deals (``by = "is_won"``), which every CRM's connector decides.
 
 A field counts as missing when it is absent, ``None`` or only whitespace.
 
@@ -18,7 +22,7 @@ missing field, value ``None``) whose reason names the rule. With ``as_tasks`` th
 instead ONE :class:`~policies.base.CreateTask` for its owner ("Fill in amount, Close Date on
 deal Big deal"), due ``due_in_business_days`` business days after ``snapshot.now``'s date
 (:func:`policies.follow_up.add_business_days`); the owner is the record's
-``hubspot_owner_id``, else ``fallback_owner_id``, else nobody. Field names in subjects use the
+``owner_id``, else ``fallback_owner_id``, else nobody. Field names in subjects use the
 CRM's labels (``snapshot.schema``) when known. Records are visited by object type in the order
 of ``fields``, ids in numeric order; a record's missing fields in rule order (always, then
 stage), without repeats.
@@ -31,8 +35,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import PropertyDef, Record
-from policies.base import Change, CreateTask, Flag, Policy, Snapshot
+from model.changes import Change, CreateTask, Flag, Snapshot
+from model.fields import TRUE
+from model.records import PropertyDef, Record
+from policies.base import Policy
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
@@ -47,7 +53,7 @@ class RequiredRule(BaseModel):
     by: str | None = Field(
         default=None,
         description="Stage/status field whose value selects extra required fields "
-        "(e.g. dealstage, hs_lead_status, lifecyclestage).",
+        "(e.g. stage, lead_status, lifecycle_stage, is_won).",
     )
     stages: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
@@ -85,15 +91,7 @@ def _default_fields() -> dict[str, RequiredRule]:
     return {
         "contacts": RequiredRule(always=("email", "lastname")),
         "companies": RequiredRule(always=("name", "domain")),
-        "deals": RequiredRule(
-            always=("dealname", "dealstage"),
-            by="dealstage",
-            stages={
-                "decisionmakerboughtin": late,
-                "contractsent": late,
-                "closedwon": late,
-            },
-        ),
+        "deals": RequiredRule(always=("dealname", "stage"), by="is_won", stages={TRUE: late}),
     }
 
 
@@ -107,8 +105,8 @@ class RequiredSettings(BaseModel):
         default_factory=_default_fields,
         description="Per object type: a list of always-required fields, or a table "
         "{always, by, stages} adding fields required at some stage values. Default: contacts "
-        "email, lastname; companies name, domain; deals dealname, dealstage, and amount, "
-        "closedate from decisionmakerboughtin on.",
+        "email, lastname; companies name, domain; deals dealname, stage, and amount, "
+        "closedate once won.",
     )
     as_tasks: bool = Field(
         default=False,
@@ -178,7 +176,7 @@ class RequiredPolicy(Policy):
         names = ", ".join(labels.get(f, f) for f in missing)
         kind = _KIND.get(record.object_type, record.object_type)
         who = _name(record)
-        owner = (record.properties.get("hubspot_owner_id") or "").strip()
+        owner = (record.properties.get("owner_id") or "").strip()
         due = add_business_days(
             snapshot.now.date(), self.settings.due_in_business_days, self.settings.holiday_country
         )
@@ -208,7 +206,7 @@ def _name(record: Record) -> str:
         keys: tuple[str, ...] = ("firstname", "lastname")
         name = " ".join((props.get(k) or "").strip() for k in keys).strip()
         return name or (props.get("email") or "").strip() or record.id
-    for key in ("name", "dealname", "hs_task_subject"):
+    for key in ("name", "dealname", "subject"):
         if (props.get(key) or "").strip():
             return (props.get(key) or "").strip()
     return record.id

@@ -4,15 +4,15 @@ A record of one of ``object_types`` is **stale** when both hold:
 
 - **No activity** for more than ``stale_after_days`` days before ``snapshot.now``. Its last
   activity is the latest of its ``activity_fields`` that parse as a date-time (ISO 8601 or
-  epoch milliseconds; by default ``notes_last_updated``, the last-modified property
-  ``lastmodifieddate``/``hs_lastmodifieddate``); when none does, the record's ``updated_at``.
+  epoch milliseconds; by default ``last_activity_at`` and ``updated_at``); when none does, the
+  record's ``updated_at`` as pulled.
   Taking the latest is deliberately cautious: a record a person touched recently is never
   stale. (A write by syncd also counts as a touch.)
 - **Nothing open**: no open task is associated with it (either direction, as in
-  :mod:`policies.follow_up`; a task is open when its ``hs_task_status`` is not one of
-  ``completed_task_statuses``); no open deal (``dealstage`` not in ``closed_deal_stages``) is
-  associated with it in either direction; a contact's ``hs_lead_status`` is not one of
-  ``open_lead_statuses``; a deal is not itself open.
+  :mod:`policies.follow_up`; a task is open when its ``status`` is not ``completed``); no
+  open deal (``is_closed`` not ``true``) is associated with it in either direction; a contact
+  is not an open lead (``lead_open`` not ``true``); a deal is not itself open. Whether a lead
+  is open or a deal closed is the CRM's to say, through its connector.
 
 What a stale record gets is ``action``: ``report`` (default) a :class:`~policies.base.Flag`
 (field ``None``, value = the last activity date); ``tag`` an :class:`~policies.base.Update`
@@ -30,8 +30,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Record
-from policies.base import Archive, Change, Flag, Policy, Snapshot, Update
+from model.changes import Archive, Change, Flag, Snapshot, Update
+from model.fields import TRUE
+from model.records import Record
+from policies.base import Policy
 from policies.follow_up import open_task_targets
 from policies.order import id_key
 
@@ -56,25 +58,13 @@ class RetireSettings(BaseModel):
         default=365, ge=1, description="Days without activity after which a record is stale."
     )
     activity_fields: tuple[str, ...] = Field(
-        default=("notes_last_updated", "lastmodifieddate", "hs_lastmodifieddate"),
+        default=("last_activity_at", "updated_at"),
         description="Date-time fields whose latest value is the record's last activity.",
     )
     tag_field: str = Field(
         default="tags", description="action 'tag': the ';'-joined multi-select field to tag."
     )
     tag_value: str = Field(default="stale", description="action 'tag': the value to add.")
-    open_lead_statuses: tuple[str, ...] = Field(
-        default=("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT"),
-        description="hs_lead_status values of open leads, which are never stale.",
-    )
-    closed_deal_stages: tuple[str, ...] = Field(
-        default=("closedwon", "closedlost"),
-        description="dealstage values of closed deals; a record with an open deal is not stale.",
-    )
-    completed_task_statuses: tuple[str, ...] = Field(
-        default=("COMPLETED",),
-        description="hs_task_status values of tasks that no longer count as open.",
-    )
 
 
 def parse_moment(raw: str | None) -> datetime | None:
@@ -113,14 +103,13 @@ class RetirePolicy(Policy):
         now = snapshot.now if snapshot.now.tzinfo else snapshot.now.replace(tzinfo=UTC)
         cutoff = now - timedelta(days=s.stale_after_days)
         busy = self._busy(snapshot)
-        open_leads = {v.strip().casefold() for v in s.open_lead_statuses}
         changes: list[Change] = []
         for object_type in s.object_types:
             for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
                 if record.id in busy:
                     continue
-                status = (record.properties.get("hs_lead_status") or "").strip().casefold()
-                if object_type == "contacts" and status in open_leads:
+                lead_open = record.properties.get("lead_open") == TRUE
+                if object_type == "contacts" and lead_open:
                     continue
                 if object_type == "deals" and self._open_deal(record):
                     continue
@@ -132,15 +121,13 @@ class RetirePolicy(Policy):
                     changes.append(change)
         return changes
 
-    def _open_deal(self, deal: Record) -> bool:
-        closed = {v.strip().casefold() for v in self.settings.closed_deal_stages}
-        return (deal.properties.get("dealstage") or "").strip().casefold() not in closed
+    @staticmethod
+    def _open_deal(deal: Record) -> bool:
+        return deal.properties.get("is_closed") != TRUE
 
     def _busy(self, snapshot: Snapshot) -> set[str]:
         """Ids of records with an open task or an open deal associated (either direction)."""
-        targets, open_tasks = open_task_targets(
-            snapshot.of("tasks"), self.settings.completed_task_statuses
-        )
+        targets, open_tasks = open_task_targets(snapshot.of("tasks"))
         busy = set(targets)
         open_deals: set[str] = set()
         for deal in snapshot.of("deals"):

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import PropertyDef, Record
-from policies.base import Change, Flag, Policy, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import PropertyDef, Record
+from policies.base import Policy
 from policies.normalizers import compact
 from policies.order import id_key
 

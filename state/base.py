@@ -9,14 +9,14 @@ and health scores.
 Contract shared by every implementation:
 
 - Datetimes go in and come out timezone-aware in UTC. A naive datetime is refused with
-  :class:`~syncd.errors.StateError`.
+  :class:`~model.errors.StateError`.
 - Every method is one transaction: it either happens whole or not at all.
 - Problems the caller can act on (unknown source, run or plan, a duplicate id, a schema newer than
-  this code) raise :class:`~syncd.errors.StateError`. The store never retries.
+  this code) raise :class:`~model.errors.StateError`. The store never retries.
 - One command at a time per source: whatever pulls or pushes a source holds its lease
   (:meth:`StateStore.acquire_source`). The lease's ``epoch`` is a fencing token: the outbox's
   writes (:meth:`StateStore.mark_sending`, :meth:`StateStore.record_results`) carry it and are
-  refused with :class:`~syncd.errors.LeaseLostError` once another command took the source over.
+  refused with :class:`~model.errors.LeaseLostError` once another command took the source over.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Change, Snapshot
+from model.changes import Change, Snapshot
+from model.records import Cursor, PullBatch, Record
 from state.outbox import (
     OUTBOX_STATUSES,
     OUTBOX_UNFINISHED,
@@ -153,7 +153,7 @@ class StateStore(abc.ABC):
         this process or its connection ends (a killed command never leaves the source locked);
         then, in one transaction, the epoch moves on by one and the holder is recorded (``since``
         is ``now``, plus the time waited if it waited). When another holder has the lock: wait up to
-        ``wait_seconds`` (polling), then raise :class:`~syncd.errors.SourceBusyError` naming the
+        ``wait_seconds`` (polling), then raise :class:`~model.errors.SourceBusyError` naming the
         holder as recorded. ``StateError`` for an unknown source. A lease is for one holder at a
         time, even within one process.
         """

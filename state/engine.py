@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
-from syncd.errors import StateError
+from model.errors import StateError
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000

@@ -14,9 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from model.errors import StateError
 from state.base import HealthPoint
 from state.models import health_t, plans_t, runs_t
-from syncd.errors import StateError
 
 
 def latest_plan(conn: Connection, source: str) -> str | None:

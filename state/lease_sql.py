@@ -16,9 +16,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from model.errors import LeaseLostError
 from state.base import SourceLease
 from state.models import leases_t
-from syncd.errors import LeaseLostError
 
 #: The dialect's INSERT (one that supports ``on_conflict_do_*``) of a table.
 InsertFn = Callable[[sa.Table], Any]
@@ -78,7 +78,7 @@ def holder(conn: Connection, source: str) -> SourceLease | None:
 
 
 def describe(lease: SourceLease | None) -> str:
-    """Who holds a lease, in words (for :class:`~syncd.errors.SourceBusyError`)."""
+    """Who holds a lease, in words (for :class:`~model.errors.SourceBusyError`)."""
     if lease is None:
         return "another command (not recorded yet)"
     return (

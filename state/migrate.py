@@ -16,8 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, select
 
+from model.errors import StateError
 from state.engine import WRITE_OPTION
-from syncd.errors import StateError
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 #: Key of the PostgreSQL advisory lock that serialises migrations of replicas starting together.

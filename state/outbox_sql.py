@@ -17,6 +17,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from model.errors import StateError
 from state import lease_sql
 from state.models import UTCDateTime, audit_t, outbox_t, plans_t, reviews_t, runs_t
 from state.outbox import (
@@ -34,7 +35,6 @@ from state.outbox import (
     OutboxOp,
 )
 from state.rows import chunks, group_ids, group_key, utc
-from syncd.errors import StateError
 
 #: The dialect's INSERT (one that supports ``on_conflict_do_*``) of a table.
 InsertFn = Callable[[sa.Table], Any]

@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from model.errors import StateError
 from state.models import audit_t, reverts_t, sources_t
 from state.outbox import AuditEntry, Revert
 from state.outbox_sql import InsertFn, _audit_entry
 from state.rows import chunks, id_sort_key, utc
-from syncd.errors import StateError
 
 _KEY = ("source", "object_type", "record_id", "field")
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from connectors.base import Record
-from policies.base import Change, Merge
-from syncd.errors import StateError
+from model.changes import Change, Merge
+from model.errors import StateError
+from model.records import Record
 
 _T = TypeVar("_T")
 

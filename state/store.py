@@ -3,7 +3,7 @@
 Bulk paths use the dialect's ``INSERT ... ON CONFLICT`` with executemany, never a query per
 record. The push step's tables (outbox, audit log, review decisions) are queried in
 :mod:`state.outbox_sql`; this class opens the transaction around each call. The store never
-retries; database errors surface as :class:`~syncd.errors.StateError`.
+retries; database errors surface as :class:`~model.errors.StateError`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Change, Snapshot, change_from_dict, change_to_dict
+from model.changes import Change, Snapshot, change_from_dict, change_to_dict
+from model.errors import SourceBusyError, StateError
+from model.records import Cursor, PullBatch, Record
 from state import health_sql, lease_sql, migrate, outbox_sql, reverts_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
@@ -60,7 +61,6 @@ from state.rows import (
     row_to_record,
     utc,
 )
-from syncd.errors import SourceBusyError, StateError
 
 _RECORD_KEY: Final = ("source", "object_type", "remote_id")
 #: Columns a refresh (a write by syncd, not a pull) leaves as they are.

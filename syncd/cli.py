@@ -21,6 +21,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from model.errors import ConfigError, SourceBusyError, SyncdError
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
 from state.store import open_store
@@ -28,7 +29,6 @@ from syncd import logging as slog
 from syncd.config import Config, load_config, unresolved_secrets
 from syncd.csv_mode import plan_csv
 from syncd.engine import Engine
-from syncd.errors import ConfigError, SourceBusyError, SyncdError
 from syncd.html_report import write_html_report
 from syncd.plan import Plan
 from syncd.report import render, render_audit, render_push, summary_line
@@ -481,9 +481,11 @@ def demo(
         tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp,
         HubSpotSandbox(state, port=0) as sandbox,
     ):
-        source = cfg.sources[name].model_copy(
+        chosen = cfg.sources[name]
+        settings = chosen.settings.model_copy(
             update={"base_url": sandbox.base_url, "token": "${HUBSPOT_TOKEN}"}
         )
+        source = chosen.model_copy(update={"settings": settings})
         demo_cfg = cfg.model_copy(
             update={
                 "sources": {name: source},

@@ -1,38 +1,33 @@
 """Configuration: a TOML file validated into typed settings.
 
 Every problem is reported at once, each with its dotted key, the value found and what is expected.
-Secrets never live in the file: a secret key holds a reference to an environment variable
-(``"${HUBSPOT_TOKEN}"``) or the path of a file that holds it (``token_file``). References are
-resolved only when a source is used, so ``check-config`` works without the secrets at hand.
+A source (``[sources.NAME]``) is the engine's keys (:class:`SourceConfig`) plus its connector's
+own settings model, found by ``connector`` in :mod:`connectors.registry`: adding a connector
+needs no edit here. A source may set its own policies (``[sources.NAME.policies]``, deep-merged
+over ``[policies]``). Secrets never live in the file: a secret key holds a reference to an
+environment variable (``"${HUBSPOT_TOKEN}"``) or the path of a file that holds it
+(``token_file``). References are resolved only when a source is used, so ``check-config`` works
+without the secrets at hand.
 """
 
 from __future__ import annotations
 
-import codecs
-import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import phonenumbers
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.registry import registered, registration
+from connectors.settings import ConnectorSettings
+from model.errors import ConfigError
 from policies.registry import PoliciesSettings
-from syncd.errors import ConfigError
+from syncd.vocabulary import Vocabulary, dotted
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-HUBSPOT_OBJECT_TYPES = ("contacts", "companies", "deals", "tasks", "owners")
 
 
 class _Strict(BaseModel):
@@ -85,143 +80,47 @@ class ApplyConfig(_Strict):
     max_drift_share: float = Field(default=0.05, ge=0.0, le=1.0)
 
 
-class RetryConfig(_Strict):
-    """Retries of transient failures (429, 5xx, timeouts, dropped connections)."""
-
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    initial_wait_seconds: float = Field(default=0.5, ge=0)
-    max_wait_seconds: float = Field(default=30.0, ge=0)
-    jitter_seconds: float = Field(default=0.5, ge=0)
-
-
 def _phone_region(value: str) -> str:
     if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError("expected a two-letter region code such as US, GB, DE")
     return value.upper()
 
 
-class HubSpotSourceConfig(_Strict):
-    """A HubSpot account, reached through ``hubspot-api-client``."""
+COMMON_KEYS = ("connector", "default_region", "apply", "policies")
+"""The keys of ``[sources.NAME]`` the engine reads; the connector's model validates the rest."""
 
-    connector: Literal["hubspot"]
-    base_url: str = "https://api.hubapi.com"
-    token: str | None = Field(default=None, description='"${ENV_VAR}" reference to the token')
-    token_file: Path | None = None
-    object_types: tuple[str, ...] = HUBSPOT_OBJECT_TYPES
+
+class _SourceKeys(_Strict):
+    """The engine's keys of a source, as written (``policies`` is the source's override)."""
+
+    connector: str
     default_region: str = "US"
-    lookback_seconds: int = Field(default=300, ge=0)
-    request_timeout_seconds: float = Field(default=60.0, gt=0)
-    retry: RetryConfig = RetryConfig()
     apply: ApplyConfig = ApplyConfig()
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http(s) URL such as https://api.hubapi.com")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _no_plain_secret(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_REF.match(value):
-            raise ValueError(
-                'secrets are refused in the config file: write "${HUBSPOT_TOKEN}" '
-                "(an environment variable) or use token_file"
-            )
-        return value
-
-    @field_validator("object_types")
-    @classmethod
-    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [t for t in value if t not in HUBSPOT_OBJECT_TYPES]
-        if unknown:
-            raise ValueError(
-                f"unknown object type(s) {unknown}; expected some of {list(HUBSPOT_OBJECT_TYPES)}"
-            )
-        return value
+    policies: dict[str, Any] | None = None
 
     _region = field_validator("default_region")(_phone_region)
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> HubSpotSourceConfig:
-        if self.token is None and self.token_file is None:
-            raise ValueError('a token is required: token = "${HUBSPOT_TOKEN}" or token_file')
-        return self
 
-    def resolve_token(self, base_dir: Path, key: str) -> SecretStr:
-        """Read the secret from the environment or its file; ``ConfigError`` names ``key``."""
-        if self.token is not None:
-            match = _ENV_REF.match(self.token)
-            assert match is not None  # checked by the validator
-            value = os.environ.get(match.group(1))
-            if not value:
-                raise ConfigError(
-                    f"{key}.token: environment variable {match.group(1)} is not set; "
-                    "expected it to hold the access token"
-                )
-            return SecretStr(value)
-        assert self.token_file is not None
-        path = self.token_file if self.token_file.is_absolute() else base_dir / self.token_file
-        try:
-            return SecretStr(path.read_text(encoding="utf-8").strip())
-        except OSError as exc:
-            raise ConfigError(
-                f"{key}.token_file: cannot read {str(path)!r} ({exc.strerror}); "
-                "expected a readable file holding the token"
-            ) from exc
+class SourceConfig(_Strict):
+    """One ``[sources.NAME]``: the engine's keys, and the connector's own settings model
+    (``settings``, validated by the connector's registration).
 
+    ``policies`` are the source's own when it has ``[sources.NAME.policies]`` (deep-merged
+    over ``[policies]``), else ``None``: :meth:`Config.policies_for` gives the ones to use.
+    """
 
-class CsvSourceConfig(_Strict):
-    """A spreadsheet export (``connector = "csv"``), cleaned into new files on apply."""
-
-    connector: Literal["csv"]
-    path: Path = Field(description="The CSV file; relative to the config file.")
-    object_type: Literal["contacts", "companies", "deals", "tasks"] = "contacts"
-    id_column: str = Field(default="id", description="Column of unique record ids.")
-    columns: dict[str, str] = Field(
-        default_factory=dict,
-        description="CSV column -> canonical field; other columns named like a canonical field "
-        "(any case) are that field, the rest are carried through untouched.",
-    )
-    encoding: str = "utf-8-sig"
-    delimiter: str | None = Field(
-        default=None, min_length=1, max_length=1, description="Sniffed when not given."
-    )
-    output_dir: Path | None = Field(
-        default=None,
-        description="Where the cleaned file, merge map and tasks go (beside the "
-        "input by default); relative to the config file.",
-    )
+    connector: str
     default_region: str = "US"
     apply: ApplyConfig = ApplyConfig()
+    policies: PoliciesSettings | None = None
+    settings: ConnectorSettings
+
+    _region = field_validator("default_region")(_phone_region)
 
     @property
     def object_types(self) -> tuple[str, ...]:
-        """The one object type the file holds (the engine pulls ``object_types``)."""
-        return (self.object_type,)
-
-    @field_validator("encoding")
-    @classmethod
-    def _encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError("expected a Python codec name such as utf-8-sig or cp1252") from None
-        return value
-
-    @field_validator("columns")
-    @classmethod
-    def _one_to_one(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(set(value.values())) != len(value):
-            raise ValueError("two CSV columns map to one canonical field")
-        return value
-
-    _region = field_validator("default_region")(_phone_region)
-
-
-SourceConfig = Annotated[HubSpotSourceConfig | CsvSourceConfig, Field(discriminator="connector")]
-CONNECTORS = ("hubspot", "csv")
+        """The canonical object types this source pulls."""
+        return self.settings.pulled_types()
 
 
 class Config(_Strict):
@@ -232,6 +131,12 @@ class Config(_Strict):
     sources: dict[str, SourceConfig] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def policies_for(self, name: str) -> PoliciesSettings:
+        """The policies of source ``name``: its own (``[sources.NAME.policies]`` over
+        ``[policies]``), else the global ones."""
+        own = self.sources[name].policies
+        return self.policies if own is None else own
 
     def source(self, name: str | None) -> tuple[str, SourceConfig]:
         """The named source, or the only one when ``name`` is None."""
@@ -257,9 +162,13 @@ class Config(_Strict):
         return url
 
 
-def _dotted(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-", "tagged-union"))]
-    return ".".join(parts)
+class _File(_Strict):
+    """The file as the engine validates it: each source's connector keys are the connector's."""
+
+    store: StoreConfig = StoreConfig()
+    logging: LoggingConfig = LoggingConfig()
+    sources: dict[str, _SourceKeys] = Field(min_length=1)
+    policies: PoliciesSettings = PoliciesSettings()
 
 
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
@@ -277,18 +186,7 @@ def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     loc = [p for p in error["loc"] if not str(p).startswith("function-")]
     kind = error["type"]
-    if kind == "union_tag_invalid":
-        loc = [*loc, "connector"]
-        found, value = _lookup(data, loc)
-        return (
-            f"{_dotted(loc)}: {value!r} is not a connector; expected one of {', '.join(CONNECTORS)}"
-        )
-    if kind == "union_tag_not_found":
-        return f"{_dotted([*loc, 'connector'])}: missing; expected one of {', '.join(CONNECTORS)}"
-    # a tagged union puts the tag in the location: drop it
-    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in CONNECTORS:
-        loc = [*loc[:2], *loc[3:]]
-    key = _dotted(loc)
+    key = dotted(loc)
     found, value = _lookup(data, loc)
     if kind == "missing":
         return f"{key}: missing; this key is required"
@@ -303,13 +201,127 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     return f"{key}: found {shown}; expected {message[0].lower()}{message[1:]}"
 
 
-def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
-    """Validate parsed TOML; ``ConfigError`` lists every problem, one per line."""
+def _errors(
+    exc: ValidationError, data: Mapping[str, Any], prefix: Sequence[str | int] = ()
+) -> list[str]:
+    return [_describe({**e, "loc": (*prefix, *e["loc"])}, data) for e in exc.errors()]
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: tables merge key by key, any other value replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = deep_merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _own_error(error: Mapping[str, Any], override: Mapping[str, Any]) -> bool:
+    """Whether a problem of a source's merged policies comes from the source's own override
+    (the global ``[policies]`` ones are reported once, under ``policies``)."""
+    loc = [p for p in error["loc"] if not str(p).startswith("function-")]
+    if _lookup(override, loc)[0]:
+        return True
+    return error["type"] == "missing" and _lookup(override, loc[:-1])[0]
+
+
+def _source_policies(
+    name: str, override: Any, data: Mapping[str, Any], problems: list[str]
+) -> PoliciesSettings | None:
+    """A source's policies: ``[sources.NAME.policies]`` deep-merged over ``[policies]``."""
+    if not isinstance(override, Mapping):
+        return None
+    base = data.get("policies")
+    merged = deep_merge(base if isinstance(base, Mapping) else {}, override)
     try:
-        return Config.model_validate({**data, "base_dir": base_dir})
+        return PoliciesSettings.model_validate(merged)
     except ValidationError as exc:
-        lines = [_describe(err, data) for err in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        prefix = ("sources", name, "policies")
+        problems.extend(
+            _describe({**e, "loc": (*prefix, *e["loc"])}, data)
+            for e in exc.errors()
+            if _own_error(e, override)
+        )
+        return None
+
+
+def _connector_settings(
+    name: str, raw: Mapping[str, Any], data: Mapping[str, Any], problems: list[str]
+) -> ConnectorSettings | None:
+    """The connector's own settings of source ``name`` (every key but :data:`COMMON_KEYS`)."""
+    connector = raw.get("connector")
+    if not isinstance(connector, str):
+        return None  # missing or not a string: the engine's keys say so
+    found = registration(connector)
+    if found is None:
+        known = ", ".join(registered())
+        problems.append(
+            f"sources.{name}.connector: {connector!r} is not a connector; expected one of {known}"
+        )
+        return None
+    own = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+    try:
+        settings = found.settings.model_validate(own)
+    except ValidationError as exc:
+        problems.extend(_errors(exc, data, ("sources", name)))
+        return None
+    assert isinstance(settings, ConnectorSettings)
+    return settings
+
+
+def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
+    """Validate parsed TOML; ``ConfigError`` lists every problem, one per line.
+
+    Each ``[sources.NAME]`` is the engine's keys (:data:`COMMON_KEYS`) and the connector's own
+    settings model (its registration's) for the rest; an unknown connector is one more problem,
+    and every other one is still reported. Names of the previous vocabulary (a vendor's field
+    name, a removed key) are refused with the new ones (:mod:`syncd.vocabulary`).
+    """
+    data, problems = Vocabulary(registered()).screen(data)
+    raw_sources = data.get("sources")
+    sources = raw_sources if isinstance(raw_sources, Mapping) else {}
+    engine_keys: Any = raw_sources
+    if isinstance(raw_sources, Mapping):
+        engine_keys = {
+            name: {k: v for k, v in raw.items() if k in COMMON_KEYS}
+            if isinstance(raw, Mapping)
+            else raw
+            for name, raw in raw_sources.items()
+        }
+    file: _File | None = None
+    try:
+        file = _File.model_validate({**data, "sources": engine_keys})
+    except ValidationError as exc:
+        problems.extend(_errors(exc, data))
+    built: dict[str, tuple[ConnectorSettings | None, PoliciesSettings | None]] = {}
+    for name, raw in sources.items():
+        if isinstance(raw, Mapping):
+            settings = _connector_settings(str(name), raw, data, problems)
+            policies = _source_policies(str(name), raw.get("policies"), data, problems)
+            built[str(name)] = (settings, policies)
+    if problems or file is None:
+        raise ConfigError("\n".join(problems))
+    configured: dict[str, SourceConfig] = {}
+    for name, keys in file.sources.items():
+        settings, policies = built[name]
+        assert settings is not None
+        configured[name] = SourceConfig(
+            connector=keys.connector,
+            default_region=keys.default_region,
+            apply=keys.apply,
+            policies=policies,
+            settings=settings,
+        )
+    return Config(
+        store=file.store,
+        logging=file.logging,
+        sources=configured,
+        policies=file.policies,
+        base_dir=base_dir,
+    )
 
 
 def load_config(path: str | Path) -> Config:
@@ -330,10 +342,8 @@ def load_config(path: str | Path) -> Config:
 
 def unresolved_secrets(config: Config) -> list[str]:
     """Secret references whose environment variable is unset (for ``check-config`` warnings)."""
-    missing = []
-    for name, source in config.sources.items():
-        if not isinstance(source, HubSpotSourceConfig):
-            continue
-        if source.token and (m := _ENV_REF.match(source.token)) and not os.environ.get(m.group(1)):
-            missing.append(f"sources.{name}.token: environment variable {m.group(1)} is not set")
-    return missing
+    return [
+        f"sources.{name}.{problem}"
+        for name, source in config.sources.items()
+        for problem in source.settings.unset_secrets()
+    ]

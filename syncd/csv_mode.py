@@ -6,9 +6,8 @@
 ``Engine.run_once``: the connector writes ``<stem>.cleaned.csv``, ``<stem>.merge-map.csv`` and
 ``<stem>.tasks.csv`` beside the input; the input itself is never modified.
 
-:class:`CsvSourceConfig` is the ``[sources.NAME]`` model of a configured ``csv`` source; it belongs
-in ``syncd.config``'s ``SourceConfig`` union, and is built here with ``Config.model_construct``
-(a validated ``Config`` cannot hold it until it is in that union).
+:class:`~connectors.csv.CsvSettings` is the CSV connector's settings model, the one a configured
+``csv`` source is validated with; the source here is built the same way.
 """
 
 from __future__ import annotations
@@ -19,25 +18,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from connectors.base import Connector
-from connectors.csv import CsvConnector
+from connectors.csv import CsvConnector, CsvSettings
 from policies.registry import PoliciesSettings
 from state.store import open_store
 from syncd.config import (
     ApplyConfig,
     Ceiling,
     Config,
-    CsvSourceConfig,
     Limits,
     LoggingConfig,
+    SourceConfig,
     StoreConfig,
 )
 from syncd.engine import Engine
 from syncd.plan import Plan
 from syncd.report import Format, render
-from syncd.sources import build_csv_connector
+from syncd.sources import build_connector
 
 SOURCE_NAME = "csv"
 _OPEN = Ceiling(max=10_000_000, share=1.0)
@@ -70,32 +68,30 @@ def plan_csv(
     a mapped column not in the header, ``SourceFatalError`` for an unreadable file).
     """
     path = csv_path.resolve()
-    csv_source = CsvSourceConfig.model_validate(
+    settings = CsvSettings.model_validate(
         {
-            "connector": "csv",
             "path": path,
             "object_type": object_type,
             "id_column": id_column,
             "columns": dict(columns or {}),
-            "default_region": default_region,
-            "apply": CSV_MODE_APPLY,
         }
+    )
+    csv_source = SourceConfig(
+        connector="csv", default_region=default_region, apply=CSV_MODE_APPLY, settings=settings
     )
     built: list[CsvConnector] = []
 
-    def factory(config: Config, name: str, source: object) -> Connector:
-        del name, source  # always the one CSV source built above
-        connector = build_csv_connector(csv_source, config.base_dir)
+    def factory(config: Config, name: str, source: SourceConfig) -> Connector:
+        connector = build_connector(config, name, source)
+        assert isinstance(connector, CsvConnector)
         built.append(connector)
         return connector
 
     with tempfile.TemporaryDirectory(prefix="syncd-csv-") as tmp:
-        # model_construct: CsvSourceConfig is not (yet) in syncd.config's SourceConfig union
-        sources: dict[str, Any] = {SOURCE_NAME: csv_source}
-        config = Config.model_construct(
+        config = Config(
             store=StoreConfig(url=f"sqlite:///{Path(tmp) / 'state.db'}"),
             logging=LoggingConfig(level="warning"),
-            sources=sources,
+            sources={SOURCE_NAME: csv_source},
             policies=PoliciesSettings(),
             base_dir=path.parent,
         )

@@ -25,8 +25,12 @@ from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector, FieldChange, PropertyDef, Writer
-from policies.base import Change, Policy, Snapshot, Update
+from connectors.base import Connector, Writer
+from model.changes import Change, Snapshot, Update
+from model.errors import SourceBusyError, SourceFatalError, SyncdError
+from model.records import PropertyDef
+from model.writes import FieldChange
+from policies.base import Policy
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import (
@@ -39,7 +43,6 @@ from state.base import (
     StoredPlan,
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
-from syncd.errors import SourceBusyError, SourceFatalError, SyncdError
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, after_merges, compose, record_label
@@ -92,7 +95,7 @@ class Engine:
     """Runs cycles against one state store.
 
     Each run holds its source's lease throughout; when another command holds it the run waits
-    up to ``wait_seconds``, then refuses with :class:`~syncd.errors.SourceBusyError`.
+    up to ``wait_seconds``, then refuses with :class:`~model.errors.SourceBusyError`.
     """
 
     config: Config
@@ -320,7 +323,8 @@ class Engine:
             for object_type in run.config.object_types
         }
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
-        policies = build_policies(self.config.policies, default_region=run.config.default_region)
+        settings = self.config.policies_for(run.source)
+        policies = build_policies(settings, default_region=run.config.default_region)
         allowed, blocked = drop_protected(
             _proposals(policies, snapshot), run.config.apply.protected_fields
         )
@@ -355,9 +359,9 @@ class Engine:
                         "hidden": u.hidden,
                         "records": u.records,
                     }
-                    for u in label_usage(snapshot, self.config.policies.tags)
+                    for u in label_usage(snapshot, settings.tags)
                 ]
-                if self.config.policies.tags.enabled
+                if settings.tags.enabled
                 else [],
             },
         )
@@ -547,12 +551,12 @@ def _revert(
     by = None
     if change is not None and change.user_id:
         owner = next(
-            (o for o in snapshot.owners.values() if str(o.get("userId") or "") == change.user_id),
+            (o for o in snapshot.owners.values() if str(o.get("user_id") or "") == change.user_id),
             None,
         )
         name = ""
         if owner is not None:
-            parts = (owner.get("firstName"), owner.get("lastName"))
+            parts = (owner.get("firstname"), owner.get("lastname"))
             name = " ".join(p for p in parts if p) or (owner.get("email") or "")
         by = f"{name} (user {change.user_id})" if name else f"user {change.user_id}"
     return Revert(
@@ -587,6 +591,6 @@ def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
         for record in records
     }
     for owner_id, owner in snapshot.owners.items():
-        name = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+        name = " ".join(p for p in (owner.get("firstname"), owner.get("lastname")) if p)
         labels[("owners", owner_id)] = name or (owner.get("email") or "")
     return labels

@@ -7,7 +7,7 @@ the whole source (``all``):
 - ``duplicates``: records in a planned merge or a review pair (primary and absorbed);
   ``duplicate_share`` = duplicates ÷ records (0 without records).
 - ``invalid_emails`` / ``invalid_phones``: flags of policy ``normalize`` on an e-mail field
-  (``email``, ``hs_additional_emails``) / a phone field (``phone``, ``mobilephone``);
+  (``email``, ``additional_emails``) / a phone field (``phone``, ``mobilephone``);
   ``email_fixes`` / ``phone_fixes``: normalize updates of those fields.
 - ``missing_required``: records missing at least one required field (flags or tasks of policy
   ``required``); ``missing_required_fields``: the flags themselves (one per field).
@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from connectors.base import Record
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.records import Record
 
 ALL: Final = "all"
-EMAIL_FIELDS: Final = frozenset({"email", "hs_additional_emails"})
+EMAIL_FIELDS: Final = frozenset({"email", "additional_emails"})
 PHONE_FIELDS: Final = frozenset({"phone", "mobilephone"})
 #: Fields whose presence makes a record useful, per object type (completeness).
 KEY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -56,11 +56,11 @@ KEY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
         "jobtitle",
         "city",
         "country",
-        "hubspot_owner_id",
+        "owner_id",
     ),
-    "companies": ("name", "domain", "phone", "city", "country", "industry", "hubspot_owner_id"),
-    "deals": ("dealname", "amount", "dealstage", "closedate", "hubspot_owner_id"),
-    "tasks": ("hs_task_subject", "hs_task_status", "hs_timestamp", "hubspot_owner_id"),
+    "companies": ("name", "domain", "phone", "city", "country", "industry", "owner_id"),
+    "deals": ("dealname", "amount", "stage", "closedate", "owner_id"),
+    "tasks": ("subject", "status", "due", "owner_id"),
 }
 WEIGHTS: Final = {"completeness": 0.4, "validity": 0.2, "freshness": 0.2, "uniqueness": 0.2}
 #: Metric names in the order reports show them.

@@ -24,9 +24,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Final
 
-from policies.base import Change, CreateTask, Merge, Update
+from model.changes import Change, CreateTask, Merge, Update
+from model.errors import StateError
 from state.base import HealthPoint, StateStore
-from syncd.errors import StateError
 from syncd.health import ALL
 from syncd.plan import Plan, record_label
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
@@ -193,7 +193,7 @@ def _load_plan(store: StateStore, plan_id: str) -> Plan:
         for record_id, record in store.get_records(stored.source, object_type, ids).items():
             if object_type == "owners":
                 props = record.properties
-                first, last = props.get("firstName") or "", props.get("lastName") or ""
+                first, last = props.get("firstname") or "", props.get("lastname") or ""
                 label = f"{first} {last}".strip() or (props.get("email") or "")
             else:
                 label = record_label(object_type, record.properties)

@@ -44,8 +44,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectors.base import Record, UniqueFields
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from connectors.base import UniqueFields
+from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.records import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +328,7 @@ def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:
     if object_type == "contacts":
         name = " ".join(p for p in (get("firstname"), get("lastname")) if p)
         return name or get("email")
-    for key in ("name", "dealname", "hs_task_subject", "email"):
+    for key in ("name", "dealname", "subject", "email"):
         if get(key):
             return get(key)
     return ""

@@ -32,14 +32,16 @@ whose value, task or merge is found in the CRM) is recorded then, with its audit
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 
-from connectors.base import FieldWrite, Record, TaskWrite, Writer, WriteResult
-from policies.base import Archive, Change, CreateTask, Merge, Update
+from connectors.base import Writer
+from model.changes import Archive, Change, CreateTask, Merge, Update
+from model.fields import TASK_COMPLETED
+from model.records import Record
+from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 from state.base import AuditRecord, OpOutcome, OutboxEntry, OutboxOp, StateStore, StoredPlan
 from syncd.config import ApplyConfig, ConflictStrategy
 from syncd.logging import get_logger
@@ -48,8 +50,6 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 
 PENDING = ("pending", "sending")
-MARKER = "[syncd:{key}]"
-OPEN_TASK_DONE = "COMPLETED"
 #: Fields compared between the plan's baseline and the CRM before a merge: if a person changed
 #: one of them on either record since the plan, the pair may no longer be the same person.
 MATCH_FIELDS = ("firstname", "lastname", "email", "phone", "name", "domain")
@@ -471,20 +471,25 @@ class Pusher:
     def _failed(self, entry: OutboxEntry, result: WriteResult) -> OpOutcome:
         # a retriable failure that outlived its tries stays failed for this run; applying the
         # same plan again (syncd apply PLAN_ID) retries it, see push()
-        if result.response.get("category") == "CONFLICT":
+        kind = None if result.error_kind is None else str(result.error_kind)
+        if result.error_kind is WriteErrorKind.DUPLICATE_VALUE:
             # e.g. a normalized e-mail that another record already holds: nothing to retry,
             # nothing lost; the two records are likely duplicates for a person to look at
             return OpOutcome(
                 entry.key,
                 "skipped",
-                result={"response": dict(result.response)},
-                reason=f"the CRM refused it as a conflict: {result.error} "
+                result={"response": dict(result.response), "error_kind": kind},
+                reason=f"the CRM refused it as a duplicate value: {result.error} "
                 "(likely a duplicate record; review it)",
             )
         return OpOutcome(
             entry.key,
             "failed",
-            result={"response": dict(result.response), "retriable": result.retriable},
+            result={
+                "response": dict(result.response),
+                "retriable": result.retriable,
+                "error_kind": kind,
+            },
             reason=result.error or "the CRM refused the write",
         )
 
@@ -640,14 +645,8 @@ class Pusher:
             planned: dict[str, OutboxEntry] = {}
             for entry in group:
                 tasks = existing.get(entry.record_id, [])
-                mine = [
-                    t
-                    for t in tasks
-                    if MARKER.format(key=entry.key) in (t.properties.get("hs_task_body") or "")
-                ]
-                open_ = [
-                    t for t in tasks if (t.properties.get("hs_task_status") or "") != OPEN_TASK_DONE
-                ]
+                mine = [t for t in tasks if self.writer.is_task_of(t, entry.key)]
+                open_ = [t for t in tasks if t.properties.get("status") != TASK_COMPLETED]
                 if mine:  # created by an interrupted push: its marker proves it, audit it now
                     landed = WriteResult(
                         entry.key, ok=True, remote_id=mine[0].id, response={"recovered": True}
@@ -816,19 +815,10 @@ class Pusher:
         return report
 
 
-_PROPERTY_NAME = re.compile(r'"name":\s*"([^"]+)"')
-
-
 def _culprits(result: WriteResult) -> set[str] | None:
-    """The properties the CRM refused in a failed write, when its answer says (else None).
-
-    A validation error lists them (``"name": "email"``); a contact conflict is the e-mail,
-    the one property HubSpot keeps unique.
-    """
-    if result.response.get("category") == "CONFLICT":
-        return {"email"}
-    names = set(_PROPERTY_NAME.findall(result.error or ""))
-    return names or None
+    """The canonical fields the CRM refused in a failed write, when the connector says which
+    (an invalid or duplicate value); else None."""
+    return set(result.fields) or None
 
 
 def _by_type(entries: Sequence[OutboxEntry]) -> dict[str, list[OutboxEntry]]:

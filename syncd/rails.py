@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from connectors.base import Record
-from policies.base import Archive, Change, CreateTask, Merge, Update
+from model.changes import Archive, Change, CreateTask, Merge, Update
+from model.errors import SyncdError
+from model.records import Record
 from syncd.config import Ceiling, Limits
-from syncd.errors import SyncdError
 
 
 class SafetyRailError(SyncdError):

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from policies.base import Archive, Change, Flag, Merge, Update, change_to_dict
+from model.changes import Archive, Change, Flag, Merge, Update, change_to_dict
 from state.base import AuditEntry
 from syncd.plan import Plan
 from syncd.push import PushReport

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from policies.base import Change, Update
+from model.changes import Change, Update
 from state.base import AuditEntry, Revert
 
 #: A field of a record: (object type, record id, field).

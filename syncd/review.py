@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from connectors.base import Record
-from policies.base import Merge
+from model.changes import Merge
+from model.errors import SyncdError
+from model.records import Record
 from state.base import Revert, StateStore
 from state.models import plans_t
 from state.store import SqlStateStore
-from syncd.errors import SyncdError
 from syncd.reverts import describe
 
 DECISIONS = ("approved", "rejected")

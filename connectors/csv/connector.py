@@ -2,7 +2,7 @@
 
 Reading: every run is a full snapshot of the file (the cursor is ignored and stays empty).
 Each row becomes a record whose ``updated_at`` is the file's modification time and whose
-``created_at`` is its ``createdate`` cell when that parses as an ISO date-time. Rows without an
+``created_at`` is its ``created_at`` cell when that parses as an ISO date-time. Rows without an
 id, with an id an earlier row already has, or with the wrong number of fields are listed in
 ``PullBatch.skipped`` with their row number and left out; the run goes on.
 
@@ -31,19 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from connectors.base import (
-    Capability,
-    Connector,
-    Cursor,
-    FieldWrite,
-    PullBatch,
-    Record,
-    TaskWrite,
-    Writer,
-    WriteResult,
-)
+from connectors.base import Capability, Connector, Writer
 from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
 from connectors.csv.table import Row, Table, read_table, write_atomic
+from model.fields import FALSE, TASK_OPEN, TRUE
+from model.records import Cursor, PullBatch, Record
+from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 BATCH_SIZE = 1000
 TASK_COLUMNS = ("task_id", "record_id", "subject", "owner_id", "due", "body")
@@ -126,14 +119,31 @@ class CsvConnector(Connector, Writer):
             props[name] = value or None
         return props
 
+    def _decided(self, props: dict[str, str | None]) -> dict[str, str | None]:
+        """The fields a connector decides, from the file's own values, unless a column holds
+        them: ``lead_open`` from ``lead_status``, a deal's ``is_closed``/``is_won`` from its
+        ``stage`` (:class:`CsvSettings` says which values count)."""
+        s, decided = self.settings, dict(props)
+
+        def flag(value: str | None, wanted: tuple[str, ...]) -> str:
+            hit = (value or "").strip().casefold() in {w.strip().casefold() for w in wanted}
+            return TRUE if value and hit else FALSE
+
+        if s.object_type in ("contacts", "leads") and "lead_status" in props:
+            decided.setdefault("lead_open", flag(props["lead_status"], s.open_lead_statuses))
+        if s.object_type == "deals" and "stage" in props:
+            decided.setdefault("is_closed", flag(props["stage"], s.closed_stages))
+            decided.setdefault("is_won", flag(props["stage"], s.won_stages))
+        return decided
+
     def _record(self, record_id: str, updated_at: datetime) -> Record:
-        props = self._properties(record_id)
+        props = self._decided(self._properties(record_id))
         return Record(
             self.settings.object_type,
             record_id,
             props,
             updated_at,
-            created_at=_parse_time(props.get("createdate")),
+            created_at=_parse_time(props.get("created_at")),
         )
 
     def _check_type(self, object_type: str) -> None:
@@ -282,7 +292,12 @@ class CsvConnector(Connector, Writer):
             if record_id not in live:
                 return _missing(key, record_id)
         if primary_id == merged_id:
-            return WriteResult(key, ok=False, error="a row cannot be merged into itself")
+            return WriteResult(
+                key,
+                ok=False,
+                error="a row cannot be merged into itself",
+                error_kind=WriteErrorKind.OTHER,
+            )
         del live[merged_id]
         for absorbed, survivor in list(self._merged_into.items()):
             if survivor == merged_id:
@@ -314,6 +329,10 @@ class CsvConnector(Connector, Writer):
             self._dirty = True
             results.append(WriteResult(write.key, ok=True, remote_id=task.id))
         return results
+
+    def is_task_of(self, task: Record, key: str) -> bool:
+        """Whether ``task`` carries ``key``'s ``[syncd:KEY]`` marker in its body."""
+        return _marker(key) in (task.properties.get("body") or "")
 
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         """Tasks recorded so far, as open task records carrying their ``[syncd:KEY]`` marker."""
@@ -349,7 +368,12 @@ def _missing(key: str, record_id: str) -> WriteResult:
         ok=False,
         error=f"row {record_id} is not in the file (never there, merged away or archived)",
         response={"category": "OBJECT_NOT_FOUND"},
+        error_kind=WriteErrorKind.NOT_FOUND,
     )
+
+
+def _marker(key: str) -> str:
+    return f"[syncd:{key}]"
 
 
 def _task_record(object_type: str, task: CsvTask) -> Record:
@@ -357,11 +381,11 @@ def _task_record(object_type: str, task: CsvTask) -> Record:
         "tasks",
         task.id,
         {
-            "hs_task_subject": task.subject,
-            "hs_task_body": f"{task.body}\n\n[syncd:{task.key}]",
-            "hs_task_status": "NOT_STARTED",
-            "hubspot_owner_id": task.owner_id,
-            "hs_timestamp": task.due.isoformat(),
+            "subject": task.subject,
+            "body": f"{task.body}\n\n{_marker(task.key)}",
+            "status": TASK_OPEN,
+            "owner_id": task.owner_id,
+            "due": task.due.isoformat(),
         },
         task.due,
         associations={object_type: (task.record_id,)},

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
-from connectors.hubspot.settings import DEFAULT_PROPERTIES
+from pydantic import Field, field_validator
 
-#: Canonical fields per object type (the project's data model); a CSV header that equals one of
+from connectors.settings import ConnectorSettings
+from model.fields import FIELDS
+
+#: Canonical fields per object type (:mod:`model.fields`); a CSV header that equals one of
 #: them, ignoring case and surrounding spaces, is that field unless ``columns`` says otherwise.
 CANONICAL_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {k: v for k, v in DEFAULT_PROPERTIES.items() if k != "owners"}
+    {t: tuple(f.name for f in specs) for t, specs in FIELDS.items() if t != "owners"}
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CsvSettings:
-    """One spreadsheet export seen as one object type.
+CsvObjectType = Literal["contacts", "leads", "companies", "deals", "tasks"]
+
+
+class CsvSettings(ConnectorSettings):
+    """One spreadsheet export seen as one object type (``connector = "csv"``).
 
     ``columns`` maps CSV headers to canonical field names (``{"First Name": "firstname"}``);
     headers are matched exactly first, then ignoring case and surrounding spaces. Headers not in
@@ -26,27 +32,62 @@ class CsvSettings:
     through to the cleaned file untouched and never shown to the policies. ``delimiter`` ``None``
     means sniffed (``csv.Sniffer`` over ``,``, ``;``, tab and ``|``; ``,`` when it cannot tell).
     ``output_dir`` ``None`` means beside the input. Outputs are ``<stem>.cleaned.csv``,
-    ``<stem>.merge-map.csv`` and ``<stem>.tasks.csv``.
+    ``<stem>.merge-map.csv`` and ``<stem>.tasks.csv``. Without a column of their own, a
+    contact's ``lead_open`` is true when its ``lead_status`` is one of ``open_lead_statuses``,
+    a deal's ``is_closed``/``is_won`` when its ``stage`` is one of ``closed_stages``/
+    ``won_stages`` (any case; the defaults are HubSpot's, whose exports are the usual input).
+    Relative paths are relative to the configuration file (:meth:`resolved`).
     """
 
-    path: Path
-    object_type: str = "contacts"
-    id_column: str = "id"
-    columns: Mapping[str, str] = field(default_factory=dict)
+    path: Path = Field(description="The CSV file; relative to the config file.")
+    object_type: CsvObjectType = "contacts"
+    id_column: str = Field(default="id", description="Column of unique record ids.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="CSV column -> canonical field; other columns named like a canonical field "
+        "(any case) are that field, the rest are carried through untouched.",
+    )
     encoding: str = "utf-8-sig"
-    delimiter: str | None = None
-    output_dir: Path | None = None
+    delimiter: str | None = Field(
+        default=None, min_length=1, max_length=1, description="Sniffed when not given."
+    )
+    output_dir: Path | None = Field(
+        default=None,
+        description="Where the cleaned file, merge map and tasks go (beside the "
+        "input by default); relative to the config file.",
+    )
+    open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+    closed_stages: tuple[str, ...] = ("closedwon", "closedlost")
+    won_stages: tuple[str, ...] = ("closedwon",)
 
-    def __post_init__(self) -> None:
-        if self.object_type not in CANONICAL_FIELDS:
-            raise ValueError(
-                f"object_type {self.object_type!r}: expected one of {sorted(CANONICAL_FIELDS)}"
-            )
-        if self.delimiter is not None and len(self.delimiter) != 1:
-            raise ValueError(f"delimiter {self.delimiter!r}: expected one character")
-        targets = list(self.columns.values())
-        if len(set(targets)) != len(targets):
-            raise ValueError("columns: two CSV columns map to one canonical field")
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("expected a Python codec name such as utf-8-sig or cp1252") from None
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _one_to_one(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(set(value.values())) != len(value):
+            raise ValueError("two CSV columns map to one canonical field")
+        return value
+
+    def pulled_types(self) -> tuple[str, ...]:
+        """The one object type the file holds."""
+        return (self.object_type,)
+
+    def resolved(self, base_dir: Path) -> CsvSettings:
+        """These settings with relative paths made relative to ``base_dir``."""
+
+        def absolute(path: Path) -> Path:
+            return path if path.is_absolute() else base_dir / path
+
+        output = None if self.output_dir is None else absolute(self.output_dir)
+        return self.model_copy(update={"path": absolute(self.path), "output_dir": output})
 
     def _output(self, suffix: str) -> Path:
         folder = self.output_dir if self.output_dir is not None else self.path.parent

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
-from syncd.errors import ConfigError, SourceFatalError
+from model.errors import ConfigError, SourceFatalError
 
 SNIFF_BYTES = 64 * 1024
 SNIFF_DELIMITERS = ",;\t|"

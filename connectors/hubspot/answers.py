@@ -13,12 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from connectors.base import WriteResult
 from connectors.hubspot.associations import results
 from connectors.hubspot.client import Answer
-from connectors.hubspot.errors import audit_response, batch_error_retriable, describe_batch_error
+from connectors.hubspot.errors import (
+    audit_response,
+    batch_error_retriable,
+    describe_batch_error,
+    write_error,
+)
 from connectors.hubspot.mapping import split_ids
 from connectors.hubspot.settings import MERGED_IDS
+from model.writes import WriteErrorKind, WriteResult
 
 UNMENTIONED = "HubSpot's answer did not mention this input"
 
@@ -51,6 +56,7 @@ def _judge_errors(
     unnamed: Mapping[str, Any] | None = None
     for error in _errors(answer):
         named = _context_names(error)
+        kind, properties = write_error(answer.status, error)
         hit = False
         for key, names in keys_and_names:
             if names & named:
@@ -63,18 +69,23 @@ def _judge_errors(
                         error=describe_batch_error(error),
                         retriable=batch_error_retriable(error),
                         response=audit_response(answer.status, error, answer.headers),
+                        error_kind=kind,
+                        fields=properties,
                     ),
                 )
         if not hit and unnamed is None:
             unnamed = error
     fallback = None
     if unnamed is not None:
+        kind, properties = write_error(answer.status, unnamed)
         fallback = WriteResult(
             "",
             ok=False,
             error=describe_batch_error(unnamed),
             retriable=batch_error_retriable(unnamed),
             response=audit_response(answer.status, unnamed, answer.headers),
+            error_kind=kind,
+            fields=properties,
         )
     return failed, fallback
 
@@ -104,7 +115,12 @@ def judge_inputs(
             judged[key] = WriteResult(key, ok=True, response=ok_response)
         else:
             judged[key] = WriteResult(
-                key, ok=False, error=UNMENTIONED, retriable=True, response=ok_response
+                key,
+                ok=False,
+                error=UNMENTIONED,
+                retriable=True,
+                response=ok_response,
+                error_kind=WriteErrorKind.UNAVAILABLE,
             )
     return judged
 

@@ -15,7 +15,7 @@ HubSpot's batch endpoints take 100 inputs and answer in one of three ways, and
   sent on its own (with its own budget), down to the single input that is refused, which fails
   with HubSpot's message and ``retriable=False``.
 
-401/403 (and the daily quota) raise :class:`~syncd.errors.SourceFatalError`.
+401/403 (and the daily quota) raise :class:`~model.errors.SourceFatalError`.
 
 A write whose attempt may have landed without an answer (timeout, dropped connection, 5xx, or
 inputs a 2xx answer did not account for) can be ``recover``-ed before it is sent again: the
@@ -31,18 +31,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from connectors.base import WriteResult
 from connectors.hubspot.client import Answer
 from connectors.hubspot.errors import (
     audit_error,
     classify,
     describe,
+    exception_error,
     http_status,
     may_have_landed,
     retry_after,
 )
 from connectors.retry import ErrorAction, RetrySettings, retrying
-from syncd.errors import SourceFatalError, SyncdError
+from model.errors import SourceFatalError, SyncdError
+from model.writes import WriteErrorKind, WriteResult
 
 T = TypeVar("T")
 
@@ -129,11 +130,18 @@ class BatchRunner(Generic[T]):
         *,
         retriable: bool,
         response: dict[str, object],
+        kind: tuple[WriteErrorKind, tuple[str, ...]] = (WriteErrorKind.OTHER, ()),
     ) -> None:
         for item in items:
             key = self._key(item)
             results[key] = WriteResult(
-                key, ok=False, error=error, retriable=retriable, response=response
+                key,
+                ok=False,
+                error=error,
+                retriable=retriable,
+                response=response,
+                error_kind=kind[0],
+                fields=kind[1],
             )
 
     def _group(self, group: list[T], results: dict[str, WriteResult]) -> None:
@@ -186,6 +194,7 @@ class BatchRunner(Generic[T]):
                 f"could not check whether the write already landed: {failed.cause}",
                 retriable=True,
                 response=audit_error(failed.cause),
+                kind=(WriteErrorKind.UNAVAILABLE, ()),
             )
         except SyncdError as exc:  # an answer we could not read: do not guess, do not resend
             if isinstance(exc, SourceFatalError):
@@ -204,7 +213,14 @@ class BatchRunner(Generic[T]):
         if action is ErrorAction.STOP_SOURCE:
             raise SourceFatalError(message) from exc
         if action is ErrorAction.RETRY:
-            self._fail(pending, results, message, retriable=True, response=audit_error(exc))
+            self._fail(
+                pending,
+                results,
+                message,
+                retriable=True,
+                response=audit_error(exc),
+                kind=exception_error(exc),
+            )
             return
         status = http_status(exc)
         if status is not None and 400 <= status < 500 and len(pending) > 1:
@@ -212,4 +228,11 @@ class BatchRunner(Generic[T]):
             self._group(pending[:half], results)
             self._group(pending[half:], results)
             return
-        self._fail(pending, results, message, retriable=False, response=audit_error(exc))
+        self._fail(
+            pending,
+            results,
+            message,
+            retriable=False,
+            response=audit_error(exc),
+            kind=exception_error(exc),
+        )

@@ -35,7 +35,7 @@ from connectors.hubspot.errors import classify, describe, retry_after
 from connectors.hubspot.pacer import Pacer
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
 from connectors.retry import call_with_retry
-from syncd.errors import SyncdError
+from model.errors import SyncdError
 
 Json = dict[str, Any]
 
@@ -107,7 +107,7 @@ class HubSpotClient:
     """Typed access to the few HubSpot endpoints the connector needs.
 
     Read methods (and :meth:`merge`) are retried and return the decoded JSON object of one
-    response; their errors come out as :mod:`syncd.errors` types (see
+    response; their errors come out as :mod:`model.errors` types (see
     :func:`connectors.retry.call_with_retry`). ``send_*`` methods make one attempt and raise the
     SDK's (or urllib3's) error as is. ``calls`` counts HTTP attempts per operation.
     """
@@ -123,7 +123,9 @@ class HubSpotClient:
         self._sleep = sleep
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         self.calls: Counter[str] = Counter()
-        crm = HubSpot(access_token=settings.token, host=settings.base_url, retry=_RECONNECT).crm
+        crm = HubSpot(
+            access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
+        ).crm
         self._objects: dict[str, _ObjectApis] = {}
         for object_type in CRM_OBJECT_TYPES:  # all of them: writes may touch unpulled types
             discovery = (
@@ -198,7 +200,7 @@ class HubSpotClient:
 
         return call_with_retry(
             once,
-            self._settings.retry,
+            self._settings.retry.settings(),
             classify=classify,
             describe=describe,
             retry_after=retry_after,

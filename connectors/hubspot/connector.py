@@ -29,15 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import (
-    Capability,
-    Connector,
-    Cursor,
-    PropertyDef,
-    PullBatch,
-    Record,
-    UniqueFields,
-)
+from connectors.base import Capability, Connector, UniqueFields
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -46,6 +38,7 @@ from connectors.hubspot.mapping import (
     MalformedObjectError,
     archived_at,
     crm_record,
+    field_maps,
     merged_away,
     more_associated,
     owner_record,
@@ -63,7 +56,8 @@ from connectors.hubspot.settings import (
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
-from syncd.errors import ConfigError
+from model.errors import ConfigError
+from model.records import Cursor, PropertyDef, PullBatch, Record
 
 Skipped = tuple[str, str]
 
@@ -136,8 +130,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
     ) -> None:
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
-        HubSpotWriter.__init__(self, self._client, retry=settings.retry, sleep=sleep)
-        self._fields = {t: FieldMap.identity(settings.properties_for(t)) for t in OBJECT_TYPES}
+        self._fields = field_maps(settings)
+        retry = settings.retry.settings()
+        HubSpotWriter.__init__(self, self._client, self._fields, retry=retry, sleep=sleep)
 
     @property
     def settings(self) -> HubSpotSettings:
@@ -236,7 +231,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         An object whose inline associations are paged (too many to list inline) gets all of
         them from the associations v4 batch read instead.
         """
-        properties = self._settings.properties_for(object_type)
+        properties = self._fields[object_type].vendor_names
         targets = ASSOCIATION_TARGETS[object_type]
         after: str | None = None
         while True:
@@ -321,7 +316,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             object_type,
             filters=filters,
             sort=sort,
-            properties=self._settings.properties_for(object_type),
+            properties=self._fields[object_type].vendor_names,
             limit=limit,
         )
         return SearchPage(results=results(page), more=next_after(page) is not None)

@@ -9,12 +9,15 @@ only wraps SSL errors).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import urllib3.exceptions
 
 from connectors.retry import ErrorAction, header, retry_after_seconds
+from model.errors import RetriableError
+from model.writes import WriteErrorKind
 
 _TRANSIENT_STATUSES = frozenset({408, 429})
 _AUTH_STATUSES = frozenset({401, 403})
@@ -129,6 +132,81 @@ def describe_batch_error(error: Mapping[str, Any]) -> str:
         if error.get(key):
             parts.append(f"{key}={error[key]}")
     return "; ".join(parts)
+
+
+_KIND_BY_CATEGORY: Mapping[str, WriteErrorKind] = {
+    "CONFLICT": WriteErrorKind.DUPLICATE_VALUE,
+    "VALIDATION_ERROR": WriteErrorKind.INVALID_VALUE,
+    "OBJECT_NOT_FOUND": WriteErrorKind.NOT_FOUND,
+    "RATE_LIMITS": WriteErrorKind.RATE_LIMITED,
+    "INVALID_AUTHENTICATION": WriteErrorKind.AUTH,
+    "MISSING_SCOPES": WriteErrorKind.PERMISSION,
+}
+_KIND_BY_STATUS: Mapping[int, WriteErrorKind] = {
+    409: WriteErrorKind.DUPLICATE_VALUE,
+    400: WriteErrorKind.INVALID_VALUE,
+    404: WriteErrorKind.NOT_FOUND,
+    429: WriteErrorKind.RATE_LIMITED,
+    401: WriteErrorKind.AUTH,
+    403: WriteErrorKind.PERMISSION,
+    408: WriteErrorKind.UNAVAILABLE,
+}
+_NAMED_PROPERTY = re.compile(r'"name":\s*"([^"]+)"')
+
+
+def _named_properties(error: Mapping[str, Any]) -> tuple[str, ...]:
+    """The properties a validation error names: each detail's ``context.propertyName``, else
+    the ``"name"`` entries of the JSON list HubSpot embeds in its message."""
+    names: list[str] = []
+    details = error.get("errors")
+    for detail in details if isinstance(details, list) else []:
+        context = detail.get("context") if isinstance(detail, Mapping) else None
+        found = context.get("propertyName") if isinstance(context, Mapping) else None
+        if isinstance(found, list):
+            names += [str(n) for n in found]
+        elif isinstance(found, str):
+            names.append(found)
+    if not names:
+        names = _NAMED_PROPERTY.findall(str(error.get("message") or ""))
+    return tuple(dict.fromkeys(names))
+
+
+def write_error(
+    status: int | None, error: Mapping[str, Any]
+) -> tuple[WriteErrorKind, tuple[str, ...]]:
+    """What a refused write means, and the HubSpot properties it names (HubSpot's names).
+
+    By ``category`` first: ``CONFLICT`` a duplicate value, ``VALIDATION_ERROR`` an invalid
+    value (the record was merged when ``context.mergedInto`` says so), ``OBJECT_NOT_FOUND``,
+    ``RATE_LIMITS``, ``INVALID_AUTHENTICATION``, ``MISSING_SCOPES``; else by HTTP status (409,
+    400, 404, 429, 401, 403; 408, 5xx or no answer at all: unavailable); else other. ``error``
+    is HubSpot's error body, or one error of a 207 answer (whose ``status`` is not HTTP's).
+    """
+    context = error.get("context")
+    if isinstance(context, Mapping) and context.get("mergedInto"):
+        return WriteErrorKind.MERGED, ()
+    kind = _KIND_BY_CATEGORY.get(str(error.get("category") or "").upper())
+    if kind is None and status is not None and status != 207:
+        kind = _KIND_BY_STATUS.get(status)
+        if kind is None and (status == 0 or status >= 500):
+            kind = WriteErrorKind.UNAVAILABLE
+    if kind is None:
+        return WriteErrorKind.OTHER, ()
+    named = _named_properties(error) if kind is WriteErrorKind.INVALID_VALUE else ()
+    return kind, named
+
+
+def exception_error(exc: BaseException) -> tuple[WriteErrorKind, tuple[str, ...]]:
+    """:func:`write_error` of a failed call: the SDK error it is or was caused by; a network
+    failure or an exhausted retry without one is unavailable."""
+    cause: BaseException | None = exc
+    while cause is not None and http_status(cause) is None:
+        cause = cause.__cause__
+    if cause is not None:
+        return write_error(http_status(cause), error_body(cause))
+    if isinstance(exc, (*_TRANSIENT_NETWORK, RetriableError)):
+        return WriteErrorKind.UNAVAILABLE, ()
+    return WriteErrorKind.OTHER, ()
 
 
 def may_have_landed(exc: BaseException) -> bool:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from connectors.base import FieldChange
 from connectors.hubspot.mapping import parse_datetime
+from model.writes import FieldChange
 
 HISTORY_BATCH_MAX: Final = 50
 

@@ -1,37 +1,178 @@
-"""HubSpot's wire objects to canonical records, in one place.
+"""HubSpot's wire objects to canonical records and back, in one place.
 
-Canonical field names are HubSpot's property names, so each :class:`FieldMap` here is the
-identity; the shape (one map per object type, both directions, round-trip tested) is what later
-connectors follow. Parsing works on the decoded JSON of one object at a time so that one malformed
-object is skipped with a reason instead of failing its whole page (the SDK deserializes a page
-as a unit and would raise on the first bad object).
+Each object type has one :class:`FieldMap`: HubSpot's property names to canonical ones
+(:mod:`model.fields`) on every pull, and back on every write. Plain names map to themselves
+(``firstname``, ``email``, ``dealname``); what HubSpot brands is renamed (:data:`RENAMES`:
+``hubspot_owner_id`` → ``owner_id``, ``hs_lead_status`` → ``lead_status``, ``dealstage`` →
+``stage``, ``hs_task_status`` → ``status``...). Values with a meaning policies rely on are
+decided here: a task's ``hs_task_status`` becomes ``completed`` (``COMPLETED``) or ``open``
+(every other status; ``open`` is written as ``NOT_STARTED``); ``lead_open`` is ``true`` when
+``hs_lead_status`` is one of the source's ``open_lead_statuses``; a deal's ``is_closed`` and
+``is_won`` come from its stage (``closedwon``: closed and won, ``closedlost``: closed).
+Properties the connector needs itself (``hs_object_id``) are requested but never exposed.
+A property the map does not know (one configured in ``properties``) passes through under its
+HubSpot name; the ``fields`` setting names custom properties canonically.
+
+Parsing works on the decoded JSON of one object at a time so that one malformed object is
+skipped with a reason instead of failing its whole page (the SDK deserializes a page as a unit
+and would raise on the first bad object).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-from connectors.base import Record
-from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGED_IDS
+from connectors.hubspot.settings import (
+    CRM_OBJECT_TYPES,
+    DEFAULT_PROPERTIES,
+    LAST_MODIFIED,
+    MERGEABLE,
+    MERGED_IDS,
+    OBJECT_ID,
+    OBJECT_TYPES,
+    HubSpotSettings,
+)
+from model.fields import FALSE, TASK_COMPLETED, TASK_OPEN, TRUE
+from model.records import Record
+
+RENAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "contacts": {
+            "hs_additional_emails": "additional_emails",
+            "lifecyclestage": "lifecycle_stage",
+            "hs_lead_status": "lead_status",
+            "hubspot_owner_id": "owner_id",
+            "notes_last_updated": "last_activity_at",
+            "createdate": "created_at",
+            "lastmodifieddate": "updated_at",
+            MERGED_IDS: "merged_ids",
+        },
+        "companies": {
+            "hubspot_owner_id": "owner_id",
+            "createdate": "created_at",
+            "hs_lastmodifieddate": "updated_at",
+            MERGED_IDS: "merged_ids",
+        },
+        "deals": {
+            "dealstage": "stage",
+            "hubspot_owner_id": "owner_id",
+            "createdate": "created_at",
+            "hs_lastmodifieddate": "updated_at",
+            MERGED_IDS: "merged_ids",
+        },
+        "tasks": {
+            "hs_task_subject": "subject",
+            "hs_task_body": "body",
+            "hs_task_status": "status",
+            "hs_task_priority": "priority",
+            "hs_task_type": "task_type",
+            "hs_timestamp": "due",
+            "hubspot_owner_id": "owner_id",
+            "createdate": "created_at",
+            "hs_lastmodifieddate": "updated_at",
+        },
+        "owners": {"firstName": "firstname", "lastName": "lastname", "userId": "user_id"},
+    }
+)
+"""HubSpot property names that differ from the canonical ones, per object type (vendor →
+canonical); every other property keeps its name."""
+
+INTERNAL: frozenset[str] = frozenset({OBJECT_ID})
+"""Properties the connector requests for itself and never exposes."""
+
+TASK_DONE = "COMPLETED"
+TASK_NEW = "NOT_STARTED"
+"""HubSpot's ``hs_task_status`` of a done task, and the one an open task is written with."""
+TASK_STATUSES = (TASK_NEW, "IN_PROGRESS", "WAITING", TASK_DONE, "DEFERRED")
+"""Every ``hs_task_status`` HubSpot defines."""
+CLOSED_WON = "closedwon"
+CLOSED_LOST = "closedlost"
+"""Deal stages of HubSpot's default pipeline that close a deal. Custom pipelines name their
+stages otherwise; reading ``/crm/v3/pipelines/deals`` (each stage's ``isClosed`` and
+``probability``) is issue 10's, until then only these two count as closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValueMap:
+    """How one field's values differ between HubSpot and canonical (both ways)."""
+
+    to_canonical: Callable[[str], str]
+    to_vendor: Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A read-only canonical field the connector computes from another field's HubSpot value.
+
+    ``base`` is the canonical name of the field it is computed from (its HubSpot property is
+    whatever the map says ``base`` is).
+    """
+
+    name: str
+    base: str
+    compute: Callable[[str | None], str]
+
+
+class ReadOnlyFieldError(KeyError):
+    """A write named fields the connector decides (``lead_open``) or HubSpot keeps to itself."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(f"read-only field(s) {sorted(names)}: decided by the connector")
+        self.names = tuple(names)
+
+
+def _task_status(value: str) -> str:
+    return TASK_COMPLETED if value.strip().upper() == TASK_DONE else TASK_OPEN
+
+
+def _task_status_vendor(value: str) -> str:
+    if value == TASK_COMPLETED:
+        return TASK_DONE
+    return TASK_NEW if value == TASK_OPEN else value
+
+
+TASK_STATUS = ValueMap(_task_status, _task_status_vendor)
+
+
+def _flag(test: Callable[[str], bool]) -> Callable[[str | None], str]:
+    return lambda value: TRUE if value is not None and test(value.strip().casefold()) else FALSE
+
+
+def lead_open(open_statuses: Iterable[str]) -> Derived:
+    """``lead_open`` from ``lead_status``: true for one of ``open_statuses`` (any case)."""
+    wanted = frozenset(s.strip().casefold() for s in open_statuses)
+    return Derived("lead_open", "lead_status", _flag(lambda v: v in wanted))
+
+
+DEAL_CLOSED = Derived("is_closed", "stage", _flag(lambda v: v in {CLOSED_WON, CLOSED_LOST}))
+DEAL_WON = Derived("is_won", "stage", _flag(lambda v: v == CLOSED_WON))
 
 
 @dataclass(frozen=True, slots=True)
 class FieldMap:
-    """A one-to-one map between a vendor's field names and canonical ones.
+    """A one-to-one map between HubSpot's property names and canonical field names, with the
+    values that differ and the fields derived from others (see the module docstring).
 
-    ``to_canonical`` drops vendor fields it does not know (vendor names never pass the boundary);
-    ``to_vendor`` refuses canonical fields it does not know (nothing is written by accident).
+    ``to_canonical`` drops vendor fields it does not know (vendor names never pass the boundary
+    unless the map passes them through); ``to_vendor`` writes a canonical field it does not
+    know under the same name (a custom property) and refuses derived ones.
     """
 
     pairs: tuple[tuple[str, str], ...]
     """(vendor name, canonical name) pairs."""
+    values: Mapping[str, ValueMap] = field(default_factory=dict)
+    """Value conversions by canonical name."""
+    derived: tuple[Derived, ...] = ()
+    internal: tuple[str, ...] = ()
+    """Vendor properties requested for the connector itself, never exposed."""
 
     def __post_init__(self) -> None:
         vendor = [v for v, _ in self.pairs]
-        canonical = [c for _, c in self.pairs]
+        canonical = [c for _, c in self.pairs] + [d.name for d in self.derived]
         if len(set(vendor)) != len(vendor) or len(set(canonical)) != len(canonical):
             raise ValueError("a field map must be one-to-one")
 
@@ -42,23 +183,74 @@ class FieldMap:
 
     @property
     def vendor_names(self) -> tuple[str, ...]:
-        return tuple(v for v, _ in self.pairs)
+        """Every property to request: the mapped ones and the internal ones."""
+        return tuple(dict.fromkeys([*(v for v, _ in self.pairs), *self.internal]))
 
     @property
     def canonical_names(self) -> tuple[str, ...]:
+        """Every canonical field the map delivers (derived ones included)."""
+        return tuple(c for _, c in self.pairs) + tuple(d.name for d in self.derived)
+
+    @property
+    def writable_names(self) -> tuple[str, ...]:
+        """The canonical fields a write may name through this map."""
         return tuple(c for _, c in self.pairs)
+
+    def vendor_name(self, canonical: str) -> str:
+        """The vendor name of a canonical field (itself when unmapped)."""
+        return next((v for v, c in self.pairs if c == canonical), canonical)
+
+    def canonical_name(self, vendor: str) -> str:
+        """The canonical name of a vendor field (itself when unmapped)."""
+        return next((c for v, c in self.pairs if v == vendor), vendor)
+
+    def renames(self) -> dict[str, str]:
+        """Vendor names that differ from their canonical name (vendor → canonical)."""
+        return {v: c for v, c in self.pairs if v != c}
+
+    def subset(self, canonical: Iterable[str]) -> FieldMap:
+        """The map restricted to ``canonical`` fields (those derived come with their base),
+        without the internal ones; a name the map does not know passes through unchanged."""
+        wanted = list(dict.fromkeys(canonical))
+        derived = tuple(d for d in self.derived if d.name in wanted)
+        bases = {d.base for d in derived}
+        known = {c for _, c in self.pairs}
+        pairs = [(v, c) for v, c in self.pairs if c in wanted or c in bases]
+        derived_names = {d.name for d in self.derived}
+        pairs += [(n, n) for n in wanted if n not in known and n not in derived_names]
+        return FieldMap(tuple(pairs), self.values, derived)
 
     def to_canonical(self, values: Mapping[str, str | None]) -> dict[str, str | None]:
         """Vendor values to canonical ones; every mapped field present, missing ones ``None``."""
-        return {canonical: values.get(vendor) for vendor, canonical in self.pairs}
+        found: dict[str, str | None] = {}
+        for vendor, canonical in self.pairs:
+            value = values.get(vendor)
+            convert = self.values.get(canonical)
+            found[canonical] = convert.to_canonical(value) if convert and value else value
+        for derived in self.derived:
+            found[derived.name] = derived.compute(found.get(derived.base))
+        return found
 
     def to_vendor(self, values: Mapping[str, str | None]) -> dict[str, str | None]:
-        """Canonical values to vendor ones (only the fields given)."""
+        """Canonical values to vendor ones (only the fields given). Raises
+        :class:`ReadOnlyFieldError` for a derived field, ``KeyError`` for a canonical name that
+        is also another field's vendor name (it would write the wrong property)."""
+        derived = [name for name in values if name in {d.name for d in self.derived}]
+        if derived:
+            raise ReadOnlyFieldError(derived)
         by_canonical = {c: v for v, c in self.pairs}
-        unknown = sorted(set(values) - set(by_canonical))
-        if unknown:
-            raise KeyError(f"no vendor field for canonical field(s) {unknown}")
-        return {by_canonical[name]: value for name, value in values.items()}
+        shadowed = sorted(
+            name for name in values if name not in by_canonical and name in dict(self.pairs)
+        )
+        if shadowed:
+            raise KeyError(f"{shadowed} are HubSpot names of other fields; write canonical names")
+        out: dict[str, str | None] = {}
+        for name, value in values.items():
+            convert = self.values.get(name)
+            out[by_canonical.get(name, name)] = (
+                convert.to_vendor(value) if convert and value else value
+            )
+        return out
 
 
 class MalformedObjectError(ValueError):
@@ -234,3 +426,40 @@ def archived_at(raw: Mapping[str, Any]) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def field_map(object_type: str, settings: HubSpotSettings | None = None) -> FieldMap:
+    """The field map of ``object_type`` for ``settings`` (default ones): the configured
+    ``properties`` (HubSpot's names) plus what the connector needs, renamed by :data:`RENAMES`
+    and the source's ``fields``, with the task status values and the derived fields."""
+    settings = settings or HubSpotSettings.model_construct()
+    requested = settings.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
+    custom = dict(settings.fields.get(object_type, {}))
+    needed: list[str] = []
+    if object_type in LAST_MODIFIED:
+        needed.append(LAST_MODIFIED[object_type])
+    if object_type in MERGEABLE:
+        needed.append(MERGED_IDS)
+    renames = RENAMES.get(object_type, {})
+    pairs = [
+        (vendor, custom.get(vendor) or renames.get(vendor, vendor))
+        for vendor in dict.fromkeys([*requested, *needed, *custom])
+        if vendor not in INTERNAL
+    ]
+    # a custom property mapped onto a canonical name takes it over from HubSpot's own
+    claimed = {custom[v] for v, _ in pairs if v in custom}
+    pairs = [(v, c) for v, c in pairs if v in custom or c not in claimed]
+    values = {"status": TASK_STATUS} if object_type == "tasks" else {}
+    derived: list[Derived] = []
+    if object_type == "contacts":
+        derived.append(lead_open(settings.open_lead_statuses))
+    elif object_type == "deals":
+        derived += [DEAL_CLOSED, DEAL_WON]
+    mapped = {c for _, c in pairs}
+    internal = () if object_type == "owners" else tuple(INTERNAL)
+    return FieldMap(tuple(pairs), values, tuple(d for d in derived if d.base in mapped), internal)
+
+
+def field_maps(settings: HubSpotSettings | None = None) -> dict[str, FieldMap]:
+    """The vendor/canonical field map of every object type, for ``settings`` (default ones)."""
+    return {t: field_map(t, settings) for t in OBJECT_TYPES}

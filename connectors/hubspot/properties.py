@@ -6,7 +6,8 @@ An enumeration's options become ``(value, label)`` pairs in display order (HubSp
 but a person can no longer pick). ``multi`` is true for a multiple-checkbox field
 (``fieldType: "checkbox"``), whose values are ``;``-joined.
 
-Only the fields of the connector's field map come out, under their canonical names; a malformed
+Only the fields of the connector's field map come out, under their canonical names, and the
+options of a field whose values the map converts (a task's status) as canonical values; a malformed
 definition (no name, options that are not objects with a string value) is skipped, not fatal:
 a field without its definition is simply not checked by the policies.
 """
@@ -14,10 +15,11 @@ a field without its definition is simply not checked by the policies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from connectors.base import PropertyDef
 from connectors.hubspot.mapping import FieldMap
+from model.records import PropertyDef
 
 MULTI_FIELD_TYPE = "checkbox"
 """HubSpot's ``fieldType`` of a multi-select enumeration."""
@@ -76,6 +78,14 @@ def property_defs(body: Mapping[str, Any], fields: FieldMap) -> list[PropertyDef
     for vendor, canonical in fields.pairs:
         raw = by_vendor.get(vendor)
         definition = property_def(raw, canonical) if raw is not None else None
+        convert = fields.values.get(canonical)
+        if definition is not None and convert is not None:
+            labels: dict[str, str] = {}
+            for value, label in definition.options:
+                labels.setdefault(convert.to_canonical(value), label)
+            definition = replace(
+                definition, options=tuple(labels.items()), hidden_options=frozenset()
+            )
         if definition is not None:
             found.append(definition)
     return found

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.errors import SyncdError
+from model.errors import SyncdError
 
 
 @dataclass(frozen=True, slots=True)

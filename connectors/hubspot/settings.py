@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-from connectors.retry import RetrySettings
-from syncd.errors import ConfigError
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from connectors.settings import (
+    ConnectorSettings,
+    RetryConfig,
+    resolve_secret,
+    secret_reference,
+    unset_reference,
+)
+from model.errors import ConfigError
 
 OBJECT_TYPES: tuple[str, ...] = ("contacts", "companies", "deals", "tasks", "owners")
 """Canonical object types this connector pulls."""
@@ -33,10 +43,11 @@ MERGEABLE: frozenset[str] = frozenset({"contacts", "companies", "deals"})
 """Object types HubSpot can merge (a primary lists absorbed ids in ``hs_merged_object_ids``)."""
 
 UNIQUE_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {"contacts": MappingProxyType({"email": ("email", "hs_additional_emails")})}
+    {"contacts": MappingProxyType({"email": ("email", "additional_emails")})}
 )
-"""Fields HubSpot keeps unique: a contact's e-mail may be no other live contact's e-mail or
-additional e-mail (a write answers 409 ``CONFLICT`` "Contact already exists. Existing ID: …")."""
+"""Fields HubSpot keeps unique, by canonical name: a contact's e-mail may be no other live
+contact's e-mail or additional e-mail (a write answers 409 ``CONFLICT`` "Contact already exists.
+Existing ID: …")."""
 
 ASSOCIATION_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -118,61 +129,123 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "owners": ("email", "firstName", "lastName", "userId"),
     }
 )
-"""Properties requested per object type: the project's canonical data model."""
+"""HubSpot properties requested per object type (HubSpot's names; see
+:mod:`connectors.hubspot.mapping` for their canonical names)."""
 
 LIST_PAGE_MAX = 100
 SEARCH_PAGE_MAX = 200
 ASSOCIATION_BATCH_MAX = 100
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HubSpotSettings:
-    """One HubSpot account as the connector sees it.
+DECIDED_FIELDS: frozenset[str] = frozenset({"lead_open", "is_closed", "is_won"})
+"""Canonical fields the connector computes; no custom property may be mapped onto them."""
 
-    ``token`` is the private-app access token, already resolved from its secret reference (it is
-    kept out of ``repr``). ``lookback`` is how far before the stored cursor an incremental pull
-    starts reading, to cover HubSpot's search lag and clock skew. ``properties`` overrides the
-    properties requested per object type.
+
+class HubSpotSettings(ConnectorSettings):
+    """A HubSpot account, reached through ``hubspot-api-client`` (``connector = "hubspot"``).
+
+    ``token`` is a ``${ENV_VAR}`` reference to the private-app access token (or ``token_file``
+    the path of a file holding it); the connector is built with the token resolved
+    (:meth:`with_token`), which never shows in a ``repr``. ``lookback_seconds`` is how far
+    before the stored cursor an incremental pull starts reading, to cover HubSpot's search lag
+    and clock skew. ``properties`` overrides the
+    HubSpot properties requested per object type (a property the field map does not know passes
+    through under its HubSpot name); ``fields`` names custom properties canonically (object type
+    → HubSpot name → canonical name; they are requested too). ``open_lead_statuses`` are the
+    ``hs_lead_status`` values of an open lead (canonical ``lead_open``).
     """
 
-    token: str = field(repr=False)
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = Field(
+        default="https://api.hubapi.com",
+        description="API base URL: https://api.hubapi.com, or a sandbox.",
+    )
+    token: str | None = Field(default=None, description='"${ENV_VAR}" reference to the token')
+    token_file: Path | None = Field(default=None, description="A file holding only the token.")
     object_types: tuple[str, ...] = OBJECT_TYPES
-    lookback: timedelta = timedelta(minutes=5)
-    page_size_list: int = LIST_PAGE_MAX
-    page_size_search: int = SEARCH_PAGE_MAX
-    properties: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
-    retry: RetrySettings = field(default_factory=RetrySettings)
-    request_timeout: float = 60.0
+    lookback_seconds: int = Field(default=300, ge=0)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    page_size_list: int = Field(default=LIST_PAGE_MAX, ge=1, le=LIST_PAGE_MAX)
+    page_size_search: int = Field(default=SEARCH_PAGE_MAX, ge=1, le=SEARCH_PAGE_MAX)
+    properties: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    fields: dict[str, dict[str, str]] = Field(default_factory=dict)
+    open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+    retry: RetryConfig = RetryConfig()
 
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not self.token:
-            problems.append("token: must not be empty")
-        unknown = sorted(set(self.object_types) - set(OBJECT_TYPES))
+    _token: SecretStr | None = PrivateAttr(default=None)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL such as https://api.hubapi.com")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _no_plain_secret(cls, value: str | None) -> str | None:
+        return secret_reference(value, "${HUBSPOT_TOKEN}")
+
+    @field_validator("object_types")
+    @classmethod
+    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in value if t not in OBJECT_TYPES]
         if unknown:
-            problems.append(f"object_types: unknown {unknown}; expected some of {OBJECT_TYPES}")
-        unknown_props = sorted(set(self.properties) - set(OBJECT_TYPES))
-        if unknown_props:
-            problems.append(f"properties: unknown object types {unknown_props}")
-        if not 1 <= self.page_size_list <= LIST_PAGE_MAX:
-            problems.append(f"page_size_list: expected 1..{LIST_PAGE_MAX}")
-        if not 1 <= self.page_size_search <= SEARCH_PAGE_MAX:
-            problems.append(f"page_size_search: expected 1..{SEARCH_PAGE_MAX}")
-        if self.lookback < timedelta(0):
-            problems.append("lookback: must not be negative")
-        if self.request_timeout <= 0:
-            problems.append("request_timeout: must be positive")
-        if problems:
-            raise ConfigError("invalid HubSpot settings: " + "; ".join(problems))
+            raise ValueError(
+                f"unknown object type(s) {unknown}; expected some of {list(OBJECT_TYPES)}"
+            )
+        return value
 
-    def properties_for(self, object_type: str) -> tuple[str, ...]:
-        """Properties to request for ``object_type``: the configured ones plus what the
-        connector needs itself (the id, the last-modified property, merged ids)."""
-        configured = self.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
-        if object_type == "owners":
-            return tuple(configured)
-        needed = [OBJECT_ID, LAST_MODIFIED[object_type]]
-        if object_type in MERGEABLE:
-            needed.append(MERGED_IDS)
-        return tuple(dict.fromkeys([*configured, *needed]))
+    @field_validator("properties", "fields")
+    @classmethod
+    def _known_types(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(OBJECT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown object type(s) {unknown}; expected some of {OBJECT_TYPES}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _one_to_one(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for object_type, names in value.items():
+            if len(set(names.values())) != len(names):
+                raise ValueError(f"{object_type}: two HubSpot properties map to one field")
+            decided = sorted(set(names.values()) & DECIDED_FIELDS)
+            if decided:
+                raise ValueError(f"{object_type}: {decided} are decided by the connector")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HubSpotSettings:
+        if self.token is None and self.token_file is None:
+            raise ValueError('a token is required: token = "${HUBSPOT_TOKEN}" or token_file')
+        return self
+
+    def pulled_types(self) -> tuple[str, ...]:
+        return self.object_types
+
+    def unset_secrets(self) -> list[str]:
+        return unset_reference("token", self.token)
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(seconds=self.lookback_seconds)
+
+    @property
+    def request_timeout(self) -> float:
+        return self.request_timeout_seconds
+
+    def resolve_token(self, base_dir: Path, key: str) -> SecretStr:
+        """Read the token from the environment or its file; ``ConfigError`` names ``key``."""
+        return resolve_secret(self.token, self.token_file, base_dir, f"{key}.token")
+
+    def with_token(self, token: str | SecretStr) -> HubSpotSettings:
+        """These settings carrying the resolved token the connector sends."""
+        copy = self.model_copy()
+        copy._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        return copy
+
+    def access_token(self) -> str:
+        """The resolved token (:meth:`with_token`); ``ConfigError`` when there is none."""
+        if self._token is None or not self._token.get_secret_value():
+            raise ConfigError("the HubSpot token was not resolved: build the connector with it")
+        return self._token.get_secret_value()

@@ -12,22 +12,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from connectors.base import TaskWrite
 from connectors.hubspot.client import TaskInput
+from connectors.hubspot.mapping import FieldMap
+from model.fields import TASK_OPEN
+from model.writes import TaskWrite
 
 TASK_ASSOCIATION_TYPES: Mapping[str, int] = MappingProxyType(
     {"contacts": 204, "companies": 192, "deals": 216}
 )
 """HubSpot-defined association type id from a task to a record of each object type."""
 
-TASK_PROPERTIES: tuple[str, ...] = (
-    "hs_task_subject",
-    "hs_task_body",
-    "hs_task_status",
-    "hs_timestamp",
-    "hubspot_owner_id",
-)
-"""Properties :meth:`~connectors.base.Writer.find_tasks` reads of each task."""
+TASK_FIELDS: tuple[str, ...] = ("subject", "body", "status", "due", "owner_id")
+"""Canonical fields :meth:`~connectors.base.Writer.find_tasks` reads of each task."""
+TASK_PRIORITY = "MEDIUM"
+TASK_TYPE = "TODO"
+"""HubSpot's ``hs_task_priority`` and ``hs_task_type`` of the tasks syncd creates."""
 
 
 def marker(key: str) -> str:
@@ -61,20 +60,21 @@ def hubspot_datetime(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def task_input(write: TaskWrite) -> TaskInput:
-    """The batch-create input of one task write. Raises ``KeyError`` for an object type a task
-    cannot be associated to."""
+def task_input(write: TaskWrite, fields: FieldMap) -> TaskInput:
+    """The batch-create input of one task write, through the tasks' field map. Raises
+    ``KeyError`` for an object type a task cannot be associated to."""
     type_id = TASK_ASSOCIATION_TYPES[write.object_type]
-    properties = {
-        "hs_task_subject": write.subject,
-        "hs_task_body": body_with_marker(write.body, write.key),
-        "hs_task_status": "NOT_STARTED",
-        "hs_task_priority": "MEDIUM",
-        "hs_task_type": "TODO",
-        "hs_timestamp": hubspot_datetime(write.due),
+    canonical: dict[str, str | None] = {
+        "subject": write.subject,
+        "body": body_with_marker(write.body, write.key),
+        "status": TASK_OPEN,
+        "priority": TASK_PRIORITY,
+        "task_type": TASK_TYPE,
+        "due": hubspot_datetime(write.due),
     }
     if write.owner_id:
-        properties["hubspot_owner_id"] = write.owner_id
+        canonical["owner_id"] = write.owner_id
+    properties = {k: v for k, v in fields.to_vendor(canonical).items() if v is not None}
     return TaskInput(
         properties=properties,
         associations=((write.record_id, type_id),),

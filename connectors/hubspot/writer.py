@@ -1,12 +1,15 @@
 """The write half of the HubSpot connector (:class:`connectors.base.Writer`) over the SDK.
 
-* ``read``: batch read, 100 ids per call, the properties asked for plus the last-modified
-  property (and ``hs_merged_object_ids`` on mergeable types, to map a merged id to the
-  survivor HubSpot answers with). Ids HubSpot reports missing (207) or leaves out are ``None``.
-  Associations asked for come from the associations v4 batch read, as an incremental pull
-  reads them.
-* ``update``: batch update, 100 inputs per call (an id at most once per call), judged input by
-  input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
+Every method takes and gives canonical field names and values; the source's field maps
+(:mod:`connectors.hubspot.mapping`) turn them into HubSpot's on the way out and back.
+
+* ``read``: batch read, 100 ids per call, the fields asked for plus ``updated_at`` (and
+  ``merged_ids`` on mergeable types, to map a merged id to the survivor HubSpot answers
+  with). Ids HubSpot reports missing (207) or leaves out are ``None``. Associations asked
+  for come from the associations v4 batch read, as an incremental pull reads them.
+* ``update``: a write naming a field the connector derives (``lead_open``, ``is_closed``...)
+  fails alone, unsent. Batch update, 100 inputs per call (an id at most once per call), judged
+  input by input (:mod:`connectors.hubspot.batches`, :mod:`connectors.hubspot.answers`). Each input
   carries its outbox key as ``objectWriteTraceId``, which makes HubSpot judge the inputs one by
   one: a 207 fails only the inputs its errors name (``context.ids`` or
   ``context.objectWriteTraceId``). Where HubSpot still refuses the whole batch for one invalid
@@ -26,7 +29,10 @@
   (this call merged nothing; HubSpot's refusal stays in ``response``).
 * ``archive``: batch archive (204).
 
-``WriteResult.response`` holds HubSpot's status, category and correlation id, never values.
+``WriteResult.response`` holds HubSpot's status, category and correlation id, never values;
+``error_kind`` says what a failure means (:func:`connectors.hubspot.errors.write_error`) and
+``fields`` the canonical fields HubSpot refused. A contact's 409 ``CONFLICT`` is its e-mail,
+the one contact property HubSpot keeps unique (its answer names no property).
 """
 
 from __future__ import annotations
@@ -35,24 +41,31 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from connectors.base import FieldChange, FieldWrite, Record, TaskWrite, Writer, WriteResult
+from connectors.base import Writer
 from connectors.hubspot.answers import judge_inputs, survivors, traced
 from connectors.hubspot.associations import association_pairs, results
 from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
 from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
-from connectors.hubspot.errors import audit_error, audit_response
+from connectors.hubspot.errors import audit_error, audit_response, exception_error
 from connectors.hubspot.history import HISTORY_BATCH_MAX, current_change
-from connectors.hubspot.mapping import FieldMap, MalformedObjectError, crm_record
-from connectors.hubspot.settings import CRM_OBJECT_TYPES, LAST_MODIFIED, MERGEABLE, MERGED_IDS
+from connectors.hubspot.mapping import (
+    FieldMap,
+    MalformedObjectError,
+    ReadOnlyFieldError,
+    crm_record,
+)
+from connectors.hubspot.settings import CRM_OBJECT_TYPES, MERGEABLE
 from connectors.hubspot.tasks import (
     TASK_ASSOCIATION_TYPES,
-    TASK_PROPERTIES,
+    TASK_FIELDS,
     has_marker,
     key_of,
     task_input,
 )
 from connectors.retry import RetrySettings
-from syncd.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
+from model.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
+from model.records import Record
+from model.writes import FieldChange, FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 
 def _check_type(object_type: str, allowed: Iterable[str] = CRM_OBJECT_TYPES) -> None:
@@ -79,19 +92,36 @@ def _unique_id_chunks(writes: Sequence[FieldWrite]) -> list[list[FieldWrite]]:
     return groups
 
 
+def _canonical_fields(object_type: str, fields: FieldMap, result: WriteResult) -> WriteResult:
+    """``result`` with the HubSpot properties it names as canonical fields."""
+    if result.ok:
+        return result
+    names = tuple(fields.canonical_name(name) for name in result.fields)
+    if result.error_kind is WriteErrorKind.DUPLICATE_VALUE and object_type == "contacts":
+        names = names or ("email",)
+    return replace(result, fields=names)
+
+
 class HubSpotWriter(Writer):
     """:class:`~connectors.base.Writer` over a :class:`HubSpotClient` (see the module doc)."""
 
     def __init__(
         self,
         client: HubSpotClient,
+        fields: Mapping[str, FieldMap],
         *,
         retry: RetrySettings,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._maps = fields
         self._retry = retry
         self._sleep = sleep
+
+    def is_task_of(self, task: Record, key: str) -> bool:
+        """See :meth:`Writer.is_task_of`: the ``[syncd:KEY]`` marker in the task's body."""
+        body = task.properties.get("body")
+        return has_marker(body, key)
 
     # ------------------------------------------------------------------ reads
 
@@ -103,11 +133,10 @@ class HubSpotWriter(Writer):
         associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
         _check_type(object_type)
-        names = [*properties, LAST_MODIFIED[object_type]]
+        names = [*properties, "updated_at"]
         if object_type in MERGEABLE:
-            names.append(MERGED_IDS)
-        names = list(dict.fromkeys(names))
-        fields = FieldMap.identity(names)
+            names.append("merged_ids")
+        fields = self._maps[object_type].subset(list(dict.fromkeys(names)))
         wanted = list(dict.fromkeys(ids))
         found: dict[str, Record | None] = {}
         for chunk in chunks(wanted):
@@ -158,7 +187,8 @@ class HubSpotWriter(Writer):
         wanted: dict[str, set[str]] = {}
         for record_id, name in fields:
             wanted.setdefault(record_id, set()).add(name)
-        names = sorted({name for _, name in fields})
+        vendor = {n: self._maps[object_type].vendor_name(n) for _, n in fields}
+        names = sorted(set(vendor.values()))
         found: dict[tuple[str, str], FieldChange] = {}
         for chunk in chunks(list(wanted), HISTORY_BATCH_MAX):
             page = self._client.batch_read(object_type, chunk, names, with_history=names)
@@ -167,7 +197,8 @@ class HubSpotWriter(Writer):
                 current = raw.get("properties") or {}
                 history = raw.get("propertiesWithHistory") or {}
                 for name in sorted(wanted.get(record_id, ())):
-                    change = current_change(history.get(name) or [], current.get(name))
+                    wire = vendor[name]
+                    change = current_change(history.get(wire) or [], current.get(wire))
                     if change is not None:
                         found[(record_id, name)] = change
         return found
@@ -181,7 +212,7 @@ class HubSpotWriter(Writer):
             if record_id in task_ids and task_id not in task_ids[record_id]:
                 task_ids[record_id].append(task_id)
                 holders.setdefault(task_id, []).append(record_id)
-        tasks = self.read("tasks", list(holders), TASK_PROPERTIES)
+        tasks = self.read("tasks", list(holders), TASK_FIELDS)
         found: dict[str, list[Record]] = {}
         for record_id, ids in task_ids.items():
             found[record_id] = [
@@ -196,9 +227,30 @@ class HubSpotWriter(Writer):
     def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         _check_type(object_type)
         client = self._client
+        fields = self._maps[object_type]
+        vendor: dict[str, dict[str, str | None]] = {}
+        settled: dict[str, WriteResult] = {}
+        for write in writes:
+            try:
+                vendor[write.key] = fields.to_vendor(write.properties)
+            except ReadOnlyFieldError as refused:
+                settled[write.key] = WriteResult(
+                    write.key,
+                    ok=False,
+                    error=f"not written: {refused.args[0]}",
+                    error_kind=WriteErrorKind.INVALID_VALUE,
+                    fields=refused.names,
+                )
+            except KeyError as refused:
+                settled[write.key] = WriteResult(
+                    write.key,
+                    ok=False,
+                    error=f"not written: {refused.args[0]}",
+                    error_kind=WriteErrorKind.INVALID_VALUE,
+                )
 
         def send(batch: Sequence[FieldWrite]) -> Answer:
-            inputs = [BatchUpdateInput(w.record_id, w.properties, w.key) for w in batch]
+            inputs = [BatchUpdateInput(w.record_id, vendor[w.key], w.key) for w in batch]
             return client.send_batch_update(object_type, inputs)
 
         def judge(batch: Sequence[FieldWrite], answer: Answer) -> dict[str, WriteResult]:
@@ -217,7 +269,8 @@ class HubSpotWriter(Writer):
         runner = BatchRunner(
             key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
         )
-        settled = runner.run(_unique_id_chunks(writes))
+        sent = runner.run(_unique_id_chunks([w for w in writes if w.key in vendor]))
+        settled.update({k: _canonical_fields(object_type, fields, r) for k, r in sent.items()})
         return [settled[w.key] for w in writes]
 
     def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
@@ -235,8 +288,10 @@ class HubSpotWriter(Writer):
                     write.key,
                     ok=False,
                     error=f"a task cannot be associated to {write.object_type!r}",
+                    error_kind=WriteErrorKind.OTHER,
                 )
-        inputs = {w.key: task_input(w) for w in valid}
+        inputs = {w.key: task_input(w, self._maps["tasks"]) for w in valid}
+        body_property = self._maps["tasks"].vendor_name("body")
         client = self._client
 
         def send(batch: Sequence[TaskWrite]) -> Answer:
@@ -247,7 +302,7 @@ class HubSpotWriter(Writer):
             applied: dict[str, str] = {}
             for raw in results(answer.body or {}):
                 properties = raw.get("properties") if isinstance(raw, Mapping) else None
-                body = properties.get("hs_task_body") if isinstance(properties, Mapping) else None
+                body = properties.get(body_property) if isinstance(properties, Mapping) else None
                 key = key_of(body if isinstance(body, str) else None, keys)
                 if key is not None and raw.get("id") is not None:
                     applied.setdefault(key, str(raw["id"]))
@@ -264,7 +319,9 @@ class HubSpotWriter(Writer):
             retry=self._retry,
             sleep=self._sleep,
         )
-        settled.update(runner.run(chunks(valid)))
+        created = runner.run(chunks(valid))
+        tasks = self._maps["tasks"]
+        settled.update({k: _canonical_fields("tasks", tasks, r) for k, r in created.items()})
         return [settled[w.key] for w in writes]
 
     def _already_created(self, writes: Sequence[TaskWrite]) -> dict[str, WriteResult]:
@@ -276,7 +333,7 @@ class HubSpotWriter(Writer):
         found: dict[str, WriteResult] = {}
         for write in writes:
             for task in tasks[write.object_type].get(write.record_id, []):
-                if has_marker(task.properties.get("hs_task_body"), write.key):
+                if self.is_task_of(task, write.key):
                     found[write.key] = WriteResult(
                         write.key,
                         ok=True,
@@ -288,7 +345,12 @@ class HubSpotWriter(Writer):
 
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
         if object_type not in MERGEABLE:
-            return WriteResult(key, ok=False, error=f"HubSpot cannot merge {object_type}")
+            return WriteResult(
+                key,
+                ok=False,
+                error=f"HubSpot cannot merge {object_type}",
+                error_kind=WriteErrorKind.OTHER,
+            )
         try:
             survivor = self._client.merge(object_type, primary_id, merged_id)
         except SourceFatalError:
@@ -299,12 +361,15 @@ class HubSpotWriter(Writer):
                 return WriteResult(
                     key, ok=True, remote_id=already, response=audit_error(exc), already=True
                 )
+            kind, properties = exception_error(exc)
             return WriteResult(
                 key,
                 ok=False,
                 error=str(exc),
                 retriable=isinstance(exc, RetriableError),
                 response=audit_error(exc),
+                error_kind=kind,
+                fields=tuple(self._maps[object_type].canonical_name(p) for p in properties),
             )
         remote_id = survivor.get("id")
         return WriteResult(

@@ -15,7 +15,7 @@ from datetime import datetime
 import jellyfish
 import phonenumbers
 
-from connectors.base import Record
+from model.records import Record
 from policies.dedupe.nicknames import nicknames
 from policies.geo import country_code
 from policies.normalizers import (
@@ -114,7 +114,7 @@ def _emails(props: Mapping[str, str | None]) -> tuple[str, ...]:
     primary = normalize_email(props.get("email") or "")
     if "@" in primary:
         found[primary] = None
-    for extra in normalize_email_list(props.get("hs_additional_emails") or "").split(";"):
+    for extra in normalize_email_list(props.get("additional_emails") or "").split(";"):
         if "@" in extra:
             found.setdefault(extra, None)
     return tuple(found)
@@ -133,7 +133,7 @@ def _phones(props: Mapping[str, str | None], region: str) -> tuple[str, ...]:
 def _created(record: Record) -> datetime | None:
     if record.created_at is not None:
         return record.created_at
-    raw = record.properties.get("createdate")
+    raw = record.properties.get("created_at")
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
     except ValueError:

@@ -28,7 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import combinations
 
-from policies.base import Change, Merge, Policy, Snapshot
+from model.changes import Change, Merge, Snapshot
+from model.fields import is_writable
+from policies.base import Policy
 from policies.dedupe.blocking import candidate_pairs
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
 from policies.dedupe.decisions import constraints
@@ -57,7 +59,7 @@ def primary_key(rule: str) -> Callable[[Features], tuple[object, ...]]:
         return lambda f: (-_utc(f.updated).timestamp(), -f.filled, id_key(f.id))
     if rule == "owned":
         return lambda f: (
-            _blank(f.record.properties.get("hubspot_owner_id")),
+            _blank(f.record.properties.get("owner_id")),
             created(f),
             -f.filled,
             id_key(f.id),
@@ -264,7 +266,9 @@ class DedupePolicy(Policy):
         fields = sorted({f for i in donors for f in feats[i].record.properties})
         values: dict[str, str | None] = {}
         for field in fields:
-            if field in self.settings.survivorship_exclude:
+            if field in self.settings.survivorship_exclude or not is_writable(
+                feats[primary].record.object_type, field
+            ):
                 continue
             rule = self.settings.field_survivorship.get(field, self.settings.survivorship)
             if rule == "primary" and not _blank(own.get(field)):

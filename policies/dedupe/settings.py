@@ -111,15 +111,7 @@ class CompanyWeights(BaseModel):
     zip: Comparison = Field(default=_cmp(1.0, -0.5, 0.5), description="Zip: exact.")
 
 
-_SYSTEM_FIELDS = (
-    "hs_object_id",
-    "createdate",
-    "lastmodifieddate",
-    "hs_lastmodifieddate",
-    "hs_merged_object_ids",
-    "hs_additional_emails",
-    "notes_last_updated",
-)
+_SYSTEM_FIELDS = ("created_at", "updated_at", "merged_ids", "additional_emails", "last_activity_at")
 
 
 class DedupeSettings(BaseModel):
@@ -233,7 +225,8 @@ class DedupeSettings(BaseModel):
     )
     survivorship_exclude: tuple[str, ...] = Field(
         default=_SYSTEM_FIELDS,
-        description="Fields never copied from a merged record to the primary.",
+        description="Fields never copied from a merged record to the primary (read-only "
+        "fields such as lead_open never are).",
     )
 
     @field_validator("default_region")

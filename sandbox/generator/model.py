@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from connectors.base import Record
-
 
 def iso(moment: datetime) -> str:
     """``moment`` (UTC) as HubSpot writes timestamps: ``2024-03-01T12:00:00.000Z``."""
@@ -76,20 +74,3 @@ class Dataset:
     objects: dict[str, list[GeneratedObject]]
     owners: list[dict[str, object]]
     truth: GroundTruth
-
-    def records(self) -> dict[str, list[Record]]:
-        """The objects as the connectors deliver them: canonical records by object type."""
-        return {
-            object_type: [
-                Record(
-                    object_type=object_type,
-                    id=o.id,
-                    properties=o.properties,
-                    updated_at=o.updated_at,
-                    created_at=o.created_at,
-                    associations={t: tuple(ids) for t, ids in o.associations.items()},
-                )
-                for o in objects
-            ]
-            for object_type, objects in self.objects.items()
-        }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from syncd.errors import ConfigError
+from model.errors import ConfigError
 
 _REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-)?\}$")
 

@@ -14,7 +14,7 @@ from connectors.retry import (
     retry_after_seconds,
     retrying,
 )
-from syncd.errors import RecordSkippedError, RetriableError, SourceFatalError, SyncdError
+from model.errors import RecordSkippedError, RetriableError, SourceFatalError, SyncdError
 
 
 class FakeApiError(Exception):

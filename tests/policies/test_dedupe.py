@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
+from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.features import extract
 from policies.dedupe.scoring import Scorer

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Record
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
+from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import constraints
 

@@ -8,7 +8,8 @@ from itertools import combinations
 
 import pytest
 
-from policies.base import Merge, Snapshot
+from bench.dataset import canonical_records
+from model.changes import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 
 generator = pytest.importorskip("sandbox.generator")
@@ -29,7 +30,7 @@ def _pairs(clusters: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def generated() -> tuple[Snapshot, dict[str, list[list[str]]]]:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = dataset.records()
+    records = canonical_records(dataset)
     truth = dataset.truth.to_json()["duplicate_clusters"]
     return Snapshot("generated", NOW, records), truth
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.quality import groups_of, pairs_of, score
-from connectors.base import Record
-from policies.base import Snapshot
+from model.changes import Snapshot
+from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 
 DATA = Path(__file__).parent.parent / "data" / "contacts_labelled.csv"

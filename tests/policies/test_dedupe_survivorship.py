@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Record
-from policies.base import Merge, Snapshot
+from model.changes import Merge, Snapshot
+from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ NEW = person(
     jobtitle="Vice President of Sales",
     city="San Francisco",
     address="1 Market St",
-    hubspot_owner_id="77",
+    owner_id="77",
 )
 
 
@@ -59,7 +59,19 @@ def merge(**settings: object) -> Merge:
 def test_default_keeps_the_primarys_values_and_fills_its_gaps() -> None:
     found = merge()
     assert found.primary_id == "1"  # oldest
-    assert found.field_values == {"address": "1 Market St", "hubspot_owner_id": "77"}
+    assert found.field_values == {"address": "1 Market St", "owner_id": "77"}
+
+
+def test_fields_the_crm_or_connector_decides_are_never_carried() -> None:
+    old = person("1", age=300, modified=200, firstname="Jane", lastname="Doe",
+                 email="jane@acme.com", lead_open=None)  # fmt: skip
+    new = person("2", age=10, modified=1, firstname="Jane", lastname="Doe",
+                 email="jane@acme.com", lead_open="true", nps="9")  # fmt: skip
+    changes = DedupePolicy(DedupeSettings(survivorship_exclude=()))(
+        Snapshot("s", NOW, {"contacts": [old, new]})
+    )
+    [found] = [c for c in changes if isinstance(c, Merge)]
+    assert found.field_values == {"nps": "9"}  # a custom field is the CRM's to accept
 
 
 def test_most_recent_takes_the_freshest_value_of_every_field() -> None:

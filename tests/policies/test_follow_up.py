@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import CreateTask, Snapshot
+from model.changes import CreateTask, Snapshot
+from model.records import Record
 from policies.follow_up import FollowUpPolicy, FollowUpSettings, add_business_days
 
 FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
@@ -24,12 +24,22 @@ def rec(
     return Record(object_type, record_id, props, FRIDAY, associations=dict(assoc or {}))
 
 
-def lead(record_id: str, status: str | None = "NEW", **props: str | None) -> Record:
-    return rec("contacts", record_id, None, hs_lead_status=status, **props)
+def lead(
+    record_id: str, status: str | None = "NEW", *, is_open: bool = True, **props: str | None
+) -> Record:
+    """A contact whose CRM says it is an open lead (``lead_open``) or not."""
+    lead_open = "true" if is_open else "false"
+    return rec("contacts", record_id, None, lead_status=status, lead_open=lead_open, **props)
 
 
 def task(record_id: str, status: str, **assoc: tuple[str, ...]) -> Record:
-    return rec("tasks", record_id, assoc, hs_task_status=status)
+    return rec("tasks", record_id, assoc, status=status)
+
+
+def deal(record_id: str, stage: str | None, *, closed: bool = False, **props: str | None) -> Record:
+    return rec(
+        "deals", record_id, None, stage=stage, is_closed="true" if closed else "false", **props
+    )
 
 
 def follow_up(
@@ -48,7 +58,7 @@ def follow_up(
 
 
 def test_open_lead_without_task_gets_one() -> None:
-    (created,) = follow_up(lead("1", firstname="Jane", lastname="Doe", hubspot_owner_id="77"))
+    (created,) = follow_up(lead("1", firstname="Jane", lastname="Doe", owner_id="77"))
     assert created.object_type == "contacts"
     assert created.record_id == "1"
     assert created.policy == "follow_up"
@@ -61,38 +71,35 @@ def test_open_lead_without_task_gets_one() -> None:
     )
 
 
-@pytest.mark.parametrize("status", ["NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT"])
-def test_each_open_status_counts(status: str) -> None:
+@pytest.mark.parametrize("status", ["NEW", "CONNECTED", "Working", None])
+def test_the_crm_decides_what_an_open_lead_is_not_the_status(status: str | None) -> None:
     assert len(follow_up(lead("1", status))) == 1
-
-
-@pytest.mark.parametrize("status", ["CONNECTED", "UNQUALIFIED", "BAD_TIMING", "OPEN_DEAL", None])
-def test_other_statuses_do_not(status: str | None) -> None:
-    assert follow_up(lead("1", status)) == []
+    assert follow_up(lead("1", status, is_open=False)) == []
+    assert follow_up(rec("contacts", "1", None, lead_status=status)) == []  # not decided
 
 
 def test_open_task_on_the_task_side_suppresses() -> None:
-    assert follow_up(lead("1"), task("50", "NOT_STARTED", contacts=("1",))) == []
+    assert follow_up(lead("1"), task("50", "open", contacts=("1",))) == []
 
 
 def test_open_task_on_the_record_side_suppresses() -> None:
-    contact = rec("contacts", "1", {"tasks": ("50",)}, hs_lead_status="OPEN")
-    assert follow_up(contact, task("50", "WAITING")) == []
+    contact = rec("contacts", "1", {"tasks": ("50",)}, lead_status="OPEN", lead_open="true")
+    assert follow_up(contact, task("50", "open")) == []
 
 
 def test_only_completed_or_unknown_tasks_do_not_suppress() -> None:
-    contact = rec("contacts", "1", {"tasks": ("50", "404")}, hs_lead_status="OPEN")
-    done = task("50", "COMPLETED", contacts=("1",))
-    other = task("51", "NOT_STARTED", contacts=("2",))
+    contact = rec("contacts", "1", {"tasks": ("50", "404")}, lead_status="OPEN", lead_open="true")
+    done = task("50", "completed", contacts=("1",))
+    other = task("51", "open", contacts=("2",))
     assert [c.record_id for c in follow_up(contact, done, other)] == ["1"]
 
 
 def test_open_deal_gets_a_task_closed_deals_do_not() -> None:
     deals = [
-        rec("deals", "10", None, dealname="Big renewal", dealstage="contractsent"),
-        rec("deals", "11", None, dealname="Won", dealstage="closedwon"),
-        rec("deals", "12", None, dealname="Lost", dealstage="closedlost"),
-        rec("deals", "13", None, dealname=None, dealstage=None),
+        deal("10", "contractsent", dealname="Big renewal"),
+        deal("11", "closedwon", closed=True, dealname="Won"),
+        deal("12", "closedlost", closed=True, dealname="Lost"),
+        rec("deals", "13", None, dealname=None, stage=None),
     ]
     created = follow_up(*deals)
     assert [c.record_id for c in created] == ["10", "13"]
@@ -103,12 +110,11 @@ def test_open_deal_gets_a_task_closed_deals_do_not() -> None:
 
 
 def test_deal_with_open_task_is_skipped() -> None:
-    deal = rec("deals", "10", None, dealname="X", dealstage="qualifiedtobuy")
-    assert follow_up(deal, task("60", "IN_PROGRESS", deals=("10",))) == []
+    assert follow_up(deal("10", "qualifiedtobuy"), task("60", "open", deals=("10",))) == []
 
 
 def test_owner_falls_back_when_missing_or_archived() -> None:
-    records = [lead("1"), lead("2", hubspot_owner_id="8"), lead("3", hubspot_owner_id="9")]
+    records = [lead("1"), lead("2", owner_id="8"), lead("3", owner_id="9")]
     owners = {"8": {"archived": "true"}, "9": {"archived": "false"}}
     created = follow_up(*records, owners=owners, fallback_owner_id="42")
     assert [c.owner_id for c in created] == ["42", "42", "9"]
@@ -116,23 +122,27 @@ def test_owner_falls_back_when_missing_or_archived() -> None:
 
 
 def test_templates_default_missing_fields_to_empty() -> None:
-    created = follow_up(
-        lead("1", email="x@y.com"),
-        contact_subject="Call {firstname} {nosuchfield} at {email}",
-    )
+    rule = {
+        "object_type": "contacts",
+        "when": [{"field": "lead_open", "equals": "true"}],
+        "reason": "open lead",
+        "subject": "Call {firstname} {nosuchfield} at {email}",
+    }
+    created = follow_up(lead("1", email="x@y.com"), rules=[rule])
     assert created[0].subject == "Call at x@y.com"
     (anonymous,) = follow_up(lead("2"))
     assert anonymous.subject == "Follow up with contact 2"
 
 
-def test_object_types_and_statuses_are_configurable() -> None:
-    records = [lead("1", "CONNECTED"), rec("deals", "2", None, dealstage="appointmentscheduled")]
-    created = follow_up(*records, object_types=["contacts"], open_lead_statuses=["CONNECTED"])
+def test_rules_pick_the_object_types() -> None:
+    records = [lead("1", "CONNECTED"), deal("2", "appointmentscheduled")]
+    leads_only = [r for r in FollowUpSettings().effective_rules() if r.object_type == "contacts"]
+    created = follow_up(*records, rules=[r.model_dump(by_alias=True) for r in leads_only])
     assert [c.record_id for c in created] == ["1"]
 
 
 def test_changes_are_sorted_by_type_then_id() -> None:
-    records = [lead("10"), rec("deals", "3", None, dealstage="x"), lead("9"), lead("100")]
+    records = [lead("10"), deal("3", "x"), lead("9"), lead("100")]
     assert [(c.object_type, c.record_id) for c in follow_up(*records)] == [
         ("contacts", "9"),
         ("contacts", "10"),

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import CreateTask, Snapshot
+from model.changes import CreateTask, Snapshot
+from model.records import Record
 from policies.follow_up import Condition, FollowUpPolicy, FollowUpSettings
 
 FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
@@ -40,19 +40,19 @@ def run(
 
 
 def test_equals_ignores_case_and_whitespace() -> None:
-    cond = {"field": "hs_lead_status", "equals": "open"}
-    assert holds(cond, hs_lead_status=" OPEN ")
-    assert not holds(cond, hs_lead_status="OPEN_DEAL")
+    cond = {"field": "lead_status", "equals": "open"}
+    assert holds(cond, lead_status=" OPEN ")
+    assert not holds(cond, lead_status="OPEN_DEAL")
     assert not holds(cond)
 
 
 def test_in_and_not_in() -> None:
-    assert holds({"field": "hs_lead_status", "in": ["NEW", "OPEN"]}, hs_lead_status="new")
-    assert not holds({"field": "hs_lead_status", "in": ["NEW", "OPEN"]}, hs_lead_status="CONNECTED")
-    assert not holds({"field": "hs_lead_status", "in": ["NEW"]})
-    closed = {"field": "dealstage", "not_in": ["closedwon", "closedlost"]}
-    assert holds(closed, dealstage="qualifiedtobuy")
-    assert not holds(closed, dealstage="ClosedWon")
+    assert holds({"field": "lead_status", "in": ["NEW", "OPEN"]}, lead_status="new")
+    assert not holds({"field": "lead_status", "in": ["NEW", "OPEN"]}, lead_status="CONNECTED")
+    assert not holds({"field": "lead_status", "in": ["NEW"]})
+    closed = {"field": "stage", "not_in": ["closedwon", "closedlost"]}
+    assert holds(closed, stage="qualifiedtobuy")
+    assert not holds(closed, stage="ClosedWon")
     assert holds(closed)  # a missing stage is in no list
 
 
@@ -64,12 +64,12 @@ def test_contains_looks_at_each_value_of_a_multi_value_field() -> None:
 
 
 def test_older_than_days_reads_last_activity() -> None:
-    cond = {"field": "notes_last_updated", "older_than_days": 30}
-    assert holds(cond, notes_last_updated="2024-03-01T10:00:00.000Z")
-    assert not holds(cond, notes_last_updated="2024-04-20T10:00:00Z")
-    assert holds(cond, notes_last_updated="1709287200000")  # epoch ms, 2024-03-01
+    cond = {"field": "last_activity_at", "older_than_days": 30}
+    assert holds(cond, last_activity_at="2024-03-01T10:00:00.000Z")
+    assert not holds(cond, last_activity_at="2024-04-20T10:00:00Z")
+    assert holds(cond, last_activity_at="1709287200000")  # epoch ms, 2024-03-01
     assert holds(cond)  # never any activity
-    assert holds(cond, notes_last_updated="garbage")
+    assert holds(cond, last_activity_at="garbage")
 
 
 def test_a_condition_needs_exactly_one_operator() -> None:
@@ -85,16 +85,16 @@ STALE_VIP: dict[str, object] = {
     "object_type": "contacts",
     "when": [
         {"field": "tags", "contains": "vip"},
-        {"field": "notes_last_updated", "older_than_days": 14},
+        {"field": "last_activity_at", "older_than_days": 14},
     ],
-    "reason": "VIP {firstname} quiet since {notes_last_updated}",
+    "reason": "VIP {firstname} quiet since {last_activity_at}",
     "subject": "Check in with {display_name} ({company})",
-    "body": "Last activity {notes_last_updated}; status {hs_lead_status}.",
+    "body": "Last activity {last_activity_at}; status {lead_status}.",
     "due_in_business_days": 0,
 }
 STALLED_DEAL: dict[str, object] = {
     "object_type": "deals",
-    "when": [{"field": "dealstage", "in": ["contractsent"]}],
+    "when": [{"field": "stage", "in": ["contractsent"]}],
     "reason": "contract out for {dealname}",
     "subject": "Chase the contract: {dealname}",
 }
@@ -109,13 +109,13 @@ def test_rules_pick_records_and_fill_templates() -> None:
             lastname="Lee",
             tags="vip",
             company="Acme",
-            notes_last_updated="2024-04-01T00:00:00Z",
-            hubspot_owner_id="7",
+            last_activity_at="2024-04-01T00:00:00Z",
+            owner_id="7",
         ),
-        rec("contacts", "2", tags="vip", notes_last_updated="2024-05-01T00:00:00Z"),
-        rec("contacts", "3", tags="newsletter", notes_last_updated="2024-01-01T00:00:00Z"),
-        rec("deals", "4", dealname="Big one", dealstage="contractsent", hubspot_owner_id="7"),
-        rec("deals", "5", dealname="Other", dealstage="qualifiedtobuy"),
+        rec("contacts", "2", tags="vip", last_activity_at="2024-05-01T00:00:00Z"),
+        rec("contacts", "3", tags="newsletter", last_activity_at="2024-01-01T00:00:00Z"),
+        rec("deals", "4", dealname="Big one", stage="contractsent", owner_id="7"),
+        rec("deals", "5", dealname="Other", stage="qualifiedtobuy"),
     ]
     created = run(records, [STALE_VIP, STALLED_DEAL])
     assert [(c.object_type, c.record_id) for c in created] == [("contacts", "1"), ("deals", "4")]
@@ -137,9 +137,9 @@ def test_first_matching_rule_wins_and_open_tasks_still_suppress() -> None:
         "subject": "Any {dealname}",
     }
     records = [
-        rec("deals", "4", dealname="A", dealstage="contractsent"),
-        rec("deals", "5", dealname="B", dealstage="closedwon"),
-        Record("tasks", "9", {"hs_task_status": "WAITING"}, FRIDAY, associations={"deals": ("5",)}),
+        rec("deals", "4", dealname="A", stage="contractsent"),
+        rec("deals", "5", dealname="B", stage="closedwon"),
+        Record("tasks", "9", {"status": "open"}, FRIDAY, associations={"deals": ("5",)}),
     ]
     created = run(records, [STALLED_DEAL, broad])
     assert [(c.record_id, c.subject) for c in created] == [("4", "Chase the contract: A")]
@@ -156,9 +156,10 @@ def test_companies_can_have_rules() -> None:
     assert [(c.object_type, c.subject) for c in created] == [("companies", "Call Globex")]
 
 
-def test_rules_and_legacy_keys_do_not_mix() -> None:
-    with pytest.raises(ValidationError, match="not both"):
-        FollowUpSettings.model_validate({"rules": [STALLED_DEAL], "open_lead_statuses": ["NEW"]})
+def test_the_keys_rules_replaced_are_gone() -> None:
+    for key in ("contact_subject", "object_types", "open_lead_statuses", "closed_deal_stages"):
+        with pytest.raises(ValidationError, match="Extra inputs"):
+            FollowUpSettings.model_validate({key: "x"})
     assert FollowUpSettings.model_validate({"rules": []}).effective_rules() == ()
 
 
@@ -180,9 +181,9 @@ OWNERS: dict[str, dict[str, str | None]] = {
 
 
 def test_round_robin_over_active_owners_by_owner_id_then_record_id() -> None:
-    leads = [rec("contacts", rid, hs_lead_status="NEW") for rid in ("15", "3", "200", "40", "8")]
+    leads = [rec("contacts", rid, lead_open="true") for rid in ("15", "3", "200", "40", "8")]
     deal = rec("deals", "9", dealname="D")
-    owned = rec("contacts", "1", hs_lead_status="NEW", hubspot_owner_id="100")  # archived owner
+    owned = rec("contacts", "1", lead_open="true", owner_id="100")  # archived owner
     created = run([*leads, deal, owned], owners=OWNERS)
     owner_of = {c.record_id: c.owner_id for c in created}
     # Active owners 4, 20, 30; records needing one in id order: 1, 3, 8, 9, 15, 40, 200.
@@ -192,8 +193,8 @@ def test_round_robin_over_active_owners_by_owner_id_then_record_id() -> None:
 
 def test_record_owner_and_fallback_come_before_round_robin() -> None:
     records = [
-        rec("contacts", "1", hs_lead_status="NEW", hubspot_owner_id="30"),
-        rec("contacts", "2", hs_lead_status="NEW"),
+        rec("contacts", "1", lead_open="true", owner_id="30"),
+        rec("contacts", "2", lead_open="true"),
     ]
     assert [c.owner_id for c in run(records, owners=OWNERS)] == ["30", "4"]
     assert [c.owner_id for c in run(records, owners=OWNERS, fallback_owner_id="77")] == [

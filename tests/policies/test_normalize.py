@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import Record
-from policies.base import Change, Flag, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import Record
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
 NOW = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_contact_fields_are_normalized_with_readable_reasons() -> None:
         "1",
         firstname="  Jane   ",
         email=" Jane@X.com ",
-        hs_additional_emails="A@b.com; ;a@B.com",
+        additional_emails="A@b.com; ;a@B.com",
         phone="(415) 555-0132 x12",
         state="Calif.",
         country=" u.s.a. ",
@@ -69,7 +69,7 @@ def test_contact_fields_are_normalized_with_readable_reasons() -> None:
     assert as_map(updates) == {
         ("1", "firstname"): "Jane",
         ("1", "email"): "jane@x.com",
-        ("1", "hs_additional_emails"): "a@b.com",
+        ("1", "additional_emails"): "a@b.com",
         ("1", "phone"): "+14155550132;ext=12",
         ("1", "state"): "CA",
         ("1", "country"): "US",
@@ -132,20 +132,20 @@ def test_invalid_emails_are_flagged_after_trimming_and_fixable_ones_fixed() -> N
         "contacts",
         "1",
         email=" Amy Ellis@UnionPartners.com",
-        hs_additional_emails="ok@x.com;bad@@x.com; B@X.COM",
+        additional_emails="ok@x.com;bad@@x.com; B@X.COM",
     )
-    fixable = rec("contacts", "2", email=" Jo@Acme.COM ", hs_additional_emails="A@b.com;a@B.com")
+    fixable = rec("contacts", "2", email=" Jo@Acme.COM ", additional_emails="A@b.com;a@B.com")
     assert as_map(run(record, fixable)) == {
         ("2", "email"): "jo@acme.com",
-        ("2", "hs_additional_emails"): "a@b.com",
+        ("2", "additional_emails"): "a@b.com",
     }
     flags = flagged(record, fixable)
-    assert set(flags) == {("1", "email"), ("1", "hs_additional_emails")}
+    assert set(flags) == {("1", "email"), ("1", "additional_emails")}
     assert flags[("1", "email")].startswith(
         "email ' Amy Ellis@UnionPartners.com' is not a valid e-mail address: "
     )
-    assert "'bad@@x.com'" in flags[("1", "hs_additional_emails")]
-    assert "ok@x.com" not in flags[("1", "hs_additional_emails")].partition("holds")[2]
+    assert "'bad@@x.com'" in flags[("1", "additional_emails")]
+    assert "ok@x.com" not in flags[("1", "additional_emails")].partition("holds")[2]
     for bad in ("a@b..com", "a.b.com", "x@gmail", "a@b,com"):
         assert ("3", "email") in flagged(rec("contacts", "3", email=bad)), bad
 
@@ -245,7 +245,7 @@ MESSY = {
     "firstname": ["  Jane ", "Zoë\u00a0\u00a0Ng", "BOB", "", "jean-pierre", "ΣΊΣΥΦΟΣ"],
     "lastname": ["MCDONALD", "van der berg", "O'BRIEN", "  smith  "],
     "email": [" Jane@X.com", "bob@@x", "A@B.C ", "   "],
-    "hs_additional_emails": ["A@b.com; ;a@B.com", ";", "x@y.z;X@Y.Z "],
+    "additional_emails": ["A@b.com; ;a@B.com", ";", "x@y.z;X@Y.Z "],
     "phone": ["(415) 555-0132", "415.555.0132 x 7", "+44 20 7946 0958", "(555) 123-4567", "n/a"],
     "mobilephone": ["030 1234567", "1-800-FLOWERS", "+1 212 555 0100 ext. 12", "12"],
     "state": ["Calif.", "N.Y.", "new york", "Québec", "Ontario", "Bavaria", " tx "],

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policies.base import Flag, Snapshot, Update
+from bench.dataset import canonical_records
+from model.changes import Flag, Snapshot, Update
 from policies.normalize import NormalizePolicy, NormalizeSettings
 
 generator = pytest.importorskip("sandbox.generator")
@@ -16,7 +17,7 @@ NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
 
 def test_invalid_emails_and_phones_are_exactly_the_flagged_ones() -> None:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = dataset.records()
+    records = canonical_records(dataset)
     changes = NormalizePolicy(NormalizeSettings())(Snapshot("generated", NOW, records))
     due = [f for f in dataset.truth.to_json()["due_fixes"] if f["policy"] == "normalize"]
     invalid = {(f["record_id"], f["field"]) for f in due if f.get("flag") == "invalid"}

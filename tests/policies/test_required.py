@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import PropertyDef, Record
-from policies.base import Change, CreateTask, Flag, Snapshot
+from model.changes import Change, CreateTask, Flag, Snapshot
+from model.records import PropertyDef, Record
 from policies.required import RequiredPolicy, RequiredSettings
 
 FRIDAY = datetime(2024, 5, 3, 15, 30, tzinfo=UTC)
@@ -43,24 +43,29 @@ def test_defaults_flag_each_missing_field_with_a_reason() -> None:
 
 
 def test_stage_rules_add_fields_only_at_their_stage() -> None:
-    early = rec("deals", "1", dealname="Small", dealstage="qualifiedtobuy")
-    late = rec("deals", "2", dealname="Big", dealstage="ContractSent ", amount="10")
+    early = rec("deals", "1", dealname="Small", stage="qualifiedtobuy", is_won="false")
+    late = rec("deals", "2", dealname="Big", stage="closedwon", is_won="true", amount="10")
     changes = run(early, late)
     assert [(c.record_id, c.field) for c in changes if isinstance(c, Flag)] == [("2", "closedate")]
-    assert "at dealstage ContractSent" in changes[0].reason
+    assert "at is_won true" in changes[0].reason
+    stages = {"by": "stage", "stages": {"contractsent": ["amount", "closedate"]}}
+    late = rec("deals", "2", dealname="Big", stage="ContractSent ", amount="10")
+    changes = run(early, late, fields={"deals": stages})
+    assert [(c.record_id, c.field) for c in changes if isinstance(c, Flag)] == [("2", "closedate")]
+    assert "at stage ContractSent" in changes[0].reason
 
 
 def test_configured_list_and_table_forms() -> None:
     settings = {
         "fields": {
             "contacts": ["phone"],
-            "deals": {"by": "dealstage", "stages": {"closedwon": ["amount"]}},
+            "deals": {"by": "stage", "stages": {"closedwon": ["amount"]}},
         }
     }
     changes = run(
         rec("contacts", "1", phone=None, email=None),
-        rec("deals", "2", dealstage="closedwon"),
-        rec("deals", "3", dealstage="closedlost"),
+        rec("deals", "2", stage="closedwon"),
+        rec("deals", "3", stage="closedlost"),
         rec("companies", "4"),  # not configured: nothing required
         **settings,
     )
@@ -71,7 +76,7 @@ def test_configured_list_and_table_forms() -> None:
 
 
 def test_as_tasks_gives_the_owner_one_task_in_business_days() -> None:
-    deal = rec("deals", "7", dealname="Big deal", dealstage="contractsent", hubspot_owner_id="42")
+    deal = rec("deals", "7", dealname="Big deal", stage="closedwon", is_won="true", owner_id="42")
     orphan = rec("contacts", "8", firstname="Jane", lastname="Doe")
     changes = run(deal, orphan, as_tasks=True, due_in_business_days=2, fallback_owner_id="9")
     tasks = [c for c in changes if isinstance(c, CreateTask)]

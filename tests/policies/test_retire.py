@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from connectors.base import Record
-from policies.base import Archive, Change, Flag, Snapshot, Update
+from model.changes import Archive, Change, Flag, Snapshot, Update
+from model.records import Record
 from policies.retire import RetirePolicy, RetireSettings, last_activity
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def rec(
 
 
 def contact(record_id: str, **props: str | None) -> Record:
-    base: dict[str, str | None] = {"notes_last_updated": OLD, "lastmodifieddate": OLD}
+    base: dict[str, str | None] = {"last_activity_at": OLD, "updated_at": OLD}
     return rec("contacts", record_id, None, **(base | props))
 
 
@@ -38,7 +38,7 @@ def run(*records: Record, **settings: object) -> list[Change]:
 
 
 def test_stale_contact_is_reported_with_its_last_activity() -> None:
-    (flag,) = run(contact("1"), contact("2", notes_last_updated=RECENT))
+    (flag,) = run(contact("1"), contact("2", last_activity_at=RECENT))
     assert isinstance(flag, Flag)
     assert (flag.record_id, flag.field, flag.value) == ("1", None, "2023-01-05")
     assert flag.policy == "retire"
@@ -46,24 +46,25 @@ def test_stale_contact_is_reported_with_its_last_activity() -> None:
 
 
 def test_a_recent_edit_counts_as_activity() -> None:
-    assert run(contact("1", lastmodifieddate=RECENT)) == []
+    assert run(contact("1", updated_at=RECENT)) == []
     # no activity fields at all: the record's updated_at (2023-01-01) decides
     assert len(run(rec("contacts", "3"))) == 1
 
 
 def test_open_things_keep_a_record_alive() -> None:
-    lead = contact("1", hs_lead_status="OPEN")
+    lead = contact("1", lead_status="OPEN", lead_open="true")
     with_task = contact("2")
-    task = rec("tasks", "50", {"contacts": ("2",)}, hs_task_status="NOT_STARTED")
+    task = rec("tasks", "50", {"contacts": ("2",)}, status="open")
     with_done_task = contact("3")
-    done = rec("tasks", "51", {"contacts": ("3",)}, hs_task_status="COMPLETED")
-    with_deal = rec("contacts", "4", {"deals": ("60",)}, notes_last_updated=OLD)
-    deal = rec("deals", "60", None, dealstage="contractsent")
-    with_closed_deal = rec("contacts", "5", {"deals": ("61",)}, notes_last_updated=OLD)
-    closed = rec("deals", "61", None, dealstage="closedlost")
+    done = rec("tasks", "51", {"contacts": ("3",)}, status="completed")
+    with_deal = rec("contacts", "4", {"deals": ("60",)}, last_activity_at=OLD)
+    deal = rec("deals", "60", None, stage="contractsent", is_closed="false")
+    with_closed_deal = rec("contacts", "5", {"deals": ("61",)}, last_activity_at=OLD)
+    closed = rec("deals", "61", None, stage="closedlost", is_closed="true")
+    not_open = contact("6", lead_status="OPEN", lead_open="false")  # the CRM says: not open
     changes = run(lead, with_task, task, with_done_task, done, with_deal, deal, with_closed_deal,
-                  closed)  # fmt: skip
-    assert [c.record_id for c in changes] == ["3", "5"]
+                  closed, not_open)  # fmt: skip
+    assert [c.record_id for c in changes] == ["3", "5", "6"]
 
 
 def test_tag_action_adds_the_value_once() -> None:
@@ -81,8 +82,8 @@ def test_tag_action_adds_the_value_once() -> None:
 
 
 def test_archive_action_and_other_types() -> None:
-    deal = rec("deals", "9", None, dealstage="closedwon", hs_lastmodifieddate=OLD)
-    open_deal = rec("deals", "10", None, dealstage="qualifiedtobuy", hs_lastmodifieddate=OLD)
+    deal = rec("deals", "9", None, stage="closedwon", is_closed="true", updated_at=OLD)
+    open_deal = rec("deals", "10", None, stage="qualifiedtobuy", is_closed="false", updated_at=OLD)
     changes = run(contact("1"), deal, open_deal, action="archive", object_types=["deals"])
     assert changes == [
         Archive("hs", "deals", "retire", changes[0].reason, "9"),
@@ -91,13 +92,13 @@ def test_archive_action_and_other_types() -> None:
 
 
 def test_stale_after_days_is_configurable() -> None:
-    assert run(contact("1", notes_last_updated=RECENT, lastmodifieddate=RECENT),
+    assert run(contact("1", last_activity_at=RECENT, updated_at=RECENT),
                stale_after_days=10) != []  # fmt: skip
     assert run(contact("1"), stale_after_days=5000) == []
 
 
 def test_last_activity_reads_epoch_milliseconds() -> None:
-    record = rec("contacts", "1", None, notes_last_updated="1700000000000")
-    assert last_activity(record, ["notes_last_updated"]) == datetime(
+    record = rec("contacts", "1", None, last_activity_at="1700000000000")
+    assert last_activity(record, ["last_activity_at"]) == datetime(
         2023, 11, 14, 22, 13, 20, tzinfo=UTC
     )

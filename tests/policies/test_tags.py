@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import PropertyDef, Record
+from bench.dataset import canonical_records
 from connectors.hubspot.properties import property_def
-from policies.base import Change, Flag, Snapshot, Update
+from model.changes import Change, Flag, Snapshot, Update
+from model.records import PropertyDef, Record
 from policies.tags import LabelUsage, TagsPolicy, TagsSettings, label_usage
 
 NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
@@ -31,12 +32,12 @@ TAGS = PropertyDef(
     hidden_options=frozenset({"v.i.p.", "Partner"}),
 )
 STATUS = PropertyDef(
-    name="hs_lead_status",
+    name="lead_status",
     label="Lead Status",
     type="enumeration",
     options=(("NEW", "New"), ("OPEN", "Open"), ("IN_PROGRESS", "In Progress")),
 )
-OWNER = PropertyDef(name="hubspot_owner_id", label="Owner", type="enumeration")
+OWNER = PropertyDef(name="owner_id", label="Owner", type="enumeration")
 STATE = PropertyDef(name="state", label="State/Region", type="string")
 SCHEMA = {"contacts": {p.name: p for p in (TAGS, STATUS, OWNER, STATE)}}
 SYNONYMS = {
@@ -95,29 +96,29 @@ def test_hidden_and_unknown_values_map_by_label_or_text_else_flag() -> None:
         contact("2", tags="V I P"),  # not an option at all: normalized text of 'vip'
         contact("3", tags="Newsletter"),  # the label of 'newsletter'
         contact("4", tags="vip;gold;v.i.p."),  # 'gold' maps to nothing
-        contact("5", hs_lead_status="in progress"),
-        contact("6", hs_lead_status="Closed"),
+        contact("5", lead_status="in progress"),
+        contact("6", lead_status="Closed"),
     )
     assert updates(changes) == {
         ("1", "tags"): "vip;partner",
         ("2", "tags"): "vip",
         ("3", "tags"): "newsletter",
         ("4", "tags"): "vip;gold",
-        ("5", "hs_lead_status"): "IN_PROGRESS",
+        ("5", "lead_status"): "IN_PROGRESS",
     }
     reasons = {(c.record_id, c.field): c.reason for c in changes if isinstance(c, Update)}
     assert (
         "hidden (legacy) option 'Partner' matches the label of option 'partner'"
         in (reasons[("1", "tags")])
     )
-    assert "matches the label of option 'IN_PROGRESS'" in reasons[("5", "hs_lead_status")]
+    assert "matches the label of option 'IN_PROGRESS'" in reasons[("5", "lead_status")]
     assert flags(changes) == {
         ("4", "tags"): "tags: value 'gold' is not an allowed option",
-        ("6", "hs_lead_status"): "hs_lead_status: value 'Closed' is not an allowed option",
+        ("6", "lead_status"): "lead_status: value 'Closed' is not an allowed option",
     }
     flag = next(c for c in changes if isinstance(c, Flag) and c.record_id == "6")
     assert flag.value == "Closed"
-    assert flags(run(contact("6", hs_lead_status="Closed"), flag_unmapped=False)) == {}
+    assert flags(run(contact("6", lead_status="Closed"), flag_unmapped=False)) == {}
 
 
 def test_multi_select_is_an_order_free_set() -> None:
@@ -149,9 +150,9 @@ def test_ambiguous_matches_and_non_option_synonym_targets_are_flagged() -> None:
 
 
 def test_fields_setting_limits_the_check_and_owner_ids_are_left_alone() -> None:
-    record = contact("1", tags="gold", hs_lead_status="Closed", hubspot_owner_id="77")
-    assert set(flags(run(record))) == {("1", "tags"), ("1", "hs_lead_status")}
-    assert set(flags(run(record, fields=["hs_lead_status"]))) == {("1", "hs_lead_status")}
+    record = contact("1", tags="gold", lead_status="Closed", owner_id="77")
+    assert set(flags(run(record))) == {("1", "tags"), ("1", "lead_status")}
+    assert set(flags(run(record, fields=["lead_status"]))) == {("1", "lead_status")}
     assert run(record, object_types=["companies"]) == []
 
 
@@ -166,7 +167,7 @@ def test_settings_refuse_ambiguous_synonyms_and_unknown_keys() -> None:
 
 def test_label_usage_reports_unused_and_rare_options() -> None:
     records = [contact(str(i), tags="vip;newsletter") for i in range(1, 6)]
-    records += [contact("9", tags="Partner;follow up", hs_lead_status="OPEN")]
+    records += [contact("9", tags="Partner;follow up", lead_status="OPEN")]
     snapshot = Snapshot("t", NOW, {"contacts": records}, schema=SCHEMA)
     usage = label_usage(snapshot, TagsSettings(rare_label_max=1))
     assert [(u.field, u.value, u.records) for u in usage] == [
@@ -175,9 +176,9 @@ def test_label_usage_reports_unused_and_rare_options() -> None:
         ("tags", "v.i.p.", 0),
         ("tags", "Partner", 1),
         ("tags", "partner", 0),
-        ("hs_lead_status", "NEW", 0),
-        ("hs_lead_status", "OPEN", 1),
-        ("hs_lead_status", "IN_PROGRESS", 0),
+        ("lead_status", "NEW", 0),
+        ("lead_status", "OPEN", 1),
+        ("lead_status", "IN_PROGRESS", 0),
     ]
     assert usage[3] == LabelUsage(
         "contacts", "tags", "Partner", "Partner (legacy)", True, 1, ("9",)
@@ -193,7 +194,7 @@ schema_module = pytest.importorskip("sandbox.generator.schema")
 
 def test_generated_tags_match_the_ground_truth() -> None:
     dataset = generator.generate(2000, seed=11, now=NOW)
-    records = dataset.records()
+    records = canonical_records(dataset)
     schema = {
         t: {str(p["name"]): d for p in props if (d := property_def(p, str(p["name"])))}
         for t, props in schema_module.PROPERTIES.items()

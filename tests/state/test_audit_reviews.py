@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Update
+from model.changes import Update
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state.base import AuditEntry, AuditRecord, OpOutcome, OutboxOp
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 EPOCH = 1  # of the leases the fixtures hold
@@ -184,7 +184,7 @@ def test_refresh_records_updates_baselines_but_never_newer_data(running: SqlStat
     written = [
         Record("contacts", "1", {"email": "a@x.com"}, at(5)),  # syncd's write: newer
         Record("contacts", "2", {"email": "b@x.com"}, at(7)),  # a person changed it after
-        Record("tasks", "900", {"hs_task_subject": "Follow up"}, at(5)),  # created by syncd
+        Record("tasks", "900", {"subject": "Follow up"}, at(5)),  # created by syncd
     ]
     assert running.refresh_records("hs", written) == 2
     got = running.get_records("hs", "contacts", ["1", "2"])

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Cursor, PullBatch, Record
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
 from state.models import UTCDateTime
 from state.rows import id_sort_key, newest_per_id, utc
 from state.store import open_store
-from syncd.errors import StateError
 
 
 def test_sqlite_file_store_uses_wal_foreign_keys_and_busy_timeout(sqlite_url: str) -> None:

@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from policies.base import Flag
+from model.changes import Flag
+from model.errors import StateError
 from state import migrate
 from state.engine import make_engine
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from model.errors import LeaseLostError, SourceBusyError, StateError
 from state.base import OpOutcome, OutboxOp
 from state.locks import advisory_key, lock_path
 from state.store import SqlStateStore, open_store
-from syncd.errors import LeaseLostError, SourceBusyError, StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)

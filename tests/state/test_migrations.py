@@ -13,13 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from connectors.base import Cursor, PullBatch, Record
-from policies.base import Update
+from model.changes import Update
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.engine import make_engine
 from state.store import SqlStateStore, open_store
-from syncd.errors import StateError
 
 TABLES_0001 = {
     "sources",
@@ -49,7 +49,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0005"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0006"
     finally:
         store.close()
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from policies.base import Update
+from model.changes import Update
+from model.errors import StateError
 from state import outbox_sql
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Cursor, PullBatch, Record
+from model.errors import StateError
+from model.records import Cursor, PullBatch, Record
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -159,7 +159,7 @@ def test_snapshot_has_live_records_in_numeric_id_order(running: SqlStateStore) -
         "hs",
         "r1",
         batch(
-            rec("300", object_type="owners", email="a@x.com", firstName="Ann"),
+            rec("300", object_type="owners", email="a@x.com", firstname="Ann"),
             Record("owners", "301", {"email": "old@x.com"}, T0, archived=True),
             object_type="owners",
         ),
@@ -170,7 +170,7 @@ def test_snapshot_has_live_records_in_numeric_id_order(running: SqlStateStore) -
     assert [r.id for r in snap.of("contacts")] == ["2", "9", "10", "100", "abc"]
     assert [r.id for r in snap.of("deals")] == ["1"]
     assert set(snap.records) == {"contacts", "deals"}
-    assert snap.owners == {"300": {"email": "a@x.com", "firstName": "Ann"}}
+    assert snap.owners == {"300": {"email": "a@x.com", "firstname": "Ann"}}
     assert snap.of("contacts")[0] == contacts[3]
 
     only = running.snapshot("hs", T0, object_types=["deals", "tasks"], owners=False)

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from model.errors import StateError
 from state import migrate
 from state.base import Revert
 from state.engine import make_engine
 from state.store import SqlStateStore
-from syncd.errors import StateError
 from tests.state.test_audit_reviews import apply
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

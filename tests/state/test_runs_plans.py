@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from policies.base import Change, CreateTask, Merge, Update
+from model.changes import Change, CreateTask, Merge, Update
+from model.errors import StateError
 from state.base import RunInfo
 from state.store import SqlStateStore
-from syncd.errors import StateError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.base import Merge
+from model.changes import Merge
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from sandbox.hubspot.app import HubSpotApp

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from policies.base import CreateTask, Merge, Update
+from connectors.hubspot.mapping import field_map
+from model.changes import CreateTask, Merge, Update
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from sandbox.hubspot.faults import RandomFaults
@@ -124,9 +125,12 @@ def engine_for(config: Config, clock: Clock, prefix: str = "id") -> Engine:
 
 
 def props(state: SandboxState, object_type: str, record_id: str) -> dict[str, str | None]:
+    """A sandbox record's properties under canonical names (the connector's map)."""
     stored = state.get(object_type, record_id)
     assert stored is not None
-    return dict(stored.properties)
+    return field_map(object_type).to_canonical(stored.properties) | {
+        name: value for name, value in stored.properties.items() if name.startswith("hs_task")
+    }
 
 
 def ids(state: SandboxState, object_type: str) -> list[str]:
@@ -371,7 +375,8 @@ def test_undo_restores_fields_and_skips_later_edits(
         and sandbox.state.resolve("contacts", e.record_id) == e.record_id
     ]
     edited = contact_updates[0]
-    sandbox.state.update("contacts", edited.record_id, {edited.field or "": "edited later"})
+    vendor = field_map("contacts").vendor_name(edited.field or "")
+    sandbox.state.update("contacts", edited.record_id, {vendor: "edited later"})
     report, cannot = engine.undo(run_id)
     assert report is not None
     refused = "\n".join(report.failures)
@@ -456,7 +461,8 @@ def test_survivor_values_are_written_and_a_later_edit_still_wins(
     assert len(replacing) >= 2
     (edited, edited_field), (kept, kept_field) = replacing[0], replacing[-1]
     assert (edited.primary_id, edited_field) != (kept.primary_id, kept_field)
-    sandbox.state.update("contacts", edited.primary_id, {edited_field: "typed by a person"})
+    typed = {field_map("contacts").vendor_name(edited_field): "typed by a person"}
+    sandbox.state.update("contacts", edited.primary_id, typed)
     engine.apply(plan.id)
     now = props(sandbox.state, kept.object_type, kept.primary_id)
     assert now[kept_field] == kept.field_values[kept_field]
@@ -500,3 +506,41 @@ def test_a_write_that_landed_before_a_kill_is_audited_once_beside_a_conflict(
     assert {e.field for e in audited} >= {landed}
     assert edited not in {e.field for e in audited}
     assert props(sandbox.state, "contacts", merge.primary_id)[edited] == "typed by a person"
+
+
+def test_refused_values_are_told_apart_by_kind_and_canonical_field(
+    engine: Engine, sandbox: HubSpotSandbox, clock: Clock
+) -> None:
+    """A duplicate e-mail is skipped for review, an invalid option fails, and each record's other
+    fields are written in one more batch call: the push reads the connector's typed answer
+    (kind, canonical fields), not HubSpot's message text or property names."""
+    engine.plan("hubspot")
+    state = sandbox.state
+    ann = state.create("contacts", {"firstname": "Ann", "email": "ann@example.com"})
+    bob = state.create("contacts", {"firstname": "Bob", "email": "bob@example.com"})
+    changes = [
+        Update(
+            "hubspot", "contacts", "t", "dup", bob, "email", "bob@example.com", "ann@example.com"
+        ),
+        Update("hubspot", "contacts", "t", "ok", bob, "city", None, "Oslo"),
+        Update("hubspot", "contacts", "t", "bad", ann, "lifecycle_stage", None, "prospect"),
+        Update("hubspot", "contacts", "t", "ok", ann, "jobtitle", None, "CEO"),
+    ]
+    engine.store.save_plan("typed", "hubspot", None, clock(), {}, changes)
+
+    [report] = engine.apply("typed").pushes
+
+    outcome = {e.seq: e for e in engine.store.outbox("typed")}
+    assert outcome[0].status == "skipped"
+    assert outcome[0].result["error_kind"] == "duplicate_value"
+    assert "duplicate" in (outcome[0].reason or "")
+    assert outcome[2].status == "failed"
+    assert outcome[2].result["error_kind"] == "invalid_value"
+    assert (outcome[1].status, outcome[3].status) == ("applied", "applied")
+    assert props(state, "contacts", bob)["city"] == "Oslo"
+    assert props(state, "contacts", bob)["email"] == "bob@example.com"
+    assert props(state, "contacts", ann)["jobtitle"] == "CEO"
+    assert props(state, "contacts", ann)["lifecycle_stage"] is None
+    assert report.calls["batch_update"] == 2  # the batch, then the refused records' other fields
+    assert report.failures
+    assert not report.complete

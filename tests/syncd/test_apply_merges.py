@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from policies.base import CreateTask, Flag, Merge, Update
+from model.changes import CreateTask, Flag, Merge, Update
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from syncd.config import Config
 from syncd.engine import Engine

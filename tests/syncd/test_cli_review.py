@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from policies.base import Merge
+from model.changes import Merge
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import Record
 from connectors.hubspot.settings import UNIQUE_FIELDS
-from policies.base import Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.changes import Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.records import Record
 from policies.follow_up import FollowUpPolicy, FollowUpSettings
 from syncd.plan import after_merges, compose
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-UNIQUE = {"contacts": {"email": ("email", "hs_additional_emails")}}
+UNIQUE = {"contacts": {"email": ("email", "additional_emails")}}
 
 
 def contact(
@@ -109,8 +109,8 @@ def test_an_email_another_record_holds_becomes_a_finding_naming_it() -> None:
 
 def test_additional_emails_count_and_the_record_itself_does_not() -> None:
     records = snapshot(
-        contact("1", email="Bob@x.io", hs_additional_emails="bob@x.io;b@x.io"),
-        contact("2", email="ann@y.io", hs_additional_emails="old@y.io; ANN2@y.io"),
+        contact("1", email="Bob@x.io", additional_emails="bob@x.io;b@x.io"),
+        contact("2", email="ann@y.io", additional_emails="old@y.io; ANN2@y.io"),
     )
     changes = [upd("1", "email", "Bob@x.io", "bob@x.io"), upd("1", "phone", "1", "+1")]
     assert compose(changes, records, UNIQUE) == changes
@@ -178,12 +178,10 @@ def test_findings_follow_the_dedupe_changes() -> None:
 
 def test_after_merges_the_survivor_carries_its_duplicates() -> None:
     records = snapshot(
-        contact("1", {"companies": ("c1",)}, email="a@x.io", hs_lead_status="OPEN"),
+        contact("1", {"companies": ("c1",)}, email="a@x.io", lead_open="true"),
         contact("2", {"companies": ("c2", "c1")}, email="A@x.io", city="Oslo"),
         contact("3", {"companies": ("c3",)}),
-        Record(
-            "tasks", "t1", {"hs_task_status": "NOT_STARTED"}, NOW, associations={"contacts": ("2",)}
-        ),
+        Record("tasks", "t1", {"status": "open"}, NOW, associations={"contacts": ("2",)}),
         Record("tasks", "t2", {}, NOW, associations={"contacts": ("3", "9")}),
     )
     view = after_merges(
@@ -191,7 +189,7 @@ def test_after_merges_the_survivor_carries_its_duplicates() -> None:
     )
     [survivor, other] = view.of("contacts")
     assert survivor.id == "1"
-    assert survivor.properties == {"email": "a@x.io", "hs_lead_status": "OPEN", "city": "Oslo"}
+    assert survivor.properties == {"email": "a@x.io", "lead_open": "true", "city": "Oslo"}
     assert survivor.associations == {"companies": ("c1", "c2")}
     assert survivor.merged_ids == ("2",)
     assert other == records.of("contacts")[2]
@@ -203,11 +201,9 @@ def test_after_merges_the_survivor_carries_its_duplicates() -> None:
 def test_after_merges_a_merge_the_crm_made_already_counts_too() -> None:
     """An incremental pull re-read the survivor, not the task still naming the absorbed id."""
     records = snapshot(
-        contact("1", hs_lead_status="OPEN"),
-        Record("contacts", "5", {"hs_lead_status": "OPEN"}, NOW, merged_ids=("2",)),
-        Record(
-            "tasks", "t1", {"hs_task_status": "NOT_STARTED"}, NOW, associations={"contacts": ("2",)}
-        ),
+        contact("1", lead_open="true"),
+        Record("contacts", "5", {"lead_open": "true"}, NOW, merged_ids=("2",)),
+        Record("tasks", "t1", {"status": "open"}, NOW, associations={"contacts": ("2",)}),
     )
     view = after_merges(records, [])
     assert view.of("tasks")[0].associations == {"contacts": ("5",)}
@@ -218,14 +214,12 @@ def test_after_merges_a_merge_the_crm_made_already_counts_too() -> None:
 
 def test_no_follow_up_for_a_survivor_whose_duplicate_has_an_open_task() -> None:
     records = snapshot(
-        contact("1", hs_lead_status="OPEN"),
-        contact("2", hs_lead_status="OPEN"),
-        contact("3", {"tasks": ("t2",)}, hs_lead_status="OPEN"),
-        contact("4", hs_lead_status="OPEN"),
-        Record(
-            "tasks", "t1", {"hs_task_status": "NOT_STARTED"}, NOW, associations={"contacts": ("2",)}
-        ),
-        Record("tasks", "t2", {"hs_task_status": "NOT_STARTED"}, NOW),
+        contact("1", lead_open="true"),
+        contact("2", lead_open="true"),
+        contact("3", {"tasks": ("t2",)}, lead_open="true"),
+        contact("4", lead_open="true"),
+        Record("tasks", "t1", {"status": "open"}, NOW, associations={"contacts": ("2",)}),
+        Record("tasks", "t2", {"status": "open"}, NOW),
     )
     merges = [merge("1", "2"), merge("4", "3")]
     policy = FollowUpPolicy(FollowUpSettings())
@@ -246,7 +240,7 @@ def plans(draw: st.DrawFn) -> tuple[Snapshot, list[Change]]:
         contact(
             i,
             email=draw(st.sampled_from(EMAILS)),
-            hs_additional_emails=draw(st.sampled_from([None, "c@x.io", "d@x.io;a@x.io"])),
+            additional_emails=draw(st.sampled_from([None, "c@x.io", "d@x.io;a@x.io"])),
             phone=draw(st.sampled_from(["1", "2", None])),
         )
         for i in IDS
@@ -319,7 +313,7 @@ def test_composed_plans_give_no_record_a_unique_value_another_record_keeps(
     cluster = {i: m.primary_id for m in merges for i in (m.primary_id, *m.merged_ids)}
     holders: dict[str, set[str]] = {}
     for r in records.of("contacts"):
-        for name in ("email", "hs_additional_emails"):
+        for name in ("email", "additional_emails"):
             for value in (r.properties.get(name) or "").split(";"):
                 if value.strip():
                     holders.setdefault(value.strip().casefold(), set()).add(cluster.get(r.id, r.id))

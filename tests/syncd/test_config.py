@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors.hubspot import HubSpotSettings
+from model.errors import ConfigError
 from syncd.cli import app
 from syncd.config import load_config
-from syncd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = """
@@ -106,7 +107,8 @@ def test_policy_settings_are_checked(tmp_path: Path) -> None:
 def test_secret_from_environment_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "syncd.toml").write_text(GOOD)
     config = load_config(tmp_path / "syncd.toml")
-    source = config.sources["hubspot"]
+    source = config.sources["hubspot"].settings
+    assert isinstance(source, HubSpotSettings)
     monkeypatch.delenv("HUBSPOT_TOKEN", raising=False)
     with pytest.raises(
         ConfigError,
@@ -122,7 +124,9 @@ def test_secret_from_environment_and_file(tmp_path: Path, monkeypatch: pytest.Mo
         GOOD.replace('token = "${HUBSPOT_TOKEN}"', 'token_file = "token"')
     )
     config = load_config(tmp_path / "syncd.toml")
-    secret = config.sources["hubspot"].resolve_token(config.base_dir, "sources.hubspot")
+    settings = config.sources["hubspot"].settings
+    assert isinstance(settings, HubSpotSettings)
+    secret = settings.resolve_token(config.base_dir, "sources.hubspot")
     assert secret.get_secret_value() == "from-file"
 
 
@@ -135,20 +139,16 @@ def test_example_config_documents_every_key() -> None:
     """Each settings key appears in config.example.toml (set, or commented out with a value)."""
     from pydantic import BaseModel
 
-    from syncd.config import (
-        ApplyConfig,
-        HubSpotSourceConfig,
-        Limits,
-        LoggingConfig,
-        RetryConfig,
-        StoreConfig,
-    )
+    from connectors.registry import registered
+    from connectors.settings import RetryConfig
+    from syncd.config import ApplyConfig, Limits, LoggingConfig, SourceConfig, StoreConfig
 
     text = (REPO / "config.example.toml").read_text()
     models: list[type[BaseModel]] = [
         StoreConfig,
         LoggingConfig,
-        HubSpotSourceConfig,
+        SourceConfig,
+        *(r.settings for r in registered().values()),
         RetryConfig,
         ApplyConfig,
         Limits,
@@ -159,7 +159,7 @@ def test_example_config_documents_every_key() -> None:
         f"{model.__name__}.{key}"
         for model in models
         for key in model.model_fields
-        if key not in {"connector"}
+        if key not in {"connector", "settings"}
         and f"\n{key} = " not in text
         and f"\n# {key} = " not in text
         and f"[{key}]" not in text.replace("policies.", "").replace("sources.hubspot.", "")

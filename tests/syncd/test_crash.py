@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from connectors.hubspot.mapping import field_map
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from sandbox.hubspot.app import HubSpotApp
@@ -147,8 +148,11 @@ def test_sigkill_mid_push_then_rerun(
                 fields = entry.payload["fields"]
                 assert isinstance(fields, dict)
                 if live.id == entry.record_id:
-                    for name, values in fields.items():
-                        assert (live.properties.get(name) or "") == (values["new"] or ""), entry
+                    vendor = field_map(entry.object_type).to_vendor(
+                        {name: values["new"] for name, values in fields.items()}
+                    )
+                    for name, value in vendor.items():
+                        assert (live.properties.get(name) or "") == (value or ""), entry
             if entry.status != "applied":
                 assert entry.reason, entry
         # and no contact or deal has two open follow-ups from syncd

@@ -12,32 +12,35 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from pydantic import ValidationError
 
+from connectors.csv import CsvConnector
+from model.errors import ConfigError
 from sandbox.generator import generate
-from syncd.config import CsvSourceConfig
+from syncd.config import parse_config
 from syncd.csv_mode import plan_csv
 from syncd.logging import configure
-from syncd.sources import csv_settings
+from syncd.sources import build_connector
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-FIELDS = (
-    "firstname",
-    "lastname",
-    "email",
-    "phone",
-    "company",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "lifecyclestage",
-    "hs_lead_status",
-    "hubspot_owner_id",
-    "notes_last_updated",
-    "createdate",
-)
+#: the generator's HubSpot properties written as canonical columns
+COLUMNS = {
+    "firstname": "firstname",
+    "lastname": "lastname",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "address": "address",
+    "city": "city",
+    "state": "state",
+    "zip": "zip",
+    "country": "country",
+    "lifecyclestage": "lifecycle_stage",
+    "hs_lead_status": "lead_status",
+    "hubspot_owner_id": "owner_id",
+    "notes_last_updated": "last_activity_at",
+    "createdate": "created_at",
+}
+FIELDS = tuple(COLUMNS.values())
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +62,7 @@ def generated_export(path: Path, records: int = 300) -> Path:
         writer.writerow(["id", *FIELDS, "Source sheet"])
         for contact in dataset.objects["contacts"]:
             props = contact.properties
-            writer.writerow([contact.id, *(props.get(f) or "" for f in FIELDS), "import-2026"])
+            writer.writerow([contact.id, *(props.get(f) or "" for f in COLUMNS), "import-2026"])
     return path
 
 
@@ -218,7 +221,7 @@ def test_canonical_columns_and_no_configuration(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("contacts.csv").write_text(
-        "id,firstname,lastname,email,phone,hs_lead_status,hubspot_owner_id\n"
+        "id,firstname,lastname,email,phone,lead_status,owner_id\n"
         "1,Ann,Lee,ANN@EXAMPLE.COM ,(212) 555-0101,NEW,75\n"
         "2,Bo,Park,bo@example.com,2125550102,,\n",
         encoding="utf-8",
@@ -246,13 +249,13 @@ def test_table_and_markdown_render(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_source_config_model(tmp_path: Path) -> None:
-    source = CsvSourceConfig.model_validate(
-        {"connector": "csv", "path": "in/export.csv", "output_dir": "out", "delimiter": ";"}
-    )
-    assert source.object_types == ("contacts",)
-    settings = csv_settings(source, tmp_path)
-    assert settings.path == tmp_path / "in/export.csv"
-    assert settings.cleaned_path == tmp_path / "out/export.cleaned.csv"
+    source = {"connector": "csv", "path": "in/export.csv", "output_dir": "out", "delimiter": ";"}
+    config = parse_config({"sources": {"sheet": source}}, tmp_path)
+    assert config.sources["sheet"].object_types == ("contacts",)
+    connector = build_connector(config, "sheet", config.sources["sheet"])
+    assert isinstance(connector, CsvConnector)
+    assert connector.settings.path == tmp_path / "in/export.csv"
+    assert connector.settings.cleaned_path == tmp_path / "out/export.cleaned.csv"
     for bad in (
         {"encoding": "utf-99"},
         {"default_region": "XX"},
@@ -261,8 +264,9 @@ def test_source_config_model(tmp_path: Path) -> None:
         {"columns": {"A": "email", "B": "email"}},
         {"sheet": "1"},
     ):
-        with pytest.raises(ValidationError):
-            CsvSourceConfig.model_validate({"connector": "csv", "path": "x.csv", **bad})
+        with pytest.raises(ConfigError) as caught:
+            parse_config({"sources": {"s": {"connector": "csv", "path": "x.csv", **bad}}}, tmp_path)
+        assert f"sources.s.{next(iter(bad))}" in str(caught.value)
 
 
 def test_cli_plan_csv_json_with_no_configuration(tmp_path: Path) -> None:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from policies.base import Update
+from model.changes import Update
+from model.errors import SourceFatalError
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store
 from syncd.cli import app
 from syncd.config import Config, parse_config
 from syncd.engine import Engine
-from syncd.errors import SourceFatalError
 from syncd.sources import build_connector
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

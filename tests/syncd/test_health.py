@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from connectors.base import Record
-from policies.base import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.records import Record
 from syncd.health import KEY_FIELDS, health
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, PullBatch, Record
+from model.records import Cursor, PullBatch, Record
 from policies.registry import PoliciesSettings, build_policies
 from state.store import SqlStateStore, open_store
 from syncd.health import health
@@ -37,8 +37,8 @@ def contact(record_id: str, at: datetime, **props: str | None) -> Record:
         "firstname": "Ann",
         "lastname": "Lee",
         "email": f"ann{record_id}@example.com",
-        "notes_last_updated": (at - timedelta(days=3)).isoformat(),
-        "lastmodifieddate": at.isoformat(),
+        "last_activity_at": (at - timedelta(days=3)).isoformat(),
+        "updated_at": at.isoformat(),
     }
     return Record("contacts", record_id, base | props, at)
 
@@ -49,8 +49,10 @@ def crm(at: datetime, level: int) -> list[Record]:
         contact("1", at, firstname="Jane", lastname="Doe", email="jane@acme.com", phone="555"),
         contact("2", at, firstname="Jane", lastname="Doe", email="JANE@ACME.COM "),
         contact("3", at, lastname=EVIL, email="ok@x.com" if level >= 1 else "not-an-email"),
-        contact("4", at, email="bo@x.com" if level >= 2 else None, hs_lead_status="NEW"),
-        contact("5", at, notes_last_updated=OLD, lastmodifieddate=OLD),
+        contact(
+            "4", at, email="bo@x.com" if level >= 2 else None, lead_status="NEW", lead_open="true"
+        ),
+        contact("5", at, last_activity_at=OLD, updated_at=OLD),
         contact("6", at, phone="n/a", city="  Boston ", lastname=None),
         contact("7", at, email="Jane@Acme.com", firstname="Jane", lastname="Doe")
         if level < 3

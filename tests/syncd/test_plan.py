@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
-from policies.base import CreateTask, Merge, Update, change_from_dict, change_to_dict
+from model.changes import CreateTask, Merge, Update, change_from_dict, change_to_dict
 from syncd.plan import Plan, compose, record_label
 from syncd.report import render
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, FieldWrite, PullBatch, Record, TaskWrite, Writer, WriteResult
-from policies.base import Merge, Update
+from connectors.base import Writer
+from model.changes import Merge, Update
+from model.records import Cursor, PullBatch, Record
+from model.writes import FieldWrite, TaskWrite, WriteResult
 from state.store import SqlStateStore, open_store
 from syncd.config import ApplyConfig
 from syncd.push import Pusher
@@ -104,6 +106,9 @@ class NewIdCrm(Writer):
 
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         return {i: [] for i in record_ids}
+
+    def is_task_of(self, task: Record, key: str) -> bool:
+        return False  # it creates no tasks
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]

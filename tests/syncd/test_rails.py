@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from connectors.base import Record
-from policies.base import CreateTask, Merge, Update
+from model.changes import CreateTask, Merge, Update
+from model.records import Record
 from syncd.rails import drift
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from policies.base import CreateTask, Flag, Update
+from model.changes import CreateTask, Flag, Update
 from state.base import AuditEntry, Revert
 from syncd.reverts import describe, hold_reverts, is_revert, needs_lookup
 

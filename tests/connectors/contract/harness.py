@@ -21,7 +21,8 @@ from typing import Protocol
 
 import pytest
 
-from connectors.base import Capability, Connector, Cursor, PullBatch, Record, Writer
+from connectors.base import Capability, Connector, Writer
+from model.records import Cursor, PullBatch, Record
 
 #: Three people with plain canonical fields, which every connector's source can hold.
 PEOPLE = (
@@ -125,10 +126,9 @@ def writer(connector: Connector) -> Writer:
 
 def created_by(writer: Writer, task: Record, key: str) -> bool:
     """Whether ``task`` (from ``find_tasks``) is the one a ``TaskWrite`` with ``key`` created,
-    judged as the push judges it (:mod:`syncd.push`: the key's marker in the task's body, under
-    today's canonical name for it)."""
-    del writer  # the push reads the marker itself today; were it to ask the connector, here
-    return f"[syncd:{key}]" in (task.properties.get("hs_task_body") or "")
+    judged as the push judges it: by asking the connector (:meth:`Writer.is_task_of`), where
+    the vendor keeps the key being the connector's business."""
+    return writer.is_task_of(task, key)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from connectors.base import Capability, Connector
 from connectors.hubspot import HubSpotConnector
+from connectors.hubspot.mapping import field_maps
 from sandbox.hubspot import Fault, HubSpotSandbox, ScriptedFaults
 from tests.connectors.hubspot.world import FakeClock, World, new_state
 
-#: Canonical field names → HubSpot property names, where they differ (none do yet: the contract
-#: seeds only plain fields; the vendor-neutral names of branded ones will be mapped here).
-VENDOR_NAMES: Mapping[str, str] = {}
+#: Canonical field names → HubSpot property names, where they differ (the connector's own map).
+VENDOR_NAMES: Mapping[str, str] = {c: v for v, c in field_maps()["contacts"].renames().items()}
 
 
 class HubSpotHarness:
@@ -32,9 +32,9 @@ class HubSpotHarness:
     object_type = "contacts"
     unsupported: Mapping[Capability, str] = {}
     absent_id = "987654321"
-    # HubSpot refuses a value that is not one of an enumeration's options (lifecyclestage is its
-    # canonical name today; "prospect" is no stage of HubSpot's default lifecycle).
-    refused_value = ("lifecyclestage", "prospect")
+    # HubSpot refuses a value that is not one of an enumeration's options ("prospect" is no
+    # stage of HubSpot's default lifecycle; canonical lifecycle_stage is its lifecyclestage).
+    refused_value = ("lifecycle_stage", "prospect")
 
     def __init__(self, sandbox: HubSpotSandbox) -> None:
         clock = FakeClock()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import Capability, FieldWrite
-from syncd.errors import SourceFatalError
+from connectors.base import Capability
+from model.errors import SourceFatalError
+from model.writes import FieldWrite
 from tests.connectors.contract.harness import PEOPLE, ConnectorHarness, pull, require, writer
 
 RETRY_AFTER_S = 25

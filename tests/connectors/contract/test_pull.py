@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from connectors.base import Capability, Cursor
-from connectors.csv import CANONICAL_FIELDS
+from connectors.base import Capability
+from model.fields import field_names
+from model.records import Cursor
 from tests.connectors.contract.harness import PEOPLE, ConnectorHarness, Pulled, pull, require
 
 LATER = timedelta(hours=1)
@@ -33,7 +34,7 @@ def test_a_full_pull_returns_every_live_record_once(harness: ConnectorHarness) -
     assert pulled.batches, "at least one batch, to carry the cursor"
     assert {b.object_type for b in pulled.batches} == {harness.object_type}
     assert dict(pulled.times_seen) == dict.fromkeys(made, 1)
-    canonical = set(CANONICAL_FIELDS[harness.object_type])
+    canonical = set(field_names(harness.object_type))
     for record_id, fields in zip(made, PEOPLE, strict=True):
         record = pulled.by_id[record_id]
         assert record.object_type == harness.object_type

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Cursor, FieldWrite, PullBatch, TaskWrite
 from connectors.csv import CsvConnector, CsvSettings
-from syncd.errors import ConfigError
+from model.errors import ConfigError
+from model.records import Cursor, PullBatch
+from model.writes import FieldWrite, TaskWrite
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 MTIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 EXPORT = (
-    "id, First Name ,EMAIL,Phone,Notes,createdate\n"
+    "id, First Name ,EMAIL,Phone,Notes,created_at\n"
     "1,Ann,ann@example.com,(555) 010-0001,keep me,2024-05-01T10:00:00Z\n"
     "2,Bob,bob@example.com,555-010-0002,,\n"
     '3,Cy,cy@example.com,,"two\nlines",\n'
@@ -48,11 +49,11 @@ def test_pull_maps_canonical_headers_and_hides_unknown_columns(tmp_path: Path) -
         "firstname": "Ann",
         "email": "ann@example.com",
         "phone": "(555) 010-0001",
-        "createdate": "2024-05-01T10:00:00Z",
+        "created_at": "2024-05-01T10:00:00Z",
     }
     assert ann.updated_at == MTIME
     assert ann.created_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
-    assert records["2"].properties["createdate"] is None
+    assert records["2"].properties["created_at"] is None
     assert records["2"].created_at is None
     assert all(b.cursor == Cursor(None) for b in batches)
 
@@ -110,7 +111,7 @@ def test_missing_columns_are_configuration_errors(tmp_path: Path) -> None:
 
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="object_type"):
-        CsvSettings(path=Path("x.csv"), object_type="leads")
+        CsvSettings(path=Path("x.csv"), object_type="owners")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one canonical field"):
         CsvSettings(path=Path("x.csv"), columns={"A": "email", "B": "email"})
     settings = CsvSettings(path=Path("/data/export.csv"), output_dir=Path("/out"))
@@ -159,15 +160,17 @@ def test_writer_works_in_memory_and_close_writes_results(tmp_path: Path) -> None
     found = conn.find_tasks("contacts", ["1", "3"])
     assert found["3"] == []
     (task,) = found["1"]
-    assert "[syncd:k4]" in (task.properties["hs_task_body"] or "")
-    assert task.properties["hs_task_status"] == "NOT_STARTED"
+    assert "[syncd:k4]" in (task.properties["body"] or "")
+    assert task.properties["status"] == "open"
+    assert conn.is_task_of(task, "k4")
+    assert not conn.is_task_of(task, "k1")
     assert not conn.settings.cleaned_path.exists()  # nothing written before close
 
     conn.close()
     assert path.read_bytes() == before
     cleaned = conn.settings.cleaned_path.read_bytes().decode("utf-8-sig")
     assert cleaned == (
-        "id, First Name ,EMAIL,Phone,Notes,createdate,lastname\r\n"
+        "id, First Name ,EMAIL,Phone,Notes,created_at,lastname\r\n"
         "1,Ann,ann@example.com,+15550100001,keep me,2024-05-01T10:00:00Z,Smith\r\n"
         '3,Cy,cy@example.com,,"two\nlines",,\r\n'
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Cursor
+from model.records import Cursor
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.hubspot.world import (
     BeforeEachSearch,
@@ -52,7 +52,7 @@ def test_edits_to_already_read_records_between_pages_lose_nothing(world: World) 
     with world.state.lock:
         old = [r for r in world.state.live_records("contacts") if r.updated_at < run - LOOKBACK]
     assert len(old) > 130, "nearly every change is older than the lookback"
-    connector = world.connector(lookback=LOOKBACK, page_size_search=10)
+    connector = world.connector(lookback_seconds=int(LOOKBACK.total_seconds()), page_size_search=10)
 
     edited: list[str] = []
 
@@ -112,7 +112,7 @@ def test_random_edits_during_a_pull_miss_nothing_changed_before_the_run_start(
             clock.tick(milliseconds=gap)
             changed.append(state.create("contacts", {"firstname": f"c{i}"}))
         run = clock.tick(seconds=30)
-        connector = world.connector(lookback=timedelta(seconds=1), page_size_search=page_size)
+        connector = world.connector(lookback_seconds=1, page_size_search=page_size)
         edited: set[str] = set()
 
         def person_edits(search: int) -> None:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Cursor
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.pacer import Pacer
+from model.errors import RetriableError, SourceFatalError, SyncdError
+from model.records import Cursor
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
-from syncd.errors import RetriableError, SourceFatalError, SyncdError
 from tests.connectors.hubspot.world import Corrupting, World, ids
 
 

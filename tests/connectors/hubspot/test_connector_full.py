@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from connectors.base import Cursor, Record
 from connectors.hubspot.connector import _Seen
+from model.records import Cursor, Record
 from tests.connectors.hubspot.world import T0, Corrupting, World, ids
 
 
@@ -92,7 +92,9 @@ def test_full_pull_reads_every_type_with_associations(world: World) -> None:
     assert ids(contacts.records) == {made["ann"], made["bob"], made["cy"]}
     ann = contacts.by_id[made["ann"]]
     assert ann.properties["email"] == "ann@acme.example"
-    assert ann.properties["hs_lead_status"] == "NEW"
+    assert ann.properties["lead_status"] == "NEW"
+    assert ann.properties["lead_open"] == "true"
+    assert ann.properties["owner_id"] == "501"
     assert ann.properties["phone"] is None
     assert ann.updated_at == T0 + timedelta(seconds=1)
     assert ann.created_at == ann.updated_at
@@ -110,6 +112,12 @@ def test_full_pull_reads_every_type_with_associations(world: World) -> None:
     assert companies.by_id[made["acme"]].properties["domain"] == "acme.example"
 
     deals = world.pull(connector, "deals", run_started_at=run)
+    deal = deals.by_id[made["deal"]].properties
+    assert (deal["stage"], deal["is_closed"], deal["is_won"]) == (
+        "qualifiedtobuy",
+        "false",
+        "false",
+    )
     assert deals.by_id[made["deal"]].associations == {
         "contacts": (made["ann"],),
         "companies": (made["acme"],),
@@ -126,14 +134,16 @@ def test_full_pull_reads_every_type_with_associations(world: World) -> None:
         "companies": (),
         "deals": (),
     }
-    assert tasks.by_id[made["task"]].properties["hs_task_subject"] == "Call Ann"
+    assert tasks.by_id[made["task"]].properties["subject"] == "Call Ann"
+    assert tasks.by_id[made["task"]].properties["status"] == "open"
+    assert tasks.by_id[made["task"]].properties["due"] == "2024-05-02T09:00:00.000Z"
 
     owners = world.pull(connector, "owners", run_started_at=run)
     assert owners.by_id["501"].properties == {
         "email": "olga@example.com",
-        "firstName": "Olga",
-        "lastName": "Oh",
-        "userId": "9001",
+        "firstname": "Olga",
+        "lastname": "Oh",
+        "user_id": "9001",
     }
     assert owners.by_id["501"].archived is False
     assert owners.by_id["502"].archived is True

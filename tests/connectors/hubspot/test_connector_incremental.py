@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from connectors.base import Cursor
+from model.records import Cursor
 from tests.connectors.hubspot.world import World, ids
 
 
@@ -92,7 +92,7 @@ def test_nothing_is_lost_at_the_search_cap_even_within_one_millisecond(world: Wo
 def test_search_lag_is_covered_by_the_lookback_on_the_next_run(world: World) -> None:
     contacts = seed(world, 4)
     world.state.search_lag = timedelta(seconds=20)
-    connector = world.connector(lookback=timedelta(minutes=5))
+    connector = world.connector(lookback_seconds=300)
     cursor = world.pull(connector, "contacts", run_started_at=world.clock.tick(minutes=10)).cursor
 
     world.clock.tick(minutes=10)

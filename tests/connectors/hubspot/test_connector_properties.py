@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Cursor, Record
+from model.records import Cursor, Record
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.hubspot.world import FakeClock, World, new_state
 
@@ -55,9 +55,7 @@ def test_repeated_pulls_converge_and_cursors_behave(
     shared_sandbox.state = state
     shared_sandbox.app.state = state
     world = World(clock=clock, state=state, sandbox=shared_sandbox)
-    connector = world.connector(
-        lookback=timedelta(seconds=10), page_size_search=3, page_size_list=4
-    )
+    connector = world.connector(lookback_seconds=10, page_size_search=3, page_size_list=4)
     mirror: dict[str, Record] = {}
     created: list[str] = []
     cursor = Cursor()

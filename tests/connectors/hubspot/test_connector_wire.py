@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.base import Cursor
+from model.records import Cursor
 from sandbox.hubspot.spec import SpecValidator
 from tests.connectors.hubspot.world import World
 
@@ -76,7 +76,7 @@ def test_full_and_incremental_pulls_send_only_documented_requests(
 
 def test_search_requests_carry_the_window_filters_and_sort(world: World) -> None:
     world.state.create("contacts", {"firstname": "Ann"})
-    connector = world.connector(lookback=timedelta(minutes=5))
+    connector = world.connector(lookback_seconds=300)
     cursor_time = world.clock.tick(minutes=30)
     run = world.clock.tick(minutes=1)
     world.state.record_exchanges = True

@@ -11,8 +11,16 @@ import hubspot.crm.owners.exceptions as owner_exceptions
 import pytest
 import urllib3.exceptions
 
-from connectors.hubspot.errors import classify, describe, retry_after
+from connectors.hubspot.errors import (
+    classify,
+    describe,
+    exception_error,
+    retry_after,
+    write_error,
+)
 from connectors.retry import ErrorAction
+from model.errors import RetriableError
+from model.writes import WriteErrorKind
 
 
 def api_error(
@@ -108,3 +116,52 @@ def test_retry_after_prefers_the_header_then_the_rate_limit_window_on_429() -> N
     assert retry_after(api_error(429, headers=window)) == 10.0
     assert retry_after(api_error(503, headers=window)) is None
     assert retry_after(api_error(429)) is None
+
+
+VALIDATION = {
+    "category": "VALIDATION_ERROR",
+    "message": 'Property values were not valid: [{"isValid":false,"name":"lifecyclestage"}]',
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "named"),
+    [
+        (409, {"category": "CONFLICT", "message": "Contact already exists. Existing ID: 5"},
+         WriteErrorKind.DUPLICATE_VALUE, ()),
+        (400, {**VALIDATION, "errors": [{"context": {"propertyName": ["hs_lead_status"]}}]},
+         WriteErrorKind.INVALID_VALUE, ("hs_lead_status",)),
+        (400, VALIDATION, WriteErrorKind.INVALID_VALUE, ("lifecyclestage",)),
+        (207, VALIDATION, WriteErrorKind.INVALID_VALUE, ("lifecyclestage",)),
+        (400, {"category": "VALIDATION_ERROR", "context": {"mergedInto": ["7"]}},
+         WriteErrorKind.MERGED, ()),
+        (404, {"category": "OBJECT_NOT_FOUND"}, WriteErrorKind.NOT_FOUND, ()),
+        (207, {"status": "error", "category": "OBJECT_NOT_FOUND"}, WriteErrorKind.NOT_FOUND, ()),
+        (429, {"category": "RATE_LIMITS"}, WriteErrorKind.RATE_LIMITED, ()),
+        (429, {}, WriteErrorKind.RATE_LIMITED, ()),
+        (401, {"category": "INVALID_AUTHENTICATION"}, WriteErrorKind.AUTH, ()),
+        (403, {"category": "MISSING_SCOPES"}, WriteErrorKind.PERMISSION, ()),
+        (502, {}, WriteErrorKind.UNAVAILABLE, ()),
+        (423, {"category": "LOCKED"}, WriteErrorKind.OTHER, ()),
+        (207, {"status": "error"}, WriteErrorKind.OTHER, ()),
+    ],
+)  # fmt: skip
+def test_a_refused_write_is_classified_with_the_properties_it_names(
+    status: int, body: dict[str, Any], kind: WriteErrorKind, named: tuple[str, ...]
+) -> None:
+    assert write_error(status, body) == (kind, named)
+
+
+def test_an_exception_is_classified_by_the_sdk_error_behind_it() -> None:
+    wrapped = RetriableError("gave up")
+    wrapped.__cause__ = api_error(409, {"category": "CONFLICT"})
+    assert exception_error(wrapped) == (WriteErrorKind.DUPLICATE_VALUE, ())
+    assert exception_error(RetriableError("429s outlived the retries")) == (
+        WriteErrorKind.UNAVAILABLE,
+        (),
+    )
+    assert exception_error(urllib3.exceptions.ProtocolError("reset")) == (
+        WriteErrorKind.UNAVAILABLE,
+        (),
+    )
+    assert exception_error(ValueError("bug")) == (WriteErrorKind.OTHER, ())

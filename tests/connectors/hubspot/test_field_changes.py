@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import FieldChange
 from connectors.hubspot.history import current_change
+from model.writes import FieldChange
 from sandbox.hubspot import ChangeSource
 from tests.connectors.hubspot.world import World
 

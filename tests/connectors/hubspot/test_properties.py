@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import PropertyDef
 from connectors.hubspot.mapping import FieldMap
 from connectors.hubspot.properties import property_defs
+from model.errors import ConfigError
+from model.records import PropertyDef
 from sandbox.generator.schema import LEAD_STATUSES
 from sandbox.generator.tags import CANONICAL_TAGS, TAG_SYNONYMS
-from syncd.errors import ConfigError
 from tests.connectors.hubspot.world import World
 
 
@@ -17,8 +17,9 @@ def test_contacts_definitions_carry_options_hidden_ones_and_multi(wire_checked: 
     connector = wire_checked.connector()
     defs = {p.name: p for p in connector.properties("contacts")}
 
-    assert set(defs) == set(connector.field_map("contacts").canonical_names)
-    status = defs["hs_lead_status"]
+    derived = {d.name for d in connector.field_map("contacts").derived}
+    assert set(defs) == set(connector.field_map("contacts").canonical_names) - derived
+    status = defs["lead_status"]
     assert status.type == "enumeration"
     assert not status.multi
     assert status.options == tuple(LEAD_STATUSES.items())
@@ -37,7 +38,7 @@ def test_contacts_definitions_carry_options_hidden_ones_and_multi(wire_checked: 
 
     email = defs["email"]
     assert (email.type, email.options, email.multi) == ("string", (), False)
-    assert defs["hubspot_owner_id"].options == ()  # external options (owner ids)
+    assert defs["owner_id"].options == ()  # external options (owner ids)
     assert connector.calls["properties"] == 1
     assert [x.path for x in wire_checked.state.request_log] == ["/crm/v3/properties/contacts"]
 
@@ -46,9 +47,10 @@ def test_every_crm_type_has_definitions_and_owners_none(wire_checked: World) -> 
     connector = wire_checked.connector()
     assert connector.properties("owners") == []
     deals = {p.name: p for p in connector.properties("deals")}
-    assert [v for v, _ in deals["dealstage"].options][-2:] == ["closedwon", "closedlost"]
+    assert [v for v, _ in deals["stage"].options][-2:] == ["closedwon", "closedlost"]
     tasks = {p.name: p for p in connector.properties("tasks")}
-    assert dict(tasks["hs_task_priority"].options) == {
+    assert tasks["status"].options == (("open", "Not Started"), ("completed", "Completed"))
+    assert dict(tasks["priority"].options) == {
         "LOW": "Low",
         "MEDIUM": "Medium",
         "HIGH": "High",

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.hubspot.search import SearchPage, Window, iter_search
-from syncd.errors import SyncdError
+from model.errors import SyncdError
 
 
 class FakeSearch:

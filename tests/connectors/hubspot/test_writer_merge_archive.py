@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.errors import SourceFatalError
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
-from syncd.errors import SourceFatalError
 from tests.connectors.hubspot.world import World, api_error
 
 pytestmark = pytest.mark.usefixtures("wire_checked")

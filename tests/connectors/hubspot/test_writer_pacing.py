@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import FieldWrite
 from connectors.hubspot.pacer import Pacer
+from model.writes import FieldWrite
 from sandbox.hubspot.ratelimit import RateLimiter
 from tests.connectors.hubspot.world import World
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.errors import ConfigError, RetriableError
 from sandbox.hubspot import Fault, ScriptedFaults
-from syncd.errors import ConfigError, RetriableError
 from tests.connectors.hubspot.world import World
 
 pytestmark = pytest.mark.usefixtures("wire_checked")
@@ -24,7 +24,8 @@ def test_reads_current_values_with_the_last_modified_property(world: World) -> N
     assert record.id == ann
     assert record.properties["firstname"] == "Ann"
     assert record.properties["city"] == "Paris"
-    assert record.properties["lastmodifieddate"] == "2024-05-01T12:05:00.000Z"
+    assert record.properties["updated_at"] == "2024-05-01T12:05:00.000Z"
+    assert set(record.properties) == {"firstname", "city", "updated_at", "merged_ids"}
     assert record.updated_at == world.clock.now
     (request,) = [x for x in world.state.request_log if x.path.endswith("/batch/read")]
     assert request.request_json["properties"] == [
@@ -47,7 +48,7 @@ def test_missing_and_archived_ids_read_as_none(world: World) -> None:
     live_record = found[live]
     assert live_record is not None
     assert live_record.properties["dealname"] == "Live"
-    assert "hs_lastmodifieddate" in live_record.properties
+    assert "updated_at" in live_record.properties
     assert found[gone] is None
     assert found["987654"] is None
     assert any(x.status == 207 for x in world.state.request_log), "HubSpot answered 207"

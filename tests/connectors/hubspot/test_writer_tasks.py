@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import TaskWrite
+from model.writes import TaskWrite
 from sandbox.hubspot import Fault, ScriptedFaults
 from tests.connectors.hubspot.world import Reversed, World
 
@@ -64,6 +65,7 @@ def test_creates_associated_tasks_that_find_tasks_sees(world: World) -> None:
         assert found.associations == {object_type: (record_id,)}
     stored = world.state.get("tasks", str(results[0].remote_id))
     assert stored is not None
+    # written under HubSpot's names, the open status as HubSpot's NOT_STARTED
     assert stored.properties["hs_task_subject"] == "Follow up a"
     assert stored.properties["hs_task_body"] == "No activity for 30 days.\n\n[syncd:a]"
     assert stored.properties["hs_task_status"] == "NOT_STARTED"
@@ -213,8 +215,12 @@ def test_find_tasks_returns_every_status_and_empty_lists(world: World) -> None:
     assert set(found) == {ann, bob}
     (record,) = found[ann]
     assert record.id == done
-    assert record.properties["hs_task_status"] == "COMPLETED"
-    assert record.properties["hs_task_subject"] == "Done"
+    assert record.properties["status"] == "completed"
+    assert record.properties["subject"] == "Done"
+    assert connector.is_task_of(
+        replace(record, properties={**record.properties, "body": "x [syncd:k1]"}), "k1"
+    )
+    assert not connector.is_task_of(record, "k1")
     assert found[bob] == []
     assert connector.calls["associations_read"] == 1
     assert connector.calls["batch_read"] == 1

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from connectors.base import FieldWrite
+from model.errors import SourceFatalError
+from model.writes import FieldWrite, WriteErrorKind
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
-from syncd.errors import SourceFatalError
 from tests.connectors.hubspot.world import (
     AllOrNothing,
     RateLimitedInputs,
@@ -67,13 +67,36 @@ def test_none_clears_a_value(world: World) -> None:
     assert world.state.request_log[0].request_json["inputs"][0]["properties"] == {"jobtitle": ""}
 
 
+def test_canonical_fields_go_out_under_hubspots_names(world: World) -> None:
+    ann, bob = contacts(world, 2)
+    connector = world.connector()
+
+    owned, derived = connector.update(
+        "contacts",
+        [
+            FieldWrite("k1", ann, {"owner_id": "77", "lead_status": "OPEN"}),
+            FieldWrite("k2", bob, {"lead_open": "true"}),
+        ],
+    )
+
+    assert owned.ok
+    sent = world.state.request_log[0].request_json["inputs"][0]["properties"]
+    assert sent == {"hubspot_owner_id": "77", "hs_lead_status": "OPEN"}
+    assert value(world, ann, "hs_lead_status") == "OPEN"
+    assert not derived.ok  # decided by the connector: never sent
+    assert (derived.error_kind, derived.fields) == (WriteErrorKind.INVALID_VALUE, ("lead_open",))
+    assert derived.error is not None
+    assert "lead_open" in derived.error
+    assert updates(world) == [[ann]]
+
+
 def test_an_invalid_value_fails_only_its_input(world: World) -> None:
     made = contacts(world, 3)
     connector = world.connector()
     writes = [
-        FieldWrite("good-1", made[0], {"lifecyclestage": "lead"}),
-        FieldWrite("bad", made[1], {"lifecyclestage": "prospect"}),
-        FieldWrite("good-2", made[2], {"lifecyclestage": "customer"}),
+        FieldWrite("good-1", made[0], {"lifecycle_stage": "lead"}),
+        FieldWrite("bad", made[1], {"lifecycle_stage": "prospect"}),
+        FieldWrite("good-2", made[2], {"lifecycle_stage": "customer"}),
     ]
 
     good_1, bad, good_2 = connector.update("contacts", writes)
@@ -88,6 +111,8 @@ def test_an_invalid_value_fails_only_its_input(world: World) -> None:
     assert "'prospect' was not one of the allowed options" in bad.error
     assert bad.response["category"] == "VALIDATION_ERROR"
     assert bad.response["status"] == 207
+    assert bad.error_kind is WriteErrorKind.INVALID_VALUE
+    assert bad.fields == ("lifecycle_stage",)  # canonical, not HubSpot's lifecyclestage
     assert value(world, made[0], "lifecyclestage") == "lead"
     assert value(world, made[1], "lifecyclestage") is None
     assert value(world, made[2], "lifecyclestage") == "customer"
@@ -116,8 +141,8 @@ def test_a_whole_batch_refusal_is_narrowed_down_to_the_bad_input(
     made = contacts(world, 16)
     world.state.faults = AllOrNothing(world.sandbox, UPDATE)
     connector = world.connector()
-    writes = [FieldWrite(f"k{i}", rid, {"lifecyclestage": "lead"}) for i, rid in enumerate(made)]
-    writes[11] = FieldWrite("k11", made[11], {"lifecyclestage": "prospect"})
+    writes = [FieldWrite(f"k{i}", rid, {"lifecycle_stage": "lead"}) for i, rid in enumerate(made)]
+    writes[11] = FieldWrite("k11", made[11], {"lifecycle_stage": "prospect"})
 
     results = connector.update("contacts", writes)
 
@@ -261,7 +286,7 @@ def test_missing_scopes_stop_the_source(world: World) -> None:
 def test_a_timed_out_update_is_sent_again(world: World) -> None:
     (ann,) = contacts(world, 1)
     world.state.faults = ScriptedFaults(Fault(latency_s=0.3), match=UPDATE)
-    connector = world.connector(request_timeout=0.1)
+    connector = world.connector(request_timeout_seconds=0.1)
 
     (result,) = connector.update("contacts", [FieldWrite("k", ann, {"city": "Late"})])
 
@@ -274,3 +299,17 @@ def test_a_timed_out_update_is_sent_again(world: World) -> None:
     while len(updates(world)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(updates(world)) == 2
+
+
+def test_an_email_another_contact_holds_is_a_duplicate_value(world: World) -> None:
+    world.state.create("contacts", {"firstname": "Ann", "email": "ann@example.com"})
+    bob = world.state.create("contacts", {"firstname": "Bob", "email": "bob@example.com"})
+
+    (taken,) = world.connector().update(
+        "contacts", [FieldWrite("k", bob, {"email": "ann@example.com"})]
+    )
+
+    assert not taken.ok
+    assert not taken.retriable
+    assert (taken.error_kind, taken.fields) == (WriteErrorKind.DUPLICATE_VALUE, ("email",))
+    assert value(world, bob, "email") == "bob@example.com"

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, PullBatch, Record
 from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.hubspot.pacer import Pacer
-from connectors.retry import RetrySettings
+from model.records import Cursor, PullBatch, Record
 from sandbox.hubspot import Fault, HubSpotSandbox, Request, Response, SandboxState
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -93,12 +92,14 @@ class World:
         self.time = FakeTime(self.sleeps)
 
     def settings(self, **overrides: Any) -> HubSpotSettings:
-        base = HubSpotSettings(
-            token=TOKEN,
-            base_url=self.sandbox.base_url,
-            retry=RetrySettings(max_attempts=4, initial_wait=0.5, max_wait=4.0, jitter=0.0),
-        )
-        return replace(base, **overrides)
+        """Settings on this sandbox (validated, ``overrides`` included), the token resolved."""
+        retry = {"max_attempts": 4, "initial_wait_seconds": 0.5, "max_wait_seconds": 4.0}
+        base = {
+            "token": "${HUBSPOT_TOKEN}",
+            "base_url": self.sandbox.base_url,
+            "retry": {**retry, "jitter_seconds": 0.0},
+        }
+        return HubSpotSettings.model_validate(base | overrides).with_token(TOKEN)
 
     def connector(self, *, pacer: Pacer | None = None, **overrides: Any) -> HubSpotConnector:
         """A connector on this sandbox, sleeping and pacing on the world's fake time;

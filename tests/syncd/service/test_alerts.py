@@ -15,7 +15,7 @@ import trustme
 from pydantic import SecretStr, ValidationError
 
 from connectors.retry import RetrySettings
-from syncd.errors import ConfigError
+from model.errors import ConfigError
 from syncd.service.alerts import (
     Alert,
     Alerter,

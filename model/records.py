@@ -1,0 +1,72 @@
+"""Records as every layer sees them: canonical object types and field names, vendor-neutral.
+
+A connector turns its vendor's objects into these; the state store keeps them; policies read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CRM record as pulled.
+
+    ``properties`` maps canonical field names to string values (``None`` when empty);
+    ``associations`` maps a canonical object type to the ids of associated records.
+    ``merged_into`` is set on a record that the CRM merged into another (it no longer exists on
+    its own); ``merged_ids`` lists ids the CRM says this record absorbed.
+    """
+
+    object_type: str
+    id: str
+    properties: Mapping[str, str | None]
+    updated_at: datetime
+    created_at: datetime | None = None
+    archived: bool = False
+    merged_into: str | None = None
+    merged_ids: tuple[str, ...] = ()
+    associations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDef:
+    """One field's definition in the CRM (HubSpot property, Salesforce field).
+
+    ``options`` are the allowed values of a picklist (enumeration) in display order, with their
+    labels; ``multi`` is true for multi-select fields (values ``;``-joined).
+    """
+
+    name: str
+    label: str
+    type: str
+    options: tuple[tuple[str, str], ...] = ()
+    multi: bool = False
+    hidden_options: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where an incremental pull of one object type resumes.
+
+    ``updated_at`` is the last-modified time up to which everything has been read;
+    ``None`` means no pull has completed yet (a full pull follows).
+    """
+
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullBatch:
+    """A page of pulled records, with the cursor that is safe to commit once they are stored.
+
+    The engine stores ``records`` and ``cursor`` in one transaction. ``skipped`` lists records
+    the connector could not read (id and why), so the run can report them and go on.
+    """
+
+    object_type: str
+    records: tuple[Record, ...]
+    cursor: Cursor
+    skipped: tuple[tuple[str, str], ...] = ()
