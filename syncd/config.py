@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from policies.registry import PoliciesSettings
+from state.engine import URL_FORMS, url_problem
 from syncd.errors import ConfigError
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
@@ -46,6 +47,14 @@ class StoreConfig(_Strict):
         default="sqlite:///syncd.db",
         description="SQLAlchemy URL; relative SQLite paths are relative to the config file.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{URL_FORMS} ({problem})")
+        return value
 
 
 class LoggingConfig(_Strict):
