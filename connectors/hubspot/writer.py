@@ -162,7 +162,12 @@ class HubSpotWriter(Writer):
             return judged
 
         runner = BatchRunner(
-            key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
+            key=lambda w: w.key,
+            send=send,
+            judge=judge,
+            retry=self._retry,
+            sleep=self._sleep,
+            name=f"{object_type} batch update",
         )
         settled = runner.run(_unique_id_chunks(writes))
         return [settled[w.key] for w in writes]
@@ -210,6 +215,7 @@ class HubSpotWriter(Writer):
             recover=self._already_created,
             retry=self._retry,
             sleep=self._sleep,
+            name="tasks batch create",
         )
         settled.update(runner.run(chunks(valid)))
         return [settled[w.key] for w in writes]
@@ -295,7 +301,12 @@ class HubSpotWriter(Writer):
             }
 
         runner = BatchRunner(
-            key=lambda item: item[1], send=send, judge=judge, retry=self._retry, sleep=self._sleep
+            key=lambda item: item[1],
+            send=send,
+            judge=judge,
+            retry=self._retry,
+            sleep=self._sleep,
+            name=f"{object_type} batch archive",
         )
         settled = runner.run(chunks(items))
         return [settled[key] for key in keys]

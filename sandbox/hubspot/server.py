@@ -201,16 +201,19 @@ def serve_forever(
     ``PUT /_sandbox/faults``); ``rate_limit`` is requests per rolling 10 s (None or 0: not
     enforced). Prints the base URL (with the real port when ``port`` is 0) once listening.
     The clock is the wall clock, settable forward through ``POST /_sandbox/clock``.
-    Raises ValueError for fault settings :class:`RandomFaults` refuses.
+    Raises ValueError for fault settings :class:`RandomFaults` refuses, and ``OSError`` (before
+    generating any data) when the port cannot be bound.
     """
     faults = RandomFaults(fault_rate, drop_rate, latency_ms, fault_seed)
     wall = SettableClock(lambda: datetime.now(UTC))
-    # Imported by name: the generator is needed only here.
-    generator = importlib.import_module("sandbox.generator")
-    dataset = generator.generate(records=records, seed=seed, now=wall())
-    state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
-    state.faults = faults
-    with HubSpotSandbox(state, port=port) as sandbox:
+    # The port first: a port in use fails at once, before seconds of data generation.
+    with HubSpotSandbox(SandboxState(clock=wall), port=port) as sandbox:
+        # Imported by name: the generator is needed only here.
+        generator = importlib.import_module("sandbox.generator")
+        dataset = generator.generate(records=records, seed=seed, now=wall())
+        state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
+        state.faults = faults
+        sandbox.state = state
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
