@@ -137,6 +137,7 @@ def test_example_config_documents_every_key() -> None:
 
     from syncd.config import (
         ApplyConfig,
+        CsvSourceConfig,
         HubSpotSourceConfig,
         Limits,
         LoggingConfig,
@@ -149,6 +150,7 @@ def test_example_config_documents_every_key() -> None:
         StoreConfig,
         LoggingConfig,
         HubSpotSourceConfig,
+        CsvSourceConfig,
         RetryConfig,
         ApplyConfig,
         Limits,
@@ -167,3 +169,13 @@ def test_example_config_documents_every_key() -> None:
         and f".{key}." not in text  # a nested table such as [policies.tags.synonyms.tags]
     ]
     assert missing == []
+
+
+def test_example_config_names_every_connector() -> None:
+    from syncd.config import CONNECTORS
+
+    text = (REPO / "config.example.toml").read_text()
+    known = next(line for line in text.splitlines() if "Known:" in line)
+    assert [name for name in CONNECTORS if name not in known] == []
+    for name in CONNECTORS:
+        assert f'connector = "{name}"' in text
