@@ -13,7 +13,12 @@ import sqlalchemy as sa
 
 from policies.base import Update
 from state.doctor import examine, probe
-from state.errors import StoreDamagedError, StoreSetupError, StoreUnreachableError
+from state.errors import (
+    StoreDamagedError,
+    StoreSetupError,
+    StoreUnreachableError,
+    describe_db_error,
+)
 from state.store import open_store
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -135,3 +140,22 @@ def test_a_new_sqlite_store_and_its_wal_are_private_whatever_the_umask(tmp_path:
     finally:
         os.umask(old)
     assert modes == {"state.db": 0o600, "state.db-wal": 0o600, "state.db-shm": 0o600}
+
+
+def test_a_connection_lost_mid_run_leads_with_the_cause_not_the_query() -> None:
+    lost = sa.exc.OperationalError(
+        "SELECT records.remote_id, records.properties FROM records WHERE records.source = %(s)s",
+        {"s": "hubspot"},
+        Exception(
+            "consuming input failed: server closed the connection unexpectedly\n"
+            "\tThis probably means the server terminated abnormally"
+        ),
+    )
+    assert "[SQL: SELECT" in str(lost)  # what a person saw before
+    error = describe_db_error(lost, "db.example:5432/syncd")
+    assert isinstance(error, StoreUnreachableError)
+    assert str(error) == (
+        "cannot reach the PostgreSQL state store at db.example:5432/syncd (server closed the "
+        "connection unexpectedly): is the server running, and are the host and port in [store] "
+        "url right?"
+    )
