@@ -66,6 +66,16 @@ class Connector(abc.ABC):
         del object_type
         return []
 
+    def check(self) -> str:
+        """Make the cheapest call that proves the source is there and takes the credentials,
+        and say what was checked in a few words (``syncd check-config --connect``).
+
+        Raises :class:`syncd.errors.SourceFatalError` when the credentials are refused and
+        another :class:`syncd.errors.SyncdError` when the source cannot be reached. The
+        default checks nothing.
+        """
+        return "nothing to check"
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""

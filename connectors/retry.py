@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+import structlog
 import tenacity
 
 from model.errors import RecordSkippedError, RetriableError, SourceFatalError, SyncdError
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 class ErrorAction(enum.Enum):
@@ -119,21 +121,39 @@ def retrying(
     classify: Classifier,
     retry_after: WaitHint = retry_after_seconds,
     sleep: Callable[[float], None] = time.sleep,
+    describe: Callable[[BaseException], str | None] | None = None,
 ) -> tenacity.Retrying:
     """A tenacity ``Retrying`` that retries only errors ``classify`` calls ``RETRY``.
 
     It re-raises the last error as is (``reraise=True``); :func:`call_with_retry` turns that into
     a :mod:`model.errors` type.
+    a :mod:`syncd.errors` type. Each retry is logged (warning ``retrying``: attempt, wait and
+    the reason, ``describe(exc)``: the vendor's one-line message with its correlation id; never
+    ``str(exc)``, which may hold a response body).
     """
 
     def should_retry(exc: BaseException) -> bool:
         return classify(exc) is ErrorAction.RETRY
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        reason = (describe(exc) if describe and exc else None) or type(exc).__name__
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "retrying",
+            attempt=state.attempt_number,
+            max_attempts=settings.max_attempts,
+            wait_seconds=round(wait, 3),
+            reason=reason,
+        )
 
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(should_retry),
         stop=tenacity.stop_after_attempt(settings.max_attempts),
         wait=_Wait(settings, retry_after),
         sleep=sleep,
+        before_sleep=before_sleep,
         reraise=True,
     )
 
@@ -167,7 +187,10 @@ def call_with_retry(
     the root :class:`SyncdError`; the original is chained as ``__cause__``.
     """
     try:
-        result: T = retrying(settings, classify=classify, retry_after=retry_after, sleep=sleep)(fn)
+        retry = retrying(
+            settings, classify=classify, retry_after=retry_after, sleep=sleep, describe=describe
+        )
+        result: T = retry(fn)
     except Exception as exc:
         message = describe(exc)
         if message is None:

@@ -57,6 +57,7 @@ __all__ = [
     "OpOutcome",
     "OutboxEntry",
     "OutboxOp",
+    "PlanInfo",
     "Revert",
     "RunInfo",
     "SourceLease",
@@ -102,6 +103,20 @@ class StoredPlan:
     baseline: Mapping[str, object]
     status: str
     changes: list[Change]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInfo:
+    """A saved plan without its changes, for listings: ``kinds`` counts its changes by kind
+    (``update``, ``merge``...; kinds it has none of are absent)."""
+
+    id: str
+    source: str
+    run_id: str | None
+    created_at: datetime
+    baseline: Mapping[str, object]
+    status: str
+    kinds: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +272,14 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def load_plan(self, plan_id: str) -> StoredPlan:
         """A saved plan with its changes rebuilt in saved order; ``StateError`` when unknown."""
+
+    @abc.abstractmethod
+    def plan_info(self, plan_id: str) -> PlanInfo:
+        """A saved plan's header and counts (not its changes); ``StateError`` when unknown."""
+
+    @abc.abstractmethod
+    def list_plans(self, source: str | None = None, limit: int = 20) -> list[PlanInfo]:
+        """The latest plans (of one source or all), newest ``created_at`` (then id) first."""
 
     @abc.abstractmethod
     def baseline_summary(self, source: str) -> dict[str, object]:

@@ -9,12 +9,14 @@ shared connection so every caller sees the same database.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
-from model.errors import StateError
+from state.errors import StoreSetupError
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
@@ -22,29 +24,87 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 WRITE_OPTION: Final = "syncd_write"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``).
+#: The URL forms syncd takes, for messages.
+URL_FORMS: Final = "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DATABASE"
 
-    Raises ``StateError`` for a malformed URL or a database other than SQLite or PostgreSQL.
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a state store URL, in a few words, or ``None`` when syncd can use it.
+
+    Only the URL's form is checked (no connection): its kind must be SQLite, or PostgreSQL
+    through psycopg (``postgresql://`` means psycopg too).
     """
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise StateError(f"bad state store URL: {exc}") from exc
-    dialect = parsed.get_backend_name()
+    except Exception:
+        return "not a database URL"
+    dialect, driver = parsed.get_backend_name(), parsed.get_driver_name()
     if dialect not in SUPPORTED_DIALECTS:
-        raise StateError(
-            f"state store {dialect!r} is not supported; use sqlite or postgresql+psycopg"
-        )
-    if dialect == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        return f"a {dialect!r} state store is not supported"
+    if dialect == "postgresql" and "+" in parsed.drivername and driver != "psycopg":
+        return f"the PostgreSQL driver {driver!r} is not supported"
+    return None
+
+
+def describe_url(url: str) -> str:
+    """Where a store URL points, for messages: the SQLite file, or ``host:port/database``
+    (never the password)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "(unreadable URL)"
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``).
+
+    Raises :class:`~state.errors.StoreSetupError` for a URL of an unsupported kind, or a SQLite
+    file in a folder that does not exist. A SQLite file that does not exist yet is created
+    first, readable and writable by its owner only (0600, whatever the umask): it will hold
+    names, e-mails and phones, and SQLite gives its ``-wal`` and ``-shm`` files the same mode.
+    """
+    problem = url_problem(url)
+    if problem is not None:
+        raise StoreSetupError(f"[store] url: {problem}; expected {URL_FORMS}")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
     memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
     if memory:
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    else:
+        assert parsed.database is not None
+        create_private(Path(parsed.database))
     engine = create_engine(parsed, **kwargs)
     _tune_sqlite(engine, wal=not memory)
     return engine
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; ``StoreSetupError`` when its
+    folder does not exist or cannot be written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise StoreSetupError(
+            f"the state store's folder {folder} does not exist: create it, or change [store] url"
+        )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreSetupError(
+            f"cannot create the state store {path} ({exc.strerror}): make its folder writable, "
+            "or change [store] url"
+        ) from exc
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits off, never added any: make it exact
+    finally:
+        os.close(fd)
 
 
 def _tune_sqlite(engine: Engine, *, wal: bool) -> None:

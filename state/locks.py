@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from model.errors import StateError
+from state.errors import cause
 
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -106,14 +107,14 @@ class _AdvisoryLock:
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
-            raise StateError(f"cannot lock source {self._source!r}: {exc}") from exc
+            raise StateError(f"cannot lock source {self._source!r}: {cause(exc)}") from exc
         try:
             schema = str(conn.execute(sa.select(sa.func.current_schema())).scalar_one())
             key = advisory_key(schema, self._source)
             got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one())
         except SQLAlchemyError as exc:
             conn.close()
-            raise StateError(f"cannot lock source {self._source!r}: {exc}") from exc
+            raise StateError(f"cannot lock source {self._source!r}: {cause(exc)}") from exc
         if not got:
             conn.close()
             return False

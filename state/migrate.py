@@ -38,6 +38,13 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this code knows."""
+    return frozenset(
+        s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
 def current_revision(connection: Connection) -> str | None:
     """The database's revision, ``None`` when it was never migrated."""
     return MigrationContext.configure(connection).get_current_revision()

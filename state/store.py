@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from model.changes import Change, Snapshot, change_from_dict, change_to_dict
 from model.errors import SourceBusyError, StateError
 from model.records import Cursor, PullBatch, Record
-from state import health_sql, lease_sql, migrate, outbox_sql, reverts_sql
+from state import doctor, health_sql, lease_sql, migrate, outbox_sql, reverts_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
@@ -34,13 +34,15 @@ from state.base import (
     OpOutcome,
     OutboxEntry,
     OutboxOp,
+    PlanInfo,
     Revert,
     RunInfo,
     SourceLease,
     StateStore,
     StoredPlan,
 )
-from state.engine import WRITE_OPTION, make_engine
+from state.engine import WRITE_OPTION, describe_url, make_engine
+from state.errors import cause, describe_db_error
 from state.locks import SourceLock, SourceLocks
 from state.models import (
     cursors_t,
@@ -79,18 +81,26 @@ def open_store(
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///path.db``, ``sqlite:///:memory:`` (tests) or
     ``postgresql+psycopg://user@host/db``. Raises ``StateError`` when the database is
-    unreachable, its schema is newer than this code, or a migration fails. ``sleep`` and
-    ``monotonic`` pace the wait for a busy source's lease.
+    unreachable, its schema is newer than this code, or a migration fails; the subclasses of
+    :mod:`state.errors` say what to do (fix the setting, start the server, restore a damaged
+    file). A SQLite file gets ``PRAGMA quick_check`` first: a damaged one is never used.
+    ``sleep`` and ``monotonic`` pace the wait for a busy source's lease.
     """
     engine = make_engine(url)
+    where = describe_url(url)
     try:
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            doctor.quick_check(engine, where)
         migrate.upgrade(engine)
     except StateError:
         engine.dispose()
         raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise describe_db_error(exc, where) from exc
     except Exception as exc:
         engine.dispose()
-        raise StateError(f"cannot open the state store: {exc}") from exc
+        raise StateError(f"cannot open the state store {where}: {cause(exc)}") from exc
     return SqlStateStore(engine, sleep=sleep, monotonic=monotonic)
 
 
@@ -131,7 +141,7 @@ class SqlStateStore(StateStore):
         except IntegrityError as exc:
             raise StateError(f"state store constraint violated: {exc.orig}") from exc
         except SQLAlchemyError as exc:
-            raise StateError(f"state store error: {exc}") from exc
+            raise describe_db_error(exc, describe_url(str(self._engine.url))) from exc
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT that supports ``on_conflict_do_update``."""
@@ -543,6 +553,45 @@ class SqlStateStore(StateStore):
             status=plan["status"],
             changes=changes,
         )
+
+    def plan_info(self, plan_id: str) -> PlanInfo:
+        with self._tx() as conn:
+            found = self._plan_infos(conn, sa.select(plans_t).where(plans_t.c.id == plan_id))
+        if not found:
+            raise StateError(f"unknown plan {plan_id!r}")
+        return found[0]
+
+    def list_plans(self, source: str | None = None, limit: int = 20) -> list[PlanInfo]:
+        query = sa.select(plans_t).order_by(plans_t.c.created_at.desc(), plans_t.c.id.desc())
+        if source is not None:
+            query = query.where(plans_t.c.source == source)
+        with self._tx() as conn:
+            return self._plan_infos(conn, query.limit(limit))
+
+    @staticmethod
+    def _plan_infos(conn: Connection, query: sa.Select[Any]) -> list[PlanInfo]:
+        plans = conn.execute(query).mappings().all()
+        kinds: dict[str, dict[str, int]] = {str(p["id"]): {} for p in plans}
+        if kinds:
+            counted = (
+                sa.select(plan_changes_t.c.plan_id, plan_changes_t.c.kind, sa.func.count())
+                .where(plan_changes_t.c.plan_id.in_(list(kinds)))
+                .group_by(plan_changes_t.c.plan_id, plan_changes_t.c.kind)
+            )
+            for plan_id, kind, n in conn.execute(counted).all():
+                kinds[str(plan_id)][str(kind)] = int(str(n))
+        return [
+            PlanInfo(
+                id=p["id"],
+                source=p["source"],
+                run_id=p["run_id"],
+                created_at=p["created_at"],
+                baseline=p["baseline"],
+                status=p["status"],
+                kinds=kinds[str(p["id"])],
+            )
+            for p in plans
+        ]
 
     # -- push: baselines, outbox, audit log, reviews ---------------------------------------------
 

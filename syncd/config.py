@@ -25,6 +25,7 @@ from connectors.registry import registered, registration
 from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
+from state.engine import URL_FORMS, url_problem
 from syncd.vocabulary import Vocabulary, dotted
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
@@ -41,6 +42,14 @@ class StoreConfig(_Strict):
         default="sqlite:///syncd.db",
         description="SQLAlchemy URL; relative SQLite paths are relative to the config file.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{URL_FORMS} ({problem})")
+        return value
 
 
 class LoggingConfig(_Strict):

@@ -33,6 +33,7 @@ from syncd.config import (
     StoreConfig,
 )
 from syncd.engine import Engine
+from syncd.files import write_private
 from syncd.plan import Plan
 from syncd.report import Format, render
 from syncd.sources import build_connector
@@ -120,5 +121,5 @@ def plan_csv(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_private(output, text)
     return plan

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,6 +37,7 @@ from state.base import (
     OUTBOX_UNFINISHED,
     PLAN_PLANNED,
     AuditEntry,
+    OpOutcome,
     Revert,
     SourceLease,
     StateStore,
@@ -46,6 +47,7 @@ from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, after_merges, compose, record_label
+from syncd.plans import UNDO_OF
 from syncd.push import Pusher, PushReport, expand
 from syncd.rails import (
     SafetyRailError,
@@ -58,6 +60,9 @@ from syncd.reverts import hold_reverts, needs_lookup, revert_to_dict
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
+#: The outbox result key of an undo operation whose old value the CRM refused, and its reason.
+NOT_UNDOABLE = "not_undoable"
+NOT_UNDOABLE_REASON = "not undoable: "
 IdFactory = Callable[[], str]
 
 
@@ -82,10 +87,12 @@ class _Run:
 
 @dataclass
 class ApplyResult:
-    """A plan and what pushing it did (``pushes`` has resumed plans first)."""
+    """A plan and what pushing it did (``pushes`` has resumed plans first), by run ``run_id``
+    (the id ``undo`` takes)."""
 
     plan: Plan | None
     pushes: list[PushReport]
+    run_id: str = ""
     #: Set when nothing was pushed because the plan is already fully applied: says so, in words.
     note: str | None = None
 
@@ -109,12 +116,12 @@ class Engine:
 
     def plan(self, source_name: str) -> Plan:
         """Pull the source, store what came, run the policies and persist the plan (a dry run)."""
-        with self._run(source_name, dry_run=True) as (run, connector):
+        with self._run(source_name, dry_run=True, kind="plan") as (run, connector):
             return self._pull_and_plan(run, connector)
 
     def run_once(self, source_name: str, *, max_changes: int | None = None) -> ApplyResult:
         """Finish interrupted pushes, then pull, plan and push a new plan within the rails."""
-        with self._run(source_name, dry_run=False) as (run, connector):
+        with self._run(source_name, dry_run=False, kind="run") as (run, connector):
             pushes = self._resume(run, connector)
             plan = self._pull_and_plan(run, connector)
             pushes.append(
@@ -122,11 +129,19 @@ class Engine:
             )
             run.counts["pushed"] = [_push_counts(p) for p in pushes]
             run.status = _status(pushes)
-            return ApplyResult(plan, pushes)
+            return ApplyResult(plan, pushes, run.id)
 
-    def apply(self, plan_id: str, *, max_changes: int | None = None) -> ApplyResult:
+    def apply(
+        self,
+        plan_id: str,
+        *,
+        max_changes: int | None = None,
+        seqs: Collection[int] | None = None,
+    ) -> ApplyResult:
         """Push a plan saved by an earlier ``plan``: the reviewed plan, nothing recomputed.
 
+        ``seqs`` keeps only those changes of the plan (their positions in it; a reviewer's
+        selection); the others are not pushed, and a later ``apply`` may push them.
         Refused when the plan is older than ``apply.max_plan_age_hours``, or when more than
         ``apply.max_drift_share`` of the fields it writes were changed in the CRM by someone
         else since it was made (checked after an incremental pull; :func:`syncd.rails.drift`).
@@ -138,7 +153,7 @@ class Engine:
         if done is not None:
             log.info("plan already applied", plan_id=plan_id)
             return ApplyResult(None, [], note=done)
-        with self._run(stored.source, dry_run=False) as (run, connector):
+        with self._run(stored.source, dry_run=False, kind="apply") as (run, connector):
             age = self.clock() - stored.created_at
             limit = timedelta(hours=run.config.apply.max_plan_age_hours)
             if age > limit:
@@ -159,15 +174,18 @@ class Engine:
                     f"apply.max_drift_share ({run.config.apply.max_drift_share:.1%}); "
                     "make a new plan"
                 )
-            pushes.append(self._push_checked(run, connector, stored, max_changes))
+            pushes.append(self._push_checked(run, connector, stored, max_changes, seqs))
             run.counts["pushed"] = [_push_counts(p) for p in pushes]
             run.status = _status(pushes)
-            return ApplyResult(None, pushes)
+            return ApplyResult(None, pushes, run.id)
 
     def undo(self, run_id: str) -> tuple[PushReport | None, list[str]]:
         """Revert the field updates a run applied, skipping fields a person changed since.
 
         Returns the push of the reversing plan and the sentences about what cannot be undone.
+        An old value the CRM refuses to take back (an e-mail it now finds invalid) is not
+        undoable: it is said once, recorded in the undo plan's outbox as skipped (not
+        failed), and never sent again by a later undo of the same run.
         """
         undone_run = self.store.get_run(run_id)
         entries = [e for e in self.store.audit(run_id=run_id) if e.undone_by_run is None]
@@ -183,10 +201,22 @@ class Engine:
             for e in entries
             if e.kind == "create_task"
         ]
-        updates = [e for e in entries if e.kind == "update" and e.field is not None]
+        refused_before = self._not_undoable(undone_run.source, run_id)
+        updates = [
+            e
+            for e in entries
+            if e.kind == "update"
+            and e.field is not None
+            and (e.object_type, e.record_id, e.field) not in refused_before
+        ]
+        if refused_before:
+            cannot.append(
+                f"{len(refused_before)} field value(s) an earlier undo of run {run_id} found "
+                "not undoable (the CRM refuses their old value) are left as they are"
+            )
         if not updates:
             return None, cannot
-        with self._run(undone_run.source, dry_run=False) as (run, connector):
+        with self._run(undone_run.source, dry_run=False, kind="undo") as (run, connector):
             changes = [
                 Update(
                     run.source,
@@ -202,7 +232,7 @@ class Engine:
             ]
             plan_id = self.new_id()
             self.store.save_plan(
-                plan_id, run.source, run.id, self.clock(), {"undo_of": run_id}, changes
+                plan_id, run.source, run.id, self.clock(), {UNDO_OF: run_id}, changes
             )
             pusher = self._pusher(
                 run,
@@ -212,6 +242,36 @@ class Engine:
                 ),
             )
             report = pusher.push(self.store.load_plan(plan_id))
+            refused = [
+                e
+                for e in self.store.outbox(plan_id, statuses=["failed"])
+                if not e.result.get("retriable")
+            ]
+            if refused:
+                self.store.record_results(
+                    [
+                        OpOutcome(
+                            e.key,
+                            "skipped",
+                            attempts_increment=0,
+                            result={**e.result, NOT_UNDOABLE: True},
+                            reason=f"{NOT_UNDOABLE_REASON}{e.reason}",
+                        )
+                        for e in refused
+                    ],
+                    self.clock(),
+                    epoch=run.epoch,
+                )
+                report = pusher.report(plan_id)
+                said = f"): {NOT_UNDOABLE_REASON}"
+                report.skipped = [line for line in report.skipped if said not in line]
+                cannot.append(
+                    f"{len(refused)} old value(s) the CRM refuses to take back keep the value "
+                    "syncd wrote; they are recorded as not undoable and later undos leave them. "
+                    f"The CRM said of the first: {refused[0].reason}"
+                )
+                cannot += [_refusal(updates[e.seq]) for e in refused]
+                log.info("not undoable", values=len(refused), undo_of=run_id)
             applied = {e.seq for e in self.store.outbox(plan_id, statuses=["applied"])}
             self.store.mark_undone(
                 [u.id for i, u in enumerate(updates) if i in applied], run.id, self.clock()
@@ -220,12 +280,26 @@ class Engine:
             run.status = _status([report])
             return report, cannot
 
+    def _not_undoable(self, source: str, run_id: str) -> set[tuple[str, str, str]]:
+        """(object type, record, field) of ``run_id``'s updates an earlier undo found refused."""
+        found: set[tuple[str, str, str]] = set()
+        for info in self.store.list_plans(source, limit=1000):
+            if info.baseline.get(UNDO_OF) != run_id:
+                continue
+            for entry in self.store.outbox(info.id, statuses=["skipped"]):
+                fields = entry.payload.get("fields")
+                if entry.result.get(NOT_UNDOABLE) and isinstance(fields, dict):
+                    found.update((entry.object_type, entry.record_id, str(f)) for f in fields)
+        return found
+
     # -- the cycle --------------------------------------------------------------------------
 
     @contextmanager
-    def _run(self, source_name: str, *, dry_run: bool) -> Iterator[tuple[_Run, Connector]]:
+    def _run(
+        self, source_name: str, *, dry_run: bool, kind: str
+    ) -> Iterator[tuple[_Run, Connector]]:
         name, source = self.config.source(source_name)
-        run = _Run(self.new_id(), name, source, self.clock())
+        run = _Run(self.new_id(), name, source, self.clock(), counts={"kind": kind})
         self.store.ensure_source(name, source.connector, run.started)
         lease = self._acquire(run)
         run.started, run.epoch = lease.since, lease.epoch  # a run that waited starts now
@@ -265,6 +339,8 @@ class Engine:
                 )
         self.store.start_run(run.id, name, run.started, dry_run=dry_run)
         with structlog.contextvars.bound_contextvars(run_id=run.id, source=name):
+            log.info("run started", kind=run.counts.get("kind"), dry_run=dry_run)
+            t0 = time.monotonic()
             try:
                 connector = self.connector_factory(self.config, name, source)
                 try:
@@ -276,6 +352,12 @@ class Engine:
                 log.error("run failed", error=str(exc), error_type=type(exc).__name__)
                 raise
             self.store.finish_run(run.id, self.clock(), run.status, run.counts)
+            log.info(
+                "run finished",
+                status=run.status,
+                seconds=round(time.monotonic() - t0, 3),
+                **run_totals(run.counts),
+            )
 
     def _pull_and_plan(self, run: _Run, connector: Connector) -> Plan:
         self._pull(run, connector)
@@ -475,15 +557,21 @@ class Engine:
         return drift(plan.changes, current, written)
 
     def _push_checked(
-        self, run: _Run, connector: Connector, plan: StoredPlan, max_changes: int | None
+        self,
+        run: _Run,
+        connector: Connector,
+        plan: StoredPlan,
+        max_changes: int | None,
+        seqs: Collection[int] | None = None,
     ) -> PushReport:
+        chosen = plan.changes if seqs is None else [plan.changes[i] for i in sorted(seqs)]
         problems = ceiling_violations(
-            plan.changes, run.config.apply.limits, _total_records(plan), max_changes
+            chosen, run.config.apply.limits, _total_records(plan), max_changes
         )
         if problems:
             self.store.set_plan_status(plan.id, "held")
             raise SafetyRailError(f"plan {plan.id} was not pushed: " + "; ".join(problems))
-        return self._pusher(run, connector).push(plan)
+        return self._pusher(run, connector).push(plan, seqs=seqs)
 
     def _pusher(
         self, run: _Run, connector: Connector, settings: ApplyConfig | None = None
@@ -572,6 +660,35 @@ def _revert(
         changed_by=by,
         changed_via=None if change is None else change.via,
         changed_at=None if change is None else change.at,
+    )
+
+
+def run_totals(counts: Mapping[str, object]) -> dict[str, int]:
+    """A run's counts in a few totals: records pulled and skipped, changes planned, and
+    operations pushed by outcome (for its log line and ``syncd runs``)."""
+    totals: dict[str, int] = {}
+    for key in ("pulled", "skipped"):
+        value = counts.get(key)
+        if isinstance(value, Mapping):
+            totals[key] = sum(int(str(v)) for v in value.values())
+    planned = counts.get("planned")
+    if isinstance(planned, Mapping) and "changes" in planned:
+        totals["planned"] = int(str(planned["changes"]))
+    pushed = counts.get("pushed")
+    if isinstance(pushed, list):
+        for push in pushed:
+            statuses = push.get("statuses") if isinstance(push, Mapping) else None
+            if isinstance(statuses, Mapping):
+                for status, n in statuses.items():
+                    totals[str(status)] = totals.get(str(status), 0) + int(str(n))
+    return totals
+
+
+def _refusal(entry: AuditEntry) -> str:
+    """One old value the CRM refused to take back."""
+    return (
+        f"{entry.object_type} {entry.record_id} {entry.field}: {entry.before!r} refused, "
+        f"{entry.after!r} stays"
     )
 
 

@@ -1,8 +1,9 @@
 """One self-contained HTML page per report: each source's latest plan and its data quality.
 
 ``write_html_report(store, source_names, path, now=...)`` writes a page a RevOps lead can
-forward: no external URL, no script; inline CSS and inline SVG charts drawn here. Per source:
-the latest plan (:meth:`~state.base.StateStore.latest_plan`) as a readable diff grouped by
+forward (created 0600: it holds names and e-mails): no external URL, no script; inline CSS and
+inline SVG charts drawn here. Per source: the latest plan of the policies
+(:func:`syncd.plans.latest_policy_plan`) as a readable diff grouped by
 policy (the cells of :mod:`syncd.report`, old value struck out and new value underlined), the
 health figures of the latest run per object type, "what changed since the last run" (the last
 two points of :meth:`~state.base.StateStore.health_history`), and charts over the runs of
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import html
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -26,9 +28,11 @@ from typing import Final
 
 from model.changes import Change, CreateTask, Merge, Update
 from model.errors import StateError
-from state.base import HealthPoint, StateStore
+from state.base import AuditEntry, HealthPoint, StateStore
+from syncd.files import write_private
 from syncd.health import ALL
 from syncd.plan import Plan, record_label
+from syncd.plans import latest_policy_plan
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
 from syncd.reverts import describe
 from syncd.review import held_reverts
@@ -52,15 +56,22 @@ def _score(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Chart:
-    """A chart over runs: title, then (label, metric, colour) per series, and value format."""
+    """A chart over runs: title, then (label, metric, colour) per series, value format, and the
+    most the metric can be (the axis never goes past it: a score stops at 100)."""
 
     title: str
     series: tuple[tuple[str, str, str], ...]
     fmt: Callable[[float], str]
+    ceiling: float | None = None
 
 
 CHARTS: Final = (
-    _Chart("Duplicate share", (("records in merges or review", "duplicate_share", _BLUE),), _pct),
+    _Chart(
+        "Duplicate share",
+        (("records in merges or review", "duplicate_share", _BLUE),),
+        _pct,
+        ceiling=1.0,
+    ),
     _Chart(
         "Invalid e-mails and phones",
         (("e-mails", "invalid_emails", _ORANGE), ("phones", "invalid_phones", _PURPLE)),
@@ -72,7 +83,7 @@ CHARTS: Final = (
         (("records", "open_without_next_action", _GREEN),),
         _num,
     ),
-    _Chart("Health score (0-100)", (("mean score", "score", _BLUE),), _score),
+    _Chart("Health score (0-100)", (("mean score", "score", _BLUE),), _score, ceiling=100.0),
 )
 #: What "what changed" compares: (label, metric, format, lower is better).
 _DELTAS: Final = (
@@ -117,7 +128,7 @@ def write_html_report(
     policy (``None``: all). A source the store does not know yet gets a "no run yet" note.
     """
     text = render_html_report(store, source_names, now=now, limit=limit)
-    path.write_text(text, encoding="utf-8")
+    write_private(path, text)
     return text
 
 
@@ -157,7 +168,8 @@ def _source_section(store: StateStore, source: str, limit: int | None) -> str:
             f"<section><h2>Source {e(source)}</h2>"
             '<p class="muted">No run yet: run syncd plan first.</p></section>'
         )
-    plan_id = store.latest_plan(source)
+    history = _without_created_tasks(history, store.audit(source=source))
+    plan_id = latest_policy_plan(store, source)
     plan = _load_plan(store, plan_id) if plan_id is not None else None
     parts = [f'<section id="source-{e(source, quote=True)}">', f"<h2>Source {e(source)}</h2>"]
     parts.append("<h3>What changed since the last run</h3>")
@@ -175,7 +187,32 @@ def _source_section(store: StateStore, source: str, limit: int | None) -> str:
     return "\n".join(parts)
 
 
+def _without_created_tasks(
+    history: Sequence[HealthPoint], audit: Sequence[AuditEntry]
+) -> list[HealthPoint]:
+    """``history`` with the tasks syncd had created by each point taken out of its record
+    counts (``tasks`` and ``all``): they are syncd's own work, not records of the CRM's."""
+    created = sorted(e.applied_at for e in audit if e.kind == "create_task")
+    if not created:
+        return list(history)
+    points = []
+    for point in history:
+        mine = float(bisect_right(created, point.measured_at))
+        metrics = {t: dict(m) for t, m in point.metrics.items()}
+        for object_type in ("tasks", ALL):
+            if object_type in metrics and "records" in metrics[object_type]:
+                records = metrics[object_type]["records"]
+                metrics[object_type]["records"] = max(0.0, records - mine)
+        points.append(replace(point, metrics=metrics))
+    return points
+
+
 # -- plan -----------------------------------------------------------------------------------------
+
+
+def stored_plan(store: StateStore, plan_id: str) -> Plan:
+    """A saved plan with the names of its records, for reports (``syncd show``)."""
+    return _load_plan(store, plan_id)
 
 
 def _load_plan(store: StateStore, plan_id: str) -> Plan:
@@ -362,6 +399,8 @@ def _chart(chart: _Chart, history: Sequence[HealthPoint]) -> str:
     ]
     peak = max((v for _, values, _ in series for v in values), default=0.0)
     top_value = _nice_top(peak)
+    if chart.ceiling is not None:
+        top_value = min(top_value, chart.ceiling)
     n = len(history)
 
     def x(i: int) -> float:

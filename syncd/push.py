@@ -33,7 +33,7 @@ whose value, task or merge is found in the CRM) is recorded then, with its audit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 
@@ -161,9 +161,17 @@ class Pusher:
     #: (object type, planned id) -> the id a merge of this plan gave the record (a new one)
     _targets: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
 
-    def push(self, plan: StoredPlan) -> PushReport:
-        """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again."""
-        self.store.enqueue(plan.id, self.run_id, expand(plan), self.clock())
+    def push(self, plan: StoredPlan, *, seqs: Collection[int] | None = None) -> PushReport:
+        """Apply ``plan``: enqueue (idempotent), check, send, record. Safe to call again.
+
+        ``seqs`` enqueues only the changes at those positions of the plan (a reviewer's
+        selection); what an earlier push enqueued is finished either way.
+        """
+        ops = expand(plan)
+        if seqs is not None:
+            chosen = frozenset(seqs)
+            ops = [op for op in ops if op.seq in chosen]
+        self.store.enqueue(plan.id, self.run_id, ops, self.clock())
         self.store.set_plan_status(plan.id, "applying")
         # applying a plan again retries what failed transiently before (429, 5xx, timeouts)
         retry = [
@@ -201,6 +209,10 @@ class Pusher:
         self._tasks(plan, by_kind["create_task"])
         self._archives(plan, by_kind["archive"])
         return self._report(plan.id)
+
+    def report(self, plan_id: str) -> PushReport:
+        """What the outbox holds for ``plan_id`` now, as a report (the plan's status follows)."""
+        return self._report(plan_id)
 
     # -- updates ----------------------------------------------------------------------------
 
@@ -791,6 +803,7 @@ class Pusher:
     def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
         if outcomes:
             self.store.record_results(outcomes, self.clock(), epoch=self.epoch)
+            _log_outcomes(outcomes)
 
     def _report(self, plan_id: str) -> PushReport:
         report = PushReport(plan_id)
@@ -813,6 +826,18 @@ class Pusher:
         if isinstance(calls, Mapping):
             report.calls = {str(k): int(v) for k, v in calls.items()}
         return report
+
+
+def _log_outcomes(outcomes: Sequence[OpOutcome]) -> None:
+    """One line per batch of outcomes with its counts, and one per conflict, skip, hold or
+    failure with its reason (the key names plan, change and operation)."""
+    counts: dict[str, int] = defaultdict(int)
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+        if outcome.status == "applied":
+            continue
+        log.info(outcome.status, key=outcome.key, reason=outcome.reason)
+    log.info("recorded", **counts)
 
 
 def _culprits(result: WriteResult) -> set[str] | None:

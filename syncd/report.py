@@ -1,16 +1,24 @@
-"""Render a plan as a diff report: a terminal table, JSON, or Markdown.
+"""Render a plan as a diff report: a terminal table, JSON, Markdown or CSV.
 
 The JSON form is the machine contract (``plan_id``, ``created_at``, ``source``, ``summary``,
-``changes`` with each change in ``policies.base.change_to_dict`` form; ``stats.reverts`` lists
+``changes`` with each change in ``model.changes.change_to_dict`` form; ``stats.reverts`` lists
 the changes left out because someone changed syncd's value back, :mod:`syncd.reverts`). The
 table and Markdown forms are for people: grouped by policy and record, old → new, with the
-reason, and a summary, then the changes left out.
+reason, and a summary, then the changes left out. The CSV form (:mod:`syncd.plan_csv`) is one
+row per change, for review in a spreadsheet.
+
+Everything shown comes from the CRM, so nothing of it is read as markup: table cells are plain
+text (a ``[bold]`` in a name is printed as typed), Markdown cells escape HTML, Markdown syntax
+and control characters (a NUL byte shows as ``\x00``), and long values are cut in the table
+(:data:`CELL_MAX`; JSON and CSV keep them whole).
 """
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Literal
@@ -24,10 +32,14 @@ from state.base import AuditEntry
 from syncd.plan import Plan
 from syncd.push import PushReport
 
-Format = Literal["table", "json", "markdown"]
+Format = Literal["table", "json", "markdown", "csv"]
 SKIPPED_SHOWN = 20
 #: The title of the changes a plan left out because someone changed syncd's value back.
 REVERTS_TITLE = "Not proposed again: changed back after syncd wrote them"
+#: Characters of one value a table cell shows before it is cut with "…".
+CELL_MAX = 160
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 POLICY_TITLES = {
     "normalize": "Field fixes",
     "dedupe": "Duplicates",
@@ -58,7 +70,28 @@ def render(plan: Plan, fmt: Format, *, limit: int | None = None, width: int = 12
         return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
         return _markdown(plan, limit)
+    if fmt == "csv":
+        from syncd.plan_csv import plan_to_csv  # noqa: PLC0415  (it imports this module)
+
+        return plan_to_csv(plan)
     return _table(plan, limit, width)
+
+
+def visible(value: str) -> str:
+    """``value`` with control characters (a NUL byte, an escape) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def cut(value: str, most: int = CELL_MAX) -> str:
+    """``value`` made visible and cut to ``most`` characters with "…" (for table cells)."""
+    shown = visible(value)
+    return shown if len(shown) <= most else shown[: most - 1] + "…"
+
+
+def _column(table: Table, header: str) -> None:
+    """A column whose header never breaks inside a word: at least its longest word wide (rich
+    honours ``min_width`` only for columns sized by their content, not by a ratio)."""
+    table.add_column(header, overflow="fold", min_width=max(len(w) for w in header.split()))
 
 
 def summary_line(plan: Plan) -> str:
@@ -141,17 +174,20 @@ def _table(plan: Plan, limit: int | None, width: int) -> str:
     )
     for policy, changes in _by_policy(plan):
         title = f"{POLICY_TITLES.get(policy, policy)} ({policy}): {len(changes)} changes"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
-        for column, ratio in (("Record", 3), ("What", 2), ("Old → new", 4), ("Why", 4)):
-            table.add_column(column, ratio=ratio, overflow="fold")
+        table = Table(title=Text(title), title_justify="left", show_lines=False, expand=True)
+        for column in ("Record", "What", "Old → new", "Why"):
+            _column(table, column)
         shown = changes if limit is None else changes[:limit]
         for change in shown:
-            table.add_row(*cells(plan, change))
+            table.add_row(*(Text(cut(c)) for c in cells(plan, change)))
         console.print(table)
         if len(shown) < len(changes):
             console.print(
-                f"  … and {len(changes) - len(shown)} more {policy} changes "
-                "(--format json or markdown -o FILE lists them all)"
+                Text(
+                    f"  … and {len(changes) - len(shown)} more {policy} changes: "
+                    f"--limit 0 shows them all; syncd show {plan.id} --format csv -o FILE "
+                    "gives every change in a spreadsheet"
+                )
             )
     if not plan.changes:
         console.print("Nothing to change: the records pass every enabled policy.")
@@ -199,15 +235,18 @@ def _rare_labels(plan: Plan) -> list[str]:
     ]
 
 
-def _md_escape(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+def md_escape(value: str) -> str:
+    """``value`` as inert Markdown text on one line: HTML escaped, Markdown syntax
+    backslash-escaped, line breaks as spaces, other control characters shown as ``\\xNN``."""
+    one_line = value.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(visible(one_line), quote=False))
 
 
 def _markdown(plan: Plan, limit: int | None) -> str:
     lines = [
-        f"# Plan {plan.id}",
+        f"# Plan {md_escape(plan.id)}",
         "",
-        f"Source **{plan.source}**, made {plan.created_at.isoformat()}.",
+        f"Source **{md_escape(plan.source)}**, made {plan.created_at.isoformat()}.",
         "",
         f"**Summary:** {summary_line(plan)}",
         "",
@@ -220,19 +259,19 @@ def _markdown(plan: Plan, limit: int | None) -> str:
             "|---|---|---|---|",
         ]
         shown = changes if limit is None else changes[:limit]
-        lines += ["| " + " | ".join(_md_escape(c) for c in cells(plan, ch)) + " |" for ch in shown]
+        lines += ["| " + " | ".join(md_escape(c) for c in cells(plan, ch)) + " |" for ch in shown]
         if len(shown) < len(changes):
             lines.append(f"\n… and {len(changes) - len(shown)} more.")
         lines.append("")
     rare = _rare_labels(plan)
     if rare:
         lines += ["## Picklist options no record or only a few use", ""]
-        lines += [f"- {_md_escape(r)}" for r in rare]
+        lines += [f"- {md_escape(r)}" for r in rare]
         lines.append("")
     held = _held_reverts(plan)
     if held:
         lines += [f"## {REVERTS_TITLE}: {len(held)}", ""]
-        lines += [f"- {_md_escape(r)}" for r in held]
+        lines += [f"- {md_escape(r)}" for r in held]
         lines.append("")
     return "\n".join(lines)
 
@@ -255,13 +294,44 @@ def render_push(report: PushReport) -> str:
     return "\n".join(lines)
 
 
-def render_audit(entries: Sequence[AuditEntry], fmt: str) -> str:
-    """The audit log as a table (default), JSON or Markdown."""
+def push_to_json(report: PushReport) -> dict[str, object]:
+    """The JSON form of a push: outcome counts, API calls, and each non-applied operation."""
+    return {
+        "plan_id": report.plan_id,
+        "complete": report.complete,
+        "statuses": dict(report.statuses),
+        "calls": dict(report.calls),
+        "conflicts": list(report.conflicts),
+        "failures": list(report.failures),
+        "held": list(report.held),
+        "skipped": list(report.skipped),
+    }
+
+
+def response_words(response: Mapping[str, object]) -> str:
+    """The CRM's stored answer to a write in a few words: status, category, correlation id."""
+    parts = [f"{k} {response[k]}" for k in ("status", "category") if response.get(k) is not None]
+    correlation = response.get("correlationId")
+    if correlation:
+        parts.append(f"correlation {correlation}")
+    shown = {"status", "category", "correlationId"}
+    parts += [f"{k} {v}" for k, v in sorted(response.items()) if k not in shown and v]
+    return ", ".join(parts)
+
+
+def render_audit(
+    entries: Sequence[AuditEntry], fmt: str, reasons: Mapping[str, str] | None = None
+) -> str:
+    """The audit log as a table (default), JSON or Markdown: when, run, policy, record, field,
+    before → after, the reason of the change (``reasons`` by outbox key), the CRM's answer and
+    the run that undid it."""
+    reasons = reasons or {}
     rows = [
         {
             "applied_at": e.applied_at.isoformat(),
             "run_id": e.run_id,
             "plan_id": e.plan_id,
+            "key": e.key,
             "policy": e.policy,
             "kind": e.kind,
             "object_type": e.object_type,
@@ -269,17 +339,23 @@ def render_audit(entries: Sequence[AuditEntry], fmt: str) -> str:
             "field": e.field,
             "before": e.before,
             "after": e.after,
+            "reason": reasons.get(e.key),
+            "response": dict(e.response),
             "undone_by_run": e.undone_by_run,
         }
         for e in entries
     ]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    headers = ("When", "Run", "Policy", "Record", "Field", "Before → after", "Undone by")
+    headers = (
+        "When", "Run", "Policy", "Record", "Field", "Before → after", "Why", "CRM answer",
+        "Undone by",
+    )  # fmt: skip
 
-    def cells(row: Mapping[str, object]) -> tuple[str, ...]:
+    def audit_cells(row: Mapping[str, object]) -> tuple[str, ...]:
         when = str(row["applied_at"])[:19].replace("T", " ")
         change = f"{_show(row['before'])} → {_show(row['after'])}"  # type: ignore[arg-type]
+        response = row["response"]
         return (
             when,
             str(row["run_id"]),
@@ -287,19 +363,21 @@ def render_audit(entries: Sequence[AuditEntry], fmt: str) -> str:
             f"{row['object_type']} {row['record_id']}",
             str(row["field"] or row["kind"]),
             change,
+            str(row["reason"] or ""),
+            response_words(response) if isinstance(response, Mapping) else "",
             str(row["undone_by_run"] or ""),
         )
 
     if fmt == "markdown":
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(_md_escape(c) for c in cells(r)) + " |" for r in rows]
+        lines += ["| " + " | ".join(md_escape(c) for c in audit_cells(r)) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     buffer = io.StringIO()
-    console = Console(file=buffer, width=140, force_terminal=False, color_system=None)
+    console = Console(file=buffer, width=160, force_terminal=False, color_system=None)
     table = Table(title=f"Audit log: {len(rows)} entries", title_justify="left", expand=True)
     for header in headers:
-        table.add_column(header, overflow="fold")
+        _column(table, header)
     for row in rows:
-        table.add_row(*cells(row))
+        table.add_row(*(Text(cut(c)) for c in audit_cells(row)))
     console.print(table)
     return buffer.getvalue()

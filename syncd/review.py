@@ -3,10 +3,11 @@ list the changes held back because someone changed syncd's value back, and relea
 
 The dedupe policy puts a pair or cluster whose confidence lies between its two thresholds in
 the plan as a change of kind ``review`` (a :class:`~policies.base.Merge`). The queue of a
-source is the review changes of its **latest plan** (newest ``created_at``) that no one has
-decided on yet. A decision is stored with :meth:`StateStore.record_review` and reaches the
-policies of the next plan through ``Snapshot.decisions``: a rejected group is never proposed
-again, an approved one is planned as a merge.
+source is the review changes of its **latest plan** of the policies (newest ``created_at``; an
+``undo`` plan does not count) that no one has decided on yet. A decision is stored with
+:meth:`StateStore.record_review` and reaches the policies of the next plan through
+``Snapshot.decisions``: a rejected group is never proposed again, an approved one is planned as
+a merge.
 
 A value syncd wrote that someone changed back is held out of every plan (:mod:`syncd.reverts`)
 until released here (:func:`release`): the next plan proposes it again.
@@ -21,16 +22,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from model.changes import Merge
 from model.errors import SyncdError
 from model.records import Record
 from state.base import Revert, StateStore
-from state.models import plans_t
-from state.store import SqlStateStore
+from syncd.plans import latest_policy_plan
+from syncd.report import cut
 from syncd.reverts import describe
 
 DECISIONS = ("approved", "rejected")
@@ -64,23 +65,9 @@ class ReviewItem:
 
 
 def latest_plan_id(store: StateStore, source: str) -> str | None:
-    """The id of ``source``'s newest plan (by ``created_at``, then id), ``None`` when none.
-
-    The store interface has no such query yet, so this reads the ``plans`` table through
-    :attr:`SqlStateStore.engine` (the only store implementation); another store raises
-    ``ReviewError``.
-    """
-    if not isinstance(store, SqlStateStore):
-        raise ReviewError(f"cannot find the latest plan in a {type(store).__name__}")
-    query = (
-        sa.select(plans_t.c.id)
-        .where(plans_t.c.source == source)
-        .order_by(plans_t.c.created_at.desc(), plans_t.c.id.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        found = conn.execute(query).scalar()
-    return None if found is None else str(found)
+    """The id of ``source``'s newest plan of the policies (by ``created_at``, then id),
+    ``None`` when none: the plan an ``undo`` makes holds no reviews and does not count."""
+    return latest_policy_plan(store, source)
 
 
 def _label(record: Record) -> str:
@@ -189,17 +176,18 @@ def render_reviews(items: Sequence[ReviewItem], width: int = 140) -> str:
         console.print("No reviews pending.")
         return buffer.getvalue()
     table = Table(title=f"Reviews pending: {len(items)}", title_justify="left", expand=True)
-    for column, ratio in (("Type", 1), ("Primary", 2), ("Merged", 3), ("Confidence", 1),
-                          ("Why", 6)):  # fmt: skip
-        table.add_column(column, ratio=ratio, overflow="fold")
+    for column in ("Type", "Primary", "Merged", "Confidence", "Why"):
+        # sized by content: rich ignores min_width on ratio columns, and a header must not break
+        table.add_column(column, overflow="fold", min_width=len(column))
     for item in items:
-        table.add_row(
+        cells = (
             item.object_type,
             _who(item, item.primary_id),
             ", ".join(_who(item, i) for i in item.merged_ids),
             f"{item.confidence:.2f}",
             item.reason,
         )
+        table.add_row(*(Text(cut(c)) for c in cells))  # CRM values: never read as markup
     console.print(table)
     return buffer.getvalue()
 

@@ -66,6 +66,10 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+#: Mode of the files the connector writes: readable and writable by their owner only.
+PRIVATE_MODE = 0o600
+
+
 class CsvConnector(Connector, Writer):
     """One CSV file of one object type (see the module docstring for the contract)."""
 
@@ -101,6 +105,11 @@ class CsvConnector(Connector, Writer):
         """The live rows by id (reading the file on first use)."""
         _ = self._table
         return self._live
+
+    def check(self) -> str:
+        """See :meth:`Connector.check`: the file can be read and has its id column."""
+        table = self._table
+        return f"{self.settings.path} readable: {len(table.rows)} rows"
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -160,8 +169,8 @@ class CsvConnector(Connector, Writer):
         """A full snapshot of the rows every time; ``cursor`` is ignored and stays empty."""
         del cursor, run_started_at
         self._check_type(object_type)
+        table = self._table  # first: a missing or unreadable file is a SourceFatalError
         updated_at = self._modified_at()
-        table = self._table
         ids = list(self._live)
         self.calls["pull"] += 1
         for start in range(0, max(len(ids), 1), BATCH_SIZE):
@@ -178,7 +187,7 @@ class CsvConnector(Connector, Writer):
         if not self._dirty or self._loaded is None:
             return
         table, settings = self._loaded, self.settings
-        mode = settings.path.stat().st_mode & 0o777
+        mode = PRIVATE_MODE  # the rows hold names, e-mails and phones
         header = [*table.layout.header, *self._added]
         rows: list[list[str]] = []
         for row in table.rows:

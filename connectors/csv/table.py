@@ -147,7 +147,7 @@ def write_atomic(
 ) -> None:
     """Write a CSV to a temporary file beside ``path``, then move it into place in one step.
 
-    ``mode`` is the file's permission bits (the input's, so the outputs are as readable as it).
+    ``mode`` is the file's permission bits, set before anything is written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

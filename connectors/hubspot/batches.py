@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+import structlog
+
 from connectors.hubspot.client import Answer
 from connectors.hubspot.errors import (
     audit_error,
@@ -46,6 +48,7 @@ from model.errors import SourceFatalError, SyncdError
 from model.writes import WriteErrorKind, WriteResult
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 BATCH_MAX = 100
 
@@ -85,6 +88,10 @@ def _retry_after(exc: BaseException) -> float | None:
     return None if isinstance(exc, _PendingError | _RecoveryFailedError) else retry_after(exc)
 
 
+def _describe(exc: BaseException) -> str | None:
+    return str(exc) if isinstance(exc, _PendingError) else describe(exc)
+
+
 def chunks(items: Sequence[T], size: int = BATCH_MAX) -> list[list[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
@@ -105,7 +112,9 @@ class BatchRunner(Generic[T]):
         recover: Recover[T] | None = None,
         retry: RetrySettings,
         sleep: Callable[[float], None] = time.sleep,
+        name: str = "batch",
     ) -> None:
+        self._name = name
         self._key = key
         self._send = send
         self._judge = judge
@@ -120,6 +129,15 @@ class BatchRunner(Generic[T]):
         for group in groups:
             if group:
                 self._group(list(group), results)
+                settled = [results.get(self._key(item)) for item in group]
+                applied = sum(1 for r in settled if r is not None and r.ok)
+                log.info(
+                    "push batch",
+                    operation=self._name,
+                    inputs=len(group),
+                    applied=applied,
+                    failed=len(group) - applied,
+                )
         return results
 
     def _fail(
@@ -182,9 +200,13 @@ class BatchRunner(Generic[T]):
                 raise _PendingError(failures)
 
         try:
-            retrying(self._retry, classify=_classify, retry_after=_retry_after, sleep=self._sleep)(
-                attempt
-            )
+            retrying(
+                self._retry,
+                classify=_classify,
+                retry_after=_retry_after,
+                sleep=self._sleep,
+                describe=_describe,
+            )(attempt)
         except _PendingError as partial:
             results.update(partial.failures)
         except _RecoveryFailedError as failed:

@@ -19,7 +19,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -28,16 +28,18 @@ import hubspot.crm.companies.models as company_models
 import hubspot.crm.contacts.models as contact_models
 import hubspot.crm.deals.models as deal_models
 import hubspot.crm.objects.tasks.models as task_models
+import structlog
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
 from connectors.hubspot.errors import classify, describe, retry_after
 from connectors.hubspot.pacer import Pacer
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
-from connectors.retry import call_with_retry
+from connectors.retry import call_with_retry, header
 from model.errors import SyncdError
 
 Json = dict[str, Any]
+log = structlog.get_logger(__name__)
 
 _RECONNECT = Retry(total=2, redirect=0, status=0, respect_retry_after_header=False)
 """urllib3's own retries: reconnect at once after a dropped connection, never retry a status
@@ -167,12 +169,19 @@ class HubSpotClient:
         ``SyncdError`` for a body that is neither empty nor a JSON object."""
         self._pacer.before_call()
         self.calls[operation] += 1
+        started = time.monotonic()
         try:
             response = request(
                 _preload_content=False, _request_timeout=self._settings.request_timeout
             )
         except Exception as exc:
             self._pacer.observe(getattr(exc, "headers", None))
+            log.debug(
+                "request failed",
+                operation=operation,
+                seconds=round(time.monotonic() - started, 3),
+                error=describe(exc) or type(exc).__name__,
+            )
             raise
         try:
             data = response.data
@@ -181,6 +190,13 @@ class HubSpotClient:
             self._pacer.observe(headers)
         finally:
             response.release_conn()
+        log.debug(
+            "request",
+            operation=operation,
+            status=status,
+            seconds=round(time.monotonic() - started, 3),
+            correlation_id=header(headers, "X-HubSpot-Correlation-Id"),
+        )
         if not data or not data.strip():
             return Answer(status, None, headers)
         try:
@@ -212,6 +228,29 @@ class HubSpotClient:
             return self._objects[object_type]
         except KeyError:
             raise SyncdError(f"object type {object_type!r} is not configured") from None
+
+    def check(self) -> Json:
+        """``GET /crm/v3/objects/contacts?limit=1``: the cheapest read that needs the token.
+        Two attempts at most: a check should answer quickly."""
+        basic = self._apis("contacts").basic
+
+        def once() -> Json:
+            answer = self.attempt(
+                "check", lambda **call: basic.get_page(limit=1, archived=False, **call)
+            )
+            return answer.body or {}
+
+        return call_with_retry(
+            once,
+            replace(
+                self._settings.retry.settings(),
+                max_attempts=min(2, self._settings.retry.max_attempts),
+            ),
+            classify=classify,
+            describe=describe,
+            retry_after=retry_after,
+            sleep=self._sleep,
+        )
 
     def list_page(
         self,

@@ -150,6 +150,12 @@ class HubSpotConnector(HubSpotWriter, Connector):
     def close(self) -> None:
         self._client.close()
 
+    def check(self) -> str:
+        """See :meth:`Connector.check`: one contact read (``GET /crm/v3/objects/contacts``
+        with ``limit=1``), which needs the token and its CRM read scope."""
+        self._client.check()
+        return f"token accepted by HubSpot at {self.settings.base_url}"
+
     def properties(self, object_type: str) -> list[PropertyDef]:
         """See :meth:`Connector.properties`: the definitions of the fields this connector pulls
         (:mod:`connectors.hubspot.properties`), one ``GET /crm/v3/properties/{type}`` call,

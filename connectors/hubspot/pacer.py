@@ -30,7 +30,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
+
 from connectors.retry import header, retry_after_header
+
+log = structlog.get_logger(__name__)
+#: Waits at least this long are logged at info (shorter ones, the spreading, at debug).
+NOTABLE_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +149,7 @@ class Pacer:
         """Sleep as :meth:`wait_seconds` says."""
         wait = self.wait_seconds()
         if wait > 0:
+            level = log.info if wait >= NOTABLE_WAIT_SECONDS else log.debug
+            reason = "retry-after" if self._resume_at is not None else "rate limit window"
+            level("waiting", seconds=round(wait, 3), reason=reason)
             self._sleep(wait)

@@ -267,7 +267,12 @@ class HubSpotWriter(Writer):
             return judged
 
         runner = BatchRunner(
-            key=lambda w: w.key, send=send, judge=judge, retry=self._retry, sleep=self._sleep
+            key=lambda w: w.key,
+            send=send,
+            judge=judge,
+            retry=self._retry,
+            sleep=self._sleep,
+            name=f"{object_type} batch update",
         )
         sent = runner.run(_unique_id_chunks([w for w in writes if w.key in vendor]))
         settled.update({k: _canonical_fields(object_type, fields, r) for k, r in sent.items()})
@@ -318,6 +323,7 @@ class HubSpotWriter(Writer):
             recover=self._already_created,
             retry=self._retry,
             sleep=self._sleep,
+            name="tasks batch create",
         )
         created = runner.run(chunks(valid))
         tasks = self._maps["tasks"]
@@ -413,7 +419,12 @@ class HubSpotWriter(Writer):
             }
 
         runner = BatchRunner(
-            key=lambda item: item[1], send=send, judge=judge, retry=self._retry, sleep=self._sleep
+            key=lambda item: item[1],
+            send=send,
+            judge=judge,
+            retry=self._retry,
+            sleep=self._sleep,
+            name=f"{object_type} batch archive",
         )
         settled = runner.run(chunks(items))
         return [settled[key] for key in keys]

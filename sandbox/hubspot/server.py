@@ -204,18 +204,21 @@ def serve_forever(
     changeable through ``PUT /_sandbox/auth``). Prints the base URL (with the real port when
     ``port`` is 0) once listening.
     The clock is the wall clock, settable forward through ``POST /_sandbox/clock``.
-    Raises ValueError for fault settings :class:`RandomFaults` refuses and for an empty token.
+    Raises ValueError for fault settings :class:`RandomFaults` refuses and for an empty token,
+    and ``OSError`` (before generating any data) when the port cannot be bound.
     """
     faults = RandomFaults(fault_rate, drop_rate, latency_ms, fault_seed)
     if tokens is not None and not all(t.strip() for t in tokens):
         raise ValueError("a token must not be empty")
     wall = SettableClock(lambda: datetime.now(UTC))
-    # Imported by name: the generator is needed only here.
-    generator = importlib.import_module("sandbox.generator")
-    dataset = generator.generate(records=records, seed=seed, now=wall())
-    state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
-    state.faults = faults
-    with HubSpotSandbox(state, port=port, tokens=tokens) as sandbox:
+    # The port first: a port in use fails at once, before seconds of data generation.
+    with HubSpotSandbox(SandboxState(clock=wall), port=port, tokens=tokens) as sandbox:
+        # Imported by name: the generator is needed only here.
+        generator = importlib.import_module("sandbox.generator")
+        dataset = generator.generate(records=records, seed=seed, now=wall())
+        state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
+        state.faults = faults
+        sandbox.state = state
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

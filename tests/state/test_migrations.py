@@ -205,7 +205,9 @@ def test_in_memory_sqlite_works() -> None:
 
 
 def test_unreachable_database_is_a_state_error() -> None:
-    with pytest.raises(StateError, match="cannot open"):
+    with pytest.raises(
+        StateError, match=r"cannot reach the PostgreSQL state store at 127\.0\.0\.1:1"
+    ):
         open_store("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
 
 

@@ -144,3 +144,29 @@ def test_closed_store_refuses_work(running: SqlStateStore) -> None:
     running.close()
     with pytest.raises(StateError, match="closed"):
         running.get_run("r1")
+
+
+def test_list_plans_newest_first_with_counts_by_kind(running: SqlStateStore) -> None:
+    running.ensure_source("other", "hubspot", T0)
+    update = Update("hs", "contacts", "normalize", "why", "1", "email", "A@X", "a@x")
+    task = CreateTask("hs", "contacts", "follow_up", "why", "1", "Call", None, date(2024, 3, 4))
+    running.save_plan("old", "hs", "r1", T0, {"contacts": {"live": 1}}, [update, update, task])
+    running.save_plan("undo", "hs", "r1", T0 + timedelta(hours=1), {"undo_of": "r0"}, [update])
+    running.save_plan("empty", "hs", None, T0 + timedelta(hours=2), {}, [])
+    running.start_run("r9", "other", T0, dry_run=True)
+    running.save_plan("elsewhere", "other", "r9", T0 + timedelta(hours=3), {}, [task])
+
+    plans = running.list_plans("hs")
+    assert [p.id for p in plans] == ["empty", "undo", "old"]
+    assert plans[2].kinds == {"update": 2, "create_task": 1}
+    assert plans[2].baseline == {"contacts": {"live": 1}}
+    assert plans[2].created_at == T0
+    assert plans[2].status == "planned"
+    assert plans[1].baseline == {"undo_of": "r0"}
+    assert plans[0].kinds == {}
+    assert plans[0].run_id is None
+    assert [p.id for p in running.list_plans()][:2] == ["elsewhere", "empty"]
+    assert [p.id for p in running.list_plans("hs", limit=1)] == ["empty"]
+    assert running.plan_info("old") == plans[2]
+    with pytest.raises(StateError, match="unknown plan"):
+        running.plan_info("nope")

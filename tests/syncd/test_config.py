@@ -167,3 +167,15 @@ def test_example_config_documents_every_key() -> None:
         and f".{key}." not in text  # a nested table such as [policies.tags.synonyms.tags]
     ]
     assert missing == []
+
+
+def test_example_config_names_every_connector() -> None:
+    from connectors.registry import registered
+
+    CONNECTORS = list(registered())  # noqa: N806  (the connectors the config knows)
+
+    text = (REPO / "config.example.toml").read_text()
+    known = next(line for line in text.splitlines() if "Known:" in line)
+    assert [name for name in CONNECTORS if name not in known] == []
+    for name in CONNECTORS:
+        assert f'connector = "{name}"' in text

@@ -179,4 +179,5 @@ def test_rare_picklist_options_are_listed_in_the_reports() -> None:
     plan = Plan("p3", "hs", NOW, (), stats={"rare_labels": rare})
     expected = "contacts.tags = 'vip_customer' (VIP customer) [hidden]: 0 records"
     assert expected in render(plan, "table", width=200)
-    assert f"- {expected}" in render(plan, "markdown")
+    escaped = r"contacts.tags = 'vip\_customer' (VIP customer) \[hidden\]: 0 records"
+    assert f"- {escaped}" in render(plan, "markdown")

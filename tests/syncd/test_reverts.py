@@ -57,9 +57,12 @@ def syncd(*args: str) -> str:
 
 
 def plan_json(path: Path) -> dict[str, Any]:
+    """The plan in a JSON file of ``plan`` (the plan) or ``run --once`` (the run's document)."""
     loaded = json.loads(path.read_text())
     assert isinstance(loaded, dict)
-    return loaded
+    plan = loaded if "changes" in loaded else loaded["plan"]
+    assert isinstance(plan, dict)
+    return plan
 
 
 def proposes(plan: dict[str, Any], record_id: str, field: str) -> list[dict[str, Any]]:
