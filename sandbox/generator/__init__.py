@@ -9,16 +9,19 @@ Dataset
 -------
 ``ds.objects[type]`` (``contacts``, ``companies``, ``deals``, ``tasks``) lists
 :class:`GeneratedObject` values in id order. ``properties`` holds every property of the data
-model for that type (``schema.PROPERTIES``), strings or ``None``. ``createdate``,
-``lastmodifieddate`` (contacts) / ``hs_lastmodifieddate`` (others), ``notes_last_updated``,
-``closedate`` and ``hs_timestamp`` are ISO-8601 UTC with milliseconds and ``Z``;
+model for that type (``schema.PROPERTIES``), strings or ``None``. ``createdate`` (tasks:
+``hs_createdate``), ``lastmodifieddate`` (contacts) / ``hs_lastmodifieddate`` (others),
+``notes_last_updated``, ``closedate`` and ``hs_timestamp`` are ISO-8601 UTC with milliseconds
+and ``Z``;
 ``hs_object_id`` is the id. ``created_at <= updated_at`` both lie in the two years before
 ``now``; a task's due date (``hs_timestamp``) and an open deal's ``closedate`` may lie after it.
 Ids are numeric strings numbered in creation order across all types (owners first) with small
 gaps, so they are unique across types and duplicates are not adjacent. Associations are
 symmetric. ``ds.owners`` are ``GET /crm/v3/owners/`` JSON objects (``id``, ``email``,
 ``type``, ``firstName``, ``lastName``, ``userId``, ``archived``, ``createdAt``,
-``updatedAt``).
+``updatedAt``). ``ds.pipelines["deals"]`` are ``GET /crm/v3/pipelines/deals`` JSON objects:
+HubSpot's default pipeline and two custom ones with numeric ids (``schema.DEAL_PIPELINES``);
+two deals in five are in a custom one, at the stage of the same meaning as the one drawn.
 
 What is messy (approximate rates)
 ---------------------------------

@@ -18,7 +18,12 @@ from sandbox.generator.draft import Draft, between, later, link
 from sandbox.generator.model import iso
 from sandbox.generator.owners import OwnerPool
 from sandbox.generator.picking import Picker
-from sandbox.generator.schema import CLOSED_DEAL_STAGES, OPEN_LEAD_STATUSES
+from sandbox.generator.schema import (
+    CLOSED_DEAL_STAGES,
+    DEAL_PIPELINES,
+    DEFAULT_STAGE_IDS,
+    OPEN_LEAD_STATUSES,
+)
 
 # fmt: off
 _STAGES: Final[Picker[str]] = Picker((
@@ -52,6 +57,29 @@ _BODIES: Final[tuple[str, ...]] = (
     "Decision expected end of quarter.", "Send the updated order form.",
 )
 # fmt: on
+#: Which pipeline the n-th deal goes to (n mod 5): three in five stay in HubSpot's default one.
+#: Chosen without a random draw, so adding pipelines left every other generated value as it was.
+_PIPELINE_CYCLE: Final[tuple[int, ...]] = (0, 0, 1, 0, 2)
+
+
+def _in_pipeline(default_stage: str, index: int) -> tuple[str, str]:
+    """(pipeline id, stage id) of the n-th deal whose stage drawn in the default pipeline is
+    ``default_stage``: the stage of the same meaning in its pipeline (won for won, lost for
+    lost, an open stage as far along as the drawn one)."""
+    chosen = DEAL_PIPELINES[_PIPELINE_CYCLE[index % len(_PIPELINE_CYCLE)]]
+    stages = chosen["stages"]
+    if chosen["id"] == "default":
+        return "default", default_stage
+    closed = [s for s in stages if s["metadata"]["isClosed"] == "true"]
+    won = next(s for s in closed if s["metadata"]["probability"] == "1.0")
+    lost = next(s for s in closed if s is not won)
+    open_ = [s for s in stages if s["metadata"]["isClosed"] != "true"]
+    if default_stage == "closedwon":
+        return str(chosen["id"]), str(won["id"])
+    if default_stage == "closedlost":
+        return str(chosen["id"]), str(lost["id"])
+    position = DEFAULT_STAGE_IDS.index(default_stage)
+    return str(chosen["id"]), str(open_[position * len(open_) // 5]["id"])
 
 
 def _who(d: Draft) -> str:
@@ -90,11 +118,11 @@ def make_deals(
         start = max(c.created for c in [*people, *([company] if company else [])])
         created = later(rng, start, now, skew=1.0)
         deal = Draft("deals", created, later(rng, created, now))
-        stage = _STAGES.pick(rng)
+        pipeline, stage = _in_pipeline(_STAGES.pick(rng), len(deals))
         deal.put("dealname", f"{title} - {rng.choice(_PRODUCTS)}")
         deal.put("amount", _amount(rng))
         deal.put("dealstage", stage)
-        deal.put("pipeline", "default")
+        deal.put("pipeline", pipeline)
         if stage in CLOSED_DEAL_STAGES:
             closed = between(rng, created, deal.updated)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +14,12 @@ from sandbox.generator.model import Dataset, GeneratedObject, GroundTruth, iso
 from sandbox.generator.owners import OwnerPool, make_owners
 from sandbox.generator.people import PersonFactory
 from sandbox.generator.picking import Picker
-from sandbox.generator.schema import PROPERTY_NAMES
+from sandbox.generator.schema import DEAL_PIPELINES, PROPERTY_NAMES
 from sandbox.generator.tags import TAG_SYNONYMS
 
 OBJECT_TYPES = ("contacts", "companies", "deals", "tasks")
 _MODIFIED = {"contacts": "lastmodifieddate"}
+_CREATED = {"tasks": "hs_createdate"}  # tasks have no createdate (shared/notes/hubspot.md)
 
 
 def generate(records: int, seed: int, now: datetime) -> Dataset:
@@ -79,7 +81,8 @@ def generate(records: int, seed: int, now: datetime) -> Dataset:
         },
     )
     objects = {kind: [_finish(d) for d in _by_id(drafts[kind])] for kind in OBJECT_TYPES}
-    return Dataset(objects=objects, owners=owners, truth=truth)
+    pipelines = {"deals": [copy.deepcopy(p) for p in DEAL_PIPELINES]}
+    return Dataset(objects=objects, owners=owners, truth=truth, pipelines=pipelines)
 
 
 def _assign_ids(rng: random.Random, drafts: dict[str, list[Draft]], counter: list[int]) -> None:
@@ -102,7 +105,7 @@ def _by_id(drafts: list[Draft]) -> list[Draft]:
 def _finish(d: Draft) -> GeneratedObject:
     props = {name: d.props.get(name) for name in PROPERTY_NAMES[d.object_type]}
     props["hs_object_id"] = d.id
-    props["createdate"] = iso(d.created)
+    props[_CREATED.get(d.object_type, "createdate")] = iso(d.created)
     props[_MODIFIED.get(d.object_type, "hs_lastmodifieddate")] = iso(d.updated)
     associations = {
         kind: sorted((x.id for x in linked), key=int) for kind, linked in sorted(d.assoc.items())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 
 def iso(moment: datetime) -> str:
@@ -69,8 +70,10 @@ class GroundTruth:
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    """A generated CRM: records by object type, owners (HubSpot owner JSON), ground truth."""
+    """A generated CRM: records by object type, owners (HubSpot owner JSON), ground truth, and
+    the pipelines by object type (HubSpot ``Pipeline`` JSON; deals only)."""
 
     objects: dict[str, list[GeneratedObject]]
     owners: list[dict[str, object]]
     truth: GroundTruth
+    pipelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

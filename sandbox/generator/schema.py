@@ -14,9 +14,10 @@ The enumeration values used by the generator are exported as tuples (``LIFECYCLE
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from sandbox.generator.tags import CANONICAL_TAGS, TAG_SYNONYMS
+from sandbox.hubspot.pipelines import DEFAULT_DEAL_STAGES, default_deal_pipeline, pipeline
 
 JsonDict = dict[str, object]
 
@@ -40,16 +41,33 @@ LEAD_STATUSES: Final[dict[str, str]] = {
     "BAD_TIMING": "Bad Timing",
 }
 OPEN_LEAD_STATUSES: Final[tuple[str, ...]] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+# Deal pipelines: HubSpot's default one and two a portal added, whose ids (and their stages')
+# are numeric, as HubSpot gives them. "Closed Won" and "Contract Sent" are labels of stages in two
+# pipelines (a rule naming a stage by label matches both).
+DEAL_PIPELINES: Final[tuple[dict[str, Any], ...]] = (
+    default_deal_pipeline(),
+    pipeline("75100001", "Renewals", 1, (
+        ("75100011", "Renewal Due", 0.3, False), ("75100012", "Quote Sent", 0.6, False),
+        ("75100013", "Negotiation", 0.8, False), ("75100014", "Renewed", 1.0, True),
+        ("75100015", "Churned", 0.0, True),
+    ), created="2023-02-01T09:00:00.000Z"),
+    pipeline("75100002", "Partner Channel", 2, (
+        ("75100021", "Referred", 0.1, False), ("75100022", "Qualified", 0.4, False),
+        ("75100023", "Contract Sent", 0.9, False), ("75100024", "Closed Won", 1.0, True),
+        ("75100025", "Closed Lost", 0.0, True),
+    ), created="2023-06-12T14:30:00.000Z"),
+)  # fmt: skip
 DEAL_STAGES: Final[dict[str, str]] = {
-    "appointmentscheduled": "Appointment Scheduled",
-    "qualifiedtobuy": "Qualified To Buy",
-    "presentationscheduled": "Presentation Scheduled",
-    "decisionmakerboughtin": "Decision Maker Bought-In",
-    "contractsent": "Contract Sent",
-    "closedwon": "Closed Won",
-    "closedlost": "Closed Lost",
+    str(st["id"]): str(st["label"]) for p in DEAL_PIPELINES for st in p["stages"]
 }
-CLOSED_DEAL_STAGES: Final[tuple[str, ...]] = ("closedwon", "closedlost")
+CLOSED_DEAL_STAGES: Final[tuple[str, ...]] = tuple(
+    str(st["id"])
+    for p in DEAL_PIPELINES
+    for st in p["stages"]
+    if st["metadata"]["isClosed"] == "true"
+)
+#: The stages of HubSpot's default pipeline, in order (what the generator draws first).
+DEFAULT_STAGE_IDS: Final[tuple[str, ...]] = tuple(sid for sid, _, _, _ in DEFAULT_DEAL_STAGES)
 TASK_STATUSES: Final[dict[str, str]] = {
     "NOT_STARTED": "Not Started",
     "IN_PROGRESS": "In Progress",
@@ -88,10 +106,10 @@ INDUSTRIES: Final[dict[str, str]] = {
     "RETAIL": "Retail",
     "TELECOMMUNICATIONS": "Telecommunications",
 }
-PIPELINES: Final[dict[str, str]] = {"default": "Sales Pipeline"}
+PIPELINES: Final[dict[str, str]] = {str(p["id"]): str(p["label"]) for p in DEAL_PIPELINES}
 
 _READ_ONLY: Final = frozenset(
-    {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_object_id",
+    {"createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate", "hs_object_id",
      "hs_merged_object_ids", "notes_last_updated"}
 )  # fmt: skip
 
@@ -150,11 +168,11 @@ def _build(specs: list[_Spec]) -> list[JsonDict]:
     return props
 
 
-def _common(group: str, modified: str) -> list[_Spec]:
+def _common(group: str, modified: str, created: str = "createdate") -> list[_Spec]:
     return [
         ("hubspot_owner_id", "Owner", "enumeration", "select", group,
          "The owner of the record.", []),
-        ("createdate", "Create Date", "datetime", "date", group,
+        (created, "Create Date", "datetime", "date", group,
          "The date the record was created.", []),
         (modified, "Last Modified Date", "datetime", "date", group,
          "Most recent timestamp of any property update for this record.", []),
@@ -247,7 +265,8 @@ _TASKS: Final[list[_Spec]] = [
     ("hs_task_type", "Task Type", "enumeration", "select", _TI,
      "The type of the task.", _options(TASK_TYPES)),
     ("hs_timestamp", "Due Date", "datetime", "date", _TI, "When the task is due.", []),
-    *_common(_TI, "hs_lastmodifieddate"),
+    # tasks have hs_createdate and no createdate (shared/notes/hubspot.md)
+    *_common(_TI, "hs_lastmodifieddate", "hs_createdate"),
 ]  # fmt: skip
 
 PROPERTIES: Final[dict[str, list[JsonDict]]] = {

@@ -23,10 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sandbox.hubspot.wire import ApiError, Request, Response, rate_limited
+from sandbox.hubspot.access import edge_refusal
+from sandbox.hubspot.wire import ApiError, Request, Response, locked, rate_limited
 
-#: Statuses :class:`RandomFaults` can inject, and the default weights of each.
-INJECTABLE_STATUSES: tuple[int, ...] = (429, 500, 502, 503, 504)
+#: Statuses :class:`RandomFaults` can inject, and the default weights of each (423 and 530 only
+#: when a mix names them).
+INJECTABLE_STATUSES: tuple[int, ...] = (423, 429, 500, 502, 503, 504, 530)
 DEFAULT_STATUS_MIX: Mapping[int, float] = {429: 4.0, 500: 1.0, 502: 1.0, 503: 1.0, 504: 1.0}
 
 _GATEWAY_TITLES = {502: "502 Bad Gateway", 504: "504 Gateway Time-out"}
@@ -245,8 +247,14 @@ def injected_error(
       and ``Retry-After`` when ``retry_after_s`` is given;
     - 500, 503: HubSpot's JSON error body (category ``INTERNAL_ERROR``) with the rate-limit
       headers as they stand;
-    - 502, 504: what a gateway answers: a small HTML page, no HubSpot headers, no JSON.
+    - 502, 504: what a gateway answers: a small HTML page, no HubSpot headers, no JSON;
+    - 423: HubSpot's Locked answer to heavy writes (:func:`~sandbox.hubspot.wire.locked`);
+    - 530: what HubSpot's edge answers for a malformed token (an HTML page).
     """
+    if status == 423:
+        return Response(423, locked().body(correlation_id), dict(rate_headers))
+    if status == 530:
+        return edge_refusal()
     if status == 429:
         error = rate_limited("TEN_SECONDLY_ROLLING")
         headers = {**rate_headers, "X-HubSpot-RateLimit-Remaining": "0"}

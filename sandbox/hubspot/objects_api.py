@@ -20,8 +20,8 @@ from sandbox.hubspot.model import (
     canonical_type,
 )
 from sandbox.hubspot.schema import WriteProblem
-from sandbox.hubspot.search import parse_search, run_search
-from sandbox.hubspot.store import SandboxState
+from sandbox.hubspot.search import check_properties, parse_search, run_search
+from sandbox.hubspot.store import MergeLimitError, SandboxState
 from sandbox.hubspot.wire import ApiError, Request, Response, invalid, not_found
 
 LIST_MAX = 100
@@ -247,7 +247,9 @@ def merge_objects(state: SandboxState, request: Request, params: Params) -> Resp
     (or into a record the primary was merged into). HubSpot documents no answer for the
     latter; the sandbox answers 400 ``VALIDATION_ERROR`` with ``context.mergedInto`` naming the
     survivor, so a retried merge whose first answer was lost is recognisable. 404 when either
-    id is unknown (or archived).
+    id is unknown (or archived). 414 when the survivor would hold more than 250 merged
+    identities (HubSpot's status, ``shared/notes/hubspot.md``; its body is not documented, the
+    category and message here are invented).
     """
     object_type = object_type_of(params)
     if object_type not in MERGEABLE:
@@ -271,7 +273,10 @@ def merge_objects(state: SandboxState, request: Request, params: Params) -> Resp
             f"it was already merged into {resolved[0]}",
             context={"mergedInto": [resolved[0]], "objectIdToMerge": [other]},
         )
-    survivor = state.merge(object_type, primary, other)
+    try:
+        survivor = state.merge(object_type, primary, other)
+    except MergeLimitError as error:
+        raise ApiError(414, "VALIDATION_ERROR", f"Cannot merge: {error}") from None
     record = state.get(object_type, survivor)
     assert record is not None
     return Response(200, render.render_object(record, render.all_properties(record)))
@@ -280,6 +285,9 @@ def merge_objects(state: SandboxState, request: Request, params: Params) -> Resp
 def search_objects(state: SandboxState, request: Request, params: Params) -> Response:
     object_type = object_type_of(params)
     query = parse_search(request.body, cap=state.search_cap)
+    check_properties(
+        query, lambda name: state.catalog.get(object_type, name) is not None, object_type
+    )
     page = run_search(state, object_type, query)
     results = [
         render.render_object(r, render.select_properties(state, r, query.properties))
@@ -412,7 +420,9 @@ def batch_update(state: SandboxState, request: Request, params: Params) -> Respo
 
     An invalid value or an e-mail conflict fails the whole batch before anything is written,
     unless in multi-status mode (:func:`_trace_ids`), where that input alone fails (207).
-    Duplicate ids always fail the whole batch (400).
+    Duplicate ids always fail the whole batch (400). An input naming an id merged away into
+    another record is left out: not written, and in neither ``results`` nor ``errors`` (seen
+    at HubSpot, ``shared/notes/hubspot.md``; with ``legacy_merge`` it writes the survivor).
     """
     object_type = object_type_of(params)
     started = state.clock()
@@ -427,6 +437,12 @@ def batch_update(state: SandboxState, request: Request, params: Params) -> Respo
     missing: list[str] = []
     errors: list[dict[str, Any]] = []
     for raw, key, trace in zip(inputs, keys, traces, strict=True):
+        if (
+            not state.legacy_merge
+            and raw.get("idProperty") in (None, "", "hs_object_id")
+            and state.absorbed(object_type, key)
+        ):
+            continue  # answered with silence, written nowhere
         try:
             record = _find(state, object_type, key, raw.get("idProperty"))
             properties = _checked(state, object_type, raw.get("properties"), creating=False)

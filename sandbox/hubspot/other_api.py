@@ -1,4 +1,5 @@
-"""Owners, property definitions, associations v4 and the ``/_sandbox/`` control endpoints."""
+"""Owners, property definitions, pipelines, associations v4, the account's details, and the
+``/_sandbox/health`` endpoint."""
 
 from __future__ import annotations
 
@@ -61,6 +62,42 @@ def get_property(state: SandboxState, request: Request, params: Params) -> Respo
     if definition is None:
         raise not_found(f"Property {params['propertyName']} does not exist")
     return Response(200, definition)
+
+
+def list_pipelines(state: SandboxState, request: Request, params: Params) -> Response:
+    """``GET /crm/v3/pipelines/{objectType}``: every pipeline with its stages, no paging
+    (``CollectionResponsePipelineNoPaging``); ``archived=true`` lists the archived ones."""
+    object_type = object_type_of(params)
+    archived = request.flag("archived")
+    found = [p for p in state.pipelines.get(object_type, []) if bool(p.get("archived")) == archived]
+    return Response(200, {"results": found})
+
+
+def get_pipeline(state: SandboxState, request: Request, params: Params) -> Response:
+    object_type = object_type_of(params)
+    for found in state.pipelines.get(object_type, []):
+        if str(found["id"]) == params["pipelineId"]:
+            return Response(200, found)
+    raise not_found(f"Unable to find pipeline {params['pipelineId']} for {object_type}")
+
+
+def account_details(state: SandboxState, request: Request, params: Params) -> Response:
+    """``GET /account-info/v3/details``: the account (portal) id and settings, as HubSpot's
+    account information API answers them (the settings besides the id are fixed)."""
+    return Response(
+        200,
+        {
+            "portalId": state.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18000000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        },
+    )
 
 
 def _pair(params: Params, from_key: str, to_key: str) -> tuple[str, str]:

@@ -1,5 +1,8 @@
 """HubSpot's rate limits: a rolling 10-second window, a per-second search limit, a daily quota.
 
+Search has its own limit (5 requests per second per account) and is exempt from the 10-second
+window: a search request neither counts in it nor is refused by it (``shared/notes/hubspot.md``).
+
 The limiter counts real requests in real time (``time.monotonic`` unless a ``timer`` is passed),
 not in the data clock of :class:`~sandbox.hubspot.store.SandboxState`: a client that paces
 itself by sleeping must see the window drain even when the data clock is frozen.
@@ -16,6 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 
 INTERVAL_MS = 10_000
+#: How long a portal locked by heavy writes stays locked (HubSpot: "wait at least 2 s";
+#: ``shared/notes/hubspot.md``). The window the load is counted over (one second) is invented.
+LOCK_SECONDS = 2.0
+LOAD_WINDOW_SECONDS = 1.0
 DEFAULT_PER_INTERVAL = 190
 DEFAULT_DAILY = 650_000
 
@@ -59,6 +66,11 @@ class RateLimiter:
         self._search_window: deque[float] = deque()
         self._day: date | None = None
         self._day_count = 0
+        #: Writes per second past which the portal answers 423 Locked for LOCK_SECONDS
+        #: (None: never). HubSpot documents no figure; tests and rehearsals choose one.
+        self.write_lock_threshold: int | None = None
+        self._writes: deque[float] = deque()
+        self._locked_until: float | None = None
 
     def check(self, *, search: bool, today: date) -> Verdict:
         """Count one request (if allowed) and say whether it may proceed."""
@@ -73,7 +85,11 @@ class RateLimiter:
             if self.daily is not None and self._day_count >= self.daily:
                 policy = "DAILY"
                 retry = 3600.0
-            elif self.per_interval is not None and len(self._window) >= self.per_interval:
+            elif (
+                not search
+                and self.per_interval is not None
+                and len(self._window) >= self.per_interval
+            ):
                 policy = "TEN_SECONDLY_ROLLING"
                 retry = self._window[len(self._window) - self.per_interval] + 10.0 - now
             elif (
@@ -85,11 +101,30 @@ class RateLimiter:
                 oldest = self._search_window[len(self._search_window) - self.search_per_second]
                 retry = oldest + 1.0 - now
             if policy is None:
-                self._window.append(now)
                 self._day_count += 1
                 if search:
                     self._search_window.append(now)
+                else:
+                    self._window.append(now)
             return Verdict(policy, max(retry, 0.0), self._headers())
+
+    def check_write(self) -> float | None:
+        """Count one write; the seconds the portal stays locked when it must answer 423 Locked
+        (the write is refused and not counted), else None."""
+        with self._lock:
+            now = self.timer()
+            if self._locked_until is not None and now < self._locked_until:
+                return self._locked_until - now
+            threshold = self.write_lock_threshold
+            if threshold is None:
+                return None
+            _expire(self._writes, now - LOAD_WINDOW_SECONDS)
+            if len(self._writes) >= threshold:
+                self._locked_until = now + LOCK_SECONDS
+                self._writes.clear()
+                return LOCK_SECONDS
+            self._writes.append(now)
+            return None
 
     def _headers(self) -> dict[str, str]:
         per_interval = self.per_interval or DEFAULT_PER_INTERVAL

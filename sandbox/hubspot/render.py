@@ -21,7 +21,7 @@ def select_properties(
     state: SandboxState, record: StoredObject, requested: Sequence[str] | None
 ) -> dict[str, str | None]:
     """The ``properties`` of a read: the type's defaults when none are requested, else the
-    requested ones plus ``hs_object_id``, ``createdate`` and the last-modified property.
+    requested ones plus ``hs_object_id``, the create date and the last-modified property.
 
     A requested property the record has no value for is answered as null when the property is
     defined, and left out when it is not (HubSpot ignores unknown names).

@@ -2,7 +2,7 @@
 
 Definitions come from the data generator's ``sandbox.generator.schema.PROPERTIES`` when that module
 exists, merged over a minimal built-in set for the canonical data model, so the system
-properties (``hs_object_id``, ``createdate``, last-modified) are always defined.
+properties (``hs_object_id``, the create date, last-modified) are always defined.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ _SYSTEM = (
     ("hs_object_id", ("number", "number", ())),
     ("createdate", _DATETIME),
     ("hs_merged_object_ids", ("enumeration", "checkbox", ())),
+)
+#: Tasks have ``hs_createdate`` and no ``createdate`` (``shared/notes/hubspot.md``).
+_TASK_SYSTEM = (
+    ("hs_object_id", ("number", "number", ())),
+    ("hs_createdate", _DATETIME),
 )
 
 _BUILTIN: dict[str, list[_Def]] = {
@@ -133,7 +138,7 @@ _BUILTIN: dict[str, list[_Def]] = {
         ("hubspot_owner_id", _OWNER),
     ),
     "tasks": _defs(
-        *_SYSTEM,
+        *_TASK_SYSTEM,
         ("hs_lastmodifieddate", _DATETIME),
         ("hs_task_subject", _TEXT),
         ("hs_task_body", ("string", "html", ())),
@@ -308,6 +313,18 @@ class PropertyCatalog:
 
     def get(self, object_type: str, name: str) -> dict[str, Any] | None:
         return self._by_type.get(object_type, {}).get(name)
+
+    def set_options(self, object_type: str, name: str, options: Sequence[tuple[str, str]]) -> None:
+        """Replace the options of an enumeration property with ``(value, label)`` pairs (how
+        ``dealstage`` and ``pipeline`` follow the portal's pipelines). No-op for a property the
+        catalog does not define."""
+        definition = self.get(object_type, name)
+        if definition is None:
+            return
+        definition["options"] = [
+            {"label": label, "value": value, "hidden": False, "displayOrder": n}
+            for n, (value, label) in enumerate(options)
+        ]
 
     def kind(self, object_type: str, name: str) -> str:
         """The property's ``type`` (``string``, ``number``, ``datetime``, ``date``, ...)."""

@@ -8,7 +8,9 @@ a client must live with); one sort, with no documented order among records that 
 (10,000) results (HTTP 400) while ``total`` still counts every match. Date filter values are
 epoch milliseconds (ISO-8601 is accepted too).
 Search is eventually consistent: a record modified less than ``search_lag`` ago is not visible.
-Archived and merged-away records are never found.
+Archived and merged-away records are never found. A filter on a property the object type does not
+have is refused (400): tasks have ``hs_createdate`` and no ``createdate`` (the notes); the
+message is invented, HubSpot's wording is not documented.
 """
 
 from __future__ import annotations
@@ -159,6 +161,17 @@ def parse_search(body: object, *, cap: int) -> SearchQuery:
         after=after,
         query=str(query) if query else None,
     )
+
+
+def check_properties(query: SearchQuery, known: Callable[[str], bool], object_type: str) -> None:
+    """Refuse (400) a filter on a property ``object_type`` does not have (``known`` says)."""
+    for group in query.groups:
+        for flt in group:
+            if not known(flt.property):
+                raise invalid(
+                    f"Property {flt.property!r} does not exist on {object_type}; "
+                    "a filter must name one of its properties"
+                )
 
 
 def _int_field(body: Mapping[str, Any], name: str, default: int) -> int:

@@ -12,13 +12,14 @@ import importlib
 import json
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.hubspot.access import ALL_SCOPES
 from sandbox.hubspot.app import HubSpotApp
 from sandbox.hubspot.clock import SettableClock
 from sandbox.hubspot.faults import RandomFaults
@@ -26,7 +27,7 @@ from sandbox.hubspot.ratelimit import DEFAULT_PER_INTERVAL
 from sandbox.hubspot.store import SandboxState
 from sandbox.hubspot.wire import Request, Response
 
-_REASONS = {207: "Multi-Status", 429: "Too Many Requests"}
+_REASONS = {207: "Multi-Status", 423: "Locked", 429: "Too Many Requests", 530: "Origin Error"}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -114,7 +115,8 @@ class _Server(ThreadingHTTPServer):
 class HubSpotSandbox:
     """Serve a :class:`SandboxState` over HTTP while the context is open.
 
-    ``token_required`` demands a bearer token on API requests; ``tokens`` restricts which.
+    ``token_required`` demands a bearer token on API requests; ``tokens`` restricts which;
+    ``scopes`` maps a token to the scopes it was granted (a token not listed has them all).
     """
 
     def __init__(
@@ -125,8 +127,9 @@ class HubSpotSandbox:
         *,
         host: str = "127.0.0.1",
         tokens: Collection[str] | None = None,
+        scopes: Mapping[str, Collection[str]] | None = None,
     ) -> None:
-        self.app = HubSpotApp(state, token_required=token_required, tokens=tokens)
+        self.app = HubSpotApp(state, token_required=token_required, tokens=tokens, scopes=scopes)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -194,6 +197,9 @@ def serve_forever(
     fault_seed: int = 0,
     rate_limit: int | None = DEFAULT_PER_INTERVAL,
     tokens: Collection[str] | None = None,
+    legacy_merge: bool = False,
+    missing_scopes: Collection[str] = (),
+    write_lock_threshold: int | None = None,
 ) -> None:
     """Seed a sandbox from the data generator and serve it until interrupted (CLI entry).
 
@@ -201,8 +207,11 @@ def serve_forever(
     :class:`~sandbox.hubspot.faults.RandomFaults` (changeable later through
     ``PUT /_sandbox/faults``); ``rate_limit`` is requests per rolling 10 s (None or 0: not
     enforced); ``tokens`` the bearer tokens accepted (None: any; others get HubSpot's 401,
-    changeable through ``PUT /_sandbox/auth``). Prints the base URL (with the real port when
-    ``port`` is 0) once listening.
+    changeable through ``PUT /_sandbox/auth``); ``missing_scopes`` are scopes those tokens
+    were not granted (calls that need one answer 403 ``MISSING_SCOPES``; needs ``tokens``);
+    ``legacy_merge`` keeps a merge's primary id (older portals); ``write_lock_threshold`` is
+    the writes per second past which writes answer 423 Locked (None: never). Prints the base
+    URL (with the real port when ``port`` is 0) once listening.
     The clock is the wall clock, settable forward through ``POST /_sandbox/clock``.
     Raises ValueError for fault settings :class:`RandomFaults` refuses and for an empty token,
     and ``OSError`` (before generating any data) when the port cannot be bound.
@@ -210,13 +219,25 @@ def serve_forever(
     faults = RandomFaults(fault_rate, drop_rate, latency_ms, fault_seed)
     if tokens is not None and not all(t.strip() for t in tokens):
         raise ValueError("a token must not be empty")
+    if missing_scopes and tokens is None:
+        raise ValueError("missing scopes need the tokens they are missing from")
+    scopes = (
+        {token: ALL_SCOPES - frozenset(missing_scopes) for token in tokens}
+        if missing_scopes and tokens is not None
+        else None
+    )
     wall = SettableClock(lambda: datetime.now(UTC))
     # The port first: a port in use fails at once, before seconds of data generation.
-    with HubSpotSandbox(SandboxState(clock=wall), port=port, tokens=tokens) as sandbox:
+    with HubSpotSandbox(
+        SandboxState(clock=wall), port=port, tokens=tokens, scopes=scopes
+    ) as sandbox:
         # Imported by name: the generator is needed only here.
         generator = importlib.import_module("sandbox.generator")
         dataset = generator.generate(records=records, seed=seed, now=wall())
-        state = SandboxState.from_dataset(dataset, clock=wall, rate_limit=rate_limit or None)
+        state = SandboxState.from_dataset(
+            dataset, clock=wall, rate_limit=rate_limit or None, legacy_merge=legacy_merge
+        )
+        state.rate_limiter.write_lock_threshold = write_lock_threshold
         state.faults = faults
         sandbox.state = state
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sandbox.hubspot.model import (
     APP_EDIT,
     ASSOCIATION_TYPE_IDS,
+    MAX_MERGED_IDENTITIES,
     OBJECT_TYPES,
     ChangeSource,
     StoredObject,
     iso,
     last_modified_property,
 )
+from sandbox.hubspot.pipelines import default_deal_pipeline
 from sandbox.hubspot.ratelimit import RateLimiter
 from sandbox.hubspot.schema import PropertyCatalog
 from sandbox.hubspot.stats import TrafficStats
@@ -62,6 +64,18 @@ class Exchange:
     status: int
     response_json: Any
     response_headers: dict[str, str] = field(default_factory=dict)
+
+
+class MergeLimitError(ValueError):
+    """A merge would leave a record with more than :data:`MAX_MERGED_IDENTITIES` merged
+    identities (HubSpot answers 414)."""
+
+
+def portal_id_for(seed: int) -> int:
+    """The account (portal) id of a sandbox seeded with ``seed``: eight digits, as HubSpot's
+    look; one seed, one id, so two sandboxes seeded apart are two portals (the derivation is
+    invented)."""
+    return 10_000_000 + (seed * 7_919 + 1_234_567) % 89_999_999
 
 
 class _Dataset(Protocol):
@@ -121,7 +135,14 @@ class SandboxState:
 
     ``rate_limit`` (requests per 10 s), ``search_rate_limit`` (search requests per second) and
     ``daily_limit`` set the limiter; None turns that limit's enforcement off while the headers
-    are still sent. ``seed`` drives the correlation ids in error bodies.
+    are still sent; ``rate_limiter.write_lock_threshold`` (writes per second) makes heavy writes
+    answer 423 Locked. ``seed`` drives the correlation ids and, unless ``portal_id`` is given,
+    the account id ``/account-info/v3/details`` answers (:func:`portal_id_for`).
+
+    Merges work as HubSpot's do today for contacts and companies (and, in the sandbox, deals):
+    a new record with a new id (:meth:`merge`). ``legacy_merge`` brings back the older answer
+    in which the primary keeps its id. ``pipelines`` holds each object type's pipelines
+    (``Pipeline`` JSON; deals start with HubSpot's default one); :meth:`add_pipeline` adds one.
     """
 
     def __init__(
@@ -133,8 +154,12 @@ class SandboxState:
         daily_limit: int | None = 650_000,
         properties: PropertyCatalog | None = None,
         seed: int = 0,
+        portal_id: int | None = None,
+        legacy_merge: bool = False,
     ) -> None:
         self.clock = clock
+        self.portal_id = portal_id if portal_id is not None else portal_id_for(seed)
+        self.legacy_merge = legacy_merge
         self.lock = threading.RLock()
         self.search_lag = timedelta(0)
         self.search_cap = 10_000
@@ -161,6 +186,31 @@ class SandboxState:
         self.max_updated: dict[str, datetime] = {}
         #: Free for readers' caches keyed on ``version`` (search keeps its sorted matches here).
         self.derived_cache: dict[object, Any] = {}
+        self.pipelines: dict[str, list[dict[str, Any]]] = {}
+        self.set_pipelines("deals", [default_deal_pipeline()])
+
+    # ----------------------------------------------------------------- pipelines
+
+    def set_pipelines(self, object_type: str, pipelines: list[dict[str, Any]]) -> None:
+        """Replace ``object_type``'s pipelines (``Pipeline`` JSON); for deals the options of
+        ``dealstage`` and ``pipeline`` follow them, as HubSpot's property definitions do."""
+        with self.lock:
+            self.pipelines[object_type] = [dict(p) for p in pipelines]
+            if object_type == "deals":
+                live = [p for p in self.pipelines["deals"] if not p.get("archived")]
+                self.catalog.set_options(
+                    "deals",
+                    "dealstage",
+                    [(str(st["id"]), str(st["label"])) for p in live for st in p["stages"]],
+                )
+                self.catalog.set_options(
+                    "deals", "pipeline", [(str(p["id"]), str(p["label"])) for p in live]
+                )
+
+    def add_pipeline(self, object_type: str, pipeline: dict[str, Any]) -> None:
+        """Add one pipeline (``Pipeline`` JSON, e.g. :func:`sandbox.hubspot.pipelines.pipeline`)."""
+        with self.lock:
+            self.set_pipelines(object_type, [*self.pipelines.get(object_type, []), pipeline])
 
     # ----------------------------------------------------------------- limits
 
@@ -197,9 +247,16 @@ class SandboxState:
 
         Objects keep their ids, properties, timestamps and associations; an object with a true
         ``archived`` attribute goes to the archived listing; ids listed in a record's
-        ``hs_merged_object_ids`` resolve to it. Owners are taken as HubSpot JSON.
+        ``hs_merged_object_ids`` resolve to it. Owners are taken as HubSpot JSON. A dataset
+        with ``pipelines`` (object type → ``Pipeline`` JSON) sets them; one with a ground truth
+        seed gives the account id (:func:`portal_id_for`) unless ``portal_id`` is given.
         """
+        truth = getattr(dataset, "truth", None)
+        if isinstance(getattr(truth, "seed", None), int):
+            settings.setdefault("portal_id", portal_id_for(truth.seed))  # type: ignore[union-attr]
         state = cls(clock, **settings)
+        for object_type, pipelines in (getattr(dataset, "pipelines", None) or {}).items():
+            state.set_pipelines(object_type, list(pipelines))
         with state.lock:
             for object_type, objects in dataset.objects.items():
                 if object_type not in state._tables:
@@ -309,14 +366,20 @@ class SandboxState:
             self._changed(record)
 
     def merge(self, object_type: str, primary_id: str, merged_id: str) -> str:
-        """Merge ``merged_id`` into ``primary_id`` the way HubSpot does; return the survivor's id.
+        """Merge ``merged_id`` into ``primary_id`` as HubSpot does today; return the survivor.
 
-        The primary keeps its id and its values; properties it lacks are filled from the merged
-        record; on contacts the merged e-mail is added to ``hs_additional_emails``. The merged
-        id (and every id it had absorbed) is listed in ``hs_merged_object_ids`` and from then
-        on resolves to the primary; the merged record leaves the live listing, search, and is
-        not archived either. Associations move to the primary. Raises KeyError for an unknown
-        id, ValueError when both ids are the same record.
+        The survivor is a new record with a new id (HubSpot's "updated merge functionality for
+        contacts and companies", ``shared/notes/hubspot.md``): the primary's values, the
+        properties it lacks filled from the merged record (on contacts the merged e-mail is
+        added to ``hs_additional_emails``), the primary's creation time and field history
+        (invented: HubSpot documents neither). Both old ids, and every id either had absorbed,
+        are listed in ``hs_merged_object_ids`` and from then on resolve to it; the old records
+        leave the live listing and search, and are not archived either. Associations of both
+        move to the survivor. With ``legacy_merge`` the primary survives under its own id
+        instead, as older portals answered.
+
+        Raises KeyError for an unknown id, ValueError when both ids are the same record,
+        :class:`MergeLimitError` when the survivor would hold more than 250 merged identities.
         """
         with self.lock:
             table = self._table(object_type)
@@ -326,26 +389,54 @@ class SandboxState:
                 raise KeyError(primary_id if keep is None else merged_id)
             if keep == gone:
                 raise ValueError("cannot merge a record with itself")
-            primary = table.live[keep]
-            merged = table.drop_live(gone)
+            primary, merged = table.live[keep], table.live[gone]
+            identities = [*primary.merged_ids, *merged.merged_ids, merged.id]
+            if not self.legacy_merge:
+                identities.insert(len(primary.merged_ids), primary.id)
+            if len(identities) > MAX_MERGED_IDENTITIES:
+                raise MergeLimitError(
+                    f"the merged record would hold {len(identities)} merged identities; "
+                    f"HubSpot allows at most {MAX_MERGED_IDENTITIES}"
+                )
+            table.drop_live(gone)
             self._unindex_email(primary)
             self._unindex_email(merged)
+            survivor = primary if self.legacy_merge else self._successor(primary)
             for name, value in merged.properties.items():
-                if value not in (None, "") and primary.properties.get(name) in (None, ""):
-                    primary.properties[name] = value
+                if value not in (None, "") and survivor.properties.get(name) in (None, ""):
+                    survivor.properties[name] = value
             if object_type == "contacts":
-                _absorb_emails(primary, merged)
-            primary.merged_ids.extend([*merged.merged_ids, merged.id])
-            table.merged_into[gone] = keep
-            for to_type, ids in self._associations.pop((object_type, gone), {}).items():
-                for to_id in list(ids):
-                    self._unlink(object_type, gone, to_type, to_id)
-                    self._link(object_type, keep, to_type, to_id)
-            primary.touch(self.clock())
-            primary.stamp()
-            self._index_email(primary)
-            self._changed(primary)
-            return keep
+                _absorb_emails(survivor, merged)
+            survivor.merged_ids = identities
+            for old in (gone,) if self.legacy_merge else (keep, gone):
+                table.merged_into[old] = survivor.id
+                for to_type, ids in self._associations.pop((object_type, old), {}).items():
+                    for to_id in list(ids):
+                        self._unlink(object_type, old, to_type, to_id)
+                        self._link(object_type, survivor.id, to_type, to_id)
+            survivor.touch(self.clock())
+            survivor.stamp()
+            self._index_email(survivor)
+            self._changed(survivor)
+            return survivor.id
+
+    def _successor(self, primary: StoredObject) -> StoredObject:
+        """A new live record under a new id taking over ``primary`` (which leaves the live
+        listing): its values, creation time and history."""
+        table = self._table(primary.object_type)
+        table.drop_live(primary.id)
+        new_id = str(self._next_id)
+        self._next_id += 1
+        successor = StoredObject(
+            object_type=primary.object_type,
+            id=new_id,
+            properties=dict(primary.properties),
+            created_at=primary.created_at,
+            updated_at=primary.updated_at,
+            history={name: list(entries) for name, entries in primary.history.items()},
+        )
+        table.add_live(successor)
+        return successor
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         """Associate two records (both directions, HubSpot's default association type)."""
@@ -363,6 +454,12 @@ class SandboxState:
             current = table.merged_into[current]
             seen += 1
         return current if current in table.live else None
+
+    def absorbed(self, object_type: str, record_id: str) -> bool:
+        """Whether ``record_id`` was merged away: it resolves to another live record."""
+        with self.lock:
+            resolved = self.resolve(object_type, record_id)
+            return resolved is not None and resolved != record_id
 
     def get(
         self, object_type: str, record_id: str, *, archived: bool = False

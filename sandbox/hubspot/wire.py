@@ -153,6 +153,26 @@ def rate_limited(policy: str) -> ApiError:
     )
 
 
+SEARCH_RATE_LIMITED: dict[str, Any] = {
+    "status": "error",
+    "message": RATE_LIMIT_MESSAGES["SECONDLY"],
+    "category": "RATE_LIMITS",
+}
+"""The body of search's own 429: no ``policyName``, no ``errorType`` (``shared/notes/hubspot.md``;
+the correlation id travels in the ``X-HubSpot-Correlation-Id`` header only)."""
+
+
+def locked() -> ApiError:
+    """HubSpot's 423 Locked for a portal under heavy writes: wait at least 2 s, then retry
+    (``shared/notes/hubspot.md``). The message and category are invented (not documented)."""
+    return ApiError(
+        423,
+        "LOCKED",
+        "The portal is temporarily locked by a heavy load of writes; "
+        "wait at least 2 seconds before you retry.",
+    )
+
+
 def not_found(message: str = "resource not found") -> ApiError:
     return ApiError(404, "OBJECT_NOT_FOUND", message)
 

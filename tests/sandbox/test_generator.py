@@ -80,7 +80,8 @@ def test_every_object_carries_its_data_model_and_system_properties() -> None:
         assert list(obj.properties) == names
         assert all(v is None or isinstance(v, str) for v in obj.properties.values())
         assert obj.properties["hs_object_id"] == obj.id
-        assert obj.properties["createdate"] == _iso(obj.created_at)
+        created = "hs_createdate" if kind == "tasks" else "createdate"  # tasks: no createdate
+        assert obj.properties[created] == _iso(obj.created_at)
         assert obj.properties[MODIFIED.get(kind, "hs_lastmodifieddate")] == _iso(obj.updated_at)
 
 
@@ -91,7 +92,13 @@ def test_timestamps_lie_in_the_two_years_before_now() -> None:
         assert obj.created_at.tzinfo is not None
         assert start <= obj.created_at <= obj.updated_at <= NOW_MS, (kind, obj.id)
         assert obj.created_at.microsecond % 1000 == 0
-        for name in ("createdate", "lastmodifieddate", "hs_lastmodifieddate", "notes_last_updated"):
+        for name in (
+            "createdate",
+            "hs_createdate",
+            "lastmodifieddate",
+            "hs_lastmodifieddate",
+            "notes_last_updated",
+        ):
             value = obj.properties.get(name)
             assert value is None or ISO_MS.match(value), (name, value)
         activity = obj.properties.get("notes_last_updated")

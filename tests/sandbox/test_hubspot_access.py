@@ -96,7 +96,10 @@ def test_the_accepted_token_is_switched_at_run_time(state: SandboxState) -> None
         client = HubSpot(access_token="good", host=sandbox.base_url)
         assert client.crm.contacts.basic_api.get_page().results
         status, body, _ = _call(sandbox.base_url, "/_sandbox/auth", token=None)
-        assert (status, body) == (200, {"token_required": True, "tokens": ["good"]})
+        assert (status, body) == (
+            200,
+            {"token_required": True, "tokens": ["good"], "scopes": None},
+        )
 
         # the token is revoked: HubSpot's 401, as the SDK sees it
         status, body, _ = _call(
@@ -123,7 +126,7 @@ def test_the_accepted_token_is_switched_at_run_time(state: SandboxState) -> None
             method="PUT",
             body={"token_required": False},
         )
-        assert body == {"token_required": False, "tokens": None}
+        assert body == {"token_required": False, "tokens": None, "scopes": None}
         assert _call(sandbox.base_url, "/crm/v3/objects/contacts", token=None)[0] == 200
 
 
@@ -192,11 +195,35 @@ def test_search_has_its_own_per_second_limit(
     search = "/crm/v3/objects/contacts/search"
     assert _call(sandbox.base_url, search, method="POST", body={})[0] == 200
     assert _call(sandbox.base_url, search, method="POST", body={})[0] == 200
-    status, body, _ = _call(sandbox.base_url, search, method="POST", body={})
-    assert (status, body["policyName"]) == (429, "SECONDLY")
+    status, body, headers = _call(sandbox.base_url, search, method="POST", body={})
+    # no policyName, no rate-limit headers (shared/notes/hubspot.md)
+    assert (status, body) == (
+        429,
+        {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "category": "RATE_LIMITS",
+        },
+    )
+    assert not [h for h in headers if h.startswith("X-HubSpot-RateLimit")]
+    assert headers["X-HubSpot-Correlation-Id"]
     assert _call(sandbox.base_url, "/crm/v3/objects/contacts")[0] == 200  # other calls go on
     timer.now += 1.01
-    assert _call(sandbox.base_url, search, method="POST", body={})[0] == 200
+    status, _, headers = _call(sandbox.base_url, search, method="POST", body={})
+    assert status == 200
+    assert not [h for h in headers if h.startswith("X-HubSpot-RateLimit")]
+
+
+def test_search_is_exempt_from_the_ten_second_window(
+    timer: Timer, state: SandboxState, sandbox: HubSpotSandbox
+) -> None:
+    state.rate_limiter.per_interval = 2
+    search = "/crm/v3/objects/contacts/search"
+    for _ in range(4):  # neither refused by the window nor counted in it
+        assert _call(sandbox.base_url, search, method="POST", body={})[0] == 200
+        timer.now += 0.3
+    status, _, headers = _call(sandbox.base_url, "/crm/v3/objects/contacts")
+    assert (status, headers["X-HubSpot-RateLimit-Remaining"]) == (200, "1")
 
 
 def test_daily_limit_and_retry_after(state: SandboxState, sandbox: HubSpotSandbox) -> None:

@@ -279,7 +279,7 @@ def test_the_cli_accepts_only_the_token_given() -> None:
         assert body["category"] == "INVALID_AUTHENTICATION"
         assert body["message"].startswith("Authentication credentials not found.")
         status, auth = _call(base, "PUT", "/_sandbox/auth", {"tokens": ["U"]})
-        assert (status, auth) == (200, {"token_required": True, "tokens": ["U"]})
+        assert (status, auth) == (200, {"token_required": True, "tokens": ["U"], "scopes": None})
         assert _call(base, "GET", "/crm/v3/objects/contacts", token="T")[0] == 401
         assert _call(base, "GET", "/crm/v3/objects/contacts", token="U")[0] == 200
     finally:

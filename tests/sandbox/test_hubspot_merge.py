@@ -1,4 +1,6 @@
-"""Merge semantics: the primary survives, merged ids resolve to it, the absorbed record vanishes."""
+"""Merge semantics as HubSpot has them today: a new record with a new id survives, both old ids
+resolve to it and are listed in ``hs_merged_object_ids`` (shared/notes/hubspot.md); the older
+answer, the primary keeping its id, behind ``legacy_merge``."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from datetime import timedelta
 
 import pytest
 from hubspot import HubSpot
+from hubspot.crm.companies.exceptions import ApiException as CompanyApiException
 from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchReadInputSimplePublicObjectId,
     PublicMergeInput,
     PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectId,
     SimplePublicObjectInputForCreate,
 )
@@ -40,44 +45,98 @@ def test_merge_through_the_sdk(clock: Clock, state: SandboxState, client: HubSpo
         PublicMergeInput(primary_object_id=primary, object_id_to_merge=merged)
     )
 
-    assert result.id == primary
-    assert result.properties["hs_merged_object_ids"] == merged
+    survivor = result.id
+    assert survivor not in (primary, merged)  # a new record, with a new id
+    assert result.properties["hs_object_id"] == survivor
+    assert result.properties["hs_merged_object_ids"] == f"{primary};{merged}"
     assert result.properties["firstname"] == "Ada"  # the primary's values win
     assert result.properties["phone"] == "+44 1"  # values it lacked come from the merged record
     assert result.properties["hs_additional_emails"] == "ada.l@example.com"
     assert result.updated_at == clock.now
-    via_old_id = api.basic_api.get_by_id(merged, properties=["email"], associations=["companies"])
-    assert via_old_id.id == primary
-    assert [a.id for a in via_old_id.associations["companies"].results] == [company]
+    for old in (primary, merged):  # both old ids resolve to the new record
+        via_old_id = api.basic_api.get_by_id(old, properties=["email"], associations=["companies"])
+        assert via_old_id.id == survivor
+        assert [a.id for a in via_old_id.associations["companies"].results] == [company]
     batch = api.batch_api.read(
         BatchReadInputSimplePublicObjectId(
             inputs=[SimplePublicObjectId(id=merged)], properties=[], properties_with_history=[]
         )
     )
-    assert [r.id for r in batch.results] == [primary]
-    assert [r.id for r in api.basic_api.get_page().results] == [primary]
+    assert [r.id for r in batch.results] == [survivor]
+    assert [r.id for r in api.basic_api.get_page().results] == [survivor]
     assert api.basic_api.get_page(archived=True).results == []
     assert [r.id for r in api.search_api.do_search(PublicObjectSearchRequest()).results] == [
-        primary
+        survivor
     ]
     with pytest.raises(ApiException) as conflict:
         api.basic_api.create(
             SimplePublicObjectInputForCreate(properties={"email": "ADA.L@example.com"})
         )
     assert conflict.value.status == 409
-    assert f"Existing ID: {primary}" in conflict.value.body
+    assert f"Existing ID: {survivor}" in conflict.value.body
+
+
+def test_legacy_merge_keeps_the_primary_id(clock: Clock, client: HubSpot) -> None:
+    legacy = SandboxState(clock=clock, rate_limit=None, search_rate_limit=None, legacy_merge=True)
+    primary = legacy.create("contacts", {"email": "ada@example.com"})
+    merged = legacy.create("contacts", {"email": "ada.l@example.com"})
+    with HubSpotSandbox(legacy) as sandbox:
+        api = HubSpot(access_token="t", host=sandbox.base_url).crm.contacts.basic_api
+        result = api.merge(PublicMergeInput(primary_object_id=primary, object_id_to_merge=merged))
+        assert result.id == primary
+        assert result.properties["hs_merged_object_ids"] == merged
+        assert api.get_by_id(merged).id == primary
 
 
 def test_chained_merges_resolve_to_the_last_survivor(state: SandboxState) -> None:
     a, b, c = (state.create("companies", {"name": n}) for n in "abc")
-    assert state.merge("companies", a, b) == a
-    assert state.merge("companies", c, b) == c  # b stands for a now
-    survivor = state.get("companies", b)
-    assert survivor is not None
-    assert survivor.id == c
-    assert survivor.properties["hs_merged_object_ids"] == f"{b};{a}"
+    first = state.merge("companies", a, b)
+    assert first not in (a, b, c)
+    last = state.merge("companies", c, b)  # b stands for the first survivor now
+    assert last not in (a, b, c, first)
+    for old in (a, b, c, first):
+        survivor = state.get("companies", old)
+        assert survivor is not None
+        assert survivor.id == last
+    assert survivor.properties["hs_merged_object_ids"] == f"{c};{a};{b};{first}"
     assert state.count("companies") == 1
     assert state.count("companies", archived=True) == 0
+
+
+def test_more_than_250_merged_identities_answer_414(state: SandboxState, client: HubSpot) -> None:
+    many = ";".join(str(900_000 + n) for n in range(249))
+    crowded = state.create("companies", {"name": "a", "hs_merged_object_ids": many})
+    other = state.create("companies", {"name": "b"})
+    api = client.crm.companies.basic_api
+    version = state.version
+    with pytest.raises(CompanyApiException) as refused:
+        api.merge(PublicMergeInput(primary_object_id=crowded, object_id_to_merge=other))
+    assert refused.value.status == 414
+    assert "250" in json.loads(refused.value.body)["message"]
+    assert state.version == version  # nothing changed
+    assert state.get("companies", other) is not None
+
+
+def test_a_batch_update_naming_an_absorbed_id_answers_nothing_about_it(
+    state: SandboxState, client: HubSpot
+) -> None:
+    primary = state.create("contacts", {"email": "p@example.com"})
+    merged = state.create("contacts", {"email": "m@example.com"})
+    other = state.create("contacts", {"email": "o@example.com"})
+    survivor = state.merge("contacts", primary, merged)
+    answer = client.crm.contacts.batch_api.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(id=merged, properties={"city": "Oslo"}),
+                SimplePublicObjectBatchInput(id=other, properties={"city": "Oslo"}),
+            ]
+        )
+    )
+    assert [r.id for r in answer.results] == [other]
+    assert not getattr(answer, "errors", None)  # no error either
+    stored = state.get("contacts", survivor)
+    assert stored is not None
+    assert stored.properties.get("city") is None  # and nothing written
 
 
 def test_merge_errors(state: SandboxState, client: HubSpot) -> None:
@@ -130,12 +189,12 @@ def test_merging_an_id_already_merged_into_the_primary_is_refused_unchanged(
         assert again.value.status == 400
         body = json.loads(again.value.body)
         assert body["category"] == "VALIDATION_ERROR"
-        assert body["context"]["mergedInto"] == [primary]
+        assert body["context"]["mergedInto"] == [first.id]
         assert "already merged" in body["message"]
     assert state.version == version  # nothing changed
     survivor = api.get_by_id(merged, properties=["hs_merged_object_ids"])
-    assert (survivor.id, survivor.updated_at) == (primary, first.updated_at)
-    assert survivor.properties["hs_merged_object_ids"] == merged
+    assert (survivor.id, survivor.updated_at) == (first.id, first.updated_at)
+    assert survivor.properties["hs_merged_object_ids"] == f"{primary};{merged}"
     with pytest.raises(ApiException) as itself:
         api.merge(PublicMergeInput(primary_object_id=primary, object_id_to_merge=primary))
     assert "itself" in itself.value.body

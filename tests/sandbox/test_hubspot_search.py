@@ -208,9 +208,9 @@ def test_archived_and_merged_records_are_never_found(
     keep = state.create("contacts", {"email": "keep@example.com"})
     gone = state.create("contacts", {"email": "gone@example.com"})
     binned = state.create("contacts", {"email": "binned@example.com"})
-    state.merge("contacts", keep, gone)
+    survivor = state.merge("contacts", keep, gone)
     state.archive("contacts", binned)
-    assert _ids(sandbox.base_url, object_type="contacts") == [keep]
+    assert _ids(sandbox.base_url, object_type="contacts") == [survivor]
     hit = {"propertyName": "email", "operator": "EQ", "value": "binned@example.com"}
     assert _ids(sandbox.base_url, hit, object_type="contacts") == []
 
