@@ -66,6 +66,15 @@ class Connector(abc.ABC):
         del object_type
         return []
 
+    def account_id(self) -> str | None:
+        """The id of the CRM account (HubSpot portal, Salesforce org) the credentials reach, as
+        an opaque string; the engine keeps a store's records of one account apart from
+        another's. ``None`` (the default): the connector cannot tell, nothing is checked.
+
+        Raises as :meth:`check` does when the source cannot be reached or refuses.
+        """
+        return None
+
     def check(self) -> str:
         """Make the cheapest call that proves the source is there and takes the credentials,
         and say what was checked in a few words (``syncd check-config --connect``).

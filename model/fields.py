@@ -11,8 +11,11 @@ its vendor's name (a custom field), unmapped.
 Values are the CRM's own (a lead status, a deal stage, a picklist option) except where the
 value has a meaning policies rely on: the connector decides it and hands it over canonical.
 A task's ``status`` is :data:`TASK_OPEN` or :data:`TASK_COMPLETED`; ``lead_open``,
-``is_closed`` and ``is_won`` are :data:`TRUE` or :data:`FALSE`. Those decided fields are
-read-only: no policy writes them, no connector accepts them in a write.
+``is_closed`` and ``is_won`` are :data:`TRUE` or :data:`FALSE`. A deal's ``stage`` and
+``pipeline`` are the CRM's ids; what the stage means comes with them from the CRM's pipeline
+definitions: ``stage_label``, ``stage_order``, ``pipeline_label``, ``is_closed``, ``is_won``
+(empty when the CRM does not define the stage). Those decided fields are read-only: no policy
+writes them, no connector accepts them in a write.
 
 The README carries :func:`markdown_table`'s output verbatim (a test checks they agree).
 """
@@ -153,18 +156,36 @@ FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
             _f("dealname", "text", "deal name"),
             _f("amount", "number", "deal amount"),
             _f("closedate", "datetime", "expected or actual close date"),
-            _f("stage", "enum", "stage in its pipeline (the CRM's own values)"),
-            _f("pipeline", "enum", "pipeline the deal is in (the CRM's own values)"),
+            _f("stage", "enum", "id of the stage in its pipeline (the CRM's own values)"),
+            _f("pipeline", "enum", "id of the pipeline the deal is in (the CRM's own values)"),
+            _f(
+                "stage_label",
+                "text",
+                "the stage's name as the CRM shows it (from its pipeline)",
+                writable=False,
+            ),
+            _f(
+                "stage_order",
+                "number",
+                "the stage's position in its pipeline, from 0 (from its pipeline)",
+                writable=False,
+            ),
+            _f(
+                "pipeline_label",
+                "text",
+                "the pipeline's name as the CRM shows it",
+                writable=False,
+            ),
             _f(
                 "is_closed",
                 "bool",
-                "whether the stage is a closed one, won or lost (decided by the connector)",
+                "whether the stage is a closed one, won or lost (from its pipeline)",
                 writable=False,
             ),
             _f(
                 "is_won",
                 "bool",
-                "whether the stage is a closed-won one (decided by the connector)",
+                "whether the stage is a closed-won one (from its pipeline)",
                 writable=False,
             ),
             _OWNER,

@@ -52,10 +52,14 @@ class Cursor:
     """Where an incremental pull of one object type resumes.
 
     ``updated_at`` is the last-modified time up to which everything has been read;
-    ``None`` means no pull has completed yet (a full pull follows).
+    ``None`` means no pull has completed yet (a full pull follows). ``deletions_read_at`` is,
+    for a connector that reads deletions (archived records) apart and less often, the start of
+    the run that last read them in full (``None``: never, or not tracked); like
+    ``updated_at`` it never moves backwards.
     """
 
     updated_at: datetime | None = None
+    deletions_read_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ rate-limit headers of every response, and can skip one malformed object instead 
 page, or judge a batch answer input by input.
 
 Every HTTP attempt goes through :meth:`HubSpotClient.attempt`: paced, counted in
-:attr:`HubSpotClient.calls` under its operation name. Reads are retried as a whole
-(:func:`connectors.retry.call_with_retry`); batch writes are sent one attempt at a time
-(``send_*``) because the writer retries only the inputs that failed.
+:attr:`HubSpotClient.calls` under its operation name, and when it fails logged with HubSpot's
+correlation id (support asks for it). Search is paced by its own per-second limit
+(:class:`~connectors.hubspot.pacer.SearchPacer`), every other call by the 10-second window.
+Reads are retried as a whole (:func:`connectors.retry.call_with_retry`); batch writes are sent
+one attempt at a time (``send_*``) because the writer retries only the inputs that failed.
 """
 
 from __future__ import annotations
@@ -32,8 +34,16 @@ import structlog
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
-from connectors.hubspot.errors import classify, describe, retry_after
-from connectors.hubspot.pacer import Pacer
+from connectors.hubspot.errors import (
+    CORRELATION_HEADER,
+    classify,
+    correlation_id,
+    describe,
+    error_body,
+    http_status,
+    retry_after,
+)
+from connectors.hubspot.pacer import Pacer, SearchPacer
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
 from connectors.retry import call_with_retry, header
 from model.errors import SyncdError
@@ -124,6 +134,11 @@ class HubSpotClient:
         self._settings = settings
         self._sleep = sleep
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
+        self._search_pacer = SearchPacer(
+            per_second=settings.search_requests_per_second,
+            sleep=self._pacer.sleep,
+            clock=self._pacer.clock,
+        )
         self.calls: Counter[str] = Counter()
         crm = HubSpot(
             access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
@@ -144,13 +159,18 @@ class HubSpotClient:
         self._owners = crm.owners.owners_api if "owners" in settings.object_types else None
         self._associations = crm.associations.v4.batch_api
         self._properties = crm.properties.core_api
+        self._pipelines = crm.pipelines.pipelines_api
 
     @property
     def pacer(self) -> Pacer:
         return self._pacer
 
+    @property
+    def search_pacer(self) -> SearchPacer:
+        return self._search_pacer
+
     def _all_apis(self) -> list[Any]:
-        apis: list[Any] = [self._associations, self._properties]
+        apis: list[Any] = [self._associations, self._properties, self._pipelines]
         if self._owners is not None:
             apis.append(self._owners)
         for object_apis in self._objects.values():
@@ -165,9 +185,12 @@ class HubSpotClient:
 
     def attempt(self, operation: str, request: Callable[..., Any]) -> Answer:
         """One paced HTTP attempt of ``request`` (an SDK method taking ``_preload_content`` and
-        ``_request_timeout``), counted under ``operation``. Raises what the SDK raises, and
-        ``SyncdError`` for a body that is neither empty nor a JSON object."""
-        self._pacer.before_call()
+        ``_request_timeout``), counted under ``operation`` (``search`` on the search pacer).
+        A failure is logged (warning ``request failed``) with its status and correlation id.
+        Raises what the SDK raises, and ``SyncdError`` for a body that is neither empty nor a
+        JSON object."""
+        pacer: Pacer | SearchPacer = self._search_pacer if operation == "search" else self._pacer
+        pacer.before_call()
         self.calls[operation] += 1
         started = time.monotonic()
         try:
@@ -175,11 +198,14 @@ class HubSpotClient:
                 _preload_content=False, _request_timeout=self._settings.request_timeout
             )
         except Exception as exc:
-            self._pacer.observe(getattr(exc, "headers", None))
-            log.debug(
+            headers = getattr(exc, "headers", None)
+            pacer.observe(headers, http_status(exc))
+            log.warning(
                 "request failed",
                 operation=operation,
+                status=http_status(exc),
                 seconds=round(time.monotonic() - started, 3),
+                correlation_id=correlation_id(error_body(exc), headers),
                 error=describe(exc) or type(exc).__name__,
             )
             raise
@@ -187,7 +213,7 @@ class HubSpotClient:
             data = response.data
             status = int(response.status)
             headers = response.headers
-            self._pacer.observe(headers)
+            pacer.observe(headers, status)
         finally:
             response.release_conn()
         log.debug(
@@ -195,7 +221,7 @@ class HubSpotClient:
             operation=operation,
             status=status,
             seconds=round(time.monotonic() - started, 3),
-            correlation_id=header(headers, "X-HubSpot-Correlation-Id"),
+            correlation_id=header(headers, CORRELATION_HEADER),
         )
         if not data or not data.strip():
             return Answer(status, None, headers)
@@ -208,11 +234,18 @@ class HubSpotClient:
         return Answer(status, decoded, headers)
 
     def _call(self, operation: str, request: Callable[..., Any]) -> Json:
-        def once() -> Json:
+        body = self._answer(operation, request).body
+        assert body is not None
+        return body
+
+    def _answer(self, operation: str, request: Callable[..., Any]) -> Answer:
+        """:meth:`attempt` retried as a whole; the answer must have a JSON body."""
+
+        def once() -> Answer:
             answer = self.attempt(operation, request)
             if answer.body is None:
                 raise SyncdError(f"HubSpot answered {answer.status} without a body")
-            return answer.body
+            return answer
 
         return call_with_retry(
             once,
@@ -340,6 +373,27 @@ class HubSpotClient:
             ),
         )
 
+    def pipelines(self, object_type: str) -> Json:
+        """``GET /crm/v3/pipelines/{type}``: every pipeline of the type with its stages."""
+        api = self._pipelines
+        return self._call("pipelines", lambda **call: api.get_all(object_type, **call))
+
+    def account_details(self) -> Json:
+        """``GET /account-info/v3/details``: the account (portal) id and settings. The SDK has
+        no API for it; the call goes through an SDK ``api_client`` (its auth and host)."""
+        client = self._properties.api_client
+        return self._call(
+            "account",
+            lambda **call: client.call_api(
+                "/account-info/v3/details",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"],
+                response_types_map={},
+                **call,
+            ),
+        )
+
     def properties(self, object_type: str) -> Json:
         """``GET /crm/v3/properties/{type}``: the live property definitions of one type."""
         self._apis(object_type)  # refuse a type the connector does not know
@@ -372,13 +426,16 @@ class HubSpotClient:
             lambda **call: apis.batch.read(batch_read_input_simple_public_object_id=body, **call),
         )
 
-    def merge(self, object_type: str, primary_id: str, merged_id: str) -> Json:
-        """``POST /crm/v3/objects/{type}/merge``: the survivor (contacts, companies, deals)."""
+    def merge(self, object_type: str, primary_id: str, merged_id: str) -> Answer:
+        """``POST /crm/v3/objects/{type}/merge``: the survivor (contacts, companies, deals),
+        with the answer's status and headers (the audit keeps its correlation id)."""
         apis = self._apis(object_type)
         body = apis.models.PublicMergeInput(
             primary_object_id=primary_id, object_id_to_merge=merged_id
         )
-        return self._call("merge", lambda **call: apis.basic.merge(public_merge_input=body, **call))
+        return self._answer(
+            "merge", lambda **call: apis.basic.merge(public_merge_input=body, **call)
+        )
 
     def send_batch_update(self, object_type: str, inputs: Sequence[BatchUpdateInput]) -> Answer:
         """One attempt of ``POST /crm/v3/objects/{type}/batch/update`` (at most 100 inputs)."""

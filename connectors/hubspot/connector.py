@@ -3,15 +3,20 @@
 * **Full pull** (empty cursor): the list endpoint (live objects with their associations), then
   the archived listing. The list is ordered by id, not by time, so no intermediate batch moves
   the cursor; the last batch carries the run start (everything as of the run start was read).
-* **Incremental pull**: first the archived listing, kept to objects archived since the cursor
-  minus the lookback (HubSpot has no server filter for it), then search for
+* **Incremental pull**: first, when it is due, the archived listing, kept to objects archived
+  since it was last read minus the lookback; then search for
   ``cursor - lookback <= last-modified < run start`` in last-modified order, each request a
   window that starts after the last ``(last-modified, id)`` read, never an offset into a result
   set that edits move (:mod:`connectors.hubspot.search`). Search returns no
   associations; they come from the associations v4 batch read, per page. Batches carry the
-  newest last-modified read so far; the last one carries the run start. The archived listing
-  comes first because its filter depends on the stored cursor: a crash during the search phase
-  (after the cursor moved) must not skip archivals the crashed run never listed.
+  newest last-modified read so far; the last one carries the run start.
+* **The archived listing** has no server filter: HubSpot answers it in full, every archived
+  record of the type, on every read. So an incremental pull reads it only every
+  ``archived_every_hours`` (the cursor's ``deletions_read_at`` says when it was last read in
+  full, and moves to the run start with the pull's last batch); in between, a record archived
+  in HubSpot stays live in the store (a push that finds it gone skips it). A full pull always
+  reads it. It comes before search: a crash during the search phase must not mark archivals
+  read that the crashed run never listed.
 * **Owners**: always a full listing (active, then archived).
 
 A merged primary lists the ids it absorbed in ``hs_merged_object_ids``; each absorbed id is
@@ -45,6 +50,7 @@ from connectors.hubspot.mapping import (
     parse_datetime,
 )
 from connectors.hubspot.pacer import Pacer
+from connectors.hubspot.pipelines import StageBook
 from connectors.hubspot.properties import property_defs
 from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
@@ -56,7 +62,7 @@ from connectors.hubspot.settings import (
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
-from model.errors import ConfigError
+from model.errors import ConfigError, SyncdError
 from model.records import Cursor, PropertyDef, PullBatch, Record
 
 Skipped = tuple[str, str]
@@ -99,8 +105,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
     writes back through it (:class:`~connectors.hubspot.writer.HubSpotWriter`).
 
     ``calls`` counts HTTP attempts per operation (``list``, ``search``, ``owners``,
-    ``associations_read``, ``batch_read``, ``batch_update``, ``batch_create``,
-    ``batch_archive``, ``merge``), retries included.
+    ``associations_read``, ``pipelines``, ``account``, ``batch_read``, ``batch_update``,
+    ``batch_create``, ``batch_archive``, ``merge``), retries included. The deal pipelines are
+    read once, when the first deal is mapped (:class:`~connectors.hubspot.pipelines.StageBook`).
     """
 
     name: ClassVar[str] = "hubspot"
@@ -130,7 +137,8 @@ class HubSpotConnector(HubSpotWriter, Connector):
     ) -> None:
         self._settings = settings
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
-        self._fields = field_maps(settings)
+        self._stages = StageBook(lambda: self._client.pipelines("deals"))
+        self._fields = field_maps(settings, self._stages)
         retry = settings.retry.settings()
         HubSpotWriter.__init__(self, self._client, self._fields, retry=retry, sleep=sleep)
 
@@ -156,6 +164,14 @@ class HubSpotConnector(HubSpotWriter, Connector):
         self._client.check()
         return f"token accepted by HubSpot at {self.settings.base_url}"
 
+    def account_id(self) -> str:
+        """See :meth:`Connector.account_id`: the portal id ``GET /account-info/v3/details``
+        answers."""
+        portal = self._client.account_details().get("portalId")
+        if portal is None or str(portal).strip() == "":
+            raise SyncdError("HubSpot's account details named no portalId")
+        return str(portal)
+
     def properties(self, object_type: str) -> list[PropertyDef]:
         """See :meth:`Connector.properties`: the definitions of the fields this connector pulls
         (:mod:`connectors.hubspot.properties`), one ``GET /crm/v3/properties/{type}`` call,
@@ -175,14 +191,25 @@ class HubSpotConnector(HubSpotWriter, Connector):
             raise ConfigError(f"object type {object_type!r} is not configured for this source")
         if run_started_at.tzinfo is None:
             raise ValueError("run_started_at must be timezone-aware")
-        final = Cursor(advance(cursor.updated_at, run_started_at, run_started_at))
+        archived = (
+            object_type == "owners"
+            or cursor.updated_at is None
+            or cursor.deletions_read_at is None
+            or run_started_at - cursor.deletions_read_at >= self._settings.archived_every
+        )
+        final = Cursor(
+            advance(cursor.updated_at, run_started_at, run_started_at),
+            run_started_at if archived else cursor.deletions_read_at,
+        )
         seen = _Seen()
         if object_type == "owners":
             batches = self._owners(cursor, seen)
         elif cursor.updated_at is None:
             batches = self._full(object_type, cursor, seen)
         else:
-            batches = self._incremental(object_type, cursor.updated_at, run_started_at, seen)
+            batches = self._incremental(
+                object_type, cursor, run_started_at, seen, archived=archived
+            )
         return _finish(batches, object_type, final)
 
     # ------------------------------------------------------------------ parsing
@@ -273,16 +300,25 @@ class HubSpotConnector(HubSpotWriter, Connector):
     # ------------------------------------------------------------------ incremental pulls
 
     def _incremental(
-        self, object_type: str, cursor: datetime, run_started_at: datetime, seen: _Seen
+        self,
+        object_type: str,
+        stored: Cursor,
+        run_started_at: datetime,
+        seen: _Seen,
+        *,
+        archived: bool,
     ) -> Iterator[PullBatch]:
-        since = cursor - self._settings.lookback
-        for raws, records, skipped in self._list(object_type, archived=True):
-            when = {
-                str(raw.get("id")): archived_at(raw) for raw in raws if isinstance(raw, Mapping)
-            }
-            recent = [r for r in records if (when.get(r.id) or r.updated_at) >= since]
-            fresh = seen.fresh(self._with_merged(recent))
-            yield PullBatch(object_type, fresh, Cursor(cursor), tuple(skipped))
+        cursor = stored.updated_at
+        assert cursor is not None
+        if archived:
+            since = (stored.deletions_read_at or cursor) - self._settings.lookback
+            for raws, records, skipped in self._list(object_type, archived=True):
+                when = {
+                    str(raw.get("id")): archived_at(raw) for raw in raws if isinstance(raw, Mapping)
+                }
+                recent = [r for r in records if (when.get(r.id) or r.updated_at) >= since]
+                fresh = seen.fresh(self._with_merged(recent))
+                yield PullBatch(object_type, fresh, stored, tuple(skipped))
 
         start_ms = read_from(cursor, self._settings.lookback)
         end_ms = to_epoch_ms(run_started_at)
@@ -302,7 +338,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
             if records:
                 current = advance(current, max(r.updated_at for r in records), run_started_at)
             fresh = seen.fresh(self._with_merged(records))
-            yield PullBatch(object_type, fresh, Cursor(current), tuple(skipped))
+            yield PullBatch(
+                object_type, fresh, Cursor(current, stored.deletions_read_at), tuple(skipped)
+            )
 
     def _search(self, object_type: str, window: Window, limit: int) -> SearchPage:
         modified = LAST_MODIFIED[object_type]

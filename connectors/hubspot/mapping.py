@@ -7,8 +7,12 @@ Each object type has one :class:`FieldMap`: HubSpot's property names to canonica
 ``stage``, ``hs_task_status`` → ``status``...). Values with a meaning policies rely on are
 decided here: a task's ``hs_task_status`` becomes ``completed`` (``COMPLETED``) or ``open``
 (every other status; ``open`` is written as ``NOT_STARTED``); ``lead_open`` is ``true`` when
-``hs_lead_status`` is one of the source's ``open_lead_statuses``; a deal's ``is_closed`` and
-``is_won`` come from its stage (``closedwon``: closed and won, ``closedlost``: closed).
+``hs_lead_status`` is one of the source's ``open_lead_statuses``; a deal's ``stage`` (the stage
+id) and ``pipeline`` (its id) are HubSpot's, and what the stage means comes from the pipelines'
+metadata (:mod:`connectors.hubspot.pipelines`): ``stage_label``, ``stage_order``,
+``pipeline_label``, ``is_closed`` and ``is_won`` (closed with probability 1.0), never from the
+stage id's spelling. A stage the pipelines do not know leaves those empty (a deal without a
+stage is not closed).
 Properties the connector needs itself (``hs_object_id``) are requested but never exposed.
 A property the map does not know (one configured in ``properties``) passes through under its
 HubSpot name; the ``fields`` setting names custom properties canonically.
@@ -26,6 +30,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from connectors.hubspot.pipelines import Stage, StageBook
 from connectors.hubspot.settings import (
     CRM_OBJECT_TYPES,
     DEFAULT_PROPERTIES,
@@ -72,7 +77,7 @@ RENAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
             "hs_task_type": "task_type",
             "hs_timestamp": "due",
             "hubspot_owner_id": "owner_id",
-            "createdate": "created_at",
+            "hs_createdate": "created_at",
             "hs_lastmodifieddate": "updated_at",
         },
         "owners": {"firstName": "firstname", "lastName": "lastname", "userId": "user_id"},
@@ -89,11 +94,6 @@ TASK_NEW = "NOT_STARTED"
 """HubSpot's ``hs_task_status`` of a done task, and the one an open task is written with."""
 TASK_STATUSES = (TASK_NEW, "IN_PROGRESS", "WAITING", TASK_DONE, "DEFERRED")
 """Every ``hs_task_status`` HubSpot defines."""
-CLOSED_WON = "closedwon"
-CLOSED_LOST = "closedlost"
-"""Deal stages of HubSpot's default pipeline that close a deal. Custom pipelines name their
-stages otherwise; reading ``/crm/v3/pipelines/deals`` (each stage's ``isClosed`` and
-``probability``) is issue 10's, until then only these two count as closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +106,16 @@ class ValueMap:
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """A read-only canonical field the connector computes from another field's HubSpot value.
+    """A read-only canonical field the connector computes from other fields' values.
 
-    ``base`` is the canonical name of the field it is computed from (its HubSpot property is
-    whatever the map says ``base`` is).
+    ``bases`` are the canonical names of the fields it is computed from (their HubSpot
+    properties are whatever the map says); the first is required (without it the field is not
+    derived), the others are used when mapped. ``compute`` takes the canonical values.
     """
 
     name: str
-    base: str
-    compute: Callable[[str | None], str]
+    bases: tuple[str, ...]
+    compute: Callable[[Mapping[str, str | None]], str | None]
 
 
 class ReadOnlyFieldError(KeyError):
@@ -138,18 +139,53 @@ def _task_status_vendor(value: str) -> str:
 TASK_STATUS = ValueMap(_task_status, _task_status_vendor)
 
 
-def _flag(test: Callable[[str], bool]) -> Callable[[str | None], str]:
-    return lambda value: TRUE if value is not None and test(value.strip().casefold()) else FALSE
+def _flag(value: bool) -> str:
+    return TRUE if value else FALSE
 
 
 def lead_open(open_statuses: Iterable[str]) -> Derived:
     """``lead_open`` from ``lead_status``: true for one of ``open_statuses`` (any case)."""
     wanted = frozenset(s.strip().casefold() for s in open_statuses)
-    return Derived("lead_open", "lead_status", _flag(lambda v: v in wanted))
+
+    def compute(values: Mapping[str, str | None]) -> str:
+        status = values.get("lead_status")
+        return _flag(status is not None and status.strip().casefold() in wanted)
+
+    return Derived("lead_open", ("lead_status",), compute)
 
 
-DEAL_CLOSED = Derived("is_closed", "stage", _flag(lambda v: v in {CLOSED_WON, CLOSED_LOST}))
-DEAL_WON = Derived("is_won", "stage", _flag(lambda v: v == CLOSED_WON))
+def deal_stage(stages: StageBook) -> tuple[Derived, ...]:
+    """What a deal's stage means, from ``stages``: ``stage_label``, ``stage_order``,
+    ``pipeline_label``, ``is_closed``, ``is_won``. A deal without a stage is not closed nor
+    won; a stage the book does not know leaves every one of them empty."""
+
+    def of(values: Mapping[str, str | None]) -> Stage | None:
+        return stages.stage(values.get("pipeline"), values.get("stage"))
+
+    def flag(test: Callable[[Stage], bool]) -> Callable[[Mapping[str, str | None]], str | None]:
+        def compute(values: Mapping[str, str | None]) -> str | None:
+            if not (values.get("stage") or "").strip():
+                return FALSE
+            found = of(values)
+            return None if found is None else _flag(test(found))
+
+        return compute
+
+    def text(read: Callable[[Stage], str]) -> Callable[[Mapping[str, str | None]], str | None]:
+        def compute(values: Mapping[str, str | None]) -> str | None:
+            found = of(values)
+            return None if found is None else read(found)
+
+        return compute
+
+    bases = ("stage", "pipeline")
+    return (
+        Derived("stage_label", bases, text(lambda s: s.label)),
+        Derived("stage_order", bases, text(lambda s: str(s.order))),
+        Derived("pipeline_label", bases, text(lambda s: s.pipeline_label)),
+        Derived("is_closed", bases, flag(lambda s: s.closed)),
+        Derived("is_won", bases, flag(lambda s: s.won)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +249,7 @@ class FieldMap:
         without the internal ones; a name the map does not know passes through unchanged."""
         wanted = list(dict.fromkeys(canonical))
         derived = tuple(d for d in self.derived if d.name in wanted)
-        bases = {d.base for d in derived}
+        bases = {base for d in derived for base in d.bases}
         known = {c for _, c in self.pairs}
         pairs = [(v, c) for v, c in self.pairs if c in wanted or c in bases]
         derived_names = {d.name for d in self.derived}
@@ -227,8 +263,9 @@ class FieldMap:
             value = values.get(vendor)
             convert = self.values.get(canonical)
             found[canonical] = convert.to_canonical(value) if convert and value else value
+        mapped = dict(found)
         for derived in self.derived:
-            found[derived.name] = derived.compute(found.get(derived.base))
+            found[derived.name] = derived.compute(mapped)
         return found
 
     def to_vendor(self, values: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -428,10 +465,13 @@ def archived_at(raw: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def field_map(object_type: str, settings: HubSpotSettings | None = None) -> FieldMap:
+def field_map(
+    object_type: str, settings: HubSpotSettings | None = None, stages: StageBook | None = None
+) -> FieldMap:
     """The field map of ``object_type`` for ``settings`` (default ones): the configured
     ``properties`` (HubSpot's names) plus what the connector needs, renamed by :data:`RENAMES`
-    and the source's ``fields``, with the task status values and the derived fields."""
+    and the source's ``fields``, with the task status values and the derived fields (a deal's
+    from ``stages``, the portal's pipelines; none known without it)."""
     settings = settings or HubSpotSettings.model_construct()
     requested = settings.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
     custom = dict(settings.fields.get(object_type, {}))
@@ -454,12 +494,16 @@ def field_map(object_type: str, settings: HubSpotSettings | None = None) -> Fiel
     if object_type == "contacts":
         derived.append(lead_open(settings.open_lead_statuses))
     elif object_type == "deals":
-        derived += [DEAL_CLOSED, DEAL_WON]
+        derived += deal_stage(stages or StageBook())
     mapped = {c for _, c in pairs}
     internal = () if object_type == "owners" else tuple(INTERNAL)
-    return FieldMap(tuple(pairs), values, tuple(d for d in derived if d.base in mapped), internal)
+    kept = tuple(d for d in derived if d.bases[0] in mapped)
+    return FieldMap(tuple(pairs), values, kept, internal)
 
 
-def field_maps(settings: HubSpotSettings | None = None) -> dict[str, FieldMap]:
-    """The vendor/canonical field map of every object type, for ``settings`` (default ones)."""
-    return {t: field_map(t, settings) for t in OBJECT_TYPES}
+def field_maps(
+    settings: HubSpotSettings | None = None, stages: StageBook | None = None
+) -> dict[str, FieldMap]:
+    """The vendor/canonical field map of every object type, for ``settings`` (default ones)
+    and the portal's deal ``stages``."""
+    return {t: field_map(t, settings, stages) for t in OBJECT_TYPES}

@@ -20,6 +20,12 @@ Our calls are stamped when their answer (or failure) arrives, never earlier than
 them, so the local window never frees a slot before HubSpot's does: one client calling
 sequentially never sends a request the window has no room for. Time is injectable (``clock``,
 ``sleep``) so tests never wait.
+
+Search is paced apart (:class:`SearchPacer`): it has its own limit of 5 requests per second per
+account, is exempt from the 10-second window and answers without rate-limit headers, and its
+429 names no policy (``shared/notes/hubspot.md``). So search calls never enter the window
+above; they keep at most ``per_second`` of our searches in any rolling second, and after a
+search 429 none goes out for a second.
 """
 
 from __future__ import annotations
@@ -97,9 +103,19 @@ class Pacer:
         """The rate limit seen on the latest response."""
         return self._last
 
-    def observe(self, headers: object) -> None:
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        return self._sleep
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    def observe(self, headers: object, status: int | None = None) -> None:
         """Note that a call completed, and its rate-limit headers or ``Retry-After`` (either
-        may be absent: a failure without an answer still counts as a call)."""
+        may be absent: a failure without an answer still counts as a call). ``status`` is the
+        answer's HTTP status, when there was one (unused here)."""
+        del status
         now = self._clock()
         self._own.append(now)
         retry_after = retry_after_header(headers)
@@ -152,4 +168,59 @@ class Pacer:
             level = log.info if wait >= NOTABLE_WAIT_SECONDS else log.debug
             reason = "retry-after" if self._resume_at is not None else "rate limit window"
             level("waiting", seconds=round(wait, 3), reason=reason)
+            self._sleep(wait)
+
+
+#: How long search stays quiet after its 429 ("You have reached your secondly limit."): the
+#: limit is per second (``shared/notes/hubspot.md``).
+SEARCH_BACKOFF_SECONDS = 1.0
+
+
+class SearchPacer:
+    """Paces search calls by HubSpot's per-second search limit (see the module docstring).
+
+    Calls are stamped when they complete, as :class:`Pacer` does; before a call, wait until
+    fewer than ``per_second`` of ours completed in the last second, and until a second has
+    passed since a search 429.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: int,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_second < 1:
+            raise ValueError("per_second must be at least 1")
+        self._per_second = per_second
+        self._sleep = sleep
+        self._clock = clock
+        self._own: deque[float] = deque()
+        self._resume_at: float | None = None
+
+    def observe(self, headers: object, status: int | None = None) -> None:
+        """Note that a search completed (``status`` 429: HubSpot refused it for the second)."""
+        del headers
+        now = self._clock()
+        self._own.append(now)
+        if status == 429:
+            self._resume_at = now + SEARCH_BACKOFF_SECONDS
+
+    def wait_seconds(self) -> float:
+        now = self._clock()
+        while self._own and self._own[0] <= now - 1.0:
+            self._own.popleft()
+        waits = [0.0]
+        if self._resume_at is not None:
+            waits.append(self._resume_at - now)
+        if len(self._own) >= self._per_second:
+            waits.append(self._own[len(self._own) - self._per_second] + 1.0 - now)
+        return max(waits)
+
+    def before_call(self) -> None:
+        wait = self.wait_seconds()
+        if wait > 0:
+            level = log.info if wait >= NOTABLE_WAIT_SECONDS else log.debug
+            level("waiting", seconds=round(wait, 3), reason="search limit")
             self._sleep(wait)

@@ -122,7 +122,7 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "hs_task_type",
             "hs_timestamp",
             "hubspot_owner_id",
-            "createdate",
+            "hs_createdate",  # tasks have no createdate (shared/notes/hubspot.md)
             "hs_lastmodifieddate",
             "hs_object_id",
         ),
@@ -133,11 +133,15 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 :mod:`connectors.hubspot.mapping` for their canonical names)."""
 
 LIST_PAGE_MAX = 100
+SEARCH_PER_SECOND_MAX = 5
+"""HubSpot's search limit: requests per second per account (``shared/notes/hubspot.md``)."""
 SEARCH_PAGE_MAX = 200
 ASSOCIATION_BATCH_MAX = 100
 
 
-DECIDED_FIELDS: frozenset[str] = frozenset({"lead_open", "is_closed", "is_won"})
+DECIDED_FIELDS: frozenset[str] = frozenset(
+    {"lead_open", "is_closed", "is_won", "stage_label", "stage_order", "pipeline_label"}
+)
 """Canonical fields the connector computes; no custom property may be mapped onto them."""
 
 
@@ -153,6 +157,10 @@ class HubSpotSettings(ConnectorSettings):
     through under its HubSpot name); ``fields`` names custom properties canonically (object type
     → HubSpot name → canonical name; they are requested too). ``open_lead_statuses`` are the
     ``hs_lead_status`` values of an open lead (canonical ``lead_open``).
+    ``search_requests_per_second`` paces search under HubSpot's own limit for it (5 per second
+    per account, shared by every client of the account). ``archived_every_hours`` is how often
+    an incremental pull reads the listing of archived records, which HubSpot cannot filter and
+    so is read in full each time (0: on every run).
     """
 
     base_url: str = Field(
@@ -169,6 +177,8 @@ class HubSpotSettings(ConnectorSettings):
     properties: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     fields: dict[str, dict[str, str]] = Field(default_factory=dict)
     open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
+    search_requests_per_second: int = Field(default=4, ge=1, le=SEARCH_PER_SECOND_MAX)
+    archived_every_hours: float = Field(default=24.0, ge=0)
     retry: RetryConfig = RetryConfig()
 
     _token: SecretStr | None = PrivateAttr(default=None)
@@ -229,6 +239,10 @@ class HubSpotSettings(ConnectorSettings):
     @property
     def lookback(self) -> timedelta:
         return timedelta(seconds=self.lookback_seconds)
+
+    @property
+    def archived_every(self) -> timedelta:
+        return timedelta(hours=self.archived_every_hours)
 
     @property
     def request_timeout(self) -> float:

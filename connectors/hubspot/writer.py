@@ -13,7 +13,11 @@ Every method takes and gives canonical field names and values; the source's fiel
   carries its outbox key as ``objectWriteTraceId``, which makes HubSpot judge the inputs one by
   one: a 207 fails only the inputs its errors name (``context.ids`` or
   ``context.objectWriteTraceId``). Where HubSpot still refuses the whole batch for one invalid
-  input (400), the batch is split in halves down to the input responsible.
+  input (400), the batch is split in halves down to the input responsible. An input the answer
+  names in neither its results nor its errors was not applied, whatever the status: HubSpot
+  answers so for an id merged into another (``shared/notes/hubspot.md``). Those ids are read:
+  one that resolves to another record fails as ``MERGED`` with the survivor's id as
+  ``remote_id`` (not sent again); the others are sent again, as any transient failure.
 * ``create_tasks``: batch create of tasks with inline associations, the outbox key as a marker
   at the end of the body (:mod:`connectors.hubspot.tasks`) and as ``objectWriteTraceId``;
   results (in no promised order) are matched to inputs by marker, else by the trace id they
@@ -24,9 +28,13 @@ Every method takes and gives canonical field names and values; the source's fiel
 * ``find_tasks``: associations v4 batch read record→tasks, then a batch read of those tasks.
 * ``field_changes``: batch read with ``propertiesWithHistory``, 50 ids per call
   (:mod:`connectors.hubspot.history`): who set each field's current value.
-* ``merge``: the merge endpoint; when it fails, the two ids are read, and if both resolve to
-  the same record the merge had already happened: ok and ``already``, with the survivor's id
-  (this call merged nothing; HubSpot's refusal stays in ``response``).
+* ``merge``: the merge endpoint, then the two ids read back: both resolve to the survivor,
+  which for contacts and companies is a new record with a new id (``remote_id``; the answer's
+  id when the read fails). ``response`` keeps the old ids and the survivor's with HubSpot's
+  status and correlation id. When the merge fails, the two ids are read, and if both resolve
+  to the same record the merge had already happened: ok and ``already``, with the survivor's id
+  (this call merged nothing; HubSpot's refusal stays in ``response``). A 414 (the survivor
+  would hold more than 250 merged identities) is final and says so.
 * ``archive``: batch archive (204).
 
 ``WriteResult.response`` holds HubSpot's status, category and correlation id, never values;
@@ -42,11 +50,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from connectors.base import Writer
-from connectors.hubspot.answers import judge_inputs, survivors, traced
+from connectors.hubspot.answers import UNMENTIONED, judge_inputs, survivors, traced
 from connectors.hubspot.associations import association_pairs, results
 from connectors.hubspot.batches import BATCH_MAX, BatchRunner, chunks
 from connectors.hubspot.client import Answer, BatchUpdateInput, HubSpotClient
-from connectors.hubspot.errors import audit_error, audit_response, exception_error
+from connectors.hubspot.errors import (
+    audit_error,
+    audit_response,
+    exception_error,
+    http_status,
+)
 from connectors.hubspot.history import HISTORY_BATCH_MAX, current_change
 from connectors.hubspot.mapping import (
     FieldMap,
@@ -90,6 +103,25 @@ def _unique_id_chunks(writes: Sequence[FieldWrite]) -> list[list[FieldWrite]]:
     if current:
         groups.append(current)
     return groups
+
+
+#: HubSpot's answer to a merge past 250 merged identities (``shared/notes/hubspot.md``).
+TOO_MANY_IDENTITIES = 414
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status of the SDK error ``exc`` is or was caused by."""
+    cause: BaseException | None = exc
+    while cause is not None and http_status(cause) is None:
+        cause = cause.__cause__
+    return None if cause is None else http_status(cause)
+
+
+def _merge_response(
+    response: Mapping[str, object], primary_id: str, merged_id: str, survivor: str
+) -> dict[str, object]:
+    """What the audit keeps of a merge: HubSpot's answer and the old ids with the new one."""
+    return {**response, "merged": [primary_id, merged_id], "survivor": survivor}
 
 
 def _canonical_fields(object_type: str, fields: FieldMap, result: WriteResult) -> WriteResult:
@@ -260,10 +292,13 @@ class HubSpotWriter(Writer):
                 if w.key not in applied and w.record_id in by_id:
                     applied[w.key] = by_id[w.record_id]
             named = [(w.key, {w.record_id, w.key}) for w in batch]
-            judged = judge_inputs(named, answer, applied, silence_means_ok=True)
+            # silence is never success: HubSpot leaves an id merged away out of both lists
+            judged = judge_inputs(named, answer, applied, silence_means_ok=False)
             for w in batch:
                 if judged[w.key].ok and judged[w.key].remote_id is None:
                     judged[w.key] = replace(judged[w.key], remote_id=w.record_id)
+            unmentioned = [w for w in batch if judged[w.key].error == UNMENTIONED]
+            judged.update(self._merged_away(object_type, unmentioned, judged))
             return judged
 
         runner = BatchRunner(
@@ -277,6 +312,37 @@ class HubSpotWriter(Writer):
         sent = runner.run(_unique_id_chunks([w for w in writes if w.key in vendor]))
         settled.update({k: _canonical_fields(object_type, fields, r) for k, r in sent.items()})
         return [settled[w.key] for w in writes]
+
+    def _merged_away(
+        self,
+        object_type: str,
+        writes: Sequence[FieldWrite],
+        judged: Mapping[str, WriteResult],
+    ) -> dict[str, WriteResult]:
+        """The results of ``writes`` (left out of an answer) whose record was merged into
+        another: not applied, not to be sent again, the survivor named. Others are absent (a
+        read that fails leaves them to the retries)."""
+        if not writes:
+            return {}
+        try:
+            found = self.read(object_type, [w.record_id for w in writes], [])
+        except SourceFatalError:
+            raise
+        except SyncdError:
+            return {}
+        settled: dict[str, WriteResult] = {}
+        for write in writes:
+            record = found.get(write.record_id)
+            if record is not None and record.id != write.record_id:
+                settled[write.key] = replace(
+                    judged[write.key],
+                    error=f"not applied: HubSpot answered nothing for {write.record_id}, which "
+                    f"was merged into {record.id}",
+                    retriable=False,
+                    error_kind=WriteErrorKind.MERGED,
+                    remote_id=record.id,
+                )
+        return settled
 
     def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
         settled: dict[str, WriteResult] = {}
@@ -358,14 +424,28 @@ class HubSpotWriter(Writer):
                 error_kind=WriteErrorKind.OTHER,
             )
         try:
-            survivor = self._client.merge(object_type, primary_id, merged_id)
+            answer = self._client.merge(object_type, primary_id, merged_id)
         except SourceFatalError:
             raise
         except SyncdError as exc:
             already = self._merged_already(object_type, primary_id, merged_id)
             if already is not None:
                 return WriteResult(
-                    key, ok=True, remote_id=already, response=audit_error(exc), already=True
+                    key,
+                    ok=True,
+                    remote_id=already,
+                    response=_merge_response(audit_error(exc), primary_id, merged_id, already),
+                    already=True,
+                )
+            if _status_of(exc) == TOO_MANY_IDENTITIES:
+                return WriteResult(
+                    key,
+                    ok=False,
+                    error=f"HubSpot refuses to merge {merged_id} into {primary_id}: the record "
+                    "would hold more than 250 merged identities (414); this merge cannot be "
+                    "made, merge the records by hand or leave them apart",
+                    response=audit_error(exc),
+                    error_kind=WriteErrorKind.OTHER,
                 )
             kind, properties = exception_error(exc)
             return WriteResult(
@@ -377,12 +457,18 @@ class HubSpotWriter(Writer):
                 error_kind=kind,
                 fields=tuple(self._maps[object_type].canonical_name(p) for p in properties),
             )
-        remote_id = survivor.get("id")
+        answered = (answer.body or {}).get("id")
+        survivor = (
+            self._merged_already(object_type, primary_id, merged_id)
+            or (str(answered) if answered is not None else None)
+            or primary_id
+        )
+        response = audit_response(answer.status, None, answer.headers)
         return WriteResult(
             key,
             ok=True,
-            remote_id=str(remote_id) if remote_id is not None else primary_id,
-            response=audit_response(200),
+            remote_id=survivor,
+            response=_merge_response(response, primary_id, merged_id, survivor),
         )
 
     def _merged_already(self, object_type: str, primary_id: str, merged_id: str) -> str | None:

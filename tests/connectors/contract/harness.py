@@ -47,6 +47,10 @@ class ConnectorHarness(Protocol):
     """An id that no record of the source has, nor ever had."""
     refused_value: tuple[str, str]
     """A canonical field and a value of it that the source refuses (``REFUSED_VALUES``)."""
+    deletions_every: timedelta
+    """How long after a deletion an incremental pull reports it at the latest: zero for a
+    connector that reads deletions on every pull, longer for one that reads them on their own
+    schedule (``DELETIONS``, ``INCREMENTAL``)."""
     sleeps: list[float]
     """Every wait the harness's connectors slept, in seconds (they sleep on a fake clock)."""
 

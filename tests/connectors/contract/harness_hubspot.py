@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from connectors.base import Capability, Connector
-from connectors.hubspot import HubSpotConnector
+from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from connectors.hubspot.mapping import field_maps
 from sandbox.hubspot import Fault, HubSpotSandbox, ScriptedFaults
 from tests.connectors.hubspot.world import FakeClock, World, new_state
@@ -35,6 +35,8 @@ class HubSpotHarness:
     # HubSpot refuses a value that is not one of an enumeration's options ("prospect" is no
     # stage of HubSpot's default lifecycle; canonical lifecycle_stage is its lifecyclestage).
     refused_value = ("lifecycle_stage", "prospect")
+    # the archived listing is read on its own schedule (archived_every_hours, default 24)
+    deletions_every = timedelta(hours=HubSpotSettings.model_fields["archived_every_hours"].default)
 
     def __init__(self, sandbox: HubSpotSandbox) -> None:
         clock = FakeClock()

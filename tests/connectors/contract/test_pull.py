@@ -85,7 +85,7 @@ def test_a_cursor_ahead_of_the_run_start_is_not_moved_back(harness: ConnectorHar
 
     pulled = pull(harness, Cursor(ahead))
 
-    assert all(c == Cursor(ahead) for c in pulled.cursors())
+    assert all(c.updated_at == ahead for c in pulled.cursors())
 
 
 def test_deleted_records_are_pulled_archived(harness: ConnectorHarness) -> None:
@@ -109,7 +109,7 @@ def test_records_deleted_since_the_cursor_are_pulled_archived(harness: Connector
     first = pull(harness)
     harness.advance(LATER)
     harness.delete(made[2])
-    harness.advance(timedelta(minutes=1))
+    harness.advance(max(timedelta(minutes=1), harness.deletions_every))
 
     second = pull(harness, first.cursor)
 
@@ -125,9 +125,10 @@ def test_merged_records_are_pulled_merged_into_their_survivor(harness: Connector
 
     pulled = pull(harness)
 
-    assert survivor == made[0]
-    assert pulled.by_id[made[1]].merged_into == survivor
-    assert made[1] in pulled.by_id[survivor].merged_ids
+    assert survivor not in (made[1], made[2]), "the primary's id, or a new one (HubSpot today)"
+    for gone in {made[0], made[1]} - {survivor}:
+        assert pulled.by_id[gone].merged_into == survivor
+        assert gone in pulled.by_id[survivor].merged_ids
     assert pulled.by_id[survivor].merged_into is None
     assert not pulled.by_id[survivor].archived
     assert pulled.by_id[made[2]].merged_into is None

@@ -32,7 +32,7 @@ def test_incremental_pull_picks_up_updates_and_creations_since_the_cursor(world:
 
     assert ids(second.records) == {old[1], new}
     assert second.by_id[old[1]].properties["phone"] == "+1 555 0100"
-    assert second.cursor == Cursor(second_run)
+    assert second.cursor.updated_at == second_run
     for batch in second.batches:
         assert first.cursor.updated_at is not None
         assert batch.cursor.updated_at is not None
@@ -86,7 +86,7 @@ def test_nothing_is_lost_at_the_search_cap_even_within_one_millisecond(world: Wo
         if any(f["operator"] == "EQ" for f in x.request_json["filterGroups"][0]["filters"])
     ]
     assert pinned, "the single crowded millisecond was read by id"
-    assert pulled.cursor == Cursor(run)
+    assert pulled.cursor.updated_at == run
 
 
 def test_search_lag_is_covered_by_the_lookback_on_the_next_run(world: World) -> None:
@@ -115,7 +115,7 @@ def test_archived_records_arrive_in_incremental_pulls_and_old_ones_do_not_repeat
 ) -> None:
     contacts = seed(world, 4)
     world.state.archive("contacts", contacts[0])
-    connector = world.connector()
+    connector = world.connector(archived_every_hours=0)  # the archived listing on every pull
     cursor = world.pull(connector, "contacts", run_started_at=world.clock.tick(minutes=10)).cursor
 
     world.clock.tick(hours=1)
@@ -123,6 +123,29 @@ def test_archived_records_arrive_in_incremental_pulls_and_old_ones_do_not_repeat
     pulled = world.pull(connector, "contacts", cursor, run_started_at=world.clock.tick(minutes=1))
     assert ids(pulled.records) == {contacts[2]}
     assert pulled.by_id[contacts[2]].archived is True
+
+
+def test_the_archived_listing_is_read_on_its_own_slower_schedule(world: World) -> None:
+    contacts = seed(world, 4)
+    connector = world.connector(archived_every_hours=6)
+    full_run = world.clock.tick(minutes=10)
+    cursor = world.pull(connector, "contacts", run_started_at=full_run).cursor
+    assert cursor.deletions_read_at == full_run
+
+    world.state.archive("contacts", contacts[2])
+    world.state.record_exchanges = True
+    soon = world.pull(connector, "contacts", cursor, run_started_at=world.clock.tick(hours=5))
+    listed = [x for x in world.state.request_log if x.query.get("archived") == ["True"]]
+    assert listed == [], "not due: HubSpot answers the archived listing in full"
+    assert contacts[2] not in ids(soon.records)
+    assert soon.cursor.deletions_read_at == full_run, "not read: the mark stays"
+
+    due_run = world.clock.tick(hours=1, seconds=1)
+    due = world.pull(connector, "contacts", soon.cursor, run_started_at=due_run)
+    listed = [x for x in world.state.request_log if x.query.get("archived") == ["True"]]
+    assert len(listed) == 1
+    assert due.by_id[contacts[2]].archived is True
+    assert due.cursor.deletions_read_at == due_run
 
 
 def test_merged_records_arrive_in_incremental_pulls_with_merged_into(world: World) -> None:
@@ -133,7 +156,8 @@ def test_merged_records_arrive_in_incremental_pulls_with_merged_into(world: Worl
     world.clock.tick(hours=1)
     survivor = world.state.merge("contacts", contacts[0], contacts[1])
     pulled = world.pull(connector, "contacts", cursor, run_started_at=world.clock.tick(minutes=1))
-    assert pulled.by_id[survivor].merged_ids == (contacts[1],)
+    assert pulled.by_id[survivor].merged_ids == (contacts[0], contacts[1])
+    assert pulled.by_id[contacts[0]].merged_into == survivor
     assert pulled.by_id[contacts[1]].merged_into == survivor
     assert contacts[2] not in ids(pulled.records)
 
@@ -143,4 +167,4 @@ def test_a_cursor_is_never_moved_backwards(world: World) -> None:
     connector = world.connector()
     future = world.clock.now + timedelta(days=1)
     pulled = world.pull(connector, "contacts", Cursor(future), run_started_at=world.clock.now)
-    assert all(b.cursor == Cursor(future) for b in pulled.batches)
+    assert all(b.cursor.updated_at == future for b in pulled.batches)

@@ -47,8 +47,11 @@ def api_error(
         (500, ErrorAction.RETRY),
         (502, ErrorAction.RETRY),
         (503, ErrorAction.RETRY),
+        (423, ErrorAction.RETRY),  # a portal locked by heavy writes
         (401, ErrorAction.STOP_SOURCE),
         (403, ErrorAction.STOP_SOURCE),
+        (530, ErrorAction.STOP_SOURCE),  # a malformed token, refused at HubSpot's edge
+        (414, ErrorAction.FAIL),  # more than 250 merged identities
         (400, ErrorAction.FAIL),
         (409, ErrorAction.FAIL),
         (404, ErrorAction.FAIL),
@@ -115,7 +118,46 @@ def test_retry_after_prefers_the_header_then_the_rate_limit_window_on_429() -> N
     window = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
     assert retry_after(api_error(429, headers=window)) == 10.0
     assert retry_after(api_error(503, headers=window)) is None
-    assert retry_after(api_error(429)) is None
+    ten_secondly = {"category": "RATE_LIMITS", "policyName": "TEN_SECONDLY_ROLLING"}
+    assert retry_after(api_error(429, ten_secondly)) is None
+
+
+def test_search_s_own_429_waits_a_second_and_423_at_least_two() -> None:
+    # search's 429: no policyName, no rate-limit headers (shared/notes/hubspot.md)
+    secondly = {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "category": "RATE_LIMITS",
+    }
+    assert retry_after(api_error(429, secondly)) == 1.0
+    assert retry_after(api_error(423, {"category": "LOCKED"})) == 2.0
+    assert retry_after(api_error(423, headers={"Retry-After": "5"})) == 5.0
+    assert retry_after(api_error(423, headers={"Retry-After": "1"})) == 2.0
+
+
+def test_missing_scopes_and_the_correlation_id_are_named() -> None:
+    exc = api_error(
+        403,
+        {
+            "status": "error",
+            "message": "This app hasn't been granted all required scopes to make this call.",
+            "errors": [
+                {
+                    "message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": ["crm.objects.deals.read"]},
+                }
+            ],
+            "category": "MISSING_SCOPES",
+        },
+        headers={"X-HubSpot-Correlation-Id": "c-403"},
+    )
+    text = describe(exc)
+    assert text is not None
+    assert "crm.objects.deals.read" in text
+    assert "correlationId=c-403" in text  # from the header when the body has none
+    edge = describe(api_error(530))
+    assert edge is not None
+    assert "malformed" in edge
 
 
 VALIDATION = {
@@ -142,7 +184,8 @@ VALIDATION = {
         (401, {"category": "INVALID_AUTHENTICATION"}, WriteErrorKind.AUTH, ()),
         (403, {"category": "MISSING_SCOPES"}, WriteErrorKind.PERMISSION, ()),
         (502, {}, WriteErrorKind.UNAVAILABLE, ()),
-        (423, {"category": "LOCKED"}, WriteErrorKind.OTHER, ()),
+        (423, {"category": "LOCKED"}, WriteErrorKind.UNAVAILABLE, ()),
+        (530, {}, WriteErrorKind.AUTH, ()),
         (207, {"status": "error"}, WriteErrorKind.OTHER, ()),
     ],
 )  # fmt: skip

@@ -20,6 +20,7 @@ from connectors.hubspot.mapping import (
     owner_record,
     split_ids,
 )
+from connectors.hubspot.pipelines import StageBook
 from connectors.hubspot.settings import OBJECT_TYPES, HubSpotSettings
 from model.fields import FIELDS, TASK_COMPLETED, TASK_OPEN, field_names
 
@@ -129,20 +130,73 @@ def test_the_connector_decides_whether_a_task_is_open(
     assert MAPS["tasks"].to_canonical({"hs_task_status": hubspot})["status"] == canonical
 
 
+def _stage(stage_id: str, label: str, order: int, closed: bool, p: float) -> dict[str, Any]:
+    meta = {"isClosed": "true" if closed else "false", "probability": str(p)}
+    return {"id": stage_id, "label": label, "displayOrder": order, "metadata": meta}
+
+
+#: HubSpot's pipelines answer: the default pipeline, and a custom one whose stage ids are
+#: numbers and whose won stage is named neither closedwon nor "Closed Won".
+PIPELINES = {
+    "results": [
+        {
+            "id": "default",
+            "label": "Sales Pipeline",
+            "stages": [
+                _stage("contractsent", "Contract Sent", 4, False, 0.9),
+                _stage("closedwon", "Closed Won", 5, True, 1.0),
+                _stage("closedlost", "Closed Lost", 6, True, 0.0),
+            ],
+        },
+        {
+            "id": "75100001",
+            "label": "Renewals",
+            "stages": [
+                _stage("75100013", "Negotiation", 2, False, 0.8),
+                _stage("75100014", "Renewed", 3, True, 1.0),
+                _stage("75100015", "Churned", 4, True, 0.0),
+            ],
+        },
+    ]
+}
+DEALS = field_map("deals", SETTINGS, StageBook.of(PIPELINES))
+
+
 @pytest.mark.parametrize(
-    ("stage", "closed", "won"),
+    ("pipeline", "stage", "label", "order", "closed", "won"),
     [
-        ("closedwon", "true", "true"),
-        ("closedlost", "true", "false"),
-        ("contractsent", "false", "false"),
-        (None, "false", "false"),
+        ("default", "closedwon", "Closed Won", "5", "true", "true"),
+        ("default", "closedlost", "Closed Lost", "6", "true", "false"),
+        ("default", "contractsent", "Contract Sent", "4", "false", "false"),
+        ("75100001", "75100014", "Renewed", "3", "true", "true"),
+        ("75100001", "75100015", "Churned", "4", "true", "false"),
+        ("75100001", "75100013", "Negotiation", "2", "false", "false"),
+        (None, "75100014", "Renewed", "3", "true", "true"),  # a stage id is the portal's own
+        ("default", None, None, None, "false", "false"),  # no stage: not closed
+        ("default", "99999", None, None, None, None),  # unknown: nothing is decided
     ],
 )
-def test_the_connector_decides_whether_a_deal_is_closed_and_won(
-    stage: str | None, closed: str, won: str
+def test_what_a_deal_s_stage_means_comes_from_its_pipeline(
+    pipeline: str | None,
+    stage: str | None,
+    label: str | None,
+    order: str | None,
+    closed: str | None,
+    won: str | None,
 ) -> None:
-    deal = MAPS["deals"].to_canonical({"dealstage": stage})
-    assert (deal["stage"], deal["is_closed"], deal["is_won"]) == (stage, closed, won)
+    deal = DEALS.to_canonical({"dealstage": stage, "pipeline": pipeline})
+    assert (deal["stage"], deal["pipeline"]) == (stage, pipeline)
+    assert (deal["stage_label"], deal["stage_order"], deal["is_closed"], deal["is_won"]) == (
+        label,
+        order,
+        closed,
+        won,
+    )
+
+
+def test_without_the_pipelines_no_stage_means_anything() -> None:
+    deal = MAPS["deals"].to_canonical({"dealstage": "closedwon", "pipeline": "default"})
+    assert (deal["stage_label"], deal["is_closed"], deal["is_won"]) == (None, None, None)
 
 
 def test_open_lead_statuses_are_the_sources() -> None:

@@ -26,14 +26,50 @@ def test_merge_then_merge_again_is_idempotent(world: World, object_type: str) ->
 
     assert first.ok
     assert not first.already
-    assert first.remote_id == primary
-    assert first.response == {"status": 200, "category": None, "correlationId": None}
-    assert world.state.resolve(object_type, absorbed) == primary
+    survivor = first.remote_id  # a new record, read back under both old ids
+    assert survivor is not None
+    assert survivor not in (primary, absorbed)
+    assert world.state.resolve(object_type, primary) == survivor
+    assert world.state.resolve(object_type, absorbed) == survivor
+    assert first.response["status"] == 200
+    assert first.response["correlationId"]  # from X-HubSpot-Correlation-Id
+    assert (first.response["merged"], first.response["survivor"]) == (
+        [primary, absorbed],
+        survivor,
+    )
     assert again.ok
     assert again.already, "the second call merged nothing"
-    assert again.remote_id == primary
+    assert again.remote_id == survivor
     assert again.response["status"] == 400
     assert connector.calls["merge"] == 2
+
+
+def test_a_legacy_merge_keeps_the_primary_id(world: World) -> None:
+    world.state.legacy_merge = True  # older portals (shared/notes/hubspot.md)
+    primary = world.state.create("contacts", {})
+    absorbed = world.state.create("contacts", {})
+
+    result = world.connector().merge("contacts", primary, absorbed, "m1")
+
+    assert result.ok
+    assert result.remote_id == primary
+
+
+def test_a_merge_past_250_merged_identities_fails_for_good(world: World) -> None:
+    many = ";".join(str(900_000 + n) for n in range(250))
+    crowded = world.state.create("contacts", {"hs_merged_object_ids": many})
+    other = world.state.create("contacts", {})
+    connector = world.connector()
+
+    result = connector.merge("contacts", crowded, other, "m1")
+
+    assert not result.ok
+    assert not result.retriable
+    assert result.error is not None
+    assert "250 merged identities" in result.error
+    assert result.response["status"] == 414
+    assert connector.calls["merge"] == 1, "not retried"
+    assert world.state.resolve("contacts", other) == other
 
 
 def test_a_merge_whose_answer_was_lost_is_recognised_when_retried(world: World) -> None:
@@ -46,12 +82,12 @@ def test_a_merge_whose_answer_was_lost_is_recognised_when_retried(world: World) 
 
     assert result.ok
     assert result.already  # the retry was answered "already merged": which call did it is unknown
-    assert result.remote_id == primary
-    assert connector.calls["merge"] == 2
-    assert world.state.resolve("contacts", absorbed) == primary
     survivor = world.state.get("contacts", primary)
     assert survivor is not None
-    assert survivor.merged_ids == [absorbed], "merged once"
+    assert result.remote_id == survivor.id != primary
+    assert connector.calls["merge"] == 2
+    assert world.state.resolve("contacts", absorbed) == survivor.id
+    assert survivor.merged_ids == [primary, absorbed], "merged once"
 
 
 def test_merging_into_a_record_merged_since_reports_the_survivor(world: World) -> None:
@@ -59,7 +95,7 @@ def test_merging_into_a_record_merged_since_reports_the_survivor(world: World) -
     primary = world.state.create("contacts", {})
     absorbed = world.state.create("contacts", {})
     world.state.merge("contacts", primary, absorbed)
-    world.state.merge("contacts", keeper, primary)
+    keeper = world.state.merge("contacts", keeper, primary)
 
     result = world.connector().merge("contacts", primary, absorbed, "m1")
 
@@ -144,7 +180,8 @@ def test_archive_archives_in_batches_and_again_is_harmless(world: World) -> None
     assert connector.calls["batch_archive"] == 3
     assert [r.key for r in results] == keys
     assert all(r.ok and r.remote_id == rid for r, rid in zip(results, made, strict=True))
-    assert results[0].response == {"status": 204, "category": None, "correlationId": None}
+    assert results[0].response["status"] == 204
+    assert results[0].response["correlationId"]
     assert world.state.count("tasks") == 0
     assert world.state.count("tasks", archived=True) == 120
     assert all(r.ok for r in again)
