@@ -4,7 +4,9 @@ Which records need a next action is said by **rules** (``[[policies.follow_up.ru
 names an object type (``contacts``, ``deals``, ``companies``) and conditions that must all hold
 (:class:`Condition`: a field equals a value, is in or not in a list, a multi-value field such as
 ``tags`` contains a value, or a date such as ``last_activity_at`` is older than N days). Fields
-and values are canonical (:mod:`model.fields`). The first rule that matches a record decides its
+and values are canonical (:mod:`model.fields`). A condition on a deal's ``stage`` names the stage
+by its label in every pipeline (``"Closed Won"``), by its id, or as ``pipeline:stage``
+(``"Renewals:Renewed"``; :mod:`policies.stages`). The first rule that matches a record decides its
 task; a record gets at most one. Without ``rules`` the default rules (:data:`DEFAULT_RULES`)
 are: an **open lead** is a contact whose CRM says so (``lead_open`` is ``true``); an **open
 deal** is a deal that is not closed (``is_closed`` is not ``true``: a deal without a stage
@@ -45,6 +47,7 @@ from model.records import Record
 from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
+from policies.stages import stage_matches
 
 FollowUpType = Literal["contacts", "deals", "companies"]
 
@@ -59,7 +62,10 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    field: str = Field(description="Canonical field name, e.g. lead_status, stage, tags.")
+    field: str = Field(
+        description="Canonical field name, e.g. lead_status, stage, tags. A stage is named by "
+        "its label (in every pipeline), its id, or as 'pipeline:stage'."
+    )
     equals: str | None = Field(default=None, description="The value is this one.")
     in_: tuple[str, ...] | None = Field(
         default=None, alias="in", description="The value is one of these."
@@ -94,6 +100,8 @@ class Condition(BaseModel):
 
     def holds(self, record: Record, now: datetime) -> bool:
         """Whether the condition holds for ``record`` at ``now``."""
+        if self.field == "stage" and self.contains is None and self.older_than_days is None:
+            return self._stage_holds(record)
         raw = record.properties.get(self.field)
         value = (raw or "").strip().casefold()
         if self.equals is not None:
@@ -108,6 +116,18 @@ class Condition(BaseModel):
         assert self.older_than_days is not None
         moment = _parse_moment(raw)
         return moment is None or moment < _utc(now) - timedelta(days=self.older_than_days)
+
+
+    def _stage_holds(self, record: Record) -> bool:
+        """``equals``, ``in`` or ``not_in`` on a deal's stage, each value a label, an id or
+        ``pipeline:stage`` (:func:`policies.stages.stage_matches`)."""
+        props = record.properties
+        if self.equals is not None:
+            return stage_matches(props, self.equals)
+        if self.in_ is not None:
+            return any(stage_matches(props, v) for v in self.in_)
+        assert self.not_in is not None
+        return not any(stage_matches(props, v) for v in self.not_in)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -11,9 +11,11 @@ the ``always`` ones; stage values compare ignoring case and surrounding whitespa
     deals = {always = ["dealname"], by = "stage",
              stages = {contractsent = ["amount", "closedate"]}}
 
-Stage values are the CRM's own, so a rule ``by = "stage"`` belongs in the source's policies
-(``[sources.NAME.policies.required]``); the default asks for amount and close date on won
-deals (``by = "is_won"``), which every CRM's connector decides.
+With ``by = "stage"`` a key names a deal stage by its label, in every pipeline (``"Contract
+Sent"``), by its id, or as ``pipeline:stage`` (``"Renewals:Quote Sent"``;
+:mod:`policies.stages`). Stage ids are the CRM's own, so a rule naming them belongs in the
+source's policies (``[sources.NAME.policies.required]``); the default asks for amount and close
+date on won deals (``by = "is_won"``), which every CRM's connector decides.
 
 A field counts as missing when it is absent, ``None`` or only whitespace.
 
@@ -42,6 +44,7 @@ from policies.base import Policy
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
+from policies.stages import stage_matches
 
 
 class RequiredRule(BaseModel):
@@ -57,7 +60,8 @@ class RequiredRule(BaseModel):
     )
     stages: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
-        description="Value of 'by' (case-insensitive) → fields also required at that value.",
+        description="Value of 'by' (case-insensitive) → fields also required at that value; "
+        "with by = 'stage', a stage label (every pipeline), id, or 'pipeline:stage'.",
     )
 
     @model_validator(mode="before")
@@ -77,7 +81,13 @@ class RequiredRule(BaseModel):
         """(the fields ``record`` needs, the stage value that added some, if any)."""
         wanted = list(self.always)
         stage_hit: str | None = None
-        if self.by:
+        if self.by == "stage":  # a label in every pipeline, an id, or pipeline:stage
+            props = record.properties
+            for value, fields in self.stages.items():
+                if stage_matches(props, value):
+                    wanted.extend(fields)
+                    stage_hit = (props.get("stage_label") or props.get("stage") or "").strip()
+        elif self.by:
             stage = (record.properties.get(self.by) or "").strip().casefold()
             for value, fields in self.stages.items():
                 if stage and value.strip().casefold() == stage:

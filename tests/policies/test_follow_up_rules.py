@@ -203,3 +203,46 @@ def test_record_owner_and_fallback_come_before_round_robin() -> None:
     ]
     assert [c.owner_id for c in run(records, owners=OWNERS, round_robin=False)] == ["30", None]
     assert [c.owner_id for c in run(records, owners={"5": {"archived": "true"}})] == ["30", None]
+
+
+def deal(record_id: str, pipeline: str, pipeline_label: str, stage: str, label: str) -> Record:
+    return rec(
+        "deals",
+        record_id,
+        dealname=f"D{record_id}",
+        pipeline=pipeline,
+        pipeline_label=pipeline_label,
+        stage=stage,
+        stage_label=label,
+    )
+
+
+#: Deals across pipelines: "Closed Won" is a label in two of them; custom ids are numbers.
+DEALS = [
+    deal("1", "default", "Sales Pipeline", "closedwon", "Closed Won"),
+    deal("2", "75100002", "Partner Channel", "75100024", "Closed Won"),
+    deal("3", "75100001", "Renewals", "75100014", "Renewed"),
+    deal("4", "75100001", "Renewals", "75100012", "Quote Sent"),
+]
+
+
+def task_records(rule_when: list[dict[str, object]]) -> list[str]:
+    rule = {"object_type": "deals", "when": rule_when, "reason": "r", "subject": "s"}
+    return [t.record_id for t in run(DEALS, [rule])]
+
+
+def test_a_stage_named_by_label_matches_it_in_every_pipeline() -> None:
+    assert task_records([{"field": "stage", "equals": "closed won"}]) == ["1", "2"]
+
+
+def test_a_stage_named_as_pipeline_and_stage_matches_that_pipeline_only() -> None:
+    assert task_records([{"field": "stage", "equals": "Renewals:Renewed"}]) == ["3"]
+    assert task_records([{"field": "stage", "equals": "75100001:75100014"}]) == ["3"]
+    assert task_records([{"field": "stage", "equals": "Partner Channel:Closed Won"}]) == ["2"]
+    assert task_records([{"field": "stage", "in": ["Renewals:Renewed", "closedwon"]}]) == [
+        "1",
+        "3",
+    ]
+    assert task_records([{"field": "stage", "not_in": ["Closed Won", "Renewals:Renewed"]}]) == [
+        "4"
+    ]

@@ -55,6 +55,32 @@ def test_stage_rules_add_fields_only_at_their_stage() -> None:
     assert "at stage ContractSent" in changes[0].reason
 
 
+def test_stage_rules_name_a_stage_by_label_in_every_pipeline_or_as_pipeline_stage() -> None:
+    def deal(record_id: str, pipeline: str, stage: str, label: str) -> Record:
+        return rec(
+            "deals",
+            record_id,
+            dealname="D",
+            pipeline=pipeline,
+            pipeline_label={"default": "Sales Pipeline"}.get(pipeline, "Renewals"),
+            stage=stage,
+            stage_label=label,
+        )
+
+    deals = (
+        deal("1", "default", "contractsent", "Contract Sent"),
+        deal("2", "75100001", "75100023", "Contract Sent"),
+        deal("3", "75100001", "75100012", "Quote Sent"),
+        deal("4", "default", "qualifiedtobuy", "Qualified To Buy"),
+    )
+    by_label = {"by": "stage", "stages": {"contract sent": ["amount"]}}
+    changes = run(*deals, fields={"deals": by_label})
+    assert [c.record_id for c in changes] == ["1", "2"]
+    assert "at stage Contract Sent" in changes[0].reason
+    by_pair = {"by": "stage", "stages": {"Renewals:Quote Sent": ["amount"]}}
+    assert [c.record_id for c in run(*deals, fields={"deals": by_pair})] == ["3"]
+
+
 def test_configured_list_and_table_forms() -> None:
     settings = {
         "fields": {
