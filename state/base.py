@@ -187,6 +187,29 @@ class StateStore(abc.ABC):
     def get_cursor(self, source: str, object_type: str) -> Cursor:
         """The committed cursor of one stream; an empty ``Cursor()`` when none was committed."""
 
+    # -- the account a source synced ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def bind_account(self, source: str, account_id: str) -> str:
+        """Record that ``source`` syncs the CRM account ``account_id`` (an opaque id its
+        connector gives), unless an account is recorded already; return the recorded one. The
+        caller refuses to go on when it differs: one source's records come from one account.
+        ``StateError`` for an unknown source."""
+
+    @abc.abstractmethod
+    def source_account(self, source: str) -> str | None:
+        """The account recorded for ``source``, ``None`` when none is."""
+
+    @abc.abstractmethod
+    def reset_source(self, source: str, now: datetime) -> dict[str, int]:
+        """Forget, on purpose, what ``source`` pulled, in one transaction: its records,
+        cursors, skipped records, review decisions, reverts and recorded account; operations
+        not sent yet become ``skipped`` (they name records of what was forgotten). Runs, plans,
+        sent operations and the audit log stay. Returns the number of rows per kind
+        (``records``, ``cursors``, ``skipped records``, ``review decisions``, ``reverts``,
+        ``operations not sent``). The caller holds the source's lease. ``StateError`` for an
+        unknown source."""
+
     @abc.abstractmethod
     def store_batch(self, source: str, run_id: str, batch: PullBatch) -> int:
         """Store one pulled batch in ONE transaction and return how many records it wrote.
@@ -201,7 +224,8 @@ class StateStore(abc.ABC):
           resumed push compares against them.
         - ``batch.skipped`` is recorded against ``run_id``.
         - The cursor moves to ``batch.cursor`` but never backwards: afterwards it is the max of the
-          stored and the new cursor (an empty cursor never replaces a set one).
+          stored and the new cursor (an empty cursor never replaces a set one); its
+          ``deletions_read_at`` the same way, on its own.
 
         Either all of that is committed or none of it. ``run_id`` must be a started run of
         ``source``.
@@ -220,6 +244,8 @@ class StateStore(abc.ABC):
         ``object_types`` selects the types (each present in the result, possibly empty); ``None``
         means every stored type except ``owners``. Records are ordered by id, numeric ids by value.
         With ``owners`` true, live ``owners`` records fill ``Snapshot.owners`` (id → properties).
+        An associated id the store holds as merged away stands for its survivor (a task on a
+        merged contact is on the contact that absorbed it).
         """
 
     @abc.abstractmethod
@@ -397,7 +423,9 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
-        """The current decision on every reviewed group of ``source``'s ``object_type``."""
+        """The current decision on every reviewed group of ``source``'s ``object_type``; an id
+        the store holds as merged away since is given as its survivor (a decision outlives the
+        CRM's merges, which may give records new ids)."""
 
     # -- what syncd wrote, and what people changed back ------------------------------------------
 

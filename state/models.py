@@ -52,13 +52,15 @@ def _json() -> Any:
 
 
 class SourceRow(SQLModel, table=True):
-    """A CRM account syncd syncs."""
+    """A CRM account syncd syncs. ``account_id`` is the account its records came from, as the
+    connector names it (``None``: not known yet, or the connector cannot tell)."""
 
     __tablename__ = "sources"
 
     name: str = Field(primary_key=True)
     connector: str
     created_at: datetime = _dt(nullable=False)
+    account_id: str | None = None
 
 
 class RunRow(SQLModel, table=True):
@@ -78,7 +80,9 @@ class RunRow(SQLModel, table=True):
 
 
 class CursorRow(SQLModel, table=True):
-    """Where the incremental pull of one stream resumes; ``updated_at`` null before a full pull."""
+    """Where the incremental pull of one stream resumes; ``updated_at`` null before a full pull.
+    ``deletions_read_at``: when the stream's deletions were last read in full (connectors that
+    read them on their own schedule)."""
 
     __tablename__ = "cursors"
 
@@ -87,6 +91,7 @@ class CursorRow(SQLModel, table=True):
     updated_at: datetime | None = _dt(nullable=True)
     run_id: str | None = Field(default=None, foreign_key="runs.id", ondelete="SET NULL")
     committed_at: datetime = _dt(nullable=False)
+    deletions_read_at: datetime | None = _dt(nullable=True)
 
 
 class RecordRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from model.changes import Change, Snapshot, change_from_dict, change_to_dict
 from model.errors import SourceBusyError, StateError
 from model.records import Cursor, PullBatch, Record
-from state import doctor, health_sql, lease_sql, migrate, outbox_sql, reverts_sql
+from state import doctor, health_sql, lease_sql, migrate, outbox_sql, reverts_sql, sources_sql
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
@@ -223,12 +224,29 @@ class SqlStateStore(StateStore):
     def get_cursor(self, source: str, object_type: str) -> Cursor:
         with self._tx() as conn:
             self._require_source(conn, source)
-            value = conn.execute(
-                sa.select(cursors_t.c.updated_at).where(
+            row = conn.execute(
+                sa.select(cursors_t.c.updated_at, cursors_t.c.deletions_read_at).where(
                     cursors_t.c.source == source, cursors_t.c.object_type == object_type
                 )
-            ).scalar_one_or_none()
-        return Cursor(updated_at=value)
+            ).one_or_none()
+        if row is None:
+            return Cursor()
+        return Cursor(updated_at=row[0], deletions_read_at=row[1])
+
+    def bind_account(self, source: str, account_id: str) -> str:
+        with self._tx(write=True) as conn:
+            return sources_sql.bind_account(conn, source, account_id)
+
+    def source_account(self, source: str) -> str | None:
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            return sources_sql.account(conn, source)
+
+    def reset_source(self, source: str, now: datetime) -> dict[str, int]:
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            return sources_sql.reset(conn, source, now)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -242,6 +260,9 @@ class SqlStateStore(StateStore):
         cursor_at = batch.cursor.updated_at
         if cursor_at is not None:
             cursor_at = utc(cursor_at, "PullBatch.cursor.updated_at")
+        deletions_at = batch.cursor.deletions_read_at
+        if deletions_at is not None:
+            deletions_at = utc(deletions_at, "PullBatch.cursor.deletions_read_at")
         with self._tx(write=True) as conn:
             run_source = conn.execute(
                 sa.select(runs_t.c.source).where(runs_t.c.id == run_id)
@@ -265,7 +286,9 @@ class SqlStateStore(StateStore):
                         for remote_id, reason in batch.skipped
                     ],
                 )
-            self._advance_cursor(conn, source, batch.object_type, run_id, cursor_at)
+            self._advance_cursor(
+                conn, source, batch.object_type, run_id, cursor_at, deletions_read_at=deletions_at
+            )
         return written
 
     @staticmethod
@@ -326,23 +349,39 @@ class SqlStateStore(StateStore):
         object_type: str,
         run_id: str,
         updated_at: datetime | None,
+        *,
+        deletions_read_at: datetime | None = None,
     ) -> None:
-        """Create the cursor or move it forward; never backwards, never back to empty.
+        """Create the cursor or move it forward; never backwards, never back to empty. Its
+        two times (``updated_at``, ``deletions_read_at``) move on their own, each only forward.
 
         ``committed_at`` is the database's clock at commit time (bookkeeping only).
         """
-        ins = self._insert(cursors_t).values(
-            source=source,
-            object_type=object_type,
-            updated_at=updated_at,
-            run_id=run_id,
-            committed_at=sa.func.now(),
-        )
+        values: dict[str, Any] = {
+            "source": source,
+            "object_type": object_type,
+            "updated_at": updated_at,
+            "run_id": run_id,
+            "committed_at": sa.func.now(),
+        }
+        if deletions_read_at is not None:  # (a statement without it suits stores before 0008)
+            values["deletions_read_at"] = deletions_read_at
+        ins = self._insert(cursors_t).values(**values)
         new, old = ins.excluded.updated_at, cursors_t.c.updated_at
+        moves = sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old))
+        set_: dict[str, Any] = {
+            "updated_at": sa.case((moves, new), else_=old),
+            "run_id": sa.case((moves, ins.excluded.run_id), else_=cursors_t.c.run_id),
+            "committed_at": sa.func.now(),
+        }
+        where = moves
+        if deletions_read_at is not None:
+            new_del, old_del = ins.excluded.deletions_read_at, cursors_t.c.deletions_read_at
+            moves_del = sa.and_(new_del.is_not(None), sa.or_(old_del.is_(None), new_del > old_del))
+            set_["deletions_read_at"] = sa.case((moves_del, new_del), else_=old_del)
+            where = sa.or_(moves, moves_del)
         stmt = ins.on_conflict_do_update(
-            index_elements=["source", "object_type"],
-            set_={"updated_at": new, "run_id": ins.excluded.run_id, "committed_at": sa.func.now()},
-            where=sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old)),
+            index_elements=["source", "object_type"], set_=set_, where=where
         )
         conn.execute(stmt)
 
@@ -368,10 +407,11 @@ class SqlStateStore(StateStore):
         with self._tx() as conn:
             self._require_source(conn, source)
             rows = conn.execute(query).mappings().all()
+            merged = sources_sql.merged_into(conn, source)
         by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
         owner_props: dict[str, Mapping[str, str | None]] = {}
         for row in rows:
-            record = row_to_record(row)
+            record = _survivors_associated(row_to_record(row), merged)
             if record.object_type == OWNERS:
                 owner_props[record.id] = record.properties
                 if object_types is None or OWNERS not in object_types:
@@ -673,7 +713,14 @@ class SqlStateStore(StateStore):
 
     def review_decisions(self, source: str, object_type: str) -> dict[frozenset[str], str]:
         with self._tx() as conn:
-            return outbox_sql.review_decisions(conn, source, object_type)
+            decisions = outbox_sql.review_decisions(conn, source, object_type)
+            merged = sources_sql.merged_into(conn, source, [object_type]).get(object_type, {})
+        if not merged:
+            return decisions
+        return {
+            frozenset(sources_sql.survivor(merged, i) for i in group): decision
+            for group, decision in decisions.items()
+        }
 
     # -- what syncd wrote, and what people changed back ------------------------------------------
 
@@ -742,6 +789,23 @@ class SqlStateStore(StateStore):
         self._closed = True
         self._locks.close()
         self._engine.dispose()
+
+
+def _survivors_associated(record: Record, merged: Mapping[str, Mapping[str, str]]) -> Record:
+    """``record`` with each associated id that its CRM merged away replaced by its survivor
+    (a task on a merged contact is on the contact that absorbed it), without repeats."""
+    changed = False
+    associations: dict[str, tuple[str, ...]] = {}
+    for object_type, ids in record.associations.items():
+        chains = merged.get(object_type)
+        if not chains or not any(i in chains for i in ids):
+            associations[object_type] = ids
+            continue
+        changed = True
+        associations[object_type] = tuple(
+            dict.fromkeys(sources_sql.survivor(chains, i) for i in ids)
+        )
+    return replace(record, associations=associations) if changed else record
 
 
 def _run_info(row: Mapping[Any, Any]) -> RunInfo:

@@ -49,7 +49,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0006"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0008"
     finally:
         store.close()
 
