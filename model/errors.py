@@ -19,6 +19,24 @@ class SourceFatalError(SyncdError):
     """This source cannot go on this run (auth failure, missing scopes); raise an alert."""
 
 
+class AccountMismatchError(SourceFatalError):
+    """A source's connector reaches another CRM account than the one whose records the state
+    store holds for it: pulling would mix two accounts' records. Nothing was pulled."""
+
+    def __init__(self, source: str, stored: str, reached: str) -> None:
+        self.source = source
+        self.stored = stored
+        self.reached = reached
+        super().__init__(
+            f"source {source!r} reaches CRM account {reached}, but this state store holds the "
+            f"records of account {stored} for it; nothing was pulled, so the two accounts' "
+            f"records do not mix. Point the source back at account {stored}, use another state "
+            f"store or another source name for account {reached}, or forget account {stored}'s "
+            f"records with `syncd reset-source {source} --yes` and sync account {reached} from "
+            "scratch"
+        )
+
+
 class RecordSkippedError(SyncdError):
     """One record could not be handled; skip and report it, and go on."""
 

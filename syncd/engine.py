@@ -27,7 +27,7 @@ import structlog
 
 from connectors.base import Connector, Writer
 from model.changes import Change, Snapshot, Update
-from model.errors import SourceBusyError, SourceFatalError, SyncdError
+from model.errors import AccountMismatchError, SourceBusyError, SourceFatalError, SyncdError
 from model.records import PropertyDef
 from model.writes import FieldChange
 from policies.base import Policy
@@ -344,6 +344,7 @@ class Engine:
             try:
                 connector = self.connector_factory(self.config, name, source)
                 try:
+                    self._check_account(run, connector)
                     yield connector
                 finally:
                     connector.close()
@@ -358,6 +359,36 @@ class Engine:
                 seconds=round(time.monotonic() - t0, 3),
                 **run_totals(run.counts),
             )
+
+    def _check_account(self, run: _Run, connector: Connector) -> None:
+        """One store, one account per source: the first account a source's connector names is
+        recorded; a run whose connector names another is refused before anything is pulled or
+        pushed (:class:`~model.errors.AccountMismatchError`). A connector that names none
+        (``Connector.account_id`` is ``None``) is not checked."""
+        reached = connector.account_id()
+        if reached is None:
+            return
+        stored = self.store.bind_account(run.source, reached)
+        if stored != reached:
+            raise AccountMismatchError(run.source, stored, reached)
+
+    def reset_source(self, source_name: str) -> dict[str, int]:
+        """Forget what a source pulled, on purpose (:meth:`StateStore.reset_source`): its
+        records, cursors and account, so the next run pulls in full, from whatever account
+        its connector reaches. Holds the source's lease (a busy source waits up to
+        ``wait_seconds``, then :class:`~model.errors.SourceBusyError`). Returns the rows
+        forgotten, per kind."""
+        name, source = self.config.source(source_name)
+        now = self.clock()
+        self.store.ensure_source(name, source.connector, now)
+        run = _Run(self.new_id(), name, source, now)
+        lease = self._acquire(run)
+        try:
+            counts = self.store.reset_source(name, self.clock())
+        finally:
+            self.store.release_source(lease)
+        log.info("source reset", source=name, **{k.replace(" ", "_"): v for k, v in counts.items()})
+        return counts
 
     def _pull_and_plan(self, run: _Run, connector: Connector) -> Plan:
         self._pull(run, connector)

@@ -6,6 +6,9 @@
 2. **Order**: merges first, then field writes (updates and survivor values), then tasks, then
    archives. A value a record takes from its duplicate (the clean e-mail the duplicate holds)
    can only be written once the duplicate is merged: the CRM keeps some fields unique. A
+   cluster of several records is merged one record at a time, each step into the survivor the
+   step before gave (a CRM may give every merge's survivor a new id: HubSpot does for
+   contacts and companies); its field writes and tasks then go to the last survivor. A
    merge's survivor values are written only when every merge of it applied (a merge held or
    skipped leaves them unwritten, with the reason; one that failed and may be retried leaves
    them failed too, so applying the plan again does both). After the merges the survivors are
@@ -484,6 +487,16 @@ class Pusher:
         # a retriable failure that outlived its tries stays failed for this run; applying the
         # same plan again (syncd apply PLAN_ID) retries it, see push()
         kind = None if result.error_kind is None else str(result.error_kind)
+        if result.error_kind is WriteErrorKind.MERGED and entry.kind == "update":
+            # hs10: the CRM did not apply a write to a record merged away (HubSpot answers it
+            # with silence); its survivor's values are not the plan's baseline: skip, say so
+            return OpOutcome(
+                entry.key,
+                "skipped",
+                result={"response": dict(result.response), "error_kind": kind},
+                reason=f"record was merged into {result.remote_id or 'another'} in the CRM "
+                f"since the plan was made; not applied ({result.error})",
+            )
         if result.error_kind is WriteErrorKind.DUPLICATE_VALUE:
             # e.g. a normalized e-mail that another record already holds: nothing to retry,
             # nothing lost; the two records are likely duplicates for a person to look at
@@ -509,15 +522,34 @@ class Pusher:
 
     def _merges(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
         # one batch read (per 100 records) of every participant before any merge: clusters are
-        # disjoint, so a merge never changes another pair's records
+        # disjoint, so a merge never changes another pair's records.
+        # hs10: a cluster is merged step by step, each step into the survivor the step before
+        # answered (``heads``: plan-time primary -> its survivor so far; the outbox holds the
+        # steps an earlier push applied), since the survivor may be a new record with a new id.
+        heads = dict(_Merged.of(self.store.outbox(plan.id)).survivor)
         by_type = _by_type(entries)
         for object_type, group in by_type.items():
-            ids = sorted({i for e in group for i in (e.record_id, str(e.payload["merged_id"]))})
+            ids = sorted(
+                {
+                    i
+                    for e in group
+                    for i in (
+                        e.record_id,
+                        heads.get((object_type, e.record_id), e.record_id),
+                        str(e.payload["merged_id"]),
+                    )
+                }
+            )
             current = self.writer.read(object_type, ids, MATCH_FIELDS)
             for entry in group:
                 merged_id = str(entry.payload["merged_id"])
+                head = (object_type, entry.record_id)
+                into = heads.get(head, entry.record_id)
                 self.store.mark_sending([entry.key], self.clock(), epoch=self.epoch)
-                self._finish([self._merge_one(plan, entry, merged_id, current)])
+                outcome = self._merge_one(plan, entry, merged_id, current, into=into)
+                self._finish([outcome])
+                if outcome.status == "applied":
+                    heads[head] = str(outcome.result.get("survivor") or into)
 
     def _merge_one(
         self,
@@ -525,17 +557,26 @@ class Pusher:
         entry: OutboxEntry,
         merged_id: str,
         current: Mapping[str, Record | None],
+        *,
+        into: str,
     ) -> OpOutcome:
+        """One merge of ``merged_id`` into ``into``: the plan's primary, or (a later step of a
+        cluster) the survivor of its earlier merges, which ``current`` may not hold (made by
+        this push, after the read)."""
         primary_id = entry.record_id
-        primary, absorbed = current.get(primary_id), current.get(merged_id)
-        if absorbed is not None and absorbed.id == primary_id:
-            # left sending by an interrupted push: that push merged them, audit it now
+        stepping = into != primary_id
+        primary, absorbed = current.get(into), current.get(merged_id)
+        if absorbed is not None and (
+            absorbed.id == into or (primary is not None and absorbed.id == primary.id)
+        ):
+            # both ids stand for one record: an interrupted push of ours merged them (it left
+            # the op sending), or someone else did; audit it when it was ours
             landed = WriteResult(entry.key, ok=True, response={"recovered": True})
             return OpOutcome(
                 entry.key,
                 "applied",
-                result={"already": True, "survivor": primary_id},
-                reason=f"{merged_id} already merged into {primary_id}",
+                result={"already": True, "survivor": absorbed.id},
+                reason=f"{merged_id} already merged into {absorbed.id}",
                 audit=[
                     self._audit(
                         plan,
@@ -544,18 +585,17 @@ class Pusher:
                         kind="merge",
                         record_id=primary_id,
                         before=merged_id,
-                        after=primary_id,
+                        after=absorbed.id,
                     )
                 ]
                 if entry.status == "sending"
                 else [],
             )
-        if primary is None or primary.id != primary_id:
+        if (primary is None and not stepping) or (primary is not None and primary.id != into):
             return OpOutcome(
                 entry.key,
                 "skipped",
-                reason=f"primary {primary_id} was deleted or "
-                "merged in the CRM since the plan was made",
+                reason=f"primary {into} was deleted or merged in the CRM since the plan was made",
             )
         if absorbed is None or absorbed.id != merged_id:
             return OpOutcome(
@@ -565,9 +605,12 @@ class Pusher:
             )
         baseline = self.store.get_records(self.source, entry.object_type, [primary_id, merged_id])
         planned = _planned_values(plan)
+        compared = [(merged_id, absorbed)] if primary is None else [(primary_id, primary)]
+        if primary is not None:
+            compared.append((merged_id, absorbed))
         changed = [
             f"{rid}.{name}"
-            for rid, record in ((primary_id, primary), (merged_id, absorbed))
+            for rid, record in compared
             if rid in baseline
             for name in MATCH_FIELDS
             if name in record.properties
@@ -588,18 +631,21 @@ class Pusher:
                 + ", ".join(changed)
                 + "); held for review",
             )
-        result = self.writer.merge(entry.object_type, primary_id, merged_id, entry.key)
+        result = self.writer.merge(entry.object_type, into, merged_id, entry.key)
         if not result.ok:
             return self._failed(entry, result)
+        survivor = result.remote_id or into
         if result.already:  # merged by someone else meanwhile: done, but no change of ours
             return OpOutcome(
                 entry.key,
                 "applied",
-                result={"already": True, "survivor": result.remote_id},
-                reason=f"{merged_id} was already merged into {result.remote_id or primary_id} "
+                result={"already": True, "survivor": survivor},
+                reason=f"{merged_id} was already merged into {survivor} "
                 "when the merge was sent (by someone else, or by an attempt whose answer was "
                 "lost): not in the audit log as a merge of syncd's",
             )
+        # the audit keeps the old ids and the new one: the plan's primary (record_id), the id
+        # merged (before) and the survivor the CRM answered (after)
         audit = [
             self._audit(
                 plan,
@@ -608,10 +654,10 @@ class Pusher:
                 kind="merge",
                 record_id=primary_id,
                 before=merged_id,
-                after=result.remote_id or primary_id,
+                after=survivor,
             )
         ]
-        return OpOutcome(entry.key, "applied", result={"survivor": result.remote_id}, audit=audit)
+        return OpOutcome(entry.key, "applied", result={"survivor": survivor}, audit=audit)
 
     def _refresh(self, merged: _Merged) -> None:
         """Read the survivors of the merges this plan applied again, with their associations,
@@ -651,12 +697,28 @@ class Pusher:
     def _tasks(self, plan: StoredPlan, entries: Sequence[OutboxEntry]) -> None:
         by_type = _by_type(entries)
         for object_type, group in by_type.items():
-            existing = self.writer.find_tasks(object_type, sorted({e.record_id for e in group}))
-            outcomes: list[OpOutcome] = []
+            # hs10: a task goes to its record as the CRM has it now: the survivor of a merge
+            # (this plan's or one made since), which may have a new id; a record deleted since
+            # gets none
+            live = self.writer.read(object_type, sorted({e.record_id for e in group}), ())
+            outcomes: list[OpOutcome] = [
+                OpOutcome(
+                    e.key,
+                    "skipped",
+                    reason="record was deleted in the CRM since the plan was made",
+                )
+                for e in group
+                if live.get(e.record_id) is None
+            ]
+            targets = {
+                e.key: found.id for e in group if (found := live.get(e.record_id)) is not None
+            }
+            existing = self.writer.find_tasks(object_type, sorted(set(targets.values())))
             writes: list[TaskWrite] = []
             planned: dict[str, OutboxEntry] = {}
-            for entry in group:
-                tasks = existing.get(entry.record_id, [])
+            for entry in (e for e in group if e.key in targets):
+                target = targets[entry.key]
+                tasks = existing.get(target, [])
                 mine = [t for t in tasks if self.writer.is_task_of(t, entry.key)]
                 open_ = [t for t in tasks if t.properties.get("status") != TASK_COMPLETED]
                 if mine:  # created by an interrupted push: its marker proves it, audit it now
@@ -675,13 +737,13 @@ class Pusher:
                                     entry,
                                     landed,
                                     kind="create_task",
-                                    record_id=entry.record_id,
+                                    record_id=target,
                                     after=mine[0].id,
                                 )
                             ],
                         )
                     )
-                elif open_ or entry.record_id in planned:
+                elif open_ or target in planned:
                     outcomes.append(
                         OpOutcome(
                             entry.key,
@@ -691,8 +753,8 @@ class Pusher:
                         )
                     )
                 else:
-                    planned[entry.record_id] = entry
-                    writes.append(_task_write(entry))
+                    planned[target] = entry
+                    writes.append(_task_write(entry, target))
             self._finish(outcomes)
             if not writes:
                 continue
@@ -713,7 +775,7 @@ class Pusher:
                         entry,
                         result,
                         kind="create_task",
-                        record_id=entry.record_id,
+                        record_id=write.record_id,
                         after=result.remote_id,
                     )
                 ]
@@ -783,7 +845,12 @@ class Pusher:
         before: str | None = None,
         after: str | None = None,
     ) -> AuditRecord:
-        """The audit entry of one applied operation, with the CRM's answer."""
+        """The audit entry of one applied operation, with the CRM's answer; when the write went
+        to another record than the plan named (a merge's survivor), the answer keeps the
+        planned id too (``planned_record_id``): the audit keeps old and new ids."""
+        response = dict(result.response)
+        if record_id != entry.record_id:
+            response["planned_record_id"] = entry.record_id
         return AuditRecord(
             self.run_id,
             plan.id,
@@ -797,7 +864,7 @@ class Pusher:
             before,
             after,
             self.clock(),
-            dict(result.response),
+            response,
         )
 
     def _finish(self, outcomes: Sequence[OpOutcome]) -> None:
@@ -871,7 +938,7 @@ def _fields(entry: OutboxEntry) -> dict[str, dict[str, str | None]]:
     return {str(k): {"old": v.get("old"), "new": v.get("new")} for k, v in raw.items()}
 
 
-def _task_write(entry: OutboxEntry) -> TaskWrite:
+def _task_write(entry: OutboxEntry, record_id: str) -> TaskWrite:
     due = datetime.fromisoformat(str(entry.payload["due"]))
     if due.tzinfo is None:
         due = datetime.combine(due.date(), time(15, 0), tzinfo=UTC)
@@ -879,7 +946,7 @@ def _task_write(entry: OutboxEntry) -> TaskWrite:
     return TaskWrite(
         entry.key,
         entry.object_type,
-        entry.record_id,
+        record_id,
         str(entry.payload.get("subject", "")),
         str(entry.payload.get("body") or ""),
         None if owner is None else str(owner),

@@ -1,5 +1,5 @@
-"""Commands around the cycle: ``check-config``, ``doctor``, ``review``, ``report``, ``demo``,
-``sandbox hubspot``."""
+"""Commands around the cycle: ``check-config``, ``doctor``, ``review``, ``report``,
+``reset-source``, ``demo``, ``sandbox hubspot``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from syncd.cli.common import (
     Exit,
     ReportFormat,
     SourceOpt,
+    WaitOpt,
     app,
     configure_logging,
     engine_for,
@@ -214,6 +215,44 @@ def report(
     say(f"report written to {output}")
 
 
+# -- reset-source ---------------------------------------------------------------------------------
+
+
+@app.command("reset-source")
+def reset_source(
+    config: ConfigOpt,
+    name: Annotated[str, typer.Argument(help="The source to forget (a [sources.NAME] table).")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Do it: without it, say what would be forgotten and stop."),
+    ] = False,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Forget a source's records and cursors on purpose, so its next run pulls in full.
+
+    For a source whose connector now reaches another CRM account (a store keeps one account's
+    records per source and refuses to mix them): its records, cursors, recorded account,
+    review decisions and held reverts go; operations not sent yet are skipped. Runs, plans
+    and the audit log stay. Exit 2 without --yes.
+    """
+    cfg = load(config)
+    chosen = one_source(cfg, name)
+    if not yes:
+        with engine_for(cfg) as engine:
+            account = guard(lambda: engine.store.source_account(chosen))
+        held = f" (account {account})" if account else ""
+        raise fail(
+            f"reset-source: this forgets every record and cursor of source {chosen!r}{held} in "
+            "the state store (its next run pulls in full); runs, plans and the audit log stay. "
+            f"Run `syncd reset-source {chosen} --yes` to do it.",
+            Exit.USAGE,
+        )
+    with engine_for(cfg, wait=wait) as engine:
+        counts = guard(lambda: engine.reset_source(chosen))
+    forgotten = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing stored"
+    say(f"source {chosen!r} reset: forgot {forgotten}; its next run pulls in full")
+
+
 # -- sandbox, demo --------------------------------------------------------------------------------
 
 
@@ -244,11 +283,36 @@ def sandbox_hubspot(
         str,
         typer.Option(help="The only bearer token accepted; others get HubSpot's 401."),
     ] = "sandbox",
+    legacy_merge: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-merge",
+            help="Merges keep the primary's id, as older portals did (default: a new record "
+            "with a new id, as HubSpot merges contacts and companies today).",
+        ),
+    ] = False,
+    missing_scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--missing-scope",
+            help="A scope the token lacks (repeatable): calls that need it answer 403 "
+            "MISSING_SCOPES, e.g. crm.objects.deals.read.",
+        ),
+    ] = None,
+    write_lock: Annotated[
+        int,
+        typer.Option(
+            "--write-lock",
+            min=0,
+            help="Writes per second past which writes answer 423 Locked for 2 s (0: never).",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the HubSpot emulator, seeded with a messy CRM, until interrupted.
 
     Faults, stats and the accepted token can be changed and read while it runs:
-    /_sandbox/faults, /_sandbox/stats, /_sandbox/auth.
+    /_sandbox/faults, /_sandbox/stats, /_sandbox/auth. Its account id (GET
+    /account-info/v3/details) follows from --seed: two seeds, two portals.
     """
     try:
         serve_forever(
@@ -261,6 +325,9 @@ def sandbox_hubspot(
             fault_seed=fault_seed,
             rate_limit=rate_limit or None,
             tokens=(token,),
+            legacy_merge=legacy_merge,
+            missing_scopes=tuple(missing_scope or ()),
+            write_lock_threshold=write_lock or None,
         )
     except ValueError as exc:
         raise fail(f"bad sandbox settings: {exc}", Exit.USAGE) from None

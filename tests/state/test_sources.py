@@ -88,7 +88,8 @@ def test_reset_forgets_records_cursors_and_account_and_settles_unsent_ops(
     running.enqueue("p1", "r1", [OutboxOp("p1:0:0", 0, 0, "update", "contacts", "3", {})], T0)
     running.ensure_source("other", "hubspot", T0)
     running.start_run("r2", "other", T0, dry_run=False)
-    running.store_batch("other", "r2", PullBatch("contacts", (Record("contacts", "7", {}, T0),), at(1)))
+    seven = Record("contacts", "7", {}, T0)
+    running.store_batch("other", "r2", PullBatch("contacts", (seven,), at(1)))
 
     counts = running.reset_source("hs", T0 + timedelta(hours=1))
 
