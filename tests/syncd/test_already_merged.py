@@ -33,12 +33,13 @@ class MergedMeanwhile:
         self.state, self.object_type = state, object_type
         self.primary, self.merged = primary, merged
         self.done = False
+        self.survivor: str | None = None
 
     def decide(self, request: Request) -> Fault | None:
         if HubSpotApp.route_label(request) != MERGE_ROUTE or self.done:
             return None
         if str(request.body.get("objectIdToMerge")) == self.merged:
-            self.state.merge(self.object_type, self.primary, self.merged)
+            self.survivor = self.state.merge(self.object_type, self.primary, self.merged)
             self.done = True
         return None
 
@@ -106,7 +107,9 @@ def test_a_merge_answered_already_merged_is_not_in_the_audit(
         assert entry.status == "applied"
         assert entry.result["already"] is True
         assert entry.reason is not None
-        assert f"{merged} was already merged into {target.primary_id}" in entry.reason
+        # into the survivor the other merge made: a new record (shared/notes/hubspot.md)
+        assert policy.survivor not in (None, target.primary_id)
+        assert f"{merged} was already merged into {policy.survivor}" in entry.reason
         audited = engine.store.audit()
         assert entry.key not in {a.key for a in audited}
         # the merges syncd did make are in the audit log, once each

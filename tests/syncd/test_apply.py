@@ -157,9 +157,11 @@ def test_run_applies_every_kind_of_change_once(engine: Engine, sandbox: HubSpotS
         assert survivor is not None
         if survivor == change.record_id:
             assert props(state, change.object_type, change.record_id)[change.field] == change.new
-    for merge in merges:
+    for merge in merges:  # into a new record (shared/notes/hubspot.md), both old ids resolving
+        survivor = state.resolve(merge.object_type, merge.primary_id)
+        assert survivor not in (None, merge.primary_id, *merge.merged_ids)
         for merged_id in merge.merged_ids:
-            assert state.resolve(merge.object_type, merged_id) == merge.primary_id
+            assert state.resolve(merge.object_type, merged_id) == survivor
     # API economy: U updated records cost at most ceil(U/100) batch writes per object type
     records_by_type = Counter(
         c.object_type for c in {(u.object_type, u.record_id): u for u in updates}.values()
@@ -415,8 +417,9 @@ def test_faults_every_change_applied_once_or_failed_with_reason(
     task_keys = [e for e in outbox if e.kind == "create_task" and e.status == "applied"]
     assert task_keys
     per_record: Counter[str] = Counter()
-    for entry in task_keys:
-        tasks = sandbox.state.associated(entry.object_type, entry.record_id, "tasks")
+    for entry in task_keys:  # on the record as it is now (a merge's survivor has a new id)
+        record_id = sandbox.state.resolve(entry.object_type, entry.record_id) or entry.record_id
+        tasks = sandbox.state.associated(entry.object_type, record_id, "tasks")
         marked = [
             t
             for t in tasks

@@ -143,14 +143,15 @@ def test_email_fix_whose_duplicate_holds_the_address_is_applied_after_the_merge(
     assert push.skipped == [], push.skipped  # no "Contact already exists", no review asked
     assert push.held == []
     assert push.conflicts == []
-    jane = state.get("contacts", people.messy)
+    jane = state.get("contacts", people.messy)  # the survivor, a new record
     assert jane is not None
+    assert jane.id != people.messy
     assert jane.properties["email"] == "jane.doerring@acme.com"
-    assert state.resolve("contacts", people.clean) == people.messy
+    assert state.resolve("contacts", people.clean) == jane.id
     mona = state.get("contacts", people.bare)
     assert mona is not None
     assert mona.properties["email"] == "mona@haugland.no"
-    assert state.resolve("contacts", people.mailed) == people.bare
+    assert state.resolve("contacts", people.mailed) == mona.id
 
 
 def test_no_follow_up_for_a_survivor_whose_duplicate_has_an_open_task(
@@ -176,14 +177,18 @@ def test_the_store_knows_a_merge_before_the_next_pull(
     first = engine.run_once("hubspot")
     assert first.plan is not None
     assert (people.lead, (people.tasked,)) in merged_pairs(first.plan.changes)
-    stored = engine.store.get_records("hubspot", "contacts", [people.lead, people.tasked])
-    survivor, absorbed = stored[people.lead], stored[people.tasked]
-    assert absorbed.merged_into == people.lead
-    assert absorbed.properties.get("firstname") == "Ravi"  # its baseline is kept
-    assert people.tasked in survivor.merged_ids
-    assert survivor.associations["companies"] == (people.company,)  # read again with it
-    live = state.get("contacts", people.lead)
+    live = state.get("contacts", people.lead)  # the survivor: a new record with a new id
     assert live is not None
+    new_id = live.id
+    assert new_id != people.lead
+    ids = [people.lead, people.tasked, new_id]
+    stored = engine.store.get_records("hubspot", "contacts", ids)
+    survivor, absorbed, primary = stored[new_id], stored[people.tasked], stored[people.lead]
+    assert absorbed.merged_into == new_id
+    assert primary.merged_into == new_id
+    assert absorbed.properties.get("firstname") == "Ravi"  # its baseline is kept
+    assert {people.lead, people.tasked} <= set(survivor.merged_ids)
+    assert survivor.associations["companies"] == (people.company,)  # read again with it
     assert survivor.updated_at == live.updated_at
     assert survivor.properties["phone"] == live.properties["phone"]
 
@@ -191,7 +196,8 @@ def test_the_store_knows_a_merge_before_the_next_pull(
     state.search_lag = timedelta(hours=1)
     again = engine.plan("hubspot")
     assert not merged_pairs(again.changes)
-    assert people.lead not in {c.record_id for c in again.changes if isinstance(c, CreateTask)}
+    tasked = {c.record_id for c in again.changes if isinstance(c, CreateTask)}
+    assert tasked.isdisjoint({people.lead, new_id})
 
 
 def test_after_a_merge_an_incremental_plan_proposes_what_a_full_pull_does(

@@ -9,6 +9,7 @@ run is undone, and the next incremental run sees exactly what a fresh store's fu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import count
@@ -110,7 +111,9 @@ def fill_as_the_previous_release(
     connector._fields = {t: FieldMap.identity(m.vendor_names) for t, m in connector._fields.items()}
     for object_type in source.object_types:
         for batch in connector.pull(object_type, Cursor(), run_started_at=started):
-            store.store_batch("hubspot", "old-pull", batch)
+            # its cursors had no deletions_read_at (0008)
+            old = replace(batch, cursor=Cursor(batch.cursor.updated_at))
+            store.store_batch("hubspot", "old-pull", old)
     connector.close()
     store.finish_run("old-pull", clock(), "succeeded", {})
 
