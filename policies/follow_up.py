@@ -117,7 +117,6 @@ class Condition(BaseModel):
         moment = _parse_moment(raw)
         return moment is None or moment < _utc(now) - timedelta(days=self.older_than_days)
 
-
     def _stage_holds(self, record: Record) -> bool:
         """``equals``, ``in`` or ``not_in`` on a deal's stage, each value a label, an id or
         ``pipeline:stage`` (:func:`policies.stages.stage_matches`)."""

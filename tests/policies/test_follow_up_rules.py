@@ -243,6 +243,4 @@ def test_a_stage_named_as_pipeline_and_stage_matches_that_pipeline_only() -> Non
         "1",
         "3",
     ]
-    assert task_records([{"field": "stage", "not_in": ["Closed Won", "Renewals:Renewed"]}]) == [
-        "4"
-    ]
+    assert task_records([{"field": "stage", "not_in": ["Closed Won", "Renewals:Renewed"]}]) == ["4"]
