@@ -605,9 +605,10 @@ class Pusher:
             )
         baseline = self.store.get_records(self.source, entry.object_type, [primary_id, merged_id])
         planned = _planned_values(plan)
-        compared = [(merged_id, absorbed)] if primary is None else [(primary_id, primary)]
-        if primary is not None:
-            compared.append((merged_id, absorbed))
+        # a later step's primary is the survivor syncd made: only the plan's own records compare
+        compared = [(merged_id, absorbed)]
+        if not stepping and primary is not None:
+            compared.insert(0, (primary_id, primary))
         changed = [
             f"{rid}.{name}"
             for rid, record in compared

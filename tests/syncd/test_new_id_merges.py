@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from model.changes import CreateTask, Merge, Update
-from sandbox.hubspot import Fault, HubSpotSandbox, Request, SandboxState
+from sandbox.hubspot import Fault, HubSpotSandbox, Request, SandboxState, ScriptedFaults
 from sandbox.hubspot.app import HubSpotApp
 from syncd.engine import Engine
 from tests.syncd.test_apply import NOW, Clock, engine_for, make_config
@@ -197,3 +197,35 @@ def test_a_write_answered_with_silence_is_never_counted_as_applied(
     assert survivor is not None
     assert survivor.properties.get("email") != "ola@nordmann.no"
     assert push.failures == []
+
+
+def test_a_cluster_whose_second_step_failed_resumes_into_the_first_survivor(
+    engine: Engine, sandbox: HubSpotSandbox, world: tuple[SandboxState, Cluster]
+) -> None:
+    state, people = world
+    plan = engine.plan("hubspot")
+    # the first merge goes through; the second one meets 503s until the retries run out
+    state.faults = ScriptedFaults(
+        Fault(), *[Fault(status=503) for _ in range(8)], match="/crm/v3/objects/contacts/merge"
+    )
+    [first] = engine.apply(plan.id).pushes
+    assert not first.complete
+    merges = {e.op_index: e for e in engine.store.outbox(plan.id) if e.kind == "merge"}
+    assert (merges[1].status, merges[2].status) == ("applied", "failed")
+    first_survivor = str(merges[1].result["survivor"])
+    assert first_survivor not in (people.primary, people.second, people.third)
+
+    state.faults = None
+    state.record_exchanges = True
+    [again] = engine.apply(plan.id).pushes
+
+    assert again.complete, again.failures
+    assert again.held == []
+    [merge_call] = [x for x in state.request_log if x.path.endswith("/merge")]
+    assert merge_call.request_json["primaryObjectId"] == first_survivor
+    final = merge_call.response_json["id"]
+    for old in (people.primary, people.second, people.third, first_survivor):
+        assert state.resolve("contacts", old) == final
+    survivor = state.get("contacts", final)
+    assert survivor is not None
+    assert survivor.properties["email"] == "ingrid.solberg@fjord.no"
