@@ -71,6 +71,11 @@ class MergeLimitError(ValueError):
     identities (HubSpot answers 414)."""
 
 
+#: Object types HubSpot merges into a new record with a new id (``shared/notes/hubspot.md``:
+#: "updated merge functionality for contacts and companies").
+NEW_ID_MERGES: frozenset[str] = frozenset({"contacts", "companies"})
+
+
 def portal_id_for(seed: int) -> int:
     """The account (portal) id of a sandbox seeded with ``seed``: eight digits, as HubSpot's
     look; one seed, one id, so two sandboxes seeded apart are two portals (the derivation is
@@ -139,9 +144,10 @@ class SandboxState:
     answer 423 Locked. ``seed`` drives the correlation ids and, unless ``portal_id`` is given,
     the account id ``/account-info/v3/details`` answers (:func:`portal_id_for`).
 
-    Merges work as HubSpot's do today for contacts and companies (and, in the sandbox, deals):
-    a new record with a new id (:meth:`merge`). ``legacy_merge`` brings back the older answer
-    in which the primary keeps its id. ``pipelines`` holds each object type's pipelines
+    Merges of contacts and companies work as HubSpot's do today: a new record with a new id
+    (:meth:`merge`); a deal's primary keeps its id (the new answer is documented for contacts
+    and companies only). ``legacy_merge`` brings back the older answer for every type, in which
+    the primary keeps its id. ``pipelines`` holds each object type's pipelines
     (``Pipeline`` JSON; deals start with HubSpot's default one); :meth:`add_pipeline` adds one.
     """
 
@@ -375,8 +381,8 @@ class SandboxState:
         (invented: HubSpot documents neither). Both old ids, and every id either had absorbed,
         are listed in ``hs_merged_object_ids`` and from then on resolve to it; the old records
         leave the live listing and search, and are not archived either. Associations of both
-        move to the survivor. With ``legacy_merge`` the primary survives under its own id
-        instead, as older portals answered.
+        move to the survivor. For deals, and for every type with ``legacy_merge``, the primary
+        survives under its own id instead, as older portals answered.
 
         Raises KeyError for an unknown id, ValueError when both ids are the same record,
         :class:`MergeLimitError` when the survivor would hold more than 250 merged identities.
@@ -390,8 +396,9 @@ class SandboxState:
             if keep == gone:
                 raise ValueError("cannot merge a record with itself")
             primary, merged = table.live[keep], table.live[gone]
+            new_id = not self.legacy_merge and object_type in NEW_ID_MERGES
             identities = [*primary.merged_ids, *merged.merged_ids, merged.id]
-            if not self.legacy_merge:
+            if new_id:
                 identities.insert(len(primary.merged_ids), primary.id)
             if len(identities) > MAX_MERGED_IDENTITIES:
                 raise MergeLimitError(
@@ -401,14 +408,14 @@ class SandboxState:
             table.drop_live(gone)
             self._unindex_email(primary)
             self._unindex_email(merged)
-            survivor = primary if self.legacy_merge else self._successor(primary)
+            survivor = self._successor(primary) if new_id else primary
             for name, value in merged.properties.items():
                 if value not in (None, "") and survivor.properties.get(name) in (None, ""):
                     survivor.properties[name] = value
             if object_type == "contacts":
                 _absorb_emails(survivor, merged)
             survivor.merged_ids = identities
-            for old in (gone,) if self.legacy_merge else (keep, gone):
+            for old in (keep, gone) if new_id else (gone,):
                 table.merged_into[old] = survivor.id
                 for to_type, ids in self._associations.pop((object_type, old), {}).items():
                     for to_id in list(ids):
