@@ -15,6 +15,7 @@ _LABELS = {
     "address": "address",
     "city": "city",
     "zip": "zip",
+    "state": "state",
 }
 
 
@@ -80,4 +81,6 @@ def explain(a: Features, b: Features, score: PairScore) -> str:
     text = ", ".join(phrases) or "weak overall similarity"
     if against:
         text += "; but different " + ", ".join(against)
+    if score.held:
+        text += f"; held for review: {score.held}"
     return text

@@ -26,16 +26,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+import random
 from itertools import combinations
 
+import numpy as np
+
 from policies.base import Change, Merge, Policy, Snapshot
-from policies.dedupe.blocking import candidate_pairs
+from policies.dedupe.blocking import Candidates, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
-from policies.dedupe.decisions import constraints
+from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
-from policies.dedupe.scoring import PairScore, Scorer
+from policies.dedupe.guards import guard_check
+from policies.dedupe.scoring import FIELDS, Compared, PairScore, Scorer, level_matrix
 from policies.dedupe.settings import DedupeSettings
+from policies.dedupe.weights import MatchModel, estimate
 from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -72,6 +77,16 @@ class _Run:
     source: str
     feats: Sequence[Features]
     pair: Callable[[int, int], PairScore]
+    model: MatchModel | None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One run over an object type: the merges, the candidate pairs, the weights used."""
+
+    merges: list[Merge]
+    candidates: Candidates
+    model: MatchModel | None  # None: the configured weights
 
 
 def _blank(value: str | None) -> bool:
@@ -95,6 +110,24 @@ class DedupePolicy(Policy):
 
     def merges(self, snapshot: Snapshot, object_type: str) -> list[Merge]:
         """The merges and reviews for one object type: merges first, each by primary id."""
+        return self.analyse(snapshot, object_type).merges
+
+    def learn(self, snapshot: Snapshot) -> dict[str, dict[str, object]]:
+        """The weights this snapshot gives, per object type, as JSON (to store with the plan).
+
+        Object types too small to learn from are left out. Pass the result back as
+        ``snapshot.learned["dedupe"]`` to keep the weights frozen until the next estimate.
+        """
+        fresh = replace(snapshot, learned={})
+        out: dict[str, dict[str, object]] = {}
+        for object_type in self.settings.object_types:
+            model = self.analyse(fresh, object_type, cluster=False).model
+            if model is not None:
+                out[object_type] = model.to_json()
+        return out
+
+    def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
+        """Merges of one object type with what blocking and weighting did to find them."""
         region = self.settings.default_region
         feats = sorted(
             (extract(r, region) for r in snapshot.of(object_type)), key=lambda f: id_key(f.id)
@@ -105,25 +138,106 @@ class DedupePolicy(Policy):
             if object_type == "companies"
             else self.settings.contact_blocking
         )
+        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
+        rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
+        compared = {(i, j): scorer.compare(feats[i], feats[j]) for i, j in found.pairs}
+        model = self._model(snapshot, object_type, feats, scorer, compared, rules)
+        if not cluster:
+            return Analysis([], found, model)
+        scorer = scorer.using(model)
+        guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
 
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
             found = scores.get(key)
             if found is None:
-                found = scores[key] = scorer.score(feats[key[0]], feats[key[1]])
+                done = compared.pop(key, None)
+                a, b = feats[key[0]], feats[key[1]]
+                found = scorer.finish(done) if done is not None else scorer.score(a, b)
+                held = guard(a.record, b.record) if found.confidence >= self._merge_at else ""
+                if held:
+                    found = replace(
+                        found, confidence=min(found.confidence, self.settings.review_cap),
+                        held=held,
+                    )  # fmt: skip
+                scores[key] = found
             return found
 
         edges: list[Edge] = []
-        for i, j in candidate_pairs(feats, kinds, self.settings.max_block_size):
+        for i, j in found.pairs:
             confidence = pair(i, j).confidence
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
         edges = sort_edges(edges)
+        merges = self._cluster(snapshot, feats, rules, edges, pair, model)
+        return Analysis(merges, found, model)
 
+    @property
+    def _merge_at(self) -> float:
+        return self.settings.merge_threshold
+
+    def _model(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        feats: Sequence[Features],
+        scorer: Scorer,
+        compared: Mapping[tuple[int, int], Compared],
+        rules: Constraints,
+    ) -> MatchModel | None:
+        """Stored weights from the snapshot, else weights estimated now (or None: configured)."""
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        if isinstance(stored, Mapping):
+            model = MatchModel.from_json(stored)
+            if set(model.fields) == set(FIELDS[object_type]):
+                return model
+        if not self.settings.learn_weights or len(feats) < self.settings.min_records:
+            return None
+        fields = FIELDS[object_type]
+        pairs = list(compared)
+        blocked = level_matrix(fields, (compared[p] for p in pairs), len(pairs))
+        rng = random.Random(self.settings.seed)
+        n = len(feats)
+        total = n * (n - 1) // 2
+        sample: list[Compared] = []
+        for _ in range(min(self.settings.u_sample_pairs, total)):
+            i, j = rng.randrange(n), rng.randrange(n - 1)
+            j += j >= i
+            sample.append(scorer.compare(feats[min(i, j)], feats[max(i, j)]))
+        clamp = np.full(len(pairs), np.nan)
+        group_of = {i: n for n, group in enumerate(rules.approved) for i in group}
+        for k, (i, j) in enumerate(pairs):
+            if not rules.allows(i, j):
+                clamp[k] = 0.0
+            elif group_of.get(i, -1) == group_of.get(j, -2):
+                clamp[k] = 1.0
+        return estimate(
+            object_type,
+            fields,
+            blocked,
+            level_matrix(fields, sample, len(sample)),
+            scorer.exact_u(),
+            scorer.configured,
+            records=n,
+            seed=self.settings.seed,
+            min_records=self.settings.min_records,
+            min_matches=int(self.settings.min_matches),
+            clamp=clamp,
+        )
+
+    def _cluster(
+        self,
+        snapshot: Snapshot,
+        feats: Sequence[Features],
+        rules: Constraints,
+        edges: list[Edge],
+        pair: Callable[[int, int], PairScore],
+        model: MatchModel | None,
+    ) -> list[Merge]:
+        """Two passes of clustering over the edges, as merges and reviews."""
         floor = self.settings.cluster_link_floor
         contradiction = self.settings.cluster_contradiction
-        rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
 
         def linker(threshold: float) -> Callable[[int, int], bool]:
             """Whether two records may share a cluster built at ``threshold``."""
@@ -132,15 +246,19 @@ class DedupePolicy(Policy):
                 if not rules.allows(i, j):
                     return False
                 score = pair(i, j)
+                if score.held and threshold >= self._merge_at:
+                    return False
                 if score.confidence >= threshold:
                     return True
                 if score.confidence < floor or score.conflict:
                     return False
+                if model is not None:  # learned weights already weigh each disagreement
+                    return True
                 return min(score.points.values(), default=0.0) > contradiction
 
             return compatible
 
-        run = _Run(snapshot.source, feats, pair)
+        run = _Run(snapshot.source, feats, pair, model)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
         clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
@@ -224,11 +342,16 @@ class DedupePolicy(Policy):
         confidence = min(value for value, _, _ in links)
         what = "possible duplicates, to review" if review else "duplicates"
         head = f"{what} of {feats[primary].id} (confidence {confidence:.2f}): "
+        weights = (
+            f" [weights {run.model.version}, seed {run.model.seed}]"
+            if run.model is not None
+            else ""
+        )
         return Merge(
             source=run.source,
             object_type=feats[primary].record.object_type,
             policy=self.name,
-            reason=head + " | ".join(lines),
+            reason=head + " | ".join(lines) + weights,
             primary_id=feats[primary].id,
             merged_ids=tuple(
                 feats[i].id for i in sorted(others, key=lambda i: id_key(feats[i].id))
