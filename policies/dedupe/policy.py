@@ -23,10 +23,10 @@ proposes field updates of its own; it only normalizes values internally to compa
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-import random
 from itertools import combinations
 
 import numpy as np
@@ -141,7 +141,9 @@ class DedupePolicy(Policy):
         found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
         rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
         compared = {(i, j): scorer.compare(feats[i], feats[j]) for i, j in found.pairs}
-        model = self._model(snapshot, object_type, feats, scorer, compared, rules)
+        model = self._model(
+            snapshot, object_type, feats, scorer=scorer, compared=compared, rules=rules
+        )
         if not cluster:
             return Analysis([], found, model)
         scorer = scorer.using(model)
@@ -170,7 +172,7 @@ class DedupePolicy(Policy):
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
         edges = sort_edges(edges)
-        merges = self._cluster(snapshot, feats, rules, edges, pair, model)
+        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
         return Analysis(merges, found, model)
 
     @property
@@ -182,6 +184,7 @@ class DedupePolicy(Policy):
         snapshot: Snapshot,
         object_type: str,
         feats: Sequence[Features],
+        *,
         scorer: Scorer,
         compared: Mapping[tuple[int, int], Compared],
         rules: Constraints,
@@ -216,9 +219,9 @@ class DedupePolicy(Policy):
             object_type,
             fields,
             blocked,
-            level_matrix(fields, sample, len(sample)),
-            scorer.exact_u(),
-            scorer.configured,
+            sample=level_matrix(fields, sample, len(sample)),
+            exact_u=scorer.exact_u(),
+            configured=scorer.configured,
             records=n,
             seed=self.settings.seed,
             min_records=self.settings.min_records,
@@ -231,6 +234,7 @@ class DedupePolicy(Policy):
         snapshot: Snapshot,
         feats: Sequence[Features],
         rules: Constraints,
+        *,
         edges: list[Edge],
         pair: Callable[[int, int], PairScore],
         model: MatchModel | None,

@@ -311,13 +311,14 @@ class Scorer:
             if support < self.settings.min_corroboration:
                 # names (and a city, a company) only: a namesake as often as a duplicate
                 cap = self.settings.review_cap
+            rule = self.settings.different_first_name
             if (
-                self.settings.different_first_name == "review"
-                and "firstname" in sims
-                and level("firstname", sims["firstname"]) == 0
+                rule != "score"
+                and _outright(sims, "firstname")
+                and (rule == "review" or _outright(sims, "email") or _outright(sims, "phone"))
             ):
-                # another first name at one address: a spouse, a child, a colleague -- or a
-                # mistake in the name; a person tells which
+                # another first name and another mailbox or line at one address: a spouse, a
+                # child, a colleague -- or a person with a mistyped name; a person tells which
                 cap = self.settings.review_cap
         fields = CONFLICT[self.object_type]
         conflict = all(f in points and points[f] < 0 for f in fields)
@@ -462,6 +463,11 @@ class Scorer:
                 values["zip"] = a.zip
         if a.state and b.state:
             sims["state"] = 1.0 if a.state == b.state else 0.0
+
+
+def _outright(sims: Mapping[str, float], field: str) -> bool:
+    """Whether both records have ``field`` and it differs outright (level 0)."""
+    return field in sims and level(field, sims[field]) == 0
 
 
 def level_matrix(fields: Sequence[str], compared: Iterable[Compared], rows: int) -> LevelMatrix:

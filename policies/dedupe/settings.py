@@ -182,11 +182,13 @@ class DedupeSettings(BaseModel):
         "most a pair for review, never merged automatically: colleagues and relatives share "
         "a firm's domain) or 'score' (scored like any other pair).",
     )
-    different_first_name: Literal["review", "score"] = Field(
-        default="score",
+    different_first_name: Literal["review", "conflict", "score"] = Field(
+        default="conflict",
         description="With learned weights, two records whose first names differ outright "
-        "(not a nickname, an initial or a typo): 'review' (never merged automatically: a "
-        "spouse or a colleague at one address) or 'score' (the learned weights decide).",
+        "(not a nickname, an initial or a typo): 'review' (never merged automatically: "
+        "relatives or colleagues at one address), 'conflict' (review when their e-mails or "
+        "phones differ too, else the weights decide: a mistyped name at one address merges) "
+        "or 'score' (the learned weights decide).",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",
@@ -240,7 +242,7 @@ class DedupeSettings(BaseModel):
         default=0, description="Seed of the random pairs the weights are estimated from."
     )
     u_sample_pairs: int = Field(
-        default=100_000, ge=100, description="Random pairs drawn to estimate u."
+        default=30_000, ge=100, description="Random pairs drawn to estimate u."
     )
     min_records: int = Field(
         default=1000,

@@ -174,8 +174,8 @@ def _column_shares(
     """Weighted share of each level among the rows where the field is present (>= 0)."""
     present = column >= 0
     counts = np.bincount(column[present], weights=weights[present], minlength=levels)
-    total = counts.sum()
-    return (counts + _EPS) / (total + _EPS * levels)
+    total = float(counts.sum())
+    return np.asarray((counts + _EPS) / (total + _EPS * levels), dtype=np.float64)
 
 
 def u_from_random(
@@ -222,9 +222,9 @@ def expectation_maximisation(
     blocked: LevelMatrix,
     u_start: Mapping[str, tuple[float, ...]],
     m_start: Mapping[str, npt.NDArray[np.float64]],
+    *,
     clamp: npt.NDArray[np.float64] | None = None,
     iterations: int = 25,
-    *,
     fixed_m: bool = False,
     fixed_u: bool = False,
 ) -> tuple[dict[str, tuple[float, ...]], float]:
@@ -264,7 +264,7 @@ M_FLOOR = 0.005
 
 
 def _monotone(m: Sequence[float], u: Sequence[float]) -> tuple[float, ...]:
-    """m floored at :data:`M_FLOOR`, a lower level lowered so it never weighs more than one above."""
+    """m floored at :data:`M_FLOOR`; a lower level never weighs more than the one above it."""
     out = [max(x, M_FLOOR) for x in m]
     for k in range(len(out) - 1, 0, -1):
         out[k - 1] = min(out[k - 1], u[k - 1] * out[k] / u[k])
@@ -276,10 +276,10 @@ def estimate(
     object_type: str,
     fields: Sequence[str],
     blocked: LevelMatrix,
+    *,
     sample: LevelMatrix,
     exact_u: Mapping[str, float],
     configured: Mapping[str, Comparison],
-    *,
     records: int,
     seed: int,
     min_records: int,
@@ -303,12 +303,12 @@ def estimate(
         names = [f for f in trained if f in column]
         rows = blocked[taken][:, [column[f] for f in names]]
         learned, _ = expectation_maximisation(
-            names, rows, u, m_start, None if clamp is None else clamp[taken], fixed_u=True
+            names, rows, u, m_start, clamp=None if clamp is None else clamp[taken], fixed_u=True
         )
         m.update(learned)
     m = {f: _monotone(m[f], u[f]) for f in fields}
     m_known = {f: np.asarray(m[f]) for f in fields}
-    _, matches = expectation_maximisation(fields, blocked, u, m_known, clamp, fixed_m=True)
+    _, matches = expectation_maximisation(fields, blocked, u, m_known, clamp=clamp, fixed_m=True)
     if matches < min_matches:
         return None
     all_pairs = records * (records - 1) / 2
