@@ -3,9 +3,9 @@
 Each record gets several keys per configured kind, built from independent fields, so that a
 pair whose one field is mistyped still meets through another: the sound of both names (either
 way round), the names one typo apart (every name with one letter dropped, beside the other
-name's initial: a typo anywhere, the first letter included), postcode with house number, house
-number with a street word, e-mail, e-mail local part, phone, company with first name. Records
-sharing any key form candidate pairs.
+name's initial: a typo anywhere, the first letter included), postcode or city with a name,
+postcode with house number, house number with a street word or a name, e-mail, e-mail local
+part, phone, company with first name. Records sharing any key form candidate pairs.
 
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
@@ -50,10 +50,12 @@ def _address_keys(f: Features) -> set[str]:
     keys: set[str] = set()
     numbers = house_numbers(f.address)
     street = [w for w in street_words(f.address).split() if len(w) >= _MIN_STREET_WORD]
+    names = [name for name in (f.first, f.last) if len(name) > 1]
     for number in numbers:
         if f.zip:
             keys.add(f"a|{f.zip}|{number}")
         keys.update(f"w|{number}|{word}" for word in street)
+        keys.update(f"h|{number}|{name}" for name in names)
     if f.zip:  # the same street in one postcode, numbers mistyped or missing
         keys.update(f"s|{f.zip}|{word}" for word in street)
     return keys
@@ -73,8 +75,11 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
             for x, y in _names(f):
                 initials = first_initials(y) if y else frozenset(("",))
                 keys.update(f"t|{d}|{i}" for d in deletions(x) for i in initials)
-        elif kind == "zip_name" and f.zip:
-            keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
+        elif kind == "zip_name":
+            if f.zip:
+                keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
+            if f.city and f.last:
+                keys.add(f"y|{f.city}|{f.last}")
         elif kind == "address":
             keys |= _address_keys(f)
         elif kind == "email_local":

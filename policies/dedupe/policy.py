@@ -149,22 +149,22 @@ class DedupePolicy(Policy):
         scorer = scorer.using(model)
         guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
+        keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
 
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
-            found = scores.get(key)
-            if found is None:
+            got = scores.get(key)
+            if got is None:
                 done = compared.pop(key, None)
                 a, b = feats[key[0]], feats[key[1]]
-                found = scorer.finish(done) if done is not None else scorer.score(a, b)
-                held = guard(a.record, b.record) if found.confidence >= self._merge_at else ""
+                got = scorer.finish(done) if done is not None else scorer.score(a, b)
+                held = guard(a.record, b.record) if got.confidence >= self._merge_at else ""
                 if held:
-                    found = replace(
-                        found, confidence=min(found.confidence, self.settings.review_cap),
-                        held=held,
-                    )  # fmt: skip
-                scores[key] = found
-            return found
+                    cap = min(got.confidence, self.settings.review_cap)
+                    got = replace(got, confidence=cap, held=held)
+                if got.confidence >= keep:  # the rest is rarely asked for again: recomputed
+                    scores[key] = got
+            return got
 
         edges: list[Edge] = []
         for i, j in found.pairs:
@@ -254,10 +254,13 @@ class DedupePolicy(Policy):
                     return False
                 if score.confidence >= threshold:
                     return True
+                if model is not None:  # learned weights already weigh each disagreement
+                    # a pair whose fields speak for it more than against, or scoring the floor
+                    return not score.conflict and (
+                        score.confidence >= floor or score.evidence_points >= 0
+                    )
                 if score.confidence < floor or score.conflict:
                     return False
-                if model is not None:  # learned weights already weigh each disagreement
-                    return True
                 return min(score.points.values(), default=0.0) > contradiction
 
             return compatible

@@ -59,7 +59,8 @@ class PairScore:
     swapped: bool = False
     nickname: bool = False
     conflict: bool = False
-    held: str = ""  # why a guard keeps the pair from an automatic merge ("" when none)
+    held: str = ""  # why a rule keeps the pair from an automatic merge ("" when none)
+    evidence_points: float = 0.0  # the points of the fields alone, without the prior
 
     @property
     def evidence(self) -> dict[str, float]:
@@ -93,6 +94,9 @@ PLACE: Mapping[str, frozenset[str]] = {
     "contacts": frozenset(("company", "address", "city", "zip", "state", "phone")),
     "companies": frozenset(("address", "city", "zip", "state", "phone")),
 }
+#: Fields that tell colleagues and relatives apart from one person: with any of them on both
+#: records, another first name at one place is someone else (see ``different_first_name``).
+CHANNELS = frozenset(("email", "phone", "company"))
 #: The fields that name the person or firm; the others must corroborate them for a merge.
 NAMES = frozenset(("firstname", "lastname", "name"))
 #: Fields compared per object type, in a fixed order (the columns of a model).
@@ -295,18 +299,21 @@ class Scorer:
         """The score of a compared pair under the configured or learned weights."""
         sims = compared.similarities
         cap = 1.0
+        held = ""
         if self.model is None:
             points = {
                 f: compared.overrides.get(f, self._weights[f].points(s))
                 for f, s in sims.items()
                 if f in self._weights
             }
-            total = self.settings.prior + sum(points.values())
+            prior = self.settings.prior
+            total = prior + sum(points.values())
         else:
             points = self._learned(compared)
             names = sum(p for f, p in points.items() if f in NAMES)
             others = {f: p for f, p in points.items() if f not in NAMES}
-            total = self.model.prior + names + self._place_total(others)
+            prior = self.model.prior
+            total = prior + names + self._place_total(others)
             support = self._place_total({f: p for f, p in others.items() if p > 0})
             if support < self.settings.min_corroboration:
                 # names (and a city, a company) only: a namesake as often as a duplicate
@@ -315,11 +322,12 @@ class Scorer:
             if (
                 rule != "score"
                 and _outright(sims, "firstname")
-                and (rule == "review" or _outright(sims, "email") or _outright(sims, "phone"))
+                and (rule == "review" or not CHANNELS.isdisjoint(sims))
             ):
                 # another first name and another mailbox or line at one address: a spouse, a
                 # child, a colleague -- or a person with a mistyped name; a person tells which
                 cap = self.settings.review_cap
+                held = "another first name"
         fields = CONFLICT[self.object_type]
         conflict = all(f in points and points[f] < 0 for f in fields)
         if conflict:
@@ -329,9 +337,12 @@ class Scorer:
             # two different mailboxes at one domain: perhaps an alias, perhaps a colleague
             # or a relative at the same firm; a person decides, never an automatic merge
             confidence = min(confidence, self.settings.review_cap)
+            if self.model is not None:
+                held = held or "two mailboxes at one domain"
         shown = {f: s for f, s in sims.items() if f in points}
         return PairScore(confidence, shown, points, swapped=compared.swapped,
-                         nickname=compared.nickname, conflict=conflict)  # fmt: skip
+                         nickname=compared.nickname, conflict=conflict, held=held,
+                         evidence_points=total - prior)  # fmt: skip
 
     def _learned(self, compared: Compared) -> dict[str, float]:
         model = self.model

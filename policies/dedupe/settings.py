@@ -186,9 +186,10 @@ class DedupeSettings(BaseModel):
         default="conflict",
         description="With learned weights, two records whose first names differ outright "
         "(not a nickname, an initial or a typo): 'review' (never merged automatically: "
-        "relatives or colleagues at one address), 'conflict' (review when their e-mails or "
-        "phones differ too, else the weights decide: a mistyped name at one address merges) "
-        "or 'score' (the learned weights decide).",
+        "relatives or colleagues at one address), 'conflict' (review when both have an "
+        "e-mail, a phone or a company, which tell a colleague or a relative sharing a line "
+        "or a firm; records with only names and postal addresses are left to the weights: "
+        "a mangled first name at one address merges) or 'score' (the weights decide).",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",

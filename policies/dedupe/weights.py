@@ -32,6 +32,7 @@ snapshot (``snapshot.learned["dedupe"]``) to keep the weights frozen between re-
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -76,9 +77,12 @@ _EPS = 1e-6
 LevelMatrix = npt.NDArray[np.int8]
 
 
+_BOUNDS = {f: tuple(c - 1e-9 for c in cuts) for f, cuts in CUTS.items()}
+
+
 def level(field: str, similarity: float) -> int:
     """The agreement level of a similarity (0 = differs, ``len(CUTS[field])`` = exact)."""
-    return sum(1 for cut in CUTS[field] if similarity >= cut - 1e-9)
+    return bisect_right(_BOUNDS[field], similarity)
 
 
 def representative(field: str, lvl: int) -> float:
