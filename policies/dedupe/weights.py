@@ -32,9 +32,9 @@ snapshot (``snapshot.learned["dedupe"]``) to keep the weights frozen between re-
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
