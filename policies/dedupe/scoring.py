@@ -47,6 +47,9 @@ ONE_EDIT_SIMILARITY = 0.97
 """Similarity floor of two names one typo apart (``Kumar`` ~ ``Kjmar``)."""
 EXTENSION_ON_ONE_SIDE = 0.75
 """Similarity of the same phone number with an extension on one side only."""
+OTHER_REGION = 0.9
+"""Similarity of two numbers with the same last nine digits (``+31 20 555 0123`` ~
+``020-5550123`` read in the default region)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +147,21 @@ def phone_similarity(a: Iterable[str], b: Iterable[str]) -> tuple[float, str]:
         for y in b:
             number_y, ext_y = split_extension(y)
             if number_x != number_y:
+                if best < OTHER_REGION and _same_subscriber(number_x, number_y):
+                    best, on = OTHER_REGION, number_x
                 continue
             if ext_x == ext_y:
                 return 1.0, x
             if (not ext_x or not ext_y) and best < EXTENSION_ON_ONE_SIDE:
                 best, on = EXTENSION_ON_ONE_SIDE, number_x
     return best, on
+
+
+def _same_subscriber(x: str, y: str) -> bool:
+    """Whether two numbers end in the same nine digits (one read without its country code)."""
+    dx = "".join(ch for ch in x if ch.isdigit())
+    dy = "".join(ch for ch in y if ch.isdigit())
+    return len(dx) >= 9 and len(dy) >= 9 and dx[-9:] == dy[-9:]
 
 
 def _domain(email: str) -> str:

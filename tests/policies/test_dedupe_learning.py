@@ -188,3 +188,14 @@ def test_guard_on_open_deals() -> None:
     closed = [Record("deals", "d1", {"dealstage": "closedwon"}, NOW), deals[1]]
     snapshot = Snapshot("t", NOW, {"contacts": [a, b], "deals": closed})
     assert merged_groups(DedupePolicy(settings)(snapshot)) == {frozenset(("1", "2"))}
+
+
+def test_a_number_read_without_its_country_code_still_matches() -> None:
+    a = contact("1", firstname="Peter", lastname="van der Berg", phone="+31 20 555 0123",
+                city="Amsterdam", zip="1012 AB")  # fmt: skip
+    b = contact("2", firstname="Pieter", lastname="Van Der Berg", phone="020-5550123",
+                city="Amsterdam", zip="1012AB")  # fmt: skip
+    (merge,) = [c for c in DedupePolicy(DedupeSettings())(Snapshot("t", NOW, {"contacts": [a, b]}))
+                if isinstance(c, Merge)]  # fmt: skip
+    assert merge.kind == "merge"
+    assert "same number, one without country code" in merge.reason
