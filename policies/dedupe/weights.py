@@ -276,6 +276,34 @@ def _monotone(m: Sequence[float], u: Sequence[float]) -> tuple[float, ...]:
     return tuple(x / total for x in out)
 
 
+def _matches(
+    fields: Sequence[str],
+    blocked: LevelMatrix,
+    u: Mapping[str, tuple[float, ...]],
+    m: Mapping[str, tuple[float, ...]],
+    clamp: npt.NDArray[np.float64] | None,
+    counted: tuple[float, Mapping[str, int]] | None,
+) -> float:
+    """How many pairs of the snapshot are matches.
+
+    As Splink does from a deterministic rule and its recall: the matches a session that took
+    the pairs agreeing on all of some fields found, over the share of matches that agree so (from
+    the other fields' m). Without such a session, by expectation maximisation of the share over
+    all blocked pairs (m known, u free), which overcounts where many non-matches look alike.
+    """
+    if counted is not None:
+        found, condition = counted
+        recall = 1.0
+        for field, lvl in condition.items():
+            if field in m:
+                recall *= sum(m[field][lvl:])
+        if recall > 0.05:
+            return found / recall
+    m_known = {f: np.asarray(m[f]) for f in fields}
+    _, matches = expectation_maximisation(fields, blocked, u, m_known, clamp=clamp, fixed_m=True)
+    return matches
+
+
 def estimate(
     object_type: str,
     fields: Sequence[str],
@@ -297,6 +325,7 @@ def estimate(
     m_start = {f: _initial_m(f, configured.get(f)) for f in fields}
     m: dict[str, tuple[float, ...]] = {f: tuple(float(x) for x in m_start[f]) for f in fields}
     column = {f: k for k, f in enumerate(fields)}
+    counted: tuple[float, Mapping[str, int]] | None = None
     for how, condition, trained in SESSIONS[object_type]:
         tests = [blocked[:, column[f]] >= lvl for f, lvl in condition.items() if f in column]
         if not tests:
@@ -306,13 +335,14 @@ def estimate(
             continue
         names = [f for f in trained if f in column]
         rows = blocked[taken][:, [column[f] for f in names]]
-        learned, _ = expectation_maximisation(
+        learned, found = expectation_maximisation(
             names, rows, u, m_start, clamp=None if clamp is None else clamp[taken], fixed_u=True
         )
         m.update(learned)
+        if how == "all" and counted is None:
+            counted = (found, condition)
     m = {f: _monotone(m[f], u[f]) for f in fields}
-    m_known = {f: np.asarray(m[f]) for f in fields}
-    _, matches = expectation_maximisation(fields, blocked, u, m_known, clamp=clamp, fixed_m=True)
+    matches = _matches(fields, blocked, u, m, clamp, counted)
     if matches < min_matches:
         return None
     all_pairs = records * (records - 1) / 2
