@@ -3,7 +3,7 @@
 Each record gets several keys per configured kind, built from independent fields, so that a
 pair whose one field is mistyped still meets through another: the sound of both names (either
 way round), the names one typo apart (every name with one letter dropped, beside the other
-name's initial: a typo anywhere, the first letter included), postcode or city with a name,
+name: a typo anywhere, the first letter included), a name beside the other's initial, postcode or city with a name,
 postcode with house number, house number with a street word or a name, e-mail, e-mail local
 part, phone, company with first name. Records sharing any key form candidate pairs.
 
@@ -72,9 +72,10 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "name":
             keys.update(f"n|{phonetic(x)}|{phonetic(y)}" for x, y in _names(f) if y)
         elif kind == "name_typo":
-            for x, y in _names(f):
-                initials = first_initials(y) if y else frozenset(("",))
-                keys.update(f"t|{d}|{i}" for d in deletions(x) for i in initials)
+            for x, y in _names(f):  # a typo in one name, the other right
+                keys.update(f"t|{d}|{y}" for d in deletions(x))
+            if f.last and f.first:  # the last name beside the first's initial (J. ~ John)
+                keys.update(f"i|{f.last}|{i}" for i in first_initials(f.first))
         elif kind == "zip_name":
             if f.zip:
                 keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)

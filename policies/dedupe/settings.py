@@ -220,8 +220,10 @@ class DedupeSettings(BaseModel):
         ),
         description="Blocking keys for contacts: only records sharing a key are compared. "
         "'name': sound of both names, either way round; 'name_typo': a name with one letter "
-        "dropped beside the other's initial; 'address': postcode with house number, house "
-        "number with a street word.",
+        "dropped beside the other name, and the last name beside the first's initial; "
+        "'zip_name': postcode with a name's first letters, city with the last name; "
+        "'address': postcode with house number, house number with a street word or a name, "
+        "postcode with a street word.",
     )  # fmt: skip
     company_blocking: tuple[CompanyBlockingKey, ...] = Field(
         default=("domain", "phone", "name", "name_words", "zip_name", "address"),
