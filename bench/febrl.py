@@ -136,12 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for number in (int(s) for s in args.sets.split(",")):
         data = load(number)
-        outcomes = [ours(data)]
-        if not args.no_splink:
-            from bench import peer  # noqa: PLC0415  (optional: the bench extra)
+        if args.no_splink:
+            print(render(data, [ours(data)]), flush=True)
+            continue
+        from bench import peer  # noqa: PLC0415  (optional: the bench extra)
 
-            outcomes.append(peer.splink_outcome(data))
-        print(render(data, outcomes), flush=True)
+        title = f"{data.name}: {len(data.records)} records, {len(data.true_pairs)} true pairs"
+        print(peer.render(title, peer.compare(data.records, data.true_pairs)), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.febrl import Labelled, Outcome
+from bench.febrl import Outcome
 from bench.quality import Pair, groups_of, pairs_of, score, snapshot_of
 from connectors.base import Record
 from policies.base import Snapshot
@@ -118,10 +118,16 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
         comparisons.append(cl.JaroWinklerAtThresholds("company", [0.9, 0.8]))
     if "address" in have:
         comparisons.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.88, 0.7]))
-    comparisons += [cl.ExactMatch(f) for f in ("city", "zip", "state") if f in have]
+    if "city" in have:
+        comparisons.append(cl.JaroWinklerAtThresholds("city", [0.9]))
+    if "zip" in have:
+        comparisons.append(cl.LevenshteinAtThresholds("zip", [1]))
+    if "state" in have:
+        comparisons.append(cl.ExactMatch("state"))
     rules: list[Any] = [block_on("firstname", "lastname"), block_on("lastname", "zip")]
     rules += [block_on(f) for f in ("email", "phone") if f in have]
     rules += [block_on("zip", "firstname"), block_on("address")]
+    rules += [block_on("lastname", "city"), block_on("firstname", "city")]
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -156,9 +162,8 @@ MATCHERS: Mapping[str, Callable[[Sequence[Record]], tuple[set[Pair], set[Pair]]]
 }
 
 
-def compare(name: str, records: Sequence[Record], true: set[Pair]) -> list[Outcome]:
+def compare(records: Sequence[Record], true: set[Pair]) -> list[Outcome]:
     """Every matcher on ``records``, scored against ``true``."""
-    del name
     out = []
     for matcher, fn in MATCHERS.items():
         got = measure(lambda fn=fn: fn(records))  # type: ignore[misc]
@@ -172,14 +177,6 @@ def compare(name: str, records: Sequence[Record], true: set[Pair]) -> list[Outco
             )
         )
     return out
-
-
-def splink_outcome(data: Labelled) -> Outcome:
-    """Splink alone on a labelled set (for :mod:`bench.febrl`)."""
-    got = measure(lambda: splink(data.records))
-    true = data.true_pairs
-    merges, with_review = score(got.merged, true), score(got.proposed, true)
-    return Outcome("splink", merges, with_review, got.seconds, got.peak_mb)
 
 
 def render(title: str, outcomes: Sequence[Outcome]) -> str:
@@ -213,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         title = (
             f"generated contacts: {len(records)} records, seed {args.seed}, {len(true)} true pairs"
         )
-        print(render(title, compare("generated", records, true)), flush=True)
+        print(render(title, compare(records, true)), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 Each record gets several keys per configured kind, built from independent fields, so that a
 pair whose one field is mistyped still meets through another: the sound of both names (either
 way round), the names one typo apart (every name with one letter dropped, beside the other
-name: a typo anywhere, the first letter included), a name beside the other's initial, postcode or city with a name,
-postcode with house number, house number with a street word or a name, e-mail, e-mail local
-part, phone, company with first name. Records sharing any key form candidate pairs.
+name: a typo anywhere, the first letter included), the last name beside the first's initial,
+postcode or city with a name, postcode with house number, house number with a street word or a
+name, e-mail, e-mail local part, phone, company with first name. Records sharing any key form
+candidate pairs.
 
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next

@@ -281,6 +281,7 @@ def _matches(
     blocked: LevelMatrix,
     u: Mapping[str, tuple[float, ...]],
     m: Mapping[str, tuple[float, ...]],
+    *,
     clamp: npt.NDArray[np.float64] | None,
     counted: tuple[float, Mapping[str, int]] | None,
 ) -> float:
@@ -342,7 +343,7 @@ def estimate(
         if how == "all" and counted is None:
             counted = (found, condition)
     m = {f: _monotone(m[f], u[f]) for f in fields}
-    matches = _matches(fields, blocked, u, m, clamp, counted)
+    matches = _matches(fields, blocked, u, m, clamp=clamp, counted=counted)
     if matches < min_matches:
         return None
     all_pairs = records * (records - 1) / 2
