@@ -90,6 +90,9 @@ class Compared:
     swapped: bool = False
     nickname: bool = False
     two_mailboxes: bool = False
+    #: Either record has an e-mail, a phone or a company: the records describe people at a firm
+    #: or a household line, where another name at the same place is usually someone else.
+    channels: bool = False
 
 
 #: Fields that describe where a person works or lives (or where a firm sits), not who they are.
@@ -97,9 +100,7 @@ PLACE: Mapping[str, frozenset[str]] = {
     "contacts": frozenset(("company", "address", "city", "zip", "state", "phone")),
     "companies": frozenset(("address", "city", "zip", "state", "phone")),
 }
-#: Fields that tell colleagues and relatives apart from one person: with any of them on both
-#: records, another first name at one place is someone else (see ``different_first_name``).
-CHANNELS = frozenset(("email", "phone", "company"))
+NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
 #: The fields that name the person or firm; the others must corroborate them for a merge.
 NAMES = frozenset(("firstname", "lastname", "name"))
 #: Fields compared per object type, in a fixed order (the columns of a model).
@@ -330,16 +331,20 @@ class Scorer:
             if support < self.settings.min_corroboration:
                 # names (and a city, a company) only: a namesake as often as a duplicate
                 cap = self.settings.review_cap
-            rule = self.settings.different_first_name
+            rule = self.settings.different_name
+            other = [f for f in ("firstname", "lastname") if _outright(sims, f)]
+            same_mailbox = sims.get("email", 0.0) >= 1.0
             if (
                 rule != "score"
-                and _outright(sims, "firstname")
-                and (rule == "review" or not CHANNELS.isdisjoint(sims))
+                and other
+                and not same_mailbox
+                and (rule == "review" or compared.channels)
             ):
-                # another first name and another mailbox or line at one address: a spouse, a
-                # child, a colleague -- or a person with a mistyped name; a person tells which
+                # another name at one firm or address, on records that carry an e-mail, a phone
+                # or a company: a spouse, a child, a colleague -- or one person with a mangled
+                # name or a new surname; a person tells which
                 cap = self.settings.review_cap
-                held = "another first name"
+                held = "another " + " and ".join(NAME_LABELS[f] for f in other)
         fields = CONFLICT[self.object_type]
         conflict = all(f in points and points[f] < 0 for f in fields)
         if conflict:
@@ -409,15 +414,19 @@ class Scorer:
             # One record may hold the names the wrong way round. Which of the two crossed
             # pairs is "the first name" depends on which record is swapped: take the better
             # reading, so that the score does not depend on the order of a and b.
-            x = name_similarity(a.first, b.last)
-            y = name_similarity(a.last, b.first)
+            # (a crossed first name may be a nickname: Allen Catherine ~ Katie Allen)
+            x, x_nick = first_name_similarity(a.first, b.last)
+            y, y_nick = first_name_similarity(a.last, b.first)
+            x_last, y_last = name_similarity(a.first, b.last), name_similarity(a.last, b.first)
             straight = w.firstname.points(sims["firstname"]) + w.lastname.points(sims["lastname"])
-            as_xy = w.firstname.points(x) + w.lastname.points(y)
-            as_yx = w.firstname.points(y) + w.lastname.points(x)
+            as_xy = w.firstname.points(x) + w.lastname.points(y_last)
+            as_yx = w.firstname.points(y) + w.lastname.points(x_last)
             if max(as_xy, as_yx) > straight:
-                first, last = (x, y) if as_xy >= as_yx else (y, x)
+                first, last, nickname = (
+                    (x, y_last, x_nick) if as_xy >= as_yx else (y, x_last, y_nick)
+                )
                 sims["firstname"], sims["lastname"] = first, last
-                swapped, nickname = True, False
+                swapped = True
                 values.pop("firstname", None)
                 values.pop("lastname", None)
         if a.emails and b.emails:
@@ -436,7 +445,8 @@ class Scorer:
         if a.org and b.org:
             sims["company"] = _token_set(a.org, b.org)
         self._place(a, b, sims, overrides, values)
-        return Compared(sims, overrides, values, swapped, nickname, two_mailboxes)
+        channels = bool(a.emails or b.emails or a.phones or b.phones or a.org or b.org)
+        return Compared(sims, overrides, values, swapped, nickname, two_mailboxes, channels)
 
     def _companies(self, a: Features, b: Features) -> Compared:
         sims: Sims = {}

@@ -182,14 +182,14 @@ class DedupeSettings(BaseModel):
         "most a pair for review, never merged automatically: colleagues and relatives share "
         "a firm's domain) or 'score' (scored like any other pair).",
     )
-    different_first_name: Literal["review", "conflict", "score"] = Field(
+    different_name: Literal["review", "conflict", "score"] = Field(
         default="conflict",
-        description="With learned weights, two records whose first names differ outright "
-        "(not a nickname, an initial or a typo): 'review' (never merged automatically: "
-        "relatives or colleagues at one address), 'conflict' (review when both have an "
-        "e-mail, a phone or a company, which tell a colleague or a relative sharing a line "
-        "or a firm; records with only names and postal addresses are left to the weights: "
-        "a mangled first name at one address merges) or 'score' (the weights decide).",
+        description="With learned weights, two contacts whose first or last names differ "
+        "outright (not a nickname, an initial or a typo): 'review' (never merged "
+        "automatically: relatives or colleagues at one address), 'conflict' (review when "
+        "either has an e-mail, a phone or a company, the records of people at a firm or "
+        "with a household line; records with only names and postal addresses are left to "
+        "the weights: a mangled name at one address merges) or 'score' (the weights decide).",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",
