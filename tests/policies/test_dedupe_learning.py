@@ -10,7 +10,7 @@ from policies.base import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
-from policies.dedupe.scoring import Scorer
+from policies.dedupe.scoring import PairScore, Scorer
 from policies.dedupe.weights import MatchModel
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
@@ -199,3 +199,28 @@ def test_a_number_read_without_its_country_code_still_matches() -> None:
                 if isinstance(c, Merge)]  # fmt: skip
     assert merge.kind == "merge"
     assert "same number, one without country code" in merge.reason
+
+
+def test_relatives_sharing_a_home_line_are_held_for_review_with_learned_weights() -> None:
+    records, _ = people(400, seed=11)
+    model = DedupePolicy(learning()).analyse(Snapshot("t", NOW, {"contacts": records}), "contacts")
+    assert model.model is not None
+    home = {"lastname": "Okonkwo", "address": "12 Harbour Street", "city": "Perth",
+            "zip": "6000", "phone": "+61 8 9200 1234"}  # fmt: skip
+    wife = extract(contact("wife", firstname="Adaeze", email="adaeze@example.org", **home), "US")
+    husband = extract(contact("husband", firstname="Chinedu", **home), "US")
+    feats = [extract(r, "US") for r in records] + [wife, husband]
+
+    def score(rule: str) -> PairScore:
+        scorer = Scorer(learning(different_name=rule), "contacts", feats, model.model)
+        return scorer.score(wife, husband)
+
+    assert score("score").held == ""
+    held = score("conflict")
+    assert held.held == "another first name"
+    assert held.confidence < DedupeSettings().merge_threshold
+    # names and a postal address only (no e-mail, phone or company): the weights decide
+    bare = {k: v for k, v in home.items() if k != "phone"}
+    a = extract(contact("a", firstname="Adaeze", **bare), "US")
+    b = extract(contact("b", firstname="Chinedu", **bare), "US")
+    assert Scorer(learning(), "contacts", feats, model.model).score(a, b).held == ""
