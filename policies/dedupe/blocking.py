@@ -59,6 +59,8 @@ def _address_keys(f: Features) -> set[str]:
         keys.update(f"h|{number}|{name}" for name in names)
     if f.zip:  # the same street in one postcode, numbers mistyped or missing
         keys.update(f"s|{f.zip}|{word}" for word in street)
+    if f.city:  # ... or in one city, the postcode mistyped
+        keys.update(f"v|{f.city}|{word}" for word in street)
     return keys
 
 
