@@ -100,6 +100,9 @@ PLACE: Mapping[str, frozenset[str]] = {
     "contacts": frozenset(("company", "address", "city", "zip", "state", "phone")),
     "companies": frozenset(("address", "city", "zip", "state", "phone")),
 }
+CORROBORATION_SHARE = 0.3
+"""Share of their points the place fields beyond the best add to the corroboration of a name
+(``min_corroboration``): a city and its state are one fact, not two."""
 NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
 #: The fields that name the person or firm; the others must corroborate them for a merge.
 NAMES = frozenset(("firstname", "lastname", "name"))
@@ -327,7 +330,9 @@ class Scorer:
             others = {f: p for f, p in points.items() if f not in NAMES}
             prior = self.model.prior
             total = prior + names + self._place_total(others)
-            support = self._place_total({f: p for f, p in others.items() if p > 0})
+            support = self._place_total(
+                {f: p for f, p in others.items() if p > 0}, CORROBORATION_SHARE
+            )
             if support < self.settings.min_corroboration:
                 # names (and a city, a company) only: a namesake as often as a duplicate
                 cap = self.settings.review_cap
@@ -381,9 +386,9 @@ class Scorer:
                 points[field] = model.points(field, lvl)
         return points
 
-    def _place_total(self, points: Mapping[str, float]) -> float:
+    def _place_total(self, points: Mapping[str, float], share: float | None = None) -> float:
         place = PLACE[self.object_type]
-        share = self.settings.place_share
+        share = self.settings.place_share if share is None else share
         total = sum(p for f, p in points.items() if f not in place or p < 0)
         support = sorted((p for f, p in points.items() if f in place and p > 0), reverse=True)
         if support:

@@ -259,13 +259,13 @@ class DedupeSettings(BaseModel):
         description="Fewer estimated matches than this: the configured weights are used.",
     )
     min_corroboration: float = Field(
-        default=6.0,
+        default=6.5,
         description="With learned weights, the points that fields other than the names must "
         "add up to (after place_share) for an automatic merge: a name, however rare, plus a "
         "city or a company is a namesake as often as a duplicate, so at most a review.",
     )
     place_share: float = Field(
-        default=0.3,
+        default=0.7,
         ge=0.0,
         le=1.0,
         description="With learned weights, the share of their points that the fields of a "
