@@ -260,9 +260,10 @@ class DedupeSettings(BaseModel):
     )
     min_corroboration: float = Field(
         default=6.5,
-        description="With learned weights, the points that fields other than the names must "
-        "add up to (after place_share) for an automatic merge: a name, however rare, plus a "
-        "city or a company is a namesake as often as a duplicate, so at most a review.",
+        description="With learned weights, the points that the agreeing fields other than the "
+        "names must add up to for an automatic merge (place fields beyond the best count for "
+        "0.3 of theirs): a name, however rare, plus a city or a company is a namesake as "
+        "often as a duplicate, so at most a review.",
     )
     place_share: float = Field(
         default=0.7,
