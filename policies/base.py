@@ -9,8 +9,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
+from typing import Literal, Protocol, runtime_checkable
 
 from connectors.base import PropertyDef, Record
 
@@ -264,3 +264,22 @@ def change_from_dict(data: Mapping[str, object]) -> Change:
             record_id=str(data["record_id"]),
         )
     raise ValueError(f"unknown change kind {kind!r}")
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A policy that learns parameters from a snapshot (the dedupe policy's match weights).
+
+    The engine calls :meth:`learn` when the stored parameters are older than
+    ``relearn_after`` (or missing), stores the result with the plan, and passes the stored
+    parameters back in ``snapshot.learned[name]`` in between, so that they stay frozen.
+    """
+
+    name: str
+
+    @property
+    def relearn_after(self) -> timedelta:
+        """How long learned parameters are kept before they are learned again."""
+
+    def learn(self, snapshot: Snapshot) -> Mapping[str, object]:
+        """The parameters ``snapshot`` gives (JSON-able); pure, like ``__call__``."""

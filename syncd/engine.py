@@ -13,16 +13,16 @@ finished before anything new is planned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from connectors.base import Connector, PropertyDef, Writer
-from policies.base import Change, Snapshot, Update
+from policies.base import Change, Learner, Policy, Snapshot, Update
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import SourceLease, StateStore, StoredPlan
@@ -35,6 +35,8 @@ from syncd.push import Pusher, PushReport
 from syncd.rails import SafetyRailError, ceiling_violations, drop_protected
 
 log = get_logger(__name__)
+#: The key of the plan's baseline that holds what the policies learned (see ``_learned``).
+LEARNED = "learned"
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
@@ -288,6 +290,8 @@ class Engine:
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
         changes: list[Change] = []
         policies = build_policies(self.config.policies, default_region=run.config.default_region)
+        learned = self._learned(run.source, snapshot, policies, now)
+        snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         for policy in policies:
             t0 = time.monotonic()
             proposed = policy(snapshot)
@@ -311,7 +315,7 @@ class Engine:
             created_at=now,
             changes=tuple(kept),
             run_id=run.id,
-            baseline=self.store.baseline_summary(run.source),
+            baseline={**self.store.baseline_summary(run.source), LEARNED: learned},
             labels=labels_for(snapshot),
             stats={
                 "protected_dropped": len(blocked),
@@ -335,6 +339,31 @@ class Engine:
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})
         return plan
+
+    def _learned(
+        self, source: str, snapshot: Snapshot, policies: Sequence[Policy], now: datetime
+    ) -> dict[str, Any]:
+        """What each learning policy learned: the last plan's while fresh, else learned now.
+
+        Kept in the plan's baseline under ``LEARNED`` (per policy: ``at`` and ``parameters``),
+        so that a plan can be explained and the parameters stay frozen between re-estimations.
+        """
+        last = self.store.latest_plan(source)
+        stored = self.store.load_plan(last).baseline.get(LEARNED) if last else None
+        out: dict[str, Any] = {}
+        for policy in policies:
+            if not isinstance(policy, Learner):
+                continue
+            kept = stored.get(policy.name) if isinstance(stored, dict) else None
+            if isinstance(kept, dict) and now - datetime.fromisoformat(kept["at"]) < (
+                policy.relearn_after
+            ):
+                out[policy.name] = kept
+                continue
+            t0 = time.monotonic()
+            out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
+            log.info("learned", policy=policy.name, seconds=round(time.monotonic() - t0, 3))
+        return out
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
         """Finish the pushes an earlier run left half done (a crash, a kill)."""

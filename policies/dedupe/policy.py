@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import numpy as np
@@ -111,6 +111,11 @@ class DedupePolicy(Policy):
     def merges(self, snapshot: Snapshot, object_type: str) -> list[Merge]:
         """The merges and reviews for one object type: merges first, each by primary id."""
         return self.analyse(snapshot, object_type).merges
+
+    @property
+    def relearn_after(self) -> timedelta:
+        """How long stored weights stay frozen (``reestimate_days``)."""
+        return timedelta(days=self.settings.reestimate_days)
 
     def learn(self, snapshot: Snapshot) -> dict[str, dict[str, object]]:
         """The weights this snapshot gives, per object type, as JSON (to store with the plan).

@@ -241,6 +241,12 @@ class DedupeSettings(BaseModel):
         description="Estimate match weights from the snapshot (u from random pairs, m by "
         "expectation maximisation) instead of the configured ones, when large enough.",
     )
+    reestimate_days: float = Field(
+        default=7.0,
+        ge=0.0,
+        description="Learned weights are stored with the plan and kept, frozen, for this many "
+        "days (clusters stay stable); then the next plan estimates them again. 0: every plan.",
+    )
     seed: int = Field(
         default=0, description="Seed of the random pairs the weights are estimated from."
     )
