@@ -261,8 +261,10 @@ class DedupePolicy(Policy):
                     return True
                 if model is not None:  # learned weights already weigh each disagreement
                     # a pair whose fields speak for it more than against, or scoring the floor
+                    # (in the review pass, the floor only: reviews stay small enough to read)
                     return not score.conflict and (
-                        score.confidence >= floor or score.evidence_points >= 0
+                        score.confidence >= floor
+                        or (threshold >= self._merge_at and score.evidence_points >= 0)
                     )
                 if score.confidence < floor or score.conflict:
                     return False
