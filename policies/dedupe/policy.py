@@ -6,7 +6,11 @@ compatible (complete linkage): it reaches the pass's threshold, or it scores at 
 ``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
 less, such as a different first name, and not the e-mail/phone/city conflict) -- a record too
 sparse to match another on its own may join, a record that contradicts a member may not. So
-A~B and B~C never put A and C in one cluster when A and C contradict. Pass one links at
+A~B and B~C never put A and C in one cluster when A and C contradict. With learned weights
+(:mod:`policies.dedupe.weights`) the weights already count each disagreement: a pair is
+compatible when it is not held for review (a guard, another name at one firm or line, two
+mailboxes), not in conflict, and scores the floor or -- in pass one -- its fields speak for it
+more than against it (the records of one person with different typos). Pass one links at
 ``merge_threshold``: each cluster becomes a ``Merge`` (kind ``merge``). Pass two links those
 clusters at ``review_threshold``: each group of two or more clusters becomes a ``Merge`` of kind
 ``review`` proposing to merge the clusters' primaries (so an approved review lands on top of
@@ -15,6 +19,11 @@ the automatic merges without contradicting them).
 A person's review decisions (``snapshot.decisions``, see :mod:`policies.dedupe.decisions`)
 constrain both passes: an approved group starts pass one joined and becomes a ``merge`` whose
 reason starts with "approved by a person"; no two records of a rejected group share a cluster.
+
+Weights: stored ones from ``snapshot.learned["dedupe"]`` when given (frozen by the engine
+between re-estimations), else estimated from this snapshot with the settings' ``seed``, else
+(too few records) the configured ones. Pairs a guard catches (:mod:`policies.dedupe.guards`) are
+held below ``merge_threshold``. :meth:`DedupePolicy.analyse` also reports the candidate count.
 
 The primary of a cluster follows ``primary_rule``. ``field_values`` fills each field the primary
 lacks with the value of the most recently modified other record that has one. Dedupe never
