@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from connectors.base import Record
 from policies.base import Merge, Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
 from policies.dedupe.scoring import PairScore, Scorer
-from policies.dedupe.weights import MatchModel
+from policies.dedupe.weights import MatchModel, expectation_maximisation
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 FIRST = ("james", "mary", "robert", "linda", "michael", "susan", "david", "karen", "thomas",
@@ -224,3 +226,18 @@ def test_relatives_sharing_a_home_line_are_held_for_review_with_learned_weights(
     a = extract(contact("a", firstname="Adaeze", **bare), "US")
     b = extract(contact("b", firstname="Chinedu", **bare), "US")
     assert Scorer(learning(), "contacts", feats, model.model).score(a, b).held == ""
+
+
+def test_review_decisions_hold_pairs_in_the_estimate() -> None:
+    # one field, two levels; a hundred pairs that differ: unclamped, EM calls them non-matches
+    fields = ("email",)
+    blocked = np.zeros((100, 1), dtype=np.int8)
+    blocked[:10, 0] = 1
+    u = {"email": (0.99, 0.01)}
+    start = {"email": np.array([0.1, 0.9])}
+    _, free = expectation_maximisation(fields, blocked, u, start, fixed_u=True)
+    clamp = np.full(100, np.nan)
+    clamp[10:30] = 1.0  # a person approved twenty of the differing pairs
+    m, held = expectation_maximisation(fields, blocked, u, start, clamp=clamp, fixed_u=True)
+    assert held > free + 15
+    assert m["email"][0] > 0.5  # approved pairs that differ: a match may differ
