@@ -32,6 +32,10 @@ class Snapshot:
     #: pair or cluster → "approved" or "rejected" (``syncd review``). A rejected set must not be
     #: proposed again; an approved one may be merged whatever its score.
     decisions: Mapping[str, Mapping[frozenset[str], str]] = field(default_factory=dict)
+    #: What policies learned from an earlier snapshot and the engine stored, by policy name then
+    #: key (JSON values): the dedupe policy's match weights per object type, kept frozen
+    #: between re-estimations. Empty: a policy that learns estimates afresh.
+    learned: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def of(self, object_type: str) -> Sequence[Record]:
         """The records of one object type (empty when none were pulled)."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -30,7 +30,7 @@ from model.changes import Change, Snapshot, Update
 from model.errors import SourceBusyError, SourceFatalError, SyncdError
 from model.records import PropertyDef
 from model.writes import FieldChange
-from policies.base import Policy
+from policies.base import Learner, Policy
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import (
@@ -47,7 +47,7 @@ from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, after_merges, compose, record_label
-from syncd.plans import UNDO_OF
+from syncd.plans import UNDO_OF, latest_policy_plan
 from syncd.push import Pusher, PushReport, expand
 from syncd.rails import (
     SafetyRailError,
@@ -59,6 +59,8 @@ from syncd.rails import (
 from syncd.reverts import hold_reverts, needs_lookup, revert_to_dict
 
 log = get_logger(__name__)
+#: The key of the plan's baseline that holds what the policies learned (see ``_learned``).
+LEARNED = "learned"
 Clock = Callable[[], datetime]
 #: The outbox result key of an undo operation whose old value the CRM refused, and its reason.
 NOT_UNDOABLE = "not_undoable"
@@ -407,6 +409,8 @@ class Engine:
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
         settings = self.config.policies_for(run.source)
         policies = build_policies(settings, default_region=run.config.default_region)
+        learned = self._learned(run.source, snapshot, policies, now)
+        snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         allowed, blocked = drop_protected(
             _proposals(policies, snapshot), run.config.apply.protected_fields
         )
@@ -425,7 +429,7 @@ class Engine:
             created_at=now,
             changes=tuple(kept),
             run_id=run.id,
-            baseline=self.store.baseline_summary(run.source),
+            baseline={**self.store.baseline_summary(run.source), LEARNED: learned},
             labels=labels,
             stats={
                 "protected_dropped": len(blocked),
@@ -512,6 +516,31 @@ class Engine:
             log.warning("could not read who changed fields back", error=str(exc))
             return {}
         return found
+
+    def _learned(
+        self, source: str, snapshot: Snapshot, policies: Sequence[Policy], now: datetime
+    ) -> dict[str, Any]:
+        """What each learning policy learned: the last plan's while fresh, else learned now.
+
+        Kept in the plan's baseline under ``LEARNED`` (per policy: ``at`` and ``parameters``),
+        so that a plan can be explained and the parameters stay frozen between re-estimations.
+        """
+        last = latest_policy_plan(self.store, source)
+        stored = self.store.load_plan(last).baseline.get(LEARNED) if last else None
+        out: dict[str, Any] = {}
+        for policy in policies:
+            if not isinstance(policy, Learner):
+                continue
+            kept = stored.get(policy.name) if isinstance(stored, dict) else None
+            if isinstance(kept, dict) and now - datetime.fromisoformat(kept["at"]) < (
+                policy.relearn_after
+            ):
+                out[policy.name] = kept
+                continue
+            t0 = time.monotonic()
+            out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
+            log.info("learned", policy=policy.name, seconds=round(time.monotonic() - t0, 3))
+        return out
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
         """Finish the pushes an earlier run left half done (a crash, a kill)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies.dedupe.features import Features
-from policies.dedupe.scoring import PairScore
+from policies.dedupe.scoring import OTHER_REGION, PairScore
 from policies.normalizers import split_extension
 
 _LABELS = {
@@ -15,6 +15,7 @@ _LABELS = {
     "address": "address",
     "city": "city",
     "zip": "zip",
+    "state": "state",
 }
 
 
@@ -54,6 +55,8 @@ def _name_phrase(a: Features, b: Features, score: PairScore) -> str | None:
 
 def _field_phrase(a: Features, b: Features, field: str, similarity: float) -> str:
     label = _LABELS.get(field, field)
+    if field == "phone" and similarity == OTHER_REGION:
+        return f"phone {a.phones[0]} ~ {b.phones[0]} (same number, one without country code)"
     if field in ("email", "phone") and similarity > 0:
         values = (a.emails, b.emails) if field == "email" else (a.phones, b.phones)
         how = "" if similarity >= 1.0 else f" ({similarity:.2f}: extension on one side only)"
@@ -80,4 +83,6 @@ def explain(a: Features, b: Features, score: PairScore) -> str:
     text = ", ".join(phrases) or "weak overall similarity"
     if against:
         text += "; but different " + ", ".join(against)
+    if score.held:
+        text += f"; held for review: {score.held}"
     return text
