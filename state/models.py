@@ -241,7 +241,7 @@ class HealthRow(SQLModel, table=True):
     """Data-quality figures of one object type of a source, measured by one run.
 
     ``object_type`` is a canonical type or ``all`` (the whole source); ``metrics`` maps a
-    metric name (``syncd.health``) to a number. One row per run and object type.
+    metric name (``syncd.quality``) to a number. One row per run and object type.
     """
 
     __tablename__ = "health"

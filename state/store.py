@@ -41,7 +41,7 @@ from state.base import (
     StateStore,
     StoredPlan,
 )
-from state.engine import WRITE_OPTION, describe_url, make_engine
+from state.db import WRITE_OPTION, describe_url, make_engine
 from state.errors import cause, describe_db_error
 from state.locks import SourceLock, SourceLocks
 from state.models import (

@@ -44,11 +44,11 @@ from state.base import (
     StoredPlan,
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
-from syncd.health import health
 from syncd.logging import get_logger
 from syncd.plan import Plan, after_merges, compose, record_label
 from syncd.plans import UNDO_OF
 from syncd.push import Pusher, PushReport, expand
+from syncd.quality import health
 from syncd.rails import (
     SafetyRailError,
     ceiling_violations,

@@ -30,9 +30,9 @@ from model.changes import Change, CreateTask, Merge, Update
 from model.errors import StateError
 from state.base import AuditEntry, HealthPoint, StateStore
 from syncd.files import write_private
-from syncd.health import ALL
 from syncd.plan import Plan, record_label
 from syncd.plans import latest_policy_plan
+from syncd.quality import ALL
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
 from syncd.reverts import describe
 from syncd.review import held_reverts

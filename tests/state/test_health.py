@@ -11,7 +11,7 @@ from alembic import command
 from model.changes import Flag
 from model.errors import StateError
 from state import migrate
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
