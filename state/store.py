@@ -711,11 +711,6 @@ class SqlStateStore(StateStore):
 
     # -- health and reports ----------------------------------------------------------------------
 
-    def latest_plan(self, source: str) -> str | None:
-        with self._tx() as conn:
-            self._require_source(conn, source)
-            return health_sql.latest_plan(conn, source)
-
     def save_health(
         self,
         run_id: str,

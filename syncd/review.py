@@ -64,12 +64,6 @@ class ReviewItem:
         return frozenset((self.primary_id, *self.merged_ids))
 
 
-def latest_plan_id(store: StateStore, source: str) -> str | None:
-    """The id of ``source``'s newest plan of the policies (by ``created_at``, then id),
-    ``None`` when none: the plan an ``undo`` makes holds no reviews and does not count."""
-    return latest_policy_plan(store, source)
-
-
 def _label(record: Record) -> str:
     props = record.properties
     if record.object_type == "companies":
@@ -85,7 +79,7 @@ def review_items(store: StateStore, source: str) -> list[ReviewItem]:
 
     Empty when the source has no plan. Labels come from the stored records.
     """
-    plan_id = latest_plan_id(store, source)
+    plan_id = latest_policy_plan(store, source)
     if plan_id is None:
         return []
     reviews = [
@@ -151,7 +145,7 @@ def decide(  # noqa: PLR0917  (mirrors StateStore.record_review)
     if len(group) < 2:
         raise ReviewError("a decision needs at least two record ids")
     items = review_items(store, source)
-    if not items and latest_plan_id(store, source) is None:
+    if not items and latest_policy_plan(store, source) is None:
         raise ReviewError(f"source {source!r} has no plan to review")
     for item in items:
         if item.object_type == object_type and group <= item.ids:
