@@ -28,9 +28,10 @@ from typing import Final
 
 from model.changes import Change, CreateTask, Merge, Update
 from model.errors import StateError
+from model.fields import record_label
 from state.base import AuditEntry, HealthPoint, StateStore
 from syncd.files import write_private
-from syncd.plan import Plan, record_label
+from syncd.plan import Plan
 from syncd.plans import latest_policy_plan
 from syncd.quality import ALL
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
@@ -228,12 +229,7 @@ def _load_plan(store: StateStore, plan_id: str) -> Plan:
     labels: dict[tuple[str, str], str] = {}
     for object_type, ids in wanted.items():
         for record_id, record in store.get_records(stored.source, object_type, ids).items():
-            if object_type == "owners":
-                props = record.properties
-                first, last = props.get("firstname") or "", props.get("lastname") or ""
-                label = f"{first} {last}".strip() or (props.get("email") or "")
-            else:
-                label = record_label(object_type, record.properties)
+            label = record_label(object_type, record.properties)
             if label:
                 labels[(object_type, record_id)] = label
     return Plan(

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from model.changes import Merge
 from model.errors import SyncdError
-from model.records import Record
+from model.fields import record_label
 from state.base import Revert, StateStore
 from syncd.plans import latest_policy_plan
 from syncd.report import cut
@@ -64,16 +64,6 @@ class ReviewItem:
         return frozenset((self.primary_id, *self.merged_ids))
 
 
-def _label(record: Record) -> str:
-    props = record.properties
-    if record.object_type == "companies":
-        return (props.get("name") or props.get("domain") or "").strip()
-    name = " ".join(
-        p.strip() for p in (props.get("firstname"), props.get("lastname")) if p and p.strip()
-    )
-    return name or (props.get("email") or "").strip()
-
-
 def review_items(store: StateStore, source: str) -> list[ReviewItem]:
     """Every review change of ``source``'s latest plan, decided or not, in plan order.
 
@@ -89,7 +79,7 @@ def review_items(store: StateStore, source: str) -> list[ReviewItem]:
     for change in reviews:
         wanted.setdefault(change.object_type, set()).update((change.primary_id, *change.merged_ids))
     labels = {
-        (object_type, record_id): _label(record)
+        (object_type, record_id): record_label(object_type, record.properties)
         for object_type, ids in sorted(wanted.items())
         for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
     }
@@ -206,7 +196,8 @@ def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
             revert.value or ""
         ):
             continue
-        found.append((revert, _label(record) if record is not None else ""))
+        label = "" if record is None else record_label(record.object_type, record.properties)
+        found.append((revert, label))
     return found
 
 
