@@ -139,7 +139,7 @@ class PlanRow(SQLModel, table=True):
 
 
 class PlanChangeRow(SQLModel, table=True):
-    """One change of a plan; ``payload`` is its ``policies.base.change_to_dict`` form.
+    """One change of a plan; ``payload`` is its ``model.changes.change_to_dict`` form.
 
     ``record_id`` is the record the change is about (a merge's primary).
     """
