@@ -30,7 +30,7 @@ from model.changes import Merge
 from model.errors import SyncdError
 from model.fields import record_label
 from state.base import Revert, StateStore
-from syncd.plans import latest_policy_plan
+from syncd.plans import latest_policy_plan, stored_records
 from syncd.report import cut
 from syncd.reverts import describe
 
@@ -75,13 +75,10 @@ def review_items(store: StateStore, source: str) -> list[ReviewItem]:
     reviews = [
         c for c in store.load_plan(plan_id).changes if isinstance(c, Merge) and c.kind == "review"
     ]
-    wanted: dict[str, set[str]] = {}
-    for change in reviews:
-        wanted.setdefault(change.object_type, set()).update((change.primary_id, *change.merged_ids))
+    keys = [(c.object_type, i) for c in reviews for i in (c.primary_id, *c.merged_ids)]
     labels = {
-        (object_type, record_id): record_label(object_type, record.properties)
-        for object_type, ids in sorted(wanted.items())
-        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
+        key: record_label(record.object_type, record.properties)
+        for key, record in stored_records(store, source, keys).items()
     }
     return [
         ReviewItem(
@@ -181,14 +178,7 @@ def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
     with its record's label (empty when the record is not stored). A field that holds syncd's
     value again, as last pulled, is left out: there is nothing to hold back for now."""
     held = store.reverts(source, released=False)
-    wanted: dict[str, set[str]] = {}
-    for revert in held:
-        wanted.setdefault(revert.object_type, set()).add(revert.record_id)
-    records = {
-        (object_type, record_id): record
-        for object_type, ids in sorted(wanted.items())
-        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
-    }
+    records = stored_records(store, source, [(r.object_type, r.record_id) for r in held])
     found = []
     for revert in held:
         record = records.get((revert.object_type, revert.record_id))

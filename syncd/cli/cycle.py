@@ -56,9 +56,9 @@ from syncd.cli.common import (
 from syncd.config import Config
 from syncd.csv_mode import plan_csv
 from syncd.engine import ApplyResult, Engine
-from syncd.html_report import stored_plan
 from syncd.plan import Plan
 from syncd.plan_csv import read_exclusions
+from syncd.plans import stored_plan
 from syncd.push import PushReport
 from syncd.report import (
     Format,
