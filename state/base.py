@@ -439,10 +439,6 @@ class StateStore(abc.ABC):
     # -- health and reports ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def latest_plan(self, source: str) -> str | None:
-        """The id of ``source``'s newest plan (by ``created_at``, then id); ``None`` if none."""
-
-    @abc.abstractmethod
     def save_health(
         self,
         run_id: str,

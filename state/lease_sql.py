@@ -9,7 +9,7 @@ is refused after it. Datetimes arrive already checked to be UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from model.errors import LeaseLostError
 from state.base import SourceLease
 from state.models import leases_t
+from state.rows import from_row
 
 #: The dialect's INSERT (one that supports ``on_conflict_do_*``) of a table.
 InsertFn = Callable[[sa.Table], Any]
@@ -74,7 +75,7 @@ def holder(conn: Connection, source: str) -> SourceLease | None:
         .mappings()
         .first()
     )
-    return None if row is None else _lease(row)
+    return None if row is None else from_row(SourceLease, row)
 
 
 def describe(lease: SourceLease | None) -> str:
@@ -106,19 +107,10 @@ def require_current(conn: Connection, sources: Iterable[str], epoch: int) -> Non
         if row is None or row["run_id"] is None:
             current = "no command holds it now"
         else:
-            current = f"it is at epoch {row['epoch']}, held by {describe(_lease(row))}"
+            current = (
+                f"it is at epoch {row['epoch']}, held by {describe(from_row(SourceLease, row))}"
+            )
         raise LeaseLostError(
             f"the lease on source {source!r} at epoch {epoch} was lost ({current}); "
             "nothing was recorded: stop, another command has taken the source over"
         )
-
-
-def _lease(row: Mapping[Any, Any]) -> SourceLease:
-    return SourceLease(
-        source=row["source"],
-        epoch=int(row["epoch"]),
-        run_id=row["run_id"],
-        host=row["host"],
-        pid=int(row["pid"]),
-        since=row["since"],
-    )

@@ -139,7 +139,7 @@ class PlanRow(SQLModel, table=True):
 
 
 class PlanChangeRow(SQLModel, table=True):
-    """One change of a plan; ``payload`` is its ``policies.base.change_to_dict`` form.
+    """One change of a plan; ``payload`` is its ``model.changes.change_to_dict`` form.
 
     ``record_id`` is the record the change is about (a merge's primary).
     """
@@ -241,7 +241,7 @@ class HealthRow(SQLModel, table=True):
     """Data-quality figures of one object type of a source, measured by one run.
 
     ``object_type`` is a canonical type or ``all`` (the whole source); ``metrics`` maps a
-    metric name (``syncd.health``) to a number. One row per run and object type.
+    metric name (``syncd.quality``) to a number. One row per run and object type.
     """
 
     __tablename__ = "health"

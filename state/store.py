@@ -41,7 +41,7 @@ from state.base import (
     StateStore,
     StoredPlan,
 )
-from state.engine import WRITE_OPTION, describe_url, make_engine
+from state.db import WRITE_OPTION, describe_url, make_engine
 from state.errors import cause, describe_db_error
 from state.locks import SourceLock, SourceLocks
 from state.models import (
@@ -56,6 +56,7 @@ from state.models import (
 from state.rows import (
     IN_CHUNK,
     change_record_id,
+    from_row,
     id_sort_key,
     iso,
     newest_per_id,
@@ -473,7 +474,7 @@ class SqlStateStore(StateStore):
             row = conn.execute(sa.select(runs_t).where(runs_t.c.id == run_id)).mappings().first()
         if row is None:
             raise StateError(f"unknown run {run_id!r}")
-        return _run_info(row)
+        return from_row(RunInfo, row)
 
     def list_runs(self, source: str | None = None, limit: int = 20) -> list[RunInfo]:
         query = sa.select(runs_t).order_by(runs_t.c.started_at.desc(), runs_t.c.id.desc())
@@ -481,7 +482,7 @@ class SqlStateStore(StateStore):
             query = query.where(runs_t.c.source == source)
         with self._tx() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
-        return [_run_info(row) for row in rows]
+        return [from_row(RunInfo, row) for row in rows]
 
     def skipped_records(self, run_id: str) -> list[tuple[str, str, str]]:
         query = (
@@ -711,11 +712,6 @@ class SqlStateStore(StateStore):
 
     # -- health and reports ----------------------------------------------------------------------
 
-    def latest_plan(self, source: str) -> str | None:
-        with self._tx() as conn:
-            self._require_source(conn, source)
-            return health_sql.latest_plan(conn, source)
-
     def save_health(
         self,
         run_id: str,
@@ -742,16 +738,3 @@ class SqlStateStore(StateStore):
         self._closed = True
         self._locks.close()
         self._engine.dispose()
-
-
-def _run_info(row: Mapping[Any, Any]) -> RunInfo:
-    return RunInfo(
-        id=row["id"],
-        source=row["source"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        status=row["status"],
-        dry_run=bool(row["dry_run"]),
-        counts=row["counts"],
-        error=row["error"],
-    )

@@ -25,7 +25,7 @@ from connectors.registry import registered, registration
 from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
-from state.engine import URL_FORMS, url_problem
+from state.db import URL_FORMS, url_problem
 from syncd.vocabulary import Vocabulary, dotted
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)

@@ -28,6 +28,7 @@ import structlog
 from connectors.base import Connector, Writer
 from model.changes import Change, Snapshot, Update
 from model.errors import SourceBusyError, SourceFatalError, SyncdError
+from model.fields import record_label
 from model.records import PropertyDef
 from model.writes import FieldChange
 from policies.base import Learner, Policy
@@ -44,11 +45,11 @@ from state.base import (
     StoredPlan,
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
-from syncd.health import health
 from syncd.logging import get_logger
-from syncd.plan import Plan, after_merges, compose, record_label
+from syncd.plan import Plan, after_merges, compose
 from syncd.plans import UNDO_OF, latest_policy_plan
 from syncd.push import Pusher, PushReport, expand
+from syncd.quality import health
 from syncd.rails import (
     SafetyRailError,
     ceiling_violations,
@@ -671,10 +672,7 @@ def _revert(
             (o for o in snapshot.owners.values() if str(o.get("user_id") or "") == change.user_id),
             None,
         )
-        name = ""
-        if owner is not None:
-            parts = (owner.get("firstname"), owner.get("lastname"))
-            name = " ".join(p for p in parts if p) or (owner.get("email") or "")
+        name = "" if owner is None else record_label("owners", owner)
         by = f"{name} (user {change.user_id})" if name else f"user {change.user_id}"
     return Revert(
         source=source,
@@ -737,6 +735,5 @@ def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
         for record in records
     }
     for owner_id, owner in snapshot.owners.items():
-        name = " ".join(p for p in (owner.get("firstname"), owner.get("lastname")) if p)
-        labels[("owners", owner_id)] = name or (owner.get("email") or "")
+        labels[("owners", owner_id)] = record_label("owners", owner)
     return labels

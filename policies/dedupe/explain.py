@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from model.fields import person_name
 from policies.dedupe.features import Features
 from policies.dedupe.scoring import OTHER_REGION, PairScore
 from policies.normalizers import split_extension
@@ -17,10 +18,6 @@ _LABELS = {
     "zip": "zip",
     "state": "state",
 }
-
-
-def _person(f: Features) -> str:
-    return " ".join(p for p in (f.show("firstname"), f.show("lastname")) if p)
 
 
 def _shown(f: Features, field: str) -> str:
@@ -45,7 +42,7 @@ def _name_phrase(a: Features, b: Features, score: PairScore) -> str | None:
     sims = [score.similarities[f] for f in ("firstname", "lastname") if f in score.similarities]
     if not sims or sum(score.points.get(f, 0.0) for f in ("firstname", "lastname")) <= 0:
         return None
-    left, right = _person(a), _person(b)
+    left, right = person_name(a.record.properties), person_name(b.record.properties)
     value = sum(sims) / len(sims)
     if left.casefold() == right.casefold():
         return f"same name {left!r}"

@@ -183,7 +183,10 @@ def test_guard_on_open_deals() -> None:
                NOW, associations={"deals": ("d1",)})  # fmt: skip
     b = Record("contacts", "2", {"firstname": "Jane", "lastname": "Dawson", "email": "j@x.com"},
                NOW, associations={"deals": ("d2",)})  # fmt: skip
-    deals = [Record("deals", d, {"stage": "appointmentscheduled", "is_closed": "false"}, NOW) for d in ("d1", "d2")]
+    deals = [
+        Record("deals", d, {"stage": "appointmentscheduled", "is_closed": "false"}, NOW)
+        for d in ("d1", "d2")
+    ]
     snapshot = Snapshot("t", NOW, {"contacts": [a, b], "deals": deals})
     settings = DedupeSettings.model_validate({"guards": {"both_open_deals": True}})
     assert merged_groups(DedupePolicy(settings)(snapshot)) == set()

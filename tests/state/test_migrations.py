@@ -18,7 +18,7 @@ from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore, open_store
 
 TABLES_0001 = {

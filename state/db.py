@@ -1,4 +1,5 @@
-"""Engines for the state store: SQLite tuned for one daemon, PostgreSQL for replicas.
+"""Database engines for the state store (not the sync engine, `syncd/engine.py`): SQLite tuned for
+one daemon, PostgreSQL for replicas.
 
 SQLite: WAL journal (file databases), foreign keys enforced, a busy timeout so a second process
 waits for the write lock instead of failing, and real transactions: pysqlite's own implicit
