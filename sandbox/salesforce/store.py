@@ -218,6 +218,8 @@ class SalesforceState:
         """Create a record as it is (no validation: seed data is as messy as it comes); its id."""
         with self.lock:
             typed = _typed(OBJECTS[sobject], values)
+            if OBJECTS[sobject].field("OwnerId") is not None and not typed.get("OwnerId"):
+                typed["OwnerId"] = self.api_user_id  # every record has an owner
             record_id = self._insert(sobject, typed, created_at or self.clock(), by=by)
             if modified_at is not None:
                 record = self._tables[sobject][record_id]
