@@ -141,7 +141,7 @@ def describe(exc: BaseException) -> str | None:
                 first = message.strip().splitlines()[-1] if "\n" in message else message
                 parts.append(f"message={first[:200]}")
         return "; ".join(parts)
-    if isinstance(exc, _TRANSIENT_NETWORK | requests.RequestException):
+    if isinstance(exc, (*_TRANSIENT_NETWORK, requests.RequestException)):
         return f"Salesforce unreachable: {type(exc).__name__}: {exc}"
     return None
 
