@@ -157,10 +157,19 @@ class SalesforceClient:
     def close(self) -> None:
         self.session.close()
 
-    def call(self, fn: Callable[[Salesforce], T], *, single_record: bool = False) -> T:
+    def call(
+        self,
+        fn: Callable[[Salesforce], T],
+        *,
+        single_record: bool = False,
+        idempotent: bool = True,
+    ) -> T:
         """``fn(sf)`` with retries of transient failures, one new login when the session
-        expired, and the allowance kept (see :mod:`connectors.salesforce.limits`)."""
+        expired, and the allowance kept (see :mod:`connectors.salesforce.limits`). A call that
+        is not ``idempotent`` (a create) is never resent here: its caller checks what landed
+        first."""
         self.allowance.check(self._probe)
+        retry = self._retry if idempotent else RetrySettings(max_attempts=1)
         relogged = False
 
         def attempt() -> T:
@@ -170,7 +179,7 @@ class SalesforceClient:
             try:
                 return call_with_retry(
                     attempt,
-                    self._retry,
+                    retry,
                     classify=lambda exc: classify(exc, single_record=single_record),
                     describe=describe,
                     sleep=self._sleep,
@@ -223,8 +232,12 @@ class SalesforceClient:
         return dict(body)
 
     def collections(self, method: str, **kwargs: Any) -> list[Any]:
-        """One sObject Collections call (``composite/sobjects``); its per-record results."""
-        body = self.call(lambda sf: sf.restful("composite/sobjects", method=method, **kwargs))
+        """One sObject Collections call (``composite/sobjects``); its per-record results. A
+        ``POST`` creates records: it is not resent after a failure that may have landed."""
+        body = self.call(
+            lambda sf: sf.restful("composite/sobjects", method=method, **kwargs),
+            idempotent=method != "POST",
+        )
         return list(body or [])
 
     def limits(self) -> Usage | None:

@@ -115,6 +115,10 @@ class SalesforceWriter(Writer):
         self._sleep = sleep
         self._task_creators: dict[str, str] = {}
 
+    def _backoff(self, attempt: int) -> float:
+        """The wait before attempt ``attempt + 1`` of records sent again."""
+        return min(self._retry.max_wait, self._retry.initial_wait * 2 ** (attempt - 1))
+
     # ------------------------------------------------------------------ reads
 
     def _select(self, fields: FieldMap, where: str, *, deleted: bool = False) -> list[Any]:
@@ -339,7 +343,7 @@ class SalesforceWriter(Writer):
                     refused.append((write, answer))
             settled.update(self._refusals(object_type, fields, refused))
             if again:
-                wait = min(self._retry.max_wait, self._retry.initial_wait * 2 ** (attempt - 1))
+                wait = self._backoff(attempt)
                 log.warning(
                     "retrying", records=len(again), reason="UNABLE_TO_LOCK_ROW", wait_seconds=wait
                 )
@@ -446,6 +450,7 @@ class SalesforceWriter(Writer):
                 if attempt >= self._retry.max_attempts:
                     settled.update({w.key: _failed(w.key, exc) for w in pending})
                     break
+                self._sleep(self._backoff(attempt))
                 attempt += 1
                 continue
             except SyncdError as exc:
