@@ -29,6 +29,7 @@ import structlog
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
     SalesforceError,
     SalesforceExpiredSession,
     SalesforceGeneralError,
@@ -129,9 +130,13 @@ class SalesforceClient:
         self.session = make_session(ca_file, settings.request_timeout_seconds, self._observe)
         self._sf: Salesforce | None = None
         self._user_id: str | None = None
+        self._last_login_status: int | None = None
 
     def _observe(self, response: requests.Response) -> None:
-        self.calls[call_label(response.url)] += 1
+        label = call_label(response.url)
+        self.calls[label] += 1
+        if label in ("soap", "login"):
+            self._last_login_status = response.status_code
         self.allowance.observe(response.headers)
 
     # -- the SDK ----------------------------------------------------------------------------
@@ -140,7 +145,17 @@ class SalesforceClient:
     def sf(self) -> Salesforce:
         """The SDK client, logged in on first use."""
         if self._sf is None:
-            session_id, instance = auth.login(self.settings, self._credentials, self.session)
+            self._last_login_status = None
+            try:
+                session_id, instance = auth.login(self.settings, self._credentials, self.session)
+            except SalesforceAuthenticationFailed as refused:
+                status = self._last_login_status
+                if isinstance(refused.code, str) or status is None or status < 500:
+                    raise  # Salesforce's own refusal: a fault code, an OAuth error
+                # no SOAP fault, no OAuth error: a gateway or an outage answered the login
+                raise SalesforceGeneralError(
+                    self.settings.login_base, status, "login", refused.auth_message.encode()
+                ) from refused
             self.logins += 1
             self._sf = Salesforce(
                 session_id=session_id,
