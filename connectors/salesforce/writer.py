@@ -117,7 +117,7 @@ class SalesforceWriter(Writer):
 
     def _backoff(self, attempt: int) -> float:
         """The wait before attempt ``attempt + 1`` of records sent again."""
-        return min(self._retry.max_wait, self._retry.initial_wait * 2 ** (attempt - 1))
+        return float(min(self._retry.max_wait, self._retry.initial_wait * 2 ** (attempt - 1)))
 
     # ------------------------------------------------------------------ reads
 
