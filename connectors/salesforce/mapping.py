@@ -97,7 +97,7 @@ VENDOR_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
             "Description": "body",
             "Status": "status",
             "Priority": "priority",
-            "Type": "task_type",
+            "TaskSubtype": "task_type",
             "ActivityDate": "due",
             "OwnerId": "owner_id",
             **_TIMES,

@@ -224,7 +224,7 @@ TASK_STATUSES: Final[dict[str, bool]] = {
     "Deferred": False,
 }
 TASK_PRIORITIES: Final = ("High", "Normal", "Low")
-TASK_TYPES: Final = ("Call", "Email", "Meeting", "Other")
+TASK_SUBTYPES: Final = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
 SALUTATIONS: Final = ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.")
 
 
@@ -372,7 +372,15 @@ TASK = SObjectType(
             picklist=_picks(*TASK_PRIORITIES),
             default="Normal",
         ),
-        Field("Type", "picklist", "Type", 40, picklist=_picks(*TASK_TYPES)),
+        Field(
+            "TaskSubtype",
+            "picklist",
+            "Task Subtype",
+            40,
+            picklist=_picks(*TASK_SUBTYPES),
+            restricted=True,
+            updateable=False,
+        ),
         Field("ActivityDate", "date", "Due Date Only"),
         Field("IsClosed", "boolean", "Closed", nillable=False, calculated=True, **_RO),
     ),

@@ -62,7 +62,7 @@ TASK_STATUS = {
     "DEFERRED": "Deferred",
 }
 PRIORITY = {"LOW": "Low", "MEDIUM": "Normal", "HIGH": "High"}
-TASK_TYPE = {"TODO": "Other", "CALL": "Call", "EMAIL": "Email"}
+TASK_TYPE = {"TODO": "Task", "CALL": "Call", "EMAIL": "Email"}
 _INDUSTRY_WORDS = {
     "BANK": "Banking",
     "FINANC": "Finance",
@@ -283,7 +283,7 @@ def seed_state(state: SalesforceState, dataset: _Dataset) -> Seeded:
                 "Description": p.get("hs_task_body"),
                 "Status": TASK_STATUS.get(p.get("hs_task_status") or "", "Not Started"),
                 "Priority": PRIORITY.get(p.get("hs_task_priority") or "", "Normal"),
-                "Type": TASK_TYPE.get(p.get("hs_task_type") or "", "Other"),
+                "TaskSubtype": TASK_TYPE.get(p.get("hs_task_type") or "", "Task"),
                 "ActivityDate": _date(p.get("hs_timestamp")),
                 "OwnerId": owner_of(p) or state.api_user_id,
                 "WhoId": who[1] if who else None,

@@ -283,10 +283,16 @@ class _Parser:
         return Query(self.text, found, fields, count, where, tuple(order), limit, offset)
 
     def identifier(self) -> Token:
+        """A name, or a dotted path (``Account.Name``: a relationship, refused by
+        :meth:`field_ref`)."""
         token = self.take()
         if token.kind != "ident":
             raise self.unexpected(token)
-        return token
+        parts = [token.text]
+        while self.current.kind == "punct" and self.current.text == ".":
+            self.index += 1
+            parts.append(self.identifier().text)
+        return Token("ident", ".".join(parts), token.column) if len(parts) > 1 else token
 
     def integer(self) -> int:
         token = self.take()
@@ -301,6 +307,14 @@ class _Parser:
 
     def field_ref(self, token: Token) -> FieldRef:
         assert self.sobject is not None
+        if "." in token.text:
+            raise SoqlError(
+                "INVALID_FIELD",
+                f"Didn't understand relationship '{token.text.split('.')[0]}' in field path. "
+                "(sandbox: relationship queries are not emulated)",
+                self.text,
+                token.column,
+            )
         found = self.sobject.field(token.text)
         if found is None or self.hidden(self.sobject.name, found.name):
             raise SoqlError(
@@ -309,14 +323,6 @@ class _Parser:
                 "attempting to use a custom field, be sure to append the '__c' after the custom "
                 "field name. Please reference your WSDL or the describe call for the appropriate "
                 "names.",
-                self.text,
-                token.column,
-            )
-        if self.current.kind == "punct" and self.current.text == ".":
-            raise SoqlError(
-                "INVALID_FIELD",
-                f"Didn't understand relationship '{token.text}' in field path. (sandbox: "
-                "relationship queries are not emulated)",
                 self.text,
                 token.column,
             )
