@@ -16,7 +16,7 @@ from connectors.csv import REGISTRATION as CSV
 from connectors.hubspot import REGISTRATION as HUBSPOT
 from connectors.salesforce import REGISTRATION as SALESFORCE
 
-BUILT_IN: tuple[Registration[Any], ...] = (HUBSPOT, SALESFORCE, CSV)
+BUILT_IN: tuple[Registration[Any], ...] = (HUBSPOT, CSV, SALESFORCE)
 
 _registered: dict[str, Registration[Any]] = {r.name: r for r in BUILT_IN}
 

@@ -218,6 +218,37 @@ class SalesforceConnector(SalesforceWriter, Connector):
             )
         return found
 
+    # ------------------------------------------------------------------ completeness
+
+    def count(
+        self, object_type: str, modified_from: datetime, modified_before: datetime
+    ) -> int | None:
+        """Live records of ``object_type`` whose ``SystemModstamp`` is in
+        [``modified_from``, ``modified_before``): one ``SELECT COUNT()`` (converted leads, which
+        a pull delivers archived, are left out). For the service's completeness audit."""
+        if object_type == "owners" or object_type not in SOBJECTS:
+            return None
+        where = (
+            f"SystemModstamp >= {soql_datetime(modified_from)} "
+            f"AND SystemModstamp < {soql_datetime(modified_before)}"
+        )
+        if object_type == "leads":
+            where += " AND IsConverted = false"
+        return self._client.count(f"SELECT COUNT() FROM {SOBJECTS[object_type]} WHERE {where}")
+
+    def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
+        """Ids of ``object_type`` records the recycle bin holds as deleted before
+        ``archived_before`` (``queryAll``; Salesforce empties the bin after 15 days, so older
+        deletions are not listed). For the service's completeness audit."""
+        if object_type == "owners" or object_type not in SOBJECTS:
+            return None
+        soql = (
+            f"SELECT Id FROM {SOBJECTS[object_type]} WHERE IsDeleted = true "
+            f"AND SystemModstamp < {soql_datetime(archived_before)}"
+        )
+        pages = self._client.query_pages(soql, include_deleted=True)
+        return {str(raw["Id"]) for page in pages for raw in page if raw.get("Id")}
+
     # ------------------------------------------------------------------ pulls
 
     def pull(

@@ -24,7 +24,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.retry import ErrorAction
-from model.errors import SourceFatalError
+from model.errors import SourcePausedError
 from model.writes import WriteErrorKind
 
 LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
@@ -44,7 +44,7 @@ _TRANSIENT_NETWORK: tuple[type[BaseException], ...] = (
 )
 
 
-class AllowanceSpentError(SourceFatalError):
+class AllowanceSpentError(SourcePausedError):
     """The org's daily API allowance is spent (``REQUEST_LIMIT_EXCEEDED``), or what is left of it
     is the reserve kept for people and other tools. The allowance is a rolling 24 hours: the
     source must pause, and resumes when a probe of ``limits/`` shows room above the reserve."""

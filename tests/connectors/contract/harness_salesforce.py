@@ -31,7 +31,7 @@ class SalesforceHarness:
         Capability.RATE_LIMITS: (
             "Salesforce answers no 'too many requests, retry after': its limit is a rolling "
             "24-hour allowance, and a spent one (403 REQUEST_LIMIT_EXCEEDED) pauses the source "
-            "(tests/connectors/salesforce/test_limits.py)"
+            "(tests/connectors/salesforce/test_limits_auth.py)"
         )
     }
     absent_id = make_id(PREFIXES["Contact"], 10**12)

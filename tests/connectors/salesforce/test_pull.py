@@ -227,3 +227,18 @@ def _write(key: str, record_id: str, **fields: str | None) -> object:
     from model.writes import FieldWrite
 
     return FieldWrite(key, record_id, fields)
+
+
+def test_the_completeness_audit_can_count_and_list_deletions(world: World) -> None:
+    start = world.clock.now
+    kept = [world.contact(firstname=f"K{i}") for i in range(3)]
+    gone = world.contact(firstname="Gone")
+    world.clock.tick(minutes=1)
+    world.state.delete("Contact", gone)
+    world.clock.tick(minutes=1)
+    connector = world.connector()
+
+    assert connector.count("contacts", start, world.clock.now) == len(kept)
+    assert connector.count("contacts", world.clock.now, world.clock.now) == 0
+    assert connector.archived_ids("contacts", world.clock.now) == {gone}
+    assert connector.count("owners", start, world.clock.now) is None
