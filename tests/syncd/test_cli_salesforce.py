@@ -102,4 +102,8 @@ def test_the_example_config_plans_the_salesforce_sandbox_from_a_copy(
     assert kinds[("update", "leads")] > 0
     assert kinds[("create_task", "deals")] > 0
     assert not any(c["kind"] == "merge" and c["object_type"] == "leads" for c in plan["changes"])
+    assert any(
+        c["kind"] == "flag" and c["object_type"] == "leads" and "duplicates contact" in c["reason"]
+        for c in plan["changes"]
+    ), "a lead that duplicates a contact is a finding"
     assert (folder / "syncd.db").exists(), "the store is beside the copy"
