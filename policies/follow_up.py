@@ -46,7 +46,7 @@ from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
 
-FollowUpType = Literal["contacts", "deals", "companies"]
+FollowUpType = Literal["contacts", "leads", "deals", "companies"]
 
 
 class Condition(BaseModel):
@@ -163,6 +163,13 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open lead {display_name} (lead status {lead_status}) has no open task.",
     ),
     FollowUpRule(
+        object_type="leads",
+        when=(Condition(field="lead_open", equals=TRUE),),
+        reason="open lead (lead status {lead_status})",
+        subject="Follow up with {display_name}",
+        body="Open lead {display_name} (lead status {lead_status}) has no open task.",
+    ),
+    FollowUpRule(
         object_type="deals",
         when=(Condition(field="is_closed", not_in=(TRUE,)),),
         reason="open deal (stage {stage})",
@@ -170,7 +177,8 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open deal {display_name} (stage {stage}) has no open task.",
     ),
 )
-"""The rules without ``rules`` in the settings: open leads and open deals."""
+"""The rules without ``rules`` in the settings: open leads (contacts with an open lead status,
+and the records of CRMs that keep leads apart, such as Salesforce) and open deals."""
 
 
 class FollowUpSettings(BaseModel):
@@ -343,10 +351,10 @@ def _archived(props: Mapping[str, str | None]) -> bool:
 
 def _display_name(record: Record) -> str:
     props = record.properties
-    if record.object_type == "contacts":
+    if record.object_type in ("contacts", "leads"):
         name = collapse_whitespace(f"{props.get('firstname') or ''} {props.get('lastname') or ''}")
         email = (props.get("email") or "").strip()
-        return name or email or f"contact {record.id}"
+        return name or email or f"{record.object_type[:-1]} {record.id}"
     if record.object_type == "companies":
         return collapse_whitespace(props.get("name") or "") or f"company {record.id}"
     return collapse_whitespace(props.get("dealname") or "") or f"deal {record.id}"

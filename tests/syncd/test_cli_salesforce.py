@@ -101,6 +101,7 @@ def test_the_example_config_plans_the_salesforce_sandbox_from_a_copy(
     assert kinds[("update", "contacts")] > 0
     assert kinds[("update", "leads")] > 0
     assert kinds[("create_task", "deals")] > 0
+    assert kinds[("create_task", "leads")] > 0, "open leads without a task"
     assert not any(c["kind"] == "merge" and c["object_type"] == "leads" for c in plan["changes"])
     assert any(
         c["kind"] == "flag" and c["object_type"] == "leads" and "duplicates contact" in c["reason"]
