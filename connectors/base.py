@@ -36,14 +36,19 @@ class Connector(abc.ABC):
 
     Subclasses declare ``name`` (the connector name used in configuration), ``object_types``
     (the canonical object types they can pull), ``capabilities`` (what their source can do
-    beyond a full pull; see :class:`Capability`) and, when their CRM refuses duplicate values of
-    some fields, ``unique_fields`` (:data:`UniqueFields`; none by default).
+    beyond a full pull; see :class:`Capability`), when their CRM refuses duplicate values of
+    some fields, ``unique_fields`` (:data:`UniqueFields`; none by default), and with
+    ``Capability.MERGES`` the ``mergeable_types``: the object types :meth:`Writer.merge` takes.
+    A merge is always between records of one type: a CRM that keeps leads apart from contacts
+    never merges a lead into a contact (that a lead duplicates a contact is a finding for a
+    person, who converts the lead).
     """
 
     name: ClassVar[str]
     object_types: ClassVar[tuple[str, ...]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     unique_fields: ClassVar[UniqueFields] = MappingProxyType({})
+    mergeable_types: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def pull(

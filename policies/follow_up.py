@@ -46,7 +46,7 @@ from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
 
-FollowUpType = Literal["contacts", "deals", "companies"]
+FollowUpType = Literal["contacts", "leads", "deals", "companies"]
 
 
 class Condition(BaseModel):
@@ -163,6 +163,13 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open lead {display_name} (lead status {lead_status}) has no open task.",
     ),
     FollowUpRule(
+        object_type="leads",
+        when=(Condition(field="lead_open", equals=TRUE),),
+        reason="open lead (lead status {lead_status})",
+        subject="Follow up with {display_name}",
+        body="Open lead {display_name} (lead status {lead_status}) has no open task.",
+    ),
+    FollowUpRule(
         object_type="deals",
         when=(Condition(field="is_closed", not_in=(TRUE,)),),
         reason="open deal (stage {stage})",
@@ -170,7 +177,8 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open deal {display_name} (stage {stage}) has no open task.",
     ),
 )
-"""The rules without ``rules`` in the settings: open leads and open deals."""
+"""The rules without ``rules`` in the settings: open leads (contacts with an open lead status,
+and the records of CRMs that keep leads apart, such as Salesforce) and open deals."""
 
 
 class FollowUpSettings(BaseModel):

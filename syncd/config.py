@@ -95,7 +95,7 @@ def _phone_region(value: str) -> str:
     return value.upper()
 
 
-COMMON_KEYS = ("connector", "default_region", "apply", "policies")
+COMMON_KEYS = ("connector", "enabled", "default_region", "apply", "policies")
 """The keys of ``[sources.NAME]`` the engine reads; the connector's model validates the rest."""
 
 
@@ -103,6 +103,7 @@ class _SourceKeys(_Strict):
     """The engine's keys of a source, as written (``policies`` is the source's override)."""
 
     connector: str
+    enabled: bool = True
     default_region: str = "US"
     apply: ApplyConfig = ApplyConfig()
     policies: dict[str, Any] | None = None
@@ -116,9 +117,12 @@ class SourceConfig(_Strict):
 
     ``policies`` are the source's own when it has ``[sources.NAME.policies]`` (deep-merged
     over ``[policies]``), else ``None``: :meth:`Config.policies_for` gives the ones to use.
+    A source with ``enabled = false`` runs only when named (``--source NAME``): commands that
+    take every source leave it out.
     """
 
     connector: str
+    enabled: bool = True
     default_region: str = "US"
     apply: ApplyConfig = ApplyConfig()
     policies: PoliciesSettings | None = None
@@ -147,14 +151,21 @@ class Config(_Strict):
         own = self.sources[name].policies
         return self.policies if own is None else own
 
+    def enabled_sources(self) -> list[str]:
+        """The sources that run when none is named (``enabled``), in the file's order."""
+        return [name for name, source in self.sources.items() if source.enabled]
+
     def source(self, name: str | None) -> tuple[str, SourceConfig]:
-        """The named source, or the only one when ``name`` is None."""
+        """The named source (enabled or not), or the only enabled one when ``name`` is None."""
         if name is None:
-            if len(self.sources) == 1:
-                return next(iter(self.sources.items()))
+            enabled = self.enabled_sources()
+            if len(enabled) == 1:
+                return enabled[0], self.sources[enabled[0]]
+            off = len(self.sources) - len(enabled)
+            disabled = f" ({off} of them disabled)" if off else ""
             raise ConfigError(
-                f"--source: the config has {len(self.sources)} sources; expected one of "
-                f"{sorted(self.sources)}"
+                f"--source: the config has {len(self.sources)} sources{disabled}; expected one "
+                f"of {sorted(self.sources)}"
             )
         if name not in self.sources:
             raise ConfigError(
@@ -319,6 +330,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         assert settings is not None
         configured[name] = SourceConfig(
             connector=keys.connector,
+            enabled=keys.enabled,
             default_region=keys.default_region,
             apply=keys.apply,
             policies=policies,

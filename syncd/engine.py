@@ -194,7 +194,7 @@ class Engine:
         entries = [e for e in self.store.audit(run_id=run_id) if e.undone_by_run is None]
         cannot = [
             f"{e.object_type} {e.record_id}: merge of {e.before} into {e.after} cannot be "
-            "undone (HubSpot merges are permanent)"
+            "undone (merges are permanent in the CRM)"
             for e in entries
             if e.kind == "merge"
         ]

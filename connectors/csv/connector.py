@@ -85,6 +85,7 @@ class CsvConnector(Connector, Writer):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.WRITES, Capability.MERGES, Capability.TASKS}
     )
+    mergeable_types: ClassVar[frozenset[str]] = frozenset(CANONICAL_FIELDS)
 
     def __init__(self, settings: CsvSettings) -> None:
         self.settings = settings

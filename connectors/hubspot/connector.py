@@ -50,6 +50,7 @@ from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
     ASSOCIATION_TARGETS,
     LAST_MODIFIED,
+    MERGEABLE,
     OBJECT_ID,
     OBJECT_TYPES,
     UNIQUE_FIELDS,
@@ -120,6 +121,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         }
     )
     unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS
+    mergeable_types: ClassVar[frozenset[str]] = MERGEABLE
 
     def __init__(
         self,

@@ -40,10 +40,10 @@ from itertools import combinations
 
 import numpy as np
 
-from model.changes import Change, Merge, Snapshot
+from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
 from policies.base import Policy
-from policies.dedupe.blocking import Candidates, candidates
+from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
@@ -118,7 +118,56 @@ class DedupePolicy(Policy):
         changes: list[Change] = []
         for object_type in self.settings.object_types:
             changes.extend(self.merges(snapshot, object_type))
+        if self.settings.leads_against_contacts:
+            changes.extend(self.leads_duplicating_contacts(snapshot))
         return changes
+
+    def leads_duplicating_contacts(self, snapshot: Snapshot) -> list[Flag]:
+        """A finding on each lead that matches a contact at ``review_threshold`` or more (its
+        best match named): never a merge, since a lead and a contact are different objects; a
+        person converts the lead. Scored as contacts are, blocked together."""
+        leads, contacts = snapshot.of("leads"), snapshot.of("contacts")
+        if not leads or not contacts:
+            return []
+        region = self.settings.default_region
+        feats = [extract(r, region) for r in (*contacts, *leads)]
+        scorer = Scorer(self.settings, "contacts", feats)
+        best: dict[int, tuple[float, int]] = {}
+        for i, j in candidate_pairs(
+            feats, self.settings.contact_blocking, self.settings.max_block_size
+        ):
+            if feats[i].record.object_type == feats[j].record.object_type:
+                continue
+            lead, contact = (j, i) if feats[j].record.object_type == "leads" else (i, j)
+            confidence = scorer.score(feats[i], feats[j]).confidence
+            if confidence < self.settings.review_threshold:
+                continue
+            known = best.get(lead)
+            # the best match; between equals, the smaller contact id
+            if known is None or (confidence, id_key(feats[known[1]].id)) > (
+                known[0],
+                id_key(feats[contact].id),
+            ):
+                best[lead] = (confidence, contact)
+        flags: list[Flag] = []
+        for lead, (confidence, contact) in sorted(
+            best.items(), key=lambda kv: id_key(feats[kv[0]].id)
+        ):
+            contact_id = feats[contact].id
+            flags.append(
+                Flag(
+                    source=snapshot.source,
+                    object_type="leads",
+                    policy=self.name,
+                    reason=f"this lead duplicates contact {contact_id} ({confidence:.0%}): "
+                    "convert it to that contact rather than keep both (leads and contacts "
+                    "are never merged)",
+                    record_id=feats[lead].id,
+                    field=None,
+                    value=contact_id,
+                )
+            )
+        return flags
 
     def merges(self, snapshot: Snapshot, object_type: str) -> list[Merge]:
         """The merges and reviews for one object type: merges first, each by primary id."""

@@ -151,6 +151,12 @@ class DedupeSettings(BaseModel):
     object_types: tuple[Literal["contacts", "companies"], ...] = Field(
         default=("contacts", "companies"), description="Object types to find duplicates in."
     )
+    leads_against_contacts: bool = Field(
+        default=True,
+        description="Where the CRM keeps leads apart from contacts, report a lead that "
+        "duplicates a contact (a finding: a person converts the lead; a CRM never merges a lead "
+        "into a contact).",
+    )
     merge_threshold: float = Field(
         default=0.9,
         gt=0.0,

@@ -20,7 +20,16 @@ from sandbox.hubspot.faults import Fault, injected_error
 from sandbox.hubspot.ratelimit import retry_after_header
 from sandbox.hubspot.stats import Drop
 from sandbox.hubspot.store import Exchange, SandboxState
-from sandbox.hubspot.wire import ApiError, Request, Response, error_body, invalid, rate_limited
+from sandbox.hubspot.wire import (
+    ApiError,
+    BadRequestError,
+    Request,
+    Response,
+    error_body,
+    from_bad_request,
+    invalid,
+    rate_limited,
+)
 
 Handler = Callable[[SandboxState, Request, Mapping[str, str]], Response]
 Route = tuple[str, str, re.Pattern[str], Handler]
@@ -246,6 +255,8 @@ class HubSpotApp:
                 raise ApiError(405, "VALIDATION_ERROR", f"Method {request.method} is not allowed")
         except ApiError as error:
             return self._error(error)
+        except BadRequestError as bad:
+            return self._error(from_bad_request(bad))
         tokens = sorted(self.tokens) if self.tokens is not None else None
         return Response(200, {"token_required": self.token_required, "tokens": tokens})
 
@@ -272,6 +283,8 @@ class HubSpotApp:
                 return handler(self.state, request, params)
         except ApiError as error:
             return self._error(error)
+        except BadRequestError as bad:
+            return self._error(from_bad_request(bad))
 
     def _error(self, error: ApiError) -> Response:
         body = error.body(self.state.correlation_id())

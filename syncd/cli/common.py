@@ -191,9 +191,16 @@ def load(path: Path) -> Config:
 
 
 def source_names(cfg: Config, source: str | None) -> list[str]:
-    """The one source asked for, or every source of the config."""
+    """The one source asked for (enabled or not), or every enabled source of the config."""
     if source is None:
-        return list(cfg.sources)
+        enabled = cfg.enabled_sources()
+        if not enabled:
+            raise fail(
+                f"every source is disabled (enabled = false): name one with --source, one of "
+                f"{sorted(cfg.sources)}",
+                Exit.USAGE,
+            )
+        return enabled
     try:
         return [cfg.source(source)[0]]
     except ConfigError as exc:
@@ -201,7 +208,7 @@ def source_names(cfg: Config, source: str | None) -> list[str]:
 
 
 def one_source(cfg: Config, source: str | None) -> str:
-    """The source asked for, or the config's only one."""
+    """The source asked for, or the config's only enabled one."""
     try:
         return cfg.source(source)[0]
     except ConfigError as exc:

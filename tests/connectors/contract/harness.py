@@ -47,6 +47,9 @@ class ConnectorHarness(Protocol):
     """An id that no record of the source has, nor ever had."""
     refused_value: tuple[str, str]
     """A canonical field and a value of it that the source refuses (``REFUSED_VALUES``)."""
+    cleared_field: str
+    """A canonical field of :data:`PEOPLE` that a write may clear (some sources require others:
+    Salesforce refuses a contact without a last name)."""
     sleeps: list[float]
     """Every wait the harness's connectors slept, in seconds (they sleep on a fake clock)."""
 

@@ -41,6 +41,7 @@ class CsvHarness:
     }
     absent_id = "no-such-row"
     refused_value = ("", "")  # never used: a cell takes any text
+    cleared_field = "lastname"
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "export.csv"

@@ -35,6 +35,7 @@ class HubSpotHarness:
     # HubSpot refuses a value that is not one of an enumeration's options ("prospect" is no
     # stage of HubSpot's default lifecycle; canonical lifecycle_stage is its lifecyclestage).
     refused_value = ("lifecycle_stage", "prospect")
+    cleared_field = "lastname"
 
     def __init__(self, sandbox: HubSpotSandbox) -> None:
         clock = FakeClock()
