@@ -75,10 +75,11 @@ class Connector(abc.ABC):
         del object_type, modified_from, modified_before
         return None
 
-    def archived_ids(self, object_type: str) -> set[str] | None:
-        """The ids of every archived (deleted) record of ``object_type``, for the completeness
-        audit's check of deletions. ``None`` when the CRM cannot list them (the default)."""
-        del object_type
+    def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
+        """The ids of the records of ``object_type`` archived (deleted) before
+        ``archived_before``, for the completeness audit's check of deletions. ``None`` when the
+        CRM cannot list them (the default)."""
+        del object_type, archived_before
         return None
 
     def usage(self) -> ApiUsage:

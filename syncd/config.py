@@ -26,6 +26,9 @@ from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
 from state.engine import URL_FORMS, url_problem
+from syncd.service.alerts import AlertsSettings
+from syncd.service.scheduler import ScheduleSettings
+from syncd.service.settings import CompletenessSettings, ServiceSettings
 from syncd.vocabulary import Vocabulary, dotted
 
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
@@ -95,8 +98,20 @@ def _phone_region(value: str) -> str:
     return value.upper()
 
 
-COMMON_KEYS = ("connector", "default_region", "apply", "policies")
+COMMON_KEYS = (
+    "connector",
+    "default_region",
+    "mode",
+    "apply",
+    "policies",
+    "schedule",
+    "completeness",
+)
 """The keys of ``[sources.NAME]`` the engine reads; the connector's model validates the rest."""
+
+SourceMode = Literal["apply", "plan"]
+"""What ``syncd serve`` does with a source's plans: push them (within the rails), or only make
+them (a read-only source: its token needs read scopes only)."""
 
 
 class _SourceKeys(_Strict):
@@ -104,8 +119,11 @@ class _SourceKeys(_Strict):
 
     connector: str
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: dict[str, Any] | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
 
     _region = field_validator("default_region")(_phone_region)
 
@@ -116,12 +134,16 @@ class SourceConfig(_Strict):
 
     ``policies`` are the source's own when it has ``[sources.NAME.policies]`` (deep-merged
     over ``[policies]``), else ``None``: :meth:`Config.policies_for` gives the ones to use.
+    ``mode``, ``schedule`` and ``completeness`` are what ``syncd serve`` does with it.
     """
 
     connector: str
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: PoliciesSettings | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
     settings: ConnectorSettings
 
     _region = field_validator("default_region")(_phone_region)
@@ -139,6 +161,8 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, SourceConfig] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def policies_for(self, name: str) -> PoliciesSettings:
@@ -178,6 +202,8 @@ class _File(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, _SourceKeys] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
@@ -320,8 +346,11 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         configured[name] = SourceConfig(
             connector=keys.connector,
             default_region=keys.default_region,
+            mode=keys.mode,
             apply=keys.apply,
             policies=policies,
+            schedule=keys.schedule,
+            completeness=keys.completeness,
             settings=settings,
         )
     return Config(
@@ -329,6 +358,8 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         logging=file.logging,
         sources=configured,
         policies=file.policies,
+        alerts=file.alerts,
+        service=file.service,
         base_dir=base_dir,
     )
 
@@ -355,4 +386,4 @@ def unresolved_secrets(config: Config) -> list[str]:
         f"sources.{name}.{problem}"
         for name, source in config.sources.items()
         for problem in source.settings.unset_secrets()
-    ]
+    ] + config.alerts.unresolved_secrets()

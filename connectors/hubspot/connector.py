@@ -178,9 +178,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
         )
         return int(str(page.get("total", 0)))
 
-    def archived_ids(self, object_type: str) -> set[str] | None:
-        """See :meth:`Connector.archived_ids`: the archived listing (``archived=true``), one
-        property per object. Owners: ``None`` (an archived owner is no CRM record)."""
+    def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
+        """See :meth:`Connector.archived_ids`: the archived listing (``archived=true``, one
+        property per object), by ``archivedAt``. Owners: ``None`` (no CRM records)."""
         if object_type == "owners" or object_type not in self._fields:
             return None
         found: set[str] = set()
@@ -193,9 +193,10 @@ class HubSpotConnector(HubSpotWriter, Connector):
                 properties=[LAST_MODIFIED[object_type]],
                 associations=(),
             )
-            found.update(
-                str(raw["id"]) for raw in results(page) if isinstance(raw, Mapping) and "id" in raw
-            )
+            for raw in results(page):
+                when = archived_at(raw) if isinstance(raw, Mapping) else None
+                if when is not None and when < archived_before and "id" in raw:
+                    found.add(str(raw["id"]))
             after = next_after(page)
             if after is None:
                 return found

@@ -28,13 +28,16 @@ def test_count_is_the_search_total_of_a_last_modified_range(world: World) -> Non
 
 
 def test_archived_ids_pages_through_the_archived_listing(world: World) -> None:
-    made = [world.state.create("contacts", {"email": f"a{i}@x.com"}) for i in range(5)]
+    made = [world.state.create("contacts", {"email": f"a{i}@x.com"}) for i in range(6)]
     for record_id in made[:3]:
         world.state.archive("contacts", record_id)
+    cut = world.clock.tick(minutes=5)
+    world.state.archive("contacts", made[3], at=cut + timedelta(seconds=1))
     connector = world.connector(page_size_list=2)
-    assert connector.archived_ids("contacts") == set(made[:3])
-    assert connector.archived_ids("companies") == set()
-    assert connector.archived_ids("owners") is None
+    assert connector.archived_ids("contacts", cut) == set(made[:3])
+    assert connector.archived_ids("contacts", cut + timedelta(minutes=1)) == set(made[:4])
+    assert connector.archived_ids("companies", cut) == set()
+    assert connector.archived_ids("owners", cut) is None
 
 
 class FirstTooMany:
