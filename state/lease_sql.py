@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from model.errors import LeaseLostError
 from state.base import SourceLease
@@ -31,6 +32,8 @@ from state.models import leases_t
 InsertFn = Callable[[sa.Table], Any]
 
 _HOLDER: Final = ("run_id", "host", "pid", "since", "expires_at")
+#: PostgreSQL's SQLSTATE for a NOWAIT lock that is taken.
+LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
 def take(
@@ -65,10 +68,19 @@ def take(
 
 def expired_holder(conn: Connection, source: str, now: datetime) -> SourceLease | None:
     """The recorded holder of ``source`` when its lease expired before ``now``, its row locked
-    until the transaction ends (a takeover decides once); ``None`` when held and current, or
-    not held (released: a lock still held then is a new holder not recorded yet)."""
-    query = sa.select(leases_t).where(leases_t.c.source == source).with_for_update()
-    row = conn.execute(query).mappings().first()
+    until the transaction ends (a takeover decides once); ``None`` when held and current, not
+    held (released: a lock still held then is a new holder not recorded yet), or the row is
+    locked by another transaction right now (another taker; or a holder frozen in the middle
+    of a renewal, whose session the server ends after ``idle_in_transaction_session_timeout``,
+    :mod:`state.engine`): busy for now, never a wait."""
+    query = sa.select(leases_t).where(leases_t.c.source == source).with_for_update(nowait=True)
+    try:
+        with conn.begin_nested():
+            row = conn.execute(query).mappings().first()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return None
+        raise
     if row is None or row["run_id"] is None or row["expires_at"] is None:
         return None
     return _lease(row) if row["expires_at"] <= now else None

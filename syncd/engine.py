@@ -556,6 +556,10 @@ class Engine:
         }
         if not writes:
             return changes, []
+        # What this very run wrote (a resumed push, before it pulled) is not in the snapshot:
+        # the pull stops at the run's start. Such a change is done, not changed back by someone.
+        ours = {k for k, w in writes.items() if w.run_id == run.id}
+        changes = [c for c in changes if not (isinstance(c, Update) and _written(c, ours, writes))]
         known = {(r.object_type, r.record_id, r.field): r for r in self.store.reverts(run.source)}
         kept, held = hold_reverts(changes, writes, known)
         if not held:
@@ -694,6 +698,16 @@ def _proposals(policies: Sequence[Policy], snapshot: Snapshot) -> list[Change]:
         if merging:
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]
+
+
+def _written(
+    change: Update,
+    ours: Collection[tuple[str, str, str]],
+    writes: Mapping[tuple[str, str, str], AuditEntry],
+) -> bool:
+    """Whether ``change`` sets what this run already wrote to its field."""
+    key = (change.object_type, change.record_id, change.field)
+    return key in ours and (writes[key].after or "") == (change.new or "")
 
 
 def _writer(connector: Connector) -> Writer:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from model.errors import LeaseLostError, SourceBusyError
 from state.base import OpOutcome, OutboxOp
@@ -136,3 +137,25 @@ def test_a_finished_run_is_not_finished_again(store: SqlStateStore) -> None:
         "interrupted: superseded by r2",
         at(5),
     )
+
+
+@pytest.mark.postgres
+def test_a_holder_frozen_mid_transaction_makes_takers_wait_not_hang(pg_url: str) -> None:
+    """A holder stopped in the middle of a renewal keeps the lease row locked: another replica
+    finds the source busy at once (it never blocks on the row), and the server ends such a
+    session after a while (``idle_in_transaction_session_timeout``), which frees it."""
+    frozen, replica = open_store(pg_url), open_store(pg_url)
+    try:
+        frozen.ensure_source("hs", "hubspot", T0)
+        frozen.acquire_source("hs", "r1", T0, ttl_seconds=TTL)
+        with frozen.engine.connect() as conn:
+            timeout = conn.execute(sa.text("SHOW idle_in_transaction_session_timeout")).scalar()
+            assert timeout == "30s"
+            conn.execute(sa.text("SELECT * FROM source_leases FOR UPDATE"))  # mid-renewal
+            with pytest.raises(SourceBusyError, match="run r1"):
+                replica.acquire_source("hs", "r2", at(TTL + 1), ttl_seconds=TTL)
+            conn.rollback()
+        assert replica.acquire_source("hs", "r2", at(TTL + 1), ttl_seconds=TTL).epoch == 2
+    finally:
+        frozen.close()
+        replica.close()
