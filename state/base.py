@@ -592,12 +592,13 @@ class StateStore(abc.ABC):
     def save_incident(
         self, incident: StoredIncident, previous: StoredIncident | None = None
     ) -> bool:
-        """Insert or replace the incident of (source, cause, first_seen), compare-and-set.
+        """Save the incident of (source, cause, first_seen), compare-and-set.
 
-        With ``previous`` (the incident as read before deciding), only when the stored one still
-        equals it; without, only when no other incident of the same source and cause is open.
-        False (nothing saved) when another process got there first: read again and decide again.
-        ``StateError`` for an unknown source.
+        With ``previous`` (the incident as read before deciding), it replaces it only while the
+        stored one still equals it. Without, the incident is new: saved only when no incident of
+        the same source and cause is open and none has its key. False (nothing saved) when
+        another process got there first: read again and decide again. ``StateError`` for an
+        unknown source.
         """
 
     @abc.abstractmethod

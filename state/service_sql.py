@@ -117,9 +117,6 @@ def save_incident(
     """See :meth:`state.base.StateStore.save_incident`."""
     c = incidents_t.c
     values = _incident_row(incident)
-    key = sa.and_(
-        c.source == incident.source, c.cause == incident.cause, c.first_seen == incident.first_seen
-    )
     if previous is not None:
         same = sa.and_(
             c.source == previous.source,
@@ -133,12 +130,8 @@ def save_incident(
         )
         updated = conn.execute(sa.update(incidents_t).where(same).values(values))
         return int(updated.rowcount) == 1
-    stored = conn.execute(sa.select(c.source).where(key)).first()
-    if stored is not None:
-        conn.execute(sa.update(incidents_t).where(key).values(values))
-        return True
-    # without a conflict target, ON CONFLICT DO NOTHING also covers the partial unique index:
-    # the open incident another replica just opened makes this insert do nothing
+    # a new one: without a conflict target, ON CONFLICT DO NOTHING covers the key and the
+    # partial unique index: the open incident another replica just opened makes it do nothing
     inserted = conn.execute(
         insert(incidents_t).values(values).on_conflict_do_nothing(),
         execution_options={"preserve_rowcount": True},

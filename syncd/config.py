@@ -31,7 +31,8 @@ from syncd.service.scheduler import ScheduleSettings
 from syncd.service.settings import CompletenessSettings, ServiceSettings
 from syncd.vocabulary import Vocabulary, dotted
 
-_SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key|^alerts\..*url)$", re.IGNORECASE)
+"""Keys whose values are never shown in a message (an alert channel's URL is its secret)."""
 
 
 class _Strict(BaseModel):
@@ -218,8 +219,22 @@ def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
     return True, node
 
 
+def _untagged(loc: Sequence[int | str], data: Any) -> list[int | str]:
+    """``loc`` without the tags of tagged unions (an alert channel's ``kind``)."""
+    kept: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part not in node and node.get("kind") == part:
+            continue
+        kept.append(part)
+        found, node = _lookup(node, [part]) if node is not None else (False, None)
+        if not found:
+            node = None
+    return kept
+
+
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    loc = [p for p in error["loc"] if not str(p).startswith("function-")]
+    loc = _untagged([p for p in error["loc"] if not str(p).startswith("function-")], data)
     kind = error["type"]
     key = dotted(loc)
     found, value = _lookup(data, loc)

@@ -174,11 +174,12 @@ class IncidentStore(Protocol):
         ...
 
     def save_incident(self, incident: Incident, previous: Incident | None = None) -> bool:
-        """Insert or replace the incident of (source, cause, first_seen), compare-and-set.
+        """Save the incident of (source, cause, first_seen), compare-and-set.
 
-        With ``previous`` (the open incident the decision started from), only when the stored
-        one still equals it; without, only when no other incident of the source and cause is
-        open. False (nothing saved) when someone else saved first.
+        With ``previous`` (the open incident the decision started from), it replaces it only
+        while the stored one still equals it. Without, the incident is new: saved only when no
+        incident of its source and cause is open and none has its key. False (nothing saved)
+        when someone else saved first.
         """
         ...
 
@@ -195,13 +196,12 @@ class MemoryIncidentStore:
     def save_incident(self, incident: Incident, previous: Incident | None = None) -> bool:
         key = (incident.source, incident.cause, incident.first_seen)
         if previous is not None:
-            stored = self.incidents.get((previous.source, previous.cause, previous.first_seen))
-            if stored != previous:
+            if self.incidents.get(key) != previous:
                 return False
-        elif key not in self.incidents:
-            others = self.open_incidents(incident.source)
-            if any(i.cause == incident.cause for i in others):
-                return False
+        elif key in self.incidents or any(
+            i.cause == incident.cause for i in self.open_incidents(incident.source)
+        ):
+            return False
         self.incidents[key] = incident
         return True
 
