@@ -9,9 +9,9 @@ How the pieces meet:
   given; then the completeness audit when one is due (:mod:`syncd.service.completeness`).
 - The next run of each source is kept in the store, so a restart, and every replica, keep one
   schedule: a job that finds the source's next run still ahead (another replica just ran it)
-  or the source held by another command defers to then (to the holder's lease expiry plus a
-  second), which is also how a replica takes over the sources of one that died: within one
-  lease time to live. The engine runs with leases that lapse unless renewed, and its pushes
+  or the source held by another command defers to then (to the holder's lease expiry and a
+  moment), which is also how a replica takes over the sources of one that died: within one
+  lease time to live of its last renewal. The engine runs with leases that lapse unless renewed, and its pushes
   are fenced by the lease's epoch in the store.
 - The engine tells :meth:`Service.observe` about every finished run: metrics, then alerts
   (:func:`~syncd.service.incidents.assess_run` through the :class:`~syncd.service.alerts.
@@ -69,7 +69,7 @@ Clock = Callable[[], datetime]
 #: A job finding the stored next run this much ahead of its own fire time defers to it.
 DEFER_SLACK = timedelta(seconds=1)
 #: A job finding the source held retries this long after the holder's lease expires.
-TAKEOVER_MARGIN = timedelta(seconds=1)
+TAKEOVER_MARGIN = timedelta(seconds=0.25)
 
 
 class ConnectorBuilder(Protocol):

@@ -83,7 +83,7 @@ class ServiceSettings(_Strict):
 
     http: HttpSettings = HttpSettings()
     grace_seconds: float = Field(
-        default=60.0,
+        default=30.0,
         gt=0,
         description="After SIGTERM, how long the runs in flight get to reach the end of a batch.",
     )
