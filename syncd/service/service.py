@@ -11,8 +11,8 @@ How the pieces meet:
   schedule: a job that finds the source's next run still ahead (another replica just ran it)
   or the source held by another command defers to then (to the holder's lease expiry and a
   moment), which is also how a replica takes over the sources of one that died: within one
-  lease time to live of its last renewal. The engine runs with leases that lapse unless renewed, and its pushes
-  are fenced by the lease's epoch in the store.
+  lease time to live of its last renewal. The engine runs with leases that lapse unless
+  renewed, and its pushes are fenced by the lease's epoch in the store.
 - The engine tells :meth:`Service.observe` about every finished run: metrics, then alerts
   (:func:`~syncd.service.incidents.assess_run` through the :class:`~syncd.service.alerts.
   Alerter`, incidents kept in the store), then the heartbeat after a success. A run the service
@@ -61,7 +61,15 @@ from syncd.service.incidents import (
     assess_staleness,
 )
 from syncd.service.metrics import Metrics
-from syncd.service.scheduler import Deferred, RunResult, Schedule, Scheduler, interval_of
+from syncd.service.scheduler import (
+    BACKOFF_CAP,
+    BACKOFF_CAP_INTERVALS,
+    Deferred,
+    RunResult,
+    Schedule,
+    Scheduler,
+    interval_of,
+)
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -207,6 +215,13 @@ class Service:
     def schedule(self, name: str) -> Schedule:
         return self.config.sources[name].schedule.schedule(self.options.every)
 
+    def longest_wait(self, name: str, now: datetime) -> timedelta:
+        """The furthest ahead a next run of ``name`` can rightly be: an interval, or a backoff.
+        A stored next run further ahead was planned on another schedule (``--every``, an edited
+        configuration): it is not waited for."""
+        interval = interval_of(self.schedule(name), now)
+        return max(interval, min(BACKOFF_CAP, interval * BACKOFF_CAP_INTERVALS))
+
     def plans_only(self, name: str) -> bool:
         """Whether ``name``'s plans are only made, never pushed."""
         return self.options.dry_run or self.config.sources[name].mode == "plan"
@@ -237,7 +252,9 @@ class Service:
             if settings.jitter_seconds is not None:
                 jitter = timedelta(seconds=settings.jitter_seconds)
             stored = self.store.next_run(name)
-            first = now if stored is None or stored < now else stored  # missed runs: one now
+            first = now  # never run, or missed runs while down: one now
+            if stored is not None and stored > now:  # at most an interval away (a new --every)
+                first = min(stored, now + interval_of(self.schedule(name), now))
             self.scheduler.add(
                 name, self._job(name), self.schedule(name), jitter=jitter, next_run=first
             )
@@ -303,7 +320,9 @@ class Service:
         """One scheduled run of ``name`` (the scheduler calls it; raises for a failed run)."""
         now = self.clock()
         planned = self.store.next_run(name)
-        if planned is not None and planned > now + DEFER_SLACK:
+        if planned is not None and now + DEFER_SLACK < planned <= now + self.longest_wait(
+            name, now
+        ):
             raise Deferred(planned, "another replica ran the source; its next run is ahead")
         try:
             if self.plans_only(name):

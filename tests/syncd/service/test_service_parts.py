@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +20,10 @@ from state.base import CompletenessCheck
 from state.store import SqlStateStore, open_store
 from syncd import logging as slog
 from syncd.config import Config, load_config
-from syncd.fence import LeaseKeeper
+from syncd.fence import LeaseKeeper, RunInterruptedError
 from syncd.logging import get_logger
+from syncd.observer import RunSummary
+from syncd.rails import SafetyRailError
 from syncd.service.alerts import Alert, Alerter, Notifier
 from syncd.service.incidents import Cause, IncidentTracker, Symptom
 from syncd.service.service import ServeOptions, Service, StoreIncidents
@@ -194,3 +196,60 @@ def test_the_log_never_shows_a_secret() -> None:
     assert lines[1]["event"] == "retrying [redacted]"
     assert lines[1]["level"] == "warning"
     assert "abcdef" not in out.getvalue()
+
+
+def summary(**changes: object) -> RunSummary:
+    base = RunSummary(
+        run_id="r1",
+        source="crm",
+        kind="run",
+        dry_run=False,
+        status="succeeded",
+        started=T0,
+        finished=T0 + timedelta(seconds=5),
+        vendor="hubspot",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_what_a_run_reports_opens_the_right_incidents(config: Config, store: SqlStateStore) -> None:
+    clock, inbox = [T0], Inbox()
+    watching = service(config, store, clock, inbox)
+    watching.observe(summary(status="failed", error=SafetyRailError("plan p1 was not pushed")))
+    watching.observe(summary(status="partial", operations=100, failed_operations=6))
+    watching.observe(summary(status="failed", error=RunInterruptedError("interrupted: stop")))
+    watching.observe(summary(status="failed", error=LeaseLostError("taken over")))
+    assert [(a.kind.value, a.cause) for a in inbox.alerts] == [
+        ("opened", Cause.SAFETY_RAIL),
+        ("opened", Cause.FAILED_OPERATIONS),
+        ("resolved", Cause.SAFETY_RAIL),  # the partial run pushed: no rail tripped
+    ]
+    assert inbox.alerts[0].message == "plan p1 was not pushed"
+    assert inbox.alerts[1].message.startswith("6 of 100 operations failed (6.0%")
+    samples = watching.metrics.registry.get_sample_value
+    assert samples("syncd_runs_total", {"source": "crm", "outcome": "interrupted"}) == 1
+    assert samples("syncd_runs_total", {"source": "crm", "outcome": "failed"}) == 2
+
+
+def test_a_stored_next_run_from_another_schedule_is_not_waited_for(
+    config: Config, store: SqlStateStore
+) -> None:
+    now = datetime.now(UTC)
+    store.set_next_run("crm", now + timedelta(hours=5), now)  # planned on a 15-minute schedule
+    trial = Service(
+        config,
+        store,
+        ServeOptions(Path("syncd.toml"), every=60, http_port=0),
+        connector_builder=build_connector,
+        clock=lambda: datetime.now(UTC),
+        new_id=lambda: "x",
+        rng=random.Random(1),
+        channels=[],
+    )
+    trial.start()
+    try:
+        first = trial.scheduler.next_run("crm")
+        assert first is not None
+        assert first <= now + timedelta(seconds=60 + 6 + 1)  # --every 60, its jitter, a second
+    finally:
+        trial.stop()
