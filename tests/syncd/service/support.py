@@ -17,6 +17,8 @@ from typing import TypeVar
 from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
+#: The checkout whose syncd the processes run.
+REPO = Path(__file__).resolve().parents[3]
 #: The longest any condition is waited for (a deadline, never an expected duration).
 DEADLINE = 90.0
 
@@ -88,7 +90,7 @@ class Serve:
         self._out = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "syncd", "serve", "-c", str(config), *args],
-            env={**os.environ, "PYTHONPATH": os.getcwd(), **env},
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
