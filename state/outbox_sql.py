@@ -124,7 +124,7 @@ def outbox(conn: Connection, plan_id: str, statuses: Sequence[str] | None) -> li
 def mark_sending(conn: Connection, keys: Sequence[str], now: datetime, epoch: int) -> None:
     """See :meth:`state.base.StateStore.mark_sending`."""
     unique = list(dict.fromkeys(keys))
-    lease_sql.require_current(conn, {s for _, _, s in _owners(conn, unique).values()}, epoch)
+    lease_sql.require_current(conn, {s for _, _, s in _owners(conn, unique).values()}, epoch, now)
     c = outbox_t.c
     marked = 0
     for chunk in chunks(unique):
@@ -149,7 +149,7 @@ def record_results(
     for outcome in results:
         _check_outcome(outcome)
     stored = _owners(conn, keys)
-    lease_sql.require_current(conn, {s for _, _, s in stored.values()}, epoch)
+    lease_sql.require_current(conn, {s for _, _, s in stored.values()}, epoch, now)
     missing = [k for k in keys if k not in stored]
     if missing:
         raise StateError(f"unknown outbox keys: {_sample(missing)}")

@@ -26,9 +26,13 @@ from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
 from state.db import URL_FORMS, url_problem
+from syncd.service.alerts import AlertsSettings
+from syncd.service.scheduler import ScheduleSettings
+from syncd.service.settings import CompletenessSettings, ServiceSettings
 from syncd.vocabulary import Vocabulary, dotted
 
-_SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key|^alerts\..*url)$", re.IGNORECASE)
+"""Keys whose values are never shown in a message (an alert channel's URL is its secret)."""
 
 
 class _Strict(BaseModel):
@@ -95,8 +99,21 @@ def _phone_region(value: str) -> str:
     return value.upper()
 
 
-COMMON_KEYS = ("connector", "enabled", "default_region", "apply", "policies")
+COMMON_KEYS = (
+    "connector",
+    "enabled",
+    "default_region",
+    "mode",
+    "apply",
+    "policies",
+    "schedule",
+    "completeness",
+)
 """The keys of ``[sources.NAME]`` the engine reads; the connector's model validates the rest."""
+
+SourceMode = Literal["apply", "plan"]
+"""What ``syncd serve`` does with a source's plans: push them (within the rails), or only make
+them (a read-only source: its token needs read scopes only)."""
 
 
 class _SourceKeys(_Strict):
@@ -105,8 +122,11 @@ class _SourceKeys(_Strict):
     connector: str
     enabled: bool = True
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: dict[str, Any] | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
 
     _region = field_validator("default_region")(_phone_region)
 
@@ -119,13 +139,17 @@ class SourceConfig(_Strict):
     over ``[policies]``), else ``None``: :meth:`Config.policies_for` gives the ones to use.
     A source with ``enabled = false`` runs only when named (``--source NAME``): commands that
     take every source leave it out.
+    ``mode``, ``schedule`` and ``completeness`` are what ``syncd serve`` does with it.
     """
 
     connector: str
     enabled: bool = True
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: PoliciesSettings | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
     settings: ConnectorSettings
 
     _region = field_validator("default_region")(_phone_region)
@@ -143,6 +167,8 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, SourceConfig] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def policies_for(self, name: str) -> PoliciesSettings:
@@ -189,6 +215,8 @@ class _File(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, _SourceKeys] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
@@ -203,8 +231,22 @@ def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
     return True, node
 
 
+def _untagged(loc: Sequence[int | str], data: Any) -> list[int | str]:
+    """``loc`` without the tags of tagged unions (an alert channel's ``kind``)."""
+    kept: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part not in node and node.get("kind") == part:
+            continue
+        kept.append(part)
+        found, node = _lookup(node, [part]) if node is not None else (False, None)
+        if not found:
+            node = None
+    return kept
+
+
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    loc = [p for p in error["loc"] if not str(p).startswith("function-")]
+    loc = _untagged([p for p in error["loc"] if not str(p).startswith("function-")], data)
     kind = error["type"]
     key = dotted(loc)
     found, value = _lookup(data, loc)
@@ -332,8 +374,11 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
             connector=keys.connector,
             enabled=keys.enabled,
             default_region=keys.default_region,
+            mode=keys.mode,
             apply=keys.apply,
             policies=policies,
+            schedule=keys.schedule,
+            completeness=keys.completeness,
             settings=settings,
         )
     return Config(
@@ -341,6 +386,8 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         logging=file.logging,
         sources=configured,
         policies=file.policies,
+        alerts=file.alerts,
+        service=file.service,
         base_dir=base_dir,
     )
 
@@ -367,4 +414,4 @@ def unresolved_secrets(config: Config) -> list[str]:
         f"sources.{name}.{problem}"
         for name, source in config.sources.items()
         for problem in source.settings.unset_secrets()
-    ]
+    ] + config.alerts.unresolved_secrets()

@@ -125,6 +125,8 @@ class HubSpotClient:
         self._sleep = sleep
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         self.calls: Counter[str] = Counter()
+        #: Attempts HubSpot answered 429 (rate limited).
+        self.rate_limited = 0
         crm = HubSpot(
             access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
         ).crm
@@ -176,6 +178,8 @@ class HubSpotClient:
             )
         except Exception as exc:
             self._pacer.observe(getattr(exc, "headers", None))
+            if getattr(exc, "status", None) == 429:
+                self.rate_limited += 1
             log.debug(
                 "request failed",
                 operation=operation,

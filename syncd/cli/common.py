@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +71,14 @@ class Globals:
 GLOBALS = Globals()
 
 
-def configure_logging(config: LoggingConfig | None = None, quiet: bool = False) -> None:
-    """Logs as the global options say, else as the config says (``quiet``: warnings only)."""
+def configure_logging(
+    config: LoggingConfig | None = None, quiet: bool = False, secrets: Iterable[str] = ()
+) -> None:
+    """Logs as the global options say, else as the config says (``quiet``: warnings only);
+    ``secrets`` never show in them."""
     level: LogLevel = config.level if config else ("warning" if quiet else "info")
     fmt: LogFormat = config.format if config else "auto"
-    slog.configure(GLOBALS.log_level or level, GLOBALS.log_format or fmt)
+    slog.configure(GLOBALS.log_level or level, GLOBALS.log_format or fmt, secrets=secrets)
 
 
 # -- options shared by several commands ---------------------------------------------------------

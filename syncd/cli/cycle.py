@@ -410,10 +410,14 @@ def run(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Run a sync cycle for every source (or one with --source): plan, then push unless
-    --dry-run. Prints the run id that syncd undo takes."""
+    --dry-run. Prints the run id that syncd undo takes. On a schedule: syncd serve."""
     cfg = load(config)
     if not once:
-        raise fail("the long-running scheduler is not available yet; use --once", Exit.USAGE)
+        raise fail(
+            "syncd run runs one cycle: give --once; to run on a schedule, use "
+            f"syncd serve -c {config}",
+            Exit.USAGE,
+        )
     names = source_names(cfg, source)
     check_output_template(output, names)
     with engine_for(cfg, wait) as engine:
