@@ -36,14 +36,19 @@ class Connector(abc.ABC):
 
     Subclasses declare ``name`` (the connector name used in configuration), ``object_types``
     (the canonical object types they can pull), ``capabilities`` (what their source can do
-    beyond a full pull; see :class:`Capability`) and, when their CRM refuses duplicate values of
-    some fields, ``unique_fields`` (:data:`UniqueFields`; none by default).
+    beyond a full pull; see :class:`Capability`), when their CRM refuses duplicate values of
+    some fields, ``unique_fields`` (:data:`UniqueFields`; none by default), and with
+    ``Capability.MERGES`` the ``mergeable_types``: the object types :meth:`Writer.merge` takes.
+    A merge is always between records of one type: a CRM that keeps leads apart from contacts
+    never merges a lead into a contact (that a lead duplicates a contact is a finding for a
+    person, who converts the lead).
     """
 
     name: ClassVar[str]
     object_types: ClassVar[tuple[str, ...]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     unique_fields: ClassVar[UniqueFields] = MappingProxyType({})
+    mergeable_types: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def pull(
@@ -75,6 +80,27 @@ class Connector(abc.ABC):
         """
         return None
 
+    def count(
+        self, object_type: str, modified_from: datetime, modified_before: datetime
+    ) -> int | None:
+        """How many live records of ``object_type`` the CRM says were last modified in
+        ``[modified_from, modified_before)``: what the completeness audit compares with the
+        store. ``None`` when the CRM cannot count them (the default)."""
+        del object_type, modified_from, modified_before
+        return None
+
+    def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
+        """The ids of the records of ``object_type`` archived (deleted) before
+        ``archived_before``, for the completeness audit's check of deletions. ``None`` when the
+        CRM cannot list them (the default)."""
+        del object_type, archived_before
+        return None
+
+    def usage(self) -> ApiUsage:
+        """The vendor API calls made since the connector was built (retries included), and how
+        many of them the vendor answered "too many requests". None by default."""
+        return ApiUsage()
+
     def check(self) -> str:
         """Make the cheapest call that proves the source is there and takes the credentials,
         and say what was checked in a few words (``syncd check-config --connect``).
@@ -88,6 +114,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsage:
+    """A connector's calls to its vendor's API (for metrics): all of them, and the 429s."""
+
+    calls: int = 0
+    rate_limited: int = 0
 
 
 class Writer(abc.ABC):

@@ -14,8 +14,9 @@ from typing import Any
 from connectors.base import Registration
 from connectors.csv import REGISTRATION as CSV
 from connectors.hubspot import REGISTRATION as HUBSPOT
+from connectors.salesforce import REGISTRATION as SALESFORCE
 
-BUILT_IN: tuple[Registration[Any], ...] = (HUBSPOT, CSV)
+BUILT_IN: tuple[Registration[Any], ...] = (HUBSPOT, CSV, SALESFORCE)
 
 _registered: dict[str, Registration[Any]] = {r.name: r for r in BUILT_IN}
 

@@ -1,7 +1,8 @@
 """Changes policies propose and plans carry, and the snapshot policies read.
 
 Each change is a frozen value with the reason a person reads. ``change_to_dict`` and
-``change_from_dict`` are the JSON form that plan reports and the state store keep.
+``change_from_dict`` are the JSON form that plan reports and the state store keep, done by
+pydantic over the dataclasses.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, TypeAdapter
 
 from model.records import PropertyDef, Record
 
@@ -32,6 +35,10 @@ class Snapshot:
     #: pair or cluster → "approved" or "rejected" (``syncd review``). A rejected set must not be
     #: proposed again; an approved one may be merged whatever its score.
     decisions: Mapping[str, Mapping[frozenset[str], str]] = field(default_factory=dict)
+    #: What policies learned from an earlier snapshot and the engine stored, by policy name then
+    #: key (JSON values): the dedupe policy's match weights per object type, kept frozen
+    #: between re-estimations. Empty: a policy that learns estimates afresh.
+    learned: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def of(self, object_type: str) -> Sequence[Record]:
         """The records of one object type (empty when none were pulled)."""
@@ -126,123 +133,29 @@ class Archive:
 Change = Update | Merge | CreateTask | Flag | Archive
 
 
+#: Pydantic's view of a change: the union told apart by ``kind`` (a merge's is ``merge`` or
+#: ``review``).
+_CHANGE: Final[TypeAdapter[Change]] = TypeAdapter(
+    Annotated[Change, Field(discriminator="kind")]  # type: ignore[arg-type]  # a form, to mypy
+)
+
+
 def change_to_dict(change: Change) -> dict[str, object]:
     """The JSON form of a change, as the plan report and the state store keep it.
 
-    Common keys: ``kind``, ``source``, ``object_type``, ``policy``, ``reason``; then per kind:
-    ``update`` → ``record_id``, ``field``, ``old``, ``new``; ``merge``/``review`` →
-    ``primary_id``, ``merged_ids``, ``confidence``, ``evidence``, ``field_values``;
-    ``create_task`` → ``record_id``, ``subject``, ``owner_id``, ``due`` (ISO date), ``body``.
+    ``kind`` first, then the change's fields in their order: common keys ``source``,
+    ``object_type``, ``policy``, ``reason``; then per kind ``update`` → ``record_id``,
+    ``field``, ``old``, ``new``; ``merge``/``review`` → ``primary_id``, ``merged_ids`` (a list),
+    ``confidence``, ``evidence``, ``field_values``, ``field_baseline``; ``create_task`` →
+    ``record_id``, ``subject``, ``owner_id``, ``due`` (ISO date), ``body``; ``flag`` →
+    ``record_id``, ``field``, ``value``; ``archive`` → ``record_id``.
     """
-    common: dict[str, object] = {
-        "kind": change.kind,
-        "source": change.source,
-        "object_type": change.object_type,
-        "policy": change.policy,
-        "reason": change.reason,
-    }
-    if isinstance(change, Update):
-        return common | {
-            "record_id": change.record_id,
-            "field": change.field,
-            "old": change.old,
-            "new": change.new,
-        }
-    if isinstance(change, Merge):
-        return common | {
-            "primary_id": change.primary_id,
-            "merged_ids": list(change.merged_ids),
-            "confidence": change.confidence,
-            "evidence": dict(change.evidence),
-            "field_values": dict(change.field_values),
-            "field_baseline": dict(change.field_baseline),
-        }
-    if isinstance(change, Flag):
-        return common | {
-            "record_id": change.record_id,
-            "field": change.field,
-            "value": change.value,
-        }
-    if isinstance(change, Archive):
-        return common | {"record_id": change.record_id}
-    return common | {
-        "record_id": change.record_id,
-        "subject": change.subject,
-        "owner_id": change.owner_id,
-        "due": change.due.isoformat(),
-        "body": change.body,
-    }
+    data = _CHANGE.dump_python(change, mode="json")
+    return {"kind": data.pop("kind"), **data}
 
 
 def change_from_dict(data: Mapping[str, object]) -> Change:
-    """Rebuild a change from :func:`change_to_dict`'s form. Raises ``ValueError`` on bad kinds."""
-    kind = data["kind"]
-    source, object_type = str(data["source"]), str(data["object_type"])
-    policy, reason = str(data["policy"]), str(data["reason"])
-    if kind == "update":
-        old, new = data.get("old"), data.get("new")
-        return Update(
-            source=source,
-            object_type=object_type,
-            policy=policy,
-            reason=reason,
-            record_id=str(data["record_id"]),
-            field=str(data["field"]),
-            old=None if old is None else str(old),
-            new=None if new is None else str(new),
-        )
-    if kind in ("merge", "review"):
-        merged = data["merged_ids"]
-        evidence = data.get("evidence") or {}
-        values = data.get("field_values") or {}
-        before = data.get("field_baseline") or {}
-        assert isinstance(merged, list | tuple)
-        assert isinstance(evidence, dict)
-        assert isinstance(values, dict)
-        assert isinstance(before, dict)
-        return Merge(
-            source=source,
-            object_type=object_type,
-            policy=policy,
-            reason=reason,
-            primary_id=str(data["primary_id"]),
-            merged_ids=tuple(str(m) for m in merged),
-            confidence=float(str(data["confidence"])),
-            evidence={str(k): float(v) for k, v in evidence.items()},
-            field_values={str(k): None if v is None else str(v) for k, v in values.items()},
-            kind="merge" if kind == "merge" else "review",
-            field_baseline={str(k): None if v is None else str(v) for k, v in before.items()},
-        )
-    if kind == "create_task":
-        owner = data.get("owner_id")
-        return CreateTask(
-            source=source,
-            object_type=object_type,
-            policy=policy,
-            reason=reason,
-            record_id=str(data["record_id"]),
-            subject=str(data["subject"]),
-            owner_id=None if owner is None else str(owner),
-            due=date.fromisoformat(str(data["due"])),
-            body=str(data.get("body") or ""),
-        )
-    if kind == "flag":
-        name, value = data.get("field"), data.get("value")
-        return Flag(
-            source=source,
-            object_type=object_type,
-            policy=policy,
-            reason=reason,
-            record_id=str(data["record_id"]),
-            field=None if name is None else str(name),
-            value=None if value is None else str(value),
-        )
-    if kind == "archive":
-        return Archive(
-            source=source,
-            object_type=object_type,
-            policy=policy,
-            reason=reason,
-            record_id=str(data["record_id"]),
-        )
-    raise ValueError(f"unknown change kind {kind!r}")
+    """Rebuild a change from :func:`change_to_dict`'s form (keys a change does not have are
+    ignored, ``evidence``, ``field_values``, ``field_baseline`` and ``body`` may be missing).
+    Raises ``ValueError`` (a pydantic ``ValidationError``) on a bad kind or value."""
+    return _CHANGE.validate_python(data)

@@ -37,6 +37,12 @@ class AccountMismatchError(SourceFatalError):
         )
 
 
+class SourcePausedError(SourceFatalError):
+    """The vendor asks syncd to stop for a while (a daily API allowance spent, or at the
+    reserve syncd keeps for others): nothing is broken, the source resumes once the vendor has
+    room again; a later run probes for it."""
+
+
 class RecordSkippedError(SyncdError):
     """One record could not be handled; skip and report it, and go on."""
 

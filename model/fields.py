@@ -247,3 +247,52 @@ def markdown_table() -> str:
                 f"| `{object_type}` | `{spec.name}` | {spec.kind} | {writable} | {spec.meaning} |"
             )
     return "\n".join(lines) + "\n"
+
+
+#: What one record of each object type is called in sentences ("Fill in e-mail on contact ...").
+RECORD_KINDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "contacts": "contact",
+        "leads": "lead",
+        "companies": "company",
+        "deals": "deal",
+        "tasks": "task",
+        "owners": "owner",
+    }
+)
+_PEOPLE: Final = frozenset({"contacts", "leads", "owners"})
+#: The fields that name a record, tried in order, per object type that is not a person's.
+_NAMED_BY: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"companies": ("name", "domain"), "deals": ("dealname",), "tasks": ("subject",)}
+)
+_NAMED_BY_DEFAULT: Final = ("name", "dealname", "subject", "email")
+
+
+def record_kind(object_type: str) -> str:
+    """What one record of ``object_type`` is called (``contact``); the type itself if unknown."""
+    return RECORD_KINDS.get(object_type, object_type)
+
+
+def person_name(properties: Mapping[str, str | None]) -> str:
+    """First and last name, whitespace collapsed; empty when neither is set."""
+    return " ".join(
+        f"{properties.get('firstname') or ''} {properties.get('lastname') or ''}".split()
+    )
+
+
+def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:
+    """The short name a person recognizes a record by, whitespace collapsed; empty when none.
+
+    A person (contact, lead, owner): the name, else the e-mail address. A company: its name,
+    else its domain. A deal: its name. A task: its subject. Another type: the first set of
+    ``name``, ``dealname``, ``subject``, ``email``. Every report, review queue and task text
+    names records this way; a caller that needs a name whatever happens adds its own fallback
+    (``contact 123``).
+    """
+    if object_type in _PEOPLE:
+        return person_name(properties) or " ".join((properties.get("email") or "").split())
+    for name in _NAMED_BY.get(object_type, _NAMED_BY_DEFAULT):
+        value = " ".join((properties.get(name) or "").split())
+        if value:
+            return value
+    return ""

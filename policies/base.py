@@ -7,6 +7,9 @@ draws no random numbers: the engine passes ``now`` in the snapshot.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from model.changes import Change, Snapshot
 
@@ -28,3 +31,22 @@ class Policy(abc.ABC):
 
         Must be pure: the same snapshot gives the same changes in the same order.
         """
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A policy that learns parameters from a snapshot (the dedupe policy's match weights).
+
+    The engine calls :meth:`learn` when the stored parameters are older than
+    ``relearn_after`` (or missing), stores the result with the plan, and passes the stored
+    parameters back in ``snapshot.learned[name]`` in between, so that they stay frozen.
+    """
+
+    name: str
+
+    @property
+    def relearn_after(self) -> timedelta:
+        """How long learned parameters are kept before they are learned again."""
+
+    def learn(self, snapshot: Snapshot) -> Mapping[str, object]:
+        """The parameters ``snapshot`` gives (JSON-able); pure, like ``__call__``."""

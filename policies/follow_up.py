@@ -42,14 +42,14 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.changes import Change, CreateTask, Snapshot
-from model.fields import TASK_COMPLETED, TRUE
+from model.fields import TASK_COMPLETED, TRUE, record_kind, record_label
 from model.records import Record
 from policies.base import Policy
 from policies.normalizers import collapse_whitespace
 from policies.order import id_key
 from policies.stages import stage_matches
 
-FollowUpType = Literal["contacts", "deals", "companies"]
+FollowUpType = Literal["contacts", "leads", "deals", "companies"]
 
 
 class Condition(BaseModel):
@@ -160,8 +160,8 @@ class FollowUpRule(BaseModel):
     )
     subject: str = Field(
         description="Task subject; {field} placeholders take the record's properties, plus "
-        "{id} and {display_name} (contact: name, else e-mail, else 'contact <id>'; deal: "
-        "dealname; company: name)."
+        "{id} and {display_name} (model.fields.record_label: a contact's or lead's name, else "
+        "e-mail; a company's name, else domain; a deal's name; else 'contact <id>')."
     )
     body: str = Field(default="", description="Task body, with the same placeholders.")
     due_in_business_days: int | None = Field(
@@ -182,6 +182,13 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open lead {display_name} (lead status {lead_status}) has no open task.",
     ),
     FollowUpRule(
+        object_type="leads",
+        when=(Condition(field="lead_open", equals=TRUE),),
+        reason="open lead (lead status {lead_status})",
+        subject="Follow up with {display_name}",
+        body="Open lead {display_name} (lead status {lead_status}) has no open task.",
+    ),
+    FollowUpRule(
         object_type="deals",
         when=(Condition(field="is_closed", not_in=(TRUE,)),),
         reason="open deal (stage {stage})",
@@ -189,7 +196,8 @@ DEFAULT_RULES: tuple[FollowUpRule, ...] = (
         body="Open deal {display_name} (stage {stage}) has no open task.",
     ),
 )
-"""The rules without ``rules`` in the settings: open leads and open deals."""
+"""The rules without ``rules`` in the settings: open leads (contacts with an open lead status,
+and the records of CRMs that keep leads apart, such as Salesforce) and open deals."""
 
 
 class FollowUpSettings(BaseModel):
@@ -361,11 +369,5 @@ def _archived(props: Mapping[str, str | None]) -> bool:
 
 
 def _display_name(record: Record) -> str:
-    props = record.properties
-    if record.object_type == "contacts":
-        name = collapse_whitespace(f"{props.get('firstname') or ''} {props.get('lastname') or ''}")
-        email = (props.get("email") or "").strip()
-        return name or email or f"contact {record.id}"
-    if record.object_type == "companies":
-        return collapse_whitespace(props.get("name") or "") or f"company {record.id}"
-    return collapse_whitespace(props.get("dealname") or "") or f"deal {record.id}"
+    label = record_label(record.object_type, record.properties)
+    return label or f"{record_kind(record.object_type)} {record.id}"

@@ -83,6 +83,16 @@ DEFAULT_FIELDS: dict[str, dict[str, tuple[NormalizerName, ...]]] = {
         "website": ("domain",),
         **_ADDRESS,
     },
+    "leads": {
+        "firstname": _NAME,
+        "lastname": _NAME,
+        "email": ("email",),
+        "mobilephone": _PHONE,
+        "company": _TEXT,
+        "jobtitle": _TEXT,
+        "website": ("domain",),
+        **_ADDRESS,
+    },
     "companies": {
         "name": _TEXT,
         "domain": ("domain",),

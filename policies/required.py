@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.changes import Change, CreateTask, Flag, Snapshot
-from model.fields import TRUE
+from model.fields import TRUE, record_kind, record_label
 from model.records import PropertyDef, Record
 from policies.base import Policy
 from policies.follow_up import add_business_days
@@ -141,9 +141,6 @@ class RequiredSettings(BaseModel):
         return None if value is None else value.strip().upper()
 
 
-_KIND = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task"}
-
-
 class RequiredPolicy(Policy):
     """Flags (or, with ``as_tasks``, one task per record for) missing required fields."""
 
@@ -184,8 +181,8 @@ class RequiredPolicy(Policy):
     ) -> CreateTask:
         labels = _labels(snapshot.schema.get(record.object_type, {}))
         names = ", ".join(labels.get(f, f) for f in missing)
-        kind = _KIND.get(record.object_type, record.object_type)
-        who = _name(record)
+        kind = record_kind(record.object_type)
+        who = record_label(record.object_type, record.properties) or record.id
         owner = (record.properties.get("owner_id") or "").strip()
         due = add_business_days(
             snapshot.now.date(), self.settings.due_in_business_days, self.settings.holiday_country
@@ -207,16 +204,3 @@ class RequiredPolicy(Policy):
 
 def _labels(schema: Mapping[str, PropertyDef]) -> dict[str, str]:
     return {name: prop.label or name for name, prop in schema.items()}
-
-
-def _name(record: Record) -> str:
-    """A name a person recognizes: a contact's name or e-mail, a company or deal name, else id."""
-    props = record.properties
-    if record.object_type == "contacts":
-        keys: tuple[str, ...] = ("firstname", "lastname")
-        name = " ".join((props.get(k) or "").strip() for k in keys).strip()
-        return name or (props.get("email") or "").strip() or record.id
-    for key in ("name", "dealname", "subject"):
-        if (props.get(key) or "").strip():
-            return (props.get(key) or "").strip()
-    return record.id

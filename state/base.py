@@ -17,6 +17,9 @@ Contract shared by every implementation:
   (:meth:`StateStore.acquire_source`). The lease's ``epoch`` is a fencing token: the outbox's
   writes (:meth:`StateStore.mark_sending`, :meth:`StateStore.record_results`) carry it and are
   refused with :class:`~model.errors.LeaseLostError` once another command took the source over.
+  A lease taken with a time to live (the service's replicas) also lapses when its holder stops
+  renewing it (:meth:`StateStore.renew_source`): those writes are refused once it expired, and
+  another holder may take it over (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -53,15 +56,19 @@ __all__ = [
     "RUN_STATUSES",
     "AuditEntry",
     "AuditRecord",
+    "CompletenessCheck",
     "HealthPoint",
     "OpOutcome",
     "OutboxEntry",
     "OutboxOp",
     "PlanInfo",
+    "Pruned",
+    "Retention",
     "Revert",
     "RunInfo",
     "SourceLease",
     "StateStore",
+    "StoredIncident",
     "StoredPlan",
 ]
 
@@ -143,6 +150,72 @@ class SourceLease:
     host: str
     pid: int
     since: datetime
+    expires_at: datetime | None = None
+    """When the lease lapses unless renewed; ``None``: held until released."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIncident:
+    """An incident as the store keeps it (the service's :class:`syncd.service.incidents.Incident`
+    with its cause as text): one root cause at one source, open until ``resolved_at``."""
+
+    source: str
+    cause: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    message: str
+    last_notified: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletenessCheck:
+    """One check of the completeness audit of one object type of a source.
+
+    ``kind`` is ``counts``, ``sample`` or ``archived``; ``drift`` the share found wrong (0 when
+    the store and the CRM agree); ``details`` is JSON saying what differed.
+    """
+
+    source: str
+    object_type: str
+    kind: str
+    audited_at: datetime
+    ok: bool
+    drift: float
+    details: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """What :meth:`StateStore.prune` may delete: rows older than each time (``None``: keep all).
+
+    ``plans``: finished plans (with their changes and outbox rows); ``runs``: finished runs
+    (with their skipped records and health figures); ``audit``: audit log entries; ``outbox``:
+    final outbox rows (applied, conflict, failed, held); ``incidents``: resolved incidents and
+    completeness audit results.
+    """
+
+    plans: datetime | None = None
+    runs: datetime | None = None
+    audit: datetime | None = None
+    outbox: datetime | None = None
+    incidents: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """How many rows :meth:`StateStore.prune` deleted, per kind."""
+
+    plans: int = 0
+    runs: int = 0
+    audit: int = 0
+    outbox: int = 0
+    incidents: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.plans + self.runs + self.audit + self.outbox + self.incidents
 
 
 class StateStore(abc.ABC):
@@ -160,7 +233,12 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     def acquire_source(
-        self, source: str, run_id: str, now: datetime, wait_seconds: float = 0.0
+        self,
+        source: str,
+        run_id: str,
+        now: datetime,
+        wait_seconds: float = 0.0,
+        ttl_seconds: float | None = None,
     ) -> SourceLease:
         """Take the lease on ``source`` for run ``run_id`` (of this process and host).
 
@@ -171,6 +249,20 @@ class StateStore(abc.ABC):
         ``wait_seconds`` (polling), then raise :class:`~model.errors.SourceBusyError` naming the
         holder as recorded. ``StateError`` for an unknown source. A lease is for one holder at a
         time, even within one process.
+
+        With ``ttl_seconds`` the lease expires that long after ``since`` unless renewed
+        (:meth:`renew_source`). A lease whose holder let it expire (a process stopped, a machine
+        gone without closing its connection, so the lock lingers) is taken over where the
+        database allows it (PostgreSQL: the old holder's lock session is ended); the epoch moves
+        on as always, which fences the old holder off.
+        """
+
+    @abc.abstractmethod
+    def renew_source(self, lease: SourceLease, now: datetime, ttl_seconds: float) -> datetime:
+        """Move ``lease``'s expiry to ``now + ttl_seconds`` and return it.
+
+        :class:`~model.errors.LeaseLostError` (nothing changed) when the source is not held at
+        the lease's epoch any more, or the lease expired before ``now``.
         """
 
     @abc.abstractmethod
@@ -264,8 +356,10 @@ class StateStore(abc.ABC):
         status: str,
         counts: Mapping[str, object],
         error: str | None = None,
-    ) -> None:
-        """Close a run with a status from :data:`FINISHED_RUN_STATUSES` and its JSON ``counts``."""
+    ) -> bool:
+        """Close a running run with a status from :data:`FINISHED_RUN_STATUSES` and its JSON
+        ``counts``. A run already closed (another holder of the source found it interrupted)
+        is left as it is: False. ``StateError`` for an unknown run."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunInfo:
@@ -467,10 +561,6 @@ class StateStore(abc.ABC):
     # -- health and reports ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def latest_plan(self, source: str) -> str | None:
-        """The id of ``source``'s newest plan (by ``created_at``, then id); ``None`` if none."""
-
-    @abc.abstractmethod
     def save_health(
         self,
         run_id: str,
@@ -489,6 +579,90 @@ class StateStore(abc.ABC):
     def health_history(self, source: str, limit: int = 50) -> list[HealthPoint]:
         """The figures of ``source``'s latest ``limit`` measured runs, oldest first (by
         ``measured_at``, then run id)."""
+
+    # -- the service: schedules, incidents, completeness, retention ------------------------------
+
+    @abc.abstractmethod
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (a query: ``StateError`` when unreachable)."""
+
+    @abc.abstractmethod
+    def last_success(self, source: str) -> datetime | None:
+        """When the newest run of ``source`` that completed (``succeeded`` or ``partial``)
+        finished; ``None`` when none did."""
+
+    @abc.abstractmethod
+    def next_run(self, source: str) -> datetime | None:
+        """When ``source`` runs next, as last set; ``None`` when never set."""
+
+    @abc.abstractmethod
+    def set_next_run(self, source: str, when: datetime | None, now: datetime) -> None:
+        """Record when ``source`` runs next (``None``: not scheduled). ``StateError`` for an
+        unknown source."""
+
+    @abc.abstractmethod
+    def outbox_depth(self) -> dict[str, int]:
+        """Per source with any: operations waiting to be sent (``pending`` or ``sending``)."""
+
+    @abc.abstractmethod
+    def open_incidents(self, source: str | None = None) -> list[StoredIncident]:
+        """Unresolved incidents (of one source, or all), oldest ``first_seen`` first."""
+
+    @abc.abstractmethod
+    def incidents(self, source: str, limit: int = 20) -> list[StoredIncident]:
+        """``source``'s latest incidents, resolved ones included, newest ``last_seen`` first."""
+
+    @abc.abstractmethod
+    def save_incident(
+        self, incident: StoredIncident, previous: StoredIncident | None = None
+    ) -> bool:
+        """Save the incident of (source, cause, first_seen), compare-and-set.
+
+        With ``previous`` (the incident as read before deciding), it replaces it only while the
+        stored one still equals it. Without, the incident is new: saved only when no incident of
+        the same source and cause is open and none has its key. False (nothing saved) when
+        another process got there first: read again and decide again. ``StateError`` for an
+        unknown source.
+        """
+
+    @abc.abstractmethod
+    def save_completeness(self, check: CompletenessCheck) -> None:
+        """Store one completeness check. ``StateError`` for an unknown source."""
+
+    @abc.abstractmethod
+    def completeness(
+        self, source: str, object_type: str | None = None, limit: int = 20
+    ) -> list[CompletenessCheck]:
+        """``source``'s latest completeness checks (of one object type, or all), newest first."""
+
+    @abc.abstractmethod
+    def count_live(self, source: str, object_type: str, edges: Sequence[datetime]) -> list[int]:
+        """Live records (neither archived nor merged away) of ``object_type`` per last-modified
+        bucket ``[edges[i], edges[i + 1])``: ``len(edges) - 1`` counts; edges ascending."""
+
+    @abc.abstractmethod
+    def live_records_at(
+        self, source: str, object_type: str, before: datetime, positions: Sequence[int]
+    ) -> list[Record]:
+        """The live records of ``object_type`` last modified before ``before``, at
+        ``positions`` of their id order (0-based; positions past the end are left out): a
+        sample whose randomness the caller chose. :meth:`count_live` gives how many there are."""
+
+    @abc.abstractmethod
+    def live_among(self, source: str, object_type: str, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` whose records are stored live (neither archived nor merged away)."""
+
+    @abc.abstractmethod
+    def prune(self, retention: Retention) -> Pruned:
+        """Delete what :class:`Retention` lets go, keeping what undo and the reports need.
+
+        Kept whatever its age: an audit entry a revert refers to; a plan with unfinished
+        operations, an audit entry, or that is its source's newest; a run that
+        a kept plan, audit entry or outbox row refers to, that is running, or that is its
+        source's newest or newest completed run; open incidents. Outbox rows go when final
+        (applied, conflict, failed, held) and older than ``retention.outbox``; skipped ones go
+        with their plan (:mod:`state.retention_sql`). In one transaction.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

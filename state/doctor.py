@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from model.errors import StateError
 from state import migrate
-from state.engine import URL_FORMS, describe_url, url_problem
+from state.db import URL_FORMS, describe_url, url_problem
 from state.errors import StoreDamagedError, describe_db_error
 from state.models import outbox_t, plans_t
 

@@ -1,4 +1,4 @@
-"""SQL of the health table and plan look-ups for reports, inside a caller's transaction.
+"""SQL of the data-quality (health) table, inside a caller's transaction.
 
 :class:`state.store.SqlStateStore` opens one transaction per store method and calls one of these
 functions in it; the contracts are those of the matching :class:`~state.base.StateStore` methods.
@@ -16,19 +16,7 @@ from sqlalchemy import Connection
 
 from model.errors import StateError
 from state.base import HealthPoint
-from state.models import health_t, plans_t, runs_t
-
-
-def latest_plan(conn: Connection, source: str) -> str | None:
-    """See :meth:`state.base.StateStore.latest_plan`."""
-    query = (
-        sa.select(plans_t.c.id)
-        .where(plans_t.c.source == source)
-        .order_by(plans_t.c.created_at.desc(), plans_t.c.id.desc())
-        .limit(1)
-    )
-    found = conn.execute(query).scalar_one_or_none()
-    return None if found is None else str(found)
+from state.models import health_t, runs_t
 
 
 def _clean(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:

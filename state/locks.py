@@ -15,7 +15,10 @@ source locked:
   safe and suffixed with a hash of the real name. The files stay; only the lock comes and goes.
 * SQLite in memory (tests): a lock inside the store; no other process can open that database.
 
-``try_acquire`` never waits; the store polls it when asked to wait.
+``try_acquire`` never waits; the store polls it when asked to wait. ``take_over`` breaks the
+lock of a holder whose lease expired, where that can be done: PostgreSQL ends the holder's lock
+session (``pg_terminate_backend``, which needs the same database role or ``pg_signal_backend``);
+a file lock or a lock in memory cannot be broken while its process lives.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -38,6 +42,14 @@ from model.errors import StateError
 from state.errors import cause
 
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: How long a takeover waits for the ended session to let go of the lock.
+TAKEOVER_WAIT_SECONDS: Final = 5.0
+_HOLDERS: Final = sa.text(
+    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid = :high AND objid = :low AND objsubid = 1 AND granted "
+    "AND pid <> pg_backend_pid()"
+)
 
 
 class SourceLock(Protocol):
@@ -49,6 +61,11 @@ class SourceLock(Protocol):
 
     def release(self) -> None:
         """Let go of the lock (nothing when not held). Never raises."""
+        ...
+
+    def take_over(self) -> bool:
+        """End whoever holds the lock (its lease expired) and take it; False when this kind of
+        lock cannot be broken, or another holder got it first."""
         ...
 
 
@@ -104,6 +121,12 @@ class _AdvisoryLock:
         self._key = 0
 
     def try_acquire(self) -> bool:
+        return self._acquire(take_over=False)
+
+    def take_over(self) -> bool:
+        return self._acquire(take_over=True)
+
+    def _acquire(self, *, take_over: bool) -> bool:
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
@@ -111,7 +134,16 @@ class _AdvisoryLock:
         try:
             schema = str(conn.execute(sa.select(sa.func.current_schema())).scalar_one())
             key = advisory_key(schema, self._source)
-            got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one())
+            try_lock = sa.select(sa.func.pg_try_advisory_lock(key))
+            got = bool(conn.execute(try_lock).scalar_one())
+            if not got and take_over:
+                # oid halves of the 64-bit key, as pg_locks shows an advisory lock on a bigint
+                halves = {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}
+                conn.execute(_HOLDERS, halves)
+                deadline = time.monotonic() + TAKEOVER_WAIT_SECONDS
+                while not got and time.monotonic() < deadline:
+                    time.sleep(0.05)  # the ended session lets go as it exits
+                    got = bool(conn.execute(try_lock).scalar_one())
         except SQLAlchemyError as exc:
             conn.close()
             raise StateError(f"cannot lock source {self._source!r}: {cause(exc)}") from exc
@@ -155,6 +187,9 @@ class _FileLock:
         self._fd = fd
         return True
 
+    def take_over(self) -> bool:
+        return False  # another process's flock lasts as long as that process
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
@@ -173,6 +208,9 @@ class _MemoryLock:
             self._held.add(self._source)
         self._mine = True
         return True
+
+    def take_over(self) -> bool:
+        return False  # only this process holds it; its holder is alive
 
     def release(self) -> None:
         if self._mine:

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, select
 
 from model.errors import StateError
-from state.engine import WRITE_OPTION
+from state.db import WRITE_OPTION
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 #: Key of the PostgreSQL advisory lock that serialises migrations of replicas starting together.

@@ -3,8 +3,8 @@
 The schema is created and changed only by the alembic migrations in ``state/migrations``; a test
 checks that the migrated schema equals these models. Add a table here *and* a migration.
 
-Room is left for the tables later parts add (``alerts``): each references
-``sources.name`` and, where it belongs to a run or a plan, ``runs.id`` / ``plans.id``.
+The service's tables (``incidents``, ``source_schedules``, ``completeness_audits``) reference
+``sources.name`` like the others.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class PlanRow(SQLModel, table=True):
 
 
 class PlanChangeRow(SQLModel, table=True):
-    """One change of a plan; ``payload`` is its ``policies.base.change_to_dict`` form.
+    """One change of a plan; ``payload`` is its ``model.changes.change_to_dict`` form.
 
     ``record_id`` is the record the change is about (a merge's primary).
     """
@@ -246,7 +246,7 @@ class HealthRow(SQLModel, table=True):
     """Data-quality figures of one object type of a source, measured by one run.
 
     ``object_type`` is a canonical type or ``all`` (the whole source); ``metrics`` maps a
-    metric name (``syncd.health``) to a number. One row per run and object type.
+    metric name (``syncd.quality``) to a number. One row per run and object type.
     """
 
     __tablename__ = "health"
@@ -305,6 +305,72 @@ class RevertRow(SQLModel, table=True):
     released_by: str | None = None
 
 
+class IncidentRow(SQLModel, table=True):
+    """One root cause of trouble at one source, from its first symptom until it is resolved.
+
+    At most one open incident (``resolved_at`` null) per source and cause: the partial unique
+    index makes a second replica's attempt to open the same one fail instead of alerting twice.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        sa.Index(
+            "uq_incidents_open",
+            "source",
+            "cause",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    cause: str = Field(primary_key=True)
+    first_seen: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    last_seen: datetime = _dt(nullable=False)
+    count: int
+    message: str = Field(sa_type=sa.Text)
+    last_notified: datetime = _dt(nullable=False)
+    resolved_at: datetime | None = _dt(nullable=True)
+
+
+class SourceScheduleRow(SQLModel, table=True):
+    """When a source runs next, as the service that ran it last decided (backoff included).
+
+    Kept in the store so that a restart, and every replica, keep to one schedule.
+    """
+
+    __tablename__ = "source_schedules"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    next_run_at: datetime | None = _dt(nullable=True)
+    updated_at: datetime = _dt(nullable=False)
+
+
+class CompletenessAuditRow(SQLModel, table=True):
+    """One check of the completeness audit: the store against the CRM, for one object type.
+
+    ``kind`` is ``counts`` (per last-modified bucket), ``sample`` (values re-read) or
+    ``archived``; ``drift`` the share found wrong; ``details`` what differed.
+    """
+
+    __tablename__ = "completeness_audits"
+    __table_args__ = (
+        sa.Index(
+            "ix_completeness_audits_source_type", "source", "object_type", "kind", "audited_at"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(foreign_key="sources.name")
+    object_type: str
+    kind: str
+    audited_at: datetime = _dt(nullable=False)
+    ok: bool
+    drift: float
+    details: dict[str, Any] = _json()
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a table model (for bulk statements)."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -325,3 +391,6 @@ reviews_t = table(ReviewDecisionRow)
 health_t = table(HealthRow)
 leases_t = table(SourceLeaseRow)
 reverts_t = table(RevertRow)
+incidents_t = table(IncidentRow)
+schedules_t = table(SourceScheduleRow)
+completeness_t = table(CompletenessAuditRow)

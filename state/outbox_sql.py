@@ -34,7 +34,7 @@ from state.outbox import (
     OutboxEntry,
     OutboxOp,
 )
-from state.rows import chunks, group_ids, group_key, utc
+from state.rows import chunks, from_row, group_ids, group_key, utc
 
 #: The dialect's INSERT (one that supports ``on_conflict_do_*``) of a table.
 InsertFn = Callable[[sa.Table], Any]
@@ -118,13 +118,13 @@ def outbox(conn: Connection, plan_id: str, statuses: Sequence[str] | None) -> li
         for status in statuses:
             _check_status(status)
         query = query.where(outbox_t.c.status.in_(sorted(set(statuses))))
-    return [_entry(row) for row in conn.execute(query).mappings()]
+    return [from_row(OutboxEntry, row) for row in conn.execute(query).mappings()]
 
 
 def mark_sending(conn: Connection, keys: Sequence[str], now: datetime, epoch: int) -> None:
     """See :meth:`state.base.StateStore.mark_sending`."""
     unique = list(dict.fromkeys(keys))
-    lease_sql.require_current(conn, {s for _, _, s in _owners(conn, unique).values()}, epoch)
+    lease_sql.require_current(conn, {s for _, _, s in _owners(conn, unique).values()}, epoch, now)
     c = outbox_t.c
     marked = 0
     for chunk in chunks(unique):
@@ -149,7 +149,7 @@ def record_results(
     for outcome in results:
         _check_outcome(outcome)
     stored = _owners(conn, keys)
-    lease_sql.require_current(conn, {s for _, _, s in stored.values()}, epoch)
+    lease_sql.require_current(conn, {s for _, _, s in stored.values()}, epoch, now)
     missing = [k for k in keys if k not in stored]
     if missing:
         raise StateError(f"unknown outbox keys: {_sample(missing)}")
@@ -263,7 +263,7 @@ def audit(
             query = query.where(audit_t.c[column] == value)
     if limit is not None:
         query = query.limit(limit)
-    return [_audit_entry(row) for row in conn.execute(query).mappings()]
+    return [from_row(AuditEntry, row) for row in conn.execute(query).mappings()]
 
 
 def mark_undone(conn: Connection, audit_ids: Sequence[int], run_id: str, now: datetime) -> None:
@@ -380,46 +380,3 @@ def _sample(values: Sequence[object] | Mapping[str, str], most: int = 5) -> str:
     shown = ", ".join(str(v) for v in list(items)[:most])
     more = len(items) - most
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _entry(row: Mapping[Any, Any]) -> OutboxEntry:
-    return OutboxEntry(
-        id=int(row["id"]),
-        plan_id=row["plan_id"],
-        seq=int(row["seq"]),
-        op_index=int(row["op_index"]),
-        key=row["key"],
-        source=row["source"],
-        run_id=row["run_id"],
-        kind=row["kind"],
-        object_type=row["object_type"],
-        record_id=row["record_id"],
-        payload=row["payload"],
-        status=row["status"],
-        attempts=int(row["attempts"]),
-        result=row["result"],
-        reason=row["reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _audit_entry(row: Mapping[Any, Any]) -> AuditEntry:
-    return AuditEntry(
-        id=int(row["id"]),
-        run_id=row["run_id"],
-        plan_id=row["plan_id"],
-        key=row["key"],
-        source=row["source"],
-        policy=row["policy"],
-        kind=row["kind"],
-        object_type=row["object_type"],
-        record_id=row["record_id"],
-        field=row["field"],
-        before=row["before"],
-        after=row["after"],
-        applied_at=row["applied_at"],
-        response=row["response"],
-        undone_by_run=row["undone_by_run"],
-        undone_at=row["undone_at"],
-    )

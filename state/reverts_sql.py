@@ -9,7 +9,7 @@ be UTC.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 from model.errors import StateError
 from state.models import audit_t, reverts_t, sources_t
 from state.outbox import AuditEntry, Revert
-from state.outbox_sql import InsertFn, _audit_entry
-from state.rows import chunks, id_sort_key, utc
+from state.outbox_sql import InsertFn
+from state.rows import chunks, from_row, id_sort_key, utc
 
 _KEY = ("source", "object_type", "record_id", "field")
 
@@ -45,7 +45,7 @@ def field_writes(
             .order_by(c.id)
         )
         for row in conn.execute(query).mappings():
-            entry = _audit_entry(row)
+            entry = from_row(AuditEntry, row)
             latest[(entry.record_id, str(entry.field))] = entry  # ids ascend: the last wins
     return latest
 
@@ -82,7 +82,7 @@ def reverts(
         query = query.where(c.object_type == object_type)
     if released is not None:
         query = query.where(c.released_at.is_not(None) if released else c.released_at.is_(None))
-    found = [_revert(row) for row in conn.execute(query).mappings()]
+    found = [from_row(Revert, row) for row in conn.execute(query).mappings()]
     return sorted(found, key=lambda r: (r.object_type, id_sort_key(r.record_id), r.field))
 
 
@@ -110,7 +110,9 @@ def release_reverts(  # noqa: PLR0917  (mirrors the store method)
         rows = conn.execute(sa.select(reverts_t).where(*where)).mappings().all()
         if rows:
             conn.execute(sa.update(reverts_t).where(*where).values(released_at=now, released_by=by))
-        released += [_revert({**row, "released_at": now, "released_by": by}) for row in rows]
+        released += [
+            from_row(Revert, {**row, "released_at": now, "released_by": by}) for row in rows
+        ]
     return sorted(released, key=lambda r: (id_sort_key(r.record_id), r.field))
 
 
@@ -134,22 +136,3 @@ def _row(revert: Revert) -> dict[str, Any]:
         "released_at": at(revert.released_at, "released_at"),
         "released_by": revert.released_by,
     }
-
-
-def _revert(row: Mapping[Any, Any]) -> Revert:
-    return Revert(
-        source=row["source"],
-        object_type=row["object_type"],
-        record_id=row["record_id"],
-        field=row["field"],
-        value=row["value"],
-        reverted_to=row["reverted_to"],
-        audit_id=int(row["audit_id"]),
-        written_at=row["written_at"],
-        found_at=row["found_at"],
-        changed_by=row["changed_by"],
-        changed_via=row["changed_via"],
-        changed_at=row["changed_at"],
-        released_at=row["released_at"],
-        released_by=row["released_by"],
-    )

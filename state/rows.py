@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from model.changes import Change, Merge
 from model.errors import StateError
 from model.records import Record
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 _T = TypeVar("_T")
+_V = TypeVar("_V", bound="DataclassInstance")
 
 #: How many values one ``IN (...)`` list holds (well under SQLite's bound-parameter limit).
 IN_CHUNK: Final = 500
@@ -47,6 +52,12 @@ def record_to_row(source: str, run_id: str | None, record: Record) -> dict[str, 
         "merged_ids": list(record.merged_ids),
         "last_seen_run_id": run_id,
     }
+
+
+def from_row(kind: type[_V], row: Mapping[Any, Any]) -> _V:
+    """A value of the dataclass ``kind`` from a row with a column named after each of its
+    fields (other columns ignored): tables name their columns after the values they hold."""
+    return kind(**{f.name: row[f.name] for f in fields(kind)})
 
 
 def row_to_record(row: Mapping[Any, Any]) -> Record:

@@ -25,24 +25,38 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from model.changes import Change, Snapshot, change_from_dict, change_to_dict
 from model.errors import SourceBusyError, StateError
 from model.records import Cursor, PullBatch, Record
-from state import doctor, health_sql, lease_sql, migrate, outbox_sql, reverts_sql, sources_sql
+from state import (
+    doctor,
+    health_sql,
+    lease_sql,
+    migrate,
+    outbox_sql,
+    retention_sql,
+    reverts_sql,
+    service_sql,
+    sources_sql,
+)
 from state.base import (
     FINISHED_RUN_STATUSES,
     OWNERS,
     PLAN_PLANNED,
     AuditEntry,
+    CompletenessCheck,
     HealthPoint,
     OpOutcome,
     OutboxEntry,
     OutboxOp,
     PlanInfo,
+    Pruned,
+    Retention,
     Revert,
     RunInfo,
     SourceLease,
     StateStore,
+    StoredIncident,
     StoredPlan,
 )
-from state.engine import WRITE_OPTION, describe_url, make_engine
+from state.db import WRITE_OPTION, describe_url, make_engine
 from state.errors import cause, describe_db_error
 from state.locks import SourceLock, SourceLocks
 from state.models import (
@@ -57,6 +71,7 @@ from state.models import (
 from state.rows import (
     IN_CHUNK,
     change_record_id,
+    from_row,
     id_sort_key,
     iso,
     newest_per_id,
@@ -174,38 +189,87 @@ class SqlStateStore(StateStore):
     # -- one command at a time per source --------------------------------------------------------
 
     def acquire_source(
-        self, source: str, run_id: str, now: datetime, wait_seconds: float = 0.0
+        self,
+        source: str,
+        run_id: str,
+        now: datetime,
+        wait_seconds: float = 0.0,
+        ttl_seconds: float | None = None,
     ) -> SourceLease:
         asked = utc(now, "now")
         if wait_seconds < 0:
             raise StateError(f"wait_seconds must not be negative, got {wait_seconds}")
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise StateError(f"ttl_seconds must be positive, got {ttl_seconds}")
         with self._tx() as conn:
             self._require_source(conn, source)
         lock = self._locks.lock(source)
         start, since = self._monotonic(), asked
-        while not lock.try_acquire():
+        while True:
+            if lock.try_acquire():
+                lease = self._take(lock, source, run_id, since, ttl_seconds)
+                break
+            taken = self._take_over(lock, source, run_id, since, ttl_seconds)
+            if taken is not None:
+                lease = taken
+                break
             waited = self._monotonic() - start
             if waited >= wait_seconds:
                 holder = lease_sql.describe(self.source_lease(source))
                 raise SourceBusyError(source, holder, wait_seconds)
             self._sleep(min(LEASE_POLL_SECONDS, wait_seconds - waited))
             since = asked + timedelta(seconds=self._monotonic() - start)
+        self._held[(source, lease.epoch)] = lock
+        return lease
+
+    def _take(
+        self, lock: SourceLock, source: str, run_id: str, since: datetime, ttl: float | None
+    ) -> SourceLease:
+        """Record the holder of a lock just taken (the lock goes back if that fails)."""
         try:
             with self._tx(write=True) as conn:
-                lease = lease_sql.take(
-                    conn,
-                    self._insert,
-                    source=source,
-                    run_id=run_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    since=since,
-                )
+                return self._record_holder(conn, source, run_id, since, ttl)
         except BaseException:
             lock.release()
             raise
-        self._held[(source, lease.epoch)] = lock
-        return lease
+
+    def _take_over(
+        self, lock: SourceLock, source: str, run_id: str, since: datetime, ttl: float | None
+    ) -> SourceLease | None:
+        """Take a lease whose holder let it expire (see :meth:`acquire_source`), in one
+        transaction that keeps the row locked: of several takers, one decides. ``None`` when
+        the lease has not expired or its lock cannot be broken."""
+        with self._tx(write=True) as conn:
+            if lease_sql.expired_holder(conn, source, since) is None:
+                return None
+            if not lock.take_over():
+                return None
+            try:
+                return self._record_holder(conn, source, run_id, since, ttl)
+            except BaseException:
+                lock.release()
+                raise
+
+    def _record_holder(
+        self, conn: Connection, source: str, run_id: str, since: datetime, ttl: float | None
+    ) -> SourceLease:
+        return lease_sql.take(
+            conn,
+            self._insert,
+            source=source,
+            run_id=run_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            since=since,
+            expires_at=None if ttl is None else since + timedelta(seconds=ttl),
+        )
+
+    def renew_source(self, lease: SourceLease, now: datetime, ttl_seconds: float) -> datetime:
+        now = utc(now, "now")
+        if ttl_seconds <= 0:
+            raise StateError(f"ttl_seconds must be positive, got {ttl_seconds}")
+        with self._tx(write=True) as conn:
+            return lease_sql.renew(conn, lease, now, ttl_seconds)
 
     def release_source(self, lease: SourceLease) -> None:
         lock = self._held.pop((lease.source, lease.epoch), None)
@@ -495,25 +559,28 @@ class SqlStateStore(StateStore):
         status: str,
         counts: Mapping[str, object],
         error: str | None = None,
-    ) -> None:
+    ) -> bool:
         if status not in FINISHED_RUN_STATUSES:
             raise StateError(f"run status must be one of {FINISHED_RUN_STATUSES}, not {status!r}")
         finished = utc(finished_at, "finished_at")
         with self._tx(write=True) as conn:
             result = conn.execute(
                 sa.update(runs_t)
-                .where(runs_t.c.id == run_id)
+                .where(runs_t.c.id == run_id, runs_t.c.status == "running")
                 .values(finished_at=finished, status=status, counts=dict(counts), error=error)
             )
-            if result.rowcount != 1:
+            if result.rowcount == 1:
+                return True
+            if conn.execute(sa.select(runs_t.c.id).where(runs_t.c.id == run_id)).first() is None:
                 raise StateError(f"unknown run {run_id!r}")
+            return False
 
     def get_run(self, run_id: str) -> RunInfo:
         with self._tx() as conn:
             row = conn.execute(sa.select(runs_t).where(runs_t.c.id == run_id)).mappings().first()
         if row is None:
             raise StateError(f"unknown run {run_id!r}")
-        return _run_info(row)
+        return from_row(RunInfo, row)
 
     def list_runs(self, source: str | None = None, limit: int = 20) -> list[RunInfo]:
         query = sa.select(runs_t).order_by(runs_t.c.started_at.desc(), runs_t.c.id.desc())
@@ -521,7 +588,7 @@ class SqlStateStore(StateStore):
             query = query.where(runs_t.c.source == source)
         with self._tx() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
-        return [_run_info(row) for row in rows]
+        return [from_row(RunInfo, row) for row in rows]
 
     def skipped_records(self, run_id: str) -> list[tuple[str, str, str]]:
         query = (
@@ -758,11 +825,6 @@ class SqlStateStore(StateStore):
 
     # -- health and reports ----------------------------------------------------------------------
 
-    def latest_plan(self, source: str) -> str | None:
-        with self._tx() as conn:
-            self._require_source(conn, source)
-            return health_sql.latest_plan(conn, source)
-
     def save_health(
         self,
         run_id: str,
@@ -781,6 +843,95 @@ class SqlStateStore(StateStore):
         with self._tx() as conn:
             self._require_source(conn, source)
             return health_sql.health_history(conn, source, limit)
+
+    # -- the service: schedules, incidents, completeness, retention ------------------------------
+
+    def schema_revision(self) -> str | None:
+        with self._tx() as conn:
+            return migrate.current_revision(conn)
+
+    def last_success(self, source: str) -> datetime | None:
+        with self._tx() as conn:
+            return service_sql.last_success(conn, source)
+
+    def next_run(self, source: str) -> datetime | None:
+        with self._tx() as conn:
+            return service_sql.next_run(conn, source)
+
+    def set_next_run(self, source: str, when: datetime | None, now: datetime) -> None:
+        at = None if when is None else utc(when, "when")
+        now = utc(now, "now")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, source)
+            service_sql.set_next_run(conn, self._insert, source, at, now)
+
+    def outbox_depth(self) -> dict[str, int]:
+        with self._tx() as conn:
+            return service_sql.outbox_depth(conn)
+
+    def open_incidents(self, source: str | None = None) -> list[StoredIncident]:
+        with self._tx() as conn:
+            return service_sql.open_incidents(conn, source)
+
+    def incidents(self, source: str, limit: int = 20) -> list[StoredIncident]:
+        with self._tx() as conn:
+            return service_sql.incidents(conn, source, limit)
+
+    def save_incident(
+        self, incident: StoredIncident, previous: StoredIncident | None = None
+    ) -> bool:
+        for when, what in (
+            (incident.first_seen, "first_seen"),
+            (incident.last_seen, "last_seen"),
+            (incident.last_notified, "last_notified"),
+        ):
+            utc(when, f"StoredIncident.{what}")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, incident.source)
+            return service_sql.save_incident(conn, self._insert, incident, previous)
+
+    def save_completeness(self, check: CompletenessCheck) -> None:
+        utc(check.audited_at, "CompletenessCheck.audited_at")
+        with self._tx(write=True) as conn:
+            self._require_source(conn, check.source)
+            service_sql.save_completeness(conn, check)
+
+    def completeness(
+        self, source: str, object_type: str | None = None, limit: int = 20
+    ) -> list[CompletenessCheck]:
+        with self._tx() as conn:
+            return service_sql.completeness(conn, source, object_type, limit)
+
+    def count_live(self, source: str, object_type: str, edges: Sequence[datetime]) -> list[int]:
+        bounds = [utc(e, "edges") for e in edges]
+        if bounds != sorted(bounds):
+            raise StateError("count_live: edges must be ascending")
+        with self._tx() as conn:
+            return service_sql.count_live(conn, source, object_type, bounds)
+
+    def live_records_at(
+        self, source: str, object_type: str, before: datetime, positions: Sequence[int]
+    ) -> list[Record]:
+        before = utc(before, "before")
+        with self._tx() as conn:
+            return service_sql.live_records_at(conn, source, object_type, before, positions)
+
+    def live_among(self, source: str, object_type: str, ids: Iterable[str]) -> set[str]:
+        with self._tx() as conn:
+            return service_sql.live_among(conn, source, object_type, ids)
+
+    def prune(self, retention: Retention) -> Pruned:
+        for when in (
+            retention.plans,
+            retention.runs,
+            retention.audit,
+            retention.outbox,
+            retention.incidents,
+        ):
+            if when is not None:
+                utc(when, "Retention")
+        with self._tx(write=True) as conn:
+            return retention_sql.prune(conn, retention)
 
     def close(self) -> None:
         for lease_lock in self._held.values():  # the lock is what counts; the rows may stay
@@ -806,16 +957,3 @@ def _survivors_associated(record: Record, merged: Mapping[str, Mapping[str, str]
             dict.fromkeys(sources_sql.survivor(chains, i) for i in ids)
         )
     return replace(record, associations=associations) if changed else record
-
-
-def _run_info(row: Mapping[Any, Any]) -> RunInfo:
-    return RunInfo(
-        id=row["id"],
-        source=row["source"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        status=row["status"],
-        dry_run=bool(row["dry_run"]),
-        counts=row["counts"],
-        error=row["error"],
-    )

@@ -25,10 +25,14 @@ from connectors.registry import registered, registration
 from connectors.settings import ConnectorSettings
 from model.errors import ConfigError
 from policies.registry import PoliciesSettings
-from state.engine import URL_FORMS, url_problem
+from state.db import URL_FORMS, url_problem
+from syncd.service.alerts import AlertsSettings
+from syncd.service.scheduler import ScheduleSettings
+from syncd.service.settings import CompletenessSettings, ServiceSettings
 from syncd.vocabulary import Vocabulary, dotted
 
-_SECRET_KEY = re.compile(r"(token|secret|password|api_key)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key|^alerts\..*url)$", re.IGNORECASE)
+"""Keys whose values are never shown in a message (an alert channel's URL is its secret)."""
 
 
 class _Strict(BaseModel):
@@ -95,17 +99,34 @@ def _phone_region(value: str) -> str:
     return value.upper()
 
 
-COMMON_KEYS = ("connector", "default_region", "apply", "policies")
+COMMON_KEYS = (
+    "connector",
+    "enabled",
+    "default_region",
+    "mode",
+    "apply",
+    "policies",
+    "schedule",
+    "completeness",
+)
 """The keys of ``[sources.NAME]`` the engine reads; the connector's model validates the rest."""
+
+SourceMode = Literal["apply", "plan"]
+"""What ``syncd serve`` does with a source's plans: push them (within the rails), or only make
+them (a read-only source: its token needs read scopes only)."""
 
 
 class _SourceKeys(_Strict):
     """The engine's keys of a source, as written (``policies`` is the source's override)."""
 
     connector: str
+    enabled: bool = True
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: dict[str, Any] | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
 
     _region = field_validator("default_region")(_phone_region)
 
@@ -116,12 +137,19 @@ class SourceConfig(_Strict):
 
     ``policies`` are the source's own when it has ``[sources.NAME.policies]`` (deep-merged
     over ``[policies]``), else ``None``: :meth:`Config.policies_for` gives the ones to use.
+    A source with ``enabled = false`` runs only when named (``--source NAME``): commands that
+    take every source leave it out.
+    ``mode``, ``schedule`` and ``completeness`` are what ``syncd serve`` does with it.
     """
 
     connector: str
+    enabled: bool = True
     default_region: str = "US"
+    mode: SourceMode = "apply"
     apply: ApplyConfig = ApplyConfig()
     policies: PoliciesSettings | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    completeness: CompletenessSettings = CompletenessSettings()
     settings: ConnectorSettings
 
     _region = field_validator("default_region")(_phone_region)
@@ -139,6 +167,8 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, SourceConfig] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def policies_for(self, name: str) -> PoliciesSettings:
@@ -147,14 +177,21 @@ class Config(_Strict):
         own = self.sources[name].policies
         return self.policies if own is None else own
 
+    def enabled_sources(self) -> list[str]:
+        """The sources that run when none is named (``enabled``), in the file's order."""
+        return [name for name, source in self.sources.items() if source.enabled]
+
     def source(self, name: str | None) -> tuple[str, SourceConfig]:
-        """The named source, or the only one when ``name`` is None."""
+        """The named source (enabled or not), or the only enabled one when ``name`` is None."""
         if name is None:
-            if len(self.sources) == 1:
-                return next(iter(self.sources.items()))
+            enabled = self.enabled_sources()
+            if len(enabled) == 1:
+                return enabled[0], self.sources[enabled[0]]
+            off = len(self.sources) - len(enabled)
+            disabled = f" ({off} of them disabled)" if off else ""
             raise ConfigError(
-                f"--source: the config has {len(self.sources)} sources; expected one of "
-                f"{sorted(self.sources)}"
+                f"--source: the config has {len(self.sources)} sources{disabled}; expected one "
+                f"of {sorted(self.sources)}"
             )
         if name not in self.sources:
             raise ConfigError(
@@ -178,6 +215,8 @@ class _File(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sources: dict[str, _SourceKeys] = Field(min_length=1)
     policies: PoliciesSettings = PoliciesSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
@@ -192,8 +231,22 @@ def _lookup(data: Any, loc: Sequence[int | str]) -> tuple[bool, Any]:
     return True, node
 
 
+def _untagged(loc: Sequence[int | str], data: Any) -> list[int | str]:
+    """``loc`` without the tags of tagged unions (an alert channel's ``kind``)."""
+    kept: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part not in node and node.get("kind") == part:
+            continue
+        kept.append(part)
+        found, node = _lookup(node, [part]) if node is not None else (False, None)
+        if not found:
+            node = None
+    return kept
+
+
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    loc = [p for p in error["loc"] if not str(p).startswith("function-")]
+    loc = _untagged([p for p in error["loc"] if not str(p).startswith("function-")], data)
     kind = error["type"]
     key = dotted(loc)
     found, value = _lookup(data, loc)
@@ -319,9 +372,13 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         assert settings is not None
         configured[name] = SourceConfig(
             connector=keys.connector,
+            enabled=keys.enabled,
             default_region=keys.default_region,
+            mode=keys.mode,
             apply=keys.apply,
             policies=policies,
+            schedule=keys.schedule,
+            completeness=keys.completeness,
             settings=settings,
         )
     return Config(
@@ -329,6 +386,8 @@ def parse_config(data: Mapping[str, Any], base_dir: Path) -> Config:
         logging=file.logging,
         sources=configured,
         policies=file.policies,
+        alerts=file.alerts,
+        service=file.service,
         base_dir=base_dir,
     )
 
@@ -355,4 +414,4 @@ def unresolved_secrets(config: Config) -> list[str]:
         f"sources.{name}.{problem}"
         for name, source in config.sources.items()
         for problem in source.settings.unset_secrets()
-    ]
+    ] + config.alerts.unresolved_secrets()

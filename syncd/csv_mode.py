@@ -56,17 +56,19 @@ def plan_csv(
     apply: bool = False,
     now: Callable[[], datetime],
     new_id: Callable[[], str],
-    id_column: str = "id",
+    id_column: str | None = None,
     columns: Mapping[str, str] | None = None,
     default_region: str = "US",
+    encoding: str = "utf-8",
 ) -> Plan:
     """Plan (and with ``apply`` push) one CSV file; write the rendered plan; return the plan.
 
     The rendering goes to ``output`` or, without it, to standard output. The plan's ``stats``
     gain ``skipped_rows`` (``[{"row", "reason"}]``: rows without an id, with a repeated id or the
-    wrong number of fields) and, with ``apply``, ``outputs`` (the files written) and ``pushed``
-    (outbox statuses). Raises what the engine raises (``ConfigError`` for a missing id column or
-    a mapped column not in the header, ``SourceFatalError`` for an unreadable file).
+    wrong number of fields), ``unused_columns`` (headers no field is read from, carried through
+    untouched) and, with ``apply``, ``outputs`` (the files written) and ``pushed`` (outbox
+    statuses). Raises what the engine raises (``ConfigError`` for a missing id column or a
+    mapped column not in the header, ``SourceFatalError`` for an unreadable file).
     """
     path = csv_path.resolve()
     settings = CsvSettings.model_validate(
@@ -75,6 +77,7 @@ def plan_csv(
             "object_type": object_type,
             "id_column": id_column,
             "columns": dict(columns or {}),
+            "encoding": encoding,
         }
     )
     csv_source = SourceConfig(
@@ -116,7 +119,11 @@ def plan_csv(
         finally:
             store.close()
     skipped = [{"row": row, "reason": why} for row, why in built[0].skipped] if built else []
-    plan = replace(plan, stats={**plan.stats, "skipped_rows": skipped, **stats})
+    unused = list(built[0].unused_columns) if built else []
+    plan = replace(
+        plan,
+        stats={**plan.stats, "skipped_rows": skipped, "unused_columns": unused, **stats},
+    )
     text = render(plan, fmt, limit=limit)
     if output is None:
         sys.stdout.write(text)

@@ -11,26 +11,33 @@ finished before anything new is planned, and ``apply`` of the same plan finishes
 
 Every plan leaves out what syncd wrote before and someone changed back since
 (:mod:`syncd.reverts`), until a person releases it.
+
+For the service: a run checks in between batches (:mod:`syncd.fence`) and stops when ``stop``
+is set (recorded as interrupted) or its lease is lost; with ``lease_ttl`` its lease lapses
+unless renewed, which a thread does while it runs; ``observer`` hears of every finished run
+(:mod:`syncd.observer`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
-from connectors.base import Connector, Writer
+from connectors.base import ApiUsage, Connector, Writer
 from model.changes import Change, Snapshot, Update
 from model.errors import AccountMismatchError, SourceBusyError, SourceFatalError, SyncdError
+from model.fields import record_label
 from model.records import PropertyDef
 from model.writes import FieldChange
-from policies.base import Policy
+from policies.base import Learner, Policy
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import (
@@ -44,11 +51,13 @@ from state.base import (
     StoredPlan,
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
-from syncd.health import health
+from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
 from syncd.logging import get_logger
-from syncd.plan import Plan, after_merges, compose, record_label
-from syncd.plans import UNDO_OF
+from syncd.observer import Observer, RunSummary, operations
+from syncd.plan import Plan, after_merges, compose
+from syncd.plans import UNDO_OF, latest_policy_plan
 from syncd.push import Pusher, PushReport, expand
+from syncd.quality import health
 from syncd.rails import (
     SafetyRailError,
     ceiling_violations,
@@ -59,6 +68,8 @@ from syncd.rails import (
 from syncd.reverts import hold_reverts, needs_lookup, revert_to_dict
 
 log = get_logger(__name__)
+#: The key of the plan's baseline that holds what the policies learned (see ``_learned``).
+LEARNED = "learned"
 Clock = Callable[[], datetime]
 #: The outbox result key of an undo operation whose old value the CRM refused, and its reason.
 NOT_UNDOABLE = "not_undoable"
@@ -83,6 +94,10 @@ class _Run:
     counts: dict[str, object] = field(default_factory=dict)
     status: str = "succeeded"
     epoch: int = 0  # of the run's lease on the source, once taken
+    dry_run: bool = False
+    checkpoint: Checkpoint = field(default_factory=Checkpoint)
+    planned: Counter[tuple[str, str]] = field(default_factory=Counter)
+    usage: ApiUsage = field(default_factory=ApiUsage)
 
 
 @dataclass
@@ -111,6 +126,11 @@ class Engine:
     new_id: IdFactory
     connector_factory: ConnectorFactory
     wait_seconds: float = 0.0
+    #: Set to stop every run at its next batch (the service is stopping).
+    stop: threading.Event | None = None
+    #: Leases lapse this many seconds after their last renewal (replicas); None: never.
+    lease_ttl: float | None = None
+    observer: Observer | None = None
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -191,7 +211,7 @@ class Engine:
         entries = [e for e in self.store.audit(run_id=run_id) if e.undone_by_run is None]
         cannot = [
             f"{e.object_type} {e.record_id}: merge of {e.before} into {e.after} cannot be "
-            "undone (HubSpot merges are permanent)"
+            "undone (merges are permanent in the CRM)"
             for e in entries
             if e.kind == "merge"
         ]
@@ -300,19 +320,27 @@ class Engine:
     ) -> Iterator[tuple[_Run, Connector]]:
         name, source = self.config.source(source_name)
         run = _Run(self.new_id(), name, source, self.clock(), counts={"kind": kind})
+        run.dry_run = dry_run
         self.store.ensure_source(name, source.connector, run.started)
         lease = self._acquire(run)
         run.started, run.epoch = lease.since, lease.epoch  # a run that waited starts now
+        keeper = None
+        if self.lease_ttl is not None:
+            keeper = LeaseKeeper(self.store, lease, self.lease_ttl, self.clock).start()
+        run.checkpoint = Checkpoint(self.stop, keeper)
         try:
             with self._recorded(run, source, dry_run=dry_run) as connector:
                 yield run, connector
         finally:
+            if keeper is not None:
+                keeper.stop()
             self.store.release_source(lease)
 
     def _acquire(self, run: _Run) -> SourceLease:
         """The source's lease; a busy source is waited for (up to ``wait_seconds``), and said."""
+        ttl = self.lease_ttl
         try:
-            return self.store.acquire_source(run.source, run.id, run.started)
+            return self.store.acquire_source(run.source, run.id, run.started, ttl_seconds=ttl)
         except SourceBusyError as busy:
             if not self.wait_seconds:
                 raise
@@ -322,14 +350,19 @@ class Engine:
                 holder=busy.holder,
                 seconds=self.wait_seconds,
             )
-        return self.store.acquire_source(run.source, run.id, run.started, self.wait_seconds)
+        return self.store.acquire_source(
+            run.source, run.id, run.started, self.wait_seconds, ttl_seconds=ttl
+        )
 
     @contextmanager
     def _recorded(self, run: _Run, source: SourceConfig, *, dry_run: bool) -> Iterator[Connector]:
         """The run recorded from start to finish, with its connector; the lease is held."""
         name = run.source
         for stale in self.store.list_runs(name, limit=50):
-            if stale.status == "running":  # the lease is ours: its process died unfinished
+            # Every run holds the lease, and the lease is ours now: a run still recorded as
+            # running is one whose holder died, or was taken over (its lease lapsed; the epoch
+            # fences it off, and it cannot record itself finished after this).
+            if stale.status == "running":
                 self.store.finish_run(
                     stale.id,
                     run.started,
@@ -341,24 +374,75 @@ class Engine:
         with structlog.contextvars.bound_contextvars(run_id=run.id, source=name):
             log.info("run started", kind=run.counts.get("kind"), dry_run=dry_run)
             t0 = time.monotonic()
+            vendor = source.connector
             try:
                 connector = self.connector_factory(self.config, name, source)
+                vendor = connector.name
                 try:
                     self._check_account(run, connector)
                     yield connector
                 finally:
+                    run.usage = connector.usage()
                     connector.close()
             except BaseException as exc:  # record the failure, whatever it is, then re-raise
-                self.store.finish_run(run.id, self.clock(), "failed", run.counts, error=str(exc))
+                finished = self.clock()
+                if not self.store.finish_run(
+                    run.id, finished, "failed", run.counts, error=str(exc)
+                ):
+                    log.warning("run was recorded as interrupted by another holder meanwhile")
                 log.error("run failed", error=str(exc), error_type=type(exc).__name__)
+                self._observe(run, vendor, "failed", finished, exc)
                 raise
-            self.store.finish_run(run.id, self.clock(), run.status, run.counts)
+            finished = self.clock()
+            if not self.store.finish_run(run.id, finished, run.status, run.counts):
+                log.warning("run was recorded as interrupted by another holder meanwhile")
             log.info(
                 "run finished",
                 status=run.status,
                 seconds=round(time.monotonic() - t0, 3),
                 **run_totals(run.counts),
             )
+            self._observe(run, vendor, run.status, finished, None)
+
+    def _observe(
+        self,
+        run: _Run,
+        vendor: str,
+        status: str,
+        finished: datetime,
+        error: BaseException | None,
+    ) -> None:
+        """Tell the observer (if any) what the run did; its failures are only logged."""
+        if self.observer is None:
+            return
+        try:
+            applied: Counter[tuple[str, str]] = Counter()
+            if not run.dry_run:
+                entries = {e.key: e for e in self.store.audit(run_id=run.id)}
+                applied.update((e.policy, e.kind) for e in entries.values())
+            attempted, failed = operations(run.counts)
+            pulled = run.counts.get("pulled")
+            self.observer(
+                RunSummary(
+                    run_id=run.id,
+                    source=run.source,
+                    kind=str(run.counts.get("kind", "")),
+                    dry_run=run.dry_run,
+                    status=status,
+                    started=run.started,
+                    finished=finished,
+                    vendor=vendor,
+                    error=error,
+                    pulled=dict(pulled) if isinstance(pulled, Mapping) else {},
+                    planned=dict(run.planned),
+                    applied=dict(applied),
+                    operations=attempted,
+                    failed_operations=failed,
+                    usage=run.usage,
+                )
+            )
+        except Exception as exc:
+            log.error("run observer failed", error=type(exc).__name__, detail=str(exc))
 
     def _check_account(self, run: _Run, connector: Connector) -> None:
         """One store, one account per source: the first account a source's connector names is
@@ -397,8 +481,10 @@ class Engine:
             for object_type in run.config.object_types
             if object_type != "owners"
         }
+        run.checkpoint()
         plan = self._make_plan(run, schema, connector)
         run.counts["planned"] = plan.summary()
+        run.planned.update((c.policy, c.kind) for c in plan.changes)
         return plan
 
     def _pull(self, run: _Run, connector: Connector) -> None:
@@ -411,6 +497,7 @@ class Engine:
                 mode = "full" if cursor.updated_at is None else "incremental"
                 for batch in connector.pull(object_type, cursor, run_started_at=run.started):
                     self.store.store_batch(run.source, run.id, batch)
+                    run.checkpoint()  # the batch in hand is stored; a stop comes before the next
                     pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
                     skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
                     for record_id, why in batch.skipped:
@@ -438,6 +525,8 @@ class Engine:
         snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
         settings = self.config.policies_for(run.source)
         policies = build_policies(settings, default_region=run.config.default_region)
+        learned = self._learned(run.source, snapshot, policies, now)
+        snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         allowed, blocked = drop_protected(
             _proposals(policies, snapshot), run.config.apply.protected_fields
         )
@@ -456,7 +545,7 @@ class Engine:
             created_at=now,
             changes=tuple(kept),
             run_id=run.id,
-            baseline=self.store.baseline_summary(run.source),
+            baseline={**self.store.baseline_summary(run.source), LEARNED: learned},
             labels=labels,
             stats={
                 "protected_dropped": len(blocked),
@@ -503,6 +592,10 @@ class Engine:
         }
         if not writes:
             return changes, []
+        # What this very run wrote (a resumed push, before it pulled) is not in the snapshot:
+        # the pull stops at the run's start. Such a change is done, not changed back by someone.
+        ours = {k for k, w in writes.items() if w.run_id == run.id}
+        changes = [c for c in changes if not (isinstance(c, Update) and _written(c, ours, writes))]
         known = {(r.object_type, r.record_id, r.field): r for r in self.store.reverts(run.source)}
         kept, held = hold_reverts(changes, writes, known)
         if not held:
@@ -543,6 +636,31 @@ class Engine:
             log.warning("could not read who changed fields back", error=str(exc))
             return {}
         return found
+
+    def _learned(
+        self, source: str, snapshot: Snapshot, policies: Sequence[Policy], now: datetime
+    ) -> dict[str, Any]:
+        """What each learning policy learned: the last plan's while fresh, else learned now.
+
+        Kept in the plan's baseline under ``LEARNED`` (per policy: ``at`` and ``parameters``),
+        so that a plan can be explained and the parameters stay frozen between re-estimations.
+        """
+        last = latest_policy_plan(self.store, source)
+        stored = self.store.load_plan(last).baseline.get(LEARNED) if last else None
+        out: dict[str, Any] = {}
+        for policy in policies:
+            if not isinstance(policy, Learner):
+                continue
+            kept = stored.get(policy.name) if isinstance(stored, dict) else None
+            if isinstance(kept, dict) and now - datetime.fromisoformat(kept["at"]) < (
+                policy.relearn_after
+            ):
+                out[policy.name] = kept
+                continue
+            t0 = time.monotonic()
+            out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
+            log.info("learned", policy=policy.name, seconds=round(time.monotonic() - t0, 3))
+        return out
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
         """Finish the pushes an earlier run left half done (a crash, a kill)."""
@@ -608,9 +726,10 @@ class Engine:
         self, run: _Run, connector: Connector, settings: ApplyConfig | None = None
     ) -> Pusher:
         """The one place a run's pushes are built: with the run's lease epoch."""
+        run.checkpoint()
         return Pusher(
             self.store,
-            _writer(connector),
+            CheckedWriter(_writer(connector), run.checkpoint),
             settings or run.config.apply,
             self.clock,
             run.source,
@@ -640,6 +759,16 @@ def _proposals(policies: Sequence[Policy], snapshot: Snapshot) -> list[Change]:
         if merging:
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]
+
+
+def _written(
+    change: Update,
+    ours: Collection[tuple[str, str, str]],
+    writes: Mapping[tuple[str, str, str], AuditEntry],
+) -> bool:
+    """Whether ``change`` sets what this run already wrote to its field."""
+    key = (change.object_type, change.record_id, change.field)
+    return key in ours and (writes[key].after or "") == (change.new or "")
 
 
 def _writer(connector: Connector) -> Writer:
@@ -673,10 +802,7 @@ def _revert(
             (o for o in snapshot.owners.values() if str(o.get("user_id") or "") == change.user_id),
             None,
         )
-        name = ""
-        if owner is not None:
-            parts = (owner.get("firstname"), owner.get("lastname"))
-            name = " ".join(p for p in parts if p) or (owner.get("email") or "")
+        name = "" if owner is None else record_label("owners", owner)
         by = f"{name} (user {change.user_id})" if name else f"user {change.user_id}"
     return Revert(
         source=source,
@@ -739,6 +865,5 @@ def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
         for record in records
     }
     for owner_id, owner in snapshot.owners.items():
-        name = " ".join(p for p in (owner.get("firstname"), owner.get("lastname")) if p)
-        labels[("owners", owner_id)] = name or (owner.get("email") or "")
+        labels[("owners", owner_id)] = record_label("owners", owner)
     return labels

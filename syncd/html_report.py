@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import math
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,13 +25,13 @@ from itertools import groupby
 from pathlib import Path
 from typing import Final
 
-from model.changes import Change, CreateTask, Merge, Update
+from model.changes import Change, Update
 from model.errors import StateError
 from state.base import AuditEntry, HealthPoint, StateStore
 from syncd.files import write_private
-from syncd.health import ALL
-from syncd.plan import Plan, record_label
-from syncd.plans import latest_policy_plan
+from syncd.plan import Plan
+from syncd.plans import latest_policy_plan, stored_plan
+from syncd.quality import ALL
 from syncd.report import POLICY_TITLES, REVERTS_TITLE, cells, summary_line
 from syncd.reverts import describe
 from syncd.review import held_reverts
@@ -170,7 +169,7 @@ def _source_section(store: StateStore, source: str, limit: int | None) -> str:
         )
     history = _without_created_tasks(history, store.audit(source=source))
     plan_id = latest_policy_plan(store, source)
-    plan = _load_plan(store, plan_id) if plan_id is not None else None
+    plan = stored_plan(store, plan_id) if plan_id is not None else None
     parts = [f'<section id="source-{e(source, quote=True)}">', f"<h2>Source {e(source)}</h2>"]
     parts.append("<h3>What changed since the last run</h3>")
     parts.append(_what_changed(history, plan))
@@ -208,43 +207,6 @@ def _without_created_tasks(
 
 
 # -- plan -----------------------------------------------------------------------------------------
-
-
-def stored_plan(store: StateStore, plan_id: str) -> Plan:
-    """A saved plan with the names of its records, for reports (``syncd show``)."""
-    return _load_plan(store, plan_id)
-
-
-def _load_plan(store: StateStore, plan_id: str) -> Plan:
-    stored = store.load_plan(plan_id)
-    wanted: defaultdict[str, set[str]] = defaultdict(set)
-    for change in stored.changes:
-        if isinstance(change, Merge):
-            wanted[change.object_type].update((change.primary_id, *change.merged_ids))
-        else:
-            wanted[change.object_type].add(change.record_id)
-        if isinstance(change, CreateTask) and change.owner_id:
-            wanted["owners"].add(change.owner_id)
-    labels: dict[tuple[str, str], str] = {}
-    for object_type, ids in wanted.items():
-        for record_id, record in store.get_records(stored.source, object_type, ids).items():
-            if object_type == "owners":
-                props = record.properties
-                first, last = props.get("firstname") or "", props.get("lastname") or ""
-                label = f"{first} {last}".strip() or (props.get("email") or "")
-            else:
-                label = record_label(object_type, record.properties)
-            if label:
-                labels[(object_type, record_id)] = label
-    return Plan(
-        id=stored.id,
-        source=stored.source,
-        created_at=stored.created_at,
-        changes=tuple(stored.changes),
-        run_id=stored.run_id,
-        baseline=stored.baseline,
-        labels=labels,
-    )
 
 
 def _diff_cell(plan: Plan, change: Change) -> str:

@@ -46,6 +46,7 @@ from datetime import datetime
 
 from connectors.base import UniqueFields
 from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
+from model.fields import record_label
 from model.records import Record
 
 
@@ -317,18 +318,3 @@ def _repointed(record: Record, survivor: Mapping[str, Mapping[str, str]]) -> Rec
             for t, ids in record.associations.items()
         },
     )
-
-
-def record_label(object_type: str, properties: Mapping[str, str | None]) -> str:
-    """A short human name for a record: a person's name, a company or deal name, a subject."""
-
-    def get(key: str) -> str:
-        return (properties.get(key) or "").strip()
-
-    if object_type == "contacts":
-        name = " ".join(p for p in (get("firstname"), get("lastname")) if p)
-        return name or get("email")
-    for key in ("name", "dealname", "subject", "email"):
-        if get(key):
-            return get(key)
-    return ""

@@ -28,9 +28,9 @@ from rich.text import Text
 
 from model.changes import Merge
 from model.errors import SyncdError
-from model.records import Record
+from model.fields import record_label
 from state.base import Revert, StateStore
-from syncd.plans import latest_policy_plan
+from syncd.plans import latest_policy_plan, stored_records
 from syncd.report import cut
 from syncd.reverts import describe
 
@@ -64,40 +64,21 @@ class ReviewItem:
         return frozenset((self.primary_id, *self.merged_ids))
 
 
-def latest_plan_id(store: StateStore, source: str) -> str | None:
-    """The id of ``source``'s newest plan of the policies (by ``created_at``, then id),
-    ``None`` when none: the plan an ``undo`` makes holds no reviews and does not count."""
-    return latest_policy_plan(store, source)
-
-
-def _label(record: Record) -> str:
-    props = record.properties
-    if record.object_type == "companies":
-        return (props.get("name") or props.get("domain") or "").strip()
-    name = " ".join(
-        p.strip() for p in (props.get("firstname"), props.get("lastname")) if p and p.strip()
-    )
-    return name or (props.get("email") or "").strip()
-
-
 def review_items(store: StateStore, source: str) -> list[ReviewItem]:
     """Every review change of ``source``'s latest plan, decided or not, in plan order.
 
     Empty when the source has no plan. Labels come from the stored records.
     """
-    plan_id = latest_plan_id(store, source)
+    plan_id = latest_policy_plan(store, source)
     if plan_id is None:
         return []
     reviews = [
         c for c in store.load_plan(plan_id).changes if isinstance(c, Merge) and c.kind == "review"
     ]
-    wanted: dict[str, set[str]] = {}
-    for change in reviews:
-        wanted.setdefault(change.object_type, set()).update((change.primary_id, *change.merged_ids))
+    keys = [(c.object_type, i) for c in reviews for i in (c.primary_id, *c.merged_ids)]
     labels = {
-        (object_type, record_id): _label(record)
-        for object_type, ids in sorted(wanted.items())
-        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
+        key: record_label(record.object_type, record.properties)
+        for key, record in stored_records(store, source, keys).items()
     }
     return [
         ReviewItem(
@@ -151,7 +132,7 @@ def decide(  # noqa: PLR0917  (mirrors StateStore.record_review)
     if len(group) < 2:
         raise ReviewError("a decision needs at least two record ids")
     items = review_items(store, source)
-    if not items and latest_plan_id(store, source) is None:
+    if not items and latest_policy_plan(store, source) is None:
         raise ReviewError(f"source {source!r} has no plan to review")
     for item in items:
         if item.object_type == object_type and group <= item.ids:
@@ -197,14 +178,7 @@ def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
     with its record's label (empty when the record is not stored). A field that holds syncd's
     value again, as last pulled, is left out: there is nothing to hold back for now."""
     held = store.reverts(source, released=False)
-    wanted: dict[str, set[str]] = {}
-    for revert in held:
-        wanted.setdefault(revert.object_type, set()).add(revert.record_id)
-    records = {
-        (object_type, record_id): record
-        for object_type, ids in sorted(wanted.items())
-        for record_id, record in store.get_records(source, object_type, sorted(ids)).items()
-    }
+    records = stored_records(store, source, [(r.object_type, r.record_id) for r in held])
     found = []
     for revert in held:
         record = records.get((revert.object_type, revert.record_id))
@@ -212,7 +186,8 @@ def held_reverts(store: StateStore, source: str) -> list[tuple[Revert, str]]:
             revert.value or ""
         ):
             continue
-        found.append((revert, _label(record) if record is not None else ""))
+        label = "" if record is None else record_label(record.object_type, record.properties)
+        found.append((revert, label))
     return found
 
 

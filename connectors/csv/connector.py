@@ -14,13 +14,17 @@ never the input itself:
   field a fix wrote that had no column), its rows in their order with fixed values; rows merged
   away or archived are left out; skipped rows are carried through as they were, so nothing is
   lost silently.
-- ``<stem>.merge-map.csv``: ``merged_id,primary_id`` for each row a merge removed, flattened so
-  ``primary_id`` is always a row of the cleaned file.
+- ``<stem>.merge-map.csv``: ``merged_id,primary_id,differing_values`` for each row a merge
+  removed, flattened so ``primary_id`` is always a row of the cleaned file. A merge carries the
+  removed row's cells of the columns syncd does not model to the survivor where its cell is
+  empty; where both hold different values the survivor's is kept and the removed row's is
+  listed in ``differing_values`` (``Column: "value"``, ``; ``-separated), so nothing is lost.
 - ``<stem>.tasks.csv``: the follow-up tasks as a to-do list
   (``task_id,record_id,subject,owner_id,due,body``; ``due`` is a date).
 
 All three are written together (a file may hold only its header) so they always describe one
-run. ``archive`` drops the rows. Everything is deterministic: same input and calls, same bytes.
+run, in the input's encoding and delimiter (with a UTF-8 byte-order mark only when the input had
+one). ``archive`` drops the rows. Everything is deterministic: same input and calls, same bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors.base import Capability, Connector, Writer
+from connectors.csv.headers import header_key
 from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
 from connectors.csv.table import Row, Table, read_table, write_atomic
 from model.fields import FALSE, TASK_OPEN, TRUE
@@ -40,7 +45,7 @@ from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 BATCH_SIZE = 1000
 TASK_COLUMNS = ("task_id", "record_id", "subject", "owner_id", "due", "body")
-MERGE_MAP_COLUMNS = ("merged_id", "primary_id")
+MERGE_MAP_COLUMNS = ("merged_id", "primary_id", "differing_values")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,7 @@ class CsvConnector(Connector, Writer):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.WRITES, Capability.MERGES, Capability.TASKS}
     )
+    mergeable_types: ClassVar[frozenset[str]] = frozenset(CANONICAL_FIELDS)
 
     def __init__(self, settings: CsvSettings) -> None:
         self.settings = settings
@@ -89,6 +95,7 @@ class CsvConnector(Connector, Writer):
         self._extra: dict[str, dict[str, str]] = {}
         self._added: list[str] = []
         self._merged_into: dict[str, str] = {}
+        self._differing: dict[str, list[str]] = {}
         self._tasks: list[CsvTask] = []
         self._dirty = False
 
@@ -116,6 +123,11 @@ class CsvConnector(Connector, Writer):
         """``(id or "row N", reason)`` for each row that is not a record."""
         return list(self._table.skipped)
 
+    @property
+    def unused_columns(self) -> tuple[str, ...]:
+        """The headers of the columns no field is read from (carried through untouched)."""
+        return self._table.layout.unused
+
     def _modified_at(self) -> datetime:
         return datetime.fromtimestamp(self.settings.path.stat().st_mtime, tz=UTC)
 
@@ -135,7 +147,8 @@ class CsvConnector(Connector, Writer):
         s, decided = self.settings, dict(props)
 
         def flag(value: str | None, wanted: tuple[str, ...]) -> str:
-            hit = (value or "").strip().casefold() in {w.strip().casefold() for w in wanted}
+            # exports show labels ("In Progress", "Closed Won") where settings name values
+            hit = header_key(value or "") in {header_key(w) for w in wanted}
             return TRUE if value and hit else FALSE
 
         if s.object_type in ("contacts", "leads") and "lead_status" in props:
@@ -200,15 +213,18 @@ class CsvConnector(Connector, Writer):
             settings.cleaned_path,
             header,
             rows,
-            encoding=settings.encoding,
+            encoding=table.encoding,
             delimiter=table.delimiter,
             mode=mode,
         )
         write_atomic(
             settings.merge_map_path,
             MERGE_MAP_COLUMNS,
-            ([merged, primary] for merged, primary in self._merged_into.items()),
-            encoding=settings.encoding,
+            (
+                [merged, primary, "; ".join(self._differing.get(merged, ()))]
+                for merged, primary in self._merged_into.items()
+            ),
+            encoding=table.encoding,
             delimiter=table.delimiter,
             mode=mode,
         )
@@ -219,7 +235,7 @@ class CsvConnector(Connector, Writer):
                 [t.id, t.record_id, t.subject, t.owner_id or "", t.due.date().isoformat(), t.body]
                 for t in self._tasks
             ),
-            encoding=settings.encoding,
+            encoding=table.encoding,
             delimiter=table.delimiter,
             mode=mode,
         )
@@ -307,6 +323,7 @@ class CsvConnector(Connector, Writer):
                 error="a row cannot be merged into itself",
                 error_kind=WriteErrorKind.OTHER,
             )
+        self._carry(live[merged_id], live[primary_id])
         del live[merged_id]
         for absorbed, survivor in list(self._merged_into.items()):
             if survivor == merged_id:
@@ -314,6 +331,22 @@ class CsvConnector(Connector, Writer):
         self._merged_into[merged_id] = primary_id
         self._dirty = True
         return WriteResult(key, ok=True, remote_id=primary_id, response={"merged": merged_id})
+
+    def _carry(self, absorbed: Row, survivor: Row) -> None:
+        """Give ``survivor`` the cells of ``absorbed`` in columns syncd does not model where its
+        own are empty; list the absorbed row's values that differ from the survivor's."""
+        layout = self._table.layout
+        differing = self._differing.setdefault(str(absorbed.record_id), [])
+        for index, header in enumerate(layout.header):
+            if index in layout.fields or index == layout.id_index:
+                continue
+            mine, theirs = survivor.cells[index], absorbed.cells[index]
+            if not theirs.strip() or theirs == mine:
+                continue
+            if mine.strip():
+                differing.append(f'{header}: "{theirs}"')
+            else:
+                survivor.cells[index] = theirs
 
     def create_tasks(self, writes: Sequence[TaskWrite]) -> list[WriteResult]:
         """Record tasks for the to-do list (``<stem>.tasks.csv``); the rows are not changed."""

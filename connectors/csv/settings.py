@@ -26,11 +26,16 @@ CsvObjectType = Literal["contacts", "leads", "companies", "deals", "tasks"]
 class CsvSettings(ConnectorSettings):
     """One spreadsheet export seen as one object type (``connector = "csv"``).
 
-    ``columns`` maps CSV headers to canonical field names (``{"First Name": "firstname"}``);
-    headers are matched exactly first, then ignoring case and surrounding spaces. Headers not in
-    ``columns`` that name a canonical field are that field; every other column is carried
-    through to the cleaned file untouched and never shown to the policies. ``delimiter`` ``None``
-    means sniffed (``csv.Sniffer`` over ``,``, ``;``, tab and ``|``; ``,`` when it cannot tell).
+    ``columns`` maps CSV headers to canonical field names (``{"Given": "firstname"}``); headers
+    are matched exactly first, then ignoring case, spaces and ``_``. Headers not in ``columns``
+    that name a canonical field, by its own name or the one HubSpot, Salesforce, Excel or Google
+    exports use (``First Name``, ``Phone Number``, ``Mailing City``: :mod:`connectors.csv.headers`),
+    are that field; every other column is carried through to the cleaned file untouched (from
+    an absorbed row to its survivor where the survivor has none), never shown to the policies,
+    and reported as not used. ``id_column`` ``None`` means the first of ``id``, ``Record ID``,
+    ``Contact ID``... (:data:`~connectors.csv.headers.ID_HEADERS`). ``encoding`` ``utf-8`` reads
+    UTF-8 with or without a byte-order mark and writes the results the same way; Excel's CSV is
+    ``cp1252``. ``delimiter`` ``None`` means sniffed (``,``, ``;``, tab or ``|``).
     ``output_dir`` ``None`` means beside the input. Outputs are ``<stem>.cleaned.csv``,
     ``<stem>.merge-map.csv`` and ``<stem>.tasks.csv``. Without a column of their own, a
     contact's ``lead_open`` is true when its ``lead_status`` is one of ``open_lead_statuses``,
@@ -41,13 +46,22 @@ class CsvSettings(ConnectorSettings):
 
     path: Path = Field(description="The CSV file; relative to the config file.")
     object_type: CsvObjectType = "contacts"
-    id_column: str = Field(default="id", description="Column of unique record ids.")
+    id_column: str | None = Field(
+        default=None,
+        description="Column of unique record ids; by default the first of id, Record ID, "
+        "Contact ID (Company ID, Account ID, Deal ID, Opportunity ID... by object type).",
+    )
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="CSV column -> canonical field; other columns named like a canonical field "
-        "(any case) are that field, the rest are carried through untouched.",
+        "or as exports name it (any case, spaces or _) are that field, the rest are carried "
+        "through untouched.",
     )
-    encoding: str = "utf-8-sig"
+    encoding: str = Field(
+        default="utf-8",
+        description="The file's encoding: utf-8 (with or without a byte-order mark, kept as "
+        "found), or cp1252 for Excel's CSV.",
+    )
     delimiter: str | None = Field(
         default=None, min_length=1, max_length=1, description="Sniffed when not given."
     )
@@ -66,7 +80,7 @@ class CsvSettings(ConnectorSettings):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise ValueError("expected a Python codec name such as utf-8-sig or cp1252") from None
+            raise ValueError("expected a Python codec name such as utf-8 or cp1252") from None
         return value
 
     @field_validator("columns")

@@ -1,11 +1,24 @@
-"""A CSV file as rows with ids: reading (sniffing, header mapping, row checks) and writing.
+"""A CSV file as rows with ids: reading (encoding, sniffing, header mapping, row checks) and
+writing.
 
 Row numbers are the file's line numbers where a row starts (the header is row 1), which is the
 row a spreadsheet shows when no cell spans lines. Blank lines are ignored.
+
+- **Encoding**: UTF-8 with or without a byte-order mark by default (:func:`decode`); the
+  results are written with a mark only when the input had one. A file that is not UTF-8 is
+  refused with the row and byte where it stops being UTF-8, and the encoding that reads it
+  (Excel saves CSV in Windows-1252: ``cp1252``).
+- **Delimiter**: sniffed among ``,``, ``;``, tab and ``|`` (:func:`sniff`) unless set.
+- **Header**: mapped to canonical fields (:func:`resolve_layout`, :mod:`connectors.csv.headers`);
+  the columns it does not use are said (:attr:`Layout.unused`).
+- **Rows**: cells of any size. A row without an id, with an id an earlier row has, or with the
+  wrong number of fields is skipped with its number, and so is a row whose quote is never
+  closed (the rows after it are read again from the next line, not swallowed into its cell).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -13,12 +26,17 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-from connectors.csv.settings import CANONICAL_FIELDS, CsvSettings
+from connectors.csv.headers import ID_HEADERS, field_for, header_key
+from connectors.csv.settings import CsvSettings
 from model.errors import ConfigError, SourceFatalError
 
-SNIFF_BYTES = 64 * 1024
-SNIFF_DELIMITERS = ",;\t|"
+SNIFF_BYTES: Final = 64 * 1024
+SNIFF_DELIMITERS: Final = ",;\t|"
+#: Cells of any size: the csv module's own limit (128 KiB) would refuse a long note.
+FIELD_SIZE_LIMIT: Final = 2**31 - 1
+_UTF8: Final = frozenset({"utf-8", "utf-8-sig"})
 
 
 @dataclass
@@ -32,42 +50,61 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """What the header means: canonical field per column index, and the id column."""
+    """What the header means: canonical field per column index, the id column, and the
+    headers of the columns no field is read from (the id column aside)."""
 
     header: tuple[str, ...]
     fields: Mapping[int, str]
     id_index: int
+    unused: tuple[str, ...] = ()
 
 
 @dataclass
 class Table:
-    """A parsed file. ``skipped`` holds ``(id or "row N", reason)`` per row that is no record."""
+    """A parsed file. ``skipped`` holds ``(id or "row N", reason)`` per row that is no record;
+    ``encoding`` is what the results are written in (``utf-8-sig`` when the input had a
+    byte-order mark)."""
 
     layout: Layout
     delimiter: str
+    encoding: str = "utf-8"
     rows: list[Row] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _key(name: str) -> str:
-    return name.strip().casefold()
 
 
 def _find(header: Sequence[str], name: str) -> int | None:
     if name in header:
         return header.index(name)
-    keys = [_key(h) for h in header]
-    return keys.index(_key(name)) if _key(name) in keys else None
+    keys = [header_key(h) for h in header]
+    return keys.index(header_key(name)) if header_key(name) in keys else None
+
+
+def _id_index(header: Sequence[str], settings: CsvSettings) -> int:
+    names = (
+        (settings.id_column,)
+        if settings.id_column is not None
+        else ID_HEADERS[settings.object_type]
+    )
+    for name in names:
+        index = _find(header, name)
+        if index is not None:
+            return index
+    expected = (
+        "give the column of unique record ids (id_column, --id-column)"
+        if settings.id_column is not None
+        else f"expected a column of unique record ids named {', '.join(names[1:])} "
+        "or given as id_column (--id-column)"
+    )
+    raise ConfigError(
+        f"{settings.path}: no id column {names[0]!r} in the header {list(header)}; {expected}"
+    )
 
 
 def resolve_layout(header: Sequence[str], settings: CsvSettings) -> Layout:
-    """Map header cells to canonical fields; ``ConfigError`` if a named column is missing."""
-    id_index = _find(header, settings.id_column)
-    if id_index is None:
-        raise ConfigError(
-            f"{settings.path}: no id column {settings.id_column!r} in the header "
-            f"{list(header)}; expected a column of unique record ids (id_column)"
-        )
+    """Map header cells to canonical fields: ``columns`` first, then headers that name a field
+    (:func:`~connectors.csv.headers.field_for`), each field once, the leftmost column first.
+    ``ConfigError`` if the id column or a column ``columns`` names is missing."""
+    id_index = _id_index(header, settings)
     fields: dict[int, str] = {}
     for column, target in settings.columns.items():
         index = _find(header, column)
@@ -77,53 +114,118 @@ def resolve_layout(header: Sequence[str], settings: CsvSettings) -> Layout:
                 f"{list(header)}"
             )
         fields[index] = target
-    known = {_key(f): f for f in CANONICAL_FIELDS[settings.object_type]}
     taken = set(fields.values())
     for index, name in enumerate(header):
-        found = known.get(_key(name))
+        found = field_for(settings.object_type, name)
         if index not in fields and found is not None and found not in taken:
             fields[index] = found
             taken.add(found)
-    return Layout(tuple(header), fields, id_index)
+    unused = tuple(h for i, h in enumerate(header) if i not in fields and i != id_index)
+    return Layout(tuple(header), fields, id_index, unused)
 
 
-def _sniff(text: str) -> str:
+def sniff(text: str) -> str:
+    """The delimiter of ``text`` among :data:`SNIFF_DELIMITERS`: the csv module's sniffer over
+    the first 64 KiB; when it cannot tell, the one that splits the header into most cells
+    (``,`` on a tie)."""
     try:
         return csv.Sniffer().sniff(text[:SNIFF_BYTES], delimiters=SNIFF_DELIMITERS).delimiter
     except csv.Error:
-        return ","
+        first = text.split("\n", 1)[0]
+        return max(SNIFF_DELIMITERS, key=lambda d: (first.count(d), d == ","))
+
+
+def decode(data: bytes, settings: CsvSettings) -> tuple[str, str]:
+    """The text of the file and the encoding its results are written in.
+
+    UTF-8 (the default) is read with or without a byte-order mark and written back the same
+    way. ``SourceFatalError`` when the bytes are not in the encoding: the row and byte where
+    they stop, and what reads them.
+    """
+    encoding = codecs.lookup(settings.encoding).name
+    if encoding in _UTF8:
+        bom = data.startswith(codecs.BOM_UTF8)
+        encoding = "utf-8-sig" if bom else "utf-8"
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start) + 1
+        found = data[exc.start : exc.start + 1].hex().upper()
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            hint = "it is UTF-16 (Excel's Unicode text): --encoding utf-16 reads it"
+        elif encoding in _UTF8:
+            hint = (
+                "Excel saves CSV files in Windows-1252: --encoding cp1252 reads them "
+                '(encoding = "cp1252" in a configured source)'
+            )
+        else:
+            hint = "give the encoding the file was saved in (--encoding, encoding)"
+        raise SourceFatalError(
+            f"{settings.path}: not {settings.encoding} at row {row}, byte {exc.start} "
+            f"(0x{found}); {hint}"
+        ) from None
 
 
 def read_table(settings: CsvSettings) -> Table:
-    """Parse the file; rows without an id, with a repeated id or the wrong width are skipped."""
+    """Parse the file; bad rows are skipped with their number (see the module docstring)."""
     try:
-        text = settings.path.read_text(encoding=settings.encoding)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceFatalError(
-            f"{settings.path}: cannot read it as {settings.encoding} ({exc})"
-        ) from exc
-    delimiter = settings.delimiter or _sniff(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
+        data = settings.path.read_bytes()
+    except OSError as exc:
+        raise SourceFatalError(f"{settings.path}: cannot read it ({exc.strerror})") from exc
+    text, encoding = decode(data, settings)
+    delimiter = settings.delimiter or sniff(text)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, FIELD_SIZE_LIMIT))
+    try:
+        rows = _records(io.StringIO(text, newline="").readlines(), delimiter)
+    finally:
+        csv.field_size_limit(limit)
+    if not rows:
         raise SourceFatalError(f"{settings.path}: the file is empty; expected a header row")
-    table = Table(resolve_layout(header, settings), delimiter)
+    table = Table(resolve_layout(rows[0][1], settings), delimiter, encoding)
     seen: set[str] = set()
-    start = reader.line_num + 1
-    for cells in reader:
-        number, start = start, reader.line_num + 1
-        if not cells:
-            continue
-        table.rows.append(_check(table, cells, number, seen))
+    for number, cells, spans in rows[1:]:
+        table.rows.append(_check(table, cells, number, spans, seen))
     return table
 
 
-def _check(table: Table, cells: list[str], number: int, seen: set[str]) -> Row:
+def _records(lines: Sequence[str], delimiter: str) -> list[tuple[int, list[str], int]]:
+    """``(row number, cells, lines it spans)`` of each non-blank row of ``lines``, the header
+    first.
+
+    A row that spans lines and has another number of cells than the header is taken for a
+    quote left open: it is kept as it was read, and reading starts again at the line after its
+    first, so that one stray quote does not swallow the rest of the file.
+    """
+    found: list[tuple[int, list[str], int]] = []
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(iter(lines[start:]), delimiter=delimiter)
+        row_start = 0
+        for cells in reader:
+            number, row_start = start + row_start + 1, reader.line_num
+            spans = start + reader.line_num - number + 1
+            if not cells:
+                continue
+            found.append((number, cells, spans))
+            if spans > 1 and len(cells) != len(found[0][1]):
+                start = number  # the line after the row's first
+                break
+        else:
+            break
+    return found
+
+
+def _check(table: Table, cells: list[str], number: int, spans: int, seen: set[str]) -> Row:
     width = len(table.layout.header)
     if len(cells) != width:
-        table.skipped.append(
-            (f"row {number}", f"row {number}: {len(cells)} fields, expected {width}")
-        )
+        why = f"row {number}: {len(cells)} fields, expected {width}"
+        if spans > 1:
+            why += (
+                f" (over {spans} lines: a quote left open?); the lines after its first are "
+                "read as rows of their own"
+            )
+        table.skipped.append((f"row {number}", why))
         return Row(number, cells, None)
     record_id = cells[table.layout.id_index].strip()
     if not record_id:

@@ -140,6 +140,8 @@ class HubSpotClient:
             clock=self._pacer.clock,
         )
         self.calls: Counter[str] = Counter()
+        #: Attempts HubSpot answered 429 (rate limited).
+        self.rate_limited = 0
         crm = HubSpot(
             access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
         ).crm
@@ -200,6 +202,8 @@ class HubSpotClient:
         except Exception as exc:
             headers = getattr(exc, "headers", None)
             pacer.observe(headers, http_status(exc))
+            if http_status(exc) == 429:
+                self.rate_limited += 1
             log.warning(
                 "request failed",
                 operation=operation,

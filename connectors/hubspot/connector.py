@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector, UniqueFields
+from connectors.base import ApiUsage, Capability, Connector, UniqueFields
 from connectors.hubspot.associations import association_pairs, next_after, results
 from connectors.hubspot.client import HubSpotClient, SearchFilter
 from connectors.hubspot.cursor import advance, read_from, to_epoch_ms
@@ -56,6 +56,7 @@ from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
     ASSOCIATION_TARGETS,
     LAST_MODIFIED,
+    MERGEABLE,
     OBJECT_ID,
     OBJECT_TYPES,
     UNIQUE_FIELDS,
@@ -127,6 +128,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         }
     )
     unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS
+    mergeable_types: ClassVar[frozenset[str]] = MERGEABLE
 
     def __init__(
         self,
@@ -171,6 +173,51 @@ class HubSpotConnector(HubSpotWriter, Connector):
         if portal is None or str(portal).strip() == "":
             raise SyncdError("HubSpot's account details named no portalId")
         return str(portal)
+
+    def usage(self) -> ApiUsage:
+        """See :meth:`Connector.usage`."""
+        return ApiUsage(sum(self._client.calls.values()), self._client.rate_limited)
+
+    def count(
+        self, object_type: str, modified_from: datetime, modified_before: datetime
+    ) -> int | None:
+        """See :meth:`Connector.count`: the ``total`` of a search for ``modified_from <=
+        last-modified < modified_before`` with ``limit=1`` (search sees live records only, and
+        shows a change a few seconds late). Owners cannot be searched: ``None``."""
+        if object_type == "owners" or object_type not in self._fields:
+            return None
+        modified = LAST_MODIFIED[object_type]
+        filters = [
+            SearchFilter(modified, "GTE", str(to_epoch_ms(modified_from))),
+            SearchFilter(modified, "LT", str(to_epoch_ms(modified_before))),
+        ]
+        page = self._client.search_page(
+            object_type, filters=filters, sort=modified, properties=[modified], limit=1
+        )
+        return int(str(page.get("total", 0)))
+
+    def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
+        """See :meth:`Connector.archived_ids`: the archived listing (``archived=true``, one
+        property per object), by ``archivedAt``. Owners: ``None`` (no CRM records)."""
+        if object_type == "owners" or object_type not in self._fields:
+            return None
+        found: set[str] = set()
+        after: str | None = None
+        while True:
+            page = self._client.list_page(
+                object_type,
+                after=after,
+                archived=True,
+                properties=[LAST_MODIFIED[object_type]],
+                associations=(),
+            )
+            for raw in results(page):
+                when = archived_at(raw) if isinstance(raw, Mapping) else None
+                if when is not None and when < archived_before and "id" in raw:
+                    found.add(str(raw["id"]))
+            after = next_after(page)
+            if after is None:
+                return found
 
     def properties(self, object_type: str) -> list[PropertyDef]:
         """See :meth:`Connector.properties`: the definitions of the fields this connector pulls

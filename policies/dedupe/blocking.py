@@ -1,16 +1,33 @@
 """Blocking: only records that share a cheap key are compared, so cost grows near-linearly.
 
-Each record gets a few keys per configured kind; records sharing any key form candidate pairs.
-A key shared by more than ``max_block_size`` records is too common to mean anything and is
-skipped (its records still meet through their other keys).
+Each record gets several keys per configured kind, built from independent fields, so that a
+pair whose one field is mistyped still meets through another: the sound of both names (either
+way round), the names one typo apart (every name with one letter dropped, beside the other
+name: a typo anywhere, the first letter included), the last name beside the first's initial,
+postcode or city with a name, postcode with house number, house number with a street word or a
+name, e-mail, e-mail local part, phone, company with first name. Records sharing any key form
+candidate pairs.
+
+A key shared by more than ``max_block_size`` records is not skipped: its block is split by
+sorted neighbourhood (members sorted by name and address, each compared with the next
+``block_window`` ones), so a common key still finds typo-free neighbours at a bounded cost.
+:class:`Candidates` reports how many pairs there were and how many blocks were split.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from policies.dedupe.features import Features, first_initials, soundex
+from policies.dedupe.features import (
+    Features,
+    deletions,
+    first_initials,
+    house_numbers,
+    phonetic,
+    street_words,
+)
 from policies.dedupe.nicknames import nicknames
 from policies.normalizers import split_extension
 
@@ -19,6 +36,32 @@ ROLE_MAILBOXES = frozenset((
     "no-reply", "billing", "hr", "jobs", "careers", "marketing", "help", "service", "enquiries",
     "inquiries", "accounts", "finance",
 ))  # fmt: skip
+_MIN_STREET_WORD = 4
+
+
+def _names(f: Features) -> list[tuple[str, str]]:
+    """(name, other name) both ways round, first names also as their formal names."""
+    if not f.first or not f.last:
+        return [(f.last or f.first, "")] if f.last or f.first else []
+    firsts = nicknames().formal_names(f.first)
+    return [(x, y) for first in firsts for x, y in ((first, f.last), (f.last, first))]
+
+
+def _address_keys(f: Features) -> set[str]:
+    keys: set[str] = set()
+    numbers = house_numbers(f.address)
+    street = [w for w in street_words(f.address).split() if len(w) >= _MIN_STREET_WORD]
+    names = [name for name in (f.first, f.last) if len(name) > 1]
+    for number in numbers:
+        if f.zip:
+            keys.add(f"a|{f.zip}|{number}")
+        keys.update(f"w|{number}|{word}" for word in street)
+        keys.update(f"h|{number}|{name}" for name in names)
+    if f.zip:  # the same street in one postcode, numbers mistyped or missing
+        keys.update(f"s|{f.zip}|{word}" for word in street)
+    if f.city:  # ... or in one city, the postcode mistyped
+        keys.update(f"v|{f.city}|{word}" for word in street)
+    return keys
 
 
 def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
@@ -29,13 +72,20 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
             keys.update(f"e|{e}" for e in f.emails)
         elif kind == "phone":
             keys.update(f"p|{split_extension(p)[0]}" for p in f.phones)
-        elif kind == "name" and f.last:
-            code = soundex(f.last)
-            keys.update(f"n|{code}|{i}" for i in first_initials(f.first))
-            if f.first:  # the same key for a record with first and last name swapped
-                keys.add(f"n|{soundex(f.first)}|{f.last[0]}")
-        elif kind == "zip_name" and f.zip and f.last:
-            keys.add(f"z|{f.zip}|{f.last[:3]}")
+        elif kind == "name":
+            keys.update(f"n|{phonetic(x)}|{phonetic(y)}" for x, y in _names(f) if y)
+        elif kind == "name_typo":
+            for x, y in _names(f):  # a typo in one name, the other right
+                keys.update(f"t|{d}|{y}" for d in deletions(x))
+            if f.last and f.first:  # the last name beside the first's initial (J. ~ John)
+                keys.update(f"i|{f.last}|{i}" for i in first_initials(f.first))
+        elif kind == "zip_name":
+            if f.zip:
+                keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
+            if f.city and f.last:
+                keys.add(f"y|{f.city}|{f.last}")
+        elif kind == "address":
+            keys |= _address_keys(f)
         elif kind == "email_local":
             for email in f.emails:
                 local = email.split("@", 1)[0]
@@ -58,15 +108,40 @@ def company_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "name" and f.org:
             keys.add(f"n|{f.org.split()[0]}")
             keys.add(f"s|{f.org.replace(' ', '')[:6]}")
+        elif kind == "name_words" and f.org:
+            keys.update(f"o|{w}" for w in f.org.split() if len(w) >= 3)
         elif kind == "zip_name" and f.zip and f.org:
             keys.add(f"z|{f.zip}|{f.org[:3]}")
+        elif kind == "address":
+            keys |= _address_keys(f)
     return keys
 
 
-def candidate_pairs(
-    features: Sequence[Features], kinds: Iterable[str], max_block_size: int
-) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, of records sharing a blocking key, sorted."""
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The pairs to compare and what blocking did to find them."""
+
+    pairs: list[tuple[int, int]]  # (i, j), i < j, sorted
+    blocks: int  # keys shared by two records or more
+    split: int  # blocks larger than max_block_size, compared by sorted neighbourhood
+
+    @property
+    def count(self) -> int:
+        """How many candidate pairs."""
+        return len(self.pairs)
+
+
+def _order(f: Features) -> tuple[str, ...]:
+    return (f.last, f.first, f.org, f.address, f.id)
+
+
+def candidates(
+    features: Sequence[Features],
+    kinds: Iterable[str],
+    max_block_size: int,
+    window: int,
+) -> Candidates:
+    """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood."""
     kinds = tuple(kinds)
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, f in enumerate(features):
@@ -78,8 +153,24 @@ def candidate_pairs(
         for key in keys:
             blocks[key].append(index)
     pairs: set[tuple[int, int]] = set()
+    shared = split = 0
     for members in blocks.values():
-        if 2 <= len(members) <= max_block_size:
+        if len(members) < 2:
+            continue
+        shared += 1
+        if len(members) <= max_block_size:
             for n, i in enumerate(members):
-                pairs.update((i, j) for j in members[n + 1 :])
-    return sorted(pairs)
+                pairs.update((i, j) if i < j else (j, i) for j in members[n + 1 :])
+            continue
+        split += 1
+        ordered = sorted(members, key=lambda i: _order(features[i]))
+        for n, i in enumerate(ordered):
+            pairs.update((i, j) if i < j else (j, i) for j in ordered[n + 1 : n + 1 + window])
+    return Candidates(sorted(pairs), shared, split)
+
+
+def candidate_pairs(
+    features: Sequence[Features], kinds: Iterable[str], max_block_size: int, window: int = 10
+) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of records sharing a blocking key, sorted."""
+    return candidates(features, kinds, max_block_size, window).pairs

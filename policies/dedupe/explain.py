@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from model.fields import person_name
 from policies.dedupe.features import Features
-from policies.dedupe.scoring import PairScore
+from policies.dedupe.scoring import OTHER_REGION, PairScore
 from policies.normalizers import split_extension
 
 _LABELS = {
@@ -15,11 +16,8 @@ _LABELS = {
     "address": "address",
     "city": "city",
     "zip": "zip",
+    "state": "state",
 }
-
-
-def _person(f: Features) -> str:
-    return " ".join(p for p in (f.show("firstname"), f.show("lastname")) if p)
 
 
 def _shown(f: Features, field: str) -> str:
@@ -44,7 +42,7 @@ def _name_phrase(a: Features, b: Features, score: PairScore) -> str | None:
     sims = [score.similarities[f] for f in ("firstname", "lastname") if f in score.similarities]
     if not sims or sum(score.points.get(f, 0.0) for f in ("firstname", "lastname")) <= 0:
         return None
-    left, right = _person(a), _person(b)
+    left, right = person_name(a.record.properties), person_name(b.record.properties)
     value = sum(sims) / len(sims)
     if left.casefold() == right.casefold():
         return f"same name {left!r}"
@@ -54,6 +52,8 @@ def _name_phrase(a: Features, b: Features, score: PairScore) -> str | None:
 
 def _field_phrase(a: Features, b: Features, field: str, similarity: float) -> str:
     label = _LABELS.get(field, field)
+    if field == "phone" and similarity == OTHER_REGION:
+        return f"phone {a.phones[0]} ~ {b.phones[0]} (same number, one without country code)"
     if field in ("email", "phone") and similarity > 0:
         values = (a.emails, b.emails) if field == "email" else (a.phones, b.phones)
         how = "" if similarity >= 1.0 else f" ({similarity:.2f}: extension on one side only)"
@@ -80,4 +80,6 @@ def explain(a: Features, b: Features, score: PairScore) -> str:
     text = ", ".join(phrases) or "weak overall similarity"
     if against:
         text += "; but different " + ", ".join(against)
+    if score.held:
+        text += f"; held for review: {score.held}"
     return text

@@ -17,7 +17,7 @@ import phonenumbers
 
 from model.records import Record
 from policies.dedupe.nicknames import nicknames
-from policies.geo import country_code
+from policies.geo import STATE_COUNTRIES, country_code, state_code
 from policies.normalizers import (
     collapse_whitespace,
     fold,
@@ -42,6 +42,32 @@ _STREET = {
     "drive": "dr", "lane": "ln", "court": "ct", "place": "pl", "suite": "ste", "apartment": "apt",
     "highway": "hwy", "parkway": "pkwy", "square": "sq", "terrace": "ter", "north": "n",
     "south": "s", "east": "e", "west": "w", "floor": "fl", "building": "bldg", "unit": "ste",
+    "crescent": "cres", "circuit": "cct", "close": "cl", "way": "wy", "circle": "cir",
+    "mount": "mt", "saint": "st", "fort": "ft", "center": "ctr", "centre": "ctr",
+    "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+    "apt": "apt", "apmnt": "apt", "flat": "apt", "ste": "ste", "lvl": "fl", "level": "fl",
+}  # fmt: skip
+_ORDINALS = {
+    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "sixth": "6",
+    "seventh": "7", "eighth": "8", "ninth": "9", "tenth": "10", "eleventh": "11",
+    "twelfth": "12", "thirteenth": "13", "fourteenth": "14", "fifteenth": "15",
+    "sixteenth": "16", "seventeenth": "17", "eighteenth": "18", "nineteenth": "19",
+    "twentieth": "20", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+}  # fmt: skip
+_ORDINAL_SUFFIX = re.compile(r"(\d+)(?:st|nd|rd|th)\b")
+#: Abbreviations of words in organisation names, to one form (``deli`` ~ ``delicatessen``).
+_ORG_WORDS = {
+    "delicatessen": "deli", "international": "intl", "internationale": "intl",
+    "manufacturing": "mfg", "services": "svc", "service": "svc", "svcs": "svc",
+    "associates": "assoc", "association": "assoc", "brothers": "bros", "department": "dept",
+    "university": "univ", "center": "ctr", "centre": "ctr", "hospital": "hosp",
+    "national": "natl", "technologies": "tech", "technology": "tech", "systems": "sys",
+    "solutions": "sol", "group": "grp", "holdings": "hldg", "industries": "ind",
+    "laboratories": "labs", "laboratory": "labs", "lab": "labs", "restaurant": "rest",
+    "cafe": "cafe", "caffe": "cafe", "coffeehouse": "cafe", "saint": "st", "mount": "mt",
+    "and": "&", "n": "&", "und": "&",
+    "bar-b-q": "bbq", "barbecue": "bbq", "barbeque": "bbq",
 }  # fmt: skip
 
 
@@ -62,6 +88,7 @@ class Features:
     created: datetime | None
     updated: datetime
     filled: int  # how many properties have a value
+    state: str = ""  # folded words of the state or province
 
     @property
     def id(self) -> str:
@@ -91,14 +118,38 @@ def name_key(value: str | None, *, first_name: bool = False) -> str:
 
 
 def org_key(value: str | None) -> str:
-    """An organisation name's words without legal suffixes (``'ACME, Inc.'`` → ``'acme'``)."""
-    kept = [w for w in words(value) if w not in _LEGAL]
-    return " ".join(kept) or " ".join(words(value))
+    """An organisation name's words without legal suffixes (``'ACME, Inc.'`` → ``'acme'``).
+
+    Abbreviations are brought to one form (``delicatessen`` → ``deli``, ``intl``) and street
+    ordinals to digits (``ninth`` → ``9``), so that two spellings of one name compare equal.
+    """
+    found = _numbered(value)
+    kept = [_ORG_WORDS.get(w, w) for w in found if w not in _LEGAL]
+    return " ".join(w for w in kept if w != "&") or " ".join(found)
+
+
+def _numbered(value: str | None) -> list[str]:
+    """The words of a value with ordinals as digits: ``9th`` and ``ninth`` both → ``9``."""
+    if not value:
+        return []
+    text = _ORDINAL_SUFFIX.sub(r"\1", fold(value))
+    return [_ORDINALS.get(w, w) for w in _WORD.findall(text)]
 
 
 def address_key(value: str | None) -> str:
-    """A street address's words, common street words abbreviated."""
-    return " ".join(_STREET.get(w, w) for w in words(value))
+    """A street address's words: street words abbreviated, ordinals as digits."""
+    return " ".join(_STREET.get(w, w) for w in _numbered(value))
+
+
+def house_numbers(address: str) -> tuple[str, ...]:
+    """The numbers of an address key, leading zeros dropped (``'12 9 st'`` → ``('12', '9')``)."""
+    return tuple(w.lstrip("0") or "0" for w in address.split() if w.isdigit())
+
+
+def street_words(address: str) -> str:
+    """An address key without its numbers and unit words: the street's name."""
+    skip = {"apt", "ste", "fl", "bldg", "unit"}
+    return " ".join(w for w in address.split() if not w.isdigit() and w not in skip)
 
 
 def zip_key(value: str | None, country: str | None) -> str:
@@ -164,12 +215,39 @@ def extract(record: Record, default_region: str) -> Features:
         created=_created(record),
         updated=record.updated_at,
         filled=sum(1 for v in props.values() if v is not None and v.strip()),
+        state=_state(props.get("state"), country),
     )
+
+
+def _state(value: str | None, country: str | None) -> str:
+    """A state as its code where the tables know it (``'Texas'`` → ``'TX'``), else its words."""
+    text = collapse_whitespace(value or "")
+    if not text:
+        return ""
+    countries = (country,) if country in STATE_COUNTRIES else STATE_COUNTRIES
+    return state_code(text, countries, fuzzy_cutoff=0) or " ".join(words(text))
 
 
 def first_initials(first: str) -> frozenset[str]:
     """Initials a first name may be filed under, its formal names' included (bob → b, r)."""
     return nicknames().initials(first)
+
+
+def deletions(name: str) -> frozenset[str]:
+    """``name`` and every string one letter shorter (names of 4 letters or more).
+
+    Two names one typo apart (a letter changed, added, dropped, anywhere, the first one
+    included) share at least one of these; so do two names with two letters swapped... mostly.
+    """
+    if len(name) < 4:
+        return frozenset((name,)) if name else frozenset()
+    return frozenset((name, *(name[:k] + name[k + 1 :] for k in range(len(name)))))
+
+
+def phonetic(name: str) -> str:
+    """A sound code of a folded name (NYSIIS), ``''`` when empty."""
+    letters = "".join(ch for ch in name if "a" <= ch <= "z")
+    return jellyfish.nysiis(letters) if letters else ""
 
 
 def soundex(name: str) -> str:

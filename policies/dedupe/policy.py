@@ -6,7 +6,11 @@ compatible (complete linkage): it reaches the pass's threshold, or it scores at 
 ``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
 less, such as a different first name, and not the e-mail/phone/city conflict) -- a record too
 sparse to match another on its own may join, a record that contradicts a member may not. So
-A~B and B~C never put A and C in one cluster when A and C contradict. Pass one links at
+A~B and B~C never put A and C in one cluster when A and C contradict. With learned weights
+(:mod:`policies.dedupe.weights`) the weights already count each disagreement: a pair is
+compatible when it is not held for review (a guard, another name at one firm or line, two
+mailboxes), not in conflict, and scores the floor or -- in pass one -- its fields speak for it
+more than against it (the records of one person with different typos). Pass one links at
 ``merge_threshold``: each cluster becomes a ``Merge`` (kind ``merge``). Pass two links those
 clusters at ``review_threshold``: each group of two or more clusters becomes a ``Merge`` of kind
 ``review`` proposing to merge the clusters' primaries (so an approved review lands on top of
@@ -16,6 +20,11 @@ A person's review decisions (``snapshot.decisions``, see :mod:`policies.dedupe.d
 constrain both passes: an approved group starts pass one joined and becomes a ``merge`` whose
 reason starts with "approved by a person"; no two records of a rejected group share a cluster.
 
+Weights: stored ones from ``snapshot.learned["dedupe"]`` when given (frozen by the engine
+between re-estimations), else estimated from this snapshot with the settings' ``seed``, else
+(too few records) the configured ones. Pairs a guard catches (:mod:`policies.dedupe.guards`) are
+held below ``merge_threshold``. :meth:`DedupePolicy.analyse` also reports the candidate count.
+
 The primary of a cluster follows ``primary_rule``. ``field_values`` fills each field the primary
 lacks with the value of the most recently modified other record that has one. Dedupe never
 proposes field updates of its own; it only normalizes values internally to compare them.
@@ -23,21 +32,26 @@ proposes field updates of its own; it only normalizes values internally to compa
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
-from model.changes import Change, Merge, Snapshot
+import numpy as np
+
+from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
 from policies.base import Policy
-from policies.dedupe.blocking import candidate_pairs
+from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
-from policies.dedupe.decisions import constraints
+from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
-from policies.dedupe.scoring import PairScore, Scorer
+from policies.dedupe.guards import guard_check
+from policies.dedupe.scoring import FIELDS, Compared, PairScore, Scorer, level_matrix
 from policies.dedupe.settings import DedupeSettings
+from policies.dedupe.weights import MatchModel, estimate
 from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,6 +88,16 @@ class _Run:
     source: str
     feats: Sequence[Features]
     pair: Callable[[int, int], PairScore]
+    model: MatchModel | None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One run over an object type: the merges, the candidate pairs, the weights used."""
+
+    merges: list[Merge]
+    candidates: Candidates
+    model: MatchModel | None  # None: the configured weights
 
 
 def _blank(value: str | None) -> bool:
@@ -94,10 +118,82 @@ class DedupePolicy(Policy):
         changes: list[Change] = []
         for object_type in self.settings.object_types:
             changes.extend(self.merges(snapshot, object_type))
+        if self.settings.leads_against_contacts:
+            changes.extend(self.leads_duplicating_contacts(snapshot))
         return changes
+
+    def leads_duplicating_contacts(self, snapshot: Snapshot) -> list[Flag]:
+        """A finding on each lead that matches a contact at ``review_threshold`` or more (its
+        best match named): never a merge, since a lead and a contact are different objects; a
+        person converts the lead. Scored as contacts are, blocked together."""
+        leads, contacts = snapshot.of("leads"), snapshot.of("contacts")
+        if not leads or not contacts:
+            return []
+        region = self.settings.default_region
+        feats = [extract(r, region) for r in (*contacts, *leads)]
+        scorer = Scorer(self.settings, "contacts", feats)
+        best: dict[int, tuple[float, int]] = {}
+        for i, j in candidate_pairs(
+            feats, self.settings.contact_blocking, self.settings.max_block_size
+        ):
+            if feats[i].record.object_type == feats[j].record.object_type:
+                continue
+            lead, contact = (j, i) if feats[j].record.object_type == "leads" else (i, j)
+            confidence = scorer.score(feats[i], feats[j]).confidence
+            if confidence < self.settings.review_threshold:
+                continue
+            known = best.get(lead)
+            # the best match; between equals, the smaller contact id
+            if known is None or (confidence, id_key(feats[known[1]].id)) > (
+                known[0],
+                id_key(feats[contact].id),
+            ):
+                best[lead] = (confidence, contact)
+        flags: list[Flag] = []
+        for lead, (confidence, contact) in sorted(
+            best.items(), key=lambda kv: id_key(feats[kv[0]].id)
+        ):
+            contact_id = feats[contact].id
+            flags.append(
+                Flag(
+                    source=snapshot.source,
+                    object_type="leads",
+                    policy=self.name,
+                    reason=f"this lead duplicates contact {contact_id} ({confidence:.0%}): "
+                    "convert it to that contact rather than keep both (leads and contacts "
+                    "are never merged)",
+                    record_id=feats[lead].id,
+                    field=None,
+                    value=contact_id,
+                )
+            )
+        return flags
 
     def merges(self, snapshot: Snapshot, object_type: str) -> list[Merge]:
         """The merges and reviews for one object type: merges first, each by primary id."""
+        return self.analyse(snapshot, object_type).merges
+
+    @property
+    def relearn_after(self) -> timedelta:
+        """How long stored weights stay frozen (``reestimate_days``)."""
+        return timedelta(days=self.settings.reestimate_days)
+
+    def learn(self, snapshot: Snapshot) -> dict[str, dict[str, object]]:
+        """The weights this snapshot gives, per object type, as JSON (to store with the plan).
+
+        Object types too small to learn from are left out. Pass the result back as
+        ``snapshot.learned["dedupe"]`` to keep the weights frozen until the next estimate.
+        """
+        fresh = replace(snapshot, learned={})
+        out: dict[str, dict[str, object]] = {}
+        for object_type in self.settings.object_types:
+            model = self.analyse(fresh, object_type, cluster=False).model
+            if model is not None:
+                out[object_type] = model.to_json()
+        return out
+
+    def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
+        """Merges of one object type with what blocking and weighting did to find them."""
         region = self.settings.default_region
         feats = sorted(
             (extract(r, region) for r in snapshot.of(object_type)), key=lambda f: id_key(f.id)
@@ -108,25 +204,110 @@ class DedupePolicy(Policy):
             if object_type == "companies"
             else self.settings.contact_blocking
         )
+        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
+        rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
+        compared = {(i, j): scorer.compare(feats[i], feats[j]) for i, j in found.pairs}
+        model = self._model(
+            snapshot, object_type, feats, scorer=scorer, compared=compared, rules=rules
+        )
+        if not cluster:
+            return Analysis([], found, model)
+        scorer = scorer.using(model)
+        guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
+        keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
 
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
-            found = scores.get(key)
-            if found is None:
-                found = scores[key] = scorer.score(feats[key[0]], feats[key[1]])
-            return found
+            got = scores.get(key)
+            if got is None:
+                done = compared.pop(key, None)
+                a, b = feats[key[0]], feats[key[1]]
+                got = scorer.finish(done) if done is not None else scorer.score(a, b)
+                held = guard(a.record, b.record) if got.confidence >= self._merge_at else ""
+                if held:
+                    cap = min(got.confidence, self.settings.review_cap)
+                    got = replace(got, confidence=cap, held=held)
+                if got.confidence >= keep:  # the rest is rarely asked for again: recomputed
+                    scores[key] = got
+            return got
 
         edges: list[Edge] = []
-        for i, j in candidate_pairs(feats, kinds, self.settings.max_block_size):
+        for i, j in found.pairs:
             confidence = pair(i, j).confidence
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
         edges = sort_edges(edges)
+        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
+        return Analysis(merges, found, model)
 
+    @property
+    def _merge_at(self) -> float:
+        return self.settings.merge_threshold
+
+    def _model(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        feats: Sequence[Features],
+        *,
+        scorer: Scorer,
+        compared: Mapping[tuple[int, int], Compared],
+        rules: Constraints,
+    ) -> MatchModel | None:
+        """Stored weights from the snapshot, else weights estimated now (or None: configured)."""
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        if isinstance(stored, Mapping):
+            model = MatchModel.from_json(stored)
+            if set(model.fields) == set(FIELDS[object_type]):
+                return model
+        if not self.settings.learn_weights or len(feats) < self.settings.min_records:
+            return None
+        fields = FIELDS[object_type]
+        pairs = list(compared)
+        blocked = level_matrix(fields, (compared[p] for p in pairs), len(pairs))
+        rng = random.Random(self.settings.seed)
+        n = len(feats)
+        total = n * (n - 1) // 2
+        sample: list[Compared] = []
+        for _ in range(min(self.settings.u_sample_pairs, total)):
+            i, j = rng.randrange(n), rng.randrange(n - 1)
+            j += j >= i
+            sample.append(scorer.compare(feats[min(i, j)], feats[max(i, j)]))
+        clamp = np.full(len(pairs), np.nan)
+        group_of = {i: n for n, group in enumerate(rules.approved) for i in group}
+        for k, (i, j) in enumerate(pairs):
+            if not rules.allows(i, j):
+                clamp[k] = 0.0
+            elif group_of.get(i, -1) == group_of.get(j, -2):
+                clamp[k] = 1.0
+        return estimate(
+            object_type,
+            fields,
+            blocked,
+            sample=level_matrix(fields, sample, len(sample)),
+            exact_u=scorer.exact_u(),
+            configured=scorer.configured,
+            records=n,
+            seed=self.settings.seed,
+            min_records=self.settings.min_records,
+            min_matches=int(self.settings.min_matches),
+            clamp=clamp,
+        )
+
+    def _cluster(
+        self,
+        snapshot: Snapshot,
+        feats: Sequence[Features],
+        rules: Constraints,
+        *,
+        edges: list[Edge],
+        pair: Callable[[int, int], PairScore],
+        model: MatchModel | None,
+    ) -> list[Merge]:
+        """Two passes of clustering over the edges, as merges and reviews."""
         floor = self.settings.cluster_link_floor
         contradiction = self.settings.cluster_contradiction
-        rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
 
         def linker(threshold: float) -> Callable[[int, int], bool]:
             """Whether two records may share a cluster built at ``threshold``."""
@@ -135,15 +316,24 @@ class DedupePolicy(Policy):
                 if not rules.allows(i, j):
                     return False
                 score = pair(i, j)
+                if score.held and threshold >= self._merge_at:
+                    return False
                 if score.confidence >= threshold:
                     return True
+                if model is not None:  # learned weights already weigh each disagreement
+                    # a pair whose fields speak for it more than against, or scoring the floor
+                    # (in the review pass, the floor only: reviews stay small enough to read)
+                    return not score.conflict and (
+                        score.confidence >= floor
+                        or (threshold >= self._merge_at and score.evidence_points >= 0)
+                    )
                 if score.confidence < floor or score.conflict:
                     return False
                 return min(score.points.values(), default=0.0) > contradiction
 
             return compatible
 
-        run = _Run(snapshot.source, feats, pair)
+        run = _Run(snapshot.source, feats, pair, model)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
         clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
@@ -227,11 +417,16 @@ class DedupePolicy(Policy):
         confidence = min(value for value, _, _ in links)
         what = "possible duplicates, to review" if review else "duplicates"
         head = f"{what} of {feats[primary].id} (confidence {confidence:.2f}): "
+        weights = (
+            f" [weights {run.model.version}, seed {run.model.seed}]"
+            if run.model is not None
+            else ""
+        )
         return Merge(
             source=run.source,
             object_type=feats[primary].record.object_type,
             policy=self.name,
-            reason=head + " | ".join(lines),
+            reason=head + " | ".join(lines) + weights,
             primary_id=feats[primary].id,
             merged_ids=tuple(
                 feats[i].id for i in sorted(others, key=lambda i: id_key(feats[i].id))

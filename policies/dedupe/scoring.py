@@ -12,6 +12,14 @@ Identifiers are weighed by how personal they are:
   the same number with an extension on one side only is a partial match;
 - two different e-mail addresses at the same domain are two mailboxes, which speaks against
   one person more than a work and a private address do.
+
+Points come from the configured weights (:class:`~policies.dedupe.settings.Comparison`, linear
+in the similarity) or, when the snapshot was large enough to learn from, from a
+:class:`~policies.dedupe.weights.MatchModel` (per agreement level, exact matches weighed by the
+value's frequency). With a model, the fields that describe a place rather than a person
+(:data:`PLACE`: a firm's or a household's address, city, zip, state, company and shared line)
+are not independent witnesses: the best of them counts in full, the others for
+``place_share`` of their points.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from policies.dedupe.features import Features
+from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
+from policies.dedupe.weights import TERM_FREQUENCY, LevelMatrix, MatchModel, level
 from policies.normalizers import split_extension
 
 Sims = dict[str, float]
@@ -37,6 +47,9 @@ ONE_EDIT_SIMILARITY = 0.97
 """Similarity floor of two names one typo apart (``Kumar`` ~ ``Kjmar``)."""
 EXTENSION_ON_ONE_SIDE = 0.75
 """Similarity of the same phone number with an extension on one side only."""
+OTHER_REGION = 0.9
+"""Similarity of two numbers with the same last nine digits (``+31 20 555 0123`` ~
+``020-5550123`` read in the default region)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,8 @@ class PairScore:
     swapped: bool = False
     nickname: bool = False
     conflict: bool = False
+    held: str = ""  # why a rule keeps the pair from an automatic merge ("" when none)
+    evidence_points: float = 0.0  # the points of the fields alone, without the prior
 
     @property
     def evidence(self) -> dict[str, float]:
@@ -59,6 +74,44 @@ class PairScore:
     def against(self) -> dict[str, float]:
         """The similarities of the fields that spoke against it."""
         return {f: s for f, s in self.similarities.items() if self.points[f] < 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """What comparing two records found, before any weights: similarities and flags.
+
+    ``values`` holds, per field matching exactly, the value it matches on (for term
+    frequencies); ``overrides`` fixed points that replace a field's weight.
+    """
+
+    similarities: Mapping[str, float]
+    overrides: Mapping[str, float]
+    values: Mapping[str, str]
+    swapped: bool = False
+    nickname: bool = False
+    two_mailboxes: bool = False
+    #: Either record has an e-mail, a phone or a company: the records describe people at a firm
+    #: or a household line, where another name at the same place is usually someone else.
+    channels: bool = False
+
+
+#: Fields that describe where a person works or lives (or where a firm sits), not who they are.
+PLACE: Mapping[str, frozenset[str]] = {
+    "contacts": frozenset(("company", "address", "city", "zip", "state", "phone")),
+    "companies": frozenset(("address", "city", "zip", "state", "phone")),
+}
+CORROBORATION_SHARE = 0.3
+"""Share of their points the place fields beyond the best add to the corroboration of a name
+(``min_corroboration``): a city and its state are one fact, not two."""
+NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
+#: The fields that name the person or firm; the others must corroborate them for a merge.
+NAMES = frozenset(("firstname", "lastname", "name"))
+#: Fields compared per object type, in a fixed order (the columns of a model).
+FIELDS: Mapping[str, tuple[str, ...]] = {
+    "contacts": ("firstname", "lastname", "email", "phone", "company", "address", "city",
+                 "zip", "state"),
+    "companies": ("name", "domain", "phone", "address", "city", "zip", "state"),
+}  # fmt: skip
 
 
 def _token_set(a: str, b: str) -> float:
@@ -98,6 +151,8 @@ def phone_similarity(a: Iterable[str], b: Iterable[str]) -> tuple[float, str]:
         for y in b:
             number_y, ext_y = split_extension(y)
             if number_x != number_y:
+                if best < OTHER_REGION and _same_subscriber(number_x, number_y):
+                    best, on = OTHER_REGION, number_x
                 continue
             if ext_x == ext_y:
                 return 1.0, x
@@ -106,25 +161,103 @@ def phone_similarity(a: Iterable[str], b: Iterable[str]) -> tuple[float, str]:
     return best, on
 
 
+def _same_subscriber(x: str, y: str) -> bool:
+    """Whether two numbers end in the same nine digits (one read without its country code)."""
+    dx = "".join(ch for ch in x if ch.isdigit())
+    dy = "".join(ch for ch in y if ch.isdigit())
+    return len(dx) >= 9 and len(dy) >= 9 and dx[-9:] == dy[-9:]
+
+
 def _domain(email: str) -> str:
     return email.rpartition("@")[2]
+
+
+def address_similarity(a: str, b: str) -> float:
+    """token_set_ratio of two address keys, at most 0.7 when their house numbers all differ."""
+    similarity = _token_set(a, b)
+    numbers_a, numbers_b = house_numbers(a), house_numbers(b)
+    if numbers_a and numbers_b and set(numbers_a).isdisjoint(numbers_b):
+        return min(similarity, 0.7)
+    return similarity
+
+
+def _close(word: str, other: str) -> bool:
+    """Whether two words of names are one: equal, one typo apart, or one abbreviates the other."""
+    if word == other:
+        return True
+    short, long_ = sorted((word, other), key=len)
+    if len(short) >= 3 and long_.startswith(short):
+        return True
+    return min(len(word), len(other)) >= 4 and OSA.distance(word, other, score_cutoff=1) <= 1
+
+
+DISTINCT_NAMES = 0.5
+"""Similarity of two organisation names each holding a word the other lacks (``level 0``)."""
+EXTRA_RARE_WORD = 0.85
+"""Highest similarity of two names one of which adds a rare word to the other."""
+_RARE_WORD_SHARE = 0.002
+_MIN_NAMES_FOR_RARITY = 500
+
+
+def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
+    """Two organisation names (see :func:`~policies.dedupe.features.org_key`) compared.
+
+    token_set_ratio, except that a name with a word the other lacks counts against the match:
+    when *both* have such a word (``ritz carlton cafe`` ~ ``ritz carlton dining room``: two
+    restaurants of one hotel), the names differ (:data:`DISTINCT_NAMES` at most); when one only
+    adds a word that is rare among the snapshot's names (``share``, the share of names holding
+    it), they are a weak match (:data:`EXTRA_RARE_WORD` at most). Words of one or two letters
+    never count; a word matches one a typo away or one it abbreviates (``intl``).
+    """
+    if a == b:
+        return 1.0
+    similarity = _token_set(a, b)
+    words_a, words_b = a.split(), b.split()
+    extra_a = [w for w in words_a if len(w) > 2 and not any(_close(w, v) for v in words_b)]
+    extra_b = [w for w in words_b if len(w) > 2 and not any(_close(w, v) for v in words_a)]
+    if extra_a and extra_b:
+        return min(similarity, DISTINCT_NAMES)
+    if any(share(w) < _RARE_WORD_SHARE for w in extra_a + extra_b):
+        return min(similarity, EXTRA_RARE_WORD)
+    return similarity
+
+
+def zip_similarity(a: str, b: str) -> float:
+    """1.0 for the same postcode, 0.8 for one typo apart (same length), else 0."""
+    if a == b:
+        return 1.0
+    if len(a) == len(b) and OSA.distance(a, b, score_cutoff=1) <= 1:
+        return 0.8
+    return 0.0
 
 
 class Scorer:
     """Scores pairs of :class:`Features` of one object type under the dedupe settings.
 
     ``population`` is every record of the type in the snapshot: it tells which e-mails, phones
-    and addresses are shared by many records.
+    and addresses are shared by many records, and how frequent each value is. ``model`` holds
+    learned weights (None: the configured ones).
     """
 
     def __init__(
-        self, settings: DedupeSettings, object_type: str, population: Sequence[Features] = ()
+        self,
+        settings: DedupeSettings,
+        object_type: str,
+        population: Sequence[Features] = (),
+        model: MatchModel | None = None,
     ) -> None:
         self.settings = settings
         self.object_type = object_type
+        self.model = model
         self._counts: Counter[str] = Counter()
+        self._present: Counter[str] = Counter()
         for f in population:
             self._counts.update({*f.emails, *f.phones, f"@{f.address}"} - {"@"})
+            for field, value in _tf_values(f).items():
+                self._counts[f"{field}={value}"] += 1
+                self._present[field] += 1
+            if object_type == "companies" and f.org:
+                self._counts.update(f"word={w}" for w in set(f.org.split()))
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -134,65 +267,173 @@ class Scorer:
                   "phone": w.phone, "company": w.company, "address": w.address, "city": w.city,
                   "zip": w.zip}
         )  # fmt: skip
-        self._score: Callable[[Features, Features], PairScore] = (
+        self._compare: Callable[[Features, Features], Compared] = (
             self._companies if object_type == "companies" else self._contacts
         )
 
+    @property
+    def configured(self) -> Mapping[str, Comparison]:
+        """The configured comparison of each field that has one."""
+        return self._weights
+
+    def using(self, model: MatchModel | None) -> Scorer:
+        """The same scorer with other weights (the counts are shared, not recounted)."""
+        other = object.__new__(Scorer)
+        other.settings, other.object_type, other.model = self.settings, self.object_type, model
+        other._counts, other._present = self._counts, self._present
+        other._weights, other._compare = self._weights, self._compare
+        return other
+
+    def frequency(self, field: str, value: str) -> float:
+        """Share of the records having ``field`` whose value is ``value``."""
+        present = self._present[field]
+        return self._counts[f"{field}={value}"] / present if present else 1.0
+
+    def exact_u(self) -> dict[str, float]:
+        """Per term-frequency field, the chance that two random records agree exactly."""
+        sums: dict[str, float] = {}
+        for key, count in self._counts.items():
+            field, sep, _ = key.partition("=")
+            if sep and self._present[field]:
+                share = count / self._present[field]
+                sums[field] = sums.get(field, 0.0) + share * share
+        return sums
+
     def score(self, a: Features, b: Features) -> PairScore:
         """The score of a pair (pass the records in a fixed order for bit-identical results)."""
-        return self._score(a, b)
+        return self.finish(self.compare(a, b))
+
+    def compare(self, a: Features, b: Features) -> Compared:
+        """Similarities and flags of a pair, before weights."""
+        return self._compare(a, b)
 
     def shared(self, value: str) -> bool:
         """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common."""
         return self._counts[value] >= self.settings.shared_value_count
 
-    def _finish(
-        self,
-        sims: Sims,
-        overrides: Mapping[str, float],
-        conflict_fields: tuple[str, str, str],
-        **flags: bool,
-    ) -> PairScore:
-        points = {f: overrides.get(f, self._weights[f].points(s)) for f, s in sims.items()}
-        conflict = all(f in points and points[f] < 0 for f in conflict_fields)
-        total = self.settings.prior + sum(points.values())
+    def finish(self, compared: Compared) -> PairScore:
+        """The score of a compared pair under the configured or learned weights."""
+        sims = compared.similarities
+        cap = 1.0
+        held = ""
+        if self.model is None:
+            points = {
+                f: compared.overrides.get(f, self._weights[f].points(s))
+                for f, s in sims.items()
+                if f in self._weights
+            }
+            prior = self.settings.prior
+            total = prior + sum(points.values())
+        else:
+            points = self._learned(compared)
+            names = sum(p for f, p in points.items() if f in NAMES)
+            others = {f: p for f, p in points.items() if f not in NAMES}
+            prior = self.model.prior
+            total = prior + names + self._place_total(others)
+            support = self._place_total(
+                {f: p for f, p in others.items() if p > 0}, CORROBORATION_SHARE
+            )
+            if support < self.settings.min_corroboration:
+                # names (and a city, a company) only: a namesake as often as a duplicate
+                cap = self.settings.review_cap
+            rule = self.settings.different_name
+            other = [f for f in ("firstname", "lastname") if _outright(sims, f)]
+            same_mailbox = sims.get("email", 0.0) >= 1.0
+            if (
+                rule != "score"
+                and other
+                and not same_mailbox
+                and (rule == "review" or compared.channels)
+            ):
+                # another name at one firm or address, on records that carry an e-mail, a phone
+                # or a company: a spouse, a child, a colleague -- or one person with a mangled
+                # name or a new surname; a person tells which
+                cap = self.settings.review_cap
+                held = "another " + " and ".join(NAME_LABELS[f] for f in other)
+        fields = CONFLICT[self.object_type]
+        conflict = all(f in points and points[f] < 0 for f in fields)
         if conflict:
             total -= self.settings.conflict_penalty
-        confidence = 1.0 / (1.0 + math.exp(-total))
-        if flags.pop("two_mailboxes", False) and self.settings.two_mailboxes == "review":
+        confidence = min(cap, 1.0 / (1.0 + math.exp(-max(min(total, 700.0), -700.0))))
+        if compared.two_mailboxes and self.settings.two_mailboxes == "review":
             # two different mailboxes at one domain: perhaps an alias, perhaps a colleague
             # or a relative at the same firm; a person decides, never an automatic merge
             confidence = min(confidence, self.settings.review_cap)
-        return PairScore(confidence, sims, points, conflict=conflict, **flags)
+            if self.model is not None:
+                held = held or "two mailboxes at one domain"
+        shown = {f: s for f, s in sims.items() if f in points}
+        return PairScore(confidence, shown, points, swapped=compared.swapped,
+                         nickname=compared.nickname, conflict=conflict, held=held,
+                         evidence_points=total - prior)  # fmt: skip
+
+    def _learned(self, compared: Compared) -> dict[str, float]:
+        model = self.model
+        assert model is not None
+        points: dict[str, float] = {}
+        for field, similarity in compared.similarities.items():
+            if field in compared.overrides and field == "email":
+                points[field] = compared.overrides[field]
+                continue
+            lvl = level(field, similarity)
+            value = compared.values.get(field)
+            if (
+                value is not None
+                and field in TERM_FREQUENCY
+                and lvl == len(model.fields[field].m) - 1
+            ):
+                points[field] = model.exact_points(field, self.frequency(field, value))
+            else:
+                points[field] = model.points(field, lvl)
+        return points
+
+    def _place_total(self, points: Mapping[str, float], share: float | None = None) -> float:
+        place = PLACE[self.object_type]
+        share = self.settings.place_share if share is None else share
+        total = sum(p for f, p in points.items() if f not in place or p < 0)
+        support = sorted((p for f, p in points.items() if f in place and p > 0), reverse=True)
+        if support:
+            total += support[0] + share * sum(support[1:])
+        return total
 
     def _discount(self, field: str, value: str, sims: Sims, overrides: dict[str, float]) -> None:
-        if value and self.shared(value):
+        if value and self.shared(value) and field in self._weights:
             points = self._weights[field].points(sims[field])
             if points > 0:
                 overrides[field] = points * self.settings.shared_value_factor
 
-    def _contacts(self, a: Features, b: Features) -> PairScore:
+    def _contacts(self, a: Features, b: Features) -> Compared:
         w = self.settings.contact_weights
         sims: Sims = {}
         overrides: dict[str, float] = {}
+        values: dict[str, str] = {}
         swapped = nickname = two_mailboxes = False
         if a.first and b.first:
             sims["firstname"], nickname = first_name_similarity(a.first, b.first)
+            if a.first == b.first:
+                values["firstname"] = a.first
         if a.last and b.last:
             sims["lastname"] = name_similarity(a.last, b.last)
+            if a.last == b.last:
+                values["lastname"] = a.last
         if a.first and a.last and b.first and b.last and a.first != b.first:
             # One record may hold the names the wrong way round. Which of the two crossed
             # pairs is "the first name" depends on which record is swapped: take the better
             # reading, so that the score does not depend on the order of a and b.
-            x = name_similarity(a.first, b.last)
-            y = name_similarity(a.last, b.first)
+            # (a crossed first name may be a nickname: Allen Catherine ~ Katie Allen)
+            x, x_nick = first_name_similarity(a.first, b.last)
+            y, y_nick = first_name_similarity(a.last, b.first)
+            x_last, y_last = name_similarity(a.first, b.last), name_similarity(a.last, b.first)
             straight = w.firstname.points(sims["firstname"]) + w.lastname.points(sims["lastname"])
-            as_xy = w.firstname.points(x) + w.lastname.points(y)
-            as_yx = w.firstname.points(y) + w.lastname.points(x)
+            as_xy = w.firstname.points(x) + w.lastname.points(y_last)
+            as_yx = w.firstname.points(y) + w.lastname.points(x_last)
             if max(as_xy, as_yx) > straight:
-                first, last = (x, y) if as_xy >= as_yx else (y, x)
+                first, last, nickname = (
+                    (x, y_last, x_nick) if as_xy >= as_yx else (y, x_last, y_nick)
+                )
                 sims["firstname"], sims["lastname"] = first, last
-                swapped, nickname = True, False
+                swapped = True
+                values.pop("firstname", None)
+                values.pop("lastname", None)
         if a.emails and b.emails:
             common = sorted(set(a.emails) & set(b.emails))
             sims["email"] = 1.0 if common else 0.0
@@ -204,31 +445,101 @@ class Scorer:
         if a.phones and b.phones:
             sims["phone"], on = phone_similarity(a.phones, b.phones)
             self._discount("phone", on, sims, overrides)
+            if sims["phone"] >= 1.0:
+                values["phone"] = split_extension(on)[0]
         if a.org and b.org:
             sims["company"] = _token_set(a.org, b.org)
-        self._place(a, b, sims, overrides)
-        return self._finish(sims, overrides, ("email", "phone", "city"), swapped=swapped,
-                            nickname=nickname, two_mailboxes=two_mailboxes)  # fmt: skip
+        self._place(a, b, sims, overrides, values)
+        channels = bool(a.emails or b.emails or a.phones or b.phones or a.org or b.org)
+        return Compared(sims, overrides, values, swapped, nickname, two_mailboxes, channels)
 
-    def _companies(self, a: Features, b: Features) -> PairScore:
+    def _companies(self, a: Features, b: Features) -> Compared:
         sims: Sims = {}
         overrides: dict[str, float] = {}
+        values: dict[str, str] = {}
         if a.org and b.org:
-            sims["name"] = _token_set(a.org, b.org)
+            sims["name"] = org_similarity(a.org, b.org, self._word_share)
+            if a.org == b.org:
+                values["name"] = a.org
         if a.domain and b.domain:
             sims["domain"] = 1.0 if a.domain == b.domain else 0.0
         if a.phones and b.phones:
             sims["phone"], on = phone_similarity(a.phones, b.phones)
             self._discount("phone", on, sims, overrides)
-        self._place(a, b, sims, overrides)
-        return self._finish(sims, overrides, ("domain", "phone", "city"))
+            if sims["phone"] >= 1.0:
+                values["phone"] = split_extension(on)[0]
+        self._place(a, b, sims, overrides, values)
+        return Compared(sims, overrides, values)
 
-    def _place(self, a: Features, b: Features, sims: Sims, overrides: dict[str, float]) -> None:
+    def _word_share(self, word: str) -> float:
+        """Share of the organisation names that contain ``word`` (1.0 in a small snapshot)."""
+        present = self._present["name"]
+        if present < _MIN_NAMES_FOR_RARITY:
+            return 1.0
+        return self._counts[f"word={word}"] / present
+
+    def _place(
+        self,
+        a: Features,
+        b: Features,
+        sims: Sims,
+        overrides: dict[str, float],
+        values: dict[str, str],
+    ) -> None:
         if a.address and b.address:
-            sims["address"] = _token_set(a.address, b.address)
+            sims["address"] = address_similarity(a.address, b.address)
             if a.address == b.address:
                 self._discount("address", f"@{a.address}", sims, overrides)
+                values["address"] = a.address
         if a.city and b.city:
             sims["city"] = _ratio(a.city, b.city)
+            if a.city == b.city:
+                values["city"] = a.city
         if a.zip and b.zip:
-            sims["zip"] = 1.0 if a.zip == b.zip else 0.0
+            sims["zip"] = zip_similarity(a.zip, b.zip)
+            if a.zip == b.zip:
+                values["zip"] = a.zip
+        if a.state and b.state:
+            sims["state"] = 1.0 if a.state == b.state else 0.0
+
+
+def _outright(sims: Mapping[str, float], field: str) -> bool:
+    """Whether both records have ``field`` and it differs outright (level 0)."""
+    return field in sims and level(field, sims[field]) == 0
+
+
+def level_matrix(fields: Sequence[str], compared: Iterable[Compared], rows: int) -> LevelMatrix:
+    """Agreement levels of compared pairs, one row per pair, one column per field (-1: missing)."""
+    out = np.full((rows, len(fields)), -1, dtype=np.int8)
+    column = {f: k for k, f in enumerate(fields)}
+    for n, done in enumerate(compared):
+        for field, similarity in done.similarities.items():
+            k = column.get(field)
+            if k is not None:
+                out[n, k] = level(field, similarity)
+    return out
+
+
+CONFLICT: Mapping[str, tuple[str, str, str]] = {
+    "contacts": ("email", "phone", "city"),
+    "companies": ("domain", "phone", "city"),
+}
+
+
+def _tf_values(f: Features) -> dict[str, str]:
+    """The values of a record whose frequencies weigh exact matches."""
+    out: dict[str, str] = {}
+    if f.record.object_type == "companies":
+        if f.org:
+            out["name"] = f.org
+    else:
+        if f.first:
+            out["firstname"] = f.first
+        if f.last:
+            out["lastname"] = f.last
+    for field, value in (("address", f.address), ("city", f.city), ("zip", f.zip)):
+        if value:
+            out[field] = value
+    if f.phones:
+        out["phone"] = split_extension(f.phones[0])[0]
+    return out

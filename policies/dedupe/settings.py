@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policies.normalizers import check_region
 
-ContactBlockingKey = Literal["email", "phone", "name", "zip_name", "email_local", "company_name"]
-CompanyBlockingKey = Literal["domain", "phone", "name", "zip_name"]
+ContactBlockingKey = Literal[
+    "email", "phone", "name", "name_typo", "zip_name", "address", "email_local", "company_name"
+]
+CompanyBlockingKey = Literal["domain", "phone", "name", "name_words", "zip_name", "address"]
 PrimaryRule = Literal["oldest", "most_complete", "most_recent", "owned"]
 Survivorship = Literal["primary", "most_recent", "most_complete"]
 
@@ -114,6 +116,32 @@ class CompanyWeights(BaseModel):
 _SYSTEM_FIELDS = ("created_at", "updated_at", "merged_ids", "additional_emails", "last_activity_at")
 
 
+class Guards(BaseModel):
+    """Pairs that are never merged automatically, whatever their score: at most a review.
+
+    A merge cannot be undone in the CRM, so a person decides where merging would join what the
+    team keeps apart on purpose. Each rule looks at the two records of a pair.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    both_in: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Field -> values: both records hold one of the values (case-insensitive), "
+        "e.g. {lifecycle_stage = ['customer']}: two customers.",
+    )
+    differ: tuple[str, ...] = Field(
+        default=(),
+        description="Fields that both records fill with different values, e.g. ['owner_id']: "
+        "two owners.",
+    )
+    both_open_deals: bool = Field(
+        default=False,
+        description="Both records are associated with an open deal (one the CRM does not mark "
+        "closed: canonical is_closed).",
+    )
+
+
 class DedupeSettings(BaseModel):
     """Settings of the dedupe policy."""
 
@@ -122,6 +150,12 @@ class DedupeSettings(BaseModel):
     enabled: bool = Field(default=True, description="Run this policy.")
     object_types: tuple[Literal["contacts", "companies"], ...] = Field(
         default=("contacts", "companies"), description="Object types to find duplicates in."
+    )
+    leads_against_contacts: bool = Field(
+        default=True,
+        description="Where the CRM keeps leads apart from contacts, report a lead that "
+        "duplicates a contact (a finding: a person converts the lead; a CRM never merges a lead "
+        "into a contact).",
     )
     merge_threshold: float = Field(
         default=0.9,
@@ -141,6 +175,15 @@ class DedupeSettings(BaseModel):
         description="Two records with different e-mail addresses at one domain: 'review' (at "
         "most a pair for review, never merged automatically: colleagues and relatives share "
         "a firm's domain) or 'score' (scored like any other pair).",
+    )
+    different_name: Literal["review", "conflict", "score"] = Field(
+        default="conflict",
+        description="With learned weights, two contacts whose first or last names differ "
+        "outright (not a nickname, an initial or a typo): 'review' (never merged "
+        "automatically: relatives or colleagues at one address), 'conflict' (review when "
+        "either has an e-mail, a phone or a company, the records of people at a firm or "
+        "with a household line; records with only names and postal addresses are left to "
+        "the weights: a mangled name at one address merges) or 'score' (the weights decide).",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",
@@ -165,17 +208,73 @@ class DedupeSettings(BaseModel):
         description="Region in which phone numbers without '+' are read for comparison.",
     )
     contact_blocking: tuple[ContactBlockingKey, ...] = Field(
-        default=("email", "phone", "name", "zip_name", "email_local", "company_name"),
-        description="Blocking keys for contacts: only records sharing a key are compared.",
-    )
+        default=(
+            "email", "phone", "name", "name_typo", "zip_name", "address", "email_local",
+            "company_name",
+        ),
+        description="Blocking keys for contacts: only records sharing a key are compared. "
+        "'name': sound of both names, either way round; 'name_typo': a name with one letter "
+        "dropped beside the other name, and the last name beside the first's initial; "
+        "'zip_name': postcode with a name's first letters, city with the last name; "
+        "'address': postcode with house number, house number with a street word or a name, "
+        "postcode with a street word.",
+    )  # fmt: skip
     company_blocking: tuple[CompanyBlockingKey, ...] = Field(
-        default=("domain", "phone", "name", "zip_name"),
-        description="Blocking keys for companies.",
+        default=("domain", "phone", "name", "name_words", "zip_name", "address"),
+        description="Blocking keys for companies ('name_words': any word of the name).",
     )
     max_block_size: int = Field(
-        default=200,
+        default=100,
         ge=2,
-        description="Blocks larger than this are skipped (a key too common to be evidence).",
+        description="Blocks larger than this are split by sorted neighbourhood (members "
+        "sorted by name and address, each compared with the next block_window ones).",
+    )
+    block_window: int = Field(default=10, ge=1, description="Neighbours compared in a split block.")
+    learn_weights: bool = Field(
+        default=True,
+        description="Estimate match weights from the snapshot (u from random pairs, m by "
+        "expectation maximisation) instead of the configured ones, when large enough.",
+    )
+    reestimate_days: float = Field(
+        default=7.0,
+        ge=0.0,
+        description="Learned weights are stored with the plan and kept, frozen, for this many "
+        "days (clusters stay stable); then the next plan estimates them again. 0: every plan.",
+    )
+    seed: int = Field(
+        default=0, description="Seed of the random pairs the weights are estimated from."
+    )
+    u_sample_pairs: int = Field(
+        default=30_000, ge=100, description="Random pairs drawn to estimate u."
+    )
+    min_records: int = Field(
+        default=1000,
+        ge=2,
+        description="Fewer records than this: too few to learn from, the configured weights "
+        "are used.",
+    )
+    min_matches: float = Field(
+        default=20.0,
+        ge=0.0,
+        description="Fewer estimated matches than this: the configured weights are used.",
+    )
+    min_corroboration: float = Field(
+        default=6.5,
+        description="With learned weights, the points that the agreeing fields other than the "
+        "names must add up to for an automatic merge (place fields beyond the best count for "
+        "0.3 of theirs): a name, however rare, plus a city or a company is a namesake as "
+        "often as a duplicate, so at most a review.",
+    )
+    place_share: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="With learned weights, the share of their points that the fields of a "
+        "place (address, city, zip, state, company, a shared line) add beyond the best one: "
+        "they describe one firm or household, not one person.",
+    )
+    guards: Guards = Field(
+        default_factory=Guards, description="Pairs sent to review instead of merged."
     )
     cluster_link_floor: float = Field(
         default=0.1,

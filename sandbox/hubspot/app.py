@@ -39,9 +39,11 @@ from sandbox.hubspot.store import Exchange, SandboxState
 from sandbox.hubspot.wire import (
     SEARCH_RATE_LIMITED,
     ApiError,
+    BadRequestError,
     Request,
     Response,
     error_body,
+    from_bad_request,
     invalid,
     locked,
     rate_limited,
@@ -334,6 +336,8 @@ class HubSpotApp:
                 raise ApiError(405, "VALIDATION_ERROR", f"Method {request.method} is not allowed")
         except ApiError as error:
             return self._error(error)
+        except BadRequestError as bad:
+            return self._error(from_bad_request(bad))
         tokens = sorted(self.tokens) if self.tokens is not None else None
         scopes = (
             {token: sorted(have) for token, have in self.scopes.items()}
@@ -365,6 +369,8 @@ class HubSpotApp:
                 return handler(self.state, request, params)
         except ApiError as error:
             return self._error(error)
+        except BadRequestError as bad:
+            return self._error(from_bad_request(bad))
 
     def _error(self, error: ApiError) -> Response:
         body = error.body(self.state.correlation_id())

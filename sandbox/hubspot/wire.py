@@ -1,77 +1,12 @@
-"""Requests, responses and errors as the sandbox's handlers see them (no sockets here)."""
+"""HubSpot's errors as the sandbox's handlers raise them; requests and responses are the shared
+ones (:mod:`sandbox.http.wire`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request: ``query`` maps each key to all its values, ``body`` is parsed JSON."""
-
-    method: str
-    path: str
-    query: Mapping[str, list[str]] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None
-    malformed: bool = False
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
-
-    def values(self, name: str) -> list[str] | None:
-        """A list parameter, repeated (``a=1&a=2``) or comma-joined (``a=1,2``); None if absent."""
-        if name not in self.query:
-            return None
-        return [part.strip() for raw in self.query[name] for part in raw.split(",") if part.strip()]
-
-    def text(self, name: str) -> str | None:
-        found = self.query.get(name)
-        return found[0] if found else None
-
-    def flag(self, name: str) -> bool:
-        """A boolean parameter; the SDK sends ``True``/``False``, curl users ``true``."""
-        raw = self.text(name)
-        if raw is None or raw.lower() == "false":
-            return False
-        if raw.lower() == "true":
-            return True
-        raise invalid(f"{name} must be true or false; got {raw!r}")
-
-    def integer(self, name: str, default: int) -> int:
-        raw = self.text(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise invalid(f"{name} must be an integer; got {raw!r}") from None
-
-    def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object; 400 when it is not one."""
-        if not isinstance(self.body, dict):
-            raise invalid("Invalid input JSON: expected an object")
-        return self.body
-
-
-@dataclass(slots=True)
-class Response:
-    """One HTTP response; ``body`` None means no body (204).
-
-    ``raw``, when set, is sent as the body instead of ``body`` as JSON, with the Content-Type
-    given in ``headers`` (how a gateway's HTML error page is sent).
-    """
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
+from sandbox.http.wire import BadRequestError, Request, Response
 
 
 class ApiError(Exception):
@@ -179,3 +114,23 @@ def not_found(message: str = "resource not found") -> ApiError:
 
 def invalid(message: str, **kwargs: Any) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", message, **kwargs)
+
+
+def from_bad_request(bad: BadRequestError) -> ApiError:
+    """HubSpot's answer to a request the shared helpers refused (400 ``VALIDATION_ERROR``; 409
+    ``CONFLICT`` for a control request at odds with the sandbox's state)."""
+    category = "CONFLICT" if bad.status == 409 else "VALIDATION_ERROR"
+    return ApiError(bad.status, category, bad.message)
+
+
+__all__ = [
+    "ApiError",
+    "BadRequestError",
+    "Request",
+    "Response",
+    "error_body",
+    "from_bad_request",
+    "invalid",
+    "not_found",
+    "rate_limited",
+]

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import state.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from state.engine import make_engine
+from state.db import make_engine
 
 config = context.config
 

@@ -2,7 +2,8 @@
 
 Commands by area: :mod:`syncd.cli.cycle` (plan, run, apply, show), :mod:`syncd.cli.history`
 (runs, plans, audit, undo), :mod:`syncd.cli.admin` (check-config, doctor, review, report, demo,
-sandbox). :mod:`syncd.cli.common` holds the app, the global options and the exit codes: 0 done,
+sandbox), :mod:`syncd.cli.service` (serve, status, alerts test). :mod:`syncd.cli.common` holds
+the app, the global options and the exit codes: 0 done,
 1 the run failed, 2 configuration or usage, 3 partly done, 4 busy.
 """
 
@@ -13,10 +14,10 @@ from typing import Annotated
 
 import typer
 
-from syncd.cli import admin, cycle, history
+from syncd.cli import admin, cycle, history, service
 from syncd.cli.common import GLOBALS, LogFormat, LogLevel, app
 
-__all__ = ["admin", "app", "cycle", "history", "main"]
+__all__ = ["admin", "app", "cycle", "history", "main", "service"]
 
 
 def _version() -> str:

@@ -1,5 +1,5 @@
 """Commands around the cycle: ``check-config``, ``doctor``, ``review``, ``report``,
-``reset-source``, ``demo``, ``sandbox hubspot``."""
+``reset-source``, ``demo``, ``sandbox hubspot``, ``sandbox salesforce``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import typer
 from model.errors import ConfigError, SyncdError
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
+from sandbox.salesforce import DEFAULT_PORT as SALESFORCE_PORT
+from sandbox.salesforce import serve_forever as serve_salesforce
 from state.doctor import examine, probe
 from syncd.cli.common import (
     ConfigOpt,
@@ -86,6 +88,9 @@ def check_config(
     store = probe(cfg.store_url())
     checks = [("store", store.ok, store.detail)]
     for name, source in cfg.sources.items():
+        if not source.enabled:
+            checks.append((f"source {name}", True, "not tried: disabled (enabled = false)"))
+            continue
         try:
             connector = build_connector(cfg, name, source)
             try:
@@ -328,6 +333,90 @@ def sandbox_hubspot(
             legacy_merge=legacy_merge,
             missing_scopes=tuple(missing_scope or ()),
             write_lock_threshold=write_lock or None,
+        )
+    except ValueError as exc:
+        raise fail(f"bad sandbox settings: {exc}", Exit.USAGE) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise fail(
+                f"port {port} on 127.0.0.1 is in use (another sandbox?): stop it, or pass "
+                "--port N (--port 0 takes any free port)",
+                Exit.USAGE,
+            ) from None
+        raise fail(f"cannot serve on port {port}: {exc.strerror or exc}", Exit.USAGE) from None
+
+
+#: Where ``syncd sandbox salesforce`` keeps its certificate authority (reused across restarts),
+#: and where config.example.toml's ``ca_file`` points.
+SALESFORCE_TLS_DIR = Path("~/.cache/syncd/salesforce-sandbox")
+
+
+@sandbox_app.command("salesforce")
+def sandbox_salesforce(
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")
+    ] = SALESFORCE_PORT,
+    records: Annotated[int, typer.Option(help="People to seed (leads and contacts).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of requests answered 401 (session ended) or 5xx."
+        ),
+    ] = 0.0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of connections closed unanswered (half of them after the write).",
+        ),
+    ] = 0.0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Delay added to every answer.")] = 0,
+    fault_seed: Annotated[int, typer.Option(min=0, help="Seed of the injected faults.")] = 0,
+    daily_limit: Annotated[
+        int,
+        typer.Option(min=0, help="API requests per rolling 24 hours (0: not enforced)."),
+    ] = 15000,
+    username: Annotated[str, typer.Option(help="The username logins take.")] = "sandbox",
+    password: Annotated[str, typer.Option(help="The password logins take.")] = "sandbox",
+    security_token: Annotated[
+        str, typer.Option(help="The security token logins take after the password.")
+    ] = "sandbox",
+    tls_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of the sandbox's certificate authority (ca.pem, ca.key): made on first "
+            "use, reused after, so clients trust a restarted sandbox.",
+        ),
+    ] = SALESFORCE_TLS_DIR,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(help="Also write the CA certificate here (for a client's ca_file)."),
+    ] = None,
+) -> None:
+    """Serve the Salesforce emulator over HTTPS, seeded with a messy org, until interrupted.
+
+    simple-salesforce always speaks https://, so the sandbox serves a certificate its own CA
+    signed; a source trusts it with ca_file = "TLS_DIR/ca.pem" (config.example.toml does).
+    Faults, stats and credentials can be changed and read while it runs: /_sandbox/faults,
+    /_sandbox/stats, /_sandbox/auth, /_sandbox/limits.
+    """
+    try:
+        serve_salesforce(
+            port=port,
+            records=records,
+            seed=seed,
+            tls_dir=tls_dir.expanduser(),
+            ca_file=ca_file.expanduser() if ca_file is not None else None,
+            fault_rate=fault_rate,
+            drop_rate=drop_rate,
+            latency_ms=latency_ms,
+            fault_seed=fault_seed,
+            daily_limit=daily_limit or None,
+            username=username,
+            password=password,
+            security_token=security_token,
         )
     except ValueError as exc:
         raise fail(f"bad sandbox settings: {exc}", Exit.USAGE) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +71,14 @@ class Globals:
 GLOBALS = Globals()
 
 
-def configure_logging(config: LoggingConfig | None = None, quiet: bool = False) -> None:
-    """Logs as the global options say, else as the config says (``quiet``: warnings only)."""
+def configure_logging(
+    config: LoggingConfig | None = None, quiet: bool = False, secrets: Iterable[str] = ()
+) -> None:
+    """Logs as the global options say, else as the config says (``quiet``: warnings only);
+    ``secrets`` never show in them."""
     level: LogLevel = config.level if config else ("warning" if quiet else "info")
     fmt: LogFormat = config.format if config else "auto"
-    slog.configure(GLOBALS.log_level or level, GLOBALS.log_format or fmt)
+    slog.configure(GLOBALS.log_level or level, GLOBALS.log_format or fmt, secrets=secrets)
 
 
 # -- options shared by several commands ---------------------------------------------------------
@@ -191,9 +194,16 @@ def load(path: Path) -> Config:
 
 
 def source_names(cfg: Config, source: str | None) -> list[str]:
-    """The one source asked for, or every source of the config."""
+    """The one source asked for (enabled or not), or every enabled source of the config."""
     if source is None:
-        return list(cfg.sources)
+        enabled = cfg.enabled_sources()
+        if not enabled:
+            raise fail(
+                f"every source is disabled (enabled = false): name one with --source, one of "
+                f"{sorted(cfg.sources)}",
+                Exit.USAGE,
+            )
+        return enabled
     try:
         return [cfg.source(source)[0]]
     except ConfigError as exc:
@@ -201,7 +211,7 @@ def source_names(cfg: Config, source: str | None) -> list[str]:
 
 
 def one_source(cfg: Config, source: str | None) -> str:
-    """The source asked for, or the config's only one."""
+    """The source asked for, or the config's only enabled one."""
     try:
         return cfg.source(source)[0]
     except ConfigError as exc:

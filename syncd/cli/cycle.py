@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Annotated, cast
 
 import typer
+from pydantic import ValidationError
 
+from connectors.csv import CANONICAL_FIELDS
 from model.changes import Change
 from model.errors import ConfigError, SyncdError
 from state.base import PlanInfo, StateStore
@@ -56,9 +58,9 @@ from syncd.cli.common import (
 from syncd.config import Config
 from syncd.csv_mode import plan_csv
 from syncd.engine import ApplyResult, Engine
-from syncd.html_report import stored_plan
 from syncd.plan import Plan
 from syncd.plan_csv import read_exclusions
+from syncd.plans import stored_plan
 from syncd.push import PushReport
 from syncd.report import (
     Format,
@@ -218,8 +220,39 @@ def plan(
         ),
     ] = "contacts",
     id_column: Annotated[
-        str, typer.Option("--id-column", help="With --csv: the column of unique record ids.")
-    ] = "id",
+        str | None,
+        typer.Option(
+            "--id-column",
+            help="With --csv: the column of unique record ids (default: id, Record ID, "
+            "Contact ID...).",
+            metavar="HEADER",
+        ),
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--columns",
+            help="With --csv: HEADER=FIELD pairs for headers syncd does not recognise, "
+            "comma-separated or repeated (e.g. 'Given=firstname,Surname=lastname').",
+            metavar="HEADER=FIELD",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            "--encoding",
+            help="With --csv: the file's encoding; UTF-8 with or without a BOM by default, "
+            "cp1252 for Excel's CSV.",
+        ),
+    ] = "utf-8",
+    default_region: Annotated[
+        str,
+        typer.Option(
+            "--default-region",
+            help="With --csv: the country of phone numbers written without one (US, GB, DE...).",
+            metavar="REGION",
+        ),
+    ] = "US",
     apply_csv: Annotated[
         bool,
         typer.Option(
@@ -232,10 +265,14 @@ def plan(
 
     With --csv FILE, plan a spreadsheet export with the default policies and a throw-away state
     store; --apply then writes FILE.cleaned.csv, FILE.merge-map.csv and FILE.tasks.csv beside it
-    (the input is never modified).
+    (the input is never modified). Headers of HubSpot, Salesforce, Excel and Google exports are
+    recognised; the columns not used are said.
     """
     if csv_file is not None:
-        _plan_csv(csv_file, object_type, fmt, output, limit, apply_csv, id_column)
+        sheet = _CsvOptions(
+            object_type, id_column, _column_pairs(columns or []), encoding, default_region
+        )
+        _plan_csv(csv_file, sheet, fmt, output, limit, apply_csv)
         return
     if config is None:
         raise fail("plan: give -c CONFIG, or --csv FILE to plan a spreadsheet export", Exit.USAGE)
@@ -248,39 +285,91 @@ def plan(
         raise fail(problem, Exit.USAGE)
 
 
+@dataclass(frozen=True)
+class _CsvOptions:
+    """How to read the file of ``plan --csv``."""
+
+    object_type: str
+    id_column: str | None
+    columns: dict[str, str]
+    encoding: str
+    default_region: str
+
+
+def _column_pairs(values: list[str]) -> dict[str, str]:
+    """``--columns`` as header → field; a usage error for a pair that is not HEADER=FIELD."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        for pair in value.split(","):
+            header, sep, name = pair.partition("=")
+            if not sep or not header.strip() or not name.strip():
+                raise fail(
+                    f"--columns {pair!r}: expected HEADER=FIELD, e.g. 'Given=firstname'",
+                    Exit.USAGE,
+                )
+            pairs[header.strip()] = name.strip()
+    return pairs
+
+
+def _option_errors(exc: ValidationError) -> str:
+    """A rejected ``--csv`` option per line, named as on the command line."""
+    lines = []
+    for error in exc.errors():
+        option = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--csv"
+        why = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{option} {error.get('input')!r}: {why}")
+    return "\n".join(lines)
+
+
 def _plan_csv(
     csv_file: Path,
-    object_type: str,
+    sheet: _CsvOptions,
     fmt: PlanFormat,
     output: Path | None,
     limit: int | None,
     apply_csv: bool,
-    id_column: str,
 ) -> None:
     if not csv_file.is_file():
         why = "is a folder" if csv_file.is_dir() else "does not exist"
         raise fail(f"--csv {csv_file}: the file {why}; give the path of a CSV export", Exit.USAGE)
     if output is not None and not output.parent.is_dir():
         raise fail(f"-o {output}: the folder {output.parent} does not exist", Exit.USAGE)
+    known = CANONICAL_FIELDS.get(sheet.object_type, ())
+    for header, name in sheet.columns.items():
+        if known and name not in known:
+            raise fail(
+                f"--columns {header}={name}: {name!r} is no field of {sheet.object_type}; "
+                f"expected one of {', '.join(known)}",
+                Exit.USAGE,
+            )
     configure_logging(quiet=True)
     try:
         result = plan_csv(
             csv_file,
-            object_type,
+            sheet.object_type,
             fmt=fmt.value,
             output=output,
             limit=rows_limit(limit, fmt.value, output),
             apply=apply_csv,
             now=now,
             new_id=new_id,
-            id_column=id_column,
+            id_column=sheet.id_column,
+            columns=sheet.columns,
+            default_region=sheet.default_region,
+            encoding=sheet.encoding,
         )
+    except ValidationError as exc:
+        raise fail(_option_errors(exc), Exit.USAGE) from None
     except ConfigError as exc:
         raise fail(f"--csv {csv_file}: {exc}", Exit.USAGE) from None
     except SyncdError as exc:
         raise fail(f"--csv {csv_file}: {exc}", Exit.FAILED) from None
     except OSError as exc:
         raise fail(f"--csv {csv_file}: {exc.strerror or exc}", Exit.FAILED) from None
+    unused = result.stats.get("unused_columns")
+    if isinstance(unused, list) and unused:
+        shown = ", ".join(str(u) for u in unused)
+        say(f"columns not used (carried through unchanged): {shown}; map one with --columns")
     if output is not None:
         say(f"plan {result.id} written to {output}: {summary_line(result)}")
 
@@ -321,10 +410,14 @@ def run(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Run a sync cycle for every source (or one with --source): plan, then push unless
-    --dry-run. Prints the run id that syncd undo takes."""
+    --dry-run. Prints the run id that syncd undo takes. On a schedule: syncd serve."""
     cfg = load(config)
     if not once:
-        raise fail("the long-running scheduler is not available yet; use --once", Exit.USAGE)
+        raise fail(
+            "syncd run runs one cycle: give --once; to run on a schedule, use "
+            f"syncd serve -c {config}",
+            Exit.USAGE,
+        )
     names = source_names(cfg, source)
     check_output_template(output, names)
     with engine_for(cfg, wait) as engine:

@@ -9,4 +9,9 @@
 - :mod:`~syncd.service.heartbeat`: a ping after each successful cycle.
 - :mod:`~syncd.service.http` and :mod:`~syncd.service.metrics`: ``/healthz``, ``/readyz`` and
   ``/metrics`` on 127.0.0.1.
+- :mod:`~syncd.service.completeness`: the audit that compares the store with the CRM.
+- :mod:`~syncd.service.settings`: ``[service]`` (HTTP, stopping, leases, retention) and each
+  source's ``completeness``.
+- :mod:`~syncd.service.service`: ``syncd serve``, all of the above around the engine.
+- :mod:`~syncd.service.status`: what ``syncd status`` shows.
 """

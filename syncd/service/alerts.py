@@ -49,10 +49,13 @@ from syncd.service.incidents import (
     Incident,
     IncidentStore,
     IncidentTracker,
+    current_incident,
 )
 from syncd.service.secrets import check_ref, resolve_secret, unset_required
 
 log = get_logger(__name__)
+#: How often :meth:`Alerter.observe` decides again when another replica saved first.
+SAVE_ATTEMPTS = 3
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -487,11 +490,20 @@ class Alerter:
         self.command = command
 
     def observe(self, event: Event) -> Decision:
-        decision = self.tracker.decide(self.store.open_incidents(event.source), event)
-        incident = decision.incident
-        if incident is None:
-            return decision
-        self.store.save_incident(incident)
+        """Decide about ``event`` and save the incident, compare-and-set: when another replica
+        saved first, read again and decide again (at most a few times)."""
+        for _ in range(SAVE_ATTEMPTS):
+            found = self.store.open_incidents(event.source)
+            decision = self.tracker.decide(found, event)
+            incident = decision.incident
+            if incident is None:
+                return decision
+            previous = current_incident(found, event.source, event.cause)
+            if self.store.save_incident(incident, previous):
+                break
+        else:
+            log.warning("incident not saved: others kept changing it", source=event.source)
+            return Decision(Action.NOTHING, None)
         bound = log.bind(source=incident.source, cause=incident.cause.value)
         if decision.action is Action.UPDATE:
             bound.debug("incident goes on", count=incident.count)

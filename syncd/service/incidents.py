@@ -14,7 +14,9 @@ run, an authentication or permission failure, too large a share of failed operat
 safety rail) and :func:`assess_staleness` (no successful run for too long); a failed
 completeness audit is a :class:`Symptom` of :attr:`Cause.COMPLETENESS` made by the audit. No
 I/O and no clock here: every time comes in with the event. Incidents are kept by an
-:class:`IncidentStore` so that they survive restarts and fail-over.
+:class:`IncidentStore` so that they survive restarts and fail-over; it saves compare-and-set, so
+that of two replicas deciding about one source at once only one alerts (the other reads again
+and decides again).
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class IncidentTracker:
 
     def decide(self, open_incidents: Sequence[Incident], event: Event) -> Decision:
         """The decision for ``event`` given the open incidents (others' are ignored)."""
-        current = _current(open_incidents, event.source, event.cause)
+        current = current_incident(open_incidents, event.source, event.cause)
         if isinstance(event, Recovery):
             if current is None:
                 return Decision(Action.NOTHING, None)
@@ -158,7 +160,7 @@ class IncidentTracker:
         return Decision(Action.UPDATE, updated)
 
 
-def _current(incidents: Sequence[Incident], source: str, cause: Cause) -> Incident | None:
+def current_incident(incidents: Sequence[Incident], source: str, cause: Cause) -> Incident | None:
     """The open incident of ``source`` and ``cause``; the oldest if a store holds several."""
     matching = [i for i in incidents if i.source == source and i.cause == cause and not i.resolved]
     return min(matching, key=lambda i: i.first_seen, default=None)
@@ -171,8 +173,14 @@ class IncidentStore(Protocol):
         """The unresolved incidents of ``source``."""
         ...
 
-    def save_incident(self, incident: Incident) -> None:
-        """Insert or replace the incident of (source, cause, first_seen)."""
+    def save_incident(self, incident: Incident, previous: Incident | None = None) -> bool:
+        """Save the incident of (source, cause, first_seen), compare-and-set.
+
+        With ``previous`` (the open incident the decision started from), it replaces it only
+        while the stored one still equals it. Without, the incident is new: saved only when no
+        incident of its source and cause is open and none has its key. False (nothing saved)
+        when someone else saved first.
+        """
         ...
 
 
@@ -185,8 +193,17 @@ class MemoryIncidentStore:
     def open_incidents(self, source: str) -> list[Incident]:
         return [i for i in self.incidents.values() if i.source == source and not i.resolved]
 
-    def save_incident(self, incident: Incident) -> None:
-        self.incidents[(incident.source, incident.cause, incident.first_seen)] = incident
+    def save_incident(self, incident: Incident, previous: Incident | None = None) -> bool:
+        key = (incident.source, incident.cause, incident.first_seen)
+        if previous is not None:
+            if self.incidents.get(key) != previous:
+                return False
+        elif key in self.incidents or any(
+            i.cause == incident.cause for i in self.open_incidents(incident.source)
+        ):
+            return False
+        self.incidents[key] = incident
+        return True
 
 
 # -- what a run or a clock reading says ------------------------------------------------------

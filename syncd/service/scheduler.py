@@ -17,6 +17,9 @@ Rules, each kept by one piece below:
 - A job is called with the scheduler's stop flag (a :class:`threading.Event`); waits inside it
   (a 429 window) should use ``stop.wait(seconds)`` so that :meth:`Scheduler.stop` interrupts them.
   ``stop(grace_seconds)`` starts no new run and waits that long for the runs in flight.
+- A job that finds it has nothing to do now (another replica holds or just ran the source)
+  raises :class:`Deferred`: its next run moves to the time given, and it counts as neither a
+  success nor a failure.
 
 Each run goes in a daemon thread of its own (one per source at most), so a run that outlives
 the grace period never keeps the process from exiting. The clock is injectable for what we
@@ -25,6 +28,8 @@ compute (backoff, run results); APScheduler 3 reads the wall clock for its own f
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import threading
 import time
@@ -178,6 +183,14 @@ class ScheduleSettings(BaseModel):
         return Every(DEFAULT_INTERVAL.total_seconds())
 
 
+class Deferred(Exception):  # noqa: N818  (an outcome, not an error)
+    """Raised by a job that did not run: run it again at ``until``."""
+
+    def __init__(self, until: datetime, why: str = "") -> None:
+        super().__init__(why or f"deferred until {until.isoformat()}")
+        self.until = until
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     """What one scheduled run did, handed to ``on_result`` (to keep the next run in the store)."""
@@ -265,6 +278,9 @@ class Scheduler:
     ) -> None:
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._on_result = on_result
+        # "skipped: maximum number of running instances reached" is the rule working (a run
+        # still going at its next fire time), not news; our own lines say what runs
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self._stop = threading.Event()
         self._executor = _ThreadPerRunExecutor()
         self._scheduler = BackgroundScheduler(
@@ -358,9 +374,15 @@ class Scheduler:
         started = self._clock()
         error: Exception | None = None
         bound = log.bind(source=source)
-        bound.info("scheduled run starts")
+        bound.debug("scheduled run starts")
         try:
             entry.job(self._stop)
+        except Deferred as deferred:
+            if not self._stop.is_set():
+                with contextlib.suppress(JobLookupError):  # stopped meanwhile
+                    self._scheduler.modify_job(source, next_run_time=deferred.until)
+                bound.debug("scheduled run deferred", reason=str(deferred))
+            return
         except Exception as exc:
             error = exc
         finished = self._clock()

@@ -9,6 +9,7 @@ secret (relative to the config file). References are resolved only when used, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -93,3 +94,35 @@ def unset_required(value: str | None, key: str, environ: Mapping[str, str] | Non
     if ref is None or ref.optional or env.get(ref.variable):
         return ""
     return f"{key}: environment variable {ref.variable} is not set"
+
+
+def referenced_secrets(
+    settings: object, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """The values of every secret a configuration refers to, as far as they can be read now:
+    each ``${VAR}`` / ``${VAR:-}`` reference that is set, and each ``*_file`` that can be
+    read. For the log's redaction; nothing is raised for a missing one."""
+    env = os.environ if environ is None else environ
+    found: list[str] = []
+
+    def walk(key: str, value: object) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(str(k), v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(key, v)
+        elif isinstance(value, str):
+            ref = parse_ref(value)
+            if ref is not None and env.get(ref.variable):
+                found.append(env[ref.variable])
+            elif key.endswith("_file") and value:
+                path = Path(value) if Path(value).is_absolute() else base_dir / value
+                with contextlib.suppress(OSError):  # a missing file is check-config's to say
+                    found.append(path.read_text(encoding="utf-8").strip())
+        elif isinstance(value, Path) and key.endswith("_file"):
+            walk(key, str(value))
+
+    dump = getattr(settings, "model_dump", None)
+    walk("", dump(serialize_as_any=True) if callable(dump) else settings)
+    return [s for s in found if s]

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from model.changes import Merge, Snapshot
+from model.changes import Flag, Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.features import extract
@@ -362,3 +362,32 @@ def test_pair_scores_do_not_depend_on_order(left: dict[str, Any], right: dict[st
     ab, ba = scorer.score(a, b), scorer.score(b, a)
     assert ab.confidence == pytest.approx(ba.confidence, abs=1e-12)
     assert ab.similarities == ba.similarities
+
+
+def test_a_lead_duplicating_a_contact_is_a_finding_never_a_merge() -> None:
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+
+    def person(object_type: str, record_id: str, **props: str) -> Record:
+        return Record(object_type, record_id, props, at)
+
+    ann = {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.com", "city": "Lyon"}
+    snapshot = Snapshot(
+        source="s",
+        now=at,
+        records={
+            "contacts": [person("contacts", "c1", **ann), person("contacts", "c2", firstname="Bo")],
+            "leads": [
+                person("leads", "l1", **{**ann, "firstname": "ANN"}),
+                person("leads", "l2", firstname="Zed", lastname="Other", email="z@x.com"),
+            ],
+        },
+    )
+
+    changes = DedupePolicy(DedupeSettings())(snapshot)
+    off = DedupePolicy(DedupeSettings(leads_against_contacts=False))(snapshot)
+
+    flags = [c for c in changes if isinstance(c, Flag)]
+    assert [(f.object_type, f.record_id, f.value) for f in flags] == [("leads", "l1", "c1")]
+    assert "convert it to that contact" in flags[0].reason
+    assert not any(isinstance(c, Merge) and "l1" in (c.primary_id, *c.merged_ids) for c in changes)
+    assert not [c for c in off if isinstance(c, Flag)]

@@ -50,6 +50,6 @@ def test_labelled_contacts_precision_and_recall() -> None:
         f"missed {sorted(true - proposed)}"
     )
     assert merges.precision >= 0.95  # 1.0: father and son at one firm go to review
-    assert merges.recall >= 0.6
+    assert merges.recall >= 0.9  # 1.0 since a phone read without its country code matches
     assert with_review.precision >= 0.85
-    assert with_review.recall >= 0.75
+    assert with_review.recall >= 0.9

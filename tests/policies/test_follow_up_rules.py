@@ -165,7 +165,7 @@ def test_the_keys_rules_replaced_are_gone() -> None:
 
 def test_default_rules_are_open_leads_and_open_deals() -> None:
     rules = FollowUpSettings().effective_rules()
-    assert [r.object_type for r in rules] == ["contacts", "deals"]
+    assert [r.object_type for r in rules] == ["contacts", "leads", "deals"]
     created = run([rec("deals", "1", dealname="X")])
     assert (
         created[0].reason == "open deal (stage not set) has no open task; follow-up due 2024-05-07"

@@ -1,4 +1,4 @@
-"""The health table: figures per run and object type, read back as a history; latest plan."""
+"""The health table: figures per run and object type, read back as a history."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from model.changes import Flag
 from model.errors import StateError
 from state import migrate
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,18 +92,6 @@ def test_naive_time_is_refused(store: SqlStateStore) -> None:
     (run,) = _runs(store, 1)
     with pytest.raises(StateError, match="timezone-aware"):
         store.save_health(run, "hs", datetime(2024, 1, 1), {"all": {"a": 1}})
-
-
-def test_latest_plan(store: SqlStateStore) -> None:
-    store.ensure_source("hs", "hubspot", T0)
-    assert store.latest_plan("hs") is None
-    flag = Flag("hs", "contacts", "required", "why", "1", "email", None)
-    store.save_plan("p-old", "hs", None, T0, {}, [flag])
-    store.save_plan("p-new", "hs", None, T0 + timedelta(minutes=1), {}, [])
-    store.save_plan("p-older", "hs", None, T0 - timedelta(days=1), {}, [])
-    assert store.latest_plan("hs") == "p-new"
-    with pytest.raises(StateError, match="unknown source"):
-        store.latest_plan("ghost")
 
 
 def test_0003_upgrades_a_0002_database_and_downgrades(state_url: str) -> None:

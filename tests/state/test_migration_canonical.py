@@ -16,7 +16,7 @@ from model.changes import CreateTask, Flag, Merge, Update
 from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore, open_store
 
 TABLES_0001 = {
@@ -33,7 +33,8 @@ TABLES_0001 = {
 TABLES_0002 = {"outbox", "audit_log", "review_decisions"}
 TABLES_0004 = {"source_leases"}
 TABLES_0005 = {"reverts"}
-TABLES = TABLES_0001 | TABLES_0002 | TABLES_0004 | TABLES_0005
+TABLES_0007 = {"incidents", "source_schedules", "completeness_audits"}
+TABLES = TABLES_0001 | TABLES_0002 | TABLES_0004 | TABLES_0005 | TABLES_0007
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -12,7 +12,7 @@ from alembic import command
 from model.errors import StateError
 from state import migrate
 from state.base import Revert
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore
 from tests.state.test_audit_reviews import apply
 

@@ -14,7 +14,7 @@ from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
 from state import migrate
 from state.base import OutboxOp
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore
 from tests.state.conftest import T0
 
@@ -116,8 +116,8 @@ def test_0008_adds_the_columns_and_re_reads_hubspot_deals_and_tasks(state_url: s
         config = migrate.alembic_config()
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "0006")
-        old = SqlStateStore(engine)  # the methods used need only the 0006 schema
+            command.upgrade(config, "0007")
+        old = SqlStateStore(engine)  # the methods used need only the 0007 schema
         for name, connector in (("hs", "hubspot"), ("csv", "csv")):
             old.ensure_source(name, connector, T0)
             old.start_run(f"r-{name}", name, T0, dry_run=False)
@@ -136,7 +136,7 @@ def test_0008_adds_the_columns_and_re_reads_hubspot_deals_and_tasks(state_url: s
         assert "deletions_read_at" in columns
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.downgrade(config, "0006")
+            command.downgrade(config, "0007")
         columns = {c["name"] for c in sa.inspect(engine).get_columns("sources")}
         assert "account_id" not in columns
     finally:

@@ -4,6 +4,7 @@ a new SQLite store is private (0600) before it is opened; doctor checks it in fu
 from __future__ import annotations
 
 import os
+import re
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +105,8 @@ def test_a_damaged_file_is_refused_at_open_and_doctor_says_where(filled: Path) -
     damage(filled)
     with pytest.raises(StoreDamagedError) as caught:
         open_store(f"sqlite:///{filled}")
-    assert "is damaged (database disk image is malformed): restore it" in str(caught.value)
+    # SQLite's words depend on which page the damage hit (the schema's size moves it)
+    assert re.search(r"is damaged \(.+\): restore it from a backup", str(caught.value))
     findings = examine(f"sqlite:///{filled}")
     assert [f.check for f in findings if not f.ok] == ["integrity"]
 

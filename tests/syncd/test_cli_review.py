@@ -14,7 +14,7 @@ from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store
 from syncd.cli import app
-from syncd.review import latest_plan_id
+from syncd.plans import latest_policy_plan
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def test_reject_a_pending_pair_and_it_is_not_proposed_again(
     assert runner.invoke(app, ["plan", "-c", str(cfg), "--format", "json"]).exit_code == 0
 
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    plan_id = latest_plan_id(store, "hubspot")
+    plan_id = latest_policy_plan(store, "hubspot")
     assert plan_id is not None
     reviews = [
         c for c in store.load_plan(plan_id).changes if isinstance(c, Merge) and c.kind == "review"
@@ -65,7 +65,7 @@ def test_reject_a_pending_pair_and_it_is_not_proposed_again(
     again = runner.invoke(app, ["plan", "-c", str(cfg), "--format", "json"])
     assert again.exit_code == 0
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    new_plan = latest_plan_id(store, "hubspot")
+    new_plan = latest_policy_plan(store, "hubspot")
     assert new_plan is not None
     assert new_plan != plan_id
     proposed = [

@@ -142,6 +142,10 @@ def test_example_config_documents_every_key() -> None:
     from connectors.registry import registered
     from connectors.settings import RetryConfig
     from syncd.config import ApplyConfig, Limits, LoggingConfig, SourceConfig, StoreConfig
+    from syncd.service.alerts import AlertsSettings, DeliveryRetry
+    from syncd.service.http import HttpSettings
+    from syncd.service.scheduler import ScheduleSettings
+    from syncd.service.settings import CompletenessSettings, RetentionSettings, ServiceSettings
 
     text = (REPO / "config.example.toml").read_text()
     models: list[type[BaseModel]] = [
@@ -152,6 +156,13 @@ def test_example_config_documents_every_key() -> None:
         RetryConfig,
         ApplyConfig,
         Limits,
+        ScheduleSettings,
+        CompletenessSettings,
+        ServiceSettings,
+        HttpSettings,
+        RetentionSettings,
+        AlertsSettings,
+        DeliveryRetry,
     ]
     policies = load_config(REPO / "config.example.toml").policies
     models += [type(getattr(policies, name)) for name in type(policies).model_fields]

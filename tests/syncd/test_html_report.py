@@ -23,9 +23,9 @@ import pytest
 from model.records import Cursor, PullBatch, Record
 from policies.registry import PoliciesSettings, build_policies
 from state.store import SqlStateStore, open_store
-from syncd.health import health
 from syncd.html_report import render_html_report, write_html_report
 from syncd.plan import compose
+from syncd.quality import health
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 EVIL = "<script>alert('x')</script>"

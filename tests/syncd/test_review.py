@@ -15,11 +15,11 @@ from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.store import open_store
 from syncd.config import parse_config
 from syncd.engine import Engine
+from syncd.plans import latest_policy_plan
 from syncd.review import (
     ReviewError,
     ReviewItem,
     decide,
-    latest_plan_id,
     pending_reviews,
     render_reviews,
 )
@@ -79,10 +79,10 @@ def proposed(changes: object, kind: str) -> list[Merge]:
 
 def first_review(engine: Engine) -> ReviewItem:
     store = engine.store
-    assert latest_plan_id(store, "hubspot") is None
+    assert latest_policy_plan(store, "hubspot") is None
     assert pending_reviews(store, "hubspot") == []
     first = engine.plan("hubspot")
-    assert latest_plan_id(store, "hubspot") == first.id
+    assert latest_policy_plan(store, "hubspot") == first.id
     items = pending_reviews(store, "hubspot")
     assert items, "the generated data gave no review to test with"
     assert [(i.primary_id, i.merged_ids) for i in items] == [

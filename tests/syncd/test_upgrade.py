@@ -29,7 +29,7 @@ from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
-from state.engine import make_engine
+from state.db import make_engine
 from state.store import SqlStateStore, open_store
 from syncd.config import Config, parse_config
 from syncd.engine import Engine

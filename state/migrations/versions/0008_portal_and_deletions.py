@@ -16,7 +16,7 @@ columns needs no batch mode on SQLite. Downgrade drops the columns (the deals ar
 either way).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -28,8 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-# 0007 is added by the service work in parallel; the lead re-chains this one after it on merge.
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

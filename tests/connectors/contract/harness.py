@@ -51,6 +51,9 @@ class ConnectorHarness(Protocol):
     """How long after a deletion an incremental pull reports it at the latest: zero for a
     connector that reads deletions on every pull, longer for one that reads them on their own
     schedule (``DELETIONS``, ``INCREMENTAL``)."""
+    cleared_field: str
+    """A canonical field of :data:`PEOPLE` that a write may clear (some sources require others:
+    Salesforce refuses a contact without a last name)."""
     sleeps: list[float]
     """Every wait the harness's connectors slept, in seconds (they sleep on a fake clock)."""
 

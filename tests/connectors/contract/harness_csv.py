@@ -42,6 +42,7 @@ class CsvHarness:
     absent_id = "no-such-row"
     refused_value = ("", "")  # never used: a cell takes any text
     deletions_every = timedelta(0)
+    cleared_field = "lastname"
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "export.csv"

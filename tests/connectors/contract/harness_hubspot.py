@@ -37,6 +37,7 @@ class HubSpotHarness:
     refused_value = ("lifecycle_stage", "prospect")
     # the archived listing is read on its own schedule (archived_every_hours, default 24)
     deletions_every = timedelta(hours=HubSpotSettings.model_fields["archived_every_hours"].default)
+    cleared_field = "lastname"
 
     def __init__(self, sandbox: HubSpotSandbox) -> None:
         clock = FakeClock()

@@ -39,3 +39,15 @@ def test_each_capability_a_connector_lacks_has_a_reason(harness: ConnectorHarnes
 
     assert set(harness.unsupported) == set(Capability) - declared
     assert all(reason.strip() for reason in harness.unsupported.values())
+
+
+def test_a_connector_that_merges_says_which_types(harness: ConnectorHarness) -> None:
+    """Merges are within one object type; which types the CRM merges is declared, so that the
+    engine and reports never ask for a merge across types (a lead into a contact)."""
+    cls = harness.connector_class
+
+    if Capability.MERGES in cls.capabilities:
+        assert harness.object_type in cls.mergeable_types
+        assert cls.mergeable_types <= set(cls.object_types)
+    else:
+        assert cls.mergeable_types == frozenset()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +177,7 @@ def test_writer_works_in_memory_and_close_writes_results(tmp_path: Path) -> None
         '3,Cy,cy@example.com,,"two\nlines",,\r\n'
     )
     assert conn.settings.merge_map_path.read_bytes().decode("utf-8-sig") == (
-        "merged_id,primary_id\r\n2,1\r\n"
+        "merged_id,primary_id,differing_values\r\n2,1,\r\n"
     )
     assert conn.settings.tasks_path.read_bytes().decode("utf-8-sig") == (
         "task_id,record_id,subject,owner_id,due,body\r\ntask-1,1,Call Ann,75,2026-11-26,body\r\n"
@@ -224,8 +226,14 @@ def test_merges_flatten_and_refuse_missing_rows(tmp_path: Path) -> None:
     assert current is not None
     assert current.id == "1"
     conn.close()
-    rows = conn.settings.merge_map_path.read_bytes().decode("utf-8-sig").splitlines()
-    assert rows == ["merged_id,primary_id", "3,1", "2,1"]
+    text = conn.settings.merge_map_path.read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    # 3's note went to 2 (which had none), then differed from 1's: listed, not lost
+    assert rows == [
+        ["merged_id", "primary_id", "differing_values"],
+        ["3", "1", ""],
+        ["2", "1", 'Notes: "two\nlines"'],
+    ]
 
 
 def test_archive_drops_rows_and_skipped_rows_are_carried_through(tmp_path: Path) -> None:

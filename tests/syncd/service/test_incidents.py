@@ -129,9 +129,11 @@ def test_the_memory_store_keeps_open_incidents_per_source() -> None:
     assert store.open_incidents("crm") == [opened]
     resolved = tracker.decide([opened], Recovery("crm", Cause.AUTH, T0)).incident
     assert resolved is not None
-    store.save_incident(resolved)
+    assert not store.save_incident(resolved)  # an update names what it updates
+    assert store.save_incident(resolved, previous=opened)
     assert store.open_incidents("crm") == []
     assert len(store.open_incidents("other")) == 1
+    assert not store.save_incident(resolved, previous=opened)  # it changed meanwhile
 
 
 # -- what a run says --------------------------------------------------------------------------

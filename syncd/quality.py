@@ -1,4 +1,5 @@
-"""Data-quality health of one source: pure figures from a snapshot and the plan made from it.
+"""Data quality of one source: pure figures from a snapshot and the plan made from it (the
+service's own health, its liveness endpoints, is ``syncd/service/http.py``).
 
 ``health(snapshot, changes)`` counts, per object type of the snapshot (``owners`` aside) and for
 the whole source (``all``):

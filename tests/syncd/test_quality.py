@@ -8,7 +8,7 @@ import pytest
 
 from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
 from model.records import Record
-from syncd.health import KEY_FIELDS, health
+from syncd.quality import KEY_FIELDS, health
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FULL = dict.fromkeys(KEY_FIELDS["contacts"], "x")

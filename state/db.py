@@ -1,10 +1,12 @@
-"""Engines for the state store: SQLite tuned for one daemon, PostgreSQL for replicas.
+"""Database engines for the state store (not the sync engine, `syncd/engine.py`): SQLite tuned for
+one daemon, PostgreSQL for replicas.
 
 SQLite: WAL journal (file databases), foreign keys enforced, a busy timeout so a second process
 waits for the write lock instead of failing, and real transactions: pysqlite's own implicit
 transaction handling is switched off and syncd emits ``BEGIN`` itself (``BEGIN IMMEDIATE`` for
 writes, so a read-then-write never dead-ends in ``SQLITE_BUSY``). ``sqlite:///:memory:`` keeps one
-shared connection so every caller sees the same database.
+shared connection so every caller sees the same database. PostgreSQL: sessions left idle in a
+transaction are ended by the server after 30 s (a replica frozen mid-transaction).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from state.errors import StoreSetupError
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+#: PostgreSQL ends a session idle inside a transaction for this long (a frozen holder).
+IDLE_IN_TRANSACTION_TIMEOUT_MS: Final = 30_000
 #: Execution option that makes a SQLite transaction take the write lock at ``BEGIN``.
 WRITE_OPTION: Final = "syncd_write"
 
@@ -71,7 +75,9 @@ def make_engine(url: str) -> Engine:
         raise StoreSetupError(f"[store] url: {problem}; expected {URL_FORMS}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        engine = create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        _tune_postgresql(engine)
+        return engine
     memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
     if memory:
@@ -105,6 +111,19 @@ def create_private(path: Path) -> None:
         os.fchmod(fd, 0o600)  # the umask may have taken bits off, never added any: make it exact
     finally:
         os.close(fd)
+
+
+def _tune_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # A process frozen in the middle of a transaction (stopped, its machine gone) would keep
+        # its row locks, and so a source's lease, until TCP keepalive notices: the server ends
+        # such a session instead. syncd never leaves a transaction idle on purpose.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+            )
+        dbapi_connection.commit()
 
 
 def _tune_sqlite(engine: Engine, *, wal: bool) -> None:

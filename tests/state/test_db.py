@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
-from state.engine import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
+from state.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
 from state.models import UTCDateTime
 from state.rows import id_sort_key, newest_per_id, utc
 from state.store import open_store

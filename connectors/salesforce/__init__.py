@@ -1,0 +1,50 @@
+"""The Salesforce connector, over ``simple-salesforce`` 1.12."""
+
+from __future__ import annotations
+
+from connectors.base import BuildContext, Registration
+from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.errors import AllowanceSpentError, classify
+from connectors.salesforce.mapping import TASK_STATUS_DONE, TASK_STATUSES, VENDOR_FIELDS
+from connectors.salesforce.settings import SalesforceSettings
+from model.fields import TASK_COMPLETED, TASK_OPEN
+
+
+def build(settings: SalesforceSettings, context: BuildContext) -> SalesforceConnector:
+    """The connector of a configured ``salesforce`` source, its credentials resolved (nothing
+    is sent until the first call: the login happens then)."""
+    credentials = settings.secrets(context.base_dir, context.key)
+    return SalesforceConnector(
+        settings,
+        credentials,
+        ca_file=settings.ca_path(context.base_dir),
+        sleep=context.sleep,
+    )
+
+
+def _renames() -> dict[str, dict[str, str]]:
+    """Salesforce field names the connector maps to other canonical names, per object type
+    (a configuration naming ``MailingCity`` is told to write ``city``)."""
+    return {t: {v: c for v, c in fields.items() if v != c} for t, fields in VENDOR_FIELDS.items()}
+
+
+REGISTRATION: Registration[SalesforceSettings] = Registration(
+    name="salesforce",
+    settings=SalesforceSettings,
+    build=build,
+    renames=_renames(),
+    value_renames={
+        ("tasks", "status"): {
+            status: TASK_COMPLETED if status == TASK_STATUS_DONE else TASK_OPEN
+            for status in TASK_STATUSES
+        }
+    },
+)
+
+__all__ = [
+    "REGISTRATION",
+    "AllowanceSpentError",
+    "SalesforceConnector",
+    "SalesforceSettings",
+    "classify",
+]

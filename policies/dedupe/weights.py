@@ -1,0 +1,360 @@
+"""Match weights estimated from the snapshot itself (Fellegi-Sunter), versioned and explainable.
+
+Each compared field falls, for a pair, into one of a few agreement *levels* (its similarity cut
+at the field's :data:`CUTS`: level 0 differs, the top level is an exact match). A level is worth
+``ln(m / u)`` points, where
+
+- ``u`` is how often two records that are *not* one entity land on that level: measured on
+  random pairs of the snapshot (drawn with the seed the settings give: the policy draws nothing
+  of its own), the exact level from the values' frequencies;
+- ``m`` is how often two records of one entity do: estimated by expectation maximisation (a
+  two-class mixture, fields independent given the class, started from the configured weights)
+  in *training sessions* over blocked candidate pairs, as Splink does. Each session (see
+  :data:`SESSIONS`) takes the pairs that agree on some fields and estimates only the *other*
+  fields: the pairs with alike names teach what a match looks like in the address, e-mail and
+  phone; the pairs sharing a place or an identifier teach it for the names. Otherwise the
+  largest group of alike pairs wins: colleagues sharing a firm's address, not duplicates. Pairs
+  a person approved (rejected) in ``syncd review`` are held at match (non-match) probability 1
+  (0) in every iteration, so decisions sharpen the estimate.
+
+The prior is the share of matches among *all* pairs (the estimated number of matches over
+``n(n-1)/2``), so a pair's points are its log-odds of being one entity. At scoring, an exact
+match on a name, phone, address, city or postcode uses the value's own frequency instead of the
+level's average (term-frequency adjustment: ``Smith`` counts for less than ``Zbyszewski``).
+
+Below ``min_records`` records, or when fewer than ``min_matches`` matches are estimated, there is
+too little to learn from and the configured weights are used instead (:func:`estimate` returns
+``None``). A :class:`MatchModel` is a frozen value with a content-derived ``version``; its JSON
+form (:meth:`MatchModel.to_json`) is what an engine stores with the plan and passes back in the
+snapshot (``snapshot.learned["dedupe"]``) to keep the weights frozen between re-estimations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from policies.dedupe.settings import Comparison
+
+#: Similarity cut points per field, ascending: level = number of cuts the similarity reaches.
+CUTS: Mapping[str, tuple[float, ...]] = {
+    "firstname": (0.80, 0.90, 0.95, 1.0),
+    "lastname": (0.80, 0.90, 0.95, 1.0),
+    "email": (1.0,),
+    "phone": (0.75, 1.0),
+    "company": (0.80, 0.90, 1.0),
+    "name": (0.80, 0.90, 1.0),
+    "domain": (1.0,),
+    "address": (0.70, 0.85, 0.95, 1.0),
+    "city": (0.85, 1.0),
+    "zip": (0.8, 1.0),
+    "state": (1.0,),
+}
+#: Training sessions per object type: (the pairs taken: field -> lowest level, ``all`` of them
+#: or ``any`` of them; the fields whose m the session estimates).
+SESSIONS: Mapping[str, tuple[tuple[str, Mapping[str, int], tuple[str, ...]], ...]] = {
+    "contacts": (
+        ("all", {"firstname": 3, "lastname": 3},
+         ("email", "phone", "company", "address", "city", "zip", "state")),
+        ("any", {"address": 3, "zip": 2, "phone": 2, "email": 1}, ("firstname", "lastname")),
+    ),
+    "companies": (
+        ("all", {"name": 2}, ("domain", "phone", "address", "city", "zip", "state")),
+        ("any", {"domain": 1, "phone": 2, "address": 3}, ("name",)),
+    ),
+}  # fmt: skip
+MIN_SESSION_PAIRS = 20
+#: Fields whose exact matches are weighed by the value's frequency.
+TERM_FREQUENCY = frozenset(("firstname", "lastname", "phone", "address", "city", "zip", "name"))
+_EPS = 1e-6
+LevelMatrix = npt.NDArray[np.int8]
+
+
+_BOUNDS = {f: tuple(c - 1e-9 for c in cuts) for f, cuts in CUTS.items()}
+
+
+def level(field: str, similarity: float) -> int:
+    """The agreement level of a similarity (0 = differs, ``len(CUTS[field])`` = exact)."""
+    return bisect_right(_BOUNDS[field], similarity)
+
+
+def representative(field: str, lvl: int) -> float:
+    """A similarity standing for a level (its lower cut; 0 for level 0)."""
+    return CUTS[field][lvl - 1] if lvl else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FieldModel:
+    """One field's per-level probabilities; ``points[level] = ln(m / u)``."""
+
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+
+    @property
+    def points(self) -> tuple[float, ...]:
+        """Log-odds points of each level."""
+        return tuple(math.log(m / u) for m, u in zip(self.m, self.u, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class MatchModel:
+    """Weights learned from one snapshot of one object type."""
+
+    object_type: str
+    seed: int
+    records: int  # records in the snapshot it was learned from
+    pairs: int  # blocked pairs EM ran over
+    sampled: int  # random pairs u was measured on
+    matches: float  # estimated matches among the blocked pairs
+    prior: float  # log-odds of a match for a pair of two random records
+    fields: Mapping[str, FieldModel]
+
+    @property
+    def version(self) -> str:
+        """A short digest of the weights: equal weights, equal version."""
+        text = json.dumps(self.to_json(with_version=False), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def points(self, field: str, lvl: int) -> float:
+        """The points of one field's level."""
+        found = self.fields[field]
+        return math.log(found.m[lvl] / found.u[lvl])
+
+    def exact_points(self, field: str, frequency: float) -> float:
+        """Points of an exact match on a value carried by ``frequency`` of the records."""
+        found = self.fields[field]
+        top = len(found.m) - 1
+        return math.log(found.m[top] / max(frequency, _EPS))
+
+    def to_json(self, *, with_version: bool = True) -> dict[str, object]:
+        """A JSON-able form (rounded, so that storing and loading gives the same version)."""
+        out: dict[str, object] = {
+            "object_type": self.object_type,
+            "seed": self.seed,
+            "records": self.records,
+            "pairs": self.pairs,
+            "sampled": self.sampled,
+            "matches": round(self.matches, 3),
+            "prior": round(self.prior, 6),
+            "fields": {
+                f: {"m": [round(x, 8) for x in fm.m], "u": [round(x, 10) for x in fm.u]}
+                for f, fm in sorted(self.fields.items())
+            },
+        }
+        if with_version:
+            out["version"] = self.version
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> MatchModel:
+        """The model :meth:`to_json` wrote."""
+        fields = data["fields"]
+        assert isinstance(fields, Mapping)
+        return cls(
+            object_type=str(data["object_type"]),
+            seed=int(str(data["seed"])),
+            records=int(str(data["records"])),
+            pairs=int(str(data["pairs"])),
+            sampled=int(str(data["sampled"])),
+            matches=float(str(data["matches"])),
+            prior=float(str(data["prior"])),
+            fields={
+                str(f): FieldModel(tuple(map(float, v["m"])), tuple(map(float, v["u"])))
+                for f, v in fields.items()
+            },
+        )
+
+
+def _column_shares(
+    column: npt.NDArray[np.int8], weights: npt.NDArray[np.float64], levels: int
+) -> npt.NDArray[np.float64]:
+    """Weighted share of each level among the rows where the field is present (>= 0)."""
+    present = column >= 0
+    counts = np.bincount(column[present], weights=weights[present], minlength=levels)
+    total = float(counts.sum())
+    return np.asarray((counts + _EPS) / (total + _EPS * levels), dtype=np.float64)
+
+
+def u_from_random(
+    fields: Sequence[str],
+    sample: LevelMatrix,
+    exact_u: Mapping[str, float],
+) -> dict[str, tuple[float, ...]]:
+    """u per level from random pairs, the exact level replaced by the frequency estimate.
+
+    The random share of the other levels is rescaled to fill what the exact level leaves.
+    """
+    out: dict[str, tuple[float, ...]] = {}
+    ones = np.ones(len(sample), dtype=np.float64)
+    for k, field in enumerate(fields):
+        levels = len(CUTS[field]) + 1
+        shares = _column_shares(sample[:, k], ones, levels) if len(sample) else None
+        if shares is None:
+            shares = np.full(levels, 1.0 / levels)
+        top = min(max(exact_u.get(field, float(shares[-1])), _EPS), 0.5)
+        rest = shares[:-1]
+        rest = rest / rest.sum() * (1.0 - top) if rest.sum() > 0 else rest
+        # a level the sample never showed is still at least as likely by chance as an exact
+        # match, and not much rarer than one pair in the sample
+        least = max(top, 0.5 / max(len(sample), 1))
+        out[field] = (*(max(float(x), least) for x in rest[:1]),
+                      *(max(float(x), least) for x in rest[1:]), top)  # fmt: skip
+    return out
+
+
+def _initial_m(field: str, comparison: Comparison | None) -> npt.NDArray[np.float64]:
+    """A starting m: the configured weights say which levels speak for a match."""
+    levels = len(CUTS[field]) + 1
+    if comparison is None:
+        raw = np.linspace(0.05, 1.0, levels) ** 3
+    else:
+        raw = np.array([
+            math.exp(comparison.points(representative(field, lv))) for lv in range(levels)
+        ])  # fmt: skip
+    return np.asarray(raw / raw.sum(), dtype=np.float64)
+
+
+def expectation_maximisation(
+    fields: Sequence[str],
+    blocked: LevelMatrix,
+    u_start: Mapping[str, tuple[float, ...]],
+    m_start: Mapping[str, npt.NDArray[np.float64]],
+    *,
+    clamp: npt.NDArray[np.float64] | None = None,
+    iterations: int = 25,
+    fixed_m: bool = False,
+    fixed_u: bool = False,
+) -> tuple[dict[str, tuple[float, ...]], float]:
+    """m per level and the estimated number of matches among ``blocked`` pairs.
+
+    ``clamp`` holds, per pair, 1 (approved), 0 (rejected) or NaN (unknown). With ``fixed_m``
+    only u and the share of matches are re-estimated (m is known); with ``fixed_u`` only m and
+    the share (the non-matches are taken to look like random pairs, as in Splink).
+    """
+    m = {f: np.asarray(m_start[f], dtype=np.float64) for f in fields}
+    u = {f: np.asarray(u_start[f], dtype=np.float64) for f in fields}
+    share = 0.1
+    posterior = np.zeros(len(blocked), dtype=np.float64)
+    for _ in range(iterations):
+        odds = np.full(len(blocked), math.log(share / (1.0 - share)), dtype=np.float64)
+        for k, field in enumerate(fields):
+            column = blocked[:, k]
+            present = column >= 0
+            ratio = np.log(m[field]) - np.log(u[field])
+            odds[present] += ratio[column[present]]
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -50, 50)))
+        if clamp is not None:
+            known = ~np.isnan(clamp)
+            posterior[known] = clamp[known]
+        share = float(min(max(posterior.mean(), _EPS), 1 - _EPS))
+        for k, field in enumerate(fields):
+            levels = len(CUTS[field]) + 1
+            if not fixed_m:
+                m[field] = _column_shares(blocked[:, k], posterior, levels)
+            if not fixed_u:
+                u[field] = _column_shares(blocked[:, k], 1.0 - posterior, levels)
+    return {f: tuple(float(x) for x in m[f]) for f in fields}, float(posterior.sum())
+
+
+M_FLOOR = 0.005
+"""Least m of a level: no level is ever impossible for a match (a typo, a move, a new job)."""
+
+
+def _monotone(m: Sequence[float], u: Sequence[float]) -> tuple[float, ...]:
+    """m floored at :data:`M_FLOOR`; a lower level never weighs more than the one above it."""
+    out = [max(x, M_FLOOR) for x in m]
+    for k in range(len(out) - 1, 0, -1):
+        out[k - 1] = min(out[k - 1], u[k - 1] * out[k] / u[k])
+    total = sum(out)
+    return tuple(x / total for x in out)
+
+
+def _matches(
+    fields: Sequence[str],
+    blocked: LevelMatrix,
+    u: Mapping[str, tuple[float, ...]],
+    m: Mapping[str, tuple[float, ...]],
+    *,
+    clamp: npt.NDArray[np.float64] | None,
+    counted: tuple[float, Mapping[str, int]] | None,
+) -> float:
+    """How many pairs of the snapshot are matches.
+
+    As Splink does from a deterministic rule and its recall: the matches a session that took
+    the pairs agreeing on all of some fields found, over the share of matches that agree so (from
+    the other fields' m). Without such a session, by expectation maximisation of the share over
+    all blocked pairs (m known, u free), which overcounts where many non-matches look alike.
+    """
+    if counted is not None:
+        found, condition = counted
+        recall = 1.0
+        for field, lvl in condition.items():
+            if field in m:
+                recall *= sum(m[field][lvl:])
+        if recall > 0.05:
+            return found / recall
+    m_known = {f: np.asarray(m[f]) for f in fields}
+    _, matches = expectation_maximisation(fields, blocked, u, m_known, clamp=clamp, fixed_m=True)
+    return matches
+
+
+def estimate(
+    object_type: str,
+    fields: Sequence[str],
+    blocked: LevelMatrix,
+    *,
+    sample: LevelMatrix,
+    exact_u: Mapping[str, float],
+    configured: Mapping[str, Comparison],
+    records: int,
+    seed: int,
+    min_records: int,
+    min_matches: int,
+    clamp: npt.NDArray[np.float64] | None = None,
+) -> MatchModel | None:
+    """A model learned from the level matrices, or None when there is too little to learn."""
+    if records < min_records or len(blocked) == 0:
+        return None
+    u = u_from_random(fields, sample, exact_u)
+    m_start = {f: _initial_m(f, configured.get(f)) for f in fields}
+    m: dict[str, tuple[float, ...]] = {f: tuple(float(x) for x in m_start[f]) for f in fields}
+    column = {f: k for k, f in enumerate(fields)}
+    counted: tuple[float, Mapping[str, int]] | None = None
+    for how, condition, trained in SESSIONS[object_type]:
+        tests = [blocked[:, column[f]] >= lvl for f, lvl in condition.items() if f in column]
+        if not tests:
+            continue
+        taken = np.logical_and.reduce(tests) if how == "all" else np.logical_or.reduce(tests)
+        if int(taken.sum()) < MIN_SESSION_PAIRS:
+            continue
+        names = [f for f in trained if f in column]
+        rows = blocked[taken][:, [column[f] for f in names]]
+        learned, found = expectation_maximisation(
+            names, rows, u, m_start, clamp=None if clamp is None else clamp[taken], fixed_u=True
+        )
+        m.update(learned)
+        if how == "all" and counted is None:
+            counted = (found, condition)
+    m = {f: _monotone(m[f], u[f]) for f in fields}
+    matches = _matches(fields, blocked, u, m, clamp=clamp, counted=counted)
+    if matches < min_matches:
+        return None
+    all_pairs = records * (records - 1) / 2
+    share = min(max(matches / all_pairs, _EPS * _EPS), 0.5)
+    return MatchModel(
+        object_type=object_type,
+        seed=seed,
+        records=records,
+        pairs=len(blocked),
+        sampled=len(sample),
+        matches=matches,
+        prior=math.log(share / (1.0 - share)),
+        fields={f: FieldModel(m[f], u[f]) for f in fields},
+    )
