@@ -75,6 +75,9 @@ def serve(
     safety rails (unless the source says mode = "plan" or --dry-run is given); alert when syncing
     fails; serve health and metrics. Several can share one PostgreSQL store."""
     cfg = load(config)
+    # a source with enabled = false runs only when a command names it: the service leaves it out
+    enabled = source_names(cfg, None)
+    cfg = cfg.model_copy(update={"sources": {n: cfg.sources[n] for n in enabled}})
     configure_logging(cfg.logging, secrets=referenced_secrets(cfg, cfg.base_dir))
     store = guard(lambda: open_store(cfg.store_url()))
     stopping = threading.Event()

@@ -54,8 +54,13 @@ def test_serve_syncs_on_schedule_alerts_once_recovers_and_stops_on_sigterm(
     tmp_path: Path, receiver: Receiver, serve: list[Serve]
 ) -> None:
     with serving(records=60, tokens={TOKEN}) as sandbox:
+        # a source with enabled = false is left out of the service (its token is nowhere)
+        disabled = (
+            '[sources.off]\nconnector = "hubspot"\nenabled = false\n'
+            'base_url = "http://127.0.0.1:9"\ntoken = "${SYNCD_TEST_NEVER_SET}"\n'
+        )
         cfg = write_config(
-            tmp_path, {"crm": sandbox.base_url}, level="info", extra=ALERTS, attempts=1
+            tmp_path, {"crm": sandbox.base_url}, level="info", extra=disabled + ALERTS, attempts=1
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -127,6 +132,7 @@ def test_serve_syncs_on_schedule_alerts_once_recovers_and_stops_on_sigterm(
             assert line.get("source") == "crm", line
             assert line.get("run_id"), line
     assert TOKEN not in process.output()  # never the token
+    assert not [line for line in logs if line.get("source") == "off"]
     errors = {line.get("event") for line in logs if line.get("level") in {"error", "critical"}}
     assert errors <= {"run failed"}, errors
     assert not [line for line in logs if line.get("event") == "completeness audit failed"]
