@@ -63,42 +63,11 @@ from connectors.hubspot.settings import (
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
+from connectors.pulls import Seen, finish
 from model.errors import ConfigError, SyncdError
 from model.records import Cursor, PropertyDef, PullBatch, Record
 
 Skipped = tuple[str, str]
-
-
-def _finish(batches: Iterable[PullBatch], object_type: str, final: Cursor) -> Iterator[PullBatch]:
-    """Pass ``batches`` through, giving the last one (or an empty one) the ``final`` cursor."""
-    held: PullBatch | None = None
-    for batch in batches:
-        if held is not None:
-            yield held
-        held = batch
-    yield PullBatch(object_type, (), final) if held is None else replace(held, cursor=final)
-
-
-class _Seen:
-    """De-duplication within one pull: an id passes again only with a newer ``updated_at``, or
-    with the same one but another fate (archived or merged meanwhile)."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[datetime, bool, str | None]] = {}
-
-    def fresh(self, records: Iterable[Record]) -> tuple[Record, ...]:
-        kept: list[Record] = []
-        for record in records:
-            mark = (record.updated_at, record.archived, record.merged_into)
-            previous = self._last.get(record.id)
-            if (
-                previous is None
-                or mark[0] > previous[0]
-                or (mark[0] == previous[0] and mark[1:] != previous[1:])
-            ):
-                self._last[record.id] = mark
-                kept.append(record)
-        return tuple(kept)
 
 
 class HubSpotConnector(HubSpotWriter, Connector):
@@ -248,7 +217,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             advance(cursor.updated_at, run_started_at, run_started_at),
             run_started_at if archived else cursor.deletions_read_at,
         )
-        seen = _Seen()
+        seen = Seen()
         if object_type == "owners":
             batches = self._owners(cursor, seen)
         elif cursor.updated_at is None:
@@ -257,7 +226,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             batches = self._incremental(
                 object_type, cursor, run_started_at, seen, archived=archived
             )
-        return _finish(batches, object_type, final)
+        return finish(batches, object_type, final)
 
     # ------------------------------------------------------------------ parsing
 
@@ -292,7 +261,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
 
     # ------------------------------------------------------------------ owners and full pulls
 
-    def _owners(self, cursor: Cursor, seen: _Seen) -> Iterator[PullBatch]:
+    def _owners(self, cursor: Cursor, seen: Seen) -> Iterator[PullBatch]:
         for archived in (False, True):
             after: str | None = None
             while True:
@@ -338,7 +307,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             if after is None:
                 return
 
-    def _full(self, object_type: str, cursor: Cursor, seen: _Seen) -> Iterator[PullBatch]:
+    def _full(self, object_type: str, cursor: Cursor, seen: Seen) -> Iterator[PullBatch]:
         for archived in (False, True):
             for _, records, skipped in self._list(object_type, archived=archived):
                 fresh = seen.fresh(self._with_merged(records))
@@ -351,7 +320,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         object_type: str,
         stored: Cursor,
         run_started_at: datetime,
-        seen: _Seen,
+        seen: Seen,
         *,
         archived: bool,
     ) -> Iterator[PullBatch]:

@@ -40,6 +40,7 @@ import structlog
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from connectors.base import Capability, Connector, UniqueFields
+from connectors.pulls import Seen, finish
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.cursor import Deletions, advance, deletions, read_from
 from connectors.salesforce.errors import error_code
@@ -78,38 +79,6 @@ _TYPES = {
     "date": "datetime",
     "datetime": "datetime",
 }
-
-
-def _finish(batches: Iterable[PullBatch], object_type: str, final: Cursor) -> Iterator[PullBatch]:
-    """Pass ``batches`` through, giving the last one (or an empty one) the ``final`` cursor."""
-    held: PullBatch | None = None
-    for batch in batches:
-        if held is not None:
-            yield held
-        held = batch
-    yield PullBatch(object_type, (), final) if held is None else replace(held, cursor=final)
-
-
-class _Seen:
-    """De-duplication within one pull: an id passes again only with a newer ``updated_at``, or
-    with the same one but another fate (archived or merged meanwhile)."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[datetime, bool, str | None]] = {}
-
-    def fresh(self, records: Iterable[Record]) -> tuple[Record, ...]:
-        kept: list[Record] = []
-        for record in records:
-            mark = (record.updated_at, record.archived, record.merged_into)
-            previous = self._last.get(record.id)
-            if (
-                previous is None
-                or mark[0] > previous[0]
-                or (mark[0] == previous[0] and mark[1:] != previous[1:])
-            ):
-                self._last[record.id] = mark
-                kept.append(record)
-        return tuple(kept)
 
 
 class SalesforceConnector(SalesforceWriter, Connector):
@@ -260,14 +229,14 @@ class SalesforceConnector(SalesforceWriter, Connector):
         if run_started_at.tzinfo is None:
             raise ValueError("run_started_at must be timezone-aware")
         final = Cursor(advance(cursor.updated_at, run_started_at, run_started_at))
-        seen = _Seen()
+        seen = Seen()
         if object_type == "owners":
             batches = self._owners(cursor, seen)
         elif cursor.updated_at is None:
             batches = self._full(object_type, cursor, run_started_at, seen)
         else:
             batches = self._incremental(object_type, cursor.updated_at, run_started_at, seen)
-        return _finish(batches, object_type, final)
+        return finish(batches, object_type, final)
 
     def _parse(
         self, object_type: str, raws: Iterable[Mapping[str, Any]], fields: FieldMap
@@ -290,7 +259,7 @@ class SalesforceConnector(SalesforceWriter, Connector):
     def _deleted_fields(object_type: str) -> tuple[str, ...]:
         return ("IsDeleted", "MasterRecordId") if object_type in MERGEABLE else ("IsDeleted",)
 
-    def _owners(self, cursor: Cursor, seen: _Seen) -> Iterator[PullBatch]:
+    def _owners(self, cursor: Cursor, seen: Seen) -> Iterator[PullBatch]:
         fields = self.field_map("owners")
         soql = self._soql(fields, "UserType = 'Standard'")
         for page in self._client.query_pages(soql):
@@ -317,7 +286,7 @@ class SalesforceConnector(SalesforceWriter, Connector):
         return found
 
     def _full(
-        self, object_type: str, cursor: Cursor, run_started_at: datetime, seen: _Seen
+        self, object_type: str, cursor: Cursor, run_started_at: datetime, seen: Seen
     ) -> Iterator[PullBatch]:
         fields = self.field_map(object_type)
         masters: dict[str, list[str]] = {}
@@ -355,7 +324,7 @@ class SalesforceConnector(SalesforceWriter, Connector):
                     yield self._parse(object_type, part, fields)
 
     def _incremental(
-        self, object_type: str, cursor: datetime, run_started_at: datetime, seen: _Seen
+        self, object_type: str, cursor: datetime, run_started_at: datetime, seen: Seen
     ) -> Iterator[PullBatch]:
         fields = self.field_map(object_type)
         since = read_from(cursor, self._settings.lookback)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from connectors.hubspot.connector import _Seen
+from connectors.pulls import Seen
 from model.records import Cursor, Record
 from tests.connectors.hubspot.world import T0, Corrupting, World, ids
 
@@ -219,7 +219,7 @@ def test_paged_inline_associations_are_completed_through_the_v4_batch_read(world
 
 
 def test_a_record_seen_again_with_another_fate_passes_deduplication() -> None:
-    seen = _Seen()
+    seen = Seen()
     live = Record("contacts", "1", {}, T0)
     assert seen.fresh([live]) == (live,)
     assert seen.fresh([live]) == ()
