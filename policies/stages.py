@@ -1,11 +1,11 @@
 """Naming a deal stage in a rule: by its label, in every pipeline, or as ``pipeline:stage``.
 
-A deal's canonical ``stage`` and ``pipeline`` are its CRM's ids (numbers, in a HubSpot portal's
-own pipelines), with ``stage_label`` and ``pipeline_label`` beside them (:mod:`model.fields`).
+A deal's canonical ``stage`` and ``pipeline`` are its CRM's ids (numbers, in some CRMs' custom
+pipelines), with ``stage_label`` and ``pipeline_label`` beside them (:mod:`model.fields`).
 A rule names a stage the way a person reads it:
 
 - ``"Closed Won"``: the stage of that label in whichever pipeline the deal is in (or the stage
-  of that id: ``closedwon``);
+  of that id, e.g. ``1034``);
 - ``"Renewals:Renewed"``: that stage of that pipeline only, each side a label or an id.
 
 Comparisons ignore case and surrounding whitespace. A value that is a stage's whole label or

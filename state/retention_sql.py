@@ -34,7 +34,7 @@ from state.models import (
     runs_t,
 )
 from state.outbox import OUTBOX_UNFINISHED
-from state.service_sql import COMPLETED
+from state.service_sql import COMPLETED_RUNS
 
 #: Outbox statuses whose rows may go before their plan.
 PRUNABLE_OUTBOX = ("applied", "conflict", "failed", "held")
@@ -141,7 +141,7 @@ def _prune_runs(conn: Connection, retention: Retention) -> int:
         sa.select(outbox_t.c.id).where(outbox_t.c.run_id == r.id).exists(),
     )
     # the newest completed run stays (the source's last success), and so does the newest run
-    last_completed = sa.or_(r.status.not_in(COMPLETED), newer(*COMPLETED))
+    last_completed = sa.or_(r.status.not_in(COMPLETED_RUNS), newer(*COMPLETED_RUNS))
     doomed = sa.select(r.id).where(
         r.status != "running",
         r.finished_at.is_not(None),

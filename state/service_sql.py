@@ -37,7 +37,7 @@ from state.rows import chunks, row_to_record
 InsertFn = Callable[[sa.Table], Any]
 
 #: Run statuses that count as a completed sync (the pull and plan went through).
-COMPLETED: tuple[str, ...] = tuple(s for s in FINISHED_RUN_STATUSES if s != "failed")
+COMPLETED_RUNS: tuple[str, ...] = tuple(s for s in FINISHED_RUN_STATUSES if s != "failed")
 
 
 # -- runs and schedules ----------------------------------------------------------------------------
@@ -46,7 +46,7 @@ COMPLETED: tuple[str, ...] = tuple(s for s in FINISHED_RUN_STATUSES if s != "fai
 def last_success(conn: Connection, source: str) -> datetime | None:
     """See :meth:`state.base.StateStore.last_success`."""
     query = sa.select(sa.func.max(runs_t.c.finished_at)).where(
-        runs_t.c.source == source, runs_t.c.status.in_(COMPLETED)
+        runs_t.c.source == source, runs_t.c.status.in_(COMPLETED_RUNS)
     )
     found: datetime | None = conn.execute(query).scalar_one_or_none()
     return found
