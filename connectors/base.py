@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
+from model.errors import SourceFatalError, SyncdError
 from model.records import Cursor, PropertyDef, PullBatch, Record
 from model.writes import FieldChange, FieldWrite, TaskWrite, WriteResult
 
@@ -183,6 +184,21 @@ class Writer(abc.ABC):
         field history; pairs it says nothing about are absent. The default: it keeps none."""
         del object_type, fields
         return {}
+
+    def merged_already(self, object_type: str, primary_id: str, merged_id: str) -> str | None:
+        """The survivor's id when both ids resolve to one record (:meth:`read`), else ``None``
+        (also when the check itself cannot be made): how a writer tells a merge that already
+        happened from one that failed."""
+        try:
+            found = self.read(object_type, [primary_id, merged_id], [])
+        except SourceFatalError:
+            raise
+        except SyncdError:
+            return None
+        primary, merged = found.get(primary_id), found.get(merged_id)
+        if primary is not None and merged is not None and primary.id == merged.id:
+            return primary.id
+        return None
 
 
 class Capability(Enum):

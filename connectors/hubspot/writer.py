@@ -428,7 +428,7 @@ class HubSpotWriter(Writer):
         except SourceFatalError:
             raise
         except SyncdError as exc:
-            already = self._merged_already(object_type, primary_id, merged_id)
+            already = self.merged_already(object_type, primary_id, merged_id)
             if already is not None:
                 return WriteResult(
                     key,
@@ -459,7 +459,7 @@ class HubSpotWriter(Writer):
             )
         answered = (answer.body or {}).get("id")
         survivor = (
-            self._merged_already(object_type, primary_id, merged_id)
+            self.merged_already(object_type, primary_id, merged_id)
             or (str(answered) if answered is not None else None)
             or primary_id
         )
@@ -470,20 +470,6 @@ class HubSpotWriter(Writer):
             remote_id=survivor,
             response=_merge_response(response, primary_id, merged_id, survivor),
         )
-
-    def _merged_already(self, object_type: str, primary_id: str, merged_id: str) -> str | None:
-        """The survivor's id when both ids resolve to one record, else ``None`` (also when the
-        check itself cannot be made)."""
-        try:
-            found = self.read(object_type, [primary_id, merged_id], [])
-        except SourceFatalError:
-            raise
-        except SyncdError:
-            return None
-        primary, merged = found.get(primary_id), found.get(merged_id)
-        if primary is not None and merged is not None and primary.id == merged.id:
-            return primary.id
-        return None
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]

@@ -536,7 +536,7 @@ class SalesforceWriter(Writer):
         except SourceFatalError:
             raise
         except (SyncdError, ValueError) as exc:
-            already = self._merged_already(object_type, primary, merged)
+            already = self.merged_already(object_type, primary, merged)
             if already is not None:
                 return WriteResult(
                     key,
@@ -562,7 +562,7 @@ class SalesforceWriter(Writer):
                     },
                 ),
             )
-        already = self._merged_already(object_type, primary, merged)
+        already = self.merged_already(object_type, primary, merged)
         if already is not None:
             code = str(answer.errors[0].get("statusCode")) if answer.errors else None
             return WriteResult(
@@ -583,20 +583,6 @@ class SalesforceWriter(Writer):
             fields=tuple(fields.canonical_name(n) for n in names),
             response=audit(200, str(answer.errors[0].get("statusCode")) if answer.errors else None),
         )
-
-    def _merged_already(self, object_type: str, primary_id: str, merged_id: str) -> str | None:
-        """The survivor's id when both ids resolve to one record, else ``None`` (also when the
-        check itself cannot be made)."""
-        try:
-            found = self.read(object_type, [primary_id, merged_id], [])
-        except SourceFatalError:
-            raise
-        except SyncdError:
-            return None
-        primary, merged = found.get(primary_id), found.get(merged_id)
-        if primary is not None and merged is not None and primary.id == merged.id:
-            return primary.id
-        return None
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
