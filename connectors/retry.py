@@ -193,7 +193,8 @@ def call_with_retry(
     ``describe(exc)`` gives the vendor's message for an error it knows (and ``None`` for an
     error that is not the vendor's, such as a bug in our own code, which propagates untouched).
     A vendor error that outlived its retries raises :class:`RetriableError`, an auth error
-    :class:`SourceFatalError`, a spent daily allowance :class:`SourcePausedError`, a single-record error :class:`RecordSkippedError`, anything else
+    :class:`SourceFatalError`, a spent daily allowance :class:`SourcePausedError`, a
+    single-record error :class:`RecordSkippedError`, anything else
     the root :class:`SyncdError`; the original is chained as ``__cause__``.
     """
     try:

@@ -71,7 +71,8 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
 
     429, 423 (a portal locked by heavy writes), 408, 5xx and dropped connections or timeouts:
     RETRY (but a 429 of the DAILY policy: PAUSE_SOURCE, since no retry within a run can outwait
-    it: the service pauses the source until the portal's day turns). 401/403 (403 ``MISSING_SCOPES`` included) and 530 (a malformed token, refused by
+    it: the service pauses the source until the portal's day turns). 401/403 (403
+    ``MISSING_SCOPES`` included) and 530 (a malformed token, refused by
     HubSpot's edge): STOP_SOURCE. 404: SKIP_RECORD when the call addressed ``single_record``,
     else FAIL (a collection endpoint that is not there means a wrong base URL). Anything else,
     414 (too many merged identities) included: FAIL.

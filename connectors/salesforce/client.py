@@ -225,12 +225,15 @@ class SalesforceClient:
             return None
         return usage_of_limits(body) if isinstance(body, Mapping) else None
 
+    def _limits_now(self) -> Any:
+        return self.sf.limits()
+
     def probe(self) -> Usage | None:
         """A fresh reading of the allowance from ``limits/`` (which does not spend it), with
         retries but without the reserve check of :meth:`call` (the point is to look past it);
         kept as the latest reading."""
         body = call_with_retry(
-            lambda: self.sf.limits(),
+            self._limits_now,
             self._retry,
             classify=classify,
             describe=describe,

@@ -95,9 +95,10 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
 
     Dropped connections, timeouts, 5xx, ``UNABLE_TO_LOCK_ROW``: RETRY. ``REQUEST_LIMIT_EXCEEDED``
     (403): PAUSE_SOURCE (no retry within a run outwaits a daily allowance; the caller raises
-    :class:`AllowanceSpentError`). A login refused, 401, other 403s: STOP_SOURCE. 404: SKIP_RECORD when the call
-    addressed ``single_record``, else FAIL. Anything else (``MALFORMED_QUERY``,
-    ``INVALID_FIELD``: a bug or a schema the connector did not expect): FAIL.
+    :class:`AllowanceSpentError`). A login refused, 401, other 403s: STOP_SOURCE. 404:
+    SKIP_RECORD when the call addressed ``single_record``, else FAIL. Anything else
+    (``MALFORMED_QUERY``, ``INVALID_FIELD``: a bug or a schema the connector did not expect):
+    FAIL.
     """
     if isinstance(exc, _TRANSIENT_NETWORK):
         return ErrorAction.RETRY

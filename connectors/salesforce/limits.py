@@ -10,8 +10,9 @@ rolled out of the window), and when that still shows no room the source pauses
 (:class:`~connectors.salesforce.errors.AllowanceSpentError`, a
 :class:`~model.errors.SourcePausedError`: the service pauses the source, raises one incident
 and probes ``limits/`` through ``Connector.allowance`` every ``service.pause_probe_minutes``
-until the rolling window has freed room below the ceiling). Within a day there is nothing to spread: the allowance is counted
-per 24 hours, not per second, so calls go as fast as answers come.
+until the rolling window has freed room below the ceiling). Within a day there is nothing to
+spread: the allowance is counted per 24 hours, not per second, so calls go as fast as answers
+come.
 """
 
 from __future__ import annotations

@@ -210,4 +210,6 @@ def test_the_allowance_probe_reads_limits_without_spending(world: World) -> None
     assert world.state.api_usage()[0] == 90, "limits/ is not counted"
     world.clock.tick(hours=24, seconds=1)
     later = connector.allowance()
-    assert later is not None and later.has_room and later.used == 0
+    assert later is not None
+    assert later.has_room
+    assert later.used == 0
