@@ -8,6 +8,7 @@ answers 403 ``REQUEST_LIMIT_EXCEEDED``; ``limits/`` reads it). Nothing sleeps.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from syncd.service.status import render_status, source_status
 from syncd.sources import build_connector
 from tests.connectors.hubspot.world import FakeClock
 from tests.syncd.cli_support import write_config
+from tests.syncd.service.support import get
 from tests.syncd.service.test_service_parts import Inbox
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -235,6 +237,15 @@ def test_a_restarted_service_schedules_a_paused_source_at_its_next_probe(
         serving.start()
         try:
             assert serving.scheduler.next_run("sf") == probe
+            answer = get(serving.http.base_url + "/readyz")
+            assert answer is not None
+            status, body = answer
+            assert status == 200, "one paused source does not make the service unready"
+            assert json.loads(body)["paused_sources"]["sf"] == {
+                "since": (now - HOUR).isoformat(),
+                "reason": "spent",
+                "next_probe": probe.isoformat(),
+            }
         finally:
             serving.stop()
     finally:
