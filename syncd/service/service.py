@@ -354,13 +354,14 @@ class Service:
         again, resumed and run (module docstring)."""
         now = self.clock()
         pause = self.store.source_pause(name)
-        if pause is not None:
+        if pause is not None:  # the pause's next probe, not the schedule, says when to run
             self._probe(name, pause, now)
-        planned = self.store.next_run(name)
-        if planned is not None and now + DEFER_SLACK < planned <= now + self.longest_wait(
-            name, now
-        ):
-            raise Deferred(planned, "another replica ran the source; its next run is ahead")
+        else:
+            planned = self.store.next_run(name)
+            if planned is not None and now + DEFER_SLACK < planned <= now + self.longest_wait(
+                name, now
+            ):
+                raise Deferred(planned, "another replica ran the source; its next run is ahead")
         try:
             if self.plans_only(name):
                 self.engine.plan(name)

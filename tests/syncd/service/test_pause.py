@@ -70,11 +70,13 @@ def salesforce_config(
     return load_config(path)
 
 
-def service(config: Config, store: SqlStateStore, clock: FakeClock, inbox: Inbox) -> Service:
+def service(
+    config: Config, store: SqlStateStore, clock: FakeClock, inbox: Inbox, every: float = 900
+) -> Service:
     return Service(
         config,
         store,
-        ServeOptions(Path("syncd.toml"), every=900, dry_run=True),
+        ServeOptions(Path("syncd.toml"), every=every, dry_run=True),
         connector_builder=build_connector,
         clock=clock,
         new_id=iter(f"run{n}" for n in range(1000)).__next__,
@@ -271,7 +273,9 @@ def test_hubspots_daily_limit_pauses_and_a_run_probes_it(
         inbox = Inbox()
         try:
             store.ensure_source("crm", "hubspot", T0)
-            watching = service(config, store, clock, inbox)
+            # runs every 4 hours: the hourly probe, not the schedule, says when a paused
+            # source tries again
+            watching = service(config, store, clock, inbox, every=4 * 3600)
             state.faults = ScriptedFaults(
                 *[Fault(response=Response(429, daily)) for _ in range(3)], match="/crm/"
             )
