@@ -98,9 +98,20 @@ class Connector(abc.ABC):
         return None
 
     def usage(self) -> ApiUsage:
-        """The vendor API calls made since the connector was built (retries included), and how
-        many of them the vendor answered "too many requests". None by default."""
+        """The vendor API calls made since the connector was built (retries included), how
+        many of them the vendor answered "too many requests" (or "allowance spent"), and the
+        latest reading of the daily allowance. None by default."""
         return ApiUsage()
+
+    def allowance(self) -> AllowanceReading | None:
+        """A fresh reading of the vendor's daily API allowance, by a call that does not spend
+        it (Salesforce's ``limits/``): what the service probes while the source is paused
+        (:class:`~model.errors.SourcePausedError`). ``None`` (the default): the connector
+        cannot probe; the service then tries a run once the probe interval has passed.
+
+        Raises as :meth:`check` does when the source cannot be reached or refuses.
+        """
+        return None
 
     def check(self) -> str:
         """Make the cheapest call that proves the source is there and takes the credentials,
@@ -118,11 +129,30 @@ class Connector(abc.ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class AllowanceReading:
+    """A vendor's daily API allowance as read: requests counted in its window, the allowance,
+    and the ``ceiling``: the usage at which syncd stops (the allowance less the reserve it
+    keeps for people and other tools; the allowance itself when it keeps none)."""
+
+    used: int
+    limit: int
+    ceiling: int
+
+    @property
+    def has_room(self) -> bool:
+        """Whether syncd may go on: the usage is below the ceiling."""
+        return self.used < self.ceiling
+
+
+@dataclass(frozen=True, slots=True)
 class ApiUsage:
-    """A connector's calls to its vendor's API (for metrics): all of them, and the 429s."""
+    """A connector's calls to its vendor's API (for metrics): all of them, the 429s (and
+    whatever else the vendor answers to say "too many", such as Salesforce's 403
+    ``REQUEST_LIMIT_EXCEEDED``), and the latest reading of the daily allowance, if any."""
 
     calls: int = 0
     rate_limited: int = 0
+    allowance: AllowanceReading | None = None
 
 
 class Writer(abc.ABC):

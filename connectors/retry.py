@@ -18,7 +18,13 @@ from typing import TypeVar
 import structlog
 import tenacity
 
-from model.errors import RecordSkippedError, RetriableError, SourceFatalError, SyncdError
+from model.errors import (
+    RecordSkippedError,
+    RetriableError,
+    SourceFatalError,
+    SourcePausedError,
+    SyncdError,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -32,7 +38,10 @@ class ErrorAction(enum.Enum):
     SKIP_RECORD = "skip_record"
     """Only this record is affected (404 on a single record): report it and go on."""
     STOP_SOURCE = "stop_source"
-    """This source cannot go on this run (401, 403, daily quota): stop it and alert."""
+    """This source cannot go on this run (401, 403): stop it and alert."""
+    PAUSE_SOURCE = "pause_source"
+    """The vendor's daily allowance is spent: stop the source until it has room again (the
+    service pauses it and probes; :class:`~model.errors.SourcePausedError`)."""
     FAIL = "fail"
     """Anything else: a bug or a request the vendor refuses; fail loudly."""
 
@@ -164,6 +173,7 @@ def error_for(action: ErrorAction, message: str) -> SyncdError:
         ErrorAction.RETRY: RetriableError,
         ErrorAction.SKIP_RECORD: RecordSkippedError,
         ErrorAction.STOP_SOURCE: SourceFatalError,
+        ErrorAction.PAUSE_SOURCE: SourcePausedError,
         ErrorAction.FAIL: SyncdError,
     }
     return kinds[action](message)
@@ -183,7 +193,8 @@ def call_with_retry(
     ``describe(exc)`` gives the vendor's message for an error it knows (and ``None`` for an
     error that is not the vendor's, such as a bug in our own code, which propagates untouched).
     A vendor error that outlived its retries raises :class:`RetriableError`, an auth error
-    :class:`SourceFatalError`, a single-record error :class:`RecordSkippedError`, anything else
+    :class:`SourceFatalError`, a spent daily allowance :class:`SourcePausedError`, a
+    single-record error :class:`RecordSkippedError`, anything else
     the root :class:`SyncdError`; the original is chained as ``__cause__``.
     """
     try:

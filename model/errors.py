@@ -40,7 +40,17 @@ class AccountMismatchError(SourceFatalError):
 class SourcePausedError(SourceFatalError):
     """The vendor asks syncd to stop for a while (a daily API allowance spent, or at the
     reserve syncd keeps for others): nothing is broken, the source resumes once the vendor has
-    room again; a later run probes for it."""
+    room again. The service pauses the source, raises one incident and probes the allowance
+    every ``service.pause_probe_minutes`` (``Connector.allowance``) until there is room.
+
+    ``used`` and ``limit`` are the allowance's reading when the vendor gave one (``None``
+    otherwise).
+    """
+
+    def __init__(self, message: str, *, used: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.used = used
+        self.limit = limit
 
 
 class RecordSkippedError(SyncdError):

@@ -67,6 +67,7 @@ __all__ = [
     "Revert",
     "RunInfo",
     "SourceLease",
+    "SourcePause",
     "StateStore",
     "StoredIncident",
     "StoredPlan",
@@ -167,6 +168,26 @@ class StoredIncident:
     message: str
     last_notified: datetime
     resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePause:
+    """A source the service paused: its vendor asked syncd to stop for a while (a daily API
+    allowance spent, or at the reserve kept for others). Kept in the store so that a restart,
+    and every replica, keep it paused; removed when a probe finds room again.
+
+    ``used`` and ``limit`` are the allowance's latest reading (``None`` when the vendor gave
+    none); ``probes`` counts the probes made since ``since``.
+    """
+
+    source: str
+    since: datetime
+    reason: str
+    next_probe_at: datetime
+    used: int | None = None
+    limit: int | None = None
+    probes: int = 0
+    probed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,6 +620,23 @@ class StateStore(abc.ABC):
     def set_next_run(self, source: str, when: datetime | None, now: datetime) -> None:
         """Record when ``source`` runs next (``None``: not scheduled). ``StateError`` for an
         unknown source."""
+
+    @abc.abstractmethod
+    def source_pause(self, source: str) -> SourcePause | None:
+        """The pause of ``source`` (``None``: it is not paused)."""
+
+    @abc.abstractmethod
+    def paused_sources(self) -> list[SourcePause]:
+        """Every paused source's pause, by source name."""
+
+    @abc.abstractmethod
+    def save_pause(self, pause: SourcePause) -> None:
+        """Record ``pause`` (replacing the source's previous one). ``StateError`` for an
+        unknown source."""
+
+    @abc.abstractmethod
+    def clear_pause(self, source: str) -> bool:
+        """Unpause ``source``; True when it was paused (False: someone cleared it first)."""
 
     @abc.abstractmethod
     def outbox_depth(self) -> dict[str, int]:

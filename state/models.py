@@ -347,6 +347,22 @@ class SourceScheduleRow(SQLModel, table=True):
     updated_at: datetime = _dt(nullable=False)
 
 
+class SourcePauseRow(SQLModel, table=True):
+    """A source paused by the service until its vendor's daily allowance has room again
+    (:class:`state.base.SourcePause`); no row: the source is not paused."""
+
+    __tablename__ = "source_pauses"
+
+    source: str = Field(primary_key=True, foreign_key="sources.name")
+    since: datetime = _dt(nullable=False)
+    reason: str = Field(sa_type=sa.Text)
+    next_probe_at: datetime = _dt(nullable=False)
+    used: int | None = None
+    limit: int | None = None
+    probes: int
+    probed_at: datetime | None = _dt(nullable=True)
+
+
 class CompletenessAuditRow(SQLModel, table=True):
     """One check of the completeness audit: the store against the CRM, for one object type.
 
@@ -393,4 +409,5 @@ leases_t = table(SourceLeaseRow)
 reverts_t = table(RevertRow)
 incidents_t = table(IncidentRow)
 schedules_t = table(SourceScheduleRow)
+pauses_t = table(SourcePauseRow)
 completeness_t = table(CompletenessAuditRow)

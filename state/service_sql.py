@@ -1,5 +1,5 @@
-"""SQL of what the service keeps: schedules, incidents, completeness audits, inside a caller's
-transaction.
+"""SQL of what the service keeps: schedules, pauses, incidents, completeness audits, inside a
+caller's transaction.
 
 :class:`state.store.SqlStateStore` opens one transaction per store method and calls one of these
 functions in it; the contracts are those of the matching :class:`~state.base.StateStore` methods.
@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from model.records import Record
-from state.base import FINISHED_RUN_STATUSES, CompletenessCheck, StoredIncident
+from state.base import FINISHED_RUN_STATUSES, CompletenessCheck, SourcePause, StoredIncident
 from state.models import (
     completeness_t,
     incidents_t,
     outbox_t,
+    pauses_t,
     records_t,
     runs_t,
     schedules_t,
@@ -70,6 +71,52 @@ def set_next_run(
             set_={"next_run_at": ins.excluded.next_run_at, "updated_at": ins.excluded.updated_at},
         )
     )
+
+
+# -- pauses ----------------------------------------------------------------------------------------
+
+
+def source_pauses(conn: Connection, source: str | None) -> list[SourcePause]:
+    """See :meth:`state.base.StateStore.source_pause` and ``paused_sources``."""
+    query = sa.select(pauses_t).order_by(pauses_t.c.source)
+    if source is not None:
+        query = query.where(pauses_t.c.source == source)
+    return [
+        SourcePause(
+            source=row["source"],
+            since=row["since"],
+            reason=row["reason"],
+            next_probe_at=row["next_probe_at"],
+            used=row["used"],
+            limit=row["limit"],
+            probes=int(row["probes"]),
+            probed_at=row["probed_at"],
+        )
+        for row in conn.execute(query).mappings()
+    ]
+
+
+def save_pause(conn: Connection, insert: InsertFn, pause: SourcePause) -> None:
+    """See :meth:`state.base.StateStore.save_pause`."""
+    values = {
+        "source": pause.source,
+        "since": pause.since,
+        "reason": pause.reason,
+        "next_probe_at": pause.next_probe_at,
+        "used": pause.used,
+        "limit": pause.limit,
+        "probes": pause.probes,
+        "probed_at": pause.probed_at,
+    }
+    ins = insert(pauses_t).values(values)
+    changed = {k: getattr(ins.excluded, k) for k in values if k != "source"}
+    conn.execute(ins.on_conflict_do_update(index_elements=["source"], set_=changed))
+
+
+def clear_pause(conn: Connection, source: str) -> bool:
+    """See :meth:`state.base.StateStore.clear_pause`."""
+    deleted = conn.execute(sa.delete(pauses_t).where(pauses_t.c.source == source))
+    return int(deleted.rowcount) == 1
 
 
 def outbox_depth(conn: Connection) -> dict[str, int]:

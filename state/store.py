@@ -52,6 +52,7 @@ from state.base import (
     Revert,
     RunInfo,
     SourceLease,
+    SourcePause,
     StateStore,
     StoredIncident,
     StoredPlan,
@@ -864,6 +865,32 @@ class SqlStateStore(StateStore):
         with self._tx(write=True) as conn:
             self._require_source(conn, source)
             service_sql.set_next_run(conn, self._insert, source, at, now)
+
+    def source_pause(self, source: str) -> SourcePause | None:
+        with self._tx() as conn:
+            found = service_sql.source_pauses(conn, source)
+        return found[0] if found else None
+
+    def paused_sources(self) -> list[SourcePause]:
+        with self._tx() as conn:
+            return service_sql.source_pauses(conn, None)
+
+    def save_pause(self, pause: SourcePause) -> None:
+        pause = replace(
+            pause,
+            since=utc(pause.since, "SourcePause.since"),
+            next_probe_at=utc(pause.next_probe_at, "SourcePause.next_probe_at"),
+            probed_at=None
+            if pause.probed_at is None
+            else utc(pause.probed_at, "SourcePause.probed_at"),
+        )
+        with self._tx(write=True) as conn:
+            self._require_source(conn, pause.source)
+            service_sql.save_pause(conn, self._insert, pause)
+
+    def clear_pause(self, source: str) -> bool:
+        with self._tx(write=True) as conn:
+            return service_sql.clear_pause(conn, source)
 
     def outbox_depth(self) -> dict[str, int]:
         with self._tx() as conn:

@@ -15,7 +15,8 @@ HubSpot's batch endpoints take 100 inputs and answer in one of three ways, and
   sent on its own (with its own budget), down to the single input that is refused, which fails
   with HubSpot's message and ``retriable=False``.
 
-401/403 (and the daily quota) raise :class:`~model.errors.SourceFatalError`.
+401/403 raise :class:`~model.errors.SourceFatalError` (the daily quota its
+:class:`~model.errors.SourcePausedError`).
 
 A write whose attempt may have landed without an answer (timeout, dropped connection, 5xx, or
 inputs a 2xx answer did not account for) can be ``recover``-ed before it is sent again: the
@@ -43,7 +44,7 @@ from connectors.hubspot.errors import (
     may_have_landed,
     retry_after,
 )
-from connectors.retry import ErrorAction, RetrySettings, retrying
+from connectors.retry import ErrorAction, RetrySettings, error_for, retrying
 from model.errors import SourceFatalError, SyncdError
 from model.writes import WriteErrorKind, WriteResult
 
@@ -232,8 +233,8 @@ class BatchRunner(Generic[T]):
         if message is None:
             raise exc  # not HubSpot's error nor the network's: a bug, fail loudly
         action = classify(exc)
-        if action is ErrorAction.STOP_SOURCE:
-            raise SourceFatalError(message) from exc
+        if action in (ErrorAction.STOP_SOURCE, ErrorAction.PAUSE_SOURCE):
+            raise error_for(action, message) from exc
         if action is ErrorAction.RETRY:
             self._fail(
                 pending,

@@ -70,8 +70,9 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
     """What to do about ``exc`` raised by an SDK call.
 
     429, 423 (a portal locked by heavy writes), 408, 5xx and dropped connections or timeouts:
-    RETRY (but a 429 of the DAILY policy: STOP_SOURCE, since no retry within a run can outwait
-    it). 401/403 (403 ``MISSING_SCOPES`` included) and 530 (a malformed token, refused by
+    RETRY (but a 429 of the DAILY policy: PAUSE_SOURCE, since no retry within a run can outwait
+    it: the service pauses the source until the portal's day turns). 401/403 (403
+    ``MISSING_SCOPES`` included) and 530 (a malformed token, refused by
     HubSpot's edge): STOP_SOURCE. 404: SKIP_RECORD when the call addressed ``single_record``,
     else FAIL (a collection endpoint that is not there means a wrong base URL). Anything else,
     414 (too many merged identities) included: FAIL.
@@ -79,8 +80,8 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
     status = http_status(exc)
     if status is None:
         return ErrorAction.RETRY if isinstance(exc, _TRANSIENT_NETWORK) else ErrorAction.FAIL
-    if status == 429 and str(error_body(exc).get("policyName", "")).upper() == "DAILY":
-        return ErrorAction.STOP_SOURCE
+    if is_daily_limit(exc):
+        return ErrorAction.PAUSE_SOURCE
     if status in _AUTH_STATUSES:
         return ErrorAction.STOP_SOURCE
     if status in _TRANSIENT_STATUSES or 500 <= status <= 599:
@@ -88,6 +89,15 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
     if status == 404:
         return ErrorAction.SKIP_RECORD if single_record else ErrorAction.FAIL
     return ErrorAction.FAIL
+
+
+def is_daily_limit(exc: BaseException) -> bool:
+    """A 429 of the ``DAILY`` policy: the portal's daily allowance is spent. It resets at
+    midnight in the portal's time zone (developers.hubspot.com/apisbytier: "The daily limits
+    reset at midnight based on the time zone setting of the HubSpot account")."""
+    if http_status(exc) != 429:
+        return False
+    return str(error_body(exc).get("policyName", "")).upper() == "DAILY"
 
 
 def missing_scopes(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -124,6 +134,11 @@ def describe(exc: BaseException) -> str | None:
     parts = [f"HubSpot answered {status}" if status else "HubSpot SDK error"]
     if status == 530:
         parts.append("the token is malformed (HubSpot's edge refused it): check the token")
+    if is_daily_limit(exc):
+        parts.append(
+            "the portal's daily API allowance is spent; it resets at midnight in the portal's "
+            "time zone, and the source pauses until then"
+        )
     scopes = missing_scopes(body)
     if scopes:
         parts.append(

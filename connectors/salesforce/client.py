@@ -125,6 +125,8 @@ class SalesforceClient:
         self._retry: RetrySettings = settings.retry.settings()
         self._sleep = sleep
         self.calls: Counter[str] = Counter()
+        #: Answers saying the org's allowance is spent (``REQUEST_LIMIT_EXCEEDED``).
+        self.rate_limited = 0
         self.allowance = Allowance(settings.api_reserve)
         self.logins = 0
         self.session = make_session(ca_file, settings.request_timeout_seconds, self._observe)
@@ -137,6 +139,8 @@ class SalesforceClient:
         self.calls[label] += 1
         if label in ("soap", "login"):
             self._last_login_status = response.status_code
+        if response.status_code in (403, 500) and LIMIT_EXCEEDED.encode() in response.content:
+            self.rate_limited += 1  # a 403, or a SOAP fault (500): small bodies, read whole
         self.allowance.observe(response.headers)
 
     # -- the SDK ----------------------------------------------------------------------------
@@ -202,7 +206,9 @@ class SalesforceClient:
             except SourceFatalError as stop:
                 cause = stop.__cause__
                 if cause is not None and error_code(cause) == LIMIT_EXCEEDED:
-                    raise spent(None, self.allowance.reserve) from cause
+                    raise spent(
+                        self.allowance.last, self.allowance.reserve, refused=True
+                    ) from cause
                 expired = cause is not None and is_expired_session(cause)
                 if expired and not relogged and self.can_log_in_again and self._sf is not None:
                     log.info("session expired, logging in again")
@@ -218,6 +224,24 @@ class SalesforceClient:
         except SalesforceError:
             return None
         return usage_of_limits(body) if isinstance(body, Mapping) else None
+
+    def _limits_now(self) -> Any:
+        return self.sf.limits()
+
+    def probe(self) -> Usage | None:
+        """A fresh reading of the allowance from ``limits/`` (which does not spend it), with
+        retries but without the reserve check of :meth:`call` (the point is to look past it);
+        kept as the latest reading."""
+        body = call_with_retry(
+            self._limits_now,
+            self._retry,
+            classify=classify,
+            describe=describe,
+            sleep=self._sleep,
+        )
+        found = usage_of_limits(body) if isinstance(body, Mapping) else None
+        self.allowance.note(found)
+        return found
 
     # -- calls ---------------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import structlog
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.base import Capability, Connector, UniqueFields
+from connectors.base import AllowanceReading, ApiUsage, Capability, Connector, UniqueFields
 from connectors.pulls import Seen, finish
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.cursor import Deletions, advance, deletions, read_from
@@ -153,6 +153,25 @@ class SalesforceConnector(SalesforceWriter, Connector):
                 )
             self._fields[object_type] = built
         return self._fields[object_type]
+
+    def usage(self) -> ApiUsage:
+        """See :meth:`Connector.usage`: every HTTP answer (retries and logins included), those
+        saying ``REQUEST_LIMIT_EXCEEDED``, and the latest ``Sforce-Limit-Info`` reading."""
+        return ApiUsage(
+            sum(self._client.calls.values()), self._client.rate_limited, self._reading()
+        )
+
+    def allowance(self) -> AllowanceReading | None:
+        """See :meth:`Connector.allowance`: one ``limits/`` read (``DailyApiRequests``)."""
+        self._client.probe()
+        return self._reading()
+
+    def _reading(self) -> AllowanceReading | None:
+        allowance = self._client.allowance
+        last = allowance.last
+        if last is None:
+            return None
+        return AllowanceReading(last.used, last.limit, allowance.ceiling(last))
 
     def check(self) -> str:
         """See :meth:`Connector.check`: a login and one ``limits/`` read."""

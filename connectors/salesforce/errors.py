@@ -49,11 +49,6 @@ class AllowanceSpentError(SourcePausedError):
     is the reserve kept for people and other tools. The allowance is a rolling 24 hours: the
     source must pause, and resumes when a probe of ``limits/`` shows room above the reserve."""
 
-    def __init__(self, message: str, *, used: int | None = None, limit: int | None = None) -> None:
-        super().__init__(message)
-        self.used = used
-        self.limit = limit
-
 
 def errors_of(exc: BaseException) -> list[Mapping[str, Any]]:
     """The error list of an SDK error (``.content``), or ``[]``."""
@@ -98,16 +93,17 @@ def is_expired_session(exc: BaseException) -> bool:
 def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
     """What to do about ``exc`` raised by a Salesforce call.
 
-    Dropped connections, timeouts, 5xx, ``UNABLE_TO_LOCK_ROW``: RETRY. A login refused, 401,
-    403 (``REQUEST_LIMIT_EXCEEDED`` included: no retry within a run outwaits a daily allowance;
-    the caller raises :class:`AllowanceSpentError`): STOP_SOURCE. 404: SKIP_RECORD when the call
-    addressed ``single_record``, else FAIL. Anything else (``MALFORMED_QUERY``,
-    ``INVALID_FIELD``: a bug or a schema the connector did not expect): FAIL.
+    Dropped connections, timeouts, 5xx, ``UNABLE_TO_LOCK_ROW``: RETRY. ``REQUEST_LIMIT_EXCEEDED``
+    (403): PAUSE_SOURCE (no retry within a run outwaits a daily allowance; the caller raises
+    :class:`AllowanceSpentError`). A login refused, 401, other 403s: STOP_SOURCE. 404:
+    SKIP_RECORD when the call addressed ``single_record``, else FAIL. Anything else
+    (``MALFORMED_QUERY``, ``INVALID_FIELD``: a bug or a schema the connector did not expect):
+    FAIL.
     """
     if isinstance(exc, _TRANSIENT_NETWORK):
         return ErrorAction.RETRY
     if isinstance(exc, AllowanceSpentError):
-        return ErrorAction.STOP_SOURCE
+        return ErrorAction.PAUSE_SOURCE
     if isinstance(exc, SalesforceAuthenticationFailed):
         status = status_of(exc)
         transient = status is not None and (status >= 500 or status == 408)
@@ -115,6 +111,8 @@ def classify(exc: BaseException, *, single_record: bool = False) -> ErrorAction:
     if not isinstance(exc, SalesforceError):
         return ErrorAction.FAIL
     status, code = status_of(exc), error_code(exc)
+    if code == LIMIT_EXCEEDED:
+        return ErrorAction.PAUSE_SOURCE
     if code in _RETRY_CODES or (status is not None and (status >= 500 or status == 408)):
         return ErrorAction.RETRY
     if status in (401, 403) or code in _STOP_CODES:

@@ -8,9 +8,11 @@ everyone, people's own integrations included, until the window rolls on. So sync
 ``MAX * (1 - reserve)`` or more, the next call first probes ``limits/`` (others' usage may have
 rolled out of the window), and when that still shows no room the source pauses
 (:class:`~connectors.salesforce.errors.AllowanceSpentError`, a
-:class:`~model.errors.SourceFatalError`: the service raises an incident and the next run, an
-hour later, probes again). Within a day there is nothing to spread: the allowance is counted
-per 24 hours, not per second, so calls go as fast as answers come.
+:class:`~model.errors.SourcePausedError`: the service pauses the source, raises one incident
+and probes ``limits/`` through ``Connector.allowance`` every ``service.pause_probe_minutes``
+until the rolling window has freed room below the ceiling). Within a day there is nothing to
+spread: the allowance is counted per 24 hours, not per second, so calls go as fast as answers
+come.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ class Allowance:
             with self._lock:
                 self.last = usage
 
+    def note(self, usage: Usage | None) -> None:
+        """Keep ``usage`` (a ``limits/`` reading) as the latest reading."""
+        if usage is not None:
+            with self._lock:
+                self.last = usage
+
     def ceiling(self, usage: Usage) -> int:
         """The usage at which syncd stops: the allowance less the reserve."""
         return int(usage.limit * (1 - self.reserve))
@@ -93,10 +101,7 @@ class Allowance:
         fresh one; raise :class:`AllowanceSpentError` when there is still no room."""
         if not self.at_reserve():
             return
-        fresh = probe()
-        if fresh is not None:
-            with self._lock:
-                self.last = fresh
+        self.note(probe())
         last = self.last
         if last is not None and last.used >= self.ceiling(last):
             log.warning(
@@ -108,12 +113,16 @@ class Allowance:
             raise spent(last, self.reserve)
 
 
-def spent(usage: Usage | None, reserve: float) -> AllowanceSpentError:
-    """The error that pauses the source, with what the org said."""
-    if usage is None:
+def spent(usage: Usage | None, reserve: float, *, refused: bool = False) -> AllowanceSpentError:
+    """The error that pauses the source, with what the org said; ``refused``: Salesforce
+    answered ``REQUEST_LIMIT_EXCEEDED`` (``usage``, when known, is the reading it came with)."""
+    if refused or usage is None:
+        counted = "" if usage is None else f": {usage.used} of {usage.limit} requests used"
         return AllowanceSpentError(
-            "Salesforce's daily API allowance is spent (REQUEST_LIMIT_EXCEEDED); the source "
-            "pauses until the rolling 24 hours free some of it"
+            f"Salesforce's daily API allowance is spent (REQUEST_LIMIT_EXCEEDED){counted}; the "
+            "source pauses until the rolling 24 hours free some of it",
+            used=None if usage is None else usage.used,
+            limit=None if usage is None else usage.limit,
         )
     return AllowanceSpentError(
         f"Salesforce's daily API allowance is at syncd's reserve: {usage.used} of "

@@ -2,7 +2,9 @@
 
 - ``/healthz``: 200 while the process serves HTTP at all (liveness: restart it when this fails).
 - ``/readyz``: runs the readiness checks given (store reachable, scheduler running, migrations
-  current); 200 when all pass, 503 naming the failing ones otherwise. A check passes when it
+  current); 200 when all pass, 503 naming the failing ones otherwise. ``details`` adds what
+  does not decide readiness (the service's paused sources: one source waiting for its CRM's
+  allowance is no reason to restart or route around the whole service). A check passes when it
   returns anything but ``False`` without raising; the answer names a raised error by its type
   only (its message may hold a connection string), the log has the message.
 - ``/metrics``: the registry given, in the format the scraper asks for (``Accept``: the
@@ -31,6 +33,8 @@ log = get_logger(__name__)
 
 Check = Callable[[], object]
 """A readiness check: fails by raising or by returning ``False``."""
+Details = Callable[[], Mapping[str, object]]
+"""What ``/readyz`` shows besides its checks, without deciding readiness."""
 
 
 class HttpSettings(BaseModel):
@@ -70,7 +74,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/readyz":
             results = run_checks(self.server.checks)
             ready = all(r == "ok" for r in results.values())
-            self._json(200 if ready else 503, {"ready": ready, "checks": results})
+            body: dict[str, object] = {"ready": ready, "checks": results}
+            if self.server.details is not None:
+                try:
+                    body.update(self.server.details())
+                except Exception as exc:
+                    log.warning("readiness details not read", error=type(exc).__name__)
+            self._json(200 if ready else 503, body)
         elif path == "/metrics":
             encode, content_type = choose_encoder(self.headers.get("Accept", ""))
             self._send(200, encode(self.server.registry), content_type)
@@ -104,9 +114,11 @@ class _Server(ThreadingHTTPServer):
         address: tuple[str, int],
         registry: CollectorRegistry,
         checks: Mapping[str, Check],
+        details: Details | None = None,
     ) -> None:
         self.registry = registry
         self.checks = checks
+        self.details = details
         super().__init__(address, _Handler)
 
 
@@ -120,10 +132,12 @@ class ServiceHttp:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        details: Details | None = None,
     ) -> None:
         self._address = (host, port)
         self._registry = registry
         self._checks = dict(checks)
+        self._details = details
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -140,7 +154,7 @@ class ServiceHttp:
 
     def start(self) -> ServiceHttp:
         if self._server is None:
-            self._server = _Server(self._address, self._registry, self._checks)
+            self._server = _Server(self._address, self._registry, self._checks, self._details)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.1},

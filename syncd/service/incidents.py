@@ -5,13 +5,16 @@ Rules of :meth:`IncidentTracker.decide`, given the source's open incidents and o
 1. A symptom of a cause with no open incident opens one and alerts (``OPEN``).
 2. A later symptom of the same cause updates that incident (count, last seen, latest message)
    without alerting (``UPDATE``), unless the quiet period has passed since the incident last
-   alerted: then it reminds (``REMIND``) and the quiet period starts again.
+   alerted: then it reminds (``REMIND``) and the quiet period starts again. A pause
+   (``PAUSED``) never reminds: it is the vendor's doing, it ends by itself, and its end is
+   the news.
 3. A recovery of a cause with an open incident resolves it and sends a recovery message
    (``RESOLVE``); a recovery with nothing open does nothing (``NOTHING``).
 
 What counts as a symptom or a recovery after a run is decided by :func:`assess_run` (a failed
-run, an authentication or permission failure, too large a share of failed operations, a tripped
-safety rail) and :func:`assess_staleness` (no successful run for too long); a failed
+run, an authentication or permission failure, a vendor's daily allowance spent, too large a
+share of failed operations, a tripped safety rail) and :func:`assess_staleness` (no successful
+run for too long); a failed
 completeness audit is a :class:`Symptom` of :attr:`Cause.COMPLETENESS` made by the audit. No
 I/O and no clock here: every time comes in with the event. Incidents are kept by an
 :class:`IncidentStore` so that they survive restarts and fail-over; it saves compare-and-set, so
@@ -37,6 +40,7 @@ class Cause(enum.StrEnum):
     SAFETY_RAIL = "safety_rail"
     STALE = "stale"
     COMPLETENESS = "completeness"
+    PAUSED = "paused"
 
     @property
     def describe(self) -> str:
@@ -51,7 +55,11 @@ _DESCRIPTIONS = {
     Cause.SAFETY_RAIL: "a safety rail stopped the push",
     Cause.STALE: "no successful sync for too long",
     Cause.COMPLETENESS: "the store drifted from the CRM (completeness audit)",
+    Cause.PAUSED: "paused: the CRM's daily API allowance is at syncd's reserve or spent",
 }
+
+#: Causes whose incidents never remind (rule 2).
+NO_REMINDERS = frozenset({Cause.PAUSED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +163,8 @@ class IncidentTracker:
             count=current.count + 1,
             message=event.message,
         )
-        if event.at - current.last_notified >= self.quiet_period:
+        quiet = event.cause in NO_REMINDERS
+        if not quiet and event.at - current.last_notified >= self.quiet_period:
             return Decision(Action.REMIND, replace(updated, last_notified=event.at))
         return Decision(Action.UPDATE, updated)
 
@@ -219,6 +228,8 @@ class RunFacts:
     """Why the run failed (None: it completed, perhaps with failed operations)."""
     auth_failure: bool = False
     """The failure was the CRM refusing the credentials or their scopes."""
+    paused: bool = False
+    """The failure was the CRM's daily API allowance spent (or at syncd's reserve)."""
     operations: int = 0
     """Write operations attempted."""
     failed_operations: int = 0
@@ -233,8 +244,9 @@ DEFAULT_STALE_INTERVALS = 3.0
 def assess_run(facts: RunFacts, failed_share: float = DEFAULT_FAILED_SHARE) -> list[Event]:
     """The symptoms and recoveries one run shows.
 
-    A failed run is one symptom: ``AUTH`` when the credentials were refused, ``RUN_FAILED``
-    otherwise (one root cause, one incident). A completed run recovers both and ``STALE``. A
+    A failed run is one symptom: ``PAUSED`` when the CRM's daily allowance is spent, ``AUTH``
+    when the credentials were refused, ``RUN_FAILED`` otherwise (one root cause, one
+    incident). A completed run recovers all three and ``STALE``. A
     completed run with more than ``failed_share`` of its operations failed is a
     ``FAILED_OPERATIONS`` symptom, otherwise its recovery; a tripped rail is a ``SAFETY_RAIL``
     symptom, a completed run without one its recovery.
@@ -242,10 +254,15 @@ def assess_run(facts: RunFacts, failed_share: float = DEFAULT_FAILED_SHARE) -> l
     src, at = facts.source, facts.at
     events: list[Event] = []
     if facts.error is not None:
-        cause = Cause.AUTH if facts.auth_failure else Cause.RUN_FAILED
+        cause = Cause.RUN_FAILED
+        if facts.paused:
+            cause = Cause.PAUSED
+        elif facts.auth_failure:
+            cause = Cause.AUTH
         events.append(Symptom(src, cause, facts.error, at))
     else:
-        events += [Recovery(src, c, at) for c in (Cause.RUN_FAILED, Cause.AUTH, Cause.STALE)]
+        recovered = (Cause.RUN_FAILED, Cause.AUTH, Cause.PAUSED, Cause.STALE)
+        events += [Recovery(src, c, at) for c in recovered]
         share = facts.failed_operations / facts.operations if facts.operations else 0.0
         if share > failed_share:
             message = (

@@ -12,11 +12,16 @@ metric                                      labels                   what
 ``syncd_run_duration_seconds``              source                   run duration (histogram)
 ``syncd_last_success_timestamp_seconds``    source                   end of the last good run
 ``syncd_next_run_timestamp_seconds``        source                   when the source runs next
+``syncd_api_allowance_used``                source                   daily API allowance used
+``syncd_api_allowance_limit``               source                   daily API allowance
 ``syncd_outbox_depth``                      source                   operations waiting to be sent
 ``syncd_open_incidents``                    source, cause            unresolved incidents
+``syncd_source_paused``                     source                   1 while paused (allowance)
 ==========================================  =======================  ===============================
 
-The last two are read at scrape time from callables (the store); a callable that fails leaves
+The allowance gauges hold the latest reading a run or a probe of a paused source made (for
+connectors that read one: Salesforce's ``Sforce-Limit-Info`` and ``limits/``). The last three
+are read at scrape time from callables (the store); a callable that fails leaves
 its metric out of that scrape (and logs why) rather than failing the scrape.
 """
 
@@ -40,6 +45,8 @@ OutboxDepth = Callable[[], Mapping[str, int]]
 """source -> operations waiting in the outbox."""
 OpenIncidents = Callable[[], Mapping[tuple[str, str], int]]
 """(source, cause) -> open incidents."""
+Paused = Callable[[], Mapping[str, int]]
+"""source -> 1 when paused, 0 when not."""
 
 
 class _Sampled(Collector):
@@ -81,6 +88,7 @@ class Metrics:
         *,
         outbox_depth: OutboxDepth | None = None,
         open_incidents: OpenIncidents | None = None,
+        paused: Paused | None = None,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
@@ -133,6 +141,27 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.allowance_used = Gauge(
+            "syncd_api_allowance_used",
+            "Requests counted against a source's daily API allowance, as last read.",
+            ["source"],
+            registry=r,
+        )
+        self.allowance_limit = Gauge(
+            "syncd_api_allowance_limit",
+            "A source's daily API allowance, as last read.",
+            ["source"],
+            registry=r,
+        )
+        if paused is not None:
+            r.register(
+                _Sampled(
+                    "syncd_source_paused",
+                    "1 while a source is paused (its CRM's daily API allowance spent).",
+                    ("source",),
+                    lambda: {(s,): n for s, n in paused().items()},
+                )
+            )
         if outbox_depth is not None:
             r.register(
                 _Sampled(

@@ -17,6 +17,14 @@ How the pieces meet:
   (:func:`~syncd.service.incidents.assess_run` through the :class:`~syncd.service.alerts.
   Alerter`, incidents kept in the store), then the heartbeat after a success. A run the service
   interrupted, or one whose lease another replica took, alerts nobody.
+- A run that ends with :class:`~model.errors.SourcePausedError` (the CRM's daily API allowance
+  spent, or at the reserve syncd keeps) pauses its source: the pause is kept in the store (a
+  restart and every replica keep it), one ``PAUSED`` incident alerts once (never reminded), and
+  no run goes until a probe every ``pause_probe_minutes`` (``Connector.allowance``, which
+  spends nothing) shows usage below the ceiling: then the pause ends, the incident is resolved
+  and the run goes at once. A connector that cannot probe gets a run every probe interval
+  instead; a completed run ends the pause. A paused source is neither stale nor a reason for
+  the service to report itself unready.
 - A housekeeping thread checks staleness every ``staleness_check_seconds`` and prunes the store
   every ``retention.every_hours``.
 - :meth:`Service.stop` (SIGTERM, SIGINT) sets the stop flag: connectors' waits (a 429 window)
@@ -33,16 +41,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import structlog
 
-from connectors.base import Connector
-from model.errors import LeaseLostError, SourceBusyError, SourceFatalError, SyncdError
-from state.base import StateStore, StoredIncident
+from connectors.base import AllowanceReading, Connector
+from model.errors import (
+    LeaseLostError,
+    SourceBusyError,
+    SourceFatalError,
+    SourcePausedError,
+    SyncdError,
+)
+from state.base import SourcePause, StateStore, StoredIncident
 from state.migrate import head_revision
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine
@@ -56,6 +70,7 @@ from syncd.service.http import ServiceHttp
 from syncd.service.incidents import (
     Cause,
     Incident,
+    Recovery,
     RunFacts,
     assess_run,
     assess_staleness,
@@ -181,7 +196,11 @@ class Service:
             new_id=new_id,
             lease_ttl=ttl,
         )
-        self.metrics = Metrics(outbox_depth=store.outbox_depth, open_incidents=self._open_counts)
+        self.metrics = Metrics(
+            outbox_depth=store.outbox_depth,
+            open_incidents=self._open_counts,
+            paused=self._paused_flags,
+        )
         alerts = config.alerts
         if channels is None:
             channels = alerts.build_channels(config.base_dir)
@@ -202,6 +221,7 @@ class Service:
             },
             host=http.host,
             port=http.port if options.http_port is None else options.http_port,
+            details=self._readiness_details,
         )
         self.started = clock()
         self._done = threading.Event()
@@ -209,6 +229,8 @@ class Service:
             target=self._keep_house, name="syncd-housekeeping", daemon=True
         )
         self._last_prune: datetime | None = None
+        #: When each source's pause last ended (staleness counts from then).
+        self._resumed: dict[str, datetime] = {}
 
     # -- what the service does with each source ------------------------------------------------
 
@@ -225,6 +247,11 @@ class Service:
     def plans_only(self, name: str) -> bool:
         """Whether ``name``'s plans are only made, never pushed."""
         return self.options.dry_run or self.config.sources[name].mode == "plan"
+
+    @property
+    def probe_interval(self) -> timedelta:
+        """How often a paused source's allowance is probed."""
+        return timedelta(minutes=self.config.service.pause_probe_minutes)
 
     def command(self, source: str) -> str:
         """The command that shows more about ``source`` (in alerts)."""
@@ -255,6 +282,10 @@ class Service:
             first = now  # never run, or missed runs while down: one now
             if stored is not None and stored > now:  # at most an interval away (a new --every)
                 first = min(stored, now + interval_of(self.schedule(name), now))
+            pause = self.store.source_pause(name)
+            if pause is not None:  # paused before the restart: its next probe
+                first = max(now, pause.next_probe_at)
+                log.info("source paused", source=name, since=pause.since, next_probe=first)
             self.scheduler.add(
                 name, self._job(name), self.schedule(name), jitter=jitter, next_run=first
             )
@@ -317,13 +348,20 @@ class Service:
         return job
 
     def cycle(self, name: str) -> None:
-        """One scheduled run of ``name`` (the scheduler calls it; raises for a failed run)."""
+        """One scheduled run of ``name`` (the scheduler calls it; raises for a failed run).
+
+        A paused source defers to its next probe; at that time it is probed and, with room
+        again, resumed and run (module docstring)."""
         now = self.clock()
-        planned = self.store.next_run(name)
-        if planned is not None and now + DEFER_SLACK < planned <= now + self.longest_wait(
-            name, now
-        ):
-            raise Deferred(planned, "another replica ran the source; its next run is ahead")
+        pause = self.store.source_pause(name)
+        if pause is not None:  # the pause's next probe, not the schedule, says when to run
+            self._probe(name, pause, now)
+        else:
+            planned = self.store.next_run(name)
+            if planned is not None and now + DEFER_SLACK < planned <= now + self.longest_wait(
+                name, now
+            ):
+                raise Deferred(planned, "another replica ran the source; its next run is ahead")
         try:
             if self.plans_only(name):
                 self.engine.plan(name)
@@ -337,7 +375,136 @@ class Service:
                 until = now + interval_of(self.schedule(name), now)
             log.info("source held by another command; trying again later", until=until)
             raise Deferred(until, "the source is held by another command") from None
+        except SourcePausedError:  # observe() recorded the pause: wait for its next probe
+            paused = self.store.source_pause(name)
+            until = paused.next_probe_at if paused is not None else now + self.probe_interval
+            self._defer_to(name, until)
+            raise Deferred(until, "paused: the CRM's daily API allowance is spent") from None
         self._audit(name)
+
+    # -- pauses ---------------------------------------------------------------------------------
+
+    def _probe(self, name: str, pause: SourcePause, now: datetime) -> None:
+        """Probe a paused source when its probe is due. Returns when the source may run (the
+        pause ended, or the connector cannot probe and a run is the probe); raises
+        :class:`Deferred` to the next probe otherwise."""
+        if now + DEFER_SLACK < pause.next_probe_at:
+            raise Deferred(pause.next_probe_at, "paused; the next probe is ahead")
+        following = now + self.probe_interval
+        reading: AllowanceReading | None = None
+        try:
+            connector = self._connector(self.config, name, self.config.sources[name])
+            try:
+                reading = connector.allowance()
+            finally:
+                connector.close()
+        except RunInterruptedError:
+            raise
+        except SyncdError as exc:
+            log.warning("allowance not probed; the source stays paused", detail=str(exc))
+            self._keep_paused(name, pause, now, following, None)
+            raise Deferred(following, "paused; the probe failed") from None
+        if reading is None:  # the connector cannot probe: a run is the probe
+            log.info("paused source cannot be probed; trying a run", source=name)
+            self._keep_paused(name, pause, now, following, None)
+            return
+        self._show_allowance(name, reading)
+        if not reading.has_room:
+            log.info(
+                "source still paused",
+                used=reading.used,
+                limit=reading.limit,
+                ceiling=reading.ceiling,
+                next_probe=following,
+            )
+            self._keep_paused(name, pause, now, following, reading)
+            raise Deferred(following, "paused; the allowance has no room yet")
+        self._resume(
+            name,
+            now,
+            f"the CRM's daily API allowance has room again: {reading.used} of {reading.limit} "
+            f"requests used, below syncd's ceiling of {reading.ceiling}",
+        )
+
+    def _keep_paused(
+        self,
+        name: str,
+        pause: SourcePause,
+        now: datetime,
+        following: datetime,
+        reading: AllowanceReading | None,
+    ) -> None:
+        """Record a probe of a paused source, and its next one."""
+        self.store.save_pause(
+            replace(
+                pause,
+                next_probe_at=following,
+                probes=pause.probes + 1,
+                probed_at=now,
+                used=pause.used if reading is None else reading.used,
+                limit=pause.limit if reading is None else reading.limit,
+            )
+        )
+        self._defer_to(name, following)
+
+    def _defer_to(self, name: str, when: datetime) -> None:
+        """Keep ``when`` as the source's next run (a deferral is no run result)."""
+        self.store.set_next_run(name, when, self.clock())
+        self.metrics.next_run.labels(name).set(when.timestamp())
+
+    def _pause(self, name: str, error: SourcePausedError, at: datetime) -> None:
+        """Record (or keep) the pause a run ended with; its incident is the run's symptom."""
+        current = self.store.source_pause(name)
+        following = at + self.probe_interval
+        pause = SourcePause(
+            source=name,
+            since=at if current is None else current.since,
+            reason=str(error) or type(error).__name__,
+            next_probe_at=following,
+            used=error.used,
+            limit=error.limit,
+            probes=0 if current is None else current.probes,
+            probed_at=None if current is None else current.probed_at,
+        )
+        if current is None:
+            log.warning(
+                "source paused",
+                source=name,
+                reason=pause.reason,
+                used=pause.used,
+                limit=pause.limit,
+                next_probe=following,
+            )
+        self.store.save_pause(pause)
+
+    def _resume(self, name: str, now: datetime, why: str) -> None:
+        """End the pause of ``name``: the store, the incident's resolution, the metrics."""
+        if self.store.clear_pause(name):
+            log.info("source resumed", source=name, detail=why)
+        self._resumed[name] = now
+        self.alerter.observe(Recovery(name, Cause.PAUSED, now))
+
+    def _show_allowance(self, name: str, reading: AllowanceReading) -> None:
+        self.metrics.allowance_used.labels(name).set(reading.used)
+        self.metrics.allowance_limit.labels(name).set(reading.limit)
+
+    def _paused_flags(self) -> dict[str, int]:
+        paused = {p.source for p in self.store.paused_sources()}
+        return {name: int(name in paused) for name in self.config.sources}
+
+    def _readiness_details(self) -> dict[str, object]:
+        """What ``/readyz`` adds to its checks: the paused sources (they never make the
+        service unready: the CRM asked for the pause, and the rest of the sources run)."""
+        return {
+            "paused_sources": {
+                p.source: {
+                    "since": p.since.isoformat(),
+                    "reason": p.reason,
+                    "next_probe": p.next_probe_at.isoformat(),
+                }
+                for p in self.store.paused_sources()
+            }
+        }
 
     def _audit(self, name: str) -> None:
         """The completeness audit of ``name`` when due; its troubles never fail the run."""
@@ -372,6 +539,8 @@ class Service:
         m.count_changes(source, "planned", summary.planned)
         m.count_changes(source, "applied", summary.applied)
         m.count_api_calls(summary.vendor, summary.usage.calls, summary.usage.rate_limited)
+        if summary.usage.allowance is not None:
+            self._show_allowance(source, summary.usage.allowance)
         outcome = "interrupted" if summary.interrupted else summary.status
         m.observe_run(
             source,
@@ -381,6 +550,10 @@ class Service:
         )
         if summary.interrupted or isinstance(summary.error, LeaseLostError):
             return  # the service stopped it, or another replica took the source: no alert
+        if isinstance(summary.error, SourcePausedError):
+            self._pause(source, summary.error, summary.finished)
+        elif summary.error is None and self.store.source_pause(source) is not None:
+            self._resume(source, summary.finished, "a run completed")
         facts = self._facts(summary)
         self.alerter.observe_all(assess_run(facts, self.config.alerts.failed_operations_share))
         if summary.error is None and self.heartbeat is not None:
@@ -391,11 +564,13 @@ class Service:
         error = summary.error
         if isinstance(error, SafetyRailError):  # the sync went through; the push was held
             return RunFacts(summary.source, summary.finished, rail=str(error))
+        paused = isinstance(error, SourcePausedError)
         return RunFacts(
             summary.source,
             summary.finished,
             error=None if error is None else str(error) or type(error).__name__,
-            auth_failure=isinstance(error, SourceFatalError),
+            auth_failure=isinstance(error, SourceFatalError) and not paused,
+            paused=paused,
             operations=summary.operations,
             failed_operations=summary.failed_operations,
         )
@@ -420,8 +595,11 @@ class Service:
         now = self.clock()
         for name in self.config.sources:
             try:
+                if self.store.source_pause(name) is not None:
+                    continue  # the pause's own incident says why nothing syncs
                 last = self.store.last_success(name)
                 since = self.started if last is None else max(last, self.started)
+                since = max(since, self._resumed.get(name, since))
                 event = assess_staleness(
                     name,
                     since,

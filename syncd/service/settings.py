@@ -95,4 +95,11 @@ class ServiceSettings(_Strict):
     staleness_check_seconds: float = Field(
         default=60.0, gt=0, description="How often sources are checked for staleness."
     )
+    pause_probe_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="While a source is paused (its CRM's daily API allowance spent, or at the "
+        "reserve), how often its allowance is probed; a connector that cannot probe tries a "
+        "run this often instead.",
+    )
     retention: RetentionSettings = RetentionSettings()

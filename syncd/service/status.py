@@ -1,5 +1,6 @@
 """What ``syncd status`` shows of each source, read from the store: the latest runs, the next
-run, the backlog, the lease, open incidents and the latest completeness checks."""
+run, the backlog, the lease, a pause (why, since when, the allowance, the next probe), open
+incidents and the latest completeness checks."""
 
 from __future__ import annotations
 
@@ -34,10 +35,22 @@ def source_status(
                 "drift": round(check.drift, 4),
             },
         )
+    pause = store.source_pause(name)
     return {
         "source": name,
         "connector": source.connector,
         "mode": source.mode,
+        "paused": None
+        if pause is None
+        else {
+            "since": _iso(pause.since),
+            "reason": pause.reason,
+            "used": pause.used,
+            "limit": pause.limit,
+            "next_probe": _iso(pause.next_probe_at),
+            "probes": pause.probes,
+            "last_probe": _iso(pause.probed_at),
+        },
         "next_run": _iso(store.next_run(name)),
         "last_success": _iso(store.last_success(name)),
         "backlog": depth,
@@ -88,6 +101,14 @@ def render_status(documents: Sequence[dict[str, Any]]) -> str:
     for doc in documents:
         what = "applies its plans" if doc["mode"] == "apply" else "plans only"
         lines = [f"Source {doc['source']} ({doc['connector']}, {what})"]
+        pause = doc.get("paused")
+        if pause is not None:
+            allowance = ""
+            if pause["used"] is not None and pause["limit"] is not None:
+                allowance = f", {pause['used']} of {pause['limit']} daily API requests used"
+            lines.append(f"  PAUSED since {_stamp(pause['since'])}{allowance}: {pause['reason']}")
+            probes = f" ({pause['probes']} made)" if pause["probes"] else ""
+            lines.append(f"  next probe:    {_stamp(pause['next_probe'])}{probes}")
         lines.append(f"  next run:      {_stamp(doc['next_run'])}")
         lines.append(f"  last success:  {_stamp(doc['last_success'])}")
         lines.append(f"  backlog:       {doc['backlog']} operations waiting in the outbox")

@@ -34,7 +34,8 @@ TABLES_0002 = {"outbox", "audit_log", "review_decisions"}
 TABLES_0004 = {"source_leases"}
 TABLES_0005 = {"reverts"}
 TABLES_0007 = {"incidents", "source_schedules", "completeness_audits"}
-TABLES = TABLES_0001 | TABLES_0002 | TABLES_0004 | TABLES_0005 | TABLES_0007
+TABLES_0009 = {"source_pauses"}
+TABLES = TABLES_0001 | TABLES_0002 | TABLES_0004 | TABLES_0005 | TABLES_0007 | TABLES_0009
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -50,7 +51,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0008"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0009"
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
-"""What the service keeps in the store: incidents (compare-and-set), next runs, last success,
-outbox depth, completeness checks and the record look-ups they need; both databases."""
+"""What the service keeps in the store: incidents (compare-and-set), next runs, pauses, last
+success, outbox depth, completeness checks and the record look-ups they need; both databases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
-from state.base import CompletenessCheck, OpOutcome, OutboxOp, StoredIncident
+from state.base import CompletenessCheck, OpOutcome, OutboxOp, SourcePause, StoredIncident
 from state.store import SqlStateStore
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -135,3 +135,21 @@ def test_completeness_checks_newest_first(hs: SqlStateStore) -> None:
     assert hs.completeness("hs") == checks[::-1]
     assert hs.completeness("hs", "contacts", limit=1) == [checks[1]]
     assert hs.completeness("sf") == []
+
+
+def test_a_pause_is_kept_replaced_and_cleared(hs: SqlStateStore) -> None:
+    assert hs.source_pause("sf") is None
+    pause = SourcePause("sf", at(0), "allowance at the reserve", at(60), used=90, limit=100)
+    hs.save_pause(pause)
+    assert hs.source_pause("sf") == pause
+    assert hs.source_pause("hs") is None
+    probed = replace(pause, next_probe_at=at(120), used=85, probes=1, probed_at=at(60))
+    hs.save_pause(probed)
+    assert hs.paused_sources() == [probed]
+    assert hs.clear_pause("sf")
+    assert not hs.clear_pause("sf"), "someone else cleared it first"
+    assert hs.paused_sources() == []
+    with pytest.raises(StateError):
+        hs.save_pause(replace(pause, source="nope"))
+    with pytest.raises(StateError):
+        hs.save_pause(replace(pause, since=datetime(2024, 3, 1)))

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.pacer import Pacer
-from model.errors import RetriableError, SourceFatalError, SyncdError
+from model.errors import RetriableError, SourceFatalError, SourcePausedError, SyncdError
 from model.records import Cursor
 from sandbox.hubspot import Fault, HubSpotSandbox, Response, ScriptedFaults
 from tests.connectors.hubspot.world import Corrupting, World, ids
@@ -96,13 +96,16 @@ def test_retries_give_up_with_a_retriable_error_carrying_hubspots_message(world:
     assert len(world.sleeps) == 3  # four attempts in all
 
 
-def test_the_daily_quota_stops_the_source_without_retrying(world: World) -> None:
+def test_the_daily_quota_pauses_the_source_without_retrying(world: World) -> None:
     seed(world)
     daily = error(429, "RATE_LIMITS", "You have reached your daily limit.", policyName="DAILY")
     world.state.faults = ScriptedFaults(Fault(response=Response(429, daily)))
-    with pytest.raises(SourceFatalError, match="DAILY"):
-        world.pull(world.connector(), "contacts")
+    connector = world.connector()
+    with pytest.raises(SourcePausedError, match="DAILY") as paused:
+        world.pull(connector, "contacts")
+    assert "resets at midnight in the portal's time zone" in str(paused.value)
     assert world.sleeps == []
+    assert connector.usage().rate_limited == 1
 
 
 def test_dropped_connections_are_retried(world: World) -> None:

@@ -67,10 +67,10 @@ def test_404_on_a_single_record_skips_it() -> None:
     assert classify(api_error(404), single_record=True) is ErrorAction.SKIP_RECORD
 
 
-def test_daily_quota_stops_the_source_instead_of_retrying() -> None:
+def test_daily_quota_pauses_the_source_instead_of_retrying() -> None:
     daily = api_error(429, {"status": "error", "policyName": "DAILY", "category": "RATE_LIMITS"})
     rolling = api_error(429, {"policyName": "TEN_SECONDLY_ROLLING"})
-    assert classify(daily) is ErrorAction.STOP_SOURCE
+    assert classify(daily) is ErrorAction.PAUSE_SOURCE
     assert classify(rolling) is ErrorAction.RETRY
 
 

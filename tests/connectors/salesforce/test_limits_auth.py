@@ -171,3 +171,45 @@ def test_secrets_never_live_in_the_settings(
     monkeypatch.delenv("TOKEN")
     with pytest.raises(ConfigError, match=r"sources\.sf\.security_token"):
         settings.secrets(tmp_path, "sources.sf")
+
+
+def test_usage_counts_every_answer_and_the_refusals(world: World) -> None:
+    world.contact(firstname="Ann")
+    world.state.daily_limit = 1000
+    world.state.use_allowance(10)
+    connector = world.connector()
+    world.pull(connector, "contacts")
+    usage = connector.usage()
+
+    assert usage.calls == sum(connector.calls.values()) > 1
+    assert usage.rate_limited == 0
+    assert usage.allowance is not None
+    assert usage.allowance.limit == 1000
+    assert usage.allowance.used == world.state.api_usage()[0]
+    assert usage.allowance.ceiling == 800, "the allowance less the 20 % reserve"
+
+    world.state.use_allowance(1000)
+    refused = world.connector()
+    with pytest.raises(AllowanceSpentError, match="REQUEST_LIMIT_EXCEEDED") as spent:
+        world.pull(refused, "contacts")
+    assert refused.usage().rate_limited == 1
+    assert (spent.value.used, spent.value.limit) == (world.state.api_usage()[0], 1000)
+
+
+def test_the_allowance_probe_reads_limits_without_spending(world: World) -> None:
+    world.state.daily_limit = 100
+    world.state.use_allowance(90)
+    connector = world.connector()
+
+    reading = connector.allowance()
+
+    assert reading is not None
+    assert (reading.used, reading.limit, reading.ceiling) == (90, 100, 80)
+    assert not reading.has_room
+    assert connector.calls["limits"] == 1
+    assert world.state.api_usage()[0] == 90, "limits/ is not counted"
+    world.clock.tick(hours=24, seconds=1)
+    later = connector.allowance()
+    assert later is not None
+    assert later.has_room
+    assert later.used == 0

@@ -150,6 +150,23 @@ def test_an_auth_failure_is_one_symptom_of_its_own_cause() -> None:
     assert events[0].message == "401 INVALID_AUTHENTICATION"
 
 
+def test_a_spent_allowance_is_a_pause_not_an_auth_failure() -> None:
+    events = assess_run(
+        RunFacts("crm", T0, error="REQUEST_LIMIT_EXCEEDED", auth_failure=True, paused=True)
+    )
+    assert _kinds(events) == {("Symptom", Cause.PAUSED)}
+
+
+def test_a_pause_never_reminds() -> None:
+    first = Symptom("crm", Cause.PAUSED, "allowance spent", T0)
+    opened = tracker.decide([], first).incident
+    assert opened is not None
+    day_later = Symptom("crm", Cause.PAUSED, "allowance spent", T0 + timedelta(hours=23))
+    decision = tracker.decide([opened], day_later)
+    assert decision.action is Action.UPDATE
+    assert not decision.notify
+
+
 def test_a_failed_run_is_a_run_failed_symptom_and_recovers_nothing() -> None:
     events = assess_run(RunFacts("crm", T0, error="HTTP 502 after 5 attempts"))
     assert _kinds(events) == {("Symptom", Cause.RUN_FAILED)}
@@ -160,6 +177,7 @@ def test_a_completed_run_recovers_and_checks_the_failed_share() -> None:
     assert _kinds(clean) == {
         ("Recovery", Cause.RUN_FAILED),
         ("Recovery", Cause.AUTH),
+        ("Recovery", Cause.PAUSED),
         ("Recovery", Cause.STALE),
         ("Recovery", Cause.FAILED_OPERATIONS),
         ("Recovery", Cause.SAFETY_RAIL),
