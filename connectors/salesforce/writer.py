@@ -18,9 +18,10 @@ Every method takes and gives canonical names and values; the source's field maps
   marker in ``Description``. An owner Salesforce refuses (inactive) falls back the same way.
   Before a resend after an attempt that may have landed, the records' tasks are read and those
   whose marker is there are settled as created.
-* ``merge``: the SOAP ``merge()``; when it fails, the two ids are read, and if both resolve to
-  one record the merge had happened already (ok, ``already``). Merges cannot be undone: the
-  result says so (``response["undoable"]`` false).
+* ``merge`` / ``merge_group``: the SOAP ``merge()``, one request of a master and up to two
+  records (``max_merged_per_call`` 2); when it fails, each merged id is read with the master,
+  and if both resolve to one record that merge had happened already (ok, ``already``). Merges
+  cannot be undone: the result says so (``response["undoable"]`` false).
 * ``archive``: ``DELETE composite/sobjects?ids=...``; a record deleted already is ok.
 """
 
@@ -513,76 +514,100 @@ class SalesforceWriter(Writer):
 
     # ------------------------------------------------------------------ merges and archives
 
+    max_merged_per_call = soap_merge.MAX_MERGED
+
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
+        return self.merge_group(object_type, primary_id, [merged_id], [key])[0]
+
+    def merge_group(
+        self, object_type: str, primary_id: str, merged_ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        """One ``MergeRequest``: the master and one or two records (see
+        :meth:`Writer.merge_group`). Salesforce answers one ``MergeResult`` for the request,
+        a success or errors for all its records at once (one transaction); when it fails or
+        its answer is lost, each id merged already into the master since is ok (``already``)
+        and the others fail with the error."""
+        if len(merged_ids) != len(keys):
+            raise ValueError("merge_group needs one key per merged id")
         if object_type not in MERGEABLE:
-            return WriteResult(
-                key,
-                ok=False,
-                error=f"Salesforce cannot merge {object_type} (only leads, contacts, accounts)",
-                error_kind=WriteErrorKind.OTHER,
-            )
-        primary, merged = full_id(primary_id), full_id(merged_id)
-        if primary is None or merged is None:
-            return WriteResult(
-                key,
-                ok=False,
-                error="not merged: an id is no Salesforce id",
-                error_kind=WriteErrorKind.NOT_FOUND,
-            )
-        envelope = soap_merge.envelope(SOBJECTS[object_type], primary, [merged])
+            return [
+                WriteResult(
+                    k,
+                    ok=False,
+                    error=f"Salesforce cannot merge {object_type} (only leads, contacts, accounts)",
+                    error_kind=WriteErrorKind.OTHER,
+                )
+                for k in keys
+            ]
+        primary, merged = full_id(primary_id), [full_id(i) for i in merged_ids]
+        if primary is None or any(m is None for m in merged):
+            return [
+                WriteResult(
+                    k,
+                    ok=False,
+                    error="not merged: an id is no Salesforce id",
+                    error_kind=WriteErrorKind.NOT_FOUND,
+                )
+                for k in keys
+            ]
+        ids = [m for m in merged if m is not None]
+        envelope = soap_merge.envelope(SOBJECTS[object_type], primary, ids)
         try:
             body = self._client.soap("merge", envelope)
             answer = soap_merge.outcome(body)
         except SourceFatalError:
             raise
         except (SyncdError, ValueError) as exc:
-            already = self.merged_already(object_type, primary, merged)
-            if already is not None:
-                return WriteResult(
-                    key,
-                    ok=True,
-                    remote_id=already,
-                    already=True,
-                    response=audit(None, None, {"undoable": False}),
-                )
             error = exc if isinstance(exc, SyncdError) else SyncdError(str(exc))
-            return _failed(key, error)
+            return [
+                self._already(object_type, primary, m, k, audit(None, None, {"undoable": False}))
+                or _failed(k, error)
+                for m, k in zip(ids, keys, strict=True)
+            ]
         if answer.success:
-            return WriteResult(
-                key,
-                ok=True,
-                remote_id=answer.master_id or primary,
-                response=audit(
-                    200,
-                    None,
-                    {
-                        "undoable": False,
-                        "mergedRecordIds": list(answer.merged_ids),
-                        "updatedRelatedIds": len(answer.updated_related_ids),
-                    },
-                ),
+            response = audit(
+                200,
+                None,
+                {
+                    "undoable": False,
+                    "mergedRecordIds": list(answer.merged_ids),
+                    "updatedRelatedIds": len(answer.updated_related_ids),
+                },
             )
-        already = self.merged_already(object_type, primary, merged)
-        if already is not None:
-            code = str(answer.errors[0].get("statusCode")) if answer.errors else None
-            return WriteResult(
-                key,
-                ok=True,
-                remote_id=already,
-                already=True,
-                response=audit(200, code, {"undoable": False}),
-            )
+            return [
+                WriteResult(k, ok=True, remote_id=answer.master_id or primary, response=response)
+                for k in keys
+            ]
+        code = str(answer.errors[0].get("statusCode")) if answer.errors else None
         kind, names, message, retriable = record_error(list(answer.errors))
         fields = self._maps(object_type)
-        return WriteResult(
-            key,
-            ok=False,
-            error=message,
-            retriable=retriable,
-            error_kind=kind,
-            fields=tuple(fields.canonical_name(n) for n in names),
-            response=audit(200, str(answer.errors[0].get("statusCode")) if answer.errors else None),
-        )
+        results: list[WriteResult] = []
+        for merged_id, key in zip(ids, keys, strict=True):
+            already = self._already(
+                object_type, primary, merged_id, key, audit(200, code, {"undoable": False})
+            )
+            results.append(
+                already
+                or WriteResult(
+                    key,
+                    ok=False,
+                    error=message,
+                    retriable=retriable,
+                    error_kind=kind,
+                    fields=tuple(fields.canonical_name(n) for n in names),
+                    response=audit(200, code),
+                )
+            )
+        return results
+
+    def _already(
+        self, object_type: str, primary: str, merged: str, key: str, response: Mapping[str, Any]
+    ) -> WriteResult | None:
+        """An ok ``already`` result when ``merged`` resolves to ``primary``'s record now."""
+        survivor = self.merged_already(object_type, primary, merged)
+        if survivor is None:
+            return None
+        return WriteResult(key, ok=True, remote_id=survivor, already=True, response=response)
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
