@@ -529,6 +529,8 @@ class SalesforceWriter(Writer):
         and the others fail with the error."""
         if len(merged_ids) != len(keys):
             raise ValueError("merge_group needs one key per merged id")
+        if not 1 <= len(merged_ids) <= self.max_merged_per_call:
+            raise ValueError(f"at most {self.max_merged_per_call} records per merge call")
         if object_type not in MERGEABLE:
             return [
                 WriteResult(

@@ -1,15 +1,16 @@
 """Sending merges, and what they came to.
 
 One batch read of every participant before any merge (clusters are disjoint, so a merge never
-changes another pair's records), then one merge call per absorbed record (per group of a cluster's
-records where the writer's call takes several: ``Writer.max_merged_per_call``), each op recorded
-at once. A cluster of several records is merged step by step, each step into the survivor the step before
-answered (which may have a new id). A merge whose records a person changed since the plan
-(:func:`~syncd.push.conflicts.match_changes`) is held for review; one whose primary or absorbed
-record was deleted or merged elsewhere is skipped; one an interrupted push sent (the absorbed id
-already resolves to the primary) is recorded with its audit entry. After the merges, the survivors
-are read again with their associations and stored, the absorbed records marked merged
-(:func:`refresh`), so the next plan sees what the merge did before any pull.
+changes another pair's records), then one merge call per absorbed record (per group of a
+cluster's records where the writer's call takes several: ``Writer.max_merged_per_call``), each
+op recorded at once. A cluster of several records is merged step by step, each step into the
+survivor the step before answered (which may have a new id). A merge whose records a person
+changed since the plan (:func:`~syncd.push.conflicts.match_changes`) is held for review; one
+whose primary or absorbed record was deleted or merged elsewhere is skipped; one an interrupted
+push sent (the absorbed id already resolves to the primary) is recorded with its audit entry.
+After the merges, the survivors are read again with their associations and stored, the absorbed
+records marked merged (:func:`refresh`), so the next plan sees what the merge did before any
+pull.
 """
 
 from __future__ import annotations
