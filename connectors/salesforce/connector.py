@@ -171,6 +171,9 @@ class SalesforceConnector(SalesforceWriter, Connector):
         fields = self.field_map(object_type)
         found: list[PropertyDef] = []
         for vendor, canonical in fields.pairs:
+            if "." in vendor:  # a parent's field (the account's name): read, never written
+                found.append(PropertyDef(canonical, vendor, "string", writable=False))
+                continue
             described = fields.described[vendor]
             enum = described.type in _ENUMS
             found.append(
