@@ -319,6 +319,24 @@ class SalesforceApp:
             return _merge_error(
                 "INVALID_ID_FIELD", "The master record cannot be merged with itself"
             )
+        people = {
+            bool(state.find(schema.name, i).values.get("IsPersonAccount"))  # type: ignore[union-attr]
+            for i in (request.master_id, *request.merged_ids)
+        }
+        if schema.name == "Account" and len(people) > 1:
+            # Salesforce merges person accounts only with person accounts (Help, "Merge
+            # Duplicate Person Accounts"). invented: the statusCode and message
+            return _merge_error(
+                "INVALID_PERSON_ACCOUNT_OPERATION",
+                "a person account cannot be merged with a business account",
+            )
+        if schema.name == "Contact" and True in people:
+            # a person contact merges with its person account (Account merge). invented: the
+            # statusCode and message
+            return _merge_error(
+                "INVALID_PERSON_ACCOUNT_OPERATION",
+                "cannot merge a person contact: merge its person account",
+            )
         if request.values:
             _, errors = state.save(schema.name, request.master_id, request.values)
             if errors:
