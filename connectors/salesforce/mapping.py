@@ -114,6 +114,31 @@ PARENTS: Mapping[str, str] = MappingProxyType({"Account": "AccountId"})
 """Parent relationship → the lookup field it follows: a dotted field is mapped when
 ``describe`` lists the lookup."""
 
+PERSON_ACCOUNT_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "FirstName": "firstname",
+        "LastName": "lastname",
+        "PersonEmail": "email",
+        "Phone": "phone",
+        "PersonMobilePhone": "mobilephone",
+        "PersonTitle": "jobtitle",
+        "PersonMailingStreet": "address",
+        "PersonMailingCity": "city",
+        "PersonMailingState": "state",
+        "PersonMailingPostalCode": "zip",
+        "PersonMailingCountry": "country",
+        "OwnerId": "owner_id",
+        "LastActivityDate": "last_activity_at",
+        **_TIMES,
+    }
+)
+"""A person account's Account fields → canonical contact fields: a person account is pulled as
+a contact (its id the Account's), written through the Account with these names (Salesforce's
+Account reference, "Person Account fields"; a person account has no company)."""
+PERSON_INTERNAL: tuple[str, ...] = ("Id", "SystemModstamp", "IsPersonAccount", "PersonContactId")
+PERSON_SCOPE = "IsPersonAccount = true"
+BUSINESS_SCOPE = "IsPersonAccount = false"
+
 INTERNAL: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "leads": ("Id", "SystemModstamp", "IsConverted"),
@@ -301,6 +326,8 @@ class FieldMap:
     internal: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     closed_lead_statuses: frozenset[str] = frozenset()
+    scope: str = ""
+    """A SOQL condition every query through the map adds (person or business accounts)."""
     _by_canonical: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -335,6 +362,10 @@ class FieldMap:
     def type_of(self, vendor: str) -> str:
         described = self.described.get(vendor)
         return described.type if described is not None else "string"
+
+    def where(self, condition: str = "") -> str:
+        """``condition`` and the map's :attr:`scope`, for a WHERE clause ("" when neither)."""
+        return " AND ".join(c for c in (condition, self.scope) if c)
 
     def is_writable(self, vendor: str) -> bool:
         """Whether syncd's user may update the field (a parent's field never)."""
@@ -438,13 +469,40 @@ class FieldMap:
             self.internal,
             (),
             self.closed_lead_statuses,
+            self.scope,
         )
 
 
+def person_map(describe: Mapping[str, Any]) -> FieldMap | None:
+    """The map of person accounts read as contacts, from the Account's ``describe``; ``None``
+    when the org has no Person Accounts (``describe`` lists no ``IsPersonAccount``)."""
+    described = {
+        d.name: d
+        for d in (Described.from_json(f) for f in describe.get("fields") or () if "name" in f)
+    }
+    if "IsPersonAccount" not in described:
+        return None
+    pairs = tuple((v, c) for v, c in PERSON_ACCOUNT_FIELDS.items() if v in described)
+    return FieldMap(
+        "contacts",
+        "Account",
+        pairs,
+        MappingProxyType(described),
+        PERSON_INTERNAL,
+        scope=PERSON_SCOPE,
+    )
+
+
 def field_map(
-    object_type: str, settings: SalesforceSettings, describe: Mapping[str, Any]
+    object_type: str,
+    settings: SalesforceSettings,
+    describe: Mapping[str, Any],
+    *,
+    scope: str = "",
 ) -> FieldMap:
-    """The map of ``object_type`` for ``settings`` and the object's ``describe`` answer."""
+    """The map of ``object_type`` for ``settings`` and the object's ``describe`` answer;
+    ``scope`` a condition its queries add (:data:`BUSINESS_SCOPE` for contacts and accounts in
+    an org with Person Accounts)."""
     described = {
         d.name: d
         for d in (Described.from_json(f) for f in describe.get("fields") or () if "name" in f)
@@ -469,6 +527,7 @@ def field_map(
         INTERNAL[object_type],
         missing,
         frozenset(settings.closed_lead_statuses),
+        scope,
     )
 
 

@@ -63,6 +63,8 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 READ_CHUNK = 200
 """Ids per ``IN`` list: 200 18-character ids keep a query's URL well under limits."""
+ACCOUNT_PREFIX = "001"
+"""Key prefix of an Account id: a contact with one is a person account."""
 MAX_HOPS = 5
 """How many ``MasterRecordId`` links a read follows (a master merged again since)."""
 
@@ -109,9 +111,11 @@ class SalesforceWriter(Writer):
         *,
         retry: RetrySettings,
         sleep: Callable[[float], None] = time.sleep,
+        people: Callable[[], FieldMap | None] = lambda: None,
     ) -> None:
         self._client = client
         self._maps = maps
+        self._people = people
         self._retry = retry
         self._sleep = sleep
         self._task_creators: dict[str, str] = {}
@@ -122,8 +126,20 @@ class SalesforceWriter(Writer):
 
     # ------------------------------------------------------------------ reads
 
+    def _map_of(self, object_type: str, record_id: str) -> FieldMap:
+        """The field map a record is read and written through: a person account's (its id an
+        Account's) for a contact that is one, else the object type's."""
+        if object_type == "contacts" and record_id[:3] == ACCOUNT_PREFIX:
+            people = self._people()
+            if people is not None:
+                return people
+        return self._maps(object_type)
+
     def _select(self, fields: FieldMap, where: str, *, deleted: bool = False) -> list[Any]:
-        soql = f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject} WHERE {where}"
+        soql = (
+            f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject} "
+            f"WHERE {fields.where(where)}"
+        )
         return [r for page in self._client.query_pages(soql, include_deleted=deleted) for r in page]
 
     def _records(self, object_type: str, fields: FieldMap, raws: Iterable[Any]) -> list[Record]:
@@ -146,7 +162,22 @@ class SalesforceWriter(Writer):
         associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
         _check_type(object_type)
-        fields = self._maps(object_type).subset(properties)
+        groups: dict[str, tuple[FieldMap, list[str]]] = {}
+        for record_id in dict.fromkeys(ids):
+            fields = self._map_of(object_type, record_id)
+            groups.setdefault(fields.sobject, (fields, []))[1].append(record_id)
+        found: dict[str, Record | None] = {}
+        for fields, part in groups.values():
+            found.update(self._read(object_type, fields.subset(properties), part))
+        found = {i: found[i] for i in dict.fromkeys(ids)}
+        if associations:
+            found = self._with_associations(object_type, found, associations)
+        return found
+
+    def _read(
+        self, object_type: str, fields: FieldMap, ids: Sequence[str]
+    ) -> dict[str, Record | None]:
+        """:meth:`read` of ``ids`` through one field map (one object)."""
         asked = {i: full_id(i) for i in dict.fromkeys(ids)}
         live: dict[str, Record] = {}
         wanted = sorted({f for f in asked.values() if f is not None})
@@ -156,7 +187,7 @@ class SalesforceWriter(Writer):
                 if not record.archived:
                     live[record.id] = record
         missing = [i for i in wanted if i not in live]
-        masters = self._masters(object_type, missing) if object_type in MERGEABLE else {}
+        masters = self._masters(fields.sobject, missing) if object_type in MERGEABLE else {}
         survivors = sorted({m for m in masters.values() if m not in live})
         for chunk in chunks(survivors, READ_CHUNK):
             where = f"Id IN {soql_ids(chunk)}"
@@ -170,14 +201,11 @@ class SalesforceWriter(Writer):
                 continue
             survivor = full if full in live else masters.get(full)
             found[given] = live.get(survivor) if survivor is not None else None
-        if associations:
-            found = self._with_associations(object_type, found, associations)
         return found
 
-    def _masters(self, object_type: str, ids: Sequence[str]) -> dict[str, str]:
+    def _masters(self, sobject: str, ids: Sequence[str]) -> dict[str, str]:
         """The live master of each id the recycle bin holds as merged (``MasterRecordId``,
         followed for up to :data:`MAX_HOPS` merges)."""
-        sobject = SOBJECTS[object_type]
         links: dict[str, str] = {}
         pending = list(ids)
         for _ in range(MAX_HOPS):
@@ -232,7 +260,6 @@ class SalesforceWriter(Writer):
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         if object_type not in RELATION:
             raise ConfigError(f"a Salesforce task cannot be related to {object_type!r}")
-        relation = RELATION[object_type]
         fields = self._maps("tasks").subset(TASK_FIELDS)
         asked = {i: full_id(i) for i in dict.fromkeys(record_ids)}
         by_record: dict[str, list[Record]] = {i: [] for i in asked}
@@ -240,8 +267,29 @@ class SalesforceWriter(Writer):
         for given, full in asked.items():
             if full is not None:
                 by_full.setdefault(full, []).append(given)
+        by_relation: dict[str, list[str]] = {}
+        for full in sorted(by_full):
+            by_relation.setdefault(_relation(object_type, full), []).append(full)
+        for relation, fulls in by_relation.items():
+            self._tasks_by(
+                object_type, relation, fulls, by_full=by_full, fields=fields, by_record=by_record
+            )
+        return by_record
+
+    def _tasks_by(
+        self,
+        object_type: str,
+        relation: str,
+        fulls: Sequence[str],
+        *,
+        by_full: Mapping[str, Sequence[str]],
+        fields: FieldMap,
+        by_record: dict[str, list[Record]],
+    ) -> None:
+        """The tasks whose ``relation`` (``WhoId``, ``WhatId``) is one of ``fulls``, into
+        ``by_record`` by the ids asked for."""
         names = list(dict.fromkeys([*fields.vendor_names, relation, "CreatedById"]))
-        for chunk in chunks(sorted(by_full), READ_CHUNK):
+        for chunk in chunks(list(fulls), READ_CHUNK):
             soql = (
                 f"SELECT {', '.join(names)} FROM Task WHERE {relation} IN {soql_ids(chunk)} "
                 "ORDER BY CreatedDate, Id"
@@ -254,7 +302,6 @@ class SalesforceWriter(Writer):
                     holder = full_id(str(raw.get(relation) or ""))
                     for given in by_full.get(holder or "", []):
                         by_record[given].append(replace(task, associations={object_type: (given,)}))
-        return by_record
 
     def is_task_of(self, task: Record, key: str) -> bool:
         """See :meth:`Writer.is_task_of`: the ``[syncd:KEY]`` marker in the task's
@@ -269,7 +316,6 @@ class SalesforceWriter(Writer):
     def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         _check_type(object_type)
         fields = self._maps(object_type)
-        sobject = SOBJECTS[object_type]
         settled: dict[str, WriteResult] = {}
         records: dict[str, dict[str, Any]] = {}
         for write in writes:
@@ -282,8 +328,11 @@ class SalesforceWriter(Writer):
                     error_kind=WriteErrorKind.NOT_FOUND,
                 )
                 continue
+            # a person account's contact fields are written through its Account, by their
+            # Person* names
+            own = self._map_of(object_type, full)
             try:
-                vendor = fields.to_vendor(write.properties)
+                vendor = own.to_vendor(write.properties)
             except WriteRefusedError as refused:
                 settled[write.key] = WriteResult(
                     write.key,
@@ -293,7 +342,7 @@ class SalesforceWriter(Writer):
                     fields=refused.fields,
                 )
                 continue
-            records[write.key] = {"attributes": {"type": sobject}, "id": full, **vendor}
+            records[write.key] = {"attributes": {"type": own.sobject}, "id": full, **vendor}
         sendable = [w for w in writes if w.key in records]
         for chunk in _unique_id_chunks(sendable):
             settled.update(self._send_updates(object_type, fields, chunk, records))
@@ -366,7 +415,15 @@ class SalesforceWriter(Writer):
             for w, a in refused
             if record_error(a.get("errors") or [])[0] is WriteErrorKind.NOT_FOUND
         ]
-        masters = self._masters(object_type, gone) if gone and object_type in MERGEABLE else {}
+        masters: dict[str, str] = {}
+        if gone and object_type in MERGEABLE:
+            for sobject in sorted({self._map_of(object_type, i).sobject for i in gone}):
+                masters.update(
+                    self._masters(
+                        sobject,
+                        [i for i in gone if self._map_of(object_type, i).sobject == sobject],
+                    )
+                )
         results: dict[str, WriteResult] = {}
         for write, answer in refused:
             errors = answer.get("errors") or []
@@ -422,7 +479,11 @@ class SalesforceWriter(Writer):
                     fields=refused.fields,
                 )
                 continue
-            records[write.key] = task_record(write, vendor)
+            record = task_record(write, vendor)
+            if _relation(write.object_type, write.record_id) != RELATION[write.object_type]:
+                # a person account's task: related to the Account (WhatId takes one)
+                record["WhatId"] = record.pop(RELATION[write.object_type])
+            records[write.key] = record
             valid.append(write)
         for chunk in chunks(valid):
             settled.update(self._send_tasks(chunk, records))
@@ -552,8 +613,29 @@ class SalesforceWriter(Writer):
                 )
                 for k in keys
             ]
+        sobject = self._map_of(object_type, primary).sobject
+        apart = {
+            k: self._not_mergeable(k, primary, m)
+            for m, k in zip(merged, keys, strict=True)
+            if m is not None and self._map_of(object_type, m).sobject != sobject
+        }
+        if apart:
+            together = [
+                (m, k)
+                for m, k in zip(merged, keys, strict=True)
+                if m is not None and k not in apart
+            ]
+            sent = (
+                self.merge_group(
+                    object_type, primary, [m for m, _ in together], [k for _, k in together]
+                )
+                if together
+                else []
+            )
+            done = {**apart, **{r.key: r for r in sent}}
+            return [done[k] for k in keys]
         ids = [m for m in merged if m is not None]
-        envelope = soap_merge.envelope(SOBJECTS[object_type], primary, ids)
+        envelope = soap_merge.envelope(sobject, primary, ids)
         try:
             body = self._client.soap("merge", envelope)
             answer = soap_merge.outcome(body)
@@ -601,6 +683,18 @@ class SalesforceWriter(Writer):
                 )
             )
         return results
+
+    @staticmethod
+    def _not_mergeable(key: str, primary: str, merged: str) -> WriteResult:
+        """A person account and a business contact: Salesforce merges neither into the other
+        (a person account merges with person accounts only, as accounts)."""
+        return WriteResult(
+            key,
+            ok=False,
+            error=f"not merged: {primary} and {merged} are a person account and a business "
+            "contact, which Salesforce never merges; a person decides",
+            error_kind=WriteErrorKind.NOT_MERGEABLE,
+        )
 
     def _already(
         self, object_type: str, primary: str, merged: str, key: str, response: Mapping[str, Any]
@@ -665,6 +759,14 @@ class SalesforceWriter(Writer):
             for _, key in chunk[len(answers) :]:
                 settled[key] = _failed(key, SyncdError("Salesforce answered no result"))
         return [settled[key] for key in keys]
+
+
+def _relation(object_type: str, record_id: str) -> str:
+    """The Task field that points at ``record_id``: a person account (a contact whose id is an
+    Account's) is a task's ``WhatId``."""
+    if object_type == "contacts" and record_id[:3] == ACCOUNT_PREFIX:
+        return "WhatId"
+    return RELATION[object_type]
 
 
 def _check_type(object_type: str) -> None:
