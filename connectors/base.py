@@ -197,9 +197,38 @@ class Writer(abc.ABC):
         """Whether ``task`` (from :meth:`find_tasks`) is the one a :class:`TaskWrite` with
         ``key`` created: where the connector keeps the key is its own business."""
 
+    max_merged_per_call: int = 1
+    """How many records one merge call absorbs into its primary (:meth:`merge_group`): 1 where
+    the CRM merges one pair a call (HubSpot), more where one request takes several
+    (Salesforce: a master and up to two records)."""
+
     @abc.abstractmethod
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
         """Merge ``merged_id`` into ``primary_id``; ``remote_id`` is the survivor's id."""
+
+    def merge_group(
+        self, object_type: str, primary_id: str, merged_ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        """Merge up to :attr:`max_merged_per_call` records into ``primary_id``, one result per
+        merged id (its ``key``), in order; ``remote_id`` is the survivor's id.
+
+        Where one call takes several records, its outcome is reported for each of them: a
+        request the CRM refuses fails every one of its records with its error, and after an
+        answer that was lost, :meth:`merged_already` decides for each. The default merges one
+        at a time through :meth:`merge`, each into the survivor the one before answered.
+        """
+        if len(merged_ids) != len(keys):
+            raise ValueError("merge_group needs one key per merged id")
+        if len(merged_ids) > self.max_merged_per_call:
+            raise ValueError(f"at most {self.max_merged_per_call} records per merge call")
+        results: list[WriteResult] = []
+        into = primary_id
+        for merged_id, key in zip(merged_ids, keys, strict=True):
+            result = self.merge(object_type, into, merged_id, key)
+            results.append(result)
+            if result.ok and result.remote_id:
+                into = result.remote_id
+        return results
 
     @abc.abstractmethod
     def archive(

@@ -36,7 +36,9 @@ class PropertyDef:
     """One field's definition in the CRM (HubSpot property, Salesforce field).
 
     ``options`` are the allowed values of a picklist (enumeration) in display order, with their
-    labels; ``multi`` is true for multi-select fields (values ``;``-joined).
+    labels; ``multi`` is true for multi-select fields (values ``;``-joined). ``writable`` is
+    false for a field the CRM delivers but takes no write of through this record (a field of a
+    related record, a formula): no plan writes it.
     """
 
     name: str
@@ -45,6 +47,7 @@ class PropertyDef:
     options: tuple[tuple[str, str], ...] = ()
     multi: bool = False
     hidden_options: frozenset[str] = frozenset()
+    writable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

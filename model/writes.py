@@ -30,6 +30,9 @@ class WriteErrorKind(StrEnum):
     """The credentials were refused."""
     PERMISSION = "permission"
     """The credentials lack a permission (scope) the write needs."""
+    NOT_MERGEABLE = "not_mergeable"
+    """The CRM never merges these records together (kinds it keeps apart, such as a person
+    account and a business contact): nothing to retry, a person decides."""
     OTHER = "other"
     """Anything else; ``error`` says what."""
 

@@ -114,6 +114,7 @@ class CheckedWriter(Writer):
     def __init__(self, writer: Writer, checkpoint: Callable[[], None]) -> None:
         self._writer = writer
         self._checkpoint = checkpoint
+        self.max_merged_per_call = writer.max_merged_per_call
 
     @property
     def calls(self) -> object:
@@ -152,6 +153,12 @@ class CheckedWriter(Writer):
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
         self._checkpoint()
         return self._writer.merge(object_type, primary_id, merged_id, key)
+
+    def merge_group(
+        self, object_type: str, primary_id: str, merged_ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        self._checkpoint()
+        return self._writer.merge_group(object_type, primary_id, merged_ids, keys)
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]

@@ -33,6 +33,10 @@ Composition rules (``compose``):
   the survivor value) becomes a ``Flag`` of policy ``dedupe`` naming the other record, listed
   after dedupe's own changes; records of one merge never clash (the merge goes first).
 
+- A field the source's schema marks read-only (``PropertyDef.writable`` false: a contact's
+  company in a CRM that keeps it on the contact's account) is never written: an update of it is
+  dropped, and a merge carries no survivor value of it.
+
 Order: the policies' order (normalize, tags, dedupe, follow_up, required, retire), and within a
 policy the order the policy returned, which is deterministic.
 """
@@ -97,6 +101,8 @@ def compose(
     ``snapshot`` (the records the plan was made from) and ``unique`` (the connector's
     :data:`~connectors.base.UniqueFields`) feed the unique-value rule; without both it is off.
     """
+    if snapshot is not None:
+        changes = _writable_only(changes, snapshot)
     absorbed: dict[tuple[str, str], Merge] = {}
     survivors: dict[tuple[str, str], Merge] = {}
     for change in changes:
@@ -142,6 +148,34 @@ def compose(
     if snapshot is None or not unique:
         return composed
     return _unique_values(composed, snapshot, unique)
+
+
+def _writable_only(changes: Sequence[Change], snapshot: Snapshot) -> list[Change]:
+    """``changes`` less the writes of fields the schema marks read-only (see the module doc)."""
+    locked = {
+        (object_type, name)
+        for object_type, fields in snapshot.schema.items()
+        for name, definition in fields.items()
+        if not definition.writable
+    }
+    if not locked:
+        return list(changes)
+    kept: list[Change] = []
+    for change in changes:
+        if isinstance(change, Update) and (change.object_type, change.field) in locked:
+            continue
+        if isinstance(change, Merge) and any(
+            (change.object_type, n) in locked for n in change.field_values
+        ):
+            values = {
+                n: v
+                for n, v in change.field_values.items()
+                if (change.object_type, n) not in locked
+            }
+            kept.append(replace(change, field_values=values))
+            continue
+        kept.append(change)
+    return kept
 
 
 def _same(a: str | None, b: str | None) -> bool:

@@ -46,11 +46,13 @@ from connectors.salesforce.cursor import Deletions, advance, deletions, read_fro
 from connectors.salesforce.errors import error_code
 from connectors.salesforce.ids import soql_ids
 from connectors.salesforce.mapping import (
+    BUSINESS_SCOPE,
     FieldMap,
     MalformedRecordError,
     csv_row,
     field_map,
     parse_datetime,
+    person_map,
     record_of,
     soql_datetime,
 )
@@ -119,8 +121,15 @@ class SalesforceConnector(SalesforceWriter, Connector):
         self._settings = settings
         self._client = SalesforceClient(settings, credentials, ca_file=ca_file, sleep=sleep)
         self._fields: dict[str, FieldMap] = {}
+        self._described: dict[str, Mapping[str, Any]] = {}
+        self._person_maps: list[FieldMap | None] = []
         SalesforceWriter.__init__(
-            self, self._client, self.field_map, retry=settings.retry.settings(), sleep=sleep
+            self,
+            self._client,
+            self.field_map,
+            retry=settings.retry.settings(),
+            sleep=sleep,
+            people=self.person_map,
         )
 
     @property
@@ -138,11 +147,30 @@ class SalesforceConnector(SalesforceWriter, Connector):
     def close(self) -> None:
         self._client.close()
 
+    def _describe(self, sobject: str) -> Mapping[str, Any]:
+        if sobject not in self._described:
+            self._described[sobject] = self._client.describe(sobject)
+        return self._described[sobject]
+
+    def person_map(self) -> FieldMap | None:
+        """The map of person accounts read as contacts; ``None`` when the org has no Person
+        Accounts (the Account's ``describe`` lists no ``IsPersonAccount``)."""
+        if not self._person_maps:
+            self._person_maps.append(person_map(self._describe("Account")))
+        return self._person_maps[0]
+
     def field_map(self, object_type: str) -> FieldMap:
-        """The field map of ``object_type``, from the object's ``describe`` (read once)."""
+        """The field map of ``object_type``, from the object's ``describe`` (read once). In an
+        org with Person Accounts, contacts and companies are the business ones."""
         if object_type not in self._fields:
             sobject = SOBJECTS[object_type]
-            built = field_map(object_type, self._settings, self._client.describe(sobject))
+            described = self._describe(sobject)
+            # an org with Person Accounts lists IsPersonAccount on Contact and Account
+            person = object_type in ("contacts", "companies") and any(
+                f.get("name") == "IsPersonAccount" for f in described.get("fields") or ()
+            )
+            scope = BUSINESS_SCOPE if person else ""
+            built = field_map(object_type, self._settings, described, scope=scope)
             if built.missing:
                 log.warning(
                     "fields unknown to syncd's user",
@@ -190,6 +218,9 @@ class SalesforceConnector(SalesforceWriter, Connector):
         fields = self.field_map(object_type)
         found: list[PropertyDef] = []
         for vendor, canonical in fields.pairs:
+            if "." in vendor:  # a parent's field (the account's name): read, never written
+                found.append(PropertyDef(canonical, vendor, "string", writable=False))
+                continue
             described = fields.described[vendor]
             enum = described.type in _ENUMS
             found.append(
@@ -222,7 +253,13 @@ class SalesforceConnector(SalesforceWriter, Connector):
         )
         if object_type == "leads":
             where += " AND IsConverted = false"
-        return self._client.count(f"SELECT COUNT() FROM {SOBJECTS[object_type]} WHERE {where}")
+        own = self.field_map(object_type)
+        people = self.person_map() if object_type == "contacts" and own.scope else None
+        maps = [own, *([people] if people is not None else [])]
+        return sum(
+            self._client.count(f"SELECT COUNT() FROM {m.sobject} WHERE {m.where(where)}")
+            for m in maps
+        )
 
     def archived_ids(self, object_type: str, archived_before: datetime) -> set[str] | None:
         """Ids of ``object_type`` records the recycle bin holds as deleted before
@@ -251,11 +288,27 @@ class SalesforceConnector(SalesforceWriter, Connector):
         seen = Seen()
         if object_type == "owners":
             batches = self._owners(cursor, seen)
-        elif cursor.updated_at is None:
-            batches = self._full(object_type, cursor, run_started_at, seen)
         else:
-            batches = self._incremental(object_type, cursor.updated_at, run_started_at, seen)
+            batches = self._records_of(object_type, cursor, run_started_at, seen)
         return finish(batches, object_type, final)
+
+    def _records_of(
+        self, object_type: str, cursor: Cursor, run_started_at: datetime, seen: Seen
+    ) -> Iterator[PullBatch]:
+        """The pull of ``object_type``; contacts in an org with Person Accounts read the person
+        accounts first (their batches keep the cursor where it was: the contacts' move it)."""
+        own = self.field_map(object_type)
+        people = self.person_map() if object_type == "contacts" and own.scope else None
+        maps = [(people, False)] if people is not None else []
+        for fields, moves in [*maps, (own, True)]:
+            if cursor.updated_at is None:
+                yield from self._full(
+                    object_type, cursor, run_started_at, seen, fields=fields, moves=moves
+                )
+            else:
+                yield from self._incremental(
+                    object_type, cursor.updated_at, run_started_at, seen, fields=fields, moves=moves
+                )
 
     def _parse(
         self, object_type: str, raws: Iterable[Mapping[str, Any]], fields: FieldMap
@@ -271,7 +324,8 @@ class SalesforceConnector(SalesforceWriter, Connector):
 
     def _soql(self, fields: FieldMap, where: str = "", *, extra: Iterable[str] = ()) -> str:
         names = list(dict.fromkeys([*fields.vendor_names, *extra]))
-        tail = f" WHERE {where}" if where else ""
+        condition = fields.where(where)
+        tail = f" WHERE {condition}" if condition else ""
         return f"SELECT {', '.join(names)} FROM {fields.sobject}{tail} ORDER BY SystemModstamp, Id"
 
     @staticmethod
@@ -305,16 +359,25 @@ class SalesforceConnector(SalesforceWriter, Connector):
         return found
 
     def _full(
-        self, object_type: str, cursor: Cursor, run_started_at: datetime, seen: Seen
+        self,
+        object_type: str,
+        cursor: Cursor,
+        run_started_at: datetime,
+        seen: Seen,
+        *,
+        fields: FieldMap,
+        moves: bool,
     ) -> Iterator[PullBatch]:
-        fields = self.field_map(object_type)
         masters: dict[str, list[str]] = {}
         soql = self._soql(fields, "IsDeleted = true", extra=self._deleted_fields(object_type))
         for page in self._client.query_pages(soql, include_deleted=True):
             records, skipped = self._parse(object_type, page, fields)
             gone = self._gone(object_type, records, masters)
             yield PullBatch(object_type, seen.fresh(gone), cursor, tuple(skipped))
-        total = self._client.count(f"SELECT COUNT() FROM {fields.sobject}")
+        scope = fields.where()
+        total = self._client.count(
+            f"SELECT COUNT() FROM {fields.sobject}" + (f" WHERE {scope}" if scope else "")
+        )
         if total >= self._settings.bulk_threshold > 0:
             log.info("full pull through Bulk API 2.0", sobject=fields.sobject, records=total)
             for records, skipped in self._bulk(object_type, fields):
@@ -327,12 +390,17 @@ class SalesforceConnector(SalesforceWriter, Connector):
             if records:
                 current = advance(current, max(r.updated_at for r in records), run_started_at)
             fresh = seen.fresh(self._with_merged(records, masters))
-            yield PullBatch(object_type, fresh, Cursor(current), tuple(skipped))
+            yield PullBatch(
+                object_type, fresh, Cursor(current) if moves else cursor, tuple(skipped)
+            )
 
     def _bulk(
         self, object_type: str, fields: FieldMap
     ) -> Iterator[tuple[list[Record], list[Skipped]]]:
-        soql = f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject}"
+        scope = fields.where()
+        soql = f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject}" + (
+            f" WHERE {scope}" if scope else ""
+        )
         with tempfile.TemporaryDirectory(prefix="syncd-bulk-") as folder:
             for path in self._client.bulk_download(fields.sobject, soql, Path(folder)):
                 with path.open(encoding="utf-8", newline="") as handle:
@@ -343,9 +411,15 @@ class SalesforceConnector(SalesforceWriter, Connector):
                     yield self._parse(object_type, part, fields)
 
     def _incremental(
-        self, object_type: str, cursor: datetime, run_started_at: datetime, seen: Seen
+        self,
+        object_type: str,
+        cursor: datetime,
+        run_started_at: datetime,
+        seen: Seen,
+        *,
+        fields: FieldMap,
+        moves: bool,
     ) -> Iterator[PullBatch]:
-        fields = self.field_map(object_type)
         since = read_from(cursor, self._settings.lookback)
         masters: dict[str, list[str]] = {}
         for records, skipped in self._deletions(object_type, fields, since, run_started_at):
@@ -360,7 +434,9 @@ class SalesforceConnector(SalesforceWriter, Connector):
             if records:
                 current = advance(current, max(r.updated_at for r in records), run_started_at)
             fresh = seen.fresh(self._with_merged(records, masters))
-            yield PullBatch(object_type, fresh, Cursor(current), tuple(skipped))
+            yield PullBatch(
+                object_type, fresh, Cursor(current if moves else cursor), tuple(skipped)
+            )
 
     def _absorbed(
         self, sobject: str, ids: list[str], known: Mapping[str, list[str]]
@@ -433,16 +509,19 @@ class SalesforceConnector(SalesforceWriter, Connector):
             return
         names = list(dict.fromkeys([*fields.vendor_names, *extra]))
         for chunk in chunks(sorted(logged), READ_CHUNK):
-            soql = f"SELECT {', '.join(names)} FROM {fields.sobject} WHERE Id IN {soql_ids(chunk)}"
+            where = fields.where(f"Id IN {soql_ids(chunk)}")
+            soql = f"SELECT {', '.join(names)} FROM {fields.sobject} WHERE {where}"
             rows = [
                 r for page in self._client.query_pages(soql, include_deleted=True) for r in page
             ]
             records, skipped = self._parse(object_type, rows, fields)
             read = {r.id for r in records}
+            # an id the recycle bin no longer holds is gone for good; where the object holds
+            # two kinds (person and business accounts) the bin alone can tell which it was
             purged = [
                 Record(object_type, record_id, {}, logged[record_id], archived=True)
                 for record_id in chunk
-                if record_id not in read
+                if record_id not in read and not fields.scope
             ]
             # a record restored from the recycle bin since is live again: not gone
             yield [r for r in records if r.archived or r.merged_into] + purged, skipped

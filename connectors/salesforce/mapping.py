@@ -60,6 +60,7 @@ VENDOR_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         },
         "contacts": {
             **_PERSON,
+            "Account.Name": "company",
             "MailingStreet": "address",
             "MailingCity": "city",
             "MailingState": "state",
@@ -105,7 +106,38 @@ VENDOR_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "owners": {"Email": "email", "FirstName": "firstname", "LastName": "lastname"},
     }
 )
-"""Salesforce field → canonical field, per object type (the connector's defaults)."""
+"""Salesforce field → canonical field, per object type (the connector's defaults). A dotted
+name is a field of the record a lookup points at (``Account.Name``: the contact's account's
+name), queried through the parent relationship and never written (see :data:`PARENTS`)."""
+
+PARENTS: Mapping[str, str] = MappingProxyType({"Account": "AccountId"})
+"""Parent relationship → the lookup field it follows: a dotted field is mapped when
+``describe`` lists the lookup."""
+
+PERSON_ACCOUNT_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "FirstName": "firstname",
+        "LastName": "lastname",
+        "PersonEmail": "email",
+        "Phone": "phone",
+        "PersonMobilePhone": "mobilephone",
+        "PersonTitle": "jobtitle",
+        "PersonMailingStreet": "address",
+        "PersonMailingCity": "city",
+        "PersonMailingState": "state",
+        "PersonMailingPostalCode": "zip",
+        "PersonMailingCountry": "country",
+        "OwnerId": "owner_id",
+        "LastActivityDate": "last_activity_at",
+        **_TIMES,
+    }
+)
+"""A person account's Account fields → canonical contact fields: a person account is pulled as
+a contact (its id the Account's), written through the Account with these names (Salesforce's
+Account reference, "Person Account fields"; a person account has no company)."""
+PERSON_INTERNAL: tuple[str, ...] = ("Id", "SystemModstamp", "IsPersonAccount", "PersonContactId")
+PERSON_SCOPE = "IsPersonAccount = true"
+BUSINESS_SCOPE = "IsPersonAccount = false"
 
 INTERNAL: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -294,6 +326,8 @@ class FieldMap:
     internal: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     closed_lead_statuses: frozenset[str] = frozenset()
+    scope: str = ""
+    """A SOQL condition every query through the map adds (person or business accounts)."""
     _by_canonical: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -329,13 +363,22 @@ class FieldMap:
         described = self.described.get(vendor)
         return described.type if described is not None else "string"
 
+    def where(self, condition: str = "") -> str:
+        """``condition`` and the map's :attr:`scope`, for a WHERE clause ("" when neither)."""
+        return " AND ".join(c for c in (condition, self.scope) if c)
+
+    def is_writable(self, vendor: str) -> bool:
+        """Whether syncd's user may update the field (a parent's field never)."""
+        described = self.described.get(vendor)
+        return "." not in vendor and described is not None and described.updateable
+
     def to_canonical(self, raw: Mapping[str, Any]) -> dict[str, str | None]:
         """A record's canonical values; every mapped field present (``None`` when empty), and
         fields ``describe`` does not list absent."""
         found: dict[str, str | None] = {}
         for vendor, canonical in self.pairs:
             found[canonical] = _read(
-                raw.get(vendor), self.type_of(vendor), canonical, self.object_type
+                _raw_value(raw, vendor), self.type_of(vendor), canonical, self.object_type
             )
         if self.object_type == "tasks" and "status" in found and "IsClosed" in self.described:
             closed = _read(raw.get("IsClosed"), "boolean", "status", "tasks") == TRUE
@@ -361,10 +404,14 @@ class FieldMap:
         out: dict[str, Any] = {}
         unknown: list[str] = []
         locked: list[str] = []
+        parents: list[str] = []
         invalid: list[str] = []
         for name, given in values.items():
             value = given
             vendor = self.vendor_name(name)
+            if "." in vendor:
+                parents.append(name)  # a field of the parent record (the account's name)
+                continue
             described = self.described.get(vendor)
             if described is None:
                 unknown.append(name)
@@ -385,6 +432,13 @@ class FieldMap:
                 WriteErrorKind.INVALID_VALUE,
                 unknown,
                 f"not written: {self.sobject} has no field {unknown} that syncd's user can see",
+            )
+        if parents:
+            raise WriteRefusedError(
+                WriteErrorKind.PERMISSION,
+                parents,
+                f"not written: {parents} of a {self.sobject} are read-only, fields of the record "
+                "it points at (its account's name): change that record",
             )
         if locked:
             raise WriteRefusedError(
@@ -415,13 +469,40 @@ class FieldMap:
             self.internal,
             (),
             self.closed_lead_statuses,
+            self.scope,
         )
 
 
+def person_map(describe: Mapping[str, Any]) -> FieldMap | None:
+    """The map of person accounts read as contacts, from the Account's ``describe``; ``None``
+    when the org has no Person Accounts (``describe`` lists no ``IsPersonAccount``)."""
+    described = {
+        d.name: d
+        for d in (Described.from_json(f) for f in describe.get("fields") or () if "name" in f)
+    }
+    if "IsPersonAccount" not in described:
+        return None
+    pairs = tuple((v, c) for v, c in PERSON_ACCOUNT_FIELDS.items() if v in described)
+    return FieldMap(
+        "contacts",
+        "Account",
+        pairs,
+        MappingProxyType(described),
+        PERSON_INTERNAL,
+        scope=PERSON_SCOPE,
+    )
+
+
 def field_map(
-    object_type: str, settings: SalesforceSettings, describe: Mapping[str, Any]
+    object_type: str,
+    settings: SalesforceSettings,
+    describe: Mapping[str, Any],
+    *,
+    scope: str = "",
 ) -> FieldMap:
-    """The map of ``object_type`` for ``settings`` and the object's ``describe`` answer."""
+    """The map of ``object_type`` for ``settings`` and the object's ``describe`` answer;
+    ``scope`` a condition its queries add (:data:`BUSINESS_SCOPE` for contacts and accounts in
+    an org with Person Accounts)."""
     described = {
         d.name: d
         for d in (Described.from_json(f) for f in describe.get("fields") or () if "name" in f)
@@ -431,8 +512,13 @@ def field_map(
     claimed = set(custom.values())
     wanted = {v: c for v, c in wanted.items() if c not in claimed}
     wanted.update(custom)
-    pairs = tuple((v, c) for v, c in wanted.items() if v in described)
-    missing = tuple(v for v in wanted if v not in described)
+
+    def listed(vendor: str) -> bool:
+        relationship, dot, _ = vendor.partition(".")
+        return PARENTS.get(relationship, "") in described if dot else vendor in described
+
+    pairs = tuple((v, c) for v, c in wanted.items() if listed(v))
+    missing = tuple(v for v in wanted if not listed(v))
     return FieldMap(
         object_type,
         SOBJECTS[object_type],
@@ -441,7 +527,19 @@ def field_map(
         INTERNAL[object_type],
         missing,
         frozenset(settings.closed_lead_statuses),
+        scope,
     )
+
+
+def _raw_value(raw: Mapping[str, Any], vendor: str) -> Any:
+    """A field's value in a query's JSON or a Bulk CSV row; a parent's field (``Account.Name``)
+    nests in JSON (``"Account": {"attributes": ..., "Name": ...}`` or ``null``) and is a column
+    of its own in CSV."""
+    if "." not in vendor or vendor in raw:
+        return raw.get(vendor)
+    relationship, _, name = vendor.partition(".")
+    parent = raw.get(relationship)
+    return parent.get(name) if isinstance(parent, Mapping) else None
 
 
 def _associations(object_type: str, raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

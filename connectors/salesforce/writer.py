@@ -18,9 +18,10 @@ Every method takes and gives canonical names and values; the source's field maps
   marker in ``Description``. An owner Salesforce refuses (inactive) falls back the same way.
   Before a resend after an attempt that may have landed, the records' tasks are read and those
   whose marker is there are settled as created.
-* ``merge``: the SOAP ``merge()``; when it fails, the two ids are read, and if both resolve to
-  one record the merge had happened already (ok, ``already``). Merges cannot be undone: the
-  result says so (``response["undoable"]`` false).
+* ``merge`` / ``merge_group``: the SOAP ``merge()``, one request of a master and up to two
+  records (``max_merged_per_call`` 2); when it fails, each merged id is read with the master,
+  and if both resolve to one record that merge had happened already (ok, ``already``). Merges
+  cannot be undone: the result says so (``response["undoable"]`` false).
 * ``archive``: ``DELETE composite/sobjects?ids=...``; a record deleted already is ok.
 """
 
@@ -62,6 +63,8 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 READ_CHUNK = 200
 """Ids per ``IN`` list: 200 18-character ids keep a query's URL well under limits."""
+ACCOUNT_PREFIX = "001"
+"""Key prefix of an Account id: a contact with one is a person account."""
 MAX_HOPS = 5
 """How many ``MasterRecordId`` links a read follows (a master merged again since)."""
 
@@ -108,9 +111,11 @@ class SalesforceWriter(Writer):
         *,
         retry: RetrySettings,
         sleep: Callable[[float], None] = time.sleep,
+        people: Callable[[], FieldMap | None] = lambda: None,
     ) -> None:
         self._client = client
         self._maps = maps
+        self._people = people
         self._retry = retry
         self._sleep = sleep
         self._task_creators: dict[str, str] = {}
@@ -121,8 +126,20 @@ class SalesforceWriter(Writer):
 
     # ------------------------------------------------------------------ reads
 
+    def _map_of(self, object_type: str, record_id: str) -> FieldMap:
+        """The field map a record is read and written through: a person account's (its id an
+        Account's) for a contact that is one, else the object type's."""
+        if object_type == "contacts" and record_id[:3] == ACCOUNT_PREFIX:
+            people = self._people()
+            if people is not None:
+                return people
+        return self._maps(object_type)
+
     def _select(self, fields: FieldMap, where: str, *, deleted: bool = False) -> list[Any]:
-        soql = f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject} WHERE {where}"
+        soql = (
+            f"SELECT {', '.join(fields.vendor_names)} FROM {fields.sobject} "
+            f"WHERE {fields.where(where)}"
+        )
         return [r for page in self._client.query_pages(soql, include_deleted=deleted) for r in page]
 
     def _records(self, object_type: str, fields: FieldMap, raws: Iterable[Any]) -> list[Record]:
@@ -145,7 +162,22 @@ class SalesforceWriter(Writer):
         associations: Sequence[str] = (),
     ) -> dict[str, Record | None]:
         _check_type(object_type)
-        fields = self._maps(object_type).subset(properties)
+        groups: dict[str, tuple[FieldMap, list[str]]] = {}
+        for record_id in dict.fromkeys(ids):
+            fields = self._map_of(object_type, record_id)
+            groups.setdefault(fields.sobject, (fields, []))[1].append(record_id)
+        found: dict[str, Record | None] = {}
+        for fields, part in groups.values():
+            found.update(self._read(object_type, fields.subset(properties), part))
+        found = {i: found[i] for i in dict.fromkeys(ids)}
+        if associations:
+            found = self._with_associations(object_type, found, associations)
+        return found
+
+    def _read(
+        self, object_type: str, fields: FieldMap, ids: Sequence[str]
+    ) -> dict[str, Record | None]:
+        """:meth:`read` of ``ids`` through one field map (one object)."""
         asked = {i: full_id(i) for i in dict.fromkeys(ids)}
         live: dict[str, Record] = {}
         wanted = sorted({f for f in asked.values() if f is not None})
@@ -155,7 +187,7 @@ class SalesforceWriter(Writer):
                 if not record.archived:
                     live[record.id] = record
         missing = [i for i in wanted if i not in live]
-        masters = self._masters(object_type, missing) if object_type in MERGEABLE else {}
+        masters = self._masters(fields.sobject, missing) if object_type in MERGEABLE else {}
         survivors = sorted({m for m in masters.values() if m not in live})
         for chunk in chunks(survivors, READ_CHUNK):
             where = f"Id IN {soql_ids(chunk)}"
@@ -169,14 +201,11 @@ class SalesforceWriter(Writer):
                 continue
             survivor = full if full in live else masters.get(full)
             found[given] = live.get(survivor) if survivor is not None else None
-        if associations:
-            found = self._with_associations(object_type, found, associations)
         return found
 
-    def _masters(self, object_type: str, ids: Sequence[str]) -> dict[str, str]:
+    def _masters(self, sobject: str, ids: Sequence[str]) -> dict[str, str]:
         """The live master of each id the recycle bin holds as merged (``MasterRecordId``,
         followed for up to :data:`MAX_HOPS` merges)."""
-        sobject = SOBJECTS[object_type]
         links: dict[str, str] = {}
         pending = list(ids)
         for _ in range(MAX_HOPS):
@@ -231,7 +260,6 @@ class SalesforceWriter(Writer):
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         if object_type not in RELATION:
             raise ConfigError(f"a Salesforce task cannot be related to {object_type!r}")
-        relation = RELATION[object_type]
         fields = self._maps("tasks").subset(TASK_FIELDS)
         asked = {i: full_id(i) for i in dict.fromkeys(record_ids)}
         by_record: dict[str, list[Record]] = {i: [] for i in asked}
@@ -239,8 +267,29 @@ class SalesforceWriter(Writer):
         for given, full in asked.items():
             if full is not None:
                 by_full.setdefault(full, []).append(given)
+        by_relation: dict[str, list[str]] = {}
+        for full in sorted(by_full):
+            by_relation.setdefault(_relation(object_type, full), []).append(full)
+        for relation, fulls in by_relation.items():
+            self._tasks_by(
+                object_type, relation, fulls, by_full=by_full, fields=fields, by_record=by_record
+            )
+        return by_record
+
+    def _tasks_by(
+        self,
+        object_type: str,
+        relation: str,
+        fulls: Sequence[str],
+        *,
+        by_full: Mapping[str, Sequence[str]],
+        fields: FieldMap,
+        by_record: dict[str, list[Record]],
+    ) -> None:
+        """The tasks whose ``relation`` (``WhoId``, ``WhatId``) is one of ``fulls``, into
+        ``by_record`` by the ids asked for."""
         names = list(dict.fromkeys([*fields.vendor_names, relation, "CreatedById"]))
-        for chunk in chunks(sorted(by_full), READ_CHUNK):
+        for chunk in chunks(list(fulls), READ_CHUNK):
             soql = (
                 f"SELECT {', '.join(names)} FROM Task WHERE {relation} IN {soql_ids(chunk)} "
                 "ORDER BY CreatedDate, Id"
@@ -253,7 +302,6 @@ class SalesforceWriter(Writer):
                     holder = full_id(str(raw.get(relation) or ""))
                     for given in by_full.get(holder or "", []):
                         by_record[given].append(replace(task, associations={object_type: (given,)}))
-        return by_record
 
     def is_task_of(self, task: Record, key: str) -> bool:
         """See :meth:`Writer.is_task_of`: the ``[syncd:KEY]`` marker in the task's
@@ -268,7 +316,6 @@ class SalesforceWriter(Writer):
     def update(self, object_type: str, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         _check_type(object_type)
         fields = self._maps(object_type)
-        sobject = SOBJECTS[object_type]
         settled: dict[str, WriteResult] = {}
         records: dict[str, dict[str, Any]] = {}
         for write in writes:
@@ -281,8 +328,11 @@ class SalesforceWriter(Writer):
                     error_kind=WriteErrorKind.NOT_FOUND,
                 )
                 continue
+            # a person account's contact fields are written through its Account, by their
+            # Person* names
+            own = self._map_of(object_type, full)
             try:
-                vendor = fields.to_vendor(write.properties)
+                vendor = own.to_vendor(write.properties)
             except WriteRefusedError as refused:
                 settled[write.key] = WriteResult(
                     write.key,
@@ -292,7 +342,7 @@ class SalesforceWriter(Writer):
                     fields=refused.fields,
                 )
                 continue
-            records[write.key] = {"attributes": {"type": sobject}, "id": full, **vendor}
+            records[write.key] = {"attributes": {"type": own.sobject}, "id": full, **vendor}
         sendable = [w for w in writes if w.key in records]
         for chunk in _unique_id_chunks(sendable):
             settled.update(self._send_updates(object_type, fields, chunk, records))
@@ -365,7 +415,15 @@ class SalesforceWriter(Writer):
             for w, a in refused
             if record_error(a.get("errors") or [])[0] is WriteErrorKind.NOT_FOUND
         ]
-        masters = self._masters(object_type, gone) if gone and object_type in MERGEABLE else {}
+        masters: dict[str, str] = {}
+        if gone and object_type in MERGEABLE:
+            for sobject in sorted({self._map_of(object_type, i).sobject for i in gone}):
+                masters.update(
+                    self._masters(
+                        sobject,
+                        [i for i in gone if self._map_of(object_type, i).sobject == sobject],
+                    )
+                )
         results: dict[str, WriteResult] = {}
         for write, answer in refused:
             errors = answer.get("errors") or []
@@ -421,7 +479,11 @@ class SalesforceWriter(Writer):
                     fields=refused.fields,
                 )
                 continue
-            records[write.key] = task_record(write, vendor)
+            record = task_record(write, vendor)
+            if _relation(write.object_type, write.record_id) != RELATION[write.object_type]:
+                # a person account's task: related to the Account (WhatId takes one)
+                record["WhatId"] = record.pop(RELATION[write.object_type])
+            records[write.key] = record
             valid.append(write)
         for chunk in chunks(valid):
             settled.update(self._send_tasks(chunk, records))
@@ -513,76 +575,135 @@ class SalesforceWriter(Writer):
 
     # ------------------------------------------------------------------ merges and archives
 
+    max_merged_per_call = soap_merge.MAX_MERGED
+
     def merge(self, object_type: str, primary_id: str, merged_id: str, key: str) -> WriteResult:
+        return self.merge_group(object_type, primary_id, [merged_id], [key])[0]
+
+    def merge_group(
+        self, object_type: str, primary_id: str, merged_ids: Sequence[str], keys: Sequence[str]
+    ) -> list[WriteResult]:
+        """One ``MergeRequest``: the master and one or two records (see
+        :meth:`Writer.merge_group`). Salesforce answers one ``MergeResult`` for the request,
+        a success or errors for all its records at once (one transaction); when it fails or
+        its answer is lost, each id merged already into the master since is ok (``already``)
+        and the others fail with the error."""
+        if len(merged_ids) != len(keys):
+            raise ValueError("merge_group needs one key per merged id")
+        if not 1 <= len(merged_ids) <= self.max_merged_per_call:
+            raise ValueError(f"at most {self.max_merged_per_call} records per merge call")
         if object_type not in MERGEABLE:
-            return WriteResult(
-                key,
-                ok=False,
-                error=f"Salesforce cannot merge {object_type} (only leads, contacts, accounts)",
-                error_kind=WriteErrorKind.OTHER,
+            return [
+                WriteResult(
+                    k,
+                    ok=False,
+                    error=f"Salesforce cannot merge {object_type} (only leads, contacts, accounts)",
+                    error_kind=WriteErrorKind.OTHER,
+                )
+                for k in keys
+            ]
+        primary, merged = full_id(primary_id), [full_id(i) for i in merged_ids]
+        if primary is None or any(m is None for m in merged):
+            return [
+                WriteResult(
+                    k,
+                    ok=False,
+                    error="not merged: an id is no Salesforce id",
+                    error_kind=WriteErrorKind.NOT_FOUND,
+                )
+                for k in keys
+            ]
+        sobject = self._map_of(object_type, primary).sobject
+        apart = {
+            k: self._not_mergeable(k, primary, m)
+            for m, k in zip(merged, keys, strict=True)
+            if m is not None and self._map_of(object_type, m).sobject != sobject
+        }
+        if apart:
+            together = [
+                (m, k)
+                for m, k in zip(merged, keys, strict=True)
+                if m is not None and k not in apart
+            ]
+            sent = (
+                self.merge_group(
+                    object_type, primary, [m for m, _ in together], [k for _, k in together]
+                )
+                if together
+                else []
             )
-        primary, merged = full_id(primary_id), full_id(merged_id)
-        if primary is None or merged is None:
-            return WriteResult(
-                key,
-                ok=False,
-                error="not merged: an id is no Salesforce id",
-                error_kind=WriteErrorKind.NOT_FOUND,
-            )
-        envelope = soap_merge.envelope(SOBJECTS[object_type], primary, [merged])
+            done = {**apart, **{r.key: r for r in sent}}
+            return [done[k] for k in keys]
+        ids = [m for m in merged if m is not None]
+        envelope = soap_merge.envelope(sobject, primary, ids)
         try:
             body = self._client.soap("merge", envelope)
             answer = soap_merge.outcome(body)
         except SourceFatalError:
             raise
         except (SyncdError, ValueError) as exc:
-            already = self.merged_already(object_type, primary, merged)
-            if already is not None:
-                return WriteResult(
-                    key,
-                    ok=True,
-                    remote_id=already,
-                    already=True,
-                    response=audit(None, None, {"undoable": False}),
-                )
             error = exc if isinstance(exc, SyncdError) else SyncdError(str(exc))
-            return _failed(key, error)
+            return [
+                self._already(object_type, primary, m, k, audit(None, None, {"undoable": False}))
+                or _failed(k, error)
+                for m, k in zip(ids, keys, strict=True)
+            ]
         if answer.success:
-            return WriteResult(
-                key,
-                ok=True,
-                remote_id=answer.master_id or primary,
-                response=audit(
-                    200,
-                    None,
-                    {
-                        "undoable": False,
-                        "mergedRecordIds": list(answer.merged_ids),
-                        "updatedRelatedIds": len(answer.updated_related_ids),
-                    },
-                ),
+            response = audit(
+                200,
+                None,
+                {
+                    "undoable": False,
+                    "mergedRecordIds": list(answer.merged_ids),
+                    "updatedRelatedIds": len(answer.updated_related_ids),
+                },
             )
-        already = self.merged_already(object_type, primary, merged)
-        if already is not None:
-            code = str(answer.errors[0].get("statusCode")) if answer.errors else None
-            return WriteResult(
-                key,
-                ok=True,
-                remote_id=already,
-                already=True,
-                response=audit(200, code, {"undoable": False}),
-            )
+            return [
+                WriteResult(k, ok=True, remote_id=answer.master_id or primary, response=response)
+                for k in keys
+            ]
+        code = str(answer.errors[0].get("statusCode")) if answer.errors else None
         kind, names, message, retriable = record_error(list(answer.errors))
         fields = self._maps(object_type)
+        results: list[WriteResult] = []
+        for merged_id, key in zip(ids, keys, strict=True):
+            already = self._already(
+                object_type, primary, merged_id, key, audit(200, code, {"undoable": False})
+            )
+            results.append(
+                already
+                or WriteResult(
+                    key,
+                    ok=False,
+                    error=message,
+                    retriable=retriable,
+                    error_kind=kind,
+                    fields=tuple(fields.canonical_name(n) for n in names),
+                    response=audit(200, code),
+                )
+            )
+        return results
+
+    @staticmethod
+    def _not_mergeable(key: str, primary: str, merged: str) -> WriteResult:
+        """A person account and a business contact: Salesforce merges neither into the other
+        (a person account merges with person accounts only, as accounts)."""
         return WriteResult(
             key,
             ok=False,
-            error=message,
-            retriable=retriable,
-            error_kind=kind,
-            fields=tuple(fields.canonical_name(n) for n in names),
-            response=audit(200, str(answer.errors[0].get("statusCode")) if answer.errors else None),
+            error=f"not merged: {primary} and {merged} are a person account and a business "
+            "contact, which Salesforce never merges; a person decides",
+            error_kind=WriteErrorKind.NOT_MERGEABLE,
         )
+
+    def _already(
+        self, object_type: str, primary: str, merged: str, key: str, response: Mapping[str, Any]
+    ) -> WriteResult | None:
+        """An ok ``already`` result when ``merged`` resolves to ``primary``'s record now."""
+        survivor = self.merged_already(object_type, primary, merged)
+        if survivor is None:
+            return None
+        return WriteResult(key, ok=True, remote_id=survivor, already=True, response=response)
 
     def archive(
         self, object_type: str, ids: Sequence[str], keys: Sequence[str]
@@ -638,6 +759,14 @@ class SalesforceWriter(Writer):
             for _, key in chunk[len(answers) :]:
                 settled[key] = _failed(key, SyncdError("Salesforce answered no result"))
         return [settled[key] for key in keys]
+
+
+def _relation(object_type: str, record_id: str) -> str:
+    """The Task field that points at ``record_id``: a person account (a contact whose id is an
+    Account's) is a task's ``WhatId``."""
+    if object_type == "contacts" and record_id[:3] == ACCOUNT_PREFIX:
+        return "WhatId"
+    return RELATION[object_type]
 
 
 def _check_type(object_type: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from sandbox.http.wire import Request, Response
 from sandbox.salesforce.ids import PREFIXES, make_id
 from sandbox.salesforce.records import csv_value, sf_datetime
-from sandbox.salesforce.rest import parse_soql, select
+from sandbox.salesforce.rest import parse_soql, select, selected_value
 from sandbox.salesforce.schema import API_VERSION
 from sandbox.salesforce.store import SalesforceState
 from sandbox.salesforce.wire import SalesforceError, bad_request, not_found
@@ -51,7 +51,7 @@ def create(state: SalesforceState, request: Request, params: Params) -> Response
         raise bad_request("API_ERROR", "Aggregate queries are not supported by Bulk API 2.0")
     records = select(state, query, include_deleted=operation == "queryAll")
     rows = [
-        [csv_value(record.row(query.sobject).get(ref.name.lower())) for ref in query.fields]
+        [csv_value(selected_value(state, record, ref)) for ref in query.fields]
         for record in records
     ]
     number = len(state.bulk_jobs) + 1
@@ -70,7 +70,7 @@ def create(state: SalesforceState, request: Request, params: Params) -> Response
         "apiVersion": float(API_VERSION),
         "lineEnding": "LF",
         "columnDelimiter": "COMMA",
-        "_header": [ref.name for ref in query.fields],
+        "_header": [ref.path for ref in query.fields],  # Account.Name for a parent's field
         "_rows": rows,
         "_polls": state.bulk_polls,
     }

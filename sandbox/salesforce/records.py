@@ -54,6 +54,9 @@ class StoredRecord:
     def row(self, schema: SObjectType) -> dict[str, Any]:
         """Every field's typed value by lower-case API name (what SOQL filters and sorts)."""
         values = {f.name.lower(): self.values.get(f.name) for f in schema.fields}
+        for f in schema.fields:  # a checkbox is never null in Salesforce: false until set
+            if f.type == "boolean" and values[f.name.lower()] is None:
+                values[f.name.lower()] = False
         values.update(
             {
                 "id": self.id,

@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.http.wire import Request, Response
 from sandbox.salesforce import soql
 from sandbox.salesforce.ids import PREFIXES, normalize
-from sandbox.salesforce.records import attributes, render, sf_datetime
+from sandbox.salesforce.records import attributes, json_value, render, sf_datetime
 from sandbox.salesforce.schema import API_VERSION, OBJECTS, SObjectType, sobject
 from sandbox.salesforce.store import DELETED_LOG_DAYS, ORG_ID, RecordError, SalesforceState
 from sandbox.salesforce.wire import SalesforceError, bad_request, not_found
@@ -51,6 +51,43 @@ def select(state: SalesforceState, query: soql.Query, *, include_deleted: bool) 
         row["__record__"] = record
         rows.append(row)
     return [row["__record__"] for row in soql.run(query, rows)]
+
+
+def parent_of(state: SalesforceState, record: Any, ref: soql.FieldRef) -> Any:
+    """The live record the lookup of ``ref`` (a relationship path) points at, or None."""
+    assert ref.via is not None
+    assert ref.target is not None
+    pointed = record.values.get(ref.via)
+    return state.live(ref.target, str(pointed)) if pointed else None
+
+
+def selected_value(state: SalesforceState, record: Any, ref: soql.FieldRef) -> Any:
+    """The typed value of one selected field of ``record`` (a parent's field for a path)."""
+    if ref.relationship is None:
+        return record.row(OBJECTS[record.sobject]).get(ref.name.lower())
+    parent = parent_of(state, record, ref)
+    return None if parent is None else parent.row(OBJECTS[parent.sobject]).get(ref.name.lower())
+
+
+def render_selected(state: SalesforceState, record: Any, query: soql.Query) -> dict[str, Any]:
+    """A record as a query answers it: ``attributes``, then the fields selected, in order; a
+    parent relationship's fields nest in an object of its own with its ``attributes``
+    (``"Account": {"attributes": {...}, "Name": "..."}``), ``null`` when the lookup is empty."""
+    row = record.row(query.sobject)
+    out: dict[str, Any] = {"attributes": attributes(record.sobject, record.id)}
+    for ref in query.fields:
+        if ref.relationship is None:
+            out[ref.name] = json_value(row.get(ref.name.lower()))
+            continue
+        if ref.relationship not in out:
+            parent = parent_of(state, record, ref)
+            out[ref.relationship] = (
+                None if parent is None else {"attributes": attributes(parent.sobject, parent.id)}
+            )
+        nested = out[ref.relationship]
+        if nested is not None:
+            nested[ref.name] = json_value(selected_value(state, record, ref))
+    return out
 
 
 # -- query ----------------------------------------------------------------------------------------
@@ -101,8 +138,7 @@ def _run_query(
     records = select(state, query, include_deleted=include_deleted)
     if query.count:
         return Response(200, {"totalSize": len(records), "done": True, "records": []})
-    fields = [ref.field for ref in query.fields]
-    rows = [render(record, query.sobject, fields) for record in records]
+    rows = [render_selected(state, record, query) for record in records]
     endpoint = "queryAll" if include_deleted else "query"
     batch = _batch_size(state, request)
     body = _page(

@@ -10,7 +10,9 @@ multi-select picklist on Lead and Contact, holding the generator's tags with the
 synonyms as inactive values (invented: a custom field as an org would add it).
 
 A field that field-level security hides is absent from ``describe`` and from queries
-(``SalesforceState.hidden_fields``), as in Salesforce.
+(``SalesforceState.hidden_fields``), as in Salesforce; so are the Person Account fields
+(:data:`PERSON_ACCOUNT_FIELDS`) unless the org has Person Accounts enabled
+(``SalesforceState.person_accounts``).
 """
 
 from __future__ import annotations
@@ -278,6 +280,45 @@ LEAD = SObjectType(
     mergeable=True,
 )
 
+
+def _person_account() -> tuple[Field, ...]:
+    """Account fields of an org with Person Accounts enabled: the person's fields, read and
+    written through the Account (Salesforce's Account reference, "Person Account fields")."""
+    return (
+        Field("IsPersonAccount", "boolean", "Is Person Account", nillable=False, **_RO),
+        Field("PersonContactId", "reference", "Person Contact ID", 18, reference_to=("Contact",),
+              **_RO),
+        Field("FirstName", "string", "First Name", 40),
+        Field("LastName", "string", "Last Name", 80),
+        Field("PersonTitle", "string", "Title", 80),
+        Field("PersonEmail", "email", "Email", 80),
+        Field("PersonMobilePhone", "phone", "Mobile", 40),
+        *_address("PersonMailing", "Mailing"),
+    )  # fmt: skip
+
+
+PERSON_ACCOUNT_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "Account": frozenset(f.name for f in _person_account()),
+    "Contact": frozenset({"IsPersonAccount"}),
+}
+"""Fields that exist only in an org with Person Accounts enabled (hidden otherwise)."""
+
+PERSON_CONTACT: Final[dict[str, str]] = {
+    "FirstName": "FirstName",
+    "LastName": "LastName",
+    "PersonTitle": "Title",
+    "PersonEmail": "Email",
+    "PersonMobilePhone": "MobilePhone",
+    "Phone": "Phone",
+    "PersonMailingStreet": "MailingStreet",
+    "PersonMailingCity": "MailingCity",
+    "PersonMailingState": "MailingState",
+    "PersonMailingPostalCode": "MailingPostalCode",
+    "PersonMailingCountry": "MailingCountry",
+    "OwnerId": "OwnerId",
+}
+"""A person account's field → its person contact's field, which mirrors it."""
+
 CONTACT = SObjectType(
     "Contact",
     "Contact",
@@ -297,6 +338,7 @@ CONTACT = SObjectType(
         Field("Description", "textarea", "Contact Description", 32000),
         Field("LastActivityDate", "date", "Last Activity", **_RO),
         _tags(),
+        Field("IsPersonAccount", "boolean", "Is Person Account", nillable=False, **_RO),
     ),
     mergeable=True,
 )
@@ -314,6 +356,7 @@ ACCOUNT = SObjectType(
         Field("Industry", "picklist", "Industry", 255, picklist=_picks(*INDUSTRIES)),
         Field("Description", "textarea", "Account Description", 32000),
         Field("LastActivityDate", "date", "Last Activity", **_RO),
+        *_person_account(),
     ),
     mergeable=True,
 )

@@ -15,6 +15,10 @@ names; this module reads it as Salesforce would store it:
   a few leads are converted already; ``LastName`` and ``Company`` are required, so a missing one
   becomes ``[not provided]`` as Web-to-Lead writes it. E-mail capitals and padding stay (the
   messy data is the point);
+- in an org with Person Accounts enabled (``SalesforceState.person_accounts``), a third of the
+  people without a company (whole duplicate clusters at a time) → person accounts (an
+  ``Account`` with the person's ``FirstName``, ``LastName``, ``PersonEmail``... and its person
+  ``Contact``); their ids and clusters are listed under ``PersonAccount``;
 - deals → ``Opportunity`` (stages mapped to the standard sales process, ``AccountId``);
 - tasks → ``Task`` (``WhoId`` the contact or lead, ``WhatId`` the opportunity or account unless
   the who is a lead, statuses and priorities mapped).
@@ -179,6 +183,25 @@ def _lead_ids(dataset: _Dataset) -> set[str]:
     return leads
 
 
+def _person_ids(dataset: _Dataset, leads: set[str]) -> set[str]:
+    """The generated contacts that become person accounts in an org with Person Accounts
+    enabled: a third of the duplicate clusters (and lone contacts) whose people have no company,
+    the first record deciding for its whole cluster, so that a cluster is all person accounts
+    or none (Salesforce merges person accounts only with person accounts)."""
+    contacts = {c.id: c for c in dataset.objects.get("contacts", [])}
+    clusters = dataset.truth.duplicate_clusters.get("contacts", [])
+    in_cluster: dict[str, list[str]] = {i: cluster for cluster in clusters for i in cluster}
+    people: set[str] = set()
+    for contact_id in contacts:
+        cluster = in_cluster.get(contact_id, [contact_id])
+        alone = all(
+            not contacts[m].associations.get("companies") and m not in leads for m in cluster
+        )
+        if alone and zlib.crc32(cluster[0].encode()) % 3 == 0:
+            people.add(contact_id)
+    return people
+
+
 def seed_state(state: SalesforceState, dataset: _Dataset) -> Seeded:
     """Load the Salesforce view of ``dataset`` into ``state`` (see the module docstring)."""
     ids: dict[str, str] = {}
@@ -196,6 +219,7 @@ def seed_state(state: SalesforceState, dataset: _Dataset) -> Seeded:
             objects[str(owner["id"])] = "User"
         queue = state.add_queue("Unassigned leads")
         leads = _lead_ids(dataset)
+        people = _person_ids(dataset, leads) if state.person_accounts else set()
 
         def owner_of(props: Mapping[str, str | None]) -> str | None:
             return ids.get(props.get("hubspot_owner_id") or "")
@@ -245,6 +269,28 @@ def seed_state(state: SalesforceState, dataset: _Dataset) -> Seeded:
                 if zlib.crc32(contact.id.encode()) % 20 == 0:
                     values["OwnerId"] = queue  # a lead no one picked up yet
                 _add(state, "Lead", obj=contact, values=values, ids=ids, objects=objects)
+            elif contact.id in people:
+                values = {
+                    "FirstName": p.get("firstname"),
+                    "LastName": p.get("lastname") or NOT_PROVIDED,
+                    "PersonEmail": p.get("email"),
+                    "Phone": p.get("phone"),
+                    "PersonMobilePhone": p.get("mobilephone"),
+                    "PersonTitle": p.get("jobtitle"),
+                    "PersonMailingStreet": p.get("address"),
+                    "PersonMailingCity": p.get("city"),
+                    "PersonMailingState": p.get("state"),
+                    "PersonMailingPostalCode": p.get("zip"),
+                    "PersonMailingCountry": p.get("country"),
+                    "OwnerId": owner_of(p) or state.api_user_id,
+                }
+                ids[contact.id] = state.create_person_account(
+                    values,
+                    created_at=contact.created_at,
+                    modified_at=contact.updated_at,
+                    by=values["OwnerId"] if str(values["OwnerId"]).startswith("005") else None,
+                )
+                objects[contact.id] = "PersonAccount"
             else:
                 company_ids = contact.associations.get("companies") or []
                 values = {
@@ -324,7 +370,12 @@ def _add(
 def _clusters(
     dataset: _Dataset, ids: Mapping[str, str], objects: Mapping[str, str]
 ) -> tuple[dict[str, list[list[str]]], list[list[str]]]:
-    found: dict[str, list[list[str]]] = {"Contact": [], "Lead": [], "Account": []}
+    found: dict[str, list[list[str]]] = {
+        "Contact": [],
+        "Lead": [],
+        "Account": [],
+        "PersonAccount": [],
+    }
     straddling: list[list[str]] = []
     for kind in ("contacts", "companies"):
         for cluster in dataset.truth.duplicate_clusters.get(kind, []):

@@ -106,6 +106,7 @@ def serve_forever(
     username: str = "sandbox",
     password: str = "sandbox",
     security_token: str = "sandbox",
+    person_accounts: bool = False,
 ) -> None:
     """Seed a sandbox org from the data generator and serve it over HTTPS until interrupted
     (CLI entry).
@@ -114,7 +115,8 @@ def serve_forever(
     written to ``ca_file`` when given. Logins take ``username`` and ``password`` +
     ``security_token``. Faults as :func:`sandbox.hubspot.serve_forever` takes them (statuses
     of :class:`~sandbox.salesforce.faults.SalesforceFaults`); ``daily_limit`` is API requests per
-    rolling 24 h (None or 0: not enforced). Prints the base URL and the CA's path once listening.
+    rolling 24 h (None or 0: not enforced); ``person_accounts`` enables Person Accounts and seeds
+    some. Prints the base URL and the CA's path once listening.
     The clock is the wall clock, settable forward through ``POST /_sandbox/clock``. Raises
     ValueError for bad fault settings, ``OSError`` (before generating data) when the port cannot
     be bound.
@@ -133,7 +135,9 @@ def serve_forever(
         generator = importlib.import_module("sandbox.generator")
         seeding = importlib.import_module("sandbox.salesforce.seed")
         dataset = generator.generate(records=records, seed=seed, now=wall())
-        state = SalesforceState(wall, daily_limit=daily_limit or None, **credentials)
+        state = SalesforceState(
+            wall, daily_limit=daily_limit or None, person_accounts=person_accounts, **credentials
+        )
         seeding.seed_state(state, dataset)
         state.faults = faults
         sandbox.state = state

@@ -4,7 +4,8 @@ Grammar (keywords in any case)::
 
     query      := SELECT select FROM object [WHERE condition] [ORDER BY order {, order}]
                   [LIMIT integer] [OFFSET integer]
-    select     := COUNT() | field {, field}
+    select     := COUNT() | path {, path}
+    path       := field | relationship . field   (one parent lookup: Account.Name, Owner.Name)
     condition  := term {AND term} | term {OR term}      (AND and OR mixed only in parentheses)
     term       := NOT term | ( condition ) | field op value | field [NOT] IN ( value {, value} )
                 | field LIKE string | field INCLUDES|EXCLUDES ( string {, string} )
@@ -88,9 +89,21 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class FieldRef:
+    """A field as a query names it: one of the object's own, or (``relationship`` set) a
+    field of the record a lookup points at (``Account.Name``: ``via`` ``AccountId``,
+    ``target`` ``Account``, ``name`` and ``field`` those of ``Name`` on Account)."""
+
     name: str
     column: int
     field: Field
+    relationship: str | None = None
+    via: str | None = None
+    target: str | None = None
+
+    @property
+    def path(self) -> str:
+        """How answers name it: ``Name``, or ``Account.Name``."""
+        return self.name if self.relationship is None else f"{self.relationship}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,17 +272,17 @@ class _Parser:
                 object_token.column,
             )
         self.sobject = found
-        fields = tuple(self.field_ref(t) for t in names)
+        fields = tuple(self.field_ref(t, parents=True) for t in names)
         seen: set[str] = set()
         for ref in fields:
-            if ref.field.name in seen:
+            if ref.path.lower() in seen:
                 raise SoqlError(
                     "INVALID_FIELD",
-                    f"duplicate field selected: {ref.field.name}",
+                    f"duplicate field selected: {ref.path}",
                     self.text,
                     ref.column,
                 )
-            seen.add(ref.field.name)
+            seen.add(ref.path.lower())
         where = self.condition() if self.keyword("WHERE") else None
         order: list[Order] = []
         if self.keyword("ORDER", "BY"):
@@ -283,7 +296,7 @@ class _Parser:
         return Query(self.text, found, fields, count, where, tuple(order), limit, offset)
 
     def identifier(self) -> Token:
-        """A name, or a dotted path (``Account.Name``: a relationship, refused by
+        """A name, or a dotted path (``Account.Name``: a parent relationship, see
         :meth:`field_ref`)."""
         token = self.take()
         if token.kind != "ident":
@@ -305,28 +318,66 @@ class _Parser:
             )
         return value
 
-    def field_ref(self, token: Token) -> FieldRef:
+    def field_ref(self, token: Token, *, parents: bool = False) -> FieldRef:
+        """The field ``token`` names. With ``parents`` (the SELECT list) a path of one parent
+        relationship and a field of its object (``Account.Name``, ``Owner.Name``) is taken;
+        an unknown relationship is refused as Salesforce refuses it (``INVALID_FIELD``,
+        "Didn't understand relationship 'X' in field path..."). Relationships in WHERE and
+        ORDER BY, paths of two relationships and polymorphic ones (``Who``, ``What``) are
+        refused too: invented, the sandbox does not emulate them (Salesforce takes them)."""
         assert self.sobject is not None
-        if "." in token.text:
+        if "." not in token.text:
+            return self._own(self.sobject, token.text, token.column)
+        relationship, _, rest = token.text.partition(".")
+        via = next(
+            (
+                f
+                for f in self.sobject.fields
+                if f.relationship_name is not None
+                and f.relationship_name.lower() == relationship.lower()
+                and not self.hidden(self.sobject.name, f.name)
+            ),
+            None,
+        )
+        if via is None:
             raise SoqlError(
                 "INVALID_FIELD",
-                f"Didn't understand relationship '{token.text.split('.')[0]}' in field path. "
-                "(sandbox: relationship queries are not emulated)",
+                f"Didn't understand relationship '{relationship}' in field path. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after the "
+                "custom relationship name. Please reference your WSDL or the describe call for "
+                "the appropriate names.",
                 self.text,
                 token.column,
             )
-        found = self.sobject.field(token.text)
-        if found is None or self.hidden(self.sobject.name, found.name):
+        targets = via.reference_to or (("User",) if via.name == "OwnerId" else ())
+        if not parents or "." in rest or len(targets) != 1 or sobject(targets[0]) is None:
             raise SoqlError(
                 "INVALID_FIELD",
-                f"No such column '{token.text}' on entity '{self.sobject.name}'. If you are "
+                f"Didn't understand relationship '{relationship}' in field path. "
+                "(sandbox: only one parent relationship to one object, in SELECT, is emulated)",
+                self.text,
+                token.column,
+            )
+        target = sobject(targets[0])
+        assert target is not None
+        own = self._own(target, rest, token.column)
+        return FieldRef(
+            own.name, token.column, own.field, str(via.relationship_name), via.name, target.name
+        )
+
+    def _own(self, of: SObjectType, name: str, column: int) -> FieldRef:
+        found = of.field(name)
+        if found is None or self.hidden(of.name, found.name):
+            raise SoqlError(
+                "INVALID_FIELD",
+                f"No such column '{name}' on entity '{of.name}'. If you are "
                 "attempting to use a custom field, be sure to append the '__c' after the custom "
                 "field name. Please reference your WSDL or the describe call for the appropriate "
                 "names.",
                 self.text,
-                token.column,
+                column,
             )
-        return FieldRef(found.name, token.column, found)
+        return FieldRef(found.name, column, found)
 
     def order(self) -> Order:
         ref = self.field_ref(self.identifier())

@@ -22,7 +22,13 @@ from sandbox.http.faults import FaultPolicy
 from sandbox.http.stats import TrafficStats
 from sandbox.salesforce.ids import PREFIXES, make_id, normalize
 from sandbox.salesforce.records import StoredRecord, to_second
-from sandbox.salesforce.schema import OBJECTS, Field, SObjectType
+from sandbox.salesforce.schema import (
+    OBJECTS,
+    PERSON_ACCOUNT_FIELDS,
+    PERSON_CONTACT,
+    Field,
+    SObjectType,
+)
 
 Clock = Callable[[], datetime]
 
@@ -81,7 +87,9 @@ class SalesforceState:
     saves answer ``UNABLE_TO_LOCK_ROW``, a count each); ``daily_limit`` (API requests per rolling
     24 h of the data clock; None: not enforced, the header still sent); ``bulk_polls`` (status
     polls a Bulk 2.0 query job answers ``InProgress`` before ``JobComplete``);
-    ``query_batch_size`` (rows per query page when the client asks for none).
+    ``query_batch_size`` (rows per query page when the client asks for none);
+    ``person_accounts`` (the org has Person Accounts enabled: :meth:`create_person_account`,
+    the Person Account fields in describe and queries).
     """
 
     def __init__(
@@ -94,8 +102,10 @@ class SalesforceState:
         security_token: str = "sandbox",
         consumer_key: str = "sandbox",
         consumer_secret: str = "sandbox",
+        person_accounts: bool = False,
     ) -> None:
         self.clock = clock
+        self.person_accounts = person_accounts
         self.lock = threading.RLock()
         self.faults: FaultPolicy | None = None
         self.traffic = TrafficStats()
@@ -242,8 +252,62 @@ class SalesforceState:
             if record is None:
                 raise KeyError(record_id)
             self._apply(record, _typed(OBJECTS[sobject], values), by=by or self._person())
+            if record.values.get("IsPersonAccount") and sobject == "Account":
+                self._mirror(record)
             if commits_after is not None:
                 record.visible_from = record.modstamp + commits_after
+
+    def create_person_account(
+        self,
+        values: Mapping[str, Any],
+        *,
+        created_at: datetime | None = None,
+        modified_at: datetime | None = None,
+        by: str | None = None,
+    ) -> str:
+        """Create a person account (Account fields, ``FirstName``, ``LastName``, ``Person*``)
+        with its person contact, as Salesforce does: the Account has ``IsPersonAccount`` and
+        ``PersonContactId``, ``Name`` is the person's name; the Contact mirrors the person's
+        fields, points at the Account and has ``IsPersonAccount`` too. The Account's id."""
+        if not self.person_accounts:
+            raise ValueError("Person Accounts are not enabled in this org")
+        with self.lock:
+            given = {k: v for k, v in values.items() if v is not None}
+            account_id = self.create(
+                "Account",
+                {**given, "IsPersonAccount": True, "Name": _person_name(given)},
+                created_at=created_at,
+                modified_at=modified_at,
+                by=by,
+            )
+            account = self._tables["Account"][account_id]
+            mirrored = {c: account.values.get(a) for a, c in PERSON_CONTACT.items()}
+            contact_id = self.create(
+                "Contact",
+                {**mirrored, "AccountId": account_id, "IsPersonAccount": True},
+                created_at=created_at,
+                modified_at=modified_at,
+                by=by,
+            )
+            account.values["PersonContactId"] = contact_id
+            return account_id
+
+    def person_contact(self, account_id: str) -> StoredRecord | None:
+        """The person contact of a person account (live or deleted), or None."""
+        account = self.find("Account", account_id)
+        if account is None or not account.values.get("IsPersonAccount"):
+            return None
+        return self.find("Contact", str(account.values.get("PersonContactId") or ""))
+
+    def _mirror(self, account: StoredRecord) -> None:
+        """A person account's name and person contact follow its fields."""
+        account.values["Name"] = _person_name(account.values)
+        contact = self.person_contact(account.id)
+        if contact is not None:
+            for name, mirrored in PERSON_CONTACT.items():
+                contact.values[mirrored] = account.values.get(name)
+            contact.last_modified, contact.modstamp = account.last_modified, account.modstamp
+            contact.last_modified_by = account.last_modified_by
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Delete a record to the recycle bin (``IsDeleted``, the delete log)."""
@@ -268,10 +332,19 @@ class SalesforceState:
                 merged = self.live(sobject, merged_id)
                 if merged is None:
                     raise KeyError(merged_id)
+                gone_contact = self.person_contact(merged.id) if sobject == "Account" else None
                 self._reparent(merged.id, master.id)
                 merged.master_record_id = master.id
                 self._delete(merged)
+                kept_contact = self.person_contact(master.id)
+                if gone_contact is not None and kept_contact is not None:
+                    # the merged person account's person contact goes with it, its tasks move
+                    self._reparent(gone_contact.id, kept_contact.id)
+                    gone_contact.master_record_id = kept_contact.id
+                    self._delete(gone_contact)
             self._touch(master, API_USER)
+            if master.values.get("IsPersonAccount"):
+                self._mirror(master)
             return master.id
 
     # ----------------------------------------------------------------- reads
@@ -313,6 +386,8 @@ class SalesforceState:
         ]
 
     def is_hidden(self, sobject: str, name: str) -> bool:
+        if not self.person_accounts and name in PERSON_ACCOUNT_FIELDS.get(sobject, ()):
+            return True
         return (sobject, name) in self.hidden_fields
 
     def visible_fields(self, sobject: str) -> list[Field]:
@@ -350,6 +425,9 @@ class SalesforceState:
                 if found.deleted:
                     return None, [RecordError("ENTITY_IS_DELETED", "entity is deleted")]
                 record = found
+            refused = self._person_problem(schema, record, values)
+            if refused is not None:
+                return None, [refused]
             errors = self._validate(schema, record, values)
             if not errors and record is not None and record.id in self.locked:
                 self.locked[record.id] -= 1
@@ -377,6 +455,8 @@ class SalesforceState:
                 typed.setdefault("OwnerId", self.api_user_id)
                 return self._insert(sobject, typed, self.clock(), by=by), []
             self._apply(record, typed, by=by)
+            if sobject == "Account" and record.values.get("IsPersonAccount"):
+                self._mirror(record)
             return record.id, []
 
     def remove(self, record_id: str) -> RecordError | None:
@@ -526,6 +606,40 @@ class SalesforceState:
             )
         return errors
 
+    def _person_problem(
+        self, schema: SObjectType, record: StoredRecord | None, values: Mapping[str, Any]
+    ) -> RecordError | None:
+        """Person Account rules of an API save: a person contact is written through its account
+        only; a person account's ``Name`` is its person's (real body, sorenkrabbe/
+        Chrome-Salesforce-inspector#38: ``Account: bad field names on insert/update call:
+        Name``, ``INVALID_FIELD_FOR_INSERT_UPDATE``), and a business account has no person
+        fields (same form, b2c-crm-sync#14)."""
+        if not self.person_accounts or record is None:
+            return None
+        if schema.name == "Contact" and record.values.get("IsPersonAccount"):
+            # invented: the code and message; Salesforce's Person Account guidelines say a
+            # person contact's fields are edited through its person account
+            return RecordError(
+                "INVALID_PERSON_ACCOUNT_OPERATION",
+                "cannot update a person contact directly: update its person account",
+            )
+        if schema.name != "Account":
+            return None
+        person = bool(record.values.get("IsPersonAccount"))
+        bad = sorted(
+            n
+            for n in values
+            if (person and n.lower() == "name")
+            or (not person and n in PERSON_ACCOUNT_FIELDS["Account"])
+        )
+        if bad:
+            return RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Account: bad field names on insert/update call: {', '.join(bad)}",
+                tuple(bad),
+            )
+        return None
+
     def _value_problem(self, schema: SObjectType, spec: Field, value: Any) -> RecordError | None:
         if value is None or value == "":
             return None
@@ -617,6 +731,11 @@ class SalesforceState:
                 )
                 return RecordError("DUPLICATES_DETECTED", message)
         return None
+
+
+def _person_name(values: Mapping[str, Any]) -> str:
+    """A person account's ``Name``: its first and last names."""
+    return " ".join(str(values[k]) for k in ("FirstName", "LastName") if values.get(k))
 
 
 def _wrong_type(spec: Field, value: Any) -> RecordError:

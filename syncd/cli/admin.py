@@ -394,6 +394,13 @@ def sandbox_salesforce(
         Path | None,
         typer.Option(help="Also write the CA certificate here (for a client's ca_file)."),
     ] = None,
+    person_accounts: Annotated[
+        bool,
+        typer.Option(
+            help="An org with Person Accounts enabled: a third of the people without a company "
+            "are person accounts (an Account that is also a Contact).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Salesforce emulator over HTTPS, seeded with a messy org, until interrupted.
 
@@ -417,6 +424,7 @@ def sandbox_salesforce(
             username=username,
             password=password,
             security_token=security_token,
+            person_accounts=person_accounts,
         )
     except ValueError as exc:
         raise fail(f"bad sandbox settings: {exc}", Exit.USAGE) from None

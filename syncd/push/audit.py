@@ -118,6 +118,13 @@ def failed(entry: OutboxEntry, result: WriteResult) -> OpOutcome:
             reason=f"record was merged into {result.remote_id or 'another'} in the CRM "
             f"since the plan was made; not applied ({result.error})",
         )
+    if result.error_kind is WriteErrorKind.NOT_MERGEABLE:
+        return OpOutcome(
+            entry.key,
+            "skipped",
+            result={"response": dict(result.response), "error_kind": kind},
+            reason=f"the CRM does not merge these records: {result.error}",
+        )
     if result.error_kind is WriteErrorKind.DUPLICATE_VALUE:
         return OpOutcome(
             entry.key,

@@ -1,14 +1,16 @@
 """Sending merges, and what they came to.
 
 One batch read of every participant before any merge (clusters are disjoint, so a merge never
-changes another pair's records), then one merge call per absorbed record, each recorded at once. A
-cluster of several records is merged step by step, each step into the survivor the step before
-answered (which may have a new id). A merge whose records a person changed since the plan
-(:func:`~syncd.push.conflicts.match_changes`) is held for review; one whose primary or absorbed
-record was deleted or merged elsewhere is skipped; one an interrupted push sent (the absorbed id
-already resolves to the primary) is recorded with its audit entry. After the merges, the survivors
-are read again with their associations and stored, the absorbed records marked merged
-(:func:`refresh`), so the next plan sees what the merge did before any pull.
+changes another pair's records), then one merge call per absorbed record (per group of a
+cluster's records where the writer's call takes several: ``Writer.max_merged_per_call``), each
+op recorded at once. A cluster of several records is merged step by step, each step into the
+survivor the step before answered (which may have a new id). A merge whose records a person
+changed since the plan (:func:`~syncd.push.conflicts.match_changes`) is held for review; one
+whose primary or absorbed record was deleted or merged elsewhere is skipped; one an interrupted
+push sent (the absorbed id already resolves to the primary) is recorded with its audit entry.
+After the merges, the survivors are read again with their associations and stored, the absorbed
+records marked merged (:func:`refresh`), so the next plan sees what the merge did before any
+pull.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from connectors.base import Writer
 from model.records import Record
 from model.writes import WriteResult
 from state.base import OpOutcome, OutboxEntry, StoredPlan
-from syncd.push.audit import Ledger, failed
+from syncd.push.audit import Ledger, answer, failed
 from syncd.push.batches import by_type
 from syncd.push.conflicts import MATCH_FIELDS, match_changes, planned_values
 
@@ -29,13 +31,17 @@ from syncd.push.conflicts import MATCH_FIELDS, match_changes, planned_values
 def send_merges(
     ledger: Ledger, writer: Writer, plan: StoredPlan, entries: Sequence[OutboxEntry]
 ) -> None:
-    """Check and send the ``merge`` ops ``entries`` of ``plan``, one at a time.
+    """Check and send the ``merge`` ops ``entries`` of ``plan``.
 
     A cluster is merged step by step, each step into the survivor the step before answered
     (``heads``: plan-time primary -> its survivor so far; the outbox holds the steps an earlier
-    push applied), since the survivor may be a new record with a new id.
+    push applied), since the survivor may be a new record with a new id. Where one call of the
+    writer absorbs several records (:attr:`Writer.max_merged_per_call`), the ops of one cluster
+    that passed their checks go out together, that many a call; an op held or skipped is not
+    among them. Each op keeps its own outcome and audit entry.
     """
     heads = dict(Merged.of(ledger.outbox()).survivor)
+    size = max(1, writer.max_merged_per_call)
     for object_type, group in by_type(entries).items():
         ids = sorted(
             {
@@ -49,28 +55,64 @@ def send_merges(
             }
         )
         current = writer.read(object_type, ids, MATCH_FIELDS)
+        ready: list[OutboxEntry] = []
         for entry in group:
+            if ready and (ready[0].seq, ready[0].record_id) != (entry.seq, entry.record_id):
+                _send(ledger, writer, object_type, ready, heads)  # another cluster begins
             head = (object_type, entry.record_id)
             into = heads.get(head, entry.record_id)
+            checked = _check(ledger, plan, entry, current, into=into)
+            if checked is None:
+                ready.append(entry)
+                if len(ready) >= size:
+                    _send(ledger, writer, object_type, ready, heads)
+                continue
             ledger.sending([entry.key])
-            outcome = _merge_one(ledger, writer, plan, entry, current, into=into)
-            ledger.finish([outcome])
-            if outcome.status == "applied":
-                heads[head] = str(outcome.result.get("survivor") or into)
+            ledger.finish([checked])
+            if checked.status == "applied":
+                heads[head] = str(checked.result.get("survivor") or into)
+        _send(ledger, writer, object_type, ready, heads)
 
 
-def _merge_one(
+def _send(
     ledger: Ledger,
     writer: Writer,
+    object_type: str,
+    ready: list[OutboxEntry],
+    heads: dict[tuple[str, str], str],
+) -> None:
+    """Send the checked ops ``ready`` of one cluster in one merge call, record each op's
+    outcome, move the cluster's head to the survivor, and empty ``ready``."""
+    if not ready:
+        return
+    head = (object_type, ready[0].record_id)
+    into = heads.get(head, ready[0].record_id)
+    keys = [e.key for e in ready]
+    ledger.sending(keys)
+    results = writer.merge_group(
+        object_type, into, [str(e.payload["merged_id"]) for e in ready], keys
+    )
+    by_key = {r.key: r for r in results}
+    outcomes = [_landed(ledger, e, answer(by_key, e.key), into=into) for e in ready]
+    ledger.finish(outcomes)
+    for outcome in outcomes:
+        if outcome.status == "applied":
+            heads[head] = str(outcome.result.get("survivor") or into)
+    ready.clear()
+
+
+def _check(
+    ledger: Ledger,
     plan: StoredPlan,
     entry: OutboxEntry,
     current: Mapping[str, Record | None],
     *,
     into: str,
-) -> OpOutcome:
-    """One merge of the op's ``merged_id`` into ``into``: the plan's primary, or (a later step
-    of a cluster) the survivor of its earlier merges, which ``current`` may not hold (made by
-    this push, after the read)."""
+) -> OpOutcome | None:
+    """The outcome of a merge of the op's ``merged_id`` into ``into`` that is not to be sent
+    (merged already, skipped, held), or ``None`` when it passed its checks. ``into`` is the
+    plan's primary, or (a later step of a cluster) the survivor of its earlier merges, which
+    ``current`` may not hold (made by this push, after the read)."""
     primary_id, merged_id = entry.record_id, str(entry.payload["merged_id"])
     stepping = into != primary_id
     primary, absorbed = current.get(into), current.get(merged_id)
@@ -130,7 +172,12 @@ def _merge_one(
             + ", ".join(changed)
             + "); held for review",
         )
-    result = writer.merge(entry.object_type, into, merged_id, entry.key)
+    return None
+
+
+def _landed(ledger: Ledger, entry: OutboxEntry, result: WriteResult, *, into: str) -> OpOutcome:
+    """The outcome of a merge op sent into ``into``, from the writer's ``result`` for it."""
+    primary_id, merged_id = entry.record_id, str(entry.payload["merged_id"])
     if not result.ok:
         return failed(entry, result)
     survivor = result.remote_id or into

@@ -83,7 +83,8 @@ def test_order_by_with_nulls_first_then_limit() -> None:
          "must be of type string and should be enclosed in quotes", 38),
         ("SELECT Id, Id FROM Contact", "INVALID_FIELD", "duplicate field selected: Id", 12),
         ("SELECT Id FROM Contact ORDER BY", "MALFORMED_QUERY", "unexpected token: '<EOF>'", 32),
-        ("SELECT Account.Name FROM Contact", "INVALID_FIELD", "Didn't understand relationship", 8),
+        ("SELECT Acount.Name FROM Contact", "INVALID_FIELD",
+         "Didn't understand relationship 'Acount' in field path", 8),
     ],
 )  # fmt: skip
 def test_refusals_are_salesforces(text: str, code: str, detail: str, column: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from connectors.base import Capability
 from model.writes import FieldWrite, TaskWrite
 from tests.connectors.contract.harness import (
@@ -142,6 +144,35 @@ def test_a_merged_id_reads_back_as_the_survivor(harness: ConnectorHarness) -> No
     assert primary.id == new_id, "both old ids read as the survivor"
     # in the source, the absorbed id is gone or stands for the survivor
     assert harness.current(made[1]) in (None, harness.current(new_id))
+
+
+def test_a_merge_call_absorbs_as_many_records_as_it_declares(harness: ConnectorHarness) -> None:
+    """``merge_group`` takes up to ``max_merged_per_call`` records (1 by default; Salesforce 2)
+    and answers each with its own result; a group larger than that is refused unsent."""
+    require(harness, Capability.MERGES)
+    made = harness.seed(PEOPLE)
+    connector = writer(harness.connector)
+    size = connector.max_merged_per_call
+    assert size >= 1
+    absorbed = made[1 : 1 + min(size, len(made) - 1)]
+    keys = [f"k-group-{n}" for n in range(len(absorbed))]
+
+    with pytest.raises(ValueError, match="at most"):
+        connector.merge_group(
+            harness.object_type,
+            made[0],
+            [*absorbed, *made[1:]][: size + 1],
+            [f"k-big-{n}" for n in range(size + 1)],
+        )
+    results = connector.merge_group(harness.object_type, made[0], absorbed, keys)
+
+    assert [r.key for r in results] == keys, "one result per merged record, in order"
+    assert all(r.ok for r in results)
+    survivor = results[-1].remote_id
+    assert survivor is not None
+    found = connector.read(harness.object_type, [made[0], *absorbed], ["firstname"])
+    assert {r.id for r in found.values() if r is not None} == {survivor}
+    assert all(found[i] is not None for i in (made[0], *absorbed))
 
 
 def test_a_merge_made_in_the_source_reads_back_as_the_survivor(
