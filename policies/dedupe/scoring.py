@@ -368,7 +368,7 @@ class Scorer:
                          evidence_points=total - prior)  # fmt: skip
 
     def tabulate(
-        self, feats: Sequence[Features], left: Sequence[int], right: Sequence[int]
+        self, feats: Sequence[Features], left: npt.NDArray[np.int32], right: npt.NDArray[np.int32]
     ) -> PairTable:
         """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns."""
         fields = FIELDS[self.object_type]
@@ -383,7 +383,8 @@ class Scorer:
             chunk_levels = []
             chunk_freq: list[tuple[int, int, float]] = []
             chunk_email: list[tuple[int, float]] = []
-            for n, (i, j) in enumerate(zip(left[start:stop], right[start:stop], strict=True)):
+            pairs = zip(left[start:stop].tolist(), right[start:stop].tolist(), strict=True)
+            for n, (i, j) in enumerate(pairs):
                 done = self._compare(feats[i], feats[j])
                 row = [-1] * len(fields)
                 for field, similarity in done.similarities.items():
@@ -397,10 +398,10 @@ class Scorer:
                     chunk_email.append((n, done.overrides["email"]))
             if chunk_levels:
                 levels[start:stop] = np.asarray(chunk_levels, dtype=np.int8)
-            for n, k, value in chunk_freq:
-                frequency[start + n, k] = value
-            for n, value in chunk_email:
-                email[start + n] = value
+            for n, k, share in chunk_freq:
+                frequency[start + n, k] = share
+            for n, points in chunk_email:
+                email[start + n] = points
         return PairTable(fields, levels, frequency, email)
 
     def _learned(self, compared: Compared) -> dict[str, float]:
