@@ -20,6 +20,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from policies.dedupe.features import (
     Features,
     deletions,
@@ -37,6 +40,7 @@ ROLE_MAILBOXES = frozenset((
     "inquiries", "accounts", "finance",
 ))  # fmt: skip
 _MIN_STREET_WORD = 4
+Indices = npt.NDArray[np.int32]
 
 
 def _names(f: Features) -> list[tuple[str, str]]:
@@ -119,20 +123,66 @@ def company_keys(f: Features, kinds: Iterable[str]) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """The pairs to compare and what blocking did to find them."""
+    """The pairs to compare and what blocking did to find them.
 
-    pairs: list[tuple[int, int]]  # (i, j), i < j, sorted
+    The pairs are two index arrays (``left[k] < right[k]``), sorted by ``(left, right)``,
+    without repeats: a pair sharing several keys is compared once.
+    """
+
+    left: Indices
+    right: Indices
     blocks: int  # keys shared by two records or more
     split: int  # blocks larger than max_block_size, compared by sorted neighbourhood
 
     @property
     def count(self) -> int:
         """How many candidate pairs."""
-        return len(self.pairs)
+        return len(self.left)
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """The pairs as ``(i, j)`` tuples (for small inputs: each is a Python object)."""
+        return list(zip(self.left.tolist(), self.right.tolist(), strict=True))
 
 
 def _order(f: Features) -> tuple[str, ...]:
     return (f.last, f.first, f.org, f.address, f.id)
+
+
+def _block_pairs(blocks: Sequence[Sequence[int]]) -> tuple[Indices, Indices]:
+    """Every pair inside each block, blocks of one size handled as one array."""
+    by_size: dict[int, list[Sequence[int]]] = defaultdict(list)
+    for members in blocks:
+        by_size[len(members)].append(members)
+    lefts, rights = [], []
+    for size, same in by_size.items():
+        grid = np.asarray(same, dtype=np.int32)  # one row per block
+        a, b = np.triu_indices(size, k=1)
+        lefts.append(grid[:, a].ravel())
+        rights.append(grid[:, b].ravel())
+    return _concat(lefts), _concat(rights)
+
+
+def _window_pairs(ordered: Sequence[int], window: int) -> tuple[Indices, Indices]:
+    """Each member of a sorted block with the next ``window`` ones."""
+    members = np.asarray(ordered, dtype=np.int32)
+    lefts, rights = [], []
+    for step in range(1, min(window, len(members) - 1) + 1):
+        lefts.append(members[:-step])
+        rights.append(members[step:])
+    return _concat(lefts), _concat(rights)
+
+
+def _concat(parts: Sequence[Indices]) -> Indices:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+
+def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indices]:
+    """The pairs ``(min, max)`` of two index arrays, repeats dropped, sorted."""
+    low = np.minimum(left, right).astype(np.int64)
+    high = np.maximum(left, right).astype(np.int64)
+    keys = np.unique(low * max(n, 1) + high)
+    return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
 
 
 def candidates(
@@ -152,21 +202,25 @@ def candidates(
         )
         for key in keys:
             blocks[key].append(index)
-    pairs: set[tuple[int, int]] = set()
+    small: list[list[int]] = []
+    lefts, rights = [], []
     shared = split = 0
     for members in blocks.values():
         if len(members) < 2:
             continue
         shared += 1
         if len(members) <= max_block_size:
-            for n, i in enumerate(members):
-                pairs.update((i, j) if i < j else (j, i) for j in members[n + 1 :])
+            small.append(members)
             continue
         split += 1
         ordered = sorted(members, key=lambda i: _order(features[i]))
-        for n, i in enumerate(ordered):
-            pairs.update((i, j) if i < j else (j, i) for j in ordered[n + 1 : n + 1 + window])
-    return Candidates(sorted(pairs), shared, split)
+        left, right = _window_pairs(ordered, window)
+        lefts.append(left)
+        rights.append(right)
+    del blocks
+    left, right = _block_pairs(small)
+    left, right = unique_pairs(_concat([left, *lefts]), _concat([right, *rights]), len(features))
+    return Candidates(left, right, shared, split)
 
 
 def candidate_pairs(

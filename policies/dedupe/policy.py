@@ -32,6 +32,7 @@ proposes field updates of its own; it only normalizes values internally to compa
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import numpy as np
+import numpy.typing as npt
 
 from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
@@ -49,7 +51,16 @@ from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
 from policies.dedupe.guards import guard_check
-from policies.dedupe.scoring import FIELDS, Compared, PairScore, Scorer, level_matrix
+from policies.dedupe.scoring import (
+    BOUND_MARGIN,
+    FIELDS,
+    PLACE,
+    Compared,
+    PairScore,
+    PairTable,
+    Scorer,
+    level_matrix,
+)
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import MatchModel, estimate
 from policies.order import id_key
@@ -102,6 +113,32 @@ class Analysis:
 
 def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
+
+
+def _logit(probability: float) -> float:
+    """The log-odds of a probability (36: past it, a confidence rounds to 1.0)."""
+    if probability >= 1.0:
+        return 36.0
+    return math.log(probability / (1.0 - probability))
+
+
+def _clamp(found: Candidates, rules: Constraints, n: int) -> npt.NDArray[np.float64]:
+    """Per candidate pair, 1 (a person approved it), 0 (rejected) or NaN (no decision)."""
+    clamp = np.full(found.count, np.nan)
+    if rules.approved:
+        group = np.full(n, -1, dtype=np.int64)
+        for number, members in enumerate(rules.approved):
+            group[list(members)] = number
+        same = (group[found.left] >= 0) & (group[found.left] == group[found.right])
+        clamp[same] = 1.0
+    if rules.forbidden and found.count:
+        keys = found.left.astype(np.int64) * n + found.right
+        wanted = np.asarray([i * n + j for i, j in rules.forbidden], dtype=np.int64)
+        at = np.searchsorted(keys, wanted)
+        hit = at < len(keys)
+        at = at[hit][keys[at[hit]] == wanted[hit]]
+        clamp[at] = 0.0
+    return clamp
 
 
 class DedupePolicy(Policy):
@@ -206,10 +243,17 @@ class DedupePolicy(Policy):
         )
         found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
         rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
-        compared = {(i, j): scorer.compare(feats[i], feats[j]) for i, j in found.pairs}
-        model = self._model(
-            snapshot, object_type, feats, scorer=scorer, compared=compared, rules=rules
-        )
+        model = self._stored(snapshot, object_type)
+        table: PairTable | None = None
+        if (
+            model is None
+            and self.settings.learn_weights
+            and len(feats) >= self.settings.min_records
+        ):
+            table = scorer.tabulate(feats, found.left, found.right)
+            model = self._estimate(
+                object_type, feats=feats, scorer=scorer, table=table, found=found, rules=rules
+            )
         if not cluster:
             return Analysis([], found, model)
         scorer = scorer.using(model)
@@ -221,9 +265,8 @@ class DedupePolicy(Policy):
             key = (i, j) if i < j else (j, i)
             got = scores.get(key)
             if got is None:
-                done = compared.pop(key, None)
                 a, b = feats[key[0]], feats[key[1]]
-                got = scorer.finish(done) if done is not None else scorer.score(a, b)
+                got = scorer.score(a, b)
                 held = guard(a.record, b.record) if got.confidence >= self._merge_at else ""
                 if held:
                     cap = min(got.confidence, self.settings.review_cap)
@@ -232,8 +275,16 @@ class DedupePolicy(Policy):
                     scores[key] = got
             return got
 
+        left, right = found.left, found.right
+        if model is not None:  # only the pairs whose bound reaches the review threshold
+            if table is None:
+                table = scorer.tabulate(feats, left, right)
+            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            del table
+            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            left, right = left[reach], right[reach]
         edges: list[Edge] = []
-        for i, j in found.pairs:
+        for i, j in zip(left.tolist(), right.tolist(), strict=True):
             confidence = pair(i, j).confidence
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
@@ -245,27 +296,27 @@ class DedupePolicy(Policy):
     def _merge_at(self) -> float:
         return self.settings.merge_threshold
 
-    def _model(
-        self,
-        snapshot: Snapshot,
-        object_type: str,
-        feats: Sequence[Features],
-        *,
-        scorer: Scorer,
-        compared: Mapping[tuple[int, int], Compared],
-        rules: Constraints,
-    ) -> MatchModel | None:
-        """Stored weights from the snapshot, else weights estimated now (or None: configured)."""
+    def _stored(self, snapshot: Snapshot, object_type: str) -> MatchModel | None:
+        """The weights stored with an earlier plan, when they fit the compared fields."""
         stored = snapshot.learned.get(self.name, {}).get(object_type)
         if isinstance(stored, Mapping):
             model = MatchModel.from_json(stored)
             if set(model.fields) == set(FIELDS[object_type]):
                 return model
-        if not self.settings.learn_weights or len(feats) < self.settings.min_records:
-            return None
+        return None
+
+    def _estimate(
+        self,
+        object_type: str,
+        *,
+        feats: Sequence[Features],
+        scorer: Scorer,
+        table: PairTable,
+        found: Candidates,
+        rules: Constraints,
+    ) -> MatchModel | None:
+        """Weights estimated from this snapshot (None: too little to learn, configured)."""
         fields = FIELDS[object_type]
-        pairs = list(compared)
-        blocked = level_matrix(fields, (compared[p] for p in pairs), len(pairs))
         rng = random.Random(self.settings.seed)
         n = len(feats)
         total = n * (n - 1) // 2
@@ -274,17 +325,10 @@ class DedupePolicy(Policy):
             i, j = rng.randrange(n), rng.randrange(n - 1)
             j += j >= i
             sample.append(scorer.compare(feats[min(i, j)], feats[max(i, j)]))
-        clamp = np.full(len(pairs), np.nan)
-        group_of = {i: n for n, group in enumerate(rules.approved) for i in group}
-        for k, (i, j) in enumerate(pairs):
-            if not rules.allows(i, j):
-                clamp[k] = 0.0
-            elif group_of.get(i, -1) == group_of.get(j, -2):
-                clamp[k] = 1.0
         return estimate(
             object_type,
             fields,
-            blocked,
+            table.levels,
             sample=level_matrix(fields, sample, len(sample)),
             exact_u=scorer.exact_u(),
             configured=scorer.configured,
@@ -292,7 +336,7 @@ class DedupePolicy(Policy):
             seed=self.settings.seed,
             min_records=self.settings.min_records,
             min_matches=int(self.settings.min_matches),
-            clamp=clamp,
+            clamp=_clamp(found, rules, n),
         )
 
     def _cluster(

@@ -30,13 +30,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
-from policies.dedupe.weights import TERM_FREQUENCY, LevelMatrix, MatchModel, level
+from policies.dedupe.weights import MIN_FREQUENCY, TERM_FREQUENCY, LevelMatrix, MatchModel, level
 from policies.normalizers import split_extension
 
 Sims = dict[str, float]
@@ -366,6 +367,43 @@ class Scorer:
                          nickname=compared.nickname, conflict=conflict, held=held,
                          evidence_points=total - prior)  # fmt: skip
 
+    def tabulate(
+        self, feats: Sequence[Features], left: npt.NDArray[np.int32], right: npt.NDArray[np.int32]
+    ) -> PairTable:
+        """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns."""
+        fields = FIELDS[self.object_type]
+        column = {f: k for k, f in enumerate(fields)}
+        rows = len(left)
+        levels = np.full((rows, len(fields)), -1, dtype=np.int8)
+        frequency = np.full((rows, len(fields)), np.nan, dtype=np.float32)
+        email = np.full(rows, np.nan, dtype=np.float64)
+        tf = [f for f in fields if f in TERM_FREQUENCY]
+        for start in range(0, rows, TABLE_CHUNK):
+            stop = min(start + TABLE_CHUNK, rows)
+            chunk_levels = []
+            chunk_freq: list[tuple[int, int, float]] = []
+            chunk_email: list[tuple[int, float]] = []
+            pairs = zip(left[start:stop].tolist(), right[start:stop].tolist(), strict=True)
+            for n, (i, j) in enumerate(pairs):
+                done = self._compare(feats[i], feats[j])
+                row = [-1] * len(fields)
+                for field, similarity in done.similarities.items():
+                    row[column[field]] = level(field, similarity)
+                chunk_levels.append(row)
+                for field in tf:
+                    value = done.values.get(field)
+                    if value is not None:
+                        chunk_freq.append((n, column[field], self.frequency(field, value)))
+                if "email" in done.overrides:
+                    chunk_email.append((n, done.overrides["email"]))
+            if chunk_levels:
+                levels[start:stop] = np.asarray(chunk_levels, dtype=np.int8)
+            for n, k, share in chunk_freq:
+                frequency[start + n, k] = share
+            for n, points in chunk_email:
+                email[start + n] = points
+        return PairTable(fields, levels, frequency, email)
+
     def _learned(self, compared: Compared) -> dict[str, float]:
         model = self.model
         assert model is not None
@@ -518,6 +556,64 @@ def level_matrix(fields: Sequence[str], compared: Iterable[Compared], rows: int)
             if k is not None:
                 out[n, k] = level(field, similarity)
     return out
+
+
+TABLE_CHUNK = 1 << 16
+"""Pairs compared per chunk when tabulating (bounds the Python objects alive at once)."""
+BOUND_MARGIN = 1e-3
+"""Log-odds a pair's bound may fall short of the review threshold and the pair still be scored
+in full: covers the rounding of the stored frequencies and of the order of summation."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairTable:
+    """What comparing many pairs found, as columns (one row per pair, one column per field).
+
+    ``levels`` are the agreement levels (-1: a record lacks the field); ``frequency`` the share
+    of records holding the value an exact match rests on (NaN: none, or not a term-frequency
+    field); ``email_points`` the fixed points replacing the e-mail field's (a shared mailbox,
+    two mailboxes at one domain; NaN: none). No per-pair objects survive tabulating.
+    """
+
+    fields: tuple[str, ...]
+    levels: LevelMatrix
+    frequency: npt.NDArray[np.float32]
+    email_points: npt.NDArray[np.float64]
+
+    def bound(
+        self, model: MatchModel, prior: float, place: frozenset[str], share: float
+    ) -> npt.NDArray[np.float64]:
+        """Per pair, log-odds at least as high as the total :meth:`Scorer.finish` gives it.
+
+        The points of each field as ``finish`` counts them under ``model``, the place fields
+        beyond the best at ``share``; the caps, the conflict penalty and the guards only ever
+        lower a confidence, so they are left out.
+        """
+        rows = len(self.levels)
+        fixed = np.zeros(rows, dtype=np.float64)  # names and fields counted in full
+        place_sum = np.zeros(rows, dtype=np.float64)  # positive place points
+        place_top = np.zeros(rows, dtype=np.float64)
+        for k, field in enumerate(self.fields):
+            found = model.fields[field]
+            lvl = self.levels[:, k]
+            table = np.log(np.asarray(found.m) / np.asarray(found.u))
+            points = np.where(lvl >= 0, table[np.maximum(lvl, 0)], 0.0)
+            if field in TERM_FREQUENCY:
+                top = len(found.m) - 1
+                freq = self.frequency[:, k].astype(np.float64)
+                exact = (lvl == top) & ~np.isnan(freq)
+                tf = np.log(found.m[top] / np.maximum(np.where(exact, freq, 1.0), MIN_FREQUENCY))
+                points = np.where(exact, tf, points)
+            if field == "email":
+                points = np.where(np.isnan(self.email_points), points, self.email_points)
+            if field in place:
+                positive = np.maximum(points, 0.0)
+                fixed += np.minimum(points, 0.0)
+                place_sum += positive
+                np.maximum(place_top, positive, out=place_top)
+            else:
+                fixed += points
+        return prior + fixed + share * place_sum + (1.0 - share) * place_top
 
 
 CONFLICT: Mapping[str, tuple[str, str, str]] = {

@@ -74,6 +74,8 @@ MIN_SESSION_PAIRS = 20
 #: Fields whose exact matches are weighed by the value's frequency.
 TERM_FREQUENCY = frozenset(("firstname", "lastname", "phone", "address", "city", "zip", "name"))
 _EPS = 1e-6
+MIN_FREQUENCY = _EPS
+"""The least frequency an exact match is weighed by (a value the counts never saw)."""
 LevelMatrix = npt.NDArray[np.int8]
 
 
