@@ -116,6 +116,9 @@ class SalesforceState:
         self.security_token = security_token
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
+        self.jwt_certificate: str | None = None
+        """The connected app's certificate (PEM; a bare public key works too): JWT bearer
+        assertions must be signed with its private key. None: JWT logins are refused."""
         self.login_allowed = True
         self.sessions: set[str] = set()
         self.logins = 0
