@@ -1,5 +1,6 @@
-"""syncd never fights a person, on Salesforce too: a fix someone set back is held, and the
-field history says who did it (as ``test_reverts`` shows for HubSpot)."""
+"""What Salesforce forgets or keeps, through the engine: a fix someone set back is held and the
+field history says who did it (as ``test_reverts`` shows for HubSpot); records deleted while
+syncd was away longer than the recycle bin keeps them are still found gone."""
 
 from __future__ import annotations
 
@@ -81,3 +82,30 @@ def test_a_phone_a_person_set_back_is_held_and_says_who(
     assert held.changed_via is None  # Salesforce does not say through what
     assert held.changed_at == changed_at
     assert state.live("Contact", fix.record_id).values["Phone"] == fix.before  # type: ignore[union-attr]
+
+
+def test_records_deleted_and_purged_while_syncd_was_away_are_found_gone(
+    engine: Engine, sandbox: SalesforceSandbox, clock: Clock
+) -> None:
+    state = sandbox.state
+    engine.plan("sf")
+    contacts = sorted(r.id for r in state.records("Contact"))
+    accounts = sorted(r.id for r in state.records("Account"))
+    purged, binned, kept = contacts[:3], contacts[3:5], contacts[5]
+    clock.advance(days=1)
+    for record_id in [*purged, accounts[0]]:
+        state.delete("Contact" if record_id in purged else "Account", record_id)
+    clock.advance(days=10)
+    for record_id in binned:
+        state.delete("Contact", record_id)
+    clock.advance(days=9)  # 20 days away: the first deletions left the bin 4 days ago
+    assert state.find("Contact", purged[0]) is None
+
+    engine.plan("sf")
+
+    stored = engine.store.get_records("sf", "contacts", [*purged, *binned, kept])
+    assert all(stored[i].archived for i in [*purged, *binned])
+    assert not stored[kept].archived
+    account = engine.store.get_records("sf", "companies", [accounts[0]])[accounts[0]]
+    assert account.archived
+    assert engine.store.live_ids("sf", "contacts") == {r.id for r in state.records("Contact")}
