@@ -105,6 +105,7 @@ class SalesforceConnector(SalesforceWriter, Connector):
             Capability.LIVE,
             Capability.REFUSED_VALUES,
             Capability.AUTH,
+            Capability.FIELD_HISTORY,
         }
     )
     unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS
