@@ -286,6 +286,9 @@ class Capability(Enum):
     """The source answers "too many requests" with a wait, which the connector honours."""
     AUTH = "auth"
     """The source checks credentials; a refusal raises :class:`model.errors.SourceFatalError`."""
+    FIELD_HISTORY = "field history"
+    """:meth:`Writer.field_changes` says who set a field a person edited (where the source keeps
+    that field's history), told apart from what the connector itself wrote."""
 
 
 @dataclass(frozen=True, slots=True)

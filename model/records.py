@@ -71,9 +71,14 @@ class PullBatch:
 
     The engine stores ``records`` and ``cursor`` in one transaction. ``skipped`` lists records
     the connector could not read (id and why), so the run can report them and go on.
+    ``live_ids``, when set, is every id of ``object_type`` live in the source now, listed when
+    the source can no longer list its deletions since the cursor (Salesforce's recycle bin is
+    purged after 15 days): a record stored live whose id is not there is gone, and the engine
+    stores it archived. Batches after it may bring records created since the listing.
     """
 
     object_type: str
     records: tuple[Record, ...]
     cursor: Cursor
     skipped: tuple[tuple[str, str], ...] = ()
+    live_ids: frozenset[str] | None = None

@@ -691,6 +691,11 @@ class StateStore(abc.ABC):
         """Those of ``ids`` whose records are stored live (neither archived nor merged away)."""
 
     @abc.abstractmethod
+    def live_ids(self, source: str, object_type: str) -> set[str]:
+        """The ids of every record of ``object_type`` stored live (neither archived nor merged
+        away): what a source's list of its live ids is compared with."""
+
+    @abc.abstractmethod
     def prune(self, retention: Retention) -> Pruned:
         """Delete what :class:`Retention` lets go, keeping what undo and the reports need.
 

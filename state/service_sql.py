@@ -301,6 +301,12 @@ def live_records_at(
     return found
 
 
+def live_ids(conn: Connection, source: str, object_type: str) -> set[str]:
+    """See :meth:`state.base.StateStore.live_ids`."""
+    query = sa.select(records_t.c.remote_id).where(_live(source, object_type))
+    return set(map(str, conn.execute(query).scalars().all()))
+
+
 def live_among(conn: Connection, source: str, object_type: str, ids: Iterable[str]) -> set[str]:
     """See :meth:`state.base.StateStore.live_among`."""
     c = records_t.c

@@ -947,6 +947,10 @@ class SqlStateStore(StateStore):
         with self._tx() as conn:
             return service_sql.live_among(conn, source, object_type, ids)
 
+    def live_ids(self, source: str, object_type: str) -> set[str]:
+        with self._tx() as conn:
+            return service_sql.live_ids(conn, source, object_type)
+
     def prune(self, retention: Retention) -> Pruned:
         for when in (
             retention.plans,

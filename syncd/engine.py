@@ -35,7 +35,7 @@ from connectors.base import ApiUsage, Connector, Writer
 from model.changes import Change, Snapshot, Update
 from model.errors import AccountMismatchError, SourceBusyError, SourceFatalError, SyncdError
 from model.fields import record_label
-from model.records import PropertyDef
+from model.records import PropertyDef, PullBatch, Record
 from model.writes import FieldChange
 from policies.base import Learner, Policy
 from policies.registry import build_policies
@@ -497,6 +497,10 @@ class Engine:
                 mode = "full" if cursor.updated_at is None else "incremental"
                 for batch in connector.pull(object_type, cursor, run_started_at=run.started):
                     self.store.store_batch(run.source, run.id, batch)
+                    if batch.live_ids is not None:
+                        pulled[object_type] = pulled.get(object_type, 0) + self._vanished(
+                            run, batch
+                        )
                     run.checkpoint()  # the batch in hand is stored; a stop comes before the next
                     pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
                     skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
@@ -510,6 +514,24 @@ class Engine:
                     seconds=round(time.monotonic() - t0, 3),
                 )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
+
+    def _vanished(self, run: _Run, batch: PullBatch) -> int:
+        """Store archived the records stored live whose ids ``batch.live_ids`` (every id the
+        source holds live, listed when it can no longer list its deletions) lacks; how many.
+        Their deletion time is unknown: the run's start stands for it."""
+        assert batch.live_ids is not None
+        gone = sorted(self.store.live_ids(run.source, batch.object_type) - batch.live_ids)
+        if not gone:
+            return 0
+        records = tuple(
+            Record(batch.object_type, record_id, {}, run.started, archived=True)
+            for record_id in gone
+        )
+        self.store.store_batch(
+            run.source, run.id, PullBatch(batch.object_type, records, batch.cursor)
+        )
+        log.info("gone from the source, their deletion no longer listed", records=len(gone))
+        return len(gone)
 
     def _make_plan(
         self,

@@ -94,6 +94,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
             Capability.REFUSED_VALUES,
             Capability.RATE_LIMITS,
             Capability.AUTH,
+            Capability.FIELD_HISTORY,
         }
     )
     unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS

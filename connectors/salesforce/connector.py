@@ -15,7 +15,9 @@ recycle bin, Bulk API 2.0 for big first pulls.
   ``deleted`` resource for the window, then ``queryAll`` of those ids for ``MasterRecordId``
   (an id the recycle bin no longer holds comes ``archived`` with no properties). When the window
   starts further back than the delete log's 15 days (a source down that long), a ``queryAll``
-  of the recycle bin since the window's start reconciles instead. Then ``SELECT ... WHERE
+  of the recycle bin since the window's start reconciles instead, and since the bin is purged
+  after 15 days, a batch then lists every live id (``SELECT Id``; ``PullBatch.live_ids``): a
+  record the store holds that is not among them was deleted and purged. Then ``SELECT ... WHERE
   SystemModstamp >= {start} ORDER BY SystemModstamp, Id``, page by page; for mergeable objects
   each page asks the recycle bin which records its records absorbed.
 * **Owners**: every standard user, each time (inactive ones ``archived``).
@@ -105,6 +107,7 @@ class SalesforceConnector(SalesforceWriter, Connector):
             Capability.LIVE,
             Capability.REFUSED_VALUES,
             Capability.AUTH,
+            Capability.FIELD_HISTORY,
         }
     )
     unique_fields: ClassVar[UniqueFields] = UNIQUE_FIELDS
@@ -422,7 +425,11 @@ class SalesforceConnector(SalesforceWriter, Connector):
     ) -> Iterator[PullBatch]:
         since = read_from(cursor, self._settings.lookback)
         masters: dict[str, list[str]] = {}
-        for records, skipped in self._deletions(object_type, fields, since, run_started_at):
+        for part in self._deletions(object_type, fields, since, run_started_at):
+            if isinstance(part, frozenset):
+                yield PullBatch(object_type, (), Cursor(cursor), live_ids=part)
+                continue
+            records, skipped = part
             gone = self._gone(object_type, records, masters)
             yield PullBatch(object_type, seen.fresh(gone), Cursor(cursor), tuple(skipped))
         current: datetime | None = cursor
@@ -457,9 +464,10 @@ class SalesforceConnector(SalesforceWriter, Connector):
 
     def _deletions(
         self, object_type: str, fields: FieldMap, since: datetime, run_started_at: datetime
-    ) -> Iterator[tuple[list[Record], list[Skipped]]]:
+    ) -> Iterator[tuple[list[Record], list[Skipped]] | frozenset[str]]:
         """Records deleted or merged in [``since``, run start), from the delete log, or from the
-        recycle bin when the log does not reach back that far (see the module docstring)."""
+        recycle bin when the log does not reach back that far, then every live id (see the
+        module docstring)."""
         how = deletions(since, run_started_at, DELETED_LOG_DAYS)
         if how is Deletions.NONE:
             return
@@ -491,6 +499,9 @@ class SalesforceConnector(SalesforceWriter, Connector):
             self._soql(fields, where, extra=extra), include_deleted=True
         ):
             yield self._parse(object_type, page, fields)
+        # after the bin (whose records come with their fate): what the bin no longer holds
+        pages = self._client.query_pages(f"SELECT Id FROM {fields.sobject}")
+        yield frozenset(str(raw["Id"]) for page in pages for raw in page if raw.get("Id"))
 
     def _logged(
         self,

@@ -103,7 +103,12 @@ VENDOR_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
             "OwnerId": "owner_id",
             **_TIMES,
         },
-        "owners": {"Email": "email", "FirstName": "firstname", "LastName": "lastname"},
+        "owners": {
+            "Email": "email",
+            "FirstName": "firstname",
+            "LastName": "lastname",
+            "Id": "user_id",  # an owner is a user: field history names users by this id
+        },
     }
 )
 """Salesforce field → canonical field, per object type (the connector's defaults). A dotted

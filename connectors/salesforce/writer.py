@@ -23,6 +23,7 @@ Every method takes and gives canonical names and values; the source's field maps
   and if both resolve to one record that merge had happened already (ok, ``already``). Merges
   cannot be undone: the result says so (``response["undoable"]`` false).
 * ``archive``: ``DELETE composite/sobjects?ids=...``; a record deleted already is ok.
+* ``field_changes``: the objects' field history (:mod:`connectors.salesforce.history`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import structlog
 
 from connectors.base import Writer
 from connectors.retry import RetrySettings
+from connectors.salesforce import history
 from connectors.salesforce import merge as soap_merge
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import audit, record_error
@@ -57,7 +59,7 @@ from connectors.salesforce.tasks import (
 )
 from model.errors import ConfigError, RetriableError, SourceFatalError, SyncdError
 from model.records import Record
-from model.writes import FieldWrite, TaskWrite, WriteErrorKind, WriteResult
+from model.writes import FieldChange, FieldWrite, TaskWrite, WriteErrorKind, WriteResult
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -256,6 +258,23 @@ class SalesforceWriter(Writer):
             linked["tasks"] = tuple(t.id for t in tasks.get(record.id, []))
             out[asked] = replace(record, associations=linked)
         return out
+
+    def field_changes(
+        self, object_type: str, fields: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], FieldChange]:
+        _check_type(object_type)
+        if object_type not in history.HISTORY_OBJECTS or not fields:
+            return {}
+        ids = list(dict.fromkeys(record_id for record_id, _ in fields))
+        current = self.read(object_type, ids, sorted({name for _, name in fields}))
+        return history.field_changes(
+            object_type,
+            self._maps(object_type),
+            fields,
+            current,
+            query=lambda soql: self._client.query_pages(soql, include_deleted=True),
+            own_user=self._client.user_id,
+        )
 
     def find_tasks(self, object_type: str, record_ids: Sequence[str]) -> dict[str, list[Record]]:
         if object_type not in RELATION:

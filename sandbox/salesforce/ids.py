@@ -20,6 +20,12 @@ PREFIXES: dict[str, str] = {
     "Group": "00G",
     "Lead": "00Q",
     "Task": "00T",
+    # every field history object shares one prefix (?: 017 is AccountHistory's, ContactHistory's
+    # and LeadHistory's in real orgs; OpportunityFieldHistory's is assumed the same)
+    "LeadHistory": "017",
+    "ContactHistory": "017",
+    "AccountHistory": "017",
+    "OpportunityFieldHistory": "017",
     "Organization": "00D",
     "BulkJob": "750",
     "QueryLocator": "01g",

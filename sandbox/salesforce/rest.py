@@ -206,9 +206,9 @@ def _basic(state: SalesforceState, schema: SObjectType) -> dict[str, Any]:
         "labelPlural": schema.plural,
         "keyPrefix": schema.key_prefix,
         "custom": False,
-        "createable": schema.name not in ("User", "Group"),
-        "updateable": schema.name != "Group",
-        "deletable": schema.name not in ("User", "Group"),
+        "createable": schema.name not in ("User", "Group") and not schema.history_of,
+        "updateable": schema.name != "Group" and not schema.history_of,
+        "deletable": schema.name not in ("User", "Group") and not schema.history_of,
         "mergeable": schema.mergeable,
         "queryable": True,
         "replicateable": schema.replicateable,
@@ -350,8 +350,18 @@ def deleted(state: SalesforceState, request: Request, params: Params) -> Respons
     """``sobjects/{Type}/deleted/?start=&end=``: records deleted in the window, 15 days back."""
     schema = _object(params["sobject"])
     start, end = _window(state, request, DELETED_LOG_DAYS)
-    found = state.deleted_log(schema.name, start, end)
     earliest = state.clock() - timedelta(days=DELETED_LOG_DAYS)
+    purged = state.purged_until(schema.name)
+    if purged is not None and purged > earliest:  # the recycle bin was emptied early
+        earliest = purged
+    if purged is not None and start < purged:
+        # (?) the message is not documented; the code is (GetDeletedResult: "the call fails,
+        # and you must resync your data")
+        raise bad_request(
+            "INVALID_REPLICATION_DATE",
+            f"startDate is before the earliest date available {sf_datetime(purged)}",
+        )
+    found = state.deleted_log(schema.name, start, end)
     return Response(
         200,
         {

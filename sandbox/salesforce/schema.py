@@ -39,6 +39,7 @@ FieldType = Literal[
     "double",
     "currency",
     "int",
+    "anyType",
 ]
 
 API_VERSION: Final = "59.0"
@@ -65,12 +66,13 @@ class Field:
 
     @property
     def filterable(self) -> bool:
-        """Long text areas cannot be filtered in SOQL (``Description`` of a Task)."""
-        return not (self.type == "textarea" and self.length > 4000)
+        """Long text areas cannot be filtered in SOQL (``Description`` of a Task), nor can a
+        history row's ``OldValue`` and ``NewValue`` (``anyType``: "Nillable, Sort")."""
+        return not (self.type == "textarea" and self.length > 4000) and self.type != "anyType"
 
     @property
     def sortable(self) -> bool:
-        return self.filterable and self.type != "multipicklist"
+        return self.type == "anyType" or (self.filterable and self.type != "multipicklist")
 
     def describe(self) -> dict[str, Any]:
         """The field as ``describe`` answers it (the keys a client reads; Salesforce sends
@@ -84,6 +86,7 @@ class Field:
             "double": "xsd:double",
             "currency": "xsd:double",
             "int": "xsd:int",
+            "anyType": "xsd:anyType",
         }.get(self.type, "xsd:string")
         return {
             "name": self.name,
@@ -139,6 +142,9 @@ class SObjectType:
     fields: tuple[Field, ...]
     mergeable: bool = False
     replicateable: bool = True
+    history_of: str | None = None
+    """For a field history object (``ContactHistory``...), the object whose history it holds:
+    it is read-only through the API (no create, update or delete)."""
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -463,8 +469,88 @@ GROUP = SObjectType(
     ),
 )
 
+# -- field history ---------------------------------------------------------------------------
+# The objects holding tracked fields' history: one row per change, with ``Field``, ``OldValue``,
+# ``NewValue`` (``anyType``: filterable never, sortable), ``DataType``, ``CreatedById`` and
+# ``CreatedDate``; none is createable or updateable (Object Reference, "ContactHistory",
+# "StandardObjectNameHistory", "OpportunityFieldHistory"; the field reference's
+# salesforce-field-reference-opportunityfieldhistory page gives labels and lengths).
+
+#: Parent object → (its history object, the history's field naming the parent).
+HISTORY_OBJECTS: Final[dict[str, tuple[str, str]]] = {
+    "Lead": ("LeadHistory", "LeadId"),
+    "Contact": ("ContactHistory", "ContactId"),
+    "Account": ("AccountHistory", "AccountId"),
+    "Opportunity": ("OpportunityFieldHistory", "OpportunityId"),
+}
+HISTORY_CREATED: Final = "created"
+"""The ``Field`` of the row a record's creation adds when its object tracks history."""
+#: Field type → the history row's ``DataType`` (?: the names are those of the DataType
+#: picklist of ActivityFieldHistory's reference page; which one each field type gets is not
+#: documented).
+HISTORY_DATA_TYPES: Final[dict[str, str]] = {
+    "string": "Text",
+    "email": "Email",
+    "phone": "Phone",
+    "url": "Url",
+    "textarea": "TextArea",
+    "picklist": "DynamicEnum",
+    "multipicklist": "MultiEnum",
+    "reference": "EntityId",
+    "boolean": "Boolean",
+    "date": "DateOnly",
+    "datetime": "DateTime",
+    "double": "Double",
+    "currency": "Currency",
+    "int": "Double",
+}
+
+
+def history_field(spec: Field) -> str:
+    """How a history row's ``Field`` names ``spec``: its API name, or for a standard lookup its
+    relationship name (``OwnerId`` → ``Owner``; ?: as the History related list labels it)."""
+    relationship = spec.relationship_name
+    return relationship if relationship is not None and not spec.custom else spec.name
+
+
+def trackable(schema: SObjectType) -> list[Field]:
+    """The fields of ``schema`` an admin may track: what users can set, no formula, no system
+    field (Help, "Field History Tracking": not formula, roll-up, auto-number, Created By, Last
+    Modified By)."""
+    return [f for f in schema.fields if f.updateable and not f.calculated and f.type != "id"]
+
+
+def _history(parent: SObjectType) -> SObjectType:
+    name, parent_field = HISTORY_OBJECTS[parent.name]
+    label = (
+        "Opportunity Field History"
+        if name == "OpportunityFieldHistory"
+        else f"{parent.label} History"
+    )
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
+    changed = dict.fromkeys(history_field(f) for f in trackable(parent))
+    fields = (
+        Field("Id", "id", f"{label} ID", 18, nillable=False, **ro),
+        Field("IsDeleted", "boolean", "Deleted", nillable=False, **ro),
+        Field(parent_field, "reference", f"{parent.label} ID", 18, nillable=False,
+              reference_to=(parent.name,), **ro),
+        Field("CreatedById", "reference", "Created By ID", 18, nillable=False,
+              reference_to=("User",), **ro),
+        Field("CreatedDate", "datetime", "Created Date", nillable=False, **ro),
+        Field("Field", "picklist", "Changed Field", 255, nillable=False, restricted=True,
+              picklist=_picks(HISTORY_CREATED, *changed), **ro),
+        Field("DataType", "picklist", "Datatype", 40, restricted=True,
+              picklist=_picks(*dict.fromkeys(HISTORY_DATA_TYPES.values())), **ro),
+        Field("OldValue", "anyType", "Old Value", 255, **ro),
+        Field("NewValue", "anyType", "New Value", 255, **ro),
+    )  # fmt: skip
+    return SObjectType(name, label, f"{label}", fields, history_of=parent.name)
+
+
+HISTORIES: Final = tuple(_history(t) for t in (LEAD, CONTACT, ACCOUNT, OPPORTUNITY))
+
 OBJECTS: Final[dict[str, SObjectType]] = {
-    t.name: t for t in (LEAD, CONTACT, ACCOUNT, OPPORTUNITY, TASK, USER, GROUP)
+    t.name: t for t in (LEAD, CONTACT, ACCOUNT, OPPORTUNITY, TASK, USER, GROUP, *HISTORIES)
 }
 """Every object the sandbox serves, by API name."""
 

@@ -20,9 +20,11 @@ from typing import Any
 
 from sandbox.http.faults import FaultPolicy
 from sandbox.http.stats import TrafficStats
+from sandbox.salesforce import history
 from sandbox.salesforce.ids import PREFIXES, make_id, normalize
 from sandbox.salesforce.records import StoredRecord, to_second
 from sandbox.salesforce.schema import (
+    HISTORY_OBJECTS,
     OBJECTS,
     PERSON_ACCOUNT_FIELDS,
     PERSON_CONTACT,
@@ -37,8 +39,9 @@ API_USER = "syncd-api"
 """The ``CreatedById`` stamped on what the sandbox's API user writes (see :attr:`api_user_id`)."""
 PERSON = "a person"
 """Who edits through :meth:`SalesforceState.update` by default (the UI user's id stands in)."""
-DELETED_LOG_DAYS = 15
-"""How far back ``sobjects/{Type}/deleted`` answers (Salesforce: 15 days)."""
+DELETED_LOG_DAYS = history.RECYCLE_BIN_DAYS
+"""How far back ``sobjects/{Type}/deleted`` answers (Salesforce: 15 days, as long as the
+recycle bin keeps a record)."""
 DEFAULT_DAILY_LIMIT = 15_000
 """API requests per rolling 24 hours (a Developer Edition's allowance)."""
 
@@ -89,7 +92,8 @@ class SalesforceState:
     polls a Bulk 2.0 query job answers ``InProgress`` before ``JobComplete``);
     ``query_batch_size`` (rows per query page when the client asks for none);
     ``person_accounts`` (the org has Person Accounts enabled: :meth:`create_person_account`,
-    the Person Account fields in describe and queries).
+    the Person Account fields in describe and queries); ``tracked`` (the fields whose history
+    each object keeps: :meth:`track`, :mod:`sandbox.salesforce.history`).
     """
 
     def __init__(
@@ -123,12 +127,20 @@ class SalesforceState:
         self.security_token = security_token
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
+        self.jwt_certificate: str | None = None
+        """The connected app's certificate (PEM; a bare public key works too): JWT bearer
+        assertions must be signed with its private key. None: JWT logins are refused."""
         self.login_allowed = True
         self.sessions: set[str] = set()
         self.logins = 0
         self._usage: deque[datetime] = deque()
         self._tables: dict[str, dict[str, StoredRecord]] = {name: {} for name in OBJECTS}
         self._deleted_log: list[tuple[str, str, datetime]] = []
+        self.tracked: dict[str, frozenset[str]] = dict(history.DEFAULT_TRACKED)
+        #: history row ids per record id; the deletion date of each object's last purged record
+        self._history_rows: dict[str, list[str]] = {}
+        self._purged: dict[str, datetime] = {}
+        self._purge_due: datetime | None = None
         self._counters: dict[str, int] = {}
         #: query locators: id -> (object, rendered rows still to page, include_deleted)
         self.locators: dict[str, list[dict[str, Any]]] = {}
@@ -353,11 +365,17 @@ class SalesforceState:
         return OBJECTS[sobject]
 
     def sobject_of(self, record_id: str) -> str | None:
-        """The object an id belongs to, by its key prefix."""
-        return next((name for name, p in PREFIXES.items() if record_id.startswith(p)), None)
+        """The object an id belongs to, by its key prefix (the table holding it where objects
+        share a prefix, as the history objects do)."""
+        names = [name for name, p in PREFIXES.items() if record_id.startswith(p)]
+        if len(names) > 1:
+            full = normalize(record_id)
+            return next((n for n in names if full in self._tables.get(n, {})), names[0])
+        return names[0] if names else None
 
     def find(self, sobject: str, record_id: str) -> StoredRecord | None:
         """The record, live or deleted (a 15-character id works too)."""
+        self.purge()
         full = normalize(record_id)
         return None if full is None else self._tables.get(sobject, {}).get(full)
 
@@ -366,12 +384,17 @@ class SalesforceState:
         return record if record is not None and not record.deleted else None
 
     def records(self, sobject: str, *, include_deleted: bool = False) -> Iterator[StoredRecord]:
-        """Records of an object as queries see them (late commits not yet visible are not)."""
+        """Records of an object as queries see them (late commits not yet visible are not; a
+        history row older than 18 months only with ``include_deleted``, as ``queryAll``)."""
+        self.purge()
         now = self.clock()
-        for record in self._tables[sobject].values():
+        oldest = now - history.HISTORY_IN_APP if OBJECTS[sobject].history_of else None
+        for record in list(self._tables[sobject].values()):
             if record.deleted and not include_deleted:
                 continue
             if record.visible_from is not None and record.visible_from > now:
+                continue
+            if oldest is not None and not include_deleted and record.created_at < oldest:
                 continue
             yield record
 
@@ -379,6 +402,7 @@ class SalesforceState:
         self, sobject: str, start: datetime, end: datetime
     ) -> list[tuple[str, datetime]]:
         """(id, deletedDate) of the records of ``sobject`` deleted in [start, end)."""
+        self.purge()
         return [
             (record_id, when)
             for name, record_id, when in self._deleted_log
@@ -395,9 +419,11 @@ class SalesforceState:
 
     def counts(self) -> dict[str, int]:
         with self.lock:
+            self.purge()
             return {
                 name: sum(1 for r in table.values() if not r.deleted)
                 for name, table in self._tables.items()
+                if not OBJECTS[name].history_of
             }
 
     # ----------------------------------------------------------------- API saves
@@ -416,6 +442,10 @@ class SalesforceState:
         there is an error."""
         with self.lock:
             schema = OBJECTS[sobject]
+            if schema.history_of:
+                verb = "inserted" if record_id is None else "updated"
+                message = f"entity type cannot be {verb}: {schema.label}"
+                return None, [RecordError("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message)]
             record = None
             if record_id is not None:
                 found = self.find(sobject, record_id)
@@ -466,6 +496,11 @@ class SalesforceState:
             record = self.find(sobject, record_id) if sobject else None
             if record is None:
                 return RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            schema = OBJECTS[record.sobject]
+            if schema.history_of:
+                # (?) the wording of this refusal is Salesforce's for inserts, said of deletes
+                message = f"entity type cannot be deleted: {schema.label}"
+                return RecordError("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message)
             if record.deleted:
                 return RecordError("ENTITY_IS_DELETED", "entity is deleted")
             self._delete(record)
@@ -506,15 +541,28 @@ class SalesforceState:
             last_modified_by=author,
         )
         self._tables[sobject][record_id] = record
+        if self.tracked.get(sobject):
+            self._add_history(sobject, [history.created_row(sobject, record_id)], moment, author)
         return record_id
 
     def _apply(self, record: StoredRecord, values: Mapping[str, Any], *, by: str) -> None:
         author = self.api_user_id if by == API_USER else by
         now = to_second(self.clock())
+        schema = OBJECTS[record.sobject]
+        tracked = self.tracked.get(record.sobject, frozenset())
+        rows: list[dict[str, Any]] = []
         for name, raw in values.items():
             value = None if raw == "" else raw
+            old = record.values.get(name)
             record.values[name] = value
             record.history.append((name, value, now, author))
+            spec = schema.field(name)
+            if spec is not None and spec.name in tracked and old != value:
+                rows += history.change_rows(
+                    record.sobject, record.id, spec, old=old, new=value, name_of=self._display_name
+                )
+        if rows:
+            self._add_history(record.sobject, rows, now, author)
         self._touch(record, author)
 
     def _touch(self, record: StoredRecord, by: str) -> None:
@@ -529,6 +577,103 @@ class SalesforceState:
         record.deleted_at = now
         record.modstamp = now
         self._deleted_log.append((record.sobject, record.id, now))
+        for row in self._history_of(record):
+            row.deleted = True  # history follows its record to the recycle bin
+        self._due(now + timedelta(days=history.RECYCLE_BIN_DAYS))
+
+    # ----------------------------------------------------------------- history and purges
+
+    def track(self, sobject: str, fields: Iterable[str]) -> None:
+        """Track the history of ``fields`` of ``sobject`` from now on (Setup's "Set History
+        Tracking"; ``ValueError`` as Setup refuses); an empty list tracks none."""
+        with self.lock:
+            self.tracked[sobject] = history.checked_tracking(sobject, fields)
+
+    def empty_recycle_bin(self) -> int:
+        """A person empties the recycle bin: every deleted record is purged now; how many."""
+        with self.lock:
+            return self.purge(everything=True)
+
+    def purged_until(self, sobject: str) -> datetime | None:
+        """The deletion date of the last purged record of ``sobject`` (``earliestDateAvailable``
+        of the delete log), None before any purge."""
+        with self.lock:
+            self.purge()
+            return self._purged.get(sobject)
+
+    def purge(self, *, everything: bool = False) -> int:
+        """Purge what the clock says is due: records deleted 15 days ago (with their history)
+        and history rows older than 24 months. ``everything``: every deleted record now."""
+        now = self.clock()
+        if not everything and (self._purge_due is None or self._purge_due > now):
+            return 0
+        with self.lock:
+            self._purge_due = None
+            binned = now - timedelta(days=history.RECYCLE_BIN_DAYS)
+            expired = now - history.HISTORY_VIA_API
+            purged: set[str] = set()
+            for sobject, table in self._tables.items():
+                is_history = OBJECTS[sobject].history_of is not None
+                for record in list(table.values()):
+                    if is_history:
+                        if record.created_at <= expired:
+                            del table[record.id]
+                        else:
+                            self._due(record.created_at + history.HISTORY_VIA_API)
+                        continue
+                    if not record.deleted or record.deleted_at is None:
+                        continue
+                    if everything or record.deleted_at <= binned:
+                        self._hard_delete(record)
+                        purged.add(record.id)
+                    else:
+                        self._due(record.deleted_at + timedelta(days=history.RECYCLE_BIN_DAYS))
+            if purged:
+                self._deleted_log = [e for e in self._deleted_log if e[1] not in purged]
+            return len(purged)
+
+    def _hard_delete(self, record: StoredRecord) -> None:
+        assert record.deleted_at is not None
+        for row in self._history_of(record):
+            del self._tables[row.sobject][row.id]
+        self._history_rows.pop(record.id, None)
+        del self._tables[record.sobject][record.id]
+        last = self._purged.get(record.sobject)
+        self._purged[record.sobject] = max(last or record.deleted_at, record.deleted_at)
+
+    def _due(self, when: datetime) -> None:
+        if self._purge_due is None or when < self._purge_due:
+            self._purge_due = when
+
+    def _history_of(self, record: StoredRecord) -> list[StoredRecord]:
+        names = HISTORY_OBJECTS.get(record.sobject)
+        if names is None:
+            return []
+        table = self._tables[names[0]]
+        ids = self._history_rows.get(record.id, [])
+        return [table[i] for i in ids if i in table]
+
+    def _add_history(
+        self, sobject: str, rows: list[dict[str, Any]], when: datetime, author: str
+    ) -> None:
+        name, parent_field = HISTORY_OBJECTS[sobject]
+        for values in rows:
+            row_id = self._insert(name, values, when, by=author)
+            self._history_rows.setdefault(str(values[parent_field]), []).append(row_id)
+        self._due(to_second(when) + history.HISTORY_VIA_API)
+
+    def _display_name(self, record_id: str) -> str | None:
+        """The name a lookup's id displays as (a user's, a queue's, an account's...)."""
+        sobject = self.sobject_of(record_id)
+        record = self._tables.get(sobject or "", {}).get(normalize(record_id) or "")
+        if record is None:
+            return None
+        row = record.row(OBJECTS[record.sobject])
+        name = row.get("name")
+        if name is None:
+            parts = (record.values.get("FirstName"), record.values.get("LastName"))
+            name = " ".join(str(p) for p in parts if p) or None
+        return None if name is None else str(name)
 
     def _reparent(self, old: str, new: str) -> None:
         for sobject, fields in (

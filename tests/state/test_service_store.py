@@ -122,6 +122,8 @@ def test_live_records_by_bucket_position_and_id(hs: SqlStateStore) -> None:
     assert [r.id for r in sample] == ["1", "3"]  # positions in id order; 7 is past the end
     assert sample[0].properties == {"email": "1@x"}
     assert hs.live_among("hs", "contacts", ["1", "4", "5", "6", "9"]) == {"1", "4"}
+    assert hs.live_ids("hs", "contacts") == {"1", "2", "3", "4"}
+    assert hs.live_ids("hs", "companies") == set()
 
 
 def test_completeness_checks_newest_first(hs: SqlStateStore) -> None:

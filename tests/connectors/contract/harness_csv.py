@@ -38,6 +38,7 @@ class CsvHarness:
         Capability.REFUSED_VALUES: "a cell takes any text",
         Capability.RATE_LIMITS: "a local file has no rate limit",
         Capability.AUTH: "a local file has no credentials",
+        Capability.FIELD_HISTORY: "a file keeps no history of who typed a cell",
     }
     absent_id = "no-such-row"
     refused_value = ("", "")  # never used: a cell takes any text

@@ -75,7 +75,11 @@ class SalesforceHarness:
         return {name: stored.values.get(vendor) for name, vendor in CONTACT_FIELDS.items()}
 
     def edit(self, record_id: str, fields: Mapping[str, str]) -> None:
-        self.world.state.update("Contact", record_id, _vendor(fields))
+        state = self.world.state
+        person = next((u.id for u in state.records("User") if u.id != state.api_user_id), None)
+        if person is None:  # a person of the org, not syncd's integration user
+            person = state.add_user("Pat", "Doe", "pat@example.com")
+        state.update("Contact", record_id, _vendor(fields), by=person)
 
     def delete(self, record_id: str) -> None:
         self.world.state.delete("Contact", record_id)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
 
-from connectors.salesforce import AllowanceSpentError, SalesforceSettings
+from connectors.salesforce import AllowanceSpentError, SalesforceConnector, SalesforceSettings
 from connectors.salesforce.settings import Credentials
 from model.errors import ConfigError, SourceFatalError
 from sandbox.salesforce import Fault, ScriptedFaults
@@ -116,9 +116,7 @@ def test_oauth_client_credentials_log_in_at_the_login_url(world: World) -> None:
     assert connector.calls["login"] == 1
 
 
-def test_a_jwt_bearer_assertion_logs_in(world: World) -> None:
-    contact = world.contact(firstname="Ann")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _jwt_connector(world: World, key: rsa.RSAPrivateKey) -> SalesforceConnector:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -126,11 +124,34 @@ def test_a_jwt_bearer_assertion_logs_in(world: World) -> None:
     ).decode()
     creds = Credentials(username="sandbox", client_id="sandbox")
     creds.private_key = SecretStr(pem)
-    connector = world.connector(
+    return world.connector(
         creds, auth="jwt", client_id="sandbox", private_key_file="/run/secrets/jwt.key"
     )
 
-    assert contact in world.pull(connector, "contacts").by_id
+
+def _public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def test_a_jwt_bearer_assertion_logs_in(world: World) -> None:
+    contact = world.contact(firstname="Ann")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    world.state.jwt_certificate = _public_pem(key)  # the connected app's certificate
+
+    assert contact in world.pull(_jwt_connector(world, key), "contacts").by_id
+
+
+def test_a_jwt_signed_with_another_key_is_refused(world: World) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    world.state.jwt_certificate = _public_pem(other)
+
+    with pytest.raises(SourceFatalError, match="invalid assertion"):
+        world.pull(_jwt_connector(world, key), "contacts")
 
 
 def test_the_ca_file_is_trusted_whatever_requests_ca_bundle_says(

@@ -183,6 +183,31 @@ def test_a_source_down_longer_than_the_log_reconciles_through_query_all(world: W
     assert merged in pulled.by_id[master].merged_ids
 
 
+def test_deletions_purged_from_the_recycle_bin_leave_the_live_ids_to_tell(
+    world: World,
+) -> None:
+    purged, binned, kept = (world.contact(firstname=n) for n in ("P", "B", "K"))
+    connector = world.connector()
+    world.clock.tick(hours=1)
+    cursor = world.pull(connector, "contacts").cursor
+    world.clock.tick(days=1)
+    world.state.delete("Contact", purged)
+    world.clock.tick(days=12)
+    world.state.delete("Contact", binned)
+    world.clock.tick(days=7)  # 20 days down: the first deletion was purged 4 days ago
+    created = world.contact(firstname="New")
+
+    pulled = world.pull(connector, "contacts", cursor)
+
+    assert purged not in pulled.by_id, "the bin no longer holds it"
+    assert pulled.by_id[binned].archived
+    [listing] = [b for b in pulled.batches if b.live_ids is not None]
+    assert listing.live_ids == {kept, created}
+    assert pulled.batches.index(listing) > 0, "after the bin's records"
+    assert listing.cursor.updated_at is not None
+    assert listing.cursor.updated_at <= world.clock.now
+
+
 def test_a_big_first_pull_goes_through_bulk_api_2(world: World) -> None:
     made = {world.contact(firstname=f"B{i}", email=f"b{i}@x.com") for i in range(30)}
     world.state.delete("Contact", next(iter(sorted(made))))
