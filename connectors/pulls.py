@@ -9,6 +9,7 @@ says how long a thread waited on the vendor's API.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -103,13 +104,14 @@ def interleave(
     streams: Sequence[Iterator[T]], *, buffer: int = 4, meter: WaitMeter | None = None
 ) -> Iterator[T]:
     """The items of every stream, each stream read to its end in its own thread, in the order
-    they arrive: one stream's items keep their order, streams interleave.
+        they arrive: one stream's items keep their order, streams interleave.
 
-    At most ``buffer`` items wait to be taken (a stream that runs ahead blocks). When a stream
-    fails the others still run to their end, then the first failure is raised: what they gave
-    is as good as if they had run alone. Closing the iterator early (the consumer stopped or
-    failed) stops every stream before its next item and waits for the threads to end; a
-    stream is closed in its own thread. ``meter`` counts the consumer's waits for items.
+        At most ``buffer`` items wait to be taken (a stream that runs ahead blocks). When a stream
+        fails the others still run to their end, then the first failure is raised: what they gave
+        is as good as if they had run alone. Closing the iterator early (the consumer stopped or
+        failed) stops every stream before its next item and waits for the threads to end; a
+        stream is closed in its own thread, which runs in a copy of the caller's context variables
+    (the fields bound for log lines). ``meter`` counts the consumer's waits for items.
     """
     if not streams:
         return
@@ -138,8 +140,13 @@ def interleave(
             if close is not None:
                 close()
 
-    threads = [
-        threading.Thread(target=run, args=(stream,), name=f"pull-{index}", daemon=True)
+    threads = [  # each in a copy of the caller's context: log lines keep the run's fields
+        threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(run, stream),
+            name=f"pull-{index}",
+            daemon=True,
+        )
         for index, stream in enumerate(streams)
     ]
     for thread in threads:

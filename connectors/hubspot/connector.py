@@ -34,6 +34,7 @@ is emitted again only with a newer ``updated_at``). A malformed object is report
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
+
+import structlog
 
 from connectors.base import ApiUsage, Capability, Connector, UniqueFields
 from connectors.hubspot.associations import association_pairs, next_after, results
@@ -256,7 +259,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         type in its own thread (:func:`connectors.pulls.interleave`); the time the caller
         waits for their batches counts as its wait on HubSpot (:meth:`usage`)."""
         streams = [
-            self.pull(object_type, cursor, run_started_at=run_started_at)
+            _logged_as(object_type, self.pull(object_type, cursor, run_started_at=run_started_at))
             for object_type, cursor in cursors.items()
         ]
         if self._settings.requests_in_flight == 1 or len(streams) < 2:
@@ -469,7 +472,8 @@ class HubSpotConnector(HubSpotWriter, Connector):
         if len(targets) > 1 and self._settings.requests_in_flight > 1:
             waits = self._client.waits
             started = waits.clock()
-            pairs = list(self._pool.map(read, targets))
+            contexts = [contextvars.copy_context() for _ in targets]  # one per thread
+            pairs = list(self._pool.map(lambda c, t: c.run(read, t), contexts, targets))
             waits.add(waits.clock() - started)
         else:
             pairs = [read(target) for target in targets]
@@ -484,3 +488,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
             )
             for r in records
         ]
+
+
+def _logged_as(object_type: str, batches: Iterator[PullBatch]) -> Iterator[PullBatch]:
+    """``batches``, with ``object_type`` bound for the log lines made while they are read."""
+    with structlog.contextvars.bound_contextvars(object_type=object_type):
+        yield from batches
