@@ -64,6 +64,18 @@ class Connector(abc.ABC):
         id, keeping the newest ``updated_at``).
         """
 
+    def pull_all(
+        self, cursors: Mapping[str, Cursor], *, run_started_at: datetime
+    ) -> Iterator[PullBatch]:
+        """Every batch :meth:`pull` yields for each object type of ``cursors`` (its stored
+        cursor), with the same cursors: batches of one type come in the order :meth:`pull`
+        gives them, batches of different types may interleave (a connector may pull several
+        types at once). Whoever stores them does so in the order they come. Closing the
+        iterator early stops every pull. The default pulls one type after another.
+        """
+        for object_type, cursor in cursors.items():
+            yield from self.pull(object_type, cursor, run_started_at=run_started_at)
+
     def properties(self, object_type: str) -> list[PropertyDef]:
         """The CRM's field definitions of ``object_type`` (picklist options included).
 
@@ -148,11 +160,14 @@ class AllowanceReading:
 class ApiUsage:
     """A connector's calls to its vendor's API (for metrics): all of them, the 429s (and
     whatever else the vendor answers to say "too many", such as Salesforce's 403
-    ``REQUEST_LIMIT_EXCEEDED``), and the latest reading of the daily allowance, if any."""
+    ``REQUEST_LIMIT_EXCEEDED``), the latest reading of the daily allowance, if any, and the
+    seconds the thread asking spent waiting on the API (in calls, pacing and retry waits, and
+    for the results of calls made by other threads on its behalf)."""
 
     calls: int = 0
     rate_limited: int = 0
     allowance: AllowanceReading | None = None
+    waited_seconds: float = 0.0
 
 
 class Writer(abc.ABC):

@@ -488,31 +488,42 @@ class Engine:
         return plan
 
     def _pull(self, run: _Run, connector: Connector) -> None:
+        """Store every batch of every object type as it comes (:meth:`Connector.pull_all`:
+        a connector may pull several types at once; each batch is stored, with its type's
+        cursor, in one transaction on this thread)."""
         pulled: dict[str, int] = {}
         skipped: dict[str, int] = {}
-        for object_type in run.config.object_types:
-            with structlog.contextvars.bound_contextvars(object_type=object_type):
-                t0 = time.monotonic()
-                cursor = self.store.get_cursor(run.source, object_type)
-                mode = "full" if cursor.updated_at is None else "incremental"
-                for batch in connector.pull(object_type, cursor, run_started_at=run.started):
-                    self.store.store_batch(run.source, run.id, batch)
-                    if batch.live_ids is not None:
-                        pulled[object_type] = pulled.get(object_type, 0) + self._vanished(
-                            run, batch
-                        )
-                    run.checkpoint()  # the batch in hand is stored; a stop comes before the next
-                    pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
-                    skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
-                    for record_id, why in batch.skipped:
-                        log.warning("record skipped", record_id=record_id, reason=why)
-                log.info(
-                    "pulled",
-                    mode=mode,
-                    records=pulled.get(object_type, 0),
-                    skipped=skipped.get(object_type, 0),
-                    seconds=round(time.monotonic() - t0, 3),
-                )
+        t0 = time.monotonic()
+        cursors = {t: self.store.get_cursor(run.source, t) for t in run.config.object_types}
+        finished: dict[str, float] = {}
+        batches = connector.pull_all(cursors, run_started_at=run.started)
+        try:
+            for batch in batches:
+                object_type = batch.object_type
+                self.store.store_batch(run.source, run.id, batch)
+                if batch.live_ids is not None:
+                    pulled[object_type] = pulled.get(object_type, 0) + self._vanished(run, batch)
+                run.checkpoint()  # the batch in hand is stored; a stop comes before the next
+                pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
+                skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
+                finished[object_type] = time.monotonic()
+                for record_id, why in batch.skipped:
+                    log.warning(
+                        "record skipped", object_type=object_type, record_id=record_id, reason=why
+                    )
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # stops the pulls still running when a batch could not be stored
+        for object_type, cursor in cursors.items():
+            log.info(
+                "pulled",
+                object_type=object_type,
+                mode="full" if cursor.updated_at is None else "incremental",
+                records=pulled.get(object_type, 0),
+                skipped=skipped.get(object_type, 0),
+                seconds=round(finished.get(object_type, t0) - t0, 3),
+            )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
     def _vanished(self, run: _Run, batch: PullBatch) -> int:
@@ -530,7 +541,11 @@ class Engine:
         self.store.store_batch(
             run.source, run.id, PullBatch(batch.object_type, records, batch.cursor)
         )
-        log.info("gone from the source, their deletion no longer listed", records=len(gone))
+        log.info(
+            "gone from the source, their deletion no longer listed",
+            object_type=batch.object_type,
+            records=len(gone),
+        )
         return len(gone)
 
     def _make_plan(

@@ -13,11 +13,22 @@ correlation id (support asks for it). Search is paced by its own per-second limi
 (:class:`~connectors.hubspot.pacer.SearchPacer`), every other call by the 10-second window.
 Reads are retried as a whole (:func:`connectors.retry.call_with_retry`); batch writes are sent
 one attempt at a time (``send_*``) because the writer retries only the inputs that failed.
+
+**Threads.** A pull keeps a few requests in flight (``requests_in_flight``, a semaphore around
+each attempt) from several threads through this one client. The SDK objects are shared, not
+built per thread: a generated ``ApiClient`` call builds its headers, query and body in locals,
+reads its ``Configuration`` (not changed after it is built) and sends through urllib3's
+``PoolManager``, which is thread-safe (up to ``connection_pool_maxsize`` connections per host,
+``cpu_count() * 5`` in SDK 12); the one attribute a call writes, ``ApiClient.last_response``,
+is never read here (read of ``hubspot/crm/*/api_client.py`` and ``rest.py``, 12.0.0). The
+counters and the pacers take a lock; :attr:`HubSpotClient.waits` measures, per thread, the
+seconds spent in calls, pacing and retry waits.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +56,7 @@ from connectors.hubspot.errors import (
 )
 from connectors.hubspot.pacer import Pacer, SearchPacer
 from connectors.hubspot.settings import CRM_OBJECT_TYPES, HubSpotSettings
+from connectors.pulls import WaitMeter
 from connectors.retry import call_with_retry, header
 from model.errors import SyncdError
 
@@ -132,7 +144,9 @@ class HubSpotClient:
         pacer: Pacer | None = None,
     ) -> None:
         self._settings = settings
-        self._sleep = sleep
+        #: Seconds each thread waited on HubSpot (calls, pacing, retry waits).
+        self.waits = WaitMeter()
+        self._sleep = self.waits.sleep(sleep)
         self._pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         self._search_pacer = SearchPacer(
             per_second=settings.search_requests_per_second,
@@ -142,6 +156,8 @@ class HubSpotClient:
         self.calls: Counter[str] = Counter()
         #: Attempts HubSpot answered 429 (rate limited).
         self.rate_limited = 0
+        self._count_lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(settings.requests_in_flight)
         crm = HubSpot(
             access_token=settings.access_token(), host=settings.base_url, retry=_RECONNECT
         ).crm
@@ -191,9 +207,18 @@ class HubSpotClient:
         A failure is logged (warning ``request failed``) with its status and correlation id.
         Raises what the SDK raises, and ``SyncdError`` for a body that is neither empty nor a
         JSON object."""
+        waited = self.waits.clock()
+        try:
+            with self._in_flight:
+                return self._attempt(operation, request)
+        finally:
+            self.waits.add(self.waits.clock() - waited)
+
+    def _attempt(self, operation: str, request: Callable[..., Any]) -> Answer:
         pacer: Pacer | SearchPacer = self._search_pacer if operation == "search" else self._pacer
         pacer.before_call()
-        self.calls[operation] += 1
+        with self._count_lock:
+            self.calls[operation] += 1
         started = time.monotonic()
         try:
             response = request(
@@ -203,7 +228,8 @@ class HubSpotClient:
             headers = getattr(exc, "headers", None)
             pacer.observe(headers, http_status(exc))
             if http_status(exc) == 429:
-                self.rate_limited += 1
+                with self._count_lock:
+                    self.rate_limited += 1
             log.warning(
                 "request failed",
                 operation=operation,

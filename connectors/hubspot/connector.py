@@ -18,6 +18,13 @@
   reads it. It comes before search: a crash during the search phase must not mark archivals
   read that the crashed run never listed.
 * **Owners**: always a full listing (active, then archived).
+* **Several requests in flight** (``requests_in_flight`` > 1): :meth:`HubSpotConnector.pull_all`
+  pulls the object types side by side, each in its own thread
+  (:func:`connectors.pulls.interleave`), and the association reads of one page go to their
+  target types at once; every call is paced by the one pacer of the client. Incremental pulls
+  gather search pages until :data:`ASSOCIATION_BATCH_MAX` records before reading their
+  associations (1,000 ids a call). The batches of one type keep their order and their
+  cursors: whatever the interleaving, the store ends up as after one type at a time.
 
 A merged primary lists the ids it absorbed in ``hs_merged_object_ids``; each absorbed id is
 emitted as a record ``merged_into`` the primary. Ids are de-duplicated within one pull (a record
@@ -27,12 +34,16 @@ is emitted again only with a newer ``updated_at``). A malformed object is report
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
+
+import structlog
 
 from connectors.base import ApiUsage, Capability, Connector, UniqueFields
 from connectors.hubspot.associations import association_pairs, next_after, results
@@ -54,6 +65,7 @@ from connectors.hubspot.pipelines import StageBook
 from connectors.hubspot.properties import property_defs
 from connectors.hubspot.search import SearchPage, Window, iter_search
 from connectors.hubspot.settings import (
+    ASSOCIATION_BATCH_MAX,
     ASSOCIATION_TARGETS,
     LAST_MODIFIED,
     MERGEABLE,
@@ -63,7 +75,7 @@ from connectors.hubspot.settings import (
     HubSpotSettings,
 )
 from connectors.hubspot.writer import HubSpotWriter
-from connectors.pulls import Seen, finish
+from connectors.pulls import Seen, finish, interleave
 from model.errors import ConfigError, SyncdError
 from model.records import Cursor, PropertyDef, PullBatch, Record
 
@@ -111,8 +123,15 @@ class HubSpotConnector(HubSpotWriter, Connector):
         self._client = HubSpotClient(settings, sleep=sleep, pacer=pacer)
         self._stages = StageBook(lambda: self._client.pipelines("deals"))
         self._fields = field_maps(settings, self._stages)
+        # association reads of several target types at once (never pulls: no job waits here
+        # for another job, so the pool cannot deadlock)
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.requests_in_flight, thread_name_prefix="hubspot-read"
+        )
         retry = settings.retry.settings()
-        HubSpotWriter.__init__(self, self._client, self._fields, retry=retry, sleep=sleep)
+        HubSpotWriter.__init__(
+            self, self._client, self._fields, retry=retry, sleep=self._client.waits.sleep(sleep)
+        )
 
     @property
     def settings(self) -> HubSpotSettings:
@@ -128,6 +147,7 @@ class HubSpotConnector(HubSpotWriter, Connector):
         return self._fields[object_type]
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._client.close()
 
     def check(self) -> str:
@@ -146,7 +166,11 @@ class HubSpotConnector(HubSpotWriter, Connector):
 
     def usage(self) -> ApiUsage:
         """See :meth:`Connector.usage`."""
-        return ApiUsage(sum(self._client.calls.values()), self._client.rate_limited)
+        return ApiUsage(
+            sum(self._client.calls.values()),
+            self._client.rate_limited,
+            waited_seconds=self._client.waits.seconds(),
+        )
 
     def count(
         self, object_type: str, modified_from: datetime, modified_before: datetime
@@ -228,6 +252,22 @@ class HubSpotConnector(HubSpotWriter, Connector):
                 object_type, cursor, run_started_at, seen, archived=archived
             )
         return finish(batches, object_type, final)
+
+    def pull_all(
+        self, cursors: Mapping[str, Cursor], *, run_started_at: datetime
+    ) -> Iterator[PullBatch]:
+        """See :meth:`Connector.pull_all`: with ``requests_in_flight`` above 1, every object
+        type in its own thread (:func:`connectors.pulls.interleave`); the time the caller
+        waits for their batches counts as its wait on HubSpot (:meth:`usage`)."""
+        streams = [
+            _logged_as(object_type, self.pull(object_type, cursor, run_started_at=run_started_at))
+            for object_type, cursor in cursors.items()
+        ]
+        if self._settings.requests_in_flight == 1 or len(streams) < 2:
+            for stream in streams:
+                yield from stream
+            return
+        yield from interleave(streams, buffer=2 * len(streams), meter=self._client.waits)
 
     # ------------------------------------------------------------------ parsing
 
@@ -349,15 +389,32 @@ class HubSpotConnector(HubSpotWriter, Connector):
             key=lambda raw: self._search_key(object_type, raw),
             page_size=self._settings.page_size_search,
         )
-        for page in pages:
-            records, skipped = self._parse(object_type, page.results)
-            records = self._associate(object_type, records)
+        for parsed, skipped in self._gathered(object_type, pages):
+            records = self._associate(object_type, parsed)
             if records:
                 current = advance(current, max(r.updated_at for r in records), run_started_at)
             fresh = seen.fresh(self._with_merged(records))
             yield PullBatch(
                 object_type, fresh, Cursor(current, stored.deletions_read_at), tuple(skipped)
             )
+
+    def _gathered(
+        self, object_type: str, pages: Iterable[SearchPage]
+    ) -> Iterator[tuple[list[Record], list[Skipped]]]:
+        """The records of search pages, gathered until they fill one associations read
+        (:data:`ASSOCIATION_BATCH_MAX` ids) when the type has associations to read."""
+        gather = ASSOCIATION_BATCH_MAX if ASSOCIATION_TARGETS.get(object_type) else 1
+        records: list[Record] = []
+        skipped: list[Skipped] = []
+        for page in pages:
+            parsed, bad = self._parse(object_type, page.results)
+            records.extend(parsed)
+            skipped.extend(bad)
+            if len(records) + len(skipped) >= gather:
+                yield records, skipped
+                records, skipped = [], []
+        if records or skipped:
+            yield records, skipped
 
     def _search(self, object_type: str, window: Window, limit: int) -> SearchPage:
         modified = LAST_MODIFIED[object_type]
@@ -408,10 +465,21 @@ class HubSpotConnector(HubSpotWriter, Connector):
         if not records or not targets:
             return list(records)
         found: dict[str, dict[str, list[str]]] = {r.id: {t: [] for t in targets} for r in records}
-        for target in targets:
-            for object_id, to_id in association_pairs(
-                self._client, object_type, target, list(found)
-            ):
+        ids = list(found)
+
+        def read(target: str) -> list[tuple[str, str]]:
+            return list(association_pairs(self._client, object_type, target, ids))
+
+        if len(targets) > 1 and self._settings.requests_in_flight > 1:
+            waits = self._client.waits
+            started = waits.clock()
+            contexts = [contextvars.copy_context() for _ in targets]  # one per thread
+            pairs = list(self._pool.map(lambda c, t: c.run(read, t), contexts, targets))
+            waits.add(waits.clock() - started)
+        else:
+            pairs = [read(target) for target in targets]
+        for target, target_pairs in zip(targets, pairs, strict=True):
+            for object_id, to_id in target_pairs:
                 if object_id in found:
                     found[object_id][target].append(to_id)
         return [
@@ -421,3 +489,9 @@ class HubSpotConnector(HubSpotWriter, Connector):
             )
             for r in records
         ]
+
+
+def _logged_as(object_type: str, batches: Iterator[PullBatch]) -> Iterator[PullBatch]:
+    """``batches``, with ``object_type`` bound for the log lines made while they are read."""
+    with structlog.contextvars.bound_contextvars(object_type=object_type):
+        yield from batches

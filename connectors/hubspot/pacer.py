@@ -21,6 +21,14 @@ them, so the local window never frees a slot before HubSpot's does: one client c
 sequentially never sends a request the window has no room for. Time is injectable (``clock``,
 ``sleep``) so tests never wait.
 
+**Several calls in flight.** A pull keeps a few requests in flight (threads), all paced by one
+pacer. :meth:`Pacer.before_call` decides under a lock and *reserves* the call at once: until it
+completes it counts as one of ours in the window, and its planned start is what the next call
+is spread from, so threads waiting at the same moment queue one behind the other instead of all
+going when the window frees a slot. A ``Retry-After`` stops every thread: one that already
+reserved looks again once its own wait is over. Called from one thread, a pacer behaves exactly
+as it did before reservations (nothing is in flight when the next call asks).
+
 Search is paced apart (:class:`SearchPacer`): it has its own limit of 5 requests per second per
 account, is exempt from the 10-second window and answers without rate-limit headers, and its
 429 names no policy (``shared/notes/hubspot.md``). So search calls never enter the window
@@ -31,6 +39,7 @@ search 429 none goes out for a second.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -97,6 +106,9 @@ class Pacer:
         self._others = 0
         self._own: deque[float] = deque()
         self._resume_at: float | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._last_start = -math.inf
 
     @property
     def last(self) -> RateLimit | None:
@@ -116,19 +128,24 @@ class Pacer:
         may be absent: a failure without an answer still counts as a call). ``status`` is the
         answer's HTTP status, when there was one (unused here)."""
         del status
-        now = self._clock()
-        self._own.append(now)
-        retry_after = retry_after_header(headers)
-        if retry_after is not None:  # the server said when there is room: trust it over counts
-            self._resume_at = now + retry_after
-            return
-        limit = read_rate_limit(headers)
-        if limit is None:
-            return
-        self._expire(now, limit.interval_seconds)
-        self._last = limit
-        self._seen_at = now
-        self._others = max(0, limit.maximum - limit.remaining - len(self._own))
+        with self._lock:
+            now = self._clock()
+            self._in_flight = max(0, self._in_flight - 1)
+            self._own.append(now)
+            retry_after = retry_after_header(headers)
+            if retry_after is not None:  # the server said when there is room: trust it
+                self._resume_at = now + retry_after
+                return
+            limit = read_rate_limit(headers)
+            if limit is None:
+                return
+            self._expire(now, limit.interval_seconds)
+            self._last = limit
+            self._seen_at = now
+            # Our calls still in flight may already be counted by HubSpot: taking them for
+            # others' would shrink the budget by as many as we keep in flight, on every reading.
+            used_by_us = len(self._own) + self._in_flight
+            self._others = max(0, limit.maximum - limit.remaining - used_by_us)
 
     def _expire(self, now: float, interval: float) -> None:
         while self._own and self._own[0] <= now - interval:
@@ -136,39 +153,70 @@ class Pacer:
 
     def budget(self) -> int | None:
         """How many of our calls the window has room for (``None`` before any reading)."""
+        with self._lock:
+            return self._budget(self._clock())
+
+    def _budget(self, now: float) -> int | None:
         limit = self._last
         if limit is None:
             return None
         floor = max(1, int(limit.maximum * self._reserve))
-        stale = self._clock() - self._seen_at >= limit.interval_seconds
+        stale = now - self._seen_at >= limit.interval_seconds
         others = 0 if stale else self._others
         return max(1, limit.maximum - floor - others)
 
     def wait_seconds(self) -> float:
-        """How long to wait before the next call."""
-        now = self._clock()
+        """How long the next call would wait (nothing reserved)."""
+        with self._lock:
+            return self._wait(self._clock())
+
+    def _wait(self, now: float) -> float:
         waits = [0.0]
         if self._resume_at is not None:
             waits.append(self._resume_at - now)
-        limit, budget = self._last, self.budget()
+        limit, budget = self._last, self._budget(now)
         if limit is not None and budget is not None:
             interval = limit.interval_seconds
             self._expire(now, interval)
             own = self._own
-            if len(own) >= budget:
-                waits.append(own[len(own) - budget] + interval - now)
-            if own and len(own) >= math.ceil(budget * self._spread_below):
-                waits.append(own[-1] + interval / budget - now)
+            occupied = len(own) + self._in_flight
+            if occupied >= budget:
+                # the oldest of ours that must leave the window first; a window filled by
+                # calls still in flight waits a whole interval after the latest start
+                index = occupied - budget
+                waits.append(
+                    own[index] + interval - now
+                    if index < len(own)
+                    else self._last_start + interval - now
+                )
+            if occupied and occupied >= math.ceil(budget * self._spread_below):
+                latest = max(own[-1] if own else -math.inf, self._last_start)
+                waits.append(latest + interval / budget - now)
         return max(waits)
 
     def before_call(self) -> None:
-        """Sleep as :meth:`wait_seconds` says."""
-        wait = self.wait_seconds()
-        if wait > 0:
-            level = log.info if wait >= NOTABLE_WAIT_SECONDS else log.debug
+        """Reserve the next call and sleep as :meth:`wait_seconds` says (see the module
+        docstring); after the sleep, wait out a ``Retry-After`` that came meanwhile."""
+        with self._lock:
+            now = self._clock()
+            wait = self._wait(now)
+            self._in_flight += 1
+            self._last_start = now + max(wait, 0.0)
             reason = "retry-after" if self._resume_at is not None else "rate limit window"
-            level("waiting", seconds=round(wait, 3), reason=reason)
+        if wait > 0:
+            _log_wait(wait, reason)
             self._sleep(wait)
+        with self._lock:
+            now = self._clock()
+            more = self._resume_at - now if self._resume_at is not None else 0.0
+        if more > 0:
+            _log_wait(more, "retry-after")
+            self._sleep(more)
+
+
+def _log_wait(seconds: float, reason: str) -> None:
+    level = log.info if seconds >= NOTABLE_WAIT_SECONDS else log.debug
+    level("waiting", seconds=round(seconds, 3), reason=reason)
 
 
 #: How long search stays quiet after its 429 ("You have reached your secondly limit."): the
@@ -179,9 +227,10 @@ SEARCH_BACKOFF_SECONDS = 1.0
 class SearchPacer:
     """Paces search calls by HubSpot's per-second search limit (see the module docstring).
 
-    Calls are stamped when they complete, as :class:`Pacer` does; before a call, wait until
-    fewer than ``per_second`` of ours completed in the last second, and until a second has
-    passed since a search 429.
+    Calls are stamped when they complete, as :class:`Pacer` does, and reserved when they are
+    let go, as :class:`Pacer` does: before a call, wait until fewer than ``per_second`` of ours
+    completed in the last second or are in flight, and until a second has passed since a
+    search 429.
     """
 
     def __init__(
@@ -198,29 +247,47 @@ class SearchPacer:
         self._clock = clock
         self._own: deque[float] = deque()
         self._resume_at: float | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._starts: deque[float] = deque()
 
     def observe(self, headers: object, status: int | None = None) -> None:
         """Note that a search completed (``status`` 429: HubSpot refused it for the second)."""
         del headers
-        now = self._clock()
-        self._own.append(now)
-        if status == 429:
-            self._resume_at = now + SEARCH_BACKOFF_SECONDS
+        with self._lock:
+            now = self._clock()
+            self._in_flight = max(0, self._in_flight - 1)
+            self._own.append(now)
+            if status == 429:
+                self._resume_at = now + SEARCH_BACKOFF_SECONDS
 
     def wait_seconds(self) -> float:
-        now = self._clock()
+        with self._lock:
+            return self._wait(self._clock())
+
+    def _wait(self, now: float) -> float:
         while self._own and self._own[0] <= now - 1.0:
             self._own.popleft()
+        while self._starts and self._starts[0] <= now - 1.0:
+            self._starts.popleft()
         waits = [0.0]
         if self._resume_at is not None:
             waits.append(self._resume_at - now)
-        if len(self._own) >= self._per_second:
-            waits.append(self._own[len(self._own) - self._per_second] + 1.0 - now)
+        occupied = len(self._own) + self._in_flight
+        if occupied >= self._per_second:
+            index = occupied - self._per_second
+            if index < len(self._own):
+                waits.append(self._own[index] + 1.0 - now)
+            else:  # the second is full of searches still in flight: a second after the latest
+                waits.append(max(self._starts, default=now) + 1.0 - now)
         return max(waits)
 
     def before_call(self) -> None:
-        wait = self.wait_seconds()
+        with self._lock:
+            now = self._clock()
+            wait = self._wait(now)
+            self._in_flight += 1
+            self._starts.append(now + max(wait, 0.0))
         if wait > 0:
-            level = log.info if wait >= NOTABLE_WAIT_SECONDS else log.debug
-            level("waiting", seconds=round(wait, 3), reason="search limit")
+            _log_wait(wait, "search limit")
             self._sleep(wait)

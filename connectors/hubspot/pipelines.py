@@ -13,6 +13,7 @@ looked up by its stage id alone, which HubSpot keeps unique among a portal's pip
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,7 @@ class StageBook:
         self._load = load
         self._by_pair: dict[tuple[str, str], Stage] | None = None
         self._by_stage: dict[str, Stage] = {}
+        self._lock = threading.Lock()  # pulls map records in several threads
 
     @classmethod
     def of(cls, body: Json) -> StageBook:
@@ -85,20 +87,25 @@ class StageBook:
         return book
 
     def _fill(self, stages: Iterable[Stage]) -> None:
-        self._by_pair = {}
+        by_pair: dict[tuple[str, str], Stage] = {}
+        by_stage: dict[str, Stage] = {}
         counts: dict[str, int] = {}
         for stage in stages:
-            self._by_pair[(stage.pipeline_id, stage.stage_id)] = stage
+            by_pair[(stage.pipeline_id, stage.stage_id)] = stage
             counts[stage.stage_id] = counts.get(stage.stage_id, 0) + 1
-            self._by_stage[stage.stage_id] = stage
+            by_stage[stage.stage_id] = stage
         # a stage id two pipelines share says nothing on its own
         for stage_id, n in counts.items():
             if n > 1:
-                del self._by_stage[stage_id]
+                del by_stage[stage_id]
+        self._by_stage = by_stage
+        self._by_pair = by_pair  # last: a book with pairs is complete
 
     def _pairs(self) -> Mapping[tuple[str, str], Stage]:
         if self._by_pair is None:
-            self._fill(parse_pipelines(self._load()) if self._load is not None else ())
+            with self._lock:
+                if self._by_pair is None:
+                    self._fill(parse_pipelines(self._load()) if self._load is not None else ())
         assert self._by_pair is not None
         return self._by_pair
 

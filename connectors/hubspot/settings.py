@@ -136,7 +136,14 @@ LIST_PAGE_MAX = 100
 SEARCH_PER_SECOND_MAX = 5
 """HubSpot's search limit: requests per second per account (``shared/notes/hubspot.md``)."""
 SEARCH_PAGE_MAX = 200
-ASSOCIATION_BATCH_MAX = 100
+ASSOCIATION_BATCH_MAX = 1000
+"""Ids per associations batch read (v3 and v4): "may not exceed 1000 IDs per request body",
+HubSpot developer changelog, "Bug Fix: Batch Read Limit for HubSpot Associations API"
+(effective 10 February 2025; https://developers.hubspot.com/changelog/
+bug-fix-batch-read-limit-for-hubspot-associations-api)."""
+IN_FLIGHT_MAX = 10
+"""Requests in flight at most: the SDK's connection pool holds ``cpu_count() * 5`` connections
+per host (10 on two cores); more would wait for a connection anyway."""
 
 
 DECIDED_FIELDS: frozenset[str] = frozenset(
@@ -158,7 +165,10 @@ class HubSpotSettings(ConnectorSettings):
     → HubSpot name → canonical name; they are requested too). ``open_lead_statuses`` are the
     ``hs_lead_status`` values of an open lead (canonical ``lead_open``).
     ``search_requests_per_second`` paces search under HubSpot's own limit for it (5 per second
-    per account, shared by every client of the account). ``archived_every_hours`` is how often
+    per account, shared by every client of the account). ``requests_in_flight`` is how many
+    requests a pull keeps in flight at once (object types pulled side by side, association
+    reads of several types at once), all paced by the rate limit: 1 pulls one request at a
+    time. ``archived_every_hours`` is how often
     an incremental pull reads the listing of archived records, which HubSpot cannot filter and
     so is read in full each time (0: on every run).
     """
@@ -178,6 +188,7 @@ class HubSpotSettings(ConnectorSettings):
     fields: dict[str, dict[str, str]] = Field(default_factory=dict)
     open_lead_statuses: tuple[str, ...] = ("NEW", "OPEN", "IN_PROGRESS", "ATTEMPTED_TO_CONTACT")
     search_requests_per_second: int = Field(default=4, ge=1, le=SEARCH_PER_SECOND_MAX)
+    requests_in_flight: int = Field(default=4, ge=1, le=IN_FLIGHT_MAX)
     archived_every_hours: float = Field(default=24.0, ge=0)
     retry: RetryConfig = RetryConfig()
 

@@ -14,6 +14,9 @@ from sandbox.hubspot.wire import Request, Response, invalid, not_found
 
 OWNERS_MAX = 500
 ASSOCIATIONS_BATCH_MAX = 1000
+"""Ids per associations batch read (v3 and v4): "may not exceed 1000 IDs per request body";
+"larger requests ... will be rejected with an error response" (HubSpot developer changelog, "Bug
+Fix: Batch Read Limit for HubSpot Associations API", effective 10 February 2025)."""
 
 Params = Mapping[str, str]
 
@@ -115,7 +118,12 @@ def batch_read_associations(state: SandboxState, request: Request, params: Param
     if not isinstance(inputs, list):
         raise invalid("inputs must be a list")
     if len(inputs) > ASSOCIATIONS_BATCH_MAX:
-        raise invalid(f"Too many inputs: {len(inputs)}; at most {ASSOCIATIONS_BATCH_MAX}")
+        # HubSpot's 400 VALIDATION_ERROR body; invented: the message text (HubSpot publishes
+        # only that the request is "rejected with an error response").
+        raise invalid(
+            f"Batch read of associations accepts at most {ASSOCIATIONS_BATCH_MAX} inputs; "
+            f"got {len(inputs)}"
+        )
     type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type))
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []

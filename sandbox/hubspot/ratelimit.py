@@ -24,6 +24,8 @@ INTERVAL_MS = 10_000
 LOCK_SECONDS = 2.0
 LOAD_WINDOW_SECONDS = 1.0
 DEFAULT_PER_INTERVAL = 190
+"""Private apps on Professional and Enterprise accounts: 190 requests per 10 s (HubSpot developer
+changelog, "Increasing our API limits"; ``shared/notes/hubspot.md``)."""
 DEFAULT_DAILY = 650_000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -367,3 +368,35 @@ def test_trace_ids_turn_batch_writes_into_multi_status(
             )
         )
     assert reused.value.status == 400
+
+
+def test_association_batch_reads_take_a_thousand_ids_and_refuse_more(
+    state: SandboxState, client: HubSpot
+) -> None:
+    """HubSpot's limit since 10 February 2025 (developer changelog, "Bug Fix: Batch Read Limit
+    for HubSpot Associations API"): 1,000 ids per request body; more are refused."""
+    company = state.create("companies", {"name": "Acme"})
+    contacts = [state.create("contacts", {"firstname": f"C{i}"}) for i in range(1001)]
+    for contact in contacts:
+        state.associate("contacts", contact, "companies", company)
+    batch = client.crm.associations.v4.batch_api
+
+    page, status, _ = batch.get_page_with_http_info(
+        "contacts",
+        "companies",
+        BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": c} for c in contacts[:1000]]),
+    )
+    assert status == 200
+    assert len(page.results) == 1000
+
+    with pytest.raises(Exception, match="1000") as refused:
+        batch.get_page(
+            "contacts",
+            "companies",
+            BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": c} for c in contacts]),
+        )
+    assert getattr(refused.value, "status", None) == 400
+    body = json.loads(getattr(refused.value, "body", "{}"))
+    assert body["status"] == "error"
+    assert body["category"] == "VALIDATION_ERROR"
+    assert body["correlationId"]

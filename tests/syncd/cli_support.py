@@ -50,15 +50,18 @@ def write_config(
     level: str = "warning",
     extra: str = "",
     attempts: int = 2,
+    source_keys: str = "",
 ) -> Path:
     """A config with one HubSpot source per ``name → base URL`` (token from HUBSPOT_TOKEN,
-    quick retries, no ceilings) and ``extra`` appended."""
+    quick retries, no ceilings, ``source_keys`` added to each source's table) and ``extra``
+    appended."""
     text = f'[store]\nurl = "{store}"\n[logging]\nlevel = "{level}"\n'
     for name, base_url in sources.items():
         text += (
             f'[sources.{name}]\nconnector = "hubspot"\nbase_url = "{base_url}"\n'
             'token = "${HUBSPOT_TOKEN}"\n'
-            f"[sources.{name}.retry]\nmax_attempts = {attempts}\ninitial_wait_seconds = 0.01\n"
+            + source_keys
+            + f"[sources.{name}.retry]\nmax_attempts = {attempts}\ninitial_wait_seconds = 0.01\n"
             "max_wait_seconds = 0.02\njitter_seconds = 0\n" + OPEN_LIMITS.format(name=name)
         )
     path = tmp_path / "syncd.toml"

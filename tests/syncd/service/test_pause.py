@@ -268,7 +268,11 @@ def test_hubspots_daily_limit_pauses_and_a_run_probes_it(
     }
     with HubSpotSandbox(state, tokens={"sandbox"}) as sandbox:
         extra = "[sources.crm.completeness]\nenabled = false\n"
-        config = load_config(write_config(tmp_path, {"crm": sandbox.base_url}, extra=extra))
+        # one request at a time: each run meets exactly one of the scripted refusals
+        path = write_config(
+            tmp_path, {"crm": sandbox.base_url}, extra=extra, source_keys="requests_in_flight = 1\n"
+        )
+        config = load_config(path)
         store = open_store(config.store_url())
         inbox = Inbox()
         try:
