@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
 from policies.normalize import NormalizePolicy, NormalizeSettings
 from policies.registry import PoliciesSettings
+from syncd.cli import app
 from syncd.csv_mode import plan_csv
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -64,3 +66,18 @@ def test_each_policy_logs_its_changes_times_and_counts(
 
 def test_a_policy_counts_nothing_unless_it_says() -> None:
     assert NormalizePolicy(NormalizeSettings()).counts() == {}
+
+
+def test_cli_plan_csv_skip_leaves_policies_out(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    skip = ["--skip", "dedupe,retire", "--skip", "tags"]
+    sheet = str(export(tmp_path / "p.csv"))
+    result = CliRunner().invoke(
+        app, ["plan", "--csv", sheet, "-f", "json", "-o", str(plan_path), *skip]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(plan_path.read_text(encoding="utf-8"))
+    assert set(document["stats"]["policies"]) == {"normalize", "follow_up", "required"}
+    wrong = CliRunner().invoke(app, ["plan", "--csv", str(tmp_path / "p.csv"), "--skip", "dedup"])
+    assert wrong.exit_code == 2
+    assert "--skip dedup: no such policy" in wrong.output
