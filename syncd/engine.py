@@ -670,9 +670,8 @@ class Engine:
             ):
                 out[policy.name] = kept
                 continue
-            t0 = time.monotonic()
-            out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
-            log.info("learned", policy=policy.name, seconds=round(time.monotonic() - t0, 3))
+            with _timed("learned", policy=policy.name):
+                out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
         return out
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
