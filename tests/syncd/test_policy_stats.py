@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -10,13 +11,13 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from policies.normalize import NormalizePolicy, NormalizeSettings
 from policies.registry import PoliciesSettings
 from syncd.cli import app
 from syncd.csv_mode import plan_csv
+from syncd.logging import configure
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -38,7 +39,9 @@ def test_each_policy_logs_its_changes_times_and_counts(
 
     monkeypatch.setattr(NormalizePolicy, "counts", counted)
     numbers = count(1)
-    with capture_logs() as logs:
+    stream = io.StringIO()
+    configure("info", "json", stream=stream)  # whatever an earlier test set
+    try:
         plan = plan_csv(
             export(tmp_path / "people.csv"),
             fmt="json",
@@ -48,6 +51,9 @@ def test_each_policy_logs_its_changes_times_and_counts(
             new_id=lambda: f"id{next(numbers)}",
             policies=PoliciesSettings.model_validate({"dedupe": {"enabled": False}}),
         )
+    finally:
+        configure("warning", "json")
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
     lines = {e["policy"]: e for e in logs if e["event"] == "policy"}
     assert "dedupe" not in lines  # --skip dedupe: not run
     normalize = lines["normalize"]
