@@ -32,6 +32,12 @@ class Policy(abc.ABC):
         Must be pure: the same snapshot gives the same changes in the same order.
         """
 
+    def counts(self) -> Mapping[str, int]:
+        """What the last call counted besides its changes, for the run's log and the plan's
+        ``stats`` (the dedupe policy's candidate pairs: ``{"candidates": N}``). Empty unless a
+        policy says more; reading it changes nothing."""
+        return {}
+
 
 @runtime_checkable
 class Learner(Protocol):

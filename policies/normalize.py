@@ -201,7 +201,11 @@ class NormalizePolicy(Policy):
         Returns the new value (``None`` when it became blank) and the steps that changed it.
         Returns ``value`` itself with no steps when the result would not be a fixed point.
         """
-        context = self._context(properties)
+        return self._normalized(value, steps, self._context(properties))
+
+    def _normalized(
+        self, value: str, steps: tuple[NormalizerName, ...], context: _Context
+    ) -> tuple[str | None, list[NormalizerName]]:
         new, applied = self._run(value, steps, context)
         if new is not None and new != value and self._run(new, steps, context)[0] != new:
             return value, []
@@ -211,12 +215,15 @@ class NormalizePolicy(Policy):
         self, source: str, record: Record, fields: Mapping[str, tuple[NormalizerName, ...]]
     ) -> list[Change]:
         updates: list[Change] = []
+        context: _Context | None = None  # the record's, once: its country read once
         for field_name, steps in fields.items():
             old = record.properties.get(field_name)
             if old is None:
                 continue
-            new, applied = self.normalize_value(old, steps, record.properties)
-            problem = self._problem(new, steps, record.properties)
+            if context is None:
+                context = self._context(record.properties)
+            new, applied = self._normalized(old, steps, context)
+            problem = self._problem(new, steps, context)
             if problem is not None:
                 updates.append(
                     Flag(
@@ -255,7 +262,7 @@ class NormalizePolicy(Policy):
         self,
         value: str | None,
         steps: tuple[NormalizerName, ...],
-        properties: Mapping[str, str | None],
+        context: _Context,
     ) -> str | None:
         """Why the normalized ``value`` is invalid (a flag), or ``None``."""
         if not self.settings.flag_invalid or value is None:
@@ -270,7 +277,7 @@ class NormalizePolicy(Policy):
         if "phone" in steps:
             return phone_problem(
                 value,
-                self._context(properties).phone_region,
+                context.phone_region,
                 require_valid=self.settings.phone_validation == "valid",
             )
         return None

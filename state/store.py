@@ -71,6 +71,7 @@ from state.models import (
 )
 from state.rows import (
     IN_CHUNK,
+    ROW_BATCH,
     change_record_id,
     from_row,
     id_sort_key,
@@ -469,19 +470,20 @@ class SqlStateStore(StateStore):
             query = query.where(records_t.c.object_type.in_(sorted(wanted)))
         elif not owners:
             query = query.where(records_t.c.object_type != OWNERS)
-        with self._tx() as conn:
-            self._require_source(conn, source)
-            rows = conn.execute(query).mappings().all()
-            merged = sources_sql.merged_into(conn, source)
         by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
         owner_props: dict[str, Mapping[str, str | None]] = {}
-        for row in rows:
-            record = _survivors_associated(row_to_record(row), merged)
-            if record.object_type == OWNERS:
-                owner_props[record.id] = record.properties
-                if object_types is None or OWNERS not in object_types:
-                    continue
-            by_type.setdefault(record.object_type, []).append(record)
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            merged = sources_sql.merged_into(conn, source)
+            # streamed (a server-side cursor on PostgreSQL): never every row and every record
+            rows = conn.execute(query.execution_options(yield_per=ROW_BATCH)).mappings()
+            for row in rows:
+                record = _survivors_associated(row_to_record(row), merged)
+                if record.object_type == OWNERS:
+                    owner_props[record.id] = record.properties
+                    if object_types is None or OWNERS not in object_types:
+                        continue
+                by_type.setdefault(record.object_type, []).append(record)
         return Snapshot(
             source=source,
             now=now,
@@ -612,17 +614,6 @@ class SqlStateStore(StateStore):
         changes: Sequence[Change],
     ) -> None:
         created = utc(created_at, "created_at")
-        rows = [
-            {
-                "plan_id": plan_id,
-                "seq": seq,
-                "kind": change.kind,
-                "object_type": change.object_type,
-                "record_id": change_record_id(change),
-                "payload": change_to_dict(change),
-            }
-            for seq, change in enumerate(changes)
-        ]
         with self._tx(write=True) as conn:
             self._require_source(conn, source)
             if conn.execute(sa.select(plans_t.c.id).where(plans_t.c.id == plan_id)).first():
@@ -637,7 +628,18 @@ class SqlStateStore(StateStore):
                     status=PLAN_PLANNED,
                 )
             )
-            if rows:
+            for start in range(0, len(changes), ROW_BATCH):  # executemany, bounded memory
+                rows = [
+                    {
+                        "plan_id": plan_id,
+                        "seq": seq,
+                        "kind": change.kind,
+                        "object_type": change.object_type,
+                        "record_id": change_record_id(change),
+                        "payload": change_to_dict(change),
+                    }
+                    for seq, change in enumerate(changes[start : start + ROW_BATCH], start)
+                ]
                 conn.execute(sa.insert(plan_changes_t), rows)
 
     def load_plan(self, plan_id: str) -> StoredPlan:

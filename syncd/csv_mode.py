@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -34,10 +35,12 @@ from syncd.config import (
 )
 from syncd.engine import Engine
 from syncd.files import write_private
+from syncd.logging import get_logger
 from syncd.plan import Plan
 from syncd.report import Format, render
 from syncd.sources import build_connector
 
+log = get_logger(__name__)
 SOURCE_NAME = "csv"
 _OPEN = Ceiling(max=10_000_000, share=1.0)
 #: In CSV mode the result is a new file beside the input, so no ceiling holds a push back.
@@ -60,6 +63,7 @@ def plan_csv(
     columns: Mapping[str, str] | None = None,
     default_region: str = "US",
     encoding: str = "utf-8",
+    policies: PoliciesSettings | None = None,
 ) -> Plan:
     """Plan (and with ``apply`` push) one CSV file; write the rendered plan; return the plan.
 
@@ -69,6 +73,7 @@ def plan_csv(
     untouched) and, with ``apply``, ``outputs`` (the files written) and ``pushed`` (outbox
     statuses). Raises what the engine raises (``ConfigError`` for a missing id column or a
     mapped column not in the header, ``SourceFatalError`` for an unreadable file).
+    ``policies`` replaces the default policy settings (``plan --csv --skip`` disables some).
     """
     path = csv_path.resolve()
     settings = CsvSettings.model_validate(
@@ -96,7 +101,7 @@ def plan_csv(
             store=StoreConfig(url=f"sqlite:///{Path(tmp) / 'state.db'}"),
             logging=LoggingConfig(level="warning"),
             sources={SOURCE_NAME: csv_source},
-            policies=PoliciesSettings(),
+            policies=policies or PoliciesSettings(),
             base_dir=path.parent,
         )
         store = open_store(config.store_url())
@@ -124,9 +129,16 @@ def plan_csv(
         plan,
         stats={**plan.stats, "skipped_rows": skipped, "unused_columns": unused, **stats},
     )
+    t0, cpu0 = time.monotonic(), time.process_time()
     text = render(plan, fmt, limit=limit)
     if output is None:
         sys.stdout.write(text)
     else:
         write_private(output, text)
+    log.info(
+        "plan rendered",
+        format=fmt,
+        seconds=round(time.monotonic() - t0, 3),
+        cpu_seconds=round(time.process_time() - cpu0, 3),
+    )
     return plan

@@ -373,7 +373,7 @@ class Engine:
         self.store.start_run(run.id, name, run.started, dry_run=dry_run)
         with structlog.contextvars.bound_contextvars(run_id=run.id, source=name):
             log.info("run started", kind=run.counts.get("kind"), dry_run=dry_run)
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), time.process_time()
             vendor = source.connector
             try:
                 connector = self.connector_factory(self.config, name, source)
@@ -400,6 +400,7 @@ class Engine:
                 "run finished",
                 status=run.status,
                 seconds=round(time.monotonic() - t0, 3),
+                cpu_seconds=round(time.process_time() - cpu0, 3),
                 **run_totals(run.counts),
             )
             self._observe(run, vendor, run.status, finished, None)
@@ -493,9 +494,9 @@ class Engine:
         cursor, in one transaction on this thread)."""
         pulled: dict[str, int] = {}
         skipped: dict[str, int] = {}
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         cursors = {t: self.store.get_cursor(run.source, t) for t in run.config.object_types}
-        finished: dict[str, float] = {}
+        finished: dict[str, tuple[float, float]] = {}  # wall and CPU at the type's last batch
         batches = connector.pull_all(cursors, run_started_at=run.started)
         try:
             for batch in batches:
@@ -506,7 +507,7 @@ class Engine:
                 run.checkpoint()  # the batch in hand is stored; a stop comes before the next
                 pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
                 skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
-                finished[object_type] = time.monotonic()
+                finished[object_type] = (time.monotonic(), time.process_time())
                 for record_id, why in batch.skipped:
                     log.warning(
                         "record skipped", object_type=object_type, record_id=record_id, reason=why
@@ -522,7 +523,9 @@ class Engine:
                 mode="full" if cursor.updated_at is None else "incremental",
                 records=pulled.get(object_type, 0),
                 skipped=skipped.get(object_type, 0),
-                seconds=round(finished.get(object_type, t0) - t0, 3),
+                seconds=round(finished.get(object_type, (t0, cpu0))[0] - t0, 3),
+                # the process's CPU while the pulls ran: types pulled at once share it
+                cpu_seconds=round(finished.get(object_type, (t0, cpu0))[1] - cpu0, 3),
             )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
@@ -559,14 +562,19 @@ class Engine:
             object_type: self.store.review_decisions(run.source, object_type)
             for object_type in run.config.object_types
         }
-        snapshot = replace(self.store.snapshot(run.source, now), schema=schema, decisions=decisions)
+        with _timed("snapshot") as said:
+            snapshot = self.store.snapshot(run.source, now)
+            said["records"] = sum(len(r) for r in snapshot.records.values())
+        snapshot = replace(snapshot, schema=schema, decisions=decisions)
         settings = self.config.policies_for(run.source)
         policies = build_policies(settings, default_region=run.config.default_region)
         learned = self._learned(run.source, snapshot, policies, now)
         snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
+        per_policy: dict[str, dict[str, object]] = {}
         allowed, blocked = drop_protected(
-            _proposals(policies, snapshot), run.config.apply.protected_fields
+            _proposals(policies, snapshot, per_policy), run.config.apply.protected_fields
         )
+        run.counts["policies"] = per_policy
         kept = compose(allowed, snapshot, connector.unique_fields)
         if blocked:
             log.info(
@@ -586,6 +594,11 @@ class Engine:
             labels=labels,
             stats={
                 "protected_dropped": len(blocked),
+                # what each policy proposed and counted; the times are in the run's counts
+                "policies": {
+                    name: {k: v for k, v in got.items() if not k.endswith("seconds")}
+                    for name, got in per_policy.items()
+                },
                 "reverts": [
                     revert_to_dict(r, labels.get((r.object_type, r.record_id))) for r in reverts
                 ],
@@ -604,7 +617,8 @@ class Engine:
                 else [],
             },
         )
-        self.store.save_plan(plan.id, run.source, run.id, now, plan.baseline, plan.changes)
+        with _timed("plan saved", changes=len(plan.changes)):
+            self.store.save_plan(plan.id, run.source, run.id, now, plan.baseline, plan.changes)
         measured = health(snapshot, plan.changes).metrics()
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})
@@ -694,9 +708,8 @@ class Engine:
             ):
                 out[policy.name] = kept
                 continue
-            t0 = time.monotonic()
-            out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
-            log.info("learned", policy=policy.name, seconds=round(time.monotonic() - t0, 3))
+            with _timed("learned", policy=policy.name):
+                out[policy.name] = {"at": now.isoformat(), "parameters": policy.learn(snapshot)}
         return out
 
     def _resume(self, run: _Run, connector: Connector, skip: str | None = None) -> list[PushReport]:
@@ -775,24 +788,44 @@ class Engine:
         )
 
 
-def _proposals(policies: Sequence[Policy], snapshot: Snapshot) -> list[Change]:
+@contextmanager
+def _timed(event: str, **fields: object) -> Iterator[dict[str, object]]:
+    """Log ``event`` with its wall and CPU seconds once the block is done; what the block puts
+    in the dict it is given is logged too."""
+    said: dict[str, object] = dict(fields)
+    t0, cpu0 = time.monotonic(), time.process_time()
+    yield said
+    log.info(
+        event,
+        **said,
+        seconds=round(time.monotonic() - t0, 3),
+        cpu_seconds=round(time.process_time() - cpu0, 3),
+    )
+
+
+def _proposals(
+    policies: Sequence[Policy], snapshot: Snapshot, stats: dict[str, dict[str, object]]
+) -> list[Change]:
     """Every policy's changes, in the policies' order. Policies that decide merges run first,
     on ``snapshot``; the others on the records as they will be after those merges
-    (:func:`syncd.plan.after_merges`)."""
+    (:func:`syncd.plan.after_merges`). ``stats`` gets, per policy, its changes, wall and CPU
+    seconds and what it counted besides (:meth:`~policies.base.Policy.counts`: the dedupe
+    policy's candidate pairs); each policy's are logged on one line."""
     proposed: dict[int, list[Change]] = {}
     view = snapshot
     for merging in (True, False):
         for index, policy in enumerate(policies):
             if policy.decides_merges is not merging:
                 continue
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), time.process_time()
             proposed[index] = policy(view)
-            log.info(
-                "policy",
-                policy=policy.name,
-                changes=len(proposed[index]),
-                seconds=round(time.monotonic() - t0, 3),
-            )
+            stats[policy.name] = {
+                "changes": len(proposed[index]),
+                "seconds": round(time.monotonic() - t0, 3),
+                "cpu_seconds": round(time.process_time() - cpu0, 3),
+                **policy.counts(),
+            }
+            log.info("policy", policy=policy.name, **stats[policy.name])
         if merging:
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from connectors.csv import CANONICAL_FIELDS
 from model.changes import Change
 from model.errors import ConfigError, SyncdError
+from policies.registry import PoliciesSettings
 from state.base import PlanInfo, StateStore
 from syncd.cli.common import (
     ConfigOpt,
@@ -259,6 +260,15 @@ def plan(
             "--apply", help="With --csv: write the cleaned file, merge map and task list."
         ),
     ] = False,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            help="With --csv: policies to leave out (normalize, tags, dedupe, follow_up, "
+            "required, retire), comma-separated or repeated.",
+            metavar="POLICY",
+        ),
+    ] = None,
     wait: WaitOpt = 0.0,
 ) -> None:
     """Pull a source, run the policies, save the plan and print it. Changes nothing in the CRM.
@@ -270,7 +280,12 @@ def plan(
     """
     if csv_file is not None:
         sheet = _CsvOptions(
-            object_type, id_column, _column_pairs(columns or []), encoding, default_region
+            object_type,
+            id_column,
+            _column_pairs(columns or []),
+            encoding,
+            default_region,
+            _skipped_policies(skip or []),
         )
         _plan_csv(csv_file, sheet, fmt, output, limit, apply_csv)
         return
@@ -294,6 +309,20 @@ class _CsvOptions:
     columns: dict[str, str]
     encoding: str
     default_region: str
+    skip: frozenset[str] = frozenset()
+
+
+def _skipped_policies(values: list[str]) -> frozenset[str]:
+    """``--skip`` as policy names; a usage error for a name that is no policy."""
+    names = frozenset(v.strip() for value in values for v in value.split(",") if v.strip())
+    unknown = sorted(names - set(PoliciesSettings.model_fields))
+    if unknown:
+        raise fail(
+            f"--skip {', '.join(unknown)}: no such policy; expected any of "
+            f"{', '.join(PoliciesSettings.model_fields)}",
+            Exit.USAGE,
+        )
+    return names
 
 
 def _column_pairs(values: list[str]) -> dict[str, str]:
@@ -357,6 +386,9 @@ def _plan_csv(
             columns=sheet.columns,
             default_region=sheet.default_region,
             encoding=sheet.encoding,
+            policies=PoliciesSettings.model_validate(
+                {name: {"enabled": False} for name in sheet.skip}
+            ),
         )
     except ValidationError as exc:
         raise fail(_option_errors(exc), Exit.USAGE) from None

@@ -1,0 +1,93 @@
+"""Each phone parsed once per run, e-mail domains validated once: across every policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import phonenumbers
+import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench.dataset import canonical_records
+from model.changes import Snapshot
+from policies import normalizers
+from policies.normalizers import email_problem, normalize_phone, read_phone
+from policies.registry import PoliciesSettings, build_policies
+
+generator = pytest.importorskip("sandbox.generator")
+
+NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[tuple[str, str]]]:
+    """Every ``phonenumbers.parse`` call, counted by (value, region); caches start empty."""
+    calls: Counter[tuple[str, str]] = Counter()
+    real = phonenumbers.parse
+
+    def counting(value: str, region: str | None = None, *args: object) -> object:
+        calls[(value, str(region))] += 1
+        return real(value, region, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(phonenumbers, "parse", counting)
+    read_phone.cache_clear()
+    yield calls
+    read_phone.cache_clear()
+
+
+def test_every_policy_together_parses_each_phone_once(parses: Counter[tuple[str, str]]) -> None:
+    dataset = generator.generate(600, seed=5, now=NOW)
+    snapshot = Snapshot("generated", NOW, canonical_records(dataset))
+    policies = build_policies(PoliciesSettings())
+    assert {"normalize", "dedupe"} <= {p.name for p in policies}
+    for policy in policies:
+        policy(snapshot)
+    phones = {
+        value
+        for records in snapshot.records.values()
+        for r in records
+        for name, value in r.properties.items()
+        if "phone" in name and value and value.strip()
+    }
+    assert len(phones) > 300
+    assert parses, "no phone was parsed"
+    assert max(parses.values()) == 1, parses.most_common(3)
+    # every phone is read at most twice: as written and, if it differs, its canonical form
+    assert len(parses) <= 2 * len(phones)
+
+
+def test_a_checked_phone_is_normalized_and_keyed_without_another_parse(
+    parses: Counter[tuple[str, str]],
+) -> None:
+    raw = "(555) 123-4567 x12"
+    assert normalizers.phone_problem(raw, "US", require_valid=False) is None
+    assert normalize_phone(raw, "us", require_valid=False) == "+15551234567;ext=12"
+    assert normalizers.phone_key(raw, "US") == "+15551234567;ext=12"
+    assert normalizers.phone_problem(raw, "US") == "is not a valid, assigned number"
+    assert parses == Counter({(raw, "US"): 1, ("+15551234567;ext=12", "US"): 1})
+
+
+_LOCAL = st.text(alphabet="abz09._+-!#'\"@ é", min_size=0, max_size=12)
+_DOMAIN = st.text(alphabet="abcxyz019.-_[]@ ", min_size=0, max_size=14)
+_TLD = st.sampled_from(["", ".com", ".co.uk", ".test", ".localhost", ".c0m", ".x", "."])
+
+
+@given(local=_LOCAL, domain=_DOMAIN, tld=_TLD)
+def test_email_problem_says_what_the_validator_says(local: str, domain: str, tld: str) -> None:
+    address = f"{local}@{domain}{tld}"
+    try:
+        validate_email(address, check_deliverability=False)
+        expected = None
+    except EmailNotValidError as exc:
+        expected = str(exc)
+    assert email_problem(address) == expected
+
+
+def test_a_long_plain_address_gets_the_full_check() -> None:
+    address = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"  # over 254 characters
+    assert email_problem(address) is not None
+    assert email_problem("jane.doe+crm@example.co.uk") is None
