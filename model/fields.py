@@ -128,6 +128,13 @@ FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
             _LAST_ACTIVITY,
             *_TIMES,
             _MERGED,
+            _f(
+                "merge_scope",
+                "text",
+                "the kind of record the CRM merges this one only with (empty: an ordinary "
+                "contact); two contacts of different scopes are never merged",
+                writable=False,
+            ),
         ),
         "leads": (
             *_PERSON,
@@ -232,6 +239,11 @@ def is_writable(object_type: str, name: str) -> bool:
     table does not know (a custom field) is the CRM's to accept or refuse."""
     spec = field_spec(object_type, name)
     return spec is None or spec.writable
+
+
+PERSON_ACCOUNT: Final = "person account"
+"""The ``merge_scope`` of a contact that is also an account (a Salesforce Person Account): it
+merges only with its like, never with an ordinary contact."""
 
 
 def markdown_table() -> str:

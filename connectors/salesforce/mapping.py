@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from connectors.salesforce.settings import DECIDED_FIELDS, SOBJECTS, SalesforceSettings
-from model.fields import FALSE, TASK_COMPLETED, TASK_OPEN, TRUE, field_spec
+from model.fields import FALSE, PERSON_ACCOUNT, TASK_COMPLETED, TASK_OPEN, TRUE, field_spec
 from model.records import Record
 from model.writes import WriteErrorKind
 
@@ -595,10 +595,13 @@ def record_of(object_type: str, raw: Mapping[str, Any], fields: FieldMap) -> Rec
         return Record(
             "owners", record_id, properties, updated_at, created_at, archived=active == FALSE
         )
+    properties = fields.to_canonical(raw)
+    if fields.scope == PERSON_SCOPE:  # a person account: merged only with person accounts
+        properties["merge_scope"] = PERSON_ACCOUNT
     return Record(
         object_type,
         record_id,
-        fields.to_canonical(raw),
+        properties,
         updated_at,
         created_at,
         archived=archived,
