@@ -11,8 +11,8 @@ compared one by one, as before:
 
 - first and last names that might be read the wrong way round (a crossing scores within a
   hair of the straight reading, or above it);
-- several e-mails or several phones on both sides are compared per distinct pair of value
-  lists in Python (cheap), not per pair of records;
+- (e-mails and phones are compared every value of one record against every value of the
+  other, in columns, so several on a side need no Python either);
 - two organisation names that agree at all (token_set level 1 or more) go through
   :func:`~policies.dedupe.scoring.org_similarity` per distinct pair of names.
 
@@ -23,7 +23,7 @@ FEBRL records, that the table equals the one-by-one table cell for cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,16 +32,23 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
+from policies.dedupe.scoring import (
+    EXTENSION_ON_ONE_SIDE,
+    FIELDS,
+    INITIAL_SIMILARITY,
+    ONE_EDIT_SIMILARITY,
+    OTHER_REGION,
+    PairTable,
+    Scorer,
+)
 from policies.dedupe.settings import Comparison
 from policies.dedupe.weights import levels
 from policies.normalizers import split_extension
 
-if TYPE_CHECKING:
-    from policies.dedupe.scoring import PairTable, Scorer
-
 Ints = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp]
 #: A similarity over distinct pairs of value codes (codes into one vocabulary).
 PairFunction = Callable[[Ints, Ints], Floats]
 SWAP_MARGIN = 1e-9
@@ -60,7 +67,7 @@ class _Vocab:
             count=len(values),
         )
         self.words: list[str] = list(index)
-        self.array = np.asarray(self.words + [""], dtype=object)[:-1]
+        self.array = np.asarray([*self.words, ""], dtype=object)[:-1]
 
     def take(self, codes: Ints) -> list[str]:
         """The values of ``codes`` (all >= 0)."""
@@ -73,11 +80,12 @@ def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
         return np.zeros(0, dtype=np.float64)
     key = a.astype(np.int64) * size + b
     unique, inverse = np.unique(key, return_inverse=True)
-    out = compare((unique // size).astype(np.int32), (unique % size).astype(np.int32))
-    return np.asarray(out, dtype=np.float64)[inverse.reshape(-1)]
+    out: Floats = compare((unique // size).astype(np.int32), (unique % size).astype(np.int32))
+    spread: Floats = out[inverse.reshape(-1)]
+    return spread
 
 
-def _cpdist(a: list[str], b: list[str], scorer: Callable[..., float], **kwargs: object) -> Floats:
+def _cpdist(a: list[str], b: list[str], scorer: Any, **kwargs: Any) -> Floats:
     if not a:
         return np.zeros(0, dtype=np.float64)
     found = process.cpdist(a, b, scorer=scorer, dtype=np.float64, workers=-1, **kwargs)
@@ -117,8 +125,6 @@ class _Names:
 
     def similarity(self, a: Ints, b: Ints) -> Floats:
         """:func:`~policies.dedupe.scoring.name_similarity` of distinct code pairs."""
-        from policies.dedupe.scoring import ONE_EDIT_SIMILARITY
-
         wa, wb = self.vocab.take(a), self.vocab.take(b)
         similarity = _cpdist(wa, wb, JaroWinkler.normalized_similarity)
         close = np.minimum(self.length[a], self.length[b]) >= 4
@@ -132,8 +138,6 @@ class _Names:
 
     def first_similarity(self, a: Ints, b: Ints) -> Floats:
         """:func:`~policies.dedupe.scoring.first_name_similarity` of distinct code pairs."""
-        from policies.dedupe.scoring import INITIAL_SIMILARITY
-
         similarity = self.similarity(a, b)
         initial = (self.length[a] == 1) | (self.length[b] == 1)
         same_letter = self.initial[a] == self.initial[b]
@@ -171,16 +175,16 @@ class _Table:
         self.email = np.full(rows, np.nan, dtype=np.float64)
         self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
 
-    def both(self, codes: Ints) -> tuple[Ints, Ints, Ints]:
+    def both(self, codes: Ints) -> tuple[Rows, Ints, Ints]:
         """The rows where both records have a value, and the two codes there."""
         a, b = codes[self.left], codes[self.right]
         rows = np.flatnonzero((a >= 0) & (b >= 0))
         return rows, a[rows], b[rows]
 
-    def put(self, field: str, rows: Ints, similarity: Floats) -> None:
+    def put(self, field: str, rows: Rows, similarity: Floats) -> None:
         self.levels[rows, self.column[field]] = levels(field, similarity)
 
-    def exact(self, field: str, rows: Ints, a: Ints, b: Ints, vocab: _Vocab) -> None:
+    def exact(self, field: str, rows: Rows, a: Ints, b: Ints, vocab: _Vocab) -> None:
         """Frequencies of the exact matches (``Compared.values``) among ``rows``."""
         same = a == b
         if not same.any():
@@ -191,7 +195,7 @@ class _Table:
         )
         self.frequency[rows[same], self.column[field]] = shares[a[same]]
 
-    def text(self, field: str, vocab: _Vocab, compare: PairFunction) -> tuple[Ints, Floats]:
+    def text(self, field: str, vocab: _Vocab, compare: PairFunction) -> tuple[Rows, Floats]:
         rows, a, b = self.both(vocab.codes)
         similarity = _by_values(a, b, len(vocab.words), compare)
         self.put(field, rows, similarity)
@@ -203,12 +207,9 @@ def tabulate(
     feats: Sequence[Features],
     left: Ints,
     right: Ints,
-    each: Callable[[Ints, Ints], PairTable],
 ) -> PairTable:
-    """The table of the pairs ``(feats[left[k]], feats[right[k]])``; ``each`` tabulates pairs
-    one by one (used for the pairs the columns do not settle)."""
-    from policies.dedupe.scoring import FIELDS, PairTable
-
+    """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
+    :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle."""
     fields = FIELDS[scorer.object_type]
     table = _Table(scorer, np.asarray(left, np.int32), np.asarray(right, np.int32), fields)
     if scorer.object_type == "companies":
@@ -219,7 +220,7 @@ def tabulate(
     _place_columns(table, feats)
     unsure = np.flatnonzero(table.unsure)
     if len(unsure):
-        slow = each(table.left[unsure], table.right[unsure])
+        slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
         table.levels[unsure] = slow.levels
         table.frequency[unsure] = slow.frequency
         table.email[unsure] = slow.email_points
@@ -253,91 +254,108 @@ def _contact_columns(table: _Table, feats: Sequence[Features]) -> None:
         y = _by_values(al, bf, size, names.first_similarity)
         x_last = _by_values(af, bl, size, names.similarity)
         y_last = _by_values(al, bf, size, names.similarity)
-        straight = _points(w.firstname, at_first[crossing]) + _points(
-            w.lastname, at_last[crossing]
-        )
+        straight = _points(w.firstname, at_first[crossing]) + _points(w.lastname, at_last[crossing])
         as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
         as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
-        table.unsure[crossing[np.maximum(as_xy, as_yx) > straight - SWAP_MARGIN]] = True
+        best = np.maximum(as_xy, as_yx)
+        # the points are the same IEEE operations compare does, so an exact tie is no swap
+        # there either; anything closer than SWAP_MARGIN without a tie is left to compare
+        table.unsure[crossing[(best > straight - SWAP_MARGIN) & (best != straight)]] = True
     _email_column(table, feats)
     org = _Vocab([f.org for f in feats])
     table.text("company", org, _token_set(org))
 
 
+def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
+    """Per record, the codes of ``key`` of its values (in order; -2 past the end, -1 for an
+    empty key). Codes follow the keys' sorted order."""
+    keys = sorted({key(v) for values in lists for v in values} - {""})
+    code = {k: n for n, k in enumerate(keys)}
+    width = max(map(len, lists), default=0)
+    out = np.full((len(lists), width), -2, dtype=np.int32)
+    for r, values in enumerate(lists):
+        for c, v in enumerate(values):
+            out[r, c] = code.get(key(v), -1)
+    return out
+
+
 def _email_column(table: _Table, feats: Sequence[Features]) -> None:
+    """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
     scorer = table.scorer
     weights = scorer.configured.get("email")
     factor = scorer.settings.shared_value_factor
-    same_domain = scorer.settings.contact_weights.email_same_domain
-
-    def outcome(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[float, float]:
-        """The similarity and the fixed points (NaN: none), as ``Scorer._contacts`` finds."""
-        common = sorted(set(a) & set(b))
-        if common:
-            override = np.nan
-            if weights is not None and scorer.shared(common[0]):
-                points = weights.points(1.0)
-                if points > 0:
-                    override = points * factor
-            return 1.0, override
-        domains = {e.rpartition("@")[2] for e in a}
-        if not domains.isdisjoint(e.rpartition("@")[2] for e in b):
-            return 0.0, same_domain
-        return 0.0, np.nan
-
-    lists = _Vocab(["\n".join(f.emails) for f in feats])
-    rows, a, b = table.both(lists.codes)
-    parts = [tuple(w.split("\n")) for w in lists.words]
-    found = {}
-    for key in set(zip(a.tolist(), b.tolist(), strict=True)):
-        found[key] = outcome(parts[key[0]], parts[key[1]])
-    if not found:
-        return
-    keys = list(found)
-    similarity = np.asarray([found[k][0] for k in keys], dtype=np.float64)
-    override = np.asarray([found[k][1] for k in keys], dtype=np.float64)
-    lookup = {k: n for n, k in enumerate(keys)}
-    at = np.fromiter(
-        (lookup[k] for k in zip(a.tolist(), b.tolist(), strict=True)), np.int64, count=len(a)
+    lists = [f.emails for f in feats]
+    rows = np.flatnonzero(
+        np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))[table.left]
+        & np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))[table.right]
     )
-    table.put("email", rows, similarity[at])
-    table.email[rows] = override[at]
+    if not len(rows):
+        return
+    address = _padded(lists, lambda e: e)
+    domain = _padded(lists, lambda e: e.rpartition("@")[2])
+    names = sorted({e for values in lists for e in values})
+    override = np.full(len(names), np.nan)
+    if weights is not None and weights.points(1.0) > 0:
+        discounted = weights.points(1.0) * factor
+        override[[n for n, e in enumerate(names) if scorer.shared(e)]] = discounted
+    a, b = table.left[rows], table.right[rows]
+    common = np.full(len(rows), len(names), dtype=np.int64)  # the least shared address
+    same_domain = np.zeros(len(rows), dtype=np.bool_)
+    for p in range(address.shape[1]):
+        xa, xd = address[a, p], domain[a, p]
+        for q in range(address.shape[1]):
+            hit = (xa >= 0) & (xa == address[b, q])
+            common = np.where(hit, np.minimum(common, xa), common)
+            same_domain |= (xd >= 0) & (xd == domain[b, q])
+    found = common < len(names)
+    table.put("email", rows, found.astype(np.float64))
+    points = np.full(len(rows), np.nan)
+    points[found] = override[common[found]]
+    points[~found & same_domain] = scorer.settings.contact_weights.email_same_domain
+    table.email[rows] = points
 
 
 def _phone_column(table: _Table, feats: Sequence[Features]) -> None:
-    from policies.dedupe.scoring import phone_similarity
-
-    lists = _Vocab(["\n".join(f.phones) for f in feats])
-    rows, a, b = table.both(lists.codes)
+    """Phones: the best of every number of one record against every number of the other."""
+    lists = [f.phones for f in feats]
+    has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
+    rows = np.flatnonzero(has[table.left] & has[table.right])
     if not len(rows):
         return
-    parts = [tuple(w.split("\n")) for w in lists.words]
-    numbers = _Vocab([split_extension(p[0])[0] for p in parts])
+
+    def digits(phone: str) -> str:
+        found = "".join(ch for ch in split_extension(phone)[0] if ch.isdigit())
+        return found[-9:] if len(found) >= 9 else ""
+
+    number = _padded(lists, lambda p: split_extension(p)[0])
+    extension = _padded(lists, lambda p: split_extension(p)[1])
+    tail = _padded(lists, digits)
+    numbers = sorted({split_extension(p)[0] for values in lists for p in values})
     share = table.scorer.frequency
-
-    def compare(x: Ints, y: Ints) -> Floats:
-        out = np.empty((len(x), 2), dtype=np.float64)
-        for k, (i, j) in enumerate(zip(x.tolist(), y.tolist(), strict=True)):
-            similarity, on = phone_similarity(parts[i], parts[j])
-            value = split_extension(on)[0] if similarity >= 1.0 else ""
-            out[k] = (similarity, share("phone", value) if value else np.nan)
-        return out
-
-    size = len(lists.words)
-    key = a.astype(np.int64) * size + b
-    unique, inverse = np.unique(key, return_inverse=True)
-    found = compare((unique // size).astype(np.int32), (unique % size).astype(np.int32))
-    found = found[inverse.reshape(-1)]
-    table.put("phone", rows, found[:, 0])
-    exact = ~np.isnan(found[:, 1])
-    table.frequency[rows[exact], table.column["phone"]] = found[exact, 1]
-    del numbers
+    shares = np.fromiter((share("phone", n) for n in numbers), np.float64, count=len(numbers))
+    a, b = table.left[rows], table.right[rows]
+    best = np.zeros(len(rows), dtype=np.float64)
+    on = np.full(len(rows), -1, dtype=np.int64)  # the number of the first exact match
+    width = number.shape[1]
+    for p in range(width):
+        na, ea, ta = number[a, p], extension[a, p], tail[a, p]
+        exact_here = np.zeros(len(rows), dtype=np.bool_)
+        for q in range(width):
+            nb, eb = number[b, q], extension[b, q]
+            same = (na >= 0) & (na == nb)
+            exact_here |= same & (ea == eb)
+            bare = same & (ea != eb) & ((ea == -1) | (eb == -1))
+            best = np.where(bare, np.maximum(best, EXTENSION_ON_ONE_SIDE), best)
+            subscriber = (na >= 0) & (nb >= 0) & (na != nb) & (ta >= 0) & (ta == tail[b, q])
+            best = np.where(subscriber, np.maximum(best, OTHER_REGION), best)
+        on = np.where((on < 0) & exact_here, na, on)
+    best[on >= 0] = 1.0
+    table.put("phone", rows, best)
+    exact = on >= 0
+    table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
 
 
 def _company_columns(table: _Table, feats: Sequence[Features]) -> None:
-    from policies.dedupe.scoring import DISTINCT_NAMES
-
-    del DISTINCT_NAMES
     org = _Vocab([f.org for f in feats])
     rows, a, b = table.both(org.codes)
     similarity = _by_values(a, b, len(org.words), _token_set(org))
@@ -348,8 +366,9 @@ def _company_columns(table: _Table, feats: Sequence[Features]) -> None:
         words = org.words
 
         def exact(x: Ints, y: Ints) -> Floats:
+            pairs = zip(x.tolist(), y.tolist(), strict=True)
             return np.fromiter(
-                (table.scorer.org_similarity(words[i], words[j]) for i, j in zip(x, y, strict=True)),
+                (table.scorer.org_similarity(words[i], words[j]) for i, j in pairs),
                 dtype=np.float64,
                 count=len(x),
             )
@@ -375,7 +394,7 @@ def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
                 similarity[k] = 0.7
         return similarity
 
-    rows, similarity = table.text("address", address, address_similarity)
+    rows, _ = table.text("address", address, address_similarity)
     table.exact("address", rows, address.codes[table.left[rows]], address.codes[table.right[rows]],
                 address)  # fmt: skip
     city = _Vocab([f.city for f in feats])
@@ -385,8 +404,6 @@ def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
     length = np.fromiter(map(len, zips.words), dtype=np.int32, count=len(zips.words))
 
     def zip_similarity(a: Ints, b: Ints) -> Floats:
-        from policies.dedupe.scoring import zip_similarity as one
-
         out = np.zeros(len(a), dtype=np.float64)
         near = np.flatnonzero(length[a] == length[b])
         if len(near):
@@ -394,7 +411,6 @@ def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
             edits = _cpdist(wa, wb, OSA.distance, score_cutoff=1)
             out[near[edits <= 1]] = 0.8
         out[a == b] = 1.0
-        del one
         return out
 
     rows, _ = table.text("zip", zips, zip_similarity)

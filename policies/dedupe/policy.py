@@ -47,6 +47,7 @@ from model.fields import is_writable
 from policies.base import Policy
 from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
+from policies.dedupe.columns import tabulate
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
@@ -250,7 +251,7 @@ class DedupePolicy(Policy):
             and self.settings.learn_weights
             and len(feats) >= self.settings.min_records
         ):
-            table = scorer.tabulate(feats, found.left, found.right)
+            table = tabulate(scorer, feats, found.left, found.right)
             model = self._estimate(
                 object_type, feats=feats, scorer=scorer, table=table, found=found, rules=rules
             )
@@ -278,7 +279,7 @@ class DedupePolicy(Policy):
         left, right = found.left, found.right
         if model is not None:  # only the pairs whose bound reaches the review threshold
             if table is None:
-                table = scorer.tabulate(feats, left, right)
+                table = tabulate(scorer, feats, left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             del table
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
