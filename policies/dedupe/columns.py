@@ -23,7 +23,7 @@ FEBRL records, that the table equals the one-by-one table cell for cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,7 @@ Bools = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp]
 #: A similarity over distinct pairs of value codes (codes into one vocabulary).
 PairFunction = Callable[[Ints, Ints], Floats]
+T = TypeVar("T")
 SWAP_MARGIN = 1e-9
 """Points within which a crossed reading of the names counts as possibly better: such pairs are
 compared one by one, so that float rounding never decides a swap."""
@@ -163,11 +164,58 @@ def _points(weights: Comparison, similarity: Floats) -> Floats:
     return np.where(similarity <= weights.floor, weights.disagree, linear)
 
 
+class Columns:
+    """One snapshot's records of one object type as codes, to tabulate pairs of them.
+
+    What each field needs (interned values, per-value frequencies) is built on first use and
+    kept, so that tabulating the candidate pairs and then the random sample builds it once.
+    """
+
+    def __init__(self, scorer: Scorer, feats: Sequence[Features]) -> None:
+        self.scorer, self.feats = scorer, feats
+        self._built: dict[str, object] = {}
+
+    def get(self, key: str, build: Callable[[], T]) -> T:
+        """The part named ``key``, built by ``build`` the first time."""
+        if key not in self._built:
+            self._built[key] = build()
+        return cast(T, self._built[key])
+
+    def vocab(self, key: str, value: Callable[[Features], str]) -> _Vocab:
+        """The interned values of a field."""
+        return self.get(key, lambda: _Vocab([value(f) for f in self.feats]))
+
+    def tabulate(self, left: Ints, right: Ints) -> PairTable:
+        """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
+        :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle."""
+        scorer, feats = self.scorer, self.feats
+        fields = FIELDS[scorer.object_type]
+        table = _Table(self, np.asarray(left, np.int32), np.asarray(right, np.int32), fields)
+        if scorer.object_type == "companies":
+            _company_columns(table)
+        else:
+            _contact_columns(table)
+        _phone_column(table)
+        _place_columns(table)
+        unsure = np.flatnonzero(table.unsure)
+        if len(unsure):
+            slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
+            table.levels[unsure] = slow.levels
+            table.frequency[unsure] = slow.frequency
+            table.email[unsure] = slow.email_points
+        return PairTable(tuple(fields), table.levels, table.frequency, table.email)
+
+
+def tabulate(scorer: Scorer, feats: Sequence[Features], left: Ints, right: Ints) -> PairTable:
+    """:meth:`Columns.tabulate` of the records ``feats``."""
+    return Columns(scorer, feats).tabulate(left, right)
+
+
 class _Table:
     """The columns being filled for the pairs ``(left[k], right[k])``."""
 
-    def __init__(self, scorer: Scorer, left: Ints, right: Ints, fields: Sequence[str]) -> None:
-        self.scorer, self.left, self.right = scorer, left, right
+    def __init__(self, cols: Columns, left: Ints, right: Ints, fields: Sequence[str]) -> None:
+        self.cols, self.scorer, self.left, self.right = cols, cols.scorer, left, right
         self.column = {f: k for k, f in enumerate(fields)}
         rows = len(left)
         self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
@@ -190,8 +238,11 @@ class _Table:
         if not same.any():
             return
         count = self.scorer.frequency
-        shares = np.fromiter(
-            (count(field, w) for w in vocab.words), dtype=np.float64, count=len(vocab.words)
+        shares = self.cols.get(
+            f"shares {field} {id(vocab)}",
+            lambda: np.fromiter(
+                (count(field, w) for w in vocab.words), dtype=np.float64, count=len(vocab.words)
+            ),
         )
         self.frequency[rows[same], self.column[field]] = shares[a[same]]
 
@@ -202,33 +253,11 @@ class _Table:
         return rows, similarity
 
 
-def tabulate(
-    scorer: Scorer,
-    feats: Sequence[Features],
-    left: Ints,
-    right: Ints,
-) -> PairTable:
-    """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
-    :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle."""
-    fields = FIELDS[scorer.object_type]
-    table = _Table(scorer, np.asarray(left, np.int32), np.asarray(right, np.int32), fields)
-    if scorer.object_type == "companies":
-        _company_columns(table, feats)
-    else:
-        _contact_columns(table, feats)
-    _phone_column(table, feats)
-    _place_columns(table, feats)
-    unsure = np.flatnonzero(table.unsure)
-    if len(unsure):
-        slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
-        table.levels[unsure] = slow.levels
-        table.frequency[unsure] = slow.frequency
-        table.email[unsure] = slow.email_points
-    return PairTable(tuple(fields), table.levels, table.frequency, table.email)
-
-
-def _contact_columns(table: _Table, feats: Sequence[Features]) -> None:
-    names = _Names([f.first for f in feats], [f.last for f in feats])
+def _contact_columns(table: _Table) -> None:
+    feats = table.cols.feats
+    names = table.cols.get(
+        "names", lambda: _Names([f.first for f in feats], [f.last for f in feats])
+    )
     size = len(names.vocab.words)
     first_rows, fa, fb = table.both(names.first)
     first = _by_values(fa, fb, size, names.first_similarity)
@@ -261,8 +290,8 @@ def _contact_columns(table: _Table, feats: Sequence[Features]) -> None:
         # the points are the same IEEE operations compare does, so an exact tie is no swap
         # there either; anything closer than SWAP_MARGIN without a tie is left to compare
         table.unsure[crossing[(best > straight - SWAP_MARGIN) & (best != straight)]] = True
-    _email_column(table, feats)
-    org = _Vocab([f.org for f in feats])
+    _email_column(table)
+    org = table.cols.vocab("org", lambda f: f.org)
     table.text("company", org, _token_set(org))
 
 
@@ -279,27 +308,33 @@ def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
     return out
 
 
-def _email_column(table: _Table, feats: Sequence[Features]) -> None:
-    """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
-    scorer = table.scorer
-    weights = scorer.configured.get("email")
-    factor = scorer.settings.shared_value_factor
+def _email_codes(scorer: Scorer, feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, Floats]:
+    """Who has e-mails; their codes, their domains' codes; per code, the fixed points of a
+    shared mailbox (NaN: not shared)."""
     lists = [f.emails for f in feats]
-    rows = np.flatnonzero(
-        np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))[table.left]
-        & np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))[table.right]
-    )
-    if not len(rows):
-        return
+    has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
     address = _padded(lists, lambda e: e)
     domain = _padded(lists, lambda e: e.rpartition("@")[2])
     names = sorted({e for values in lists for e in values})
     override = np.full(len(names), np.nan)
+    weights = scorer.configured.get("email")
     if weights is not None and weights.points(1.0) > 0:
-        discounted = weights.points(1.0) * factor
+        discounted = weights.points(1.0) * scorer.settings.shared_value_factor
         override[[n for n, e in enumerate(names) if scorer.shared(e)]] = discounted
+    return has, address, domain, override
+
+
+def _email_column(table: _Table) -> None:
+    """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
+    scorer = table.scorer
+    has, address, domain, override = table.cols.get(
+        "emails", lambda: _email_codes(scorer, table.cols.feats)
+    )
+    rows = np.flatnonzero(has[table.left] & has[table.right])
+    if not len(rows):
+        return
     a, b = table.left[rows], table.right[rows]
-    common = np.full(len(rows), len(names), dtype=np.int64)  # the least shared address
+    common = np.full(len(rows), len(override), dtype=np.int64)  # the least shared address
     same_domain = np.zeros(len(rows), dtype=np.bool_)
     for p in range(address.shape[1]):
         xa, xd = address[a, p], domain[a, p]
@@ -307,7 +342,7 @@ def _email_column(table: _Table, feats: Sequence[Features]) -> None:
             hit = (xa >= 0) & (xa == address[b, q])
             common = np.where(hit, np.minimum(common, xa), common)
             same_domain |= (xd >= 0) & (xd == domain[b, q])
-    found = common < len(names)
+    found = common < len(override)
     table.put("email", rows, found.astype(np.float64))
     points = np.full(len(rows), np.nan)
     points[found] = override[common[found]]
@@ -315,13 +350,13 @@ def _email_column(table: _Table, feats: Sequence[Features]) -> None:
     table.email[rows] = points
 
 
-def _phone_column(table: _Table, feats: Sequence[Features]) -> None:
-    """Phones: the best of every number of one record against every number of the other."""
+def _phone_codes(
+    scorer: Scorer, feats: Sequence[Features]
+) -> tuple[Bools, Ints, Ints, Ints, Floats]:
+    """Who has phones; the codes of their numbers, extensions, last nine digits; per number
+    code, its frequency."""
     lists = [f.phones for f in feats]
     has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
-    rows = np.flatnonzero(has[table.left] & has[table.right])
-    if not len(rows):
-        return
 
     def digits(phone: str) -> str:
         found = "".join(ch for ch in split_extension(phone)[0] if ch.isdigit())
@@ -331,8 +366,19 @@ def _phone_column(table: _Table, feats: Sequence[Features]) -> None:
     extension = _padded(lists, lambda p: split_extension(p)[1])
     tail = _padded(lists, digits)
     numbers = sorted({split_extension(p)[0] for values in lists for p in values})
-    share = table.scorer.frequency
+    share = scorer.frequency
     shares = np.fromiter((share("phone", n) for n in numbers), np.float64, count=len(numbers))
+    return has, number, extension, tail, shares
+
+
+def _phone_column(table: _Table) -> None:
+    """Phones: the best of every number of one record against every number of the other."""
+    has, number, extension, tail, shares = table.cols.get(
+        "phones", lambda: _phone_codes(table.scorer, table.cols.feats)
+    )
+    rows = np.flatnonzero(has[table.left] & has[table.right])
+    if not len(rows):
+        return
     a, b = table.left[rows], table.right[rows]
     best = np.zeros(len(rows), dtype=np.float64)
     on = np.full(len(rows), -1, dtype=np.int64)  # the number of the first exact match
@@ -355,8 +401,8 @@ def _phone_column(table: _Table, feats: Sequence[Features]) -> None:
     table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
 
 
-def _company_columns(table: _Table, feats: Sequence[Features]) -> None:
-    org = _Vocab([f.org for f in feats])
+def _company_columns(table: _Table) -> None:
+    org = table.cols.vocab("org", lambda f: f.org)
     rows, a, b = table.both(org.codes)
     similarity = _by_values(a, b, len(org.words), _token_set(org))
     similarity[a == b] = 1.0
@@ -376,14 +422,14 @@ def _company_columns(table: _Table, feats: Sequence[Features]) -> None:
         similarity[close] = _by_values(a[close], b[close], len(words), exact)
     table.put("name", rows, similarity)
     table.exact("name", rows, a, b, org)
-    domain = _Vocab([f.domain for f in feats])
+    domain = table.cols.vocab("domain", lambda f: f.domain)
     rows, a, b = table.both(domain.codes)
     table.put("domain", rows, (a == b).astype(np.float64))
 
 
-def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
-    address = _Vocab([f.address for f in feats])
-    numbers = [set(house_numbers(w)) for w in address.words]
+def _place_columns(table: _Table) -> None:
+    address = table.cols.vocab("address", lambda f: f.address)
+    numbers = table.cols.get("numbers", lambda: [set(house_numbers(w)) for w in address.words])
     plain = _token_set(address)
 
     def address_similarity(a: Ints, b: Ints) -> Floats:
@@ -397,11 +443,13 @@ def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
     rows, _ = table.text("address", address, address_similarity)
     table.exact("address", rows, address.codes[table.left[rows]], address.codes[table.right[rows]],
                 address)  # fmt: skip
-    city = _Vocab([f.city for f in feats])
+    city = table.cols.vocab("city", lambda f: f.city)
     rows, _ = table.text("city", city, _ratio(city))
     table.exact("city", rows, city.codes[table.left[rows]], city.codes[table.right[rows]], city)
-    zips = _Vocab([f.zip for f in feats])
-    length = np.fromiter(map(len, zips.words), dtype=np.int32, count=len(zips.words))
+    zips = table.cols.vocab("zip", lambda f: f.zip)
+    length = table.cols.get(
+        "zip lengths", lambda: np.fromiter(map(len, zips.words), np.int32, count=len(zips.words))
+    )
 
     def zip_similarity(a: Ints, b: Ints) -> Floats:
         out = np.zeros(len(a), dtype=np.float64)
@@ -415,6 +463,6 @@ def _place_columns(table: _Table, feats: Sequence[Features]) -> None:
 
     rows, _ = table.text("zip", zips, zip_similarity)
     table.exact("zip", rows, zips.codes[table.left[rows]], zips.codes[table.right[rows]], zips)
-    state = _Vocab([f.state for f in feats])
+    state = table.cols.vocab("state", lambda f: f.state)
     rows, a, b = table.both(state.codes)
     table.put("state", rows, (a == b).astype(np.float64))

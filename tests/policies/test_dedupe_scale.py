@@ -26,7 +26,7 @@ from model.changes import Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates, contact_keys, unique_pairs
-from policies.dedupe.columns import tabulate
+from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
 from policies.dedupe.scoring import PLACE, PairTable, Scorer
 from policies.order import id_key
@@ -228,8 +228,9 @@ def test_merges_are_the_same_with_the_one_by_one_table(
 ) -> None:
     policy = DedupePolicy(DedupeSettings(min_records=300))  # companies learn too
     columns = policy.analyse(generated, object_type)
+    # every pair (the candidates, the random sample for u) compared one by one
     monkeypatch.setattr(
-        policy_module, "tabulate", lambda scorer, feats, i, j: scorer.tabulate(feats, i, j)
+        Columns, "tabulate", lambda self, i, j: self.scorer.tabulate(self.feats, i, j)
     )
     each = policy.analyse(generated, object_type)
     assert columns.model == each.model
