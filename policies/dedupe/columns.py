@@ -52,6 +52,8 @@ Rows = npt.NDArray[np.intp]
 #: A similarity over distinct pairs of value codes (codes into one vocabulary).
 PairFunction = Callable[[Ints, Ints], Floats]
 T = TypeVar("T")
+CHUNK = 1 << 18
+"""Pairs tabulated at once."""
 SWAP_MARGIN = 1e-9
 """Points within which a crossed reading of the names counts as possibly better: such pairs are
 compared one by one, so that float rounding never decides a swap."""
@@ -187,10 +189,34 @@ class Columns:
 
     def tabulate(self, left: Ints, right: Ints) -> PairTable:
         """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
-        :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle."""
+        :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle.
+
+        In chunks of :data:`CHUNK` pairs, which bounds the memory the temporaries take.
+        """
+        fields = tuple(FIELDS[self.scorer.object_type])
+        rows = len(left)
+        if rows <= CHUNK:
+            return self._tabulate(np.asarray(left, np.int32), np.asarray(right, np.int32))
+        out = PairTable(
+            fields,
+            np.empty((rows, len(fields)), dtype=np.int8),
+            np.empty((rows, len(fields)), dtype=np.float32),
+            np.empty(rows, dtype=np.float64),
+        )
+        for start in range(0, rows, CHUNK):
+            stop = min(start + CHUNK, rows)
+            part = self._tabulate(
+                np.asarray(left[start:stop], np.int32), np.asarray(right[start:stop], np.int32)
+            )
+            out.levels[start:stop] = part.levels
+            out.frequency[start:stop] = part.frequency
+            out.email_points[start:stop] = part.email_points
+        return out
+
+    def _tabulate(self, left: Ints, right: Ints) -> PairTable:
         scorer, feats = self.scorer, self.feats
         fields = FIELDS[scorer.object_type]
-        table = _Table(self, np.asarray(left, np.int32), np.asarray(right, np.int32), fields)
+        table = _Table(self, left, right, fields)
         if scorer.object_type == "companies":
             _company_columns(table)
         else:

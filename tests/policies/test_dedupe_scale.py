@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import policies.dedupe.columns as columns_module
 import policies.dedupe.policy as policy_module
 from bench.dataset import canonical_records
 from model.changes import Snapshot
@@ -146,6 +147,13 @@ def test_the_column_wise_table_is_the_one_by_one_table(
     generated: Snapshot, object_type: str
 ) -> None:
     assert _tables(list(generated.of(object_type)), object_type, DedupeSettings()) > 1000
+
+
+def test_the_column_wise_table_in_chunks_is_the_one_by_one_table(
+    generated: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columns_module, "CHUNK", 1000)
+    assert _tables(list(generated.of("contacts")), "contacts", DedupeSettings()) > 3000
 
 
 def test_the_column_wise_table_is_the_one_by_one_table_on_febrl() -> None:
