@@ -176,6 +176,7 @@ class Columns:
     def __init__(self, scorer: Scorer, feats: Sequence[Features]) -> None:
         self.scorer, self.feats = scorer, feats
         self._built: dict[str, object] = {}
+        self.each = 0  # pairs compared one by one so far
 
     def get(self, key: str, build: Callable[[], T]) -> T:
         """The part named ``key``, built by ``build`` the first time."""
@@ -225,6 +226,7 @@ class Columns:
         _place_columns(table)
         unsure = np.flatnonzero(table.unsure)
         if len(unsure):
+            self.each += len(unsure)
             slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
             table.levels[unsure] = slow.levels
             table.frequency[unsure] = slow.frequency

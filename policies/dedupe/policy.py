@@ -108,6 +108,8 @@ class Analysis:
     merges: list[Merge]
     candidates: Candidates
     model: MatchModel | None  # None: the configured weights
+    scored: int = 0  # candidate pairs scored in full (their bound reached review_threshold)
+    compared: int = 0  # pairs the column-wise tables left to a one-by-one comparison
 
 
 def _blank(value: str | None) -> bool:
@@ -255,7 +257,7 @@ class DedupePolicy(Policy):
                 object_type, feats=feats, columns=columns, table=table, found=found, rules=rules
             )
         if not cluster:
-            return Analysis([], found, model)
+            return Analysis([], found, model, compared=columns.each)
         scorer = scorer.using(model)
         guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
@@ -290,7 +292,7 @@ class DedupePolicy(Policy):
                 edges.append((confidence, i, j))
         edges = sort_edges(edges)
         merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
-        return Analysis(merges, found, model)
+        return Analysis(merges, found, model, len(left), columns.each)
 
     @property
     def _merge_at(self) -> float:
