@@ -1,23 +1,25 @@
 """Comparing many candidate pairs at once: their agreement levels as columns, without a Python
 call per pair.
 
-:func:`tabulate` gives exactly the :class:`~policies.dedupe.scoring.PairTable` that comparing
-each pair with :meth:`Scorer.compare <policies.dedupe.scoring.Scorer.compare>` would: each
-record's values are interned into integer codes once, each *distinct* pair of values is
-compared once with the same rapidfuzz scorers (run element-wise in C by
-``rapidfuzz.process.cpdist``), and the results are spread back over the pairs and cut into
-levels with the same cuts. The pairs whose outcome the columns do not settle exactly are
-compared one by one, as before:
+:meth:`Columns.tabulate` gives exactly the :class:`~policies.dedupe.scoring.PairTable` that
+comparing each pair with :meth:`Scorer.compare <policies.dedupe.scoring.Scorer.compare>` would
+(:meth:`Scorer.tabulate <policies.dedupe.scoring.Scorer.tabulate>`): each record's values are
+interned into integer codes once, each *distinct* pair of values is compared once with the same
+rapidfuzz scorers (run element-wise in C by ``rapidfuzz.process.cpdist``), the results are
+spread back over the pairs and cut into levels with the same cuts. E-mails and phones are
+compared every value of one record against every value of the other, in columns. What stays in
+Python runs per distinct pair of *values*, not of records: the house-number cap of two addresses
+alike above 0.7, and :func:`~policies.dedupe.scoring.org_similarity` of two organisation names
+that agree at all (token_set level 1 or more). Only the pairs whose first and last names might
+be read crossed (a crossing scores above the straight reading, or within a hair of it without
+an exact tie) are compared one by one, as before.
 
-- first and last names that might be read the wrong way round (a crossing scores within a
-  hair of the straight reading, or above it);
-- (e-mails and phones are compared every value of one record against every value of the
-  other, in columns, so several on a side need no Python either);
-- two organisation names that agree at all (token_set level 1 or more) go through
-  :func:`~policies.dedupe.scoring.org_similarity` per distinct pair of names.
-
-The per-field functions mirror :mod:`policies.dedupe.scoring`; a test checks, on generated and
-FEBRL records, that the table equals the one-by-one table cell for cell.
+Exact, not a bound: the weights are learned (expectation maximisation) from the levels of
+*every* candidate pair and of the random pairs, so these must be the levels ``compare`` gives.
+The bound (:meth:`PairTable.bound <policies.dedupe.scoring.PairTable.bound>`) then leaves to a
+full score only the pairs that may reach the review threshold. A test checks, on generated
+contacts and companies, FEBRL and records made to reach every branch of ``compare``, that the
+table equals the one-by-one table cell for cell.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The dedupe policy: find duplicate contacts and companies and propose merges.
 
-Per object type: extract comparable features, block, score the candidate pairs, then cluster in
+Per object type: extract comparable features, block, compare the candidate pairs column-wise
+(:mod:`policies.dedupe.columns`: their agreement levels, which the weights are learned from),
+score in full those whose bound reaches ``review_threshold``, then cluster in
 two passes, each joining clusters along their best links only when every pair across them is
 compatible (complete linkage): it reaches the pass's threshold, or it scores at least
 ``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
