@@ -7,7 +7,9 @@ forked child runs :class:`~policies.dedupe.DedupePolicy` with its default settin
 object type after another (what ``policy(snapshot)`` does), and reports its wall time, its CPU
 time (``resource.getrusage``: less noisy than wall time on a shared machine), the memory it
 added (peak resident set minus the resident set at the start, like :mod:`bench.peer`), and per
-object type the candidate pairs, the blocks split, the merges and the reviews. ``--profile``
+object type the candidate pairs, the blocks split, the merges and the reviews, the pairs scored
+in full (``scored``: those whose bound reached the review threshold) and the pairs the
+column-wise tables left to a one-by-one Python comparison (``one-by-1``). ``--profile``
 writes a cProfile of the child's run to ``FILE`` (per size: ``FILE.<records>``).
 """
 
@@ -37,6 +39,8 @@ class Run:
     split: int
     merges: int
     reviews: int
+    scored: int
+    compared: int
 
 
 def _cpu() -> float:
@@ -62,6 +66,8 @@ def _child(snapshot: Snapshot, profile: str | None, pipe: Connection) -> None:
                 found.candidates.split,
                 sum(1 for m in found.merges if m.kind == "merge"),
                 sum(1 for m in found.merges if m.kind == "review"),
+                found.scored,
+                found.compared,
             )
         )
     if policy.settings.leads_against_contacts:
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(
         f"{'records':>8} {'type':<10} {'count':>8} {'candidates':>11} {'split':>6} "
-        f"{'merges':>7} {'reviews':>7} {'seconds':>8} {'CPU s':>7} {'+MB':>7}",
+        f"{'merges':>7} {'reviews':>7} {'scored':>8} {'one-by-1':>8} {'seconds':>8} "
+        f"{'CPU s':>7} {'+MB':>7}",
         flush=True,
     )
     for size in (int(s) for s in args.records.split(",")):
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             tail = f" {seconds:>8.1f} {cpu:>7.1f} {peak:>7.0f}" if n == 0 else ""
             print(
                 f"{size:>8} {r.object_type:<10} {r.records:>8} {r.candidates:>11} "
-                f"{r.split:>6} {r.merges:>7} {r.reviews:>7}{tail}",
+                f"{r.split:>6} {r.merges:>7} {r.reviews:>7} {r.scored:>8} {r.compared:>8}{tail}",
                 flush=True,
             )
 

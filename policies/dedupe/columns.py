@@ -1,0 +1,498 @@
+"""Comparing many candidate pairs at once: their agreement levels as columns, without a Python
+call per pair.
+
+:meth:`Columns.tabulate` gives exactly the :class:`~policies.dedupe.scoring.PairTable` that
+comparing each pair with :meth:`Scorer.compare <policies.dedupe.scoring.Scorer.compare>` would
+(:meth:`Scorer.tabulate <policies.dedupe.scoring.Scorer.tabulate>`): each record's values are
+interned into integer codes once, each *distinct* pair of values is compared once with the same
+rapidfuzz scorers (run element-wise in C by ``rapidfuzz.process.cpdist``), the results are
+spread back over the pairs and cut into levels with the same cuts. E-mails and phones are
+compared every value of one record against every value of the other, in columns. What stays in
+Python runs per distinct pair of *values*, not of records: the house-number cap of two addresses
+alike above 0.7, and :func:`~policies.dedupe.scoring.org_similarity` of two organisation names
+that agree at all (token_set level 1 or more). Only the pairs whose first and last names might
+be read crossed (a crossing scores above the straight reading, or within a hair of it without
+an exact tie) are compared one by one, as before.
+
+Exact, not a bound: the weights are learned (expectation maximisation) from the levels of
+*every* candidate pair and of the random pairs, so these must be the levels ``compare`` gives.
+The bound (:meth:`PairTable.bound <policies.dedupe.scoring.PairTable.bound>`) then leaves to a
+full score only the pairs that may reach the review threshold. A test checks, on generated
+contacts and companies, FEBRL and records made to reach every branch of ``compare``, that the
+table equals the one-by-one table cell for cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from policies.dedupe.features import Features, house_numbers
+from policies.dedupe.nicknames import nicknames
+from policies.dedupe.scoring import (
+    EXTENSION_ON_ONE_SIDE,
+    FIELDS,
+    INITIAL_SIMILARITY,
+    ONE_EDIT_SIMILARITY,
+    OTHER_REGION,
+    PairTable,
+    Scorer,
+)
+from policies.dedupe.settings import Comparison
+from policies.dedupe.weights import levels
+from policies.normalizers import split_extension
+
+Ints = npt.NDArray[np.int32]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp]
+#: A similarity over distinct pairs of value codes (codes into one vocabulary).
+PairFunction = Callable[[Ints, Ints], Floats]
+T = TypeVar("T")
+CHUNK = 1 << 18
+"""Pairs tabulated at once."""
+SWAP_MARGIN = 1e-9
+"""Points within which a crossed reading of the names counts as possibly better: such pairs are
+compared one by one, so that float rounding never decides a swap."""
+
+
+class _Vocab:
+    """Interned values of one field: per record a code (-1: missing), per code the value."""
+
+    def __init__(self, values: Sequence[str]) -> None:
+        index: dict[str, int] = {}
+        self.codes: Ints = np.fromiter(
+            (index.setdefault(v, len(index)) if v else -1 for v in values),
+            dtype=np.int32,
+            count=len(values),
+        )
+        self.words: list[str] = list(index)
+        self.array = np.asarray([*self.words, ""], dtype=object)[:-1]
+
+    def take(self, codes: Ints) -> list[str]:
+        """The values of ``codes`` (all >= 0)."""
+        return list(self.array[codes])
+
+
+def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
+    """``compare`` over the distinct pairs of codes ``(a[k], b[k])``, spread back over k."""
+    if not len(a):
+        return np.zeros(0, dtype=np.float64)
+    key = a.astype(np.int64) * size + b
+    unique, inverse = np.unique(key, return_inverse=True)
+    out: Floats = compare((unique // size).astype(np.int32), (unique % size).astype(np.int32))
+    spread: Floats = out[inverse.reshape(-1)]
+    return spread
+
+
+def _cpdist(a: list[str], b: list[str], scorer: Any, **kwargs: Any) -> Floats:
+    if not a:
+        return np.zeros(0, dtype=np.float64)
+    found = process.cpdist(a, b, scorer=scorer, dtype=np.float64, workers=-1, **kwargs)
+    return np.asarray(found, dtype=np.float64)
+
+
+def _token_set(vocab: _Vocab) -> PairFunction:
+    def compare(a: Ints, b: Ints) -> Floats:
+        return _cpdist(vocab.take(a), vocab.take(b), fuzz.token_set_ratio) / 100.0
+
+    return compare
+
+
+def _ratio(vocab: _Vocab) -> PairFunction:
+    def compare(a: Ints, b: Ints) -> Floats:
+        return _cpdist(vocab.take(a), vocab.take(b), fuzz.ratio) / 100.0
+
+    return compare
+
+
+class _Names:
+    """First and last names in one vocabulary (names are compared crossed, too)."""
+
+    def __init__(self, firsts: Sequence[str], lasts: Sequence[str]) -> None:
+        self.vocab = _Vocab([*firsts, *lasts])
+        n = len(firsts)
+        self.first, self.last = self.vocab.codes[:n], self.vocab.codes[n:]
+        words = self.vocab.words
+        self.length = np.fromiter(map(len, words), dtype=np.int32, count=len(words))
+        self.initial = np.fromiter((ord(w[0]) for w in words), dtype=np.int32, count=len(words))
+        table = nicknames()
+        found = [sorted(table.groups.get(w, ())) for w in words]
+        width = max(map(len, found), default=0)
+        self.groups = np.full((len(words), width), -1, dtype=np.int32)
+        for k, ids in enumerate(found):
+            self.groups[k, : len(ids)] = ids
+
+    def similarity(self, a: Ints, b: Ints) -> Floats:
+        """:func:`~policies.dedupe.scoring.name_similarity` of distinct code pairs."""
+        wa, wb = self.vocab.take(a), self.vocab.take(b)
+        similarity = _cpdist(wa, wb, JaroWinkler.normalized_similarity)
+        close = np.minimum(self.length[a], self.length[b]) >= 4
+        if close.any():
+            at = np.flatnonzero(close)
+            edits = _cpdist([wa[k] for k in at], [wb[k] for k in at], OSA.distance, score_cutoff=1)
+            lifted = at[edits <= 1]
+            similarity[lifted] = np.maximum(similarity[lifted], ONE_EDIT_SIMILARITY)
+        similarity[a == b] = 1.0
+        return similarity
+
+    def first_similarity(self, a: Ints, b: Ints) -> Floats:
+        """:func:`~policies.dedupe.scoring.first_name_similarity` of distinct code pairs."""
+        similarity = self.similarity(a, b)
+        initial = (self.length[a] == 1) | (self.length[b] == 1)
+        same_letter = self.initial[a] == self.initial[b]
+        similarity[initial] = np.where(same_letter[initial], INITIAL_SIMILARITY, 0.0)
+        similarity[self.nickname(a, b)] = 1.0
+        similarity[a == b] = 1.0
+        return similarity
+
+    def nickname(self, a: Ints, b: Ints) -> Bools:
+        """Whether the names share a nickname group."""
+        out = np.zeros(len(a), dtype=np.bool_)
+        ga, gb = self.groups[a], self.groups[b]
+        for p in range(self.groups.shape[1]):
+            for q in range(self.groups.shape[1]):
+                out |= (ga[:, p] >= 0) & (ga[:, p] == gb[:, q])
+        return out
+
+
+def _points(weights: Comparison, similarity: Floats) -> Floats:
+    """:meth:`Comparison.points` of many similarities."""
+    share = np.minimum(1.0, (similarity - weights.floor) / (1.0 - weights.floor))
+    linear = weights.disagree + (weights.agree - weights.disagree) * share
+    return np.where(similarity <= weights.floor, weights.disagree, linear)
+
+
+class Columns:
+    """One snapshot's records of one object type as codes, to tabulate pairs of them.
+
+    What each field needs (interned values, per-value frequencies) is built on first use and
+    kept, so that tabulating the candidate pairs and then the random sample builds it once.
+    """
+
+    def __init__(self, scorer: Scorer, feats: Sequence[Features]) -> None:
+        self.scorer, self.feats = scorer, feats
+        self._built: dict[str, object] = {}
+        self.each = 0  # pairs compared one by one so far
+
+    def get(self, key: str, build: Callable[[], T]) -> T:
+        """The part named ``key``, built by ``build`` the first time."""
+        if key not in self._built:
+            self._built[key] = build()
+        return cast(T, self._built[key])
+
+    def vocab(self, key: str, value: Callable[[Features], str]) -> _Vocab:
+        """The interned values of a field."""
+        return self.get(key, lambda: _Vocab([value(f) for f in self.feats]))
+
+    def tabulate(self, left: Ints, right: Ints) -> PairTable:
+        """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
+        :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle.
+
+        In chunks of :data:`CHUNK` pairs, which bounds the memory the temporaries take.
+        """
+        fields = tuple(FIELDS[self.scorer.object_type])
+        rows = len(left)
+        if rows <= CHUNK:
+            return self._tabulate(np.asarray(left, np.int32), np.asarray(right, np.int32))
+        out = PairTable(
+            fields,
+            np.empty((rows, len(fields)), dtype=np.int8),
+            np.empty((rows, len(fields)), dtype=np.float32),
+            np.empty(rows, dtype=np.float64),
+        )
+        for start in range(0, rows, CHUNK):
+            stop = min(start + CHUNK, rows)
+            part = self._tabulate(
+                np.asarray(left[start:stop], np.int32), np.asarray(right[start:stop], np.int32)
+            )
+            out.levels[start:stop] = part.levels
+            out.frequency[start:stop] = part.frequency
+            out.email_points[start:stop] = part.email_points
+        return out
+
+    def _tabulate(self, left: Ints, right: Ints) -> PairTable:
+        scorer, feats = self.scorer, self.feats
+        fields = FIELDS[scorer.object_type]
+        table = _Table(self, left, right, fields)
+        if scorer.object_type == "companies":
+            _company_columns(table)
+        else:
+            _contact_columns(table)
+        _phone_column(table)
+        _place_columns(table)
+        unsure = np.flatnonzero(table.unsure)
+        if len(unsure):
+            self.each += len(unsure)
+            slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
+            table.levels[unsure] = slow.levels
+            table.frequency[unsure] = slow.frequency
+            table.email[unsure] = slow.email_points
+        return PairTable(tuple(fields), table.levels, table.frequency, table.email)
+
+
+def tabulate(scorer: Scorer, feats: Sequence[Features], left: Ints, right: Ints) -> PairTable:
+    """:meth:`Columns.tabulate` of the records ``feats``."""
+    return Columns(scorer, feats).tabulate(left, right)
+
+
+class _Table:
+    """The columns being filled for the pairs ``(left[k], right[k])``."""
+
+    def __init__(self, cols: Columns, left: Ints, right: Ints, fields: Sequence[str]) -> None:
+        self.cols, self.scorer, self.left, self.right = cols, cols.scorer, left, right
+        self.column = {f: k for k, f in enumerate(fields)}
+        rows = len(left)
+        self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
+        self.frequency = np.full((rows, len(fields)), np.nan, dtype=np.float32)
+        self.email = np.full(rows, np.nan, dtype=np.float64)
+        self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
+
+    def both(self, codes: Ints) -> tuple[Rows, Ints, Ints]:
+        """The rows where both records have a value, and the two codes there."""
+        a, b = codes[self.left], codes[self.right]
+        rows = np.flatnonzero((a >= 0) & (b >= 0))
+        return rows, a[rows], b[rows]
+
+    def put(self, field: str, rows: Rows, similarity: Floats) -> None:
+        self.levels[rows, self.column[field]] = levels(field, similarity)
+
+    def exact(self, field: str, rows: Rows, a: Ints, b: Ints, vocab: _Vocab) -> None:
+        """Frequencies of the exact matches (``Compared.values``) among ``rows``."""
+        same = a == b
+        if not same.any():
+            return
+        count = self.scorer.frequency
+        shares = self.cols.get(
+            f"shares {field} {id(vocab)}",
+            lambda: np.fromiter(
+                (count(field, w) for w in vocab.words), dtype=np.float64, count=len(vocab.words)
+            ),
+        )
+        self.frequency[rows[same], self.column[field]] = shares[a[same]]
+
+    def text(self, field: str, vocab: _Vocab, compare: PairFunction) -> tuple[Rows, Floats]:
+        rows, a, b = self.both(vocab.codes)
+        similarity = _by_values(a, b, len(vocab.words), compare)
+        self.put(field, rows, similarity)
+        return rows, similarity
+
+
+def _contact_columns(table: _Table) -> None:
+    feats = table.cols.feats
+    names = table.cols.get(
+        "names", lambda: _Names([f.first for f in feats], [f.last for f in feats])
+    )
+    size = len(names.vocab.words)
+    first_rows, fa, fb = table.both(names.first)
+    first = _by_values(fa, fb, size, names.first_similarity)
+    table.put("firstname", first_rows, first)
+    last_rows, la, lb = table.both(names.last)
+    last = _by_values(la, lb, size, names.similarity)
+    table.put("lastname", last_rows, last)
+    table.exact("firstname", first_rows, fa, fb, names.vocab)
+    table.exact("lastname", last_rows, la, lb, names.vocab)
+    # a pair whose names might be read crossed: compared one by one unless clearly straight
+    a_first, a_last = names.first[table.left], names.last[table.left]
+    b_first, b_last = names.first[table.right], names.last[table.right]
+    crossing = np.flatnonzero(
+        (a_first >= 0) & (a_last >= 0) & (b_first >= 0) & (b_last >= 0) & (a_first != b_first)
+    )
+    if len(crossing):
+        w = table.scorer.settings.contact_weights
+        at_first = np.full(len(table.left), np.nan)
+        at_last = np.full(len(table.left), np.nan)
+        at_first[first_rows], at_last[last_rows] = first, last
+        af, al, bf, bl = a_first[crossing], a_last[crossing], b_first[crossing], b_last[crossing]
+        x = _by_values(af, bl, size, names.first_similarity)
+        y = _by_values(al, bf, size, names.first_similarity)
+        x_last = _by_values(af, bl, size, names.similarity)
+        y_last = _by_values(al, bf, size, names.similarity)
+        straight = _points(w.firstname, at_first[crossing]) + _points(w.lastname, at_last[crossing])
+        as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
+        as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
+        best = np.maximum(as_xy, as_yx)
+        # the points are the same IEEE operations compare does, so an exact tie is no swap
+        # there either; anything closer than SWAP_MARGIN without a tie is left to compare
+        table.unsure[crossing[(best > straight - SWAP_MARGIN) & (best != straight)]] = True
+    _email_column(table)
+    org = table.cols.vocab("org", lambda f: f.org)
+    table.text("company", org, _token_set(org))
+
+
+def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
+    """Per record, the codes of ``key`` of its values (in order; -2 past the end, -1 for an
+    empty key). Codes follow the keys' sorted order."""
+    keys = sorted({key(v) for values in lists for v in values} - {""})
+    code = {k: n for n, k in enumerate(keys)}
+    width = max(map(len, lists), default=0)
+    out = np.full((len(lists), width), -2, dtype=np.int32)
+    for r, values in enumerate(lists):
+        for c, v in enumerate(values):
+            out[r, c] = code.get(key(v), -1)
+    return out
+
+
+def _email_codes(scorer: Scorer, feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, Floats]:
+    """Who has e-mails; their codes, their domains' codes; per code, the fixed points of a
+    shared mailbox (NaN: not shared)."""
+    lists = [f.emails for f in feats]
+    has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
+    address = _padded(lists, lambda e: e)
+    domain = _padded(lists, lambda e: e.rpartition("@")[2])
+    names = sorted({e for values in lists for e in values})
+    override = np.full(len(names), np.nan)
+    weights = scorer.configured.get("email")
+    if weights is not None and weights.points(1.0) > 0:
+        discounted = weights.points(1.0) * scorer.settings.shared_value_factor
+        override[[n for n, e in enumerate(names) if scorer.shared(e)]] = discounted
+    return has, address, domain, override
+
+
+def _email_column(table: _Table) -> None:
+    """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
+    scorer = table.scorer
+    has, address, domain, override = table.cols.get(
+        "emails", lambda: _email_codes(scorer, table.cols.feats)
+    )
+    rows = np.flatnonzero(has[table.left] & has[table.right])
+    if not len(rows):
+        return
+    a, b = table.left[rows], table.right[rows]
+    common = np.full(len(rows), len(override), dtype=np.int64)  # the least shared address
+    same_domain = np.zeros(len(rows), dtype=np.bool_)
+    for p in range(address.shape[1]):
+        xa, xd = address[a, p], domain[a, p]
+        for q in range(address.shape[1]):
+            hit = (xa >= 0) & (xa == address[b, q])
+            common = np.where(hit, np.minimum(common, xa), common)
+            same_domain |= (xd >= 0) & (xd == domain[b, q])
+    found = common < len(override)
+    table.put("email", rows, found.astype(np.float64))
+    points = np.full(len(rows), np.nan)
+    points[found] = override[common[found]]
+    points[~found & same_domain] = scorer.settings.contact_weights.email_same_domain
+    table.email[rows] = points
+
+
+def _phone_codes(
+    scorer: Scorer, feats: Sequence[Features]
+) -> tuple[Bools, Ints, Ints, Ints, Floats]:
+    """Who has phones; the codes of their numbers, extensions, last nine digits; per number
+    code, its frequency."""
+    lists = [f.phones for f in feats]
+    has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
+
+    def digits(phone: str) -> str:
+        found = "".join(ch for ch in split_extension(phone)[0] if ch.isdigit())
+        return found[-9:] if len(found) >= 9 else ""
+
+    number = _padded(lists, lambda p: split_extension(p)[0])
+    extension = _padded(lists, lambda p: split_extension(p)[1])
+    tail = _padded(lists, digits)
+    numbers = sorted({split_extension(p)[0] for values in lists for p in values})
+    share = scorer.frequency
+    shares = np.fromiter((share("phone", n) for n in numbers), np.float64, count=len(numbers))
+    return has, number, extension, tail, shares
+
+
+def _phone_column(table: _Table) -> None:
+    """Phones: the best of every number of one record against every number of the other."""
+    has, number, extension, tail, shares = table.cols.get(
+        "phones", lambda: _phone_codes(table.scorer, table.cols.feats)
+    )
+    rows = np.flatnonzero(has[table.left] & has[table.right])
+    if not len(rows):
+        return
+    a, b = table.left[rows], table.right[rows]
+    best = np.zeros(len(rows), dtype=np.float64)
+    on = np.full(len(rows), -1, dtype=np.int64)  # the number of the first exact match
+    width = number.shape[1]
+    for p in range(width):
+        na, ea, ta = number[a, p], extension[a, p], tail[a, p]
+        exact_here = np.zeros(len(rows), dtype=np.bool_)
+        for q in range(width):
+            nb, eb = number[b, q], extension[b, q]
+            same = (na >= 0) & (na == nb)
+            exact_here |= same & (ea == eb)
+            bare = same & (ea != eb) & ((ea == -1) | (eb == -1))
+            best = np.where(bare, np.maximum(best, EXTENSION_ON_ONE_SIDE), best)
+            subscriber = (na >= 0) & (nb >= 0) & (na != nb) & (ta >= 0) & (ta == tail[b, q])
+            best = np.where(subscriber, np.maximum(best, OTHER_REGION), best)
+        on = np.where((on < 0) & exact_here, na, on)
+    best[on >= 0] = 1.0
+    table.put("phone", rows, best)
+    exact = on >= 0
+    table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
+
+
+def _company_columns(table: _Table) -> None:
+    org = table.cols.vocab("org", lambda f: f.org)
+    rows, a, b = table.both(org.codes)
+    similarity = _by_values(a, b, len(org.words), _token_set(org))
+    similarity[a == b] = 1.0
+    lvl = levels("name", similarity)
+    close = np.flatnonzero((lvl >= 1) & (a != b))
+    if len(close):  # distinctive words decide: org_similarity per distinct pair of names
+        words = org.words
+
+        def exact(x: Ints, y: Ints) -> Floats:
+            pairs = zip(x.tolist(), y.tolist(), strict=True)
+            return np.fromiter(
+                (table.scorer.org_similarity(words[i], words[j]) for i, j in pairs),
+                dtype=np.float64,
+                count=len(x),
+            )
+
+        similarity[close] = _by_values(a[close], b[close], len(words), exact)
+    table.put("name", rows, similarity)
+    table.exact("name", rows, a, b, org)
+    domain = table.cols.vocab("domain", lambda f: f.domain)
+    rows, a, b = table.both(domain.codes)
+    table.put("domain", rows, (a == b).astype(np.float64))
+
+
+def _place_columns(table: _Table) -> None:
+    address = table.cols.vocab("address", lambda f: f.address)
+    numbers = table.cols.get("numbers", lambda: [set(house_numbers(w)) for w in address.words])
+    plain = _token_set(address)
+
+    def address_similarity(a: Ints, b: Ints) -> Floats:
+        similarity = plain(a, b)
+        for k in np.flatnonzero(similarity > 0.7).tolist():
+            x, y = numbers[a[k]], numbers[b[k]]
+            if x and y and x.isdisjoint(y):
+                similarity[k] = 0.7
+        return similarity
+
+    rows, _ = table.text("address", address, address_similarity)
+    table.exact("address", rows, address.codes[table.left[rows]], address.codes[table.right[rows]],
+                address)  # fmt: skip
+    city = table.cols.vocab("city", lambda f: f.city)
+    rows, _ = table.text("city", city, _ratio(city))
+    table.exact("city", rows, city.codes[table.left[rows]], city.codes[table.right[rows]], city)
+    zips = table.cols.vocab("zip", lambda f: f.zip)
+    length = table.cols.get(
+        "zip lengths", lambda: np.fromiter(map(len, zips.words), np.int32, count=len(zips.words))
+    )
+
+    def zip_similarity(a: Ints, b: Ints) -> Floats:
+        out = np.zeros(len(a), dtype=np.float64)
+        near = np.flatnonzero(length[a] == length[b])
+        if len(near):
+            wa, wb = zips.take(a[near]), zips.take(b[near])
+            edits = _cpdist(wa, wb, OSA.distance, score_cutoff=1)
+            out[near[edits <= 1]] = 0.8
+        out[a == b] = 1.0
+        return out
+
+    rows, _ = table.text("zip", zips, zip_similarity)
+    table.exact("zip", rows, zips.codes[table.left[rows]], zips.codes[table.right[rows]], zips)
+    state = table.cols.vocab("state", lambda f: f.state)
+    rows, a, b = table.both(state.codes)
+    table.put("state", rows, (a == b).astype(np.float64))
