@@ -114,6 +114,22 @@ class Analysis:
     compared: int = 0  # pairs the column-wise tables left to a one-by-one comparison
 
 
+OTHER_SCOPE = "the CRM never merges these two kinds of record (merge_scope)"
+
+
+def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
+    """Per record, a code of its ``merge_scope`` (0: none, an ordinary record): records of
+    different codes are never merged (a Salesforce person account and an ordinary contact)."""
+    codes: dict[str, int] = {"": 0}
+    return np.array(
+        [
+            codes.setdefault((f.record.properties.get("merge_scope") or "").strip(), len(codes))
+            for f in feats
+        ],
+        dtype=np.int32,
+    )
+
+
 def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
@@ -153,14 +169,25 @@ class DedupePolicy(Policy):
     def __init__(self, settings: DedupeSettings) -> None:
         self.settings = settings
         self._primary_key = primary_key(settings.primary_rule)
+        self._counted: dict[str, int] = {}
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
+        counted = {"candidates": 0, "scored": 0}
         for object_type in self.settings.object_types:
-            changes.extend(self.merges(snapshot, object_type))
+            analysis = self.analyse(snapshot, object_type)
+            changes.extend(analysis.merges)
+            counted["candidates"] += analysis.candidates.count
+            counted["scored"] += analysis.scored
         if self.settings.leads_against_contacts:
             changes.extend(self.leads_duplicating_contacts(snapshot))
+        self._counted = counted
         return changes
+
+    def counts(self) -> Mapping[str, int]:
+        """The last call's candidate pairs (every object type) and how many of them were
+        scored in full (their bound reached ``review_threshold``)."""
+        return dict(self._counted)
 
     def leads_duplicating_contacts(self, snapshot: Snapshot) -> list[Flag]:
         """A finding on each lead that matches a contact at ``review_threshold`` or more (its
@@ -265,9 +292,13 @@ class DedupePolicy(Policy):
         scores: dict[tuple[int, int], PairScore] = {}
         keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
 
+        scope = _scopes(feats)
+
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
             got = scores.get(key)
+            if got is None and scope[i] != scope[j]:  # merged only with their like
+                return PairScore(0.0, {}, {}, conflict=True, held=OTHER_SCOPE)
             if got is None:
                 a, b = feats[key[0]], feats[key[1]]
                 got = scorer.score(a, b)
@@ -280,10 +311,15 @@ class DedupePolicy(Policy):
             return got
 
         left, right = found.left, found.right
+        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
+        left, right = left[alike], right[alike]
         if model is not None:  # only the pairs whose bound reaches the review threshold
+            fresh = table is None  # tabulated now: the pairs of one scope only
             if table is None:
                 table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            if not fresh:  # tabulated for learning: every candidate pair
+                bound = bound[alike]
             del table
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
             left, right = left[reach], right[reach]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from model.changes import Flag, Merge, Snapshot
+from model.fields import PERSON_ACCOUNT
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.features import extract
@@ -213,6 +214,25 @@ def test_three_way_cluster_merges_into_oldest() -> None:
     (merge,) = dedupe(*records)
     assert (merge.primary_id, merge.merged_ids) == ("3", ("5", "7"))
     assert merge.reason.count(" ~ 3 (") == 2  # one line per merged record
+
+
+def test_records_of_different_merge_scopes_are_never_merged_or_reviewed() -> None:
+    # a person account (a contact that is also an account) and an ordinary contact of one
+    # person: the CRM merges neither with the other, so no merge and no review is proposed,
+    # while two person accounts and two ordinary contacts of that person still merge
+    common: dict[str, Any] = {"firstname": "Dana", "lastname": "Ross", "email": "dana@r.com"}
+    records = [
+        person("1", age=50, **common),
+        person("2", age=40, **common, phone="+14155550132"),
+        person("3", age=30, **common, merge_scope=PERSON_ACCOUNT),
+        person("4", age=20, **common, merge_scope=PERSON_ACCOUNT, phone="+14155550132"),
+    ]
+    merges = dedupe(*records)
+    assert groups(merges) == {frozenset({"1", "2"}), frozenset({"3", "4"})}
+    assert groups(merges, "review") == set()
+    policy = DedupePolicy(DedupeSettings())
+    policy(Snapshot("test", NOW, {"contacts": records}))
+    assert policy.counts()["candidates"] >= 2  # every pair shares the e-mail key
 
 
 @pytest.mark.parametrize(

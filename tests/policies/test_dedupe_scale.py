@@ -47,7 +47,8 @@ def generated() -> Snapshot:
 
 @pytest.mark.parametrize("object_type", ["contacts", "companies"])
 def test_bound_never_below_a_pairs_own_log_odds(generated: Snapshot, object_type: str) -> None:
-    policy = DedupePolicy(DedupeSettings(min_records=300))  # companies learn too
+    # companies learn too: 400 of them, about 15 duplicate pairs estimated
+    policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     model = policy.analyse(generated, object_type, cluster=False).model
     assert model is not None  # learned: the bound is only used with learned weights
     feats = sorted(
@@ -75,7 +76,8 @@ def test_bound_never_below_a_pairs_own_log_odds(generated: Snapshot, object_type
 def test_merges_with_the_bound_are_the_merges_without_it(
     generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policy = DedupePolicy(DedupeSettings(min_records=300))  # companies learn too
+    # companies learn too: 400 of them, about 15 duplicate pairs estimated
+    policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     bounded = policy.analyse(generated, object_type)
     monkeypatch.setattr(policy_module, "BOUND_MARGIN", math.inf)  # every pair scored in full
     exhaustive = policy.analyse(generated, object_type)
@@ -234,7 +236,8 @@ def test_the_column_wise_table_of_companies_with_distinctive_words() -> None:
 def test_merges_are_the_same_with_the_one_by_one_table(
     generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policy = DedupePolicy(DedupeSettings(min_records=300))  # companies learn too
+    # companies learn too: 400 of them, about 15 duplicate pairs estimated
+    policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     columns = policy.analyse(generated, object_type)
     # every pair (the candidates, the random sample for u) compared one by one
     monkeypatch.setattr(
