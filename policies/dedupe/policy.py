@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
+from model.records import Record
 from policies.base import Policy
 from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
@@ -101,6 +102,20 @@ class _Run:
     feats: Sequence[Features]
     pair: Callable[[int, int], PairScore]
     model: MatchModel | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What learning computed from one object type's records, kept for the merge call that
+    follows on the very same records (``records`` is that sequence: a snapshot's records are
+    frozen, so the same sequence gives the same features, pairs and table)."""
+
+    records: Sequence[Record]
+    feats: list[Features]
+    scorer: Scorer
+    columns: Columns
+    found: Candidates
+    table: PairTable | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +185,8 @@ class DedupePolicy(Policy):
         self.settings = settings
         self._primary_key = primary_key(settings.primary_rule)
         self._counted: dict[str, int] = {}
+        # learning's work, kept for the merge call on the same records (see _Prepared)
+        self._prepared: dict[str, _Prepared] = {}
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
@@ -261,21 +278,14 @@ class DedupePolicy(Policy):
 
     def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
         """Merges of one object type with what blocking and weighting did to find them."""
-        region = self.settings.default_region
-        feats = sorted(
-            (extract(r, region) for r in snapshot.of(object_type)), key=lambda f: id_key(f.id)
-        )
-        scorer = Scorer(self.settings, object_type, feats)
-        columns = Columns(scorer, feats)
-        kinds = (
-            self.settings.company_blocking
-            if object_type == "companies"
-            else self.settings.contact_blocking
-        )
-        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
+        records = snapshot.of(object_type)
+        ready = self._prepared.pop(object_type, None)
+        if ready is None or ready.records is not records:
+            ready = self._prepare(records, object_type)
+        feats, scorer, columns, found = ready.feats, ready.scorer, ready.columns, ready.found
         rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
         model = self._stored(snapshot, object_type)
-        table: PairTable | None = None
+        table: PairTable | None = ready.table
         if (
             model is None
             and self.settings.learn_weights
@@ -285,7 +295,8 @@ class DedupePolicy(Policy):
             model = self._estimate(
                 object_type, feats=feats, columns=columns, table=table, found=found, rules=rules
             )
-        if not cluster:
+        if not cluster:  # learning: the call that follows it on these records starts from here
+            self._prepared[object_type] = replace(ready, table=table)
             return Analysis([], found, model, compared=columns.each)
         scorer = scorer.using(model)
         guard = guard_check(self.settings.guards, snapshot, object_type)
@@ -331,6 +342,20 @@ class DedupePolicy(Policy):
         edges = sort_edges(edges)
         merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
         return Analysis(merges, found, model, len(left), columns.each)
+
+    def _prepare(self, records: Sequence[Record], object_type: str) -> _Prepared:
+        """Features, columns and candidate pairs of ``records`` (what learning and merging
+        both start from)."""
+        region = self.settings.default_region
+        feats = sorted((extract(r, region) for r in records), key=lambda f: id_key(f.id))
+        scorer = Scorer(self.settings, object_type, feats)
+        kinds = (
+            self.settings.company_blocking
+            if object_type == "companies"
+            else self.settings.contact_blocking
+        )
+        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
+        return _Prepared(records, feats, scorer, Columns(scorer, feats), found)
 
     @property
     def _merge_at(self) -> float:

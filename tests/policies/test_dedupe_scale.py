@@ -13,6 +13,7 @@ could become an edge: the merges with the bound are the merges without it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -247,3 +248,23 @@ def test_merges_are_the_same_with_the_one_by_one_table(
     assert columns.model == each.model
     assert columns.merges == each.merges
     assert any(m.kind == "merge" for m in columns.merges)
+
+
+def test_merging_after_learning_reuses_its_work_and_changes_nothing(
+    generated: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = policy_module.extract
+
+    def counted(record: Record, region: str) -> object:
+        calls.append(record.id)
+        return real(record, region)
+
+    monkeypatch.setattr(policy_module, "extract", counted)
+    policy = DedupePolicy(DedupeSettings())
+    learned = replace(generated, learned={"dedupe": policy.learn(generated)})
+    extracted = len(calls)
+    merges = policy(learned)
+    assert len(calls) == extracted  # the features learning extracted serve the merges
+    assert merges == DedupePolicy(DedupeSettings())(learned)  # a fresh policy: the same plan
+    assert len(calls) > extracted  # (the fresh one extracted its own)
