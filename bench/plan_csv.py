@@ -26,27 +26,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.dataset import EXPORT_COLUMNS, export_rows
 from sandbox.generator import generate
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-#: The generator's HubSpot properties of a contact, written as the canonical column of each.
-COLUMNS = {
-    "firstname": "firstname",
-    "lastname": "lastname",
-    "email": "email",
-    "phone": "phone",
-    "company": "company",
-    "address": "address",
-    "city": "city",
-    "state": "state",
-    "zip": "zip",
-    "country": "country",
-    "lifecyclestage": "lifecycle_stage",
-    "hs_lead_status": "lead_status",
-    "hubspot_owner_id": "owner_id",
-    "notes_last_updated": "last_activity_at",
-    "createdate": "created_at",
-}
 
 
 def write_export(path: Path, records: int, seed: int) -> int:
@@ -56,10 +39,8 @@ def write_export(path: Path, records: int, seed: int) -> int:
     partial = path.with_suffix(".partial")
     with partial.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["id", *COLUMNS.values()])
-        for contact in contacts:
-            props = contact.properties
-            writer.writerow([contact.id, *(props.get(f) or "" for f in COLUMNS)])
+        writer.writerow(["id", *EXPORT_COLUMNS.values()])
+        writer.writerows(export_rows(dataset))
     partial.replace(path)  # a file that exists is complete
     return len(contacts)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
+from bench.dataset import EXPORT_COLUMNS, export_rows
 from connectors.csv import CsvConnector
 from model.errors import ConfigError
 from sandbox.generator import generate
@@ -22,25 +23,7 @@ from syncd.logging import configure
 from syncd.sources import build_connector
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-#: the generator's HubSpot properties written as canonical columns
-COLUMNS = {
-    "firstname": "firstname",
-    "lastname": "lastname",
-    "email": "email",
-    "phone": "phone",
-    "company": "company",
-    "address": "address",
-    "city": "city",
-    "state": "state",
-    "zip": "zip",
-    "country": "country",
-    "lifecyclestage": "lifecycle_stage",
-    "hs_lead_status": "lead_status",
-    "hubspot_owner_id": "owner_id",
-    "notes_last_updated": "last_activity_at",
-    "createdate": "created_at",
-}
-FIELDS = tuple(COLUMNS.values())
+FIELDS = tuple(EXPORT_COLUMNS.values())
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +43,7 @@ def generated_export(path: Path, records: int = 300) -> Path:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["id", *FIELDS, "Source sheet"])
-        for contact in dataset.objects["contacts"]:
-            props = contact.properties
-            writer.writerow([contact.id, *(props.get(f) or "" for f in COLUMNS), "import-2026"])
+        writer.writerows([*row, "import-2026"] for row in export_rows(dataset))
     return path
 
 
