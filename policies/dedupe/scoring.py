@@ -553,18 +553,6 @@ def _outright(sims: Mapping[str, float], field: str) -> bool:
     return field in sims and level(field, sims[field]) == 0
 
 
-def level_matrix(fields: Sequence[str], compared: Iterable[Compared], rows: int) -> LevelMatrix:
-    """Agreement levels of compared pairs, one row per pair, one column per field (-1: missing)."""
-    out = np.full((rows, len(fields)), -1, dtype=np.int8)
-    column = {f: k for k, f in enumerate(fields)}
-    for n, done in enumerate(compared):
-        for field, similarity in done.similarities.items():
-            k = column.get(field)
-            if k is not None:
-                out[n, k] = level(field, similarity)
-    return out
-
-
 TABLE_CHUNK = 1 << 16
 """Pairs compared per chunk when tabulating (bounds the Python objects alive at once)."""
 BOUND_MARGIN = 1e-3
