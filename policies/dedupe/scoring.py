@@ -37,7 +37,14 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
-from policies.dedupe.weights import MIN_FREQUENCY, TERM_FREQUENCY, LevelMatrix, MatchModel, level
+from policies.dedupe.weights import (
+    CUTS,
+    MIN_FREQUENCY,
+    TERM_FREQUENCY,
+    LevelMatrix,
+    MatchModel,
+    level,
+)
 from policies.normalizers import split_extension
 
 Sims = dict[str, float]
@@ -64,6 +71,7 @@ class PairScore:
     nickname: bool = False
     conflict: bool = False
     held: str = ""  # why a rule keeps the pair from an automatic merge ("" when none)
+    raised: str = ""  # why a rule proposes the pair for review at least ("" when none)
     evidence_points: float = 0.0  # the points of the fields alone, without the prior
 
     @property
@@ -113,6 +121,29 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
                  "zip", "state"),
     "companies": ("name", "domain", "phone", "address", "city", "zip", "state"),
 }  # fmt: skip
+
+
+SAME_SITE = "one name within the other at one street address"
+"""Why two companies are proposed for review at least (:func:`same_site`)."""
+_SITE_PLACE = ("city", "zip", "state")
+
+
+def same_site(levels: Mapping[str, int]) -> bool:
+    """Whether two companies, by their fields' agreement levels, are one name at one address.
+
+    The names agree (one holds the other's words, give or take a typo, an abbreviation or a
+    common word: level 1 or more; two names each with a word of their own are level 0), the
+    street addresses agree (the top level: same house number and street, or one holding the
+    other) and no city, postcode or state differs outright. However the phones and the rest
+    score, such a pair is proposed for review at least: one restaurant filed with its switchboard
+    and with its own line, a firm with and without a word of its name (``Virgil's`` ~
+    ``Virgil's Real BBQ``). Only a review: a hotel and its restaurant fit the rule too.
+    """
+    return (
+        levels.get("name", -1) >= 1
+        and levels.get("address", -1) == len(CUTS["address"])
+        and all(levels.get(f, -1) != 0 for f in _SITE_PLACE)
+    )
 
 
 def _token_set(a: str, b: str) -> float:
@@ -220,6 +251,19 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
         return min(similarity, DISTINCT_NAMES)
     if any(share(w) < _RARE_WORD_SHARE for w in extra_a + extra_b):
         return min(similarity, EXTRA_RARE_WORD)
+    return similarity
+
+
+CITY_PART = 0.9
+"""Similarity of two city names one of which holds the other's words (``new york`` ~ ``new york
+city``, ``hollywood`` ~ ``w hollywood``): neither the same nor another city."""
+
+
+def city_similarity(a: str, b: str) -> float:
+    """fuzz.ratio, raised to :data:`CITY_PART` when one name's words are all in the other."""
+    similarity = _ratio(a, b)
+    if similarity < CITY_PART and _token_set(a, b) >= 1.0:
+        return CITY_PART
     return similarity
 
 
@@ -362,9 +406,17 @@ class Scorer:
             confidence = min(confidence, self.settings.review_cap)
             if self.model is not None:
                 held = held or "two mailboxes at one domain"
+        raised = ""
+        review_at = self.settings.review_threshold
+        if (
+            confidence < review_at
+            and self.object_type == "companies"
+            and same_site({f: level(f, s) for f, s in sims.items()})
+        ):
+            confidence, raised = review_at, SAME_SITE
         shown = {f: s for f, s in sims.items() if f in points}
         return PairScore(confidence, shown, points, swapped=compared.swapped,
-                         nickname=compared.nickname, conflict=conflict, held=held,
+                         nickname=compared.nickname, conflict=conflict, held=held, raised=raised,
                          evidence_points=total - prior)  # fmt: skip
 
     def org_similarity(self, a: str, b: str) -> float:
@@ -537,7 +589,7 @@ class Scorer:
                 self._discount("address", f"@{a.address}", sims, overrides)
                 values["address"] = a.address
         if a.city and b.city:
-            sims["city"] = _ratio(a.city, b.city)
+            sims["city"] = city_similarity(a.city, b.city)
             if a.city == b.city:
                 values["city"] = a.city
         if a.zip and b.zip:
@@ -609,6 +661,18 @@ class PairTable:
             else:
                 fixed += points
         return prior + fixed + share * place_sum + (1.0 - share) * place_top
+
+    def same_site(self) -> npt.NDArray[np.bool_]:
+        """Per pair, :func:`same_site` (all False for contacts, which have no ``name``)."""
+        column = {f: k for k, f in enumerate(self.fields)}
+        if "name" not in column:
+            return np.zeros(len(self.levels), dtype=np.bool_)
+        found: npt.NDArray[np.bool_] = (self.levels[:, column["name"]] >= 1) & (
+            self.levels[:, column["address"]] == len(CUTS["address"])
+        )
+        for field in _SITE_PLACE:
+            found &= self.levels[:, column[field]] != 0
+        return found
 
 
 CONFLICT: Mapping[str, tuple[str, str, str]] = {
