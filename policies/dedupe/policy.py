@@ -330,7 +330,7 @@ class DedupePolicy(Policy):
                 table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
-            reach |= table.same_site()  # proposed for review whatever they score
+            reach |= scorer.raised(table)  # proposed for review whatever they score
             if not fresh:  # tabulated for learning: every candidate pair
                 reach = reach[alike]
             del table

@@ -124,26 +124,35 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 
 
 SAME_SITE = "one name within the other at one street address"
-"""Why two companies are proposed for review at least (:func:`same_site`)."""
+SAME_LINE = "one name on one phone line of its own"
 _SITE_PLACE = ("city", "zip", "state")
 
 
-def same_site(levels: Mapping[str, int]) -> bool:
-    """Whether two companies, by their fields' agreement levels, are one name at one address.
+def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
+    """Why two companies, by their fields' agreement levels, are proposed for review at least
+    (``''``: no rule raises them).
 
-    The names agree (one holds the other's words, give or take a typo, an abbreviation or a
-    common word: level 1 or more; two names each with a word of their own are level 0), the
-    street addresses agree (the top level: same house number and street, or one holding the
-    other) and no city, postcode or state differs outright. However the phones and the rest
-    score, such a pair is proposed for review at least: one restaurant filed with its switchboard
-    and with its own line, a firm with and without a word of its name (``Virgil's`` ~
-    ``Virgil's Real BBQ``). Only a review: a hotel and its restaurant fit the rule too.
+    Neither rule holds when a city, postcode or state differs outright. However the other
+    fields score, a pair is proposed for review (never merged: a hotel and its restaurant fit
+    too) when
+
+    - :data:`SAME_SITE`: the names agree (one holds the other's words, give or take a typo, an
+      abbreviation or a common word: level 1 or more; two names each with a word of their own
+      are level 0) and so do the street addresses (the top level: same house number and
+      street, or one holding the other): one restaurant filed with its switchboard and with its
+      own line, a firm with and without a word of its name (``Virgil's`` ~ ``Virgil's Real
+      BBQ``);
+    - :data:`SAME_LINE`: the same name on the same phone number, one that few records carry
+      (``own_line``: fewer than ``shared_value_count``, not a chain's central line): a firm
+      that moved, or whose address one source gives as its corner.
     """
-    return (
-        levels.get("name", -1) >= 1
-        and levels.get("address", -1) == len(CUTS["address"])
-        and all(levels.get(f, -1) != 0 for f in _SITE_PLACE)
-    )
+    if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
+        return ""
+    name = levels.get("name", -1)
+    if name >= 1 and levels.get("address", -1) == len(CUTS["address"]):
+        return SAME_SITE
+    top = name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"])
+    return SAME_LINE if top and own_line else ""
 
 
 def _token_set(a: str, b: str) -> float:
@@ -334,6 +343,32 @@ class Scorer:
         present = self._present[field]
         return self._counts[f"{field}={value}"] / present if present else 1.0
 
+    def _line_count(self, number: str) -> int:
+        """How many records carry ``number`` (without extension) as their phone."""
+        return self._counts[f"phone={number}"]
+
+    def raised(self, table: PairTable) -> npt.NDArray[np.bool_]:
+        """Per pair of ``table``, whether :func:`raised_by` names a rule: the pairs
+        :meth:`finish` proposes for review at least, whatever their bound (none for contacts)."""
+        rows = len(table.levels)
+        if self.object_type != "companies":
+            return np.zeros(rows, dtype=np.bool_)
+        column = {f: k for k, f in enumerate(table.fields)}
+
+        def at(field: str) -> npt.NDArray[np.int8]:
+            return table.levels[:, column[field]]
+
+        place = np.ones(rows, dtype=np.bool_)
+        for field in _SITE_PLACE:
+            place &= at(field) != 0
+        site = (at("name") >= 1) & (at("address") == len(CUTS["address"]))
+        share = table.frequency[:, column["phone"]].astype(np.float64)
+        count = np.rint(np.nan_to_num(share, nan=np.inf) * self._present["phone"])
+        own_line = count < self.settings.shared_value_count
+        line = (at("name") == len(CUTS["name"])) & (at("phone") == len(CUTS["phone"])) & own_line
+        found: npt.NDArray[np.bool_] = place & (site | line)
+        return found
+
     def exact_u(self) -> dict[str, float]:
         """Per term-frequency field, the chance that two random records agree exactly."""
         sums: dict[str, float] = {}
@@ -413,12 +448,13 @@ class Scorer:
                 held = held or "two mailboxes at one domain"
         raised = ""
         review_at = self.settings.review_threshold
-        if (
-            confidence < review_at
-            and self.object_type == "companies"
-            and same_site({f: level(f, s) for f, s in sims.items()})
-        ):
-            confidence, raised = review_at, SAME_SITE
+        if confidence < review_at and self.object_type == "companies":
+            line = compared.values.get("phone")
+            own_line = (
+                line is not None and self._line_count(line) < self.settings.shared_value_count
+            )
+            raised = raised_by({f: level(f, s) for f, s in sims.items()}, own_line=own_line)
+            confidence = review_at if raised else confidence
         shown = {f: s for f, s in sims.items() if f in points}
         return PairScore(confidence, shown, points, swapped=compared.swapped,
                          nickname=compared.nickname, conflict=conflict, held=held, raised=raised,
@@ -666,18 +702,6 @@ class PairTable:
             else:
                 fixed += points
         return prior + fixed + share * place_sum + (1.0 - share) * place_top
-
-    def same_site(self) -> npt.NDArray[np.bool_]:
-        """Per pair, :func:`same_site` (all False for contacts, which have no ``name``)."""
-        column = {f: k for k, f in enumerate(self.fields)}
-        if "name" not in column:
-            return np.zeros(len(self.levels), dtype=np.bool_)
-        found: npt.NDArray[np.bool_] = (self.levels[:, column["name"]] >= 1) & (
-            self.levels[:, column["address"]] == len(CUTS["address"])
-        )
-        for field in _SITE_PLACE:
-            found &= self.levels[:, column[field]] != 0
-        return found
 
 
 CONFLICT: Mapping[str, tuple[str, str, str]] = {

@@ -1,6 +1,7 @@
-"""Companies without web sites (issue 13 part 3): one firm at one street address is proposed at
-least for review, whatever its phones say; two firms at one address and switchboard whose names
-each hold a word of their own are not."""
+"""Companies without web sites (issue 13 part 3): one firm at one street address, or one name on
+one phone line of its own, is proposed at least for review whatever the other fields say; two
+firms at one address and switchboard whose names each hold a word of their own are not, nor the
+branches of a chain on its central line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.columns import tabulate
 from policies.dedupe.features import address_key, extract, org_key
-from policies.dedupe.scoring import CITY_PART, SAME_SITE, Scorer, city_similarity, same_site
+from policies.dedupe.scoring import (
+    CITY_PART,
+    SAME_LINE,
+    SAME_SITE,
+    Scorer,
+    city_similarity,
+    raised_by,
+)
 from policies.dedupe.weights import level
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
@@ -91,7 +99,26 @@ def test_one_address_does_not_make_firms_with_their_own_words_or_in_other_cities
     assert found == {}
 
 
-def test_the_table_says_which_pairs_the_rule_raises_as_scoring_does() -> None:
+def test_one_name_on_its_own_line_is_reviewed_a_chains_central_line_is_not() -> None:
+    # learned weights (a snapshot large enough): two addresses differing outright weigh more
+    # than the name and the line together
+    settings = DedupeSettings(object_types=("companies",), min_records=2, min_matches=0)
+    town = [firm(f"t{n}", f"Shop {n}", f"{n} Elm St", f"212-555-{1000 + n}") for n in range(300)]
+    moved = (
+        firm("1", "Les Celebrites", "160 Central Park S", "212/484-5113"),
+        firm("2", "Les Celebrites", "155 W. 58th St.", "212-484-5113", "New York City"),
+    )
+    chain = [firm(f"c{n}", "Joe's Pizza", f"{10 * n} Broadway", "212-555-0000") for n in range(6)]
+    changes = DedupePolicy(settings)(
+        Snapshot("t", NOW, {"companies": [*town, *moved, *chain]})
+    )  # fmt: skip
+    found = {frozenset((c.primary_id, *c.merged_ids)): c for c in changes if isinstance(c, Merge)}
+    assert set(found) == {frozenset(("1", "2"))}
+    assert found[frozenset(("1", "2"))].kind == "review"
+    assert SAME_LINE in found[frozenset(("1", "2"))].reason
+
+
+def test_the_table_says_which_pairs_the_rules_raise_as_scoring_does() -> None:
     records = [
         firm("1", "Virgil's", "152 W. 44th St.", "212/ 921-9494"),
         firm("2", "Virgil's Real BBQ", "152 W. 44th St.", "212-921-9494", "New York City"),
@@ -100,15 +127,27 @@ def test_the_table_says_which_pairs_the_rule_raises_as_scoring_does() -> None:
         firm("5", "Palace Court", "3570 Las Vegas Blvd. S.", "702-731-7110", "Reno"),
         firm("6", "Ritz Carlton Cafe", "152 W. 44th St.", "212-921-9494"),
         firm("7", "Virgil's", "12 W. 44th St.", "212-921-9494"),
+        firm("8", "Les Celebrites", "160 Central Park S", "212/484-5113"),
+        firm("9", "Les Celebrites", "155 W. 58th St.", "212-484-5113", "New York City"),
     ]
     feats = [extract(r, "US") for r in records]
-    scorer = Scorer(DedupeSettings(), "companies", feats)
+    scorer = Scorer(DedupeSettings(shared_value_count=3), "companies", feats)
     pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
     left = np.asarray([i for i, _ in pairs], dtype=np.int32)
     right = np.asarray([j for _, j in pairs], dtype=np.int32)
-    raised = tabulate(scorer, feats, left, right).same_site()
-    compared = [scorer.compare(feats[i], feats[j]).similarities for i, j in pairs]
-    assert raised.tolist() == [same_site({f: level(f, s) for f, s in c.items()}) for c in compared]
-    assert {pairs[k] for k in np.flatnonzero(raised)} == {(0, 1), (2, 3)}
-    for i, j in ((0, 1), (2, 3)):
+    raised = scorer.raised(tabulate(scorer, feats, left, right))
+    reasons = []
+    for i, j in pairs:
+        compared = scorer.compare(feats[i], feats[j])
+        line = compared.values.get("phone")
+        levels = {f: level(f, s) for f, s in compared.similarities.items()}
+        own_line = line is not None and line != "+12129219494"  # three records: shared
+        reasons.append(raised_by(levels, own_line=own_line))
+    assert raised.tolist() == [bool(r) for r in reasons]
+    assert {pairs[k]: reasons[k] for k in np.flatnonzero(raised)} == {
+        (0, 1): SAME_SITE,  # (0, 6): the same name on a shared line (three records)
+        (2, 3): SAME_SITE,
+        (7, 8): SAME_LINE,
+    }
+    for i, j in ((0, 1), (2, 3), (7, 8)):
         assert scorer.score(feats[i], feats[j]).confidence >= scorer.settings.review_threshold
