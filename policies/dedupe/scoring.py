@@ -430,10 +430,17 @@ class Scorer:
                 # name or a new surname; a person tells which
                 cap = self.settings.review_cap
                 held = "another " + " and ".join(NAME_LABELS[f] for f in other)
-                if len(other) == 2 or (other == ["firstname"] and _outright(sims, "email")):
+                mailbox = _outright(sims, "email")
+                if (
+                    len(other) == 2
+                    or (other == ["firstname"] and mailbox)
+                    or (mailbox and _outright(sims, "phone"))
+                ):
                     # ... unless two people beyond doubt: both names differ (a swap, a nickname,
-                    # a typo would not), or another first name with a mailbox of its own (a new
-                    # surname may come with a new address; a new first name does not)
+                    # a typo would not); another first name with a mailbox of its own (a new
+                    # surname may come with a new mailbox; a new first name does not); another
+                    # last name with a mailbox and a phone of its own (a person renamed keeps
+                    # a number)
                     cap = math.nextafter(self.settings.review_threshold, 0.0)
         fields = CONFLICT[self.object_type]
         conflict = all(f in points and points[f] < 0 for f in fields)

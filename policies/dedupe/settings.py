@@ -185,7 +185,7 @@ class DedupeSettings(BaseModel):
         "with a household line; records with only names and postal addresses are left to "
         "the weights: a mangled name at one address merges) or 'score' (the weights decide). "
         "Under 'review' and 'conflict', two people beyond doubt are not even reviewed: both "
-        "names differ, or the first name and the e-mail do.",
+        "names differ, the first name and the e-mail do, or the e-mail and the phone.",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",

@@ -261,7 +261,10 @@ def test_two_people_beyond_doubt_at_one_address_are_not_even_reviewed() -> None:
     renamed = contact("renamed", firstname="Adaeze", lastname="Bello", email="ab@post.net", **home)
     # the husband without his mailbox: one more record of the household line
     bare = contact("bare", firstname="Chinedu", lastname="Okonkwo", **home)
-    feats = [extract(r, "US") for r in (*records, wife, husband, lodger, renamed, bare)]
+    # another Adaeze at the address, with a mailbox and a phone of her own
+    other = {**home, "phone": "+61 8 9200 5678"}
+    tenant = contact("tenant", firstname="Adaeze", lastname="Bello", email="ab@post.net", **other)
+    feats = [extract(r, "US") for r in (*records, wife, husband, lodger, renamed, bare, tenant)]
     by_id = {f.id: f for f in feats}
     scorer = Scorer(learning(), "contacts", feats, model.model)
     review_at, merge_at = learning().review_threshold, learning().merge_threshold
@@ -280,3 +283,6 @@ def test_two_people_beyond_doubt_at_one_address_are_not_even_reviewed() -> None:
     assert review_at <= score("wife", "renamed").confidence < merge_at
     assert score("wife", "bare").held == "another first name"
     assert review_at <= score("wife", "bare").confidence < merge_at
+    # another last name with a mailbox and a phone of its own: a person renamed keeps a number
+    assert score("wife", "tenant").held == "another last name"
+    assert score("wife", "tenant").confidence < review_at
