@@ -35,6 +35,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.scoring import (
+    CITY_PART,
     EXTENSION_ON_ONE_SIDE,
     FIELDS,
     INITIAL_SIMILARITY,
@@ -104,9 +105,18 @@ def _token_set(vocab: _Vocab) -> PairFunction:
     return compare
 
 
-def _ratio(vocab: _Vocab) -> PairFunction:
+def _city(vocab: _Vocab) -> PairFunction:
+    """:func:`~policies.dedupe.scoring.city_similarity` of distinct code pairs."""
+
     def compare(a: Ints, b: Ints) -> Floats:
-        return _cpdist(vocab.take(a), vocab.take(b), fuzz.ratio) / 100.0
+        wa, wb = vocab.take(a), vocab.take(b)
+        similarity = _cpdist(wa, wb, fuzz.ratio) / 100.0
+        part = similarity < CITY_PART
+        if part.any():
+            at = np.flatnonzero(part)
+            words = _cpdist([wa[k] for k in at], [wb[k] for k in at], fuzz.token_set_ratio)
+            similarity[at[words >= 100.0]] = CITY_PART
+        return similarity
 
     return compare
 
@@ -474,7 +484,7 @@ def _place_columns(table: _Table) -> None:
     table.exact("address", rows, address.codes[table.left[rows]], address.codes[table.right[rows]],
                 address)  # fmt: skip
     city = table.cols.vocab("city", lambda f: f.city)
-    rows, _ = table.text("city", city, _ratio(city))
+    rows, _ = table.text("city", city, _city(city))
     table.exact("city", rows, city.codes[table.left[rows]], city.codes[table.right[rows]], city)
     zips = table.cols.vocab("zip", lambda f: f.zip)
     length = table.cols.get(

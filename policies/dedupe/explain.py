@@ -82,4 +82,6 @@ def explain(a: Features, b: Features, score: PairScore) -> str:
         text += "; but different " + ", ".join(against)
     if score.held:
         text += f"; held for review: {score.held}"
+    if score.raised:
+        text += f"; for review: {score.raised}"
     return text

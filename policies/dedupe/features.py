@@ -8,7 +8,7 @@ so that punctuation and honorifics do not count as differences.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -57,6 +57,12 @@ _ORDINALS = {
     "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
 }  # fmt: skip
 _ORDINAL_SUFFIX = re.compile(r"(\d+)(?:st|nd|rd|th)\b")
+#: Words that start a note on where a street address is, not part of it (``747 9th Ave.
+#: between 50th and 51st Sts.``, ``156 2nd Ave. at 10th St.``, ``2 Smith St cnr High St``).
+_CROSS_STREET = frozenset((
+    "between", "btwn", "betw", "at", "near", "nr", "off", "corner", "cnr", "opposite", "opp",
+))  # fmt: skip
+_PARENTHESISED = re.compile(r"\(([^()]*)\)")
 #: Abbreviations of words in organisation names, to one form (``deli`` ~ ``delicatessen``).
 _ORG_WORDS = {
     "delicatessen": "deli", "international": "intl", "internationale": "intl",
@@ -118,12 +124,19 @@ def name_key(value: str | None, *, first_name: bool = False) -> str:
     return "".join(kept)
 
 
-def org_key(value: str | None) -> str:
+def org_key(value: str | None, places: Sequence[str | None] = ()) -> str:
     """An organisation name's words without legal suffixes (``'ACME, Inc.'`` → ``'acme'``).
 
     Abbreviations are brought to one form (``delicatessen`` → ``deli``, ``intl``) and street
-    ordinals to digits (``ninth`` → ``9``), so that two spellings of one name compare equal.
+    ordinals to digits (``ninth`` → ``9``), so that two spellings of one name compare equal. A
+    part in parentheses that names one of ``places`` (the record's own city, state or country:
+    ``'Spago (Beverly Hills)'``) only says where the firm is and is dropped.
     """
+    if value and places:
+        named = {" ".join(words(p)) for p in places if p} - {""}
+        value = _PARENTHESISED.sub(
+            lambda m: " " if " ".join(words(m.group(1))) in named else m.group(0), value
+        )
     found = _numbered(value)
     kept = [_ORG_WORDS.get(w, w) for w in found if w not in _LEGAL]
     return " ".join(w for w in kept if w != "&") or " ".join(found)
@@ -138,8 +151,17 @@ def _numbered(value: str | None) -> list[str]:
 
 
 def address_key(value: str | None) -> str:
-    """A street address's words: street words abbreviated, ordinals as digits."""
-    return " ".join(_STREET.get(w, w) for w in _numbered(value))
+    """A street address's words: street words abbreviated, ordinals as digits.
+
+    A note on where it is that follows a numbered street (``747 9th Ave. between 50th and
+    51st``, ``156 2nd Ave. at 10th St.``) is dropped: it names other streets, not this one.
+    """
+    found = _numbered(value)
+    for k, word in enumerate(found):
+        if k >= 2 and word in _CROSS_STREET and any(w.isdigit() for w in found[:k]):
+            found = found[:k]
+            break
+    return " ".join(_STREET.get(w, w) for w in found)
 
 
 def house_numbers(address: str) -> tuple[str, ...]:
@@ -215,7 +237,10 @@ def extract(record: Record, default_region: str) -> Features:
         last="" if is_company else name_key(props.get("lastname")),
         emails=() if is_company else _emails(props),
         phones=_phones(props, region),
-        org=org_key(props.get("name" if is_company else "company")),
+        org=org_key(
+            props.get("name" if is_company else "company"),
+            (props.get("city"), props.get("state"), props.get("country")),
+        ),
         domain=domain,
         address=address_key(props.get("address")),
         city=" ".join(words(props.get("city"))),

@@ -329,10 +329,11 @@ class DedupePolicy(Policy):
             if table is None:
                 table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
-            if not fresh:  # tabulated for learning: every candidate pair
-                bound = bound[alike]
-            del table
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            reach |= scorer.raised(table)  # proposed for review whatever they score
+            if not fresh:  # tabulated for learning: every candidate pair
+                reach = reach[alike]
+            del table
             left, right = left[reach], right[reach]
         edges: list[Edge] = []
         for i, j in zip(left.tolist(), right.tolist(), strict=True):

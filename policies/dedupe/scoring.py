@@ -37,7 +37,14 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
-from policies.dedupe.weights import MIN_FREQUENCY, TERM_FREQUENCY, LevelMatrix, MatchModel, level
+from policies.dedupe.weights import (
+    CUTS,
+    MIN_FREQUENCY,
+    TERM_FREQUENCY,
+    LevelMatrix,
+    MatchModel,
+    level,
+)
 from policies.normalizers import split_extension
 
 Sims = dict[str, float]
@@ -64,6 +71,7 @@ class PairScore:
     nickname: bool = False
     conflict: bool = False
     held: str = ""  # why a rule keeps the pair from an automatic merge ("" when none)
+    raised: str = ""  # why a rule proposes the pair for review at least ("" when none)
     evidence_points: float = 0.0  # the points of the fields alone, without the prior
 
     @property
@@ -113,6 +121,38 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
                  "zip", "state"),
     "companies": ("name", "domain", "phone", "address", "city", "zip", "state"),
 }  # fmt: skip
+
+
+SAME_SITE = "one name within the other at one street address"
+SAME_LINE = "one name on one phone line of its own"
+_SITE_PLACE = ("city", "zip", "state")
+
+
+def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
+    """Why two companies, by their fields' agreement levels, are proposed for review at least
+    (``''``: no rule raises them).
+
+    Neither rule holds when a city, postcode or state differs outright. However the other
+    fields score, a pair is proposed for review (never merged: a hotel and its restaurant fit
+    too) when
+
+    - :data:`SAME_SITE`: the names agree (one holds the other's words, give or take a typo, an
+      abbreviation or a common word: level 1 or more; two names each with a word of their own
+      are level 0) and so do the street addresses (the top level: same house number and
+      street, or one holding the other): one restaurant filed with its switchboard and with its
+      own line, a firm with and without a word of its name (``Virgil's`` ~ ``Virgil's Real
+      BBQ``);
+    - :data:`SAME_LINE`: the same name on the same phone number, one that few records carry
+      (``own_line``: fewer than ``shared_value_count``, not a chain's central line): a firm
+      that moved, or whose address one source gives as its corner.
+    """
+    if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
+        return ""
+    name = levels.get("name", -1)
+    if name >= 1 and levels.get("address", -1) == len(CUTS["address"]):
+        return SAME_SITE
+    top = name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"])
+    return SAME_LINE if top and own_line else ""
 
 
 def _token_set(a: str, b: str) -> float:
@@ -223,6 +263,19 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     return similarity
 
 
+CITY_PART = 0.9
+"""Similarity of two city names one of which holds the other's words (``new york`` ~ ``new york
+city``, ``hollywood`` ~ ``w hollywood``): neither the same nor another city."""
+
+
+def city_similarity(a: str, b: str) -> float:
+    """fuzz.ratio, raised to :data:`CITY_PART` when one name's words are all in the other."""
+    similarity = _ratio(a, b)
+    if similarity < CITY_PART and _token_set(a, b) >= 1.0:
+        return CITY_PART
+    return similarity
+
+
 def zip_similarity(a: str, b: str) -> float:
     """1.0 for the same postcode, 0.8 for one typo apart (same length), else 0."""
     if a == b:
@@ -290,6 +343,32 @@ class Scorer:
         present = self._present[field]
         return self._counts[f"{field}={value}"] / present if present else 1.0
 
+    def _line_count(self, number: str) -> int:
+        """How many records carry ``number`` (without extension) as their phone."""
+        return self._counts[f"phone={number}"]
+
+    def raised(self, table: PairTable) -> npt.NDArray[np.bool_]:
+        """Per pair of ``table``, whether :func:`raised_by` names a rule: the pairs
+        :meth:`finish` proposes for review at least, whatever their bound (none for contacts)."""
+        rows = len(table.levels)
+        if self.object_type != "companies":
+            return np.zeros(rows, dtype=np.bool_)
+        column = {f: k for k, f in enumerate(table.fields)}
+
+        def at(field: str) -> npt.NDArray[np.int8]:
+            return table.levels[:, column[field]]
+
+        place = np.ones(rows, dtype=np.bool_)
+        for field in _SITE_PLACE:
+            place &= at(field) != 0
+        site = (at("name") >= 1) & (at("address") == len(CUTS["address"]))
+        share = table.frequency[:, column["phone"]].astype(np.float64)
+        count = np.rint(np.nan_to_num(share, nan=np.inf) * self._present["phone"])
+        own_line = count < self.settings.shared_value_count
+        line = (at("name") == len(CUTS["name"])) & (at("phone") == len(CUTS["phone"])) & own_line
+        found: npt.NDArray[np.bool_] = place & (site | line)
+        return found
+
     def exact_u(self) -> dict[str, float]:
         """Per term-frequency field, the chance that two random records agree exactly."""
         sums: dict[str, float] = {}
@@ -351,6 +430,18 @@ class Scorer:
                 # name or a new surname; a person tells which
                 cap = self.settings.review_cap
                 held = "another " + " and ".join(NAME_LABELS[f] for f in other)
+                mailbox = _outright(sims, "email")
+                if (
+                    len(other) == 2
+                    or (other == ["firstname"] and mailbox)
+                    or (mailbox and _outright(sims, "phone"))
+                ):
+                    # ... unless two people beyond doubt: both names differ (a swap, a nickname,
+                    # a typo would not); another first name with a mailbox of its own (a new
+                    # surname may come with a new mailbox; a new first name does not); another
+                    # last name with a mailbox and a phone of its own (a person renamed keeps
+                    # a number)
+                    cap = math.nextafter(self.settings.review_threshold, 0.0)
         fields = CONFLICT[self.object_type]
         conflict = all(f in points and points[f] < 0 for f in fields)
         if conflict:
@@ -362,9 +453,18 @@ class Scorer:
             confidence = min(confidence, self.settings.review_cap)
             if self.model is not None:
                 held = held or "two mailboxes at one domain"
+        raised = ""
+        review_at = self.settings.review_threshold
+        if confidence < review_at and self.object_type == "companies":
+            line = compared.values.get("phone")
+            own_line = (
+                line is not None and self._line_count(line) < self.settings.shared_value_count
+            )
+            raised = raised_by({f: level(f, s) for f, s in sims.items()}, own_line=own_line)
+            confidence = review_at if raised else confidence
         shown = {f: s for f, s in sims.items() if f in points}
         return PairScore(confidence, shown, points, swapped=compared.swapped,
-                         nickname=compared.nickname, conflict=conflict, held=held,
+                         nickname=compared.nickname, conflict=conflict, held=held, raised=raised,
                          evidence_points=total - prior)  # fmt: skip
 
     def org_similarity(self, a: str, b: str) -> float:
@@ -537,7 +637,7 @@ class Scorer:
                 self._discount("address", f"@{a.address}", sims, overrides)
                 values["address"] = a.address
         if a.city and b.city:
-            sims["city"] = _ratio(a.city, b.city)
+            sims["city"] = city_similarity(a.city, b.city)
             if a.city == b.city:
                 values["city"] = a.city
         if a.zip and b.zip:

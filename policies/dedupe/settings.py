@@ -183,7 +183,9 @@ class DedupeSettings(BaseModel):
         "automatically: relatives or colleagues at one address), 'conflict' (review when "
         "either has an e-mail, a phone or a company, the records of people at a firm or "
         "with a household line; records with only names and postal addresses are left to "
-        "the weights: a mangled name at one address merges) or 'score' (the weights decide).",
+        "the weights: a mangled name at one address merges) or 'score' (the weights decide). "
+        "Under 'review' and 'conflict', two people beyond doubt are not even reviewed: both "
+        "names differ, the first name and the e-mail do, or the e-mail and the phone.",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",

@@ -244,3 +244,45 @@ def test_review_decisions_hold_pairs_in_the_estimate() -> None:
     m, held = expectation_maximisation(fields, blocked, u, start, clamp=clamp, fixed_u=True)
     assert held > free + 15
     assert m["email"][0] > 0.5  # approved pairs that differ: a match may differ
+
+
+def test_two_people_beyond_doubt_at_one_address_are_not_even_reviewed() -> None:
+    records, _ = people(400, seed=11)
+    model = DedupePolicy(learning()).analyse(Snapshot("t", NOW, {"contacts": records}), "contacts")
+    assert model.model is not None
+    home = {"address": "12 Harbour Street", "city": "Perth", "zip": "6000",
+            "phone": "+61 8 9200 1234"}  # fmt: skip
+    wife = contact("wife", firstname="Adaeze", lastname="Okonkwo", email="adaeze@example.org",
+                   **home)  # fmt: skip
+    husband = contact("husband", firstname="Chinedu", lastname="Okonkwo", email="cn@mail.net",
+                      **home)  # fmt: skip
+    lodger = contact("lodger", firstname="Tom", lastname="Hardy", **home)
+    # a new surname may come with a new mailbox: that one a person decides
+    renamed = contact("renamed", firstname="Adaeze", lastname="Bello", email="ab@post.net", **home)
+    # the husband without his mailbox: one more record of the household line
+    bare = contact("bare", firstname="Chinedu", lastname="Okonkwo", **home)
+    # another Adaeze at the address, with a mailbox and a phone of her own
+    other = {**home, "phone": "+61 8 9200 5678"}
+    tenant = contact("tenant", firstname="Adaeze", lastname="Bello", email="ab@post.net", **other)
+    feats = [extract(r, "US") for r in (*records, wife, husband, lodger, renamed, bare, tenant)]
+    by_id = {f.id: f for f in feats}
+    scorer = Scorer(learning(), "contacts", feats, model.model)
+    review_at, merge_at = learning().review_threshold, learning().merge_threshold
+
+    def score(a: str, b: str) -> PairScore:
+        return scorer.score(by_id[a], by_id[b])
+
+    # another first name and a mailbox of its own; another first and last name: below review
+    assert score("wife", "husband").held == "another first name"
+    assert score("wife", "husband").confidence < review_at
+    assert score("wife", "lodger").held == "another first name and last name"
+    assert score("wife", "lodger").confidence < review_at
+    assert score("husband", "lodger").confidence < review_at
+    # another last name, another mailbox; another first name, no mailbox: a person decides
+    assert score("wife", "renamed").held == "another last name"
+    assert review_at <= score("wife", "renamed").confidence < merge_at
+    assert score("wife", "bare").held == "another first name"
+    assert review_at <= score("wife", "bare").confidence < merge_at
+    # another last name with a mailbox and a phone of its own: a person renamed keeps a number
+    assert score("wife", "tenant").held == "another last name"
+    assert score("wife", "tenant").confidence < review_at

@@ -1,0 +1,153 @@
+"""Companies without web sites (issue 13 part 3): one firm at one street address, or one name on
+one phone line of its own, is proposed at least for review whatever the other fields say; two
+firms at one address and switchboard whose names each hold a word of their own are not, nor the
+branches of a chain on its central line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from model.changes import Merge, Snapshot
+from model.records import Record
+from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe.columns import tabulate
+from policies.dedupe.features import address_key, extract, org_key
+from policies.dedupe.scoring import (
+    CITY_PART,
+    SAME_LINE,
+    SAME_SITE,
+    Scorer,
+    city_similarity,
+    raised_by,
+)
+from policies.dedupe.weights import level
+
+NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
+
+
+def firm(record_id: str, name: str, address: str, phone: str, city: str = "New York") -> Record:
+    props = {"name": name, "address": address, "city": city, "phone": phone}
+    return Record("companies", record_id, props, NOW, created_at=NOW)
+
+
+def plan(*records: Record) -> dict[frozenset[str], Merge]:
+    changes = DedupePolicy(DedupeSettings(object_types=("companies",)))(
+        Snapshot("t", NOW, {"companies": list(records)})
+    )
+    return {frozenset((c.primary_id, *c.merged_ids)): c for c in changes if isinstance(c, Merge)}
+
+
+def test_a_note_on_the_cross_streets_is_not_part_of_the_address() -> None:
+    assert address_key("747 9th Ave. between 50th and 51st Sts.") == address_key("747 Ninth Ave")
+    assert address_key("156 2nd Ave. at 10th St.") == "156 2 ave"
+    assert address_key("2 Smith St cnr High St") == "2 smith st"
+    # not after a street without a number: there the words may be the street's own
+    assert address_key("in Central Park at 67th St.") == "in central park at 67 st"
+
+
+def test_a_name_qualified_by_its_own_city_in_parentheses_is_the_name() -> None:
+    assert org_key("Ritz-Carlton Dining Room (San Francisco)", ("San Francisco",)) == org_key(
+        "Ritz Carlton Dining Room"
+    )
+    # another place in parentheses still sets the name apart
+    assert org_key("Spago (Los Angeles)", ("Beverly Hills",)) == "spago los angeles"
+    assert org_key("Acme (Europe)") == "acme europe"
+
+
+def test_a_city_within_another_is_neither_the_same_nor_another() -> None:
+    assert city_similarity("new york", "new york city") == CITY_PART
+    assert city_similarity("hollywood", "w hollywood") == CITY_PART
+    assert city_similarity("boston", "boston") == 1.0
+    assert city_similarity("boston", "austin") < CITY_PART
+
+
+def test_one_restaurant_at_one_address_is_reviewed_whatever_its_phones() -> None:
+    found = plan(
+        # one name within the other, the same phone written two ways, New York (City)
+        firm("1", "Virgil's", "152 W. 44th St.", "212/ 921-9494"),
+        firm("2", "Virgil's Real BBQ", "152 W. 44th St.", "212-921-9494", "New York City"),
+        # the same name and street address (a casino's, shared by its restaurants), its own
+        # line and the switchboard
+        firm("3", "Palace Court", "3570 Las Vegas Blvd. S", "702/731-7547", "Las Vegas"),
+        firm("4", "Palace Court", "3570 Las Vegas Blvd. S.", "702-731-7110", "Las Vegas"),
+        *(
+            firm(f"c{n}", name, "3570 Las Vegas Blvd. S", "702-731-7110", "Las Vegas")
+            for n, name in enumerate(("Bacchanal Buffet", "Nobu", "Restaurant Guy Savoy"))
+        ),
+        # the cross streets on one side, another phone
+        firm("5", "Uncle Nick's", "747 9th Ave. between 50th and 51st Sts.", "212/315-1726"),
+        firm("6", "Uncle Nicks", "747 Ninth Ave.", "212-245-7992", "New York City"),
+    )
+    assert set(found) == {frozenset(p) for p in (("1", "2"), ("3", "4"), ("5", "6"))}
+    # another phone: only a person merges these (Virgil's, one phone, may merge outright)
+    assert found[frozenset(("3", "4"))].kind == found[frozenset(("5", "6"))].kind == "review"
+    assert SAME_SITE in found[frozenset(("3", "4"))].reason
+
+
+def test_one_address_does_not_make_firms_with_their_own_words_or_in_other_cities_alike() -> None:
+    found = plan(
+        # two restaurants of one hotel, one switchboard
+        firm("1", "Ritz Carlton Cafe", "9500 Wilshire Blvd", "310-275-5200", "Beverly Hills"),
+        firm("2", "Ritz Carlton Dining Room", "9500 Wilshire Blvd", "310-275-5200",
+             "Beverly Hills"),
+        # one name at one street address in two cities
+        firm("3", "Main Street Bakery", "100 Main St", "555-0101", "Springfield"),
+        firm("4", "Main Street Bakery", "100 Main St", "555-0199", "Shelbyville"),
+    )  # fmt: skip
+    assert found == {}
+
+
+def test_one_name_on_its_own_line_is_reviewed_a_chains_central_line_is_not() -> None:
+    # learned weights (a snapshot large enough): two addresses differing outright weigh more
+    # than the name and the line together
+    settings = DedupeSettings(object_types=("companies",), min_records=2, min_matches=0)
+    town = [firm(f"t{n}", f"Shop {n}", f"{n} Elm St", f"212-555-{1000 + n}") for n in range(300)]
+    moved = (
+        firm("1", "Les Celebrites", "160 Central Park S", "212/484-5113"),
+        firm("2", "Les Celebrites", "155 W. 58th St.", "212-484-5113", "New York City"),
+    )
+    chain = [firm(f"c{n}", "Joe's Pizza", f"{10 * n} Broadway", "212-555-0000") for n in range(6)]
+    changes = DedupePolicy(settings)(
+        Snapshot("t", NOW, {"companies": [*town, *moved, *chain]})
+    )  # fmt: skip
+    found = {frozenset((c.primary_id, *c.merged_ids)): c for c in changes if isinstance(c, Merge)}
+    assert set(found) == {frozenset(("1", "2"))}
+    assert found[frozenset(("1", "2"))].kind == "review"
+    assert SAME_LINE in found[frozenset(("1", "2"))].reason
+
+
+def test_the_table_says_which_pairs_the_rules_raise_as_scoring_does() -> None:
+    records = [
+        firm("1", "Virgil's", "152 W. 44th St.", "212/ 921-9494"),
+        firm("2", "Virgil's Real BBQ", "152 W. 44th St.", "212-921-9494", "New York City"),
+        firm("3", "Palace Court", "3570 Las Vegas Blvd. S", "702/731-7547", "Las Vegas"),
+        firm("4", "Palace Court", "3570 Las Vegas Blvd. S.", "702-731-7110", "Las Vegas"),
+        firm("5", "Palace Court", "3570 Las Vegas Blvd. S.", "702-731-7110", "Reno"),
+        firm("6", "Ritz Carlton Cafe", "152 W. 44th St.", "212-921-9494"),
+        firm("7", "Virgil's", "12 W. 44th St.", "212-921-9494"),
+        firm("8", "Les Celebrites", "160 Central Park S", "212/484-5113"),
+        firm("9", "Les Celebrites", "155 W. 58th St.", "212-484-5113", "New York City"),
+    ]
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(shared_value_count=3), "companies", feats)
+    pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    raised = scorer.raised(tabulate(scorer, feats, left, right))
+    reasons = []
+    for i, j in pairs:
+        compared = scorer.compare(feats[i], feats[j])
+        line = compared.values.get("phone")
+        levels = {f: level(f, s) for f, s in compared.similarities.items()}
+        own_line = line is not None and line != "+12129219494"  # three records: shared
+        reasons.append(raised_by(levels, own_line=own_line))
+    assert raised.tolist() == [bool(r) for r in reasons]
+    assert {pairs[k]: reasons[k] for k in np.flatnonzero(raised)} == {
+        (0, 1): SAME_SITE,  # (0, 6): the same name on a shared line (three records)
+        (2, 3): SAME_SITE,
+        (7, 8): SAME_LINE,
+    }
+    for i, j in ((0, 1), (2, 3), (7, 8)):
+        assert scorer.score(feats[i], feats[j]).confidence >= scorer.settings.review_threshold
