@@ -181,7 +181,13 @@ def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indice
     """The pairs ``(min, max)`` of two index arrays, repeats dropped, sorted."""
     low = np.minimum(left, right).astype(np.int64)
     high = np.maximum(left, right).astype(np.int64)
-    keys = np.unique(low * max(n, 1) + high)
+    keys = low * max(n, 1) + high
+    # sorted, then the first of each run: np.unique (numpy 2.3+) hashes first, which takes
+    # ten times as long as this sort on a few million keys
+    keys.sort()
+    first = np.ones(len(keys), dtype=np.bool_)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    keys = keys[first]
     return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
 
 
