@@ -106,6 +106,13 @@ def words(value: str | None) -> list[str]:
     return _WORD.findall(fold(value)) if value else []
 
 
+#: Distinct values whose keys are remembered per kind of field: names, firms, cities and states
+#: repeat across records (100,000 generated contacts hold 2,079 first names), so each is
+#: folded and split once. A bounded LRU, as for phones.
+KEY_CACHE = 1 << 16
+
+
+@lru_cache(maxsize=KEY_CACHE)
 def name_key(value: str | None, *, first_name: bool = False) -> str:
     """A person's name as letters, no honorifics or suffixes (``'Dr. Mary-Ann'`` → ``'maryann'``).
 
@@ -118,6 +125,7 @@ def name_key(value: str | None, *, first_name: bool = False) -> str:
     return "".join(kept)
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def org_key(value: str | None) -> str:
     """An organisation name's words without legal suffixes (``'ACME, Inc.'`` → ``'acme'``).
 
@@ -218,7 +226,7 @@ def extract(record: Record, default_region: str) -> Features:
         org=org_key(props.get("name" if is_company else "company")),
         domain=domain,
         address=address_key(props.get("address")),
-        city=" ".join(words(props.get("city"))),
+        city=_city(props.get("city")),
         zip=zip_key(props.get("zip"), country),
         created=_created(record),
         updated=record.updated_at,
@@ -227,6 +235,12 @@ def extract(record: Record, default_region: str) -> Features:
     )
 
 
+@lru_cache(maxsize=KEY_CACHE)
+def _city(value: str | None) -> str:
+    return " ".join(words(value))
+
+
+@lru_cache(maxsize=KEY_CACHE)
 def _state(value: str | None, country: str | None) -> str:
     """A state as its code where the tables know it (``'Texas'`` → ``'TX'``), else its words."""
     text = collapse_whitespace(value or "")
