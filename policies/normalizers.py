@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
@@ -107,14 +106,45 @@ def email_list_problems(value: str) -> list[tuple[str, str]]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
 class PhoneReading:
     """What one ``phonenumbers.parse`` of a value tells: its E.164 form (with ``;ext=N``),
-    whether it is a valid, assigned number and whether its length is possible."""
+    whether it is a valid, assigned number and whether its length is possible.
 
-    form: str
-    valid: bool
-    possible: bool
+    Each check runs when first asked, and once: a canonical form read back to see that it is
+    a fixed point is asked for nothing but its form (the validity check costs about what the
+    parse does). The parsed number is let go once both are known.
+    """
+
+    __slots__ = ("_number", "_possible", "_valid", "form")
+
+    def __init__(self, number: phonenumbers.PhoneNumber) -> None:
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        self.form = f"{e164}{EXTENSION_SEPARATOR}{number.extension}" if number.extension else e164
+        self._number: phonenumbers.PhoneNumber | None = number
+        self._valid: bool | None = None
+        self._possible: bool | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether it is a valid, assigned number (``is_valid_number``)."""
+        if self._valid is None:
+            assert self._number is not None
+            self._valid = bool(phonenumbers.is_valid_number(self._number))
+            self._let_go()
+        return self._valid
+
+    @property
+    def possible(self) -> bool:
+        """Whether its length is possible for its region (``is_possible_number``)."""
+        if self._possible is None:
+            assert self._number is not None
+            self._possible = bool(phonenumbers.is_possible_number(self._number))
+            self._let_go()
+        return self._possible
+
+    def _let_go(self) -> None:
+        if self._valid is not None and self._possible is not None:
+            self._number = None
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -128,13 +158,7 @@ def read_phone(value: str, region: str) -> PhoneReading | None:
         number = phonenumbers.parse(value, region)
     except NumberParseException:
         return None
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    form = f"{e164}{EXTENSION_SEPARATOR}{number.extension}" if number.extension else e164
-    return PhoneReading(
-        form=form,
-        valid=phonenumbers.is_valid_number(number),
-        possible=phonenumbers.is_possible_number(number),
-    )
+    return PhoneReading(number)
 
 
 def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str | None:
@@ -165,7 +189,10 @@ def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> s
         return canonical
     # phonenumbers does not read every E.164 form it writes back as the same number (national
     # zeros after some country codes): a form that is not a fixed point is no canonical form.
-    return canonical if _phone_form(canonical, region, require_valid) == canonical else None
+    # A form read back as itself is the same number (country code and national number), so it
+    # is valid (possible) exactly when the value is: its form is all that is asked of it.
+    again = read_phone(canonical, region)
+    return canonical if again is not None and again.form == canonical else None
 
 
 def _phone_form(value: str, region: str, require_valid: bool) -> str | None:

@@ -11,10 +11,12 @@ transaction are ended by the server after 30 s (a replica frozen mid-transaction
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -62,6 +64,33 @@ def describe_url(url: str) -> str:
     return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
 
 
+def json_text(value: object) -> str:
+    """The JSON text of a JSON column's value, written by orjson: a run writes one per record
+    pulled and one per planned change, and orjson does it several times faster than ``json``.
+
+    The same JSON as ``json.dumps`` gives, but compact and in UTF-8 (no ``\\u`` escapes),
+    non-string keys as text (as ``json`` does); what orjson refuses (an integer past 64 bits)
+    goes through ``json``. One difference: a NaN float becomes ``null`` (``json`` wrote ``NaN``,
+    which is no JSON and which PostgreSQL refused).
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    """The value of a JSON column's text: orjson reads it, ``json`` what orjson refuses (the
+    ``NaN`` an older ``json.dumps`` may have written)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+_JSON: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": json_value}
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``).
 
@@ -75,7 +104,9 @@ def make_engine(url: str) -> Engine:
         raise StoreSetupError(f"[store] url: {problem}; expected {URL_FORMS}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        engine = create_engine(
+            parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True, **_JSON
+        )
         _tune_postgresql(engine)
         return engine
     memory = parsed.database in (None, "", ":memory:")
@@ -85,7 +116,7 @@ def make_engine(url: str) -> Engine:
     else:
         assert parsed.database is not None
         create_private(Path(parsed.database))
-    engine = create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs, **_JSON)
     _tune_sqlite(engine, wal=not memory)
     return engine
 

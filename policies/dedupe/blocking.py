@@ -16,7 +16,7 @@ sorted neighbourhood (members sorted by name and address, each compared with the
 
 from __future__ import annotations
 
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -43,12 +43,30 @@ _MIN_STREET_WORD = 4
 Indices = npt.NDArray[np.int32]
 
 
-def _names(f: Features) -> list[tuple[str, str]]:
+def _names(first: str, last: str) -> list[tuple[str, str]]:
     """(name, other name) both ways round, first names also as their formal names."""
-    if not f.first or not f.last:
-        return [(f.last or f.first, "")] if f.last or f.first else []
-    firsts = nicknames().formal_names(f.first)
-    return [(x, y) for first in firsts for x, y in ((first, f.last), (f.last, first))]
+    if not first or not last:
+        return [(last or first, "")] if last or first else []
+    firsts = nicknames().formal_names(first)
+    return [(x, y) for name in firsts for x, y in ((name, last), (last, name))]
+
+
+NAME_KINDS = frozenset(("name", "name_typo"))
+"""The kinds of contact key made of the first and last name alone (:func:`name_keys`)."""
+
+
+def name_keys(first: str, last: str, kinds: Iterable[str]) -> set[str]:
+    """The keys of the kinds in :data:`NAME_KINDS` of a contact with these names."""
+    keys: set[str] = set()
+    for kind in kinds:
+        if kind == "name":
+            keys.update(f"n|{phonetic(x)}|{phonetic(y)}" for x, y in _names(first, last) if y)
+        elif kind == "name_typo":
+            for x, y in _names(first, last):  # a typo in one name, the other right
+                keys.update(f"t|{d}|{y}" for d in deletions(x))
+            if last and first:  # the last name beside the first's initial (J. ~ John)
+                keys.update(f"i|{last}|{i}" for i in first_initials(first))
+    return keys
 
 
 def _address_keys(f: Features) -> set[str]:
@@ -70,19 +88,13 @@ def _address_keys(f: Features) -> set[str]:
 
 def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
     """The blocking keys of a contact for the given kinds (see ``ContactBlockingKey``)."""
-    keys: set[str] = set()
+    kinds = tuple(kinds)
+    keys = name_keys(f.first, f.last, kinds)
     for kind in kinds:
         if kind == "email":
             keys.update(f"e|{e}" for e in f.emails)
         elif kind == "phone":
             keys.update(f"p|{split_extension(p)[0]}" for p in f.phones)
-        elif kind == "name":
-            keys.update(f"n|{phonetic(x)}|{phonetic(y)}" for x, y in _names(f) if y)
-        elif kind == "name_typo":
-            for x, y in _names(f):  # a typo in one name, the other right
-                keys.update(f"t|{d}|{y}" for d in deletions(x))
-            if f.last and f.first:  # the last name beside the first's initial (J. ~ John)
-                keys.update(f"i|{f.last}|{i}" for i in first_initials(f.first))
         elif kind == "zip_name":
             if f.zip:
                 keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
@@ -149,14 +161,13 @@ def _order(f: Features) -> tuple[str, ...]:
     return (f.last, f.first, f.org, f.address, f.id)
 
 
-def _block_pairs(blocks: Sequence[Sequence[int]]) -> tuple[Indices, Indices]:
-    """Every pair inside each block, blocks of one size handled as one array."""
-    by_size: dict[int, list[Sequence[int]]] = defaultdict(list)
-    for members in blocks:
-        by_size[len(members)].append(members)
+def _block_pairs(members: Indices, starts: Indices, sizes: Indices) -> tuple[Indices, Indices]:
+    """Every pair inside each block (``members[starts[b]:starts[b] + sizes[b]]``), the blocks of
+    one size handled as one array."""
     lefts, rights = [], []
-    for size, same in by_size.items():
-        grid = np.asarray(same, dtype=np.int32)  # one row per block
+    for size in np.flatnonzero(np.bincount(sizes)).tolist():
+        at = starts[sizes == size]
+        grid = members[at[:, None] + np.arange(size)]  # one row per block
         a, b = np.triu_indices(size, k=1)
         lefts.append(grid[:, a].ravel())
         rights.append(grid[:, b].ravel())
@@ -181,7 +192,13 @@ def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indice
     """The pairs ``(min, max)`` of two index arrays, repeats dropped, sorted."""
     low = np.minimum(left, right).astype(np.int64)
     high = np.maximum(left, right).astype(np.int64)
-    keys = np.unique(low * max(n, 1) + high)
+    keys = low * max(n, 1) + high
+    # sorted, then the first of each run: np.unique (numpy 2.3+) hashes first, which takes
+    # ten times as long as this sort on a few million keys
+    keys.sort()
+    first = np.ones(len(keys), dtype=np.bool_)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    keys = keys[first]
     return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
 
 
@@ -191,36 +208,53 @@ def candidates(
     max_block_size: int,
     window: int,
 ) -> Candidates:
-    """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood."""
+    """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood.
+
+    Each distinct key becomes an integer code as it is met, and the (code, record) pairs are
+    sorted into blocks in numpy: no Python list per key, no Python loop over the blocks but the
+    oversized ones.
+    """
     kinds = tuple(kinds)
-    blocks: dict[str, list[int]] = defaultdict(list)
+    by_name = tuple(k for k in kinds if k in NAME_KINDS)
+    rest = tuple(k for k in kinds if k not in NAME_KINDS)
+    code: dict[str, int] = {}
+    named: dict[tuple[str, str], array[int]] = {}  # the codes of the name keys, per names
+    found = array("i")  # key codes, record after record
+    counts = np.zeros(len(features), dtype=np.int64)
     for index, f in enumerate(features):
-        keys = (
-            company_keys(f, kinds)
-            if f.record.object_type == "companies"
-            else contact_keys(f, kinds)
-        )
-        for key in keys:
-            blocks[key].append(index)
-    small: list[list[int]] = []
-    lefts, rights = [], []
-    shared = split = 0
-    for members in blocks.values():
-        if len(members) < 2:
-            continue
-        shared += 1
-        if len(members) <= max_block_size:
-            small.append(members)
-            continue
-        split += 1
-        ordered = sorted(members, key=lambda i: _order(features[i]))
+        before = len(found)
+        if f.record.object_type == "companies":
+            keys = company_keys(f, kinds)
+        else:
+            names = named.get((f.first, f.last))
+            if names is None:
+                made = name_keys(f.first, f.last, by_name)
+                names = array("i", [code.setdefault(key, len(code)) for key in made])
+                named[f.first, f.last] = names
+            found.extend(names)
+            keys = contact_keys(f, rest)  # other keys than these (they start otherwise)
+        found.extend([code.setdefault(key, len(code)) for key in keys])
+        counts[index] = len(found) - before
+    del code, named
+    key = np.frombuffer(found, dtype=np.int32) if len(found) else np.zeros(0, dtype=np.int32)
+    record = np.repeat(np.arange(len(features), dtype=np.int32), counts)
+    order = np.argsort(key, kind="stable")  # within a key, records in index order
+    key, members = key[order], record[order]
+    del order, record
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    sizes = np.diff(np.r_[first, len(key)])
+    shared = sizes >= 2
+    small = shared & (sizes <= max_block_size)
+    left, right = _block_pairs(members, first[small], sizes[small])
+    lefts, rights = [left], [right]
+    large = np.flatnonzero(sizes > max_block_size)
+    for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
+        ordered = sorted(members[start : start + size].tolist(), key=lambda i: _order(features[i]))
         left, right = _window_pairs(ordered, window)
         lefts.append(left)
         rights.append(right)
-    del blocks
-    left, right = _block_pairs(small)
-    left, right = unique_pairs(_concat([left, *lefts]), _concat([right, *rights]), len(features))
-    return Candidates(left, right, shared, split)
+    left, right = unique_pairs(_concat(lefts), _concat(rights), len(features))
+    return Candidates(left, right, int(shared.sum()), len(large))
 
 
 def candidate_pairs(

@@ -84,11 +84,17 @@ def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
     """``compare`` over the distinct pairs of codes ``(a[k], b[k])``, spread back over k."""
     if not len(a):
         return np.zeros(0, dtype=np.float64)
+    x, y, inverse = _distinct(a, b, size)
+    out: Floats = compare(x, y)
+    spread: Floats = out[inverse]
+    return spread
+
+
+def _distinct(a: Ints, b: Ints, size: int) -> tuple[Ints, Ints, Rows]:
+    """The distinct pairs of codes ``(a[k], b[k])`` as two arrays, and for each k its pair."""
     key = a.astype(np.int64) * size + b
     unique, inverse = np.unique(key, return_inverse=True)
-    out: Floats = compare((unique // size).astype(np.int32), (unique % size).astype(np.int32))
-    spread: Floats = out[inverse.reshape(-1)]
-    return spread
+    return (unique // size).astype(np.int32), (unique % size).astype(np.int32), inverse.reshape(-1)
 
 
 def _cpdist(a: list[str], b: list[str], scorer: Any, **kwargs: Any) -> Floats:
@@ -145,7 +151,8 @@ class _Names:
         close = np.minimum(self.length[a], self.length[b]) >= 4
         if close.any():
             at = np.flatnonzero(close)
-            edits = _cpdist([wa[k] for k in at], [wb[k] for k in at], OSA.distance, score_cutoff=1)
+            edits = _cpdist(self.vocab.take(a[at]), self.vocab.take(b[at]), OSA.distance,
+                            score_cutoff=1)  # fmt: skip
             lifted = at[edits <= 1]
             similarity[lifted] = np.maximum(similarity[lifted], ONE_EDIT_SIMILARITY)
         similarity[a == b] = 1.0
@@ -153,7 +160,11 @@ class _Names:
 
     def first_similarity(self, a: Ints, b: Ints) -> Floats:
         """:func:`~policies.dedupe.scoring.first_name_similarity` of distinct code pairs."""
-        similarity = self.similarity(a, b)
+        return self.as_first(a, b, self.similarity(a, b))
+
+    def as_first(self, a: Ints, b: Ints, similarity: Floats) -> Floats:
+        """:meth:`first_similarity` from :meth:`similarity` of the same pairs (which it
+        changes in place)."""
         initial = (self.length[a] == 1) | (self.length[b] == 1)
         same_letter = self.initial[a] == self.initial[b]
         similarity[initial] = np.where(same_letter[initial], INITIAL_SIMILARITY, 0.0)
@@ -319,10 +330,8 @@ def _contact_columns(table: _Table) -> None:
         at_last = np.full(len(table.left), np.nan)
         at_first[first_rows], at_last[last_rows] = first, last
         af, al, bf, bl = a_first[crossing], a_last[crossing], b_first[crossing], b_last[crossing]
-        x = _by_values(af, bl, size, names.first_similarity)
-        y = _by_values(al, bf, size, names.first_similarity)
-        x_last = _by_values(af, bl, size, names.similarity)
-        y_last = _by_values(al, bf, size, names.similarity)
+        x, x_last = _as_first_and_last(names, af, bl)
+        y, y_last = _as_first_and_last(names, al, bf)
         straight = _points(w.firstname, at_first[crossing]) + _points(w.lastname, at_last[crossing])
         as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
         as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
@@ -333,6 +342,17 @@ def _contact_columns(table: _Table) -> None:
     _email_column(table)
     org = table.cols.vocab("org", lambda f: f.org)
     table.text("company", org, _token_set(org))
+
+
+def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]:
+    """The first-name and the last-name similarity of the pairs of name codes ``(a, b)``: one
+    comparison per distinct pair serves both (a first name's adds initials and nicknames)."""
+    if not len(a):
+        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
+    x, y, inverse = _distinct(a, b, len(names.vocab.words))
+    last = names.similarity(x, y)
+    first = names.as_first(x, y, last.copy())
+    return first[inverse], last[inverse]
 
 
 def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:

@@ -44,6 +44,8 @@ class Constraints:
 
 def constraints(ids: Sequence[str], decisions: Mapping[frozenset[str], str] | None) -> Constraints:
     """The constraints of ``decisions`` over records whose ids are ``ids`` (index = position)."""
+    if not decisions:  # what the rest gives without decisions, without a map of every id
+        return Constraints(tuple((n,) for n in range(len(ids))), (), frozenset())
     index = {record_id: n for n, record_id in enumerate(ids)}
     parent = list(range(len(ids)))
 

@@ -112,6 +112,13 @@ def words(value: str | None) -> list[str]:
     return _WORD.findall(fold(value)) if value else []
 
 
+#: Distinct values whose keys are remembered per kind of field: names, firms, cities and states
+#: repeat across records (100,000 generated contacts hold 2,079 first names), so each is
+#: folded and split once. A bounded LRU, as for phones.
+KEY_CACHE = 1 << 16
+
+
+@lru_cache(maxsize=KEY_CACHE)
 def name_key(value: str | None, *, first_name: bool = False) -> str:
     """A person's name as letters, no honorifics or suffixes (``'Dr. Mary-Ann'`` → ``'maryann'``).
 
@@ -132,11 +139,17 @@ def org_key(value: str | None, places: Sequence[str | None] = ()) -> str:
     part in parentheses that names one of ``places`` (the record's own city, state or country:
     ``'Spago (Beverly Hills)'``) only says where the firm is and is dropped.
     """
-    if value and places:
+    if value and places and "(" in value:
         named = {" ".join(words(p)) for p in places if p} - {""}
         value = _PARENTHESISED.sub(
             lambda m: " " if " ".join(words(m.group(1))) in named else m.group(0), value
         )
+    return _org_words(value)
+
+
+@lru_cache(maxsize=KEY_CACHE)
+def _org_words(value: str | None) -> str:
+    """:func:`org_key` of a value without places, remembered: firm names repeat across records."""
     found = _numbered(value)
     kept = [_ORG_WORDS.get(w, w) for w in found if w not in _LEGAL]
     return " ".join(w for w in kept if w != "&") or " ".join(found)
@@ -243,7 +256,7 @@ def extract(record: Record, default_region: str) -> Features:
         ),
         domain=domain,
         address=address_key(props.get("address")),
-        city=" ".join(words(props.get("city"))),
+        city=_city(props.get("city")),
         zip=zip_key(props.get("zip"), country),
         created=_created(record),
         updated=record.updated_at,
@@ -252,6 +265,12 @@ def extract(record: Record, default_region: str) -> Features:
     )
 
 
+@lru_cache(maxsize=KEY_CACHE)
+def _city(value: str | None) -> str:
+    return " ".join(words(value))
+
+
+@lru_cache(maxsize=KEY_CACHE)
 def _state(value: str | None, country: str | None) -> str:
     """A state as its code where the tables know it (``'Texas'`` → ``'TX'``), else its words."""
     text = collapse_whitespace(value or "")

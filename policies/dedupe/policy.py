@@ -102,6 +102,7 @@ class _Run:
     feats: Sequence[Features]
     pair: Callable[[int, int], PairScore]
     model: MatchModel | None
+    weights: str = ""  # what each reason ends with: the weights' version and seed, once
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +447,8 @@ class DedupePolicy(Policy):
 
             return compatible
 
-        run = _Run(snapshot.source, feats, pair, model)
+        weights = f" [weights {model.version}, seed {model.seed}]" if model is not None else ""
+        run = _Run(snapshot.source, feats, pair, model, weights)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
         clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
@@ -530,16 +532,11 @@ class DedupePolicy(Policy):
         confidence = min(value for value, _, _ in links)
         what = "possible duplicates, to review" if review else "duplicates"
         head = f"{what} of {feats[primary].id} (confidence {confidence:.2f}): "
-        weights = (
-            f" [weights {run.model.version}, seed {run.model.seed}]"
-            if run.model is not None
-            else ""
-        )
         return Merge(
             source=run.source,
             object_type=feats[primary].record.object_type,
             policy=self.name,
-            reason=head + " | ".join(lines) + weights,
+            reason=head + " | ".join(lines) + run.weights,
             primary_id=feats[primary].id,
             merged_ids=tuple(
                 feats[i].id for i in sorted(others, key=lambda i: id_key(feats[i].id))

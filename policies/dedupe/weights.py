@@ -190,6 +190,15 @@ def _column_shares(
     return np.asarray((counts + _EPS) / (total + _EPS * levels), dtype=np.float64)
 
 
+def _shares(
+    column: npt.NDArray[np.intp], weights: npt.NDArray[np.float64], levels: int
+) -> npt.NDArray[np.float64]:
+    """:func:`_column_shares` of the rows where the field is present, taken out already."""
+    counts = np.bincount(column, weights=weights, minlength=levels)
+    total = float(counts.sum())
+    return np.asarray((counts + _EPS) / (total + _EPS * levels), dtype=np.float64)
+
+
 def u_from_random(
     fields: Sequence[str],
     sample: LevelMatrix,
@@ -250,24 +259,25 @@ def expectation_maximisation(
     u = {f: np.asarray(u_start[f], dtype=np.float64) for f in fields}
     share = 0.1
     posterior = np.zeros(len(blocked), dtype=np.float64)
+    # per field, the rows where it is present and their levels: the same in every iteration
+    present = [np.flatnonzero(blocked[:, k] >= 0) for k in range(len(fields))]
+    level = [blocked[rows, k].astype(np.intp) for k, rows in enumerate(present)]
+    known = None if clamp is None else np.flatnonzero(~np.isnan(clamp))
     for _ in range(iterations):
         odds = np.full(len(blocked), math.log(share / (1.0 - share)), dtype=np.float64)
         for k, field in enumerate(fields):
-            column = blocked[:, k]
-            present = column >= 0
             ratio = np.log(m[field]) - np.log(u[field])
-            odds[present] += ratio[column[present]]
+            odds[present[k]] += ratio[level[k]]
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -50, 50)))
-        if clamp is not None:
-            known = ~np.isnan(clamp)
+        if clamp is not None and known is not None:
             posterior[known] = clamp[known]
         share = float(min(max(posterior.mean(), _EPS), 1 - _EPS))
         for k, field in enumerate(fields):
             levels = len(CUTS[field]) + 1
             if not fixed_m:
-                m[field] = _column_shares(blocked[:, k], posterior, levels)
+                m[field] = _shares(level[k], posterior[present[k]], levels)
             if not fixed_u:
-                u[field] = _column_shares(blocked[:, k], 1.0 - posterior, levels)
+                u[field] = _shares(level[k], 1.0 - posterior[present[k]], levels)
     return {f: tuple(float(x) for x in m[f]) for f in fields}, float(posterior.sum())
 
 

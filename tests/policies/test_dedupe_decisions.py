@@ -105,3 +105,12 @@ def test_constraints_join_approvals_and_forbid_rejections() -> None:
     assert not rules.allows(3, 1)
     assert rules.allows(0, 1)  # the explicit approval wins over the wider rejection
     assert rules.allows(2, 3)
+
+
+def test_no_decisions_give_what_decisions_about_other_records_give() -> None:
+    ids = [str(n) for n in range(7)]
+    elsewhere = {frozenset({"x", "y"}): "approved", frozenset({"x", "z"}): "rejected"}
+    none = constraints(ids, None)
+    assert none == constraints(ids, elsewhere)
+    assert none == constraints(ids, {})
+    assert none.groups == tuple((n,) for n in range(7))

@@ -91,3 +91,49 @@ def test_a_long_plain_address_gets_the_full_check() -> None:
     address = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"  # over 254 characters
     assert email_problem(address) is not None
     assert email_problem("jane.doe+crm@example.co.uk") is None
+
+
+def _two_full_readings(value: str, region: str, require_valid: bool) -> str | None:
+    """What normalize_phone gave when it checked the canonical form as it checks a value: the
+    form, kept if reading it again gives a valid (possible) number of the same form."""
+
+    def form(text: str) -> str | None:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        ok = phonenumbers.is_valid_number if require_valid else phonenumbers.is_possible_number
+        if not ok(number):
+            return None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return f"{e164};ext={number.extension}" if number.extension else e164
+
+    canonical = form(value)
+    if canonical is None or canonical == value:
+        return canonical
+    return canonical if form(canonical) == canonical else None
+
+
+@given(
+    prefix=st.sampled_from(["", "0", "00", "+", "+1 ", "(0)"]),
+    digits=st.text(alphabet="0123456789", min_size=5, max_size=13),
+    extension=st.sampled_from(["", " x12", " ext. 7"]),
+    region=st.sampled_from(["US", "GB", "DE", "IT", "BR", "AR", "MX", "TZ", "LT", "TW", "IN"]),
+    require_valid=st.booleans(),
+)
+def test_the_form_read_back_is_asked_only_its_form(
+    prefix: str, digits: str, extension: str, region: str, require_valid: bool
+) -> None:
+    # a form read back as itself is the same number: it is valid exactly when the value is
+    value = prefix + digits + extension
+    expected = _two_full_readings(value, region, require_valid)
+    assert normalize_phone(value, region, require_valid=require_valid) == expected
+
+
+def test_a_form_that_does_not_read_back_is_no_canonical_form() -> None:
+    # Tanzania: 0080964217400 is written +255080964217400, which reads as +25580964217400
+    assert read_phone("0080964217400", "TZ") is not None
+    assert normalize_phone("0080964217400", "TZ", require_valid=False) is None
+    reading = read_phone("+255080964217400", "TZ")
+    assert reading is not None
+    assert reading.form == "+25580964217400"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 
 from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
-from state.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
+from state.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, json_text, json_value
 from state.models import UTCDateTime
 from state.rows import id_sort_key, newest_per_id, utc
 from state.store import open_store
@@ -104,3 +106,23 @@ def test_a_second_sqlite_writer_waits_for_the_lock(sqlite_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"firstname": "Zoë", "phone": "+14155550132", "n": 3, "x": 0.1, "none": None},
+        {"merged_ids": ["1", "2"], "nested": {"a": [1, 2.5, True]}, "e": ""},
+        [1, "two", {"3": 4}],
+    ],
+)
+def test_json_columns_read_back_what_json_would(value: object) -> None:
+    assert json_value(json_text(value)) == value
+    assert json_value(json_text(value)) == json.loads(json.dumps(value))
+    assert json_value(json.dumps(value)) == value  # what the store wrote before orjson
+
+
+def test_json_columns_take_what_orjson_refuses_through_json() -> None:
+    assert json_value(json_text({"big": 2**70})) == {"big": 2**70}
+    assert json_text({1: "a"}) == '{"1":"a"}'  # non-string keys as text, as json does
+    assert math.isnan(json_value('{"x": NaN}')["x"])  # an older json.dumps wrote NaN
