@@ -185,22 +185,32 @@ def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indice
     return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
 
 
+def record_keys(f: Features, kinds: Iterable[str]) -> set[str]:
+    """The blocking keys of a record (a company's or a contact's, by its type)."""
+    if f.record.object_type == "companies":
+        return company_keys(f, kinds)
+    return contact_keys(f, kinds)
+
+
+def window_order(f: Features) -> tuple[str, ...]:
+    """The order of a split block's members (sorted neighbourhood)."""
+    return _order(f)
+
+
 def candidates(
     features: Sequence[Features],
     kinds: Iterable[str],
     max_block_size: int,
     window: int,
+    keys: Sequence[Iterable[str]] | None = None,
 ) -> Candidates:
-    """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood."""
+    """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood.
+
+    ``keys``: each record's :func:`record_keys`, when the caller has them already."""
     kinds = tuple(kinds)
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, f in enumerate(features):
-        keys = (
-            company_keys(f, kinds)
-            if f.record.object_type == "companies"
-            else contact_keys(f, kinds)
-        )
-        for key in keys:
+        for key in record_keys(f, kinds) if keys is None else keys[index]:
             blocks[key].append(index)
     small: list[list[int]] = []
     lefts, rights = [], []

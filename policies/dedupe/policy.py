@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
@@ -48,13 +48,28 @@ from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
 from model.records import Record
 from policies.base import Policy
-from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
+from policies.dedupe.blocking import (
+    Candidates,
+    candidate_pairs,
+    candidates,
+    record_keys,
+    unique_pairs,
+    window_order,
+)
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
 from policies.dedupe.columns import Columns
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
-from policies.dedupe.guards import guard_check
+from policies.dedupe.guards import guard_check, open_deal_holders
+from policies.dedupe.incremental import (
+    KeyIndex,
+    Memory,
+    components,
+    count_changes,
+    looked_up,
+    signature,
+)
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
@@ -68,6 +83,10 @@ from policies.dedupe.weights import MatchModel, estimate
 from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PairFunction = Callable[[int, int], PairScore]
+PRESENT = "present"
+"""The key of the learned weights that holds, per term-frequency field, how many records had
+it: the frequencies' denominators, frozen with the weights (:meth:`Scorer.using`)."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -115,6 +134,7 @@ class _Prepared:
     scorer: Scorer
     columns: Columns
     found: Candidates
+    keys: Sequence[set[str]]  # each record's blocking keys
     table: PairTable | None = None
 
 
@@ -187,12 +207,18 @@ class DedupePolicy(Policy):
         self._counted: dict[str, int] = {}
         # learning's work, kept for the merge call on the same records (see _Prepared)
         self._prepared: dict[str, _Prepared] = {}
+        # what the last run left for the next, per object type (see incremental())
+        self._memory: MutableMapping[str, Memory] | None = None
+        self._notes: dict[str, str] = {}
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
         counted = {"candidates": 0, "scored": 0}
+        self._notes = {}
         for object_type in self.settings.object_types:
-            analysis = self.analyse(snapshot, object_type)
+            analysis, self._notes[object_type] = self._analyse_incremental(snapshot, object_type)
+            if analysis is None:
+                analysis = self.analyse(snapshot, object_type)
             changes.extend(analysis.merges)
             counted["candidates"] += analysis.candidates.count
             counted["scored"] += analysis.scored
@@ -273,7 +299,8 @@ class DedupePolicy(Policy):
         for object_type in self.settings.object_types:
             model = self.analyse(fresh, object_type, cluster=False).model
             if model is not None:
-                out[object_type] = model.to_json()
+                _, present = self._prepared[object_type].scorer.population
+                out[object_type] = {**model.to_json(), PRESENT: dict(sorted(present.items()))}
         return out
 
     def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
@@ -298,12 +325,45 @@ class DedupePolicy(Policy):
         if not cluster:  # learning: the call that follows it on these records starts from here
             self._prepared[object_type] = replace(ready, table=table)
             return Analysis([], found, model, compared=columns.each)
-        scorer = scorer.using(model)
+        scorer = scorer.using(model, self._frozen(snapshot, object_type))
+        if table is None:  # compared with the frequencies the scores use
+            columns = Columns(scorer, feats)
+        scope = _scopes(feats)
+        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        left, right = found.left, found.right
+        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
+        left, right = left[alike], right[alike]
+        if model is not None:  # only the pairs whose bound reaches the review threshold
+            fresh = table is None  # tabulated now: the pairs of one scope only
+            if table is None:
+                table = columns.tabulate(left, right)
+            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            if not fresh:  # tabulated for learning: every candidate pair
+                bound = bound[alike]
+            del table
+            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            left, right = left[reach], right[reach]
+        edges = sort_edges(self._edges(left, right, pair))
+        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
+        if self._memory is not None:
+            self._memory[object_type] = self._remember(
+                snapshot, object_type, ready, scorer=scorer, edges=edges, rules=rules, merges=merges
+            )
+        return Analysis(merges, found, model, len(left), columns.each)
+
+    def _pair_function(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        feats: Sequence[Features],
+        scorer: Scorer,
+        scope: npt.NDArray[np.int32],
+    ) -> Callable[[int, int], PairScore]:
+        """The score of two records (by position in ``feats``), the guards applied; those
+        that may link a cluster are kept, the rest recomputed when asked again."""
         guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
         keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
-
-        scope = _scopes(feats)
 
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
@@ -321,27 +381,18 @@ class DedupePolicy(Policy):
                     scores[key] = got
             return got
 
-        left, right = found.left, found.right
-        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
-        left, right = left[alike], right[alike]
-        if model is not None:  # only the pairs whose bound reaches the review threshold
-            fresh = table is None  # tabulated now: the pairs of one scope only
-            if table is None:
-                table = columns.tabulate(left, right)
-            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
-            if not fresh:  # tabulated for learning: every candidate pair
-                bound = bound[alike]
-            del table
-            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
-            left, right = left[reach], right[reach]
+        return pair
+
+    def _edges(
+        self, left: npt.NDArray[np.int32], right: npt.NDArray[np.int32], pair: PairFunction
+    ) -> list[Edge]:
+        """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more."""
         edges: list[Edge] = []
         for i, j in zip(left.tolist(), right.tolist(), strict=True):
             confidence = pair(i, j).confidence
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
-        edges = sort_edges(edges)
-        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
-        return Analysis(merges, found, model, len(left), columns.each)
+        return edges
 
     def _prepare(self, records: Sequence[Record], object_type: str) -> _Prepared:
         """Features, columns and candidate pairs of ``records`` (what learning and merging
@@ -354,8 +405,11 @@ class DedupePolicy(Policy):
             if object_type == "companies"
             else self.settings.contact_blocking
         )
-        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
-        return _Prepared(records, feats, scorer, Columns(scorer, feats), found)
+        keys = [record_keys(f, kinds) for f in feats]
+        found = candidates(
+            feats, kinds, self.settings.max_block_size, self.settings.block_window, keys
+        )
+        return _Prepared(records, feats, scorer, Columns(scorer, feats), found, keys)
 
     @property
     def _merge_at(self) -> float:
@@ -369,6 +423,15 @@ class DedupePolicy(Policy):
             if set(model.fields) == set(FIELDS[object_type]):
                 return model
         return None
+
+    def _frozen(self, snapshot: Snapshot, object_type: str) -> Mapping[str, int] | None:
+        """Per term-frequency field, the records having it when the stored weights were
+        learned (None: weights learned before these were stored with them)."""
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        present = stored.get(PRESENT) if isinstance(stored, Mapping) else None
+        if not isinstance(present, Mapping):
+            return None
+        return {str(k): int(str(v)) for k, v in present.items()}
 
     def _estimate(
         self,
@@ -593,3 +656,246 @@ class DedupePolicy(Policy):
             if value != own.get(field):
                 values[field] = value
         return values
+
+    # -- incremental runs (policies.dedupe.incremental) ----------------------------------------
+
+    def incremental(self, memory: MutableMapping[str, Memory]) -> None:
+        """Start each object type from what the last run left in ``memory`` and leave this
+        run's there (:mod:`policies.dedupe.incremental`): the changes are those a full run
+        gives on the same snapshot; only what changed since is compared. ``memory`` is the
+        caller's to keep between runs (the engine keeps one per source, in the process); an
+        empty or unfitting one makes a full run, which fills it."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """Per object type, how the last call ran: incremental (what it compared again) or
+        full, and why."""
+        return dict(self._notes)
+
+    def _remember(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        ready: _Prepared,
+        *,
+        scorer: Scorer,
+        edges: Sequence[Edge],
+        rules: Constraints,
+        merges: Sequence[Merge],
+    ) -> Memory:
+        """The memory a full run over ``object_type`` leaves."""
+        feats = ready.feats
+        ids = tuple(f.id for f in feats)
+        links = [(ids[i], ids[j]) for _, i, j in edges]
+        links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
+        component, members = components(ids, links)
+        counts, present = scorer.population
+        return Memory(
+            signature=self._signature(snapshot, object_type),
+            ids=ids,
+            records={f.id: f.record for f in feats},
+            feats={f.id: f for f in feats},
+            blocks=KeyIndex.build(enumerate(ready.keys)),
+            looks=KeyIndex.build((n, looked_up(f)) for n, f in enumerate(feats)),
+            counts=counts,
+            present=present,
+            holders=self._holders(snapshot, object_type),
+            edges={(ids[i], ids[j]): c for c, i, j in edges},
+            component=component,
+            members=members,
+            merges=tuple(merges),
+        )
+
+    def _signature(self, snapshot: Snapshot, object_type: str) -> str:
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        return signature(
+            self.settings.model_dump_json(),
+            stored if isinstance(stored, Mapping) else None,
+            snapshot.decisions.get(object_type),
+        )
+
+    def _holders(self, snapshot: Snapshot, object_type: str) -> frozenset[str]:
+        if not self.settings.guards.both_open_deals:
+            return frozenset()
+        return open_deal_holders(snapshot, object_type)
+
+    def _analyse_incremental(
+        self, snapshot: Snapshot, object_type: str
+    ) -> tuple[Analysis | None, str]:
+        """The analysis of ``object_type`` started from the memory, or None and why not."""
+        memory = None if self._memory is None else self._memory.get(object_type)
+        if memory is None:
+            return None, "full: no earlier run in memory"
+        records = snapshot.of(object_type)
+        model = self._stored(snapshot, object_type)
+        if (
+            model is None
+            and self.settings.learn_weights
+            and len(records) >= self.settings.min_records
+        ):
+            return None, "full: the weights are estimated in this run"
+        if self._signature(snapshot, object_type) != memory.signature:
+            return None, "full: the settings, the weights or the review decisions changed"
+        region, kinds = self.settings.default_region, self._kinds(object_type)
+        by_id: dict[str, Features] = {}
+        touched: set[str] = set()
+        for record in records:
+            old = memory.records.get(record.id)
+            if old is not None and (old is record or old == record):
+                by_id[record.id] = memory.feats[record.id]
+            else:
+                by_id[record.id] = extract(record, region)
+                touched.add(record.id)
+        gone = [i for i in memory.ids if i not in by_id]
+        if 2 * (len(touched) + len(gone)) > len(by_id):
+            return None, f"full: {len(touched) + len(gone)} of {len(by_id)} records changed"
+        was = [memory.feats[i] for i in (*touched, *gone) if i in memory.feats]
+        counts, present, changed = count_changes(memory, was, [by_id[i] for i in touched])
+        frozen = self._frozen(snapshot, object_type)
+        # the frequencies' denominators: unless frozen with the weights, the records having
+        # each field now (without weights, only a company name's words are weighed so)
+        every = {*present, *memory.present} if model is not None else {"name"}
+        fields = sorted(f for f in every if present[f] != memory.present[f])
+        if (frozen is None or model is None) and fields:
+            return None, f"full: the records having {', '.join(fields)} changed in number"
+        ids = tuple(sorted(by_id, key=id_key))
+        position = {record_id: n for n, record_id in enumerate(ids)}
+        feats = [by_id[i] for i in ids]
+        old_ids = memory.ids
+
+        # dirty: unchanged records whose scores consult a count that changed, or the guard
+        affected = set(touched)
+        for key in changed:
+            affected.update(old_ids[p] for p in memory.looks.holders(key).tolist())
+        affected.update(self._holders(snapshot, object_type) ^ memory.holders)
+        affected.intersection_update(by_id)
+
+        # the key index moved to this run's positions; blocks the touched enter or leave
+        remap = np.asarray(
+            [-1 if i in touched else position.get(i, -1) for i in old_ids], dtype=np.int32
+        )
+        new_keys = {i: record_keys(by_id[i], kinds) for i in touched}
+        blocks = memory.blocks.moved(remap, ((position[i], k) for i, k in new_keys.items()))
+        moved_keys: set[str] = set()
+        for f in was:
+            moved_keys |= record_keys(f, kinds)
+        for held in new_keys.values():
+            moved_keys |= held
+        limit, window = self.settings.max_block_size, self.settings.block_window
+        for key in moved_keys:
+            before, after = memory.blocks.holders(key), blocks.holders(key)
+            if max(len(before), len(after)) > limit:  # a split block: its windows moved
+                affected.update(old_ids[p] for p in before.tolist() if old_ids[p] in by_id)
+                affected.update(ids[p] for p in after.tolist())
+
+        # every candidate pair with an affected record
+        lefts: list[int] = []
+        rights: list[int] = []
+        ordered: dict[str, list[int]] = {}
+        for record_id in sorted(affected, key=id_key):
+            here = position[record_id]
+            held = new_keys.get(record_id) or record_keys(by_id[record_id], kinds)
+            for key in held:
+                block = blocks.holders(key).tolist()
+                if len(block) < 2:
+                    continue
+                if len(block) <= limit:
+                    lefts += [here] * len(block)
+                    rights += block
+                    continue
+                if key not in ordered:
+                    ordered[key] = sorted(block, key=lambda p: window_order(feats[p]))
+                line = ordered[key]
+                at = line.index(here)
+                near = line[max(0, at - window) : at + window + 1]
+                lefts += [here] * len(near)
+                rights += near
+        a = np.asarray(lefts, dtype=np.int32)
+        b = np.asarray(rights, dtype=np.int32)
+        a, b = a[a != b], b[a != b]
+        left, right = unique_pairs(a, b, len(ids))
+        found = Candidates(left, right, 0, 0)
+
+        # scored as the full run scores them: column-wise, the bound, in full
+        scorer = Scorer.counted(self.settings, object_type, counts, present)
+        scorer = scorer.using(model, frozen)
+        scope = _scopes(feats)
+        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        alike = scope[left] == scope[right]
+        left, right = left[alike], right[alike]
+        compared = 0
+        if model is not None and len(left):
+            sub, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+            columns = Columns(scorer, [feats[p] for p in sub.tolist()])
+            table = columns.tabulate(
+                inverse[: len(left)].astype(np.int32), inverse[len(left) :].astype(np.int32)
+            )
+            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            left, right = left[reach], right[reach]
+            compared = columns.each
+        fresh = self._edges(left, right, pair)
+        out = affected.union(gone)
+        edges = {k: c for k, c in memory.edges.items() if k[0] not in out and k[1] not in out}
+        edges.update({(ids[i], ids[j]): c for c, i, j in fresh})
+
+        # components: those with an affected record, or that lost one, are clustered again
+        rules = constraints(list(ids), snapshot.decisions.get(object_type))
+        links = list(edges)
+        links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
+        component, members = components(ids, links)
+        seeds = set(affected)
+        for record_id in out:
+            c = memory.component.get(record_id)
+            if c is not None:
+                seeds.update(i for i in memory.members[c] if i in by_id)
+        again = set(seeds)
+        for c in {component[i] for i in seeds if i in component}:
+            again.update(members[c])
+        kept = [m for m in memory.merges if m.primary_id not in again]
+        mine = sorted((position[i] for i in again), key=int)
+        local = {p: n for n, p in enumerate(mine)}
+        sub_feats = [feats[p] for p in mine]
+        sub_edges = sort_edges(
+            (c, local[position[x]], local[position[y]]) for (x, y), c in edges.items() if x in again
+        )
+        sub_rules = constraints([f.id for f in sub_feats], snapshot.decisions.get(object_type))
+
+        def sub_pair(i: int, j: int) -> PairScore:
+            return pair(mine[i], mine[j])
+
+        redone = self._cluster(
+            snapshot, sub_feats, sub_rules, edges=sub_edges, pair=sub_pair, model=model
+        )
+        merges = sorted([*kept, *redone], key=lambda m: (m.kind != "merge", id_key(m.primary_id)))
+        self._memory[object_type] = Memory(  # type: ignore[index]
+            signature=memory.signature,
+            ids=ids,
+            records={f.id: f.record for f in feats},
+            feats=by_id,
+            blocks=blocks,
+            looks=memory.looks.moved(
+                remap, ((position[i], looked_up(by_id[i])) for i in sorted(touched))
+            ),
+            counts=counts,
+            present=present,
+            holders=self._holders(snapshot, object_type),
+            edges=edges,
+            component=component,
+            members=members,
+            merges=tuple(merges),
+        )
+        said = (
+            f"incremental: {len(touched)} records changed, {len(gone)} gone, "
+            f"{len(affected)} compared again ({found.count} pairs), "
+            f"{len(again)} clustered again, {len(kept)} merges kept"
+        )
+        return Analysis(merges, found, model, len(left), compared), said
+
+    def _kinds(self, object_type: str) -> tuple[str, ...]:
+        return tuple(
+            self.settings.company_blocking
+            if object_type == "companies"
+            else self.settings.contact_blocking
+        )
