@@ -43,6 +43,7 @@ from model.changes import Merge
 from model.records import Record
 from policies.dedupe.features import Features
 from policies.dedupe.scoring import population_keys
+from policies.dedupe.weights import TERM_FREQUENCY
 from policies.normalizers import split_extension
 
 Positions = npt.NDArray[np.int32]
@@ -90,8 +91,8 @@ class KeyIndex:
     def holders(self, key: str) -> Positions:
         """The positions of the records holding ``key``."""
         a, b = _hashes(key)
-        lo = int(np.searchsorted(self.first, a, side="left"))
-        hi = int(np.searchsorted(self.first, a, side="right"))
+        lo = int(self.first.searchsorted(a, side="left"))
+        hi = int(self.first.searchsorted(a, side="right"))
         found: Positions = self.position[lo:hi][self.second[lo:hi] == b]
         return found
 
@@ -117,6 +118,19 @@ def looked_up(f: Features) -> set[str]:
         *(f"phone={split_extension(p)[0]}" for p in f.phones),
         *(f"word={w}" for w in f.org.split()),
     }
+
+
+def both_sided(key: str) -> bool:
+    """Whether a counted value weighs only the pairs whose two records both hold it: a
+    term-frequency value (an exact match), an e-mail or an address (shared by many); a raw
+    phone (the same number with an extension on one side) and a company name's words (one
+    name's distinctive word) weigh pairs where one record holds them."""
+    if key.startswith("word="):
+        return False
+    field, sep, _ = key.partition("=")
+    if sep and field in TERM_FREQUENCY:
+        return True
+    return "@" in key
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,7 @@ from policies.dedupe.guards import guard_check, open_deal_holders
 from policies.dedupe.incremental import (
     KeyIndex,
     Memory,
+    both_sided,
     components,
     count_changes,
     looked_up,
@@ -765,11 +767,23 @@ class DedupePolicy(Policy):
         old_ids = memory.ids
 
         # dirty: unchanged records whose scores consult a count that changed, or the guard
+        # (a value both records of a pair must hold, such as a term-frequency value, weighs
+        # only the pairs of its holders: those pairs are scored again, not all of theirs)
         affected = set(touched)
+        groups: list[set[str]] = []
         for key in changed:
-            affected.update(old_ids[p] for p in memory.looks.holders(key).tolist())
+            held = {old_ids[p] for p in memory.looks.holders(key).tolist()}
+            held = {i for i in held if i in by_id and i not in touched}
+            if not both_sided(key):
+                affected |= held
+            elif len(held) > 1:
+                groups.append(held)
         affected.update(self._holders(snapshot, object_type) ^ memory.holders)
         affected.intersection_update(by_id)
+        group_of: dict[str, set[int]] = {}
+        for number, held in enumerate(groups):
+            for record_id in held:
+                group_of.setdefault(record_id, set()).add(number)
 
         # the key index moved to this run's positions; blocks the touched enter or leave
         remap = np.asarray(
@@ -793,24 +807,44 @@ class DedupePolicy(Policy):
         lefts: list[int] = []
         rights: list[int] = []
         ordered: dict[str, list[int]] = {}
+
+        def line_of(key: str, whole: list[int]) -> list[int]:
+            """A split block's members in sorted-neighbourhood order."""
+            if key not in ordered:
+                ordered[key] = sorted(whole, key=lambda p: window_order(feats[p]))
+            return ordered[key]
+
         for record_id in sorted(affected, key=id_key):
             here = position[record_id]
-            held = new_keys.get(record_id) or record_keys(by_id[record_id], kinds)
-            for key in held:
+            for key in new_keys.get(record_id) or record_keys(by_id[record_id], kinds):
                 block = blocks.holders(key).tolist()
-                if len(block) < 2:
+                if len(block) > limit:
+                    line = line_of(key, block)
+                    at = line.index(here)
+                    block = line[max(0, at - window) : at + window + 1]
+                lefts += [here] * len(block)
+                rights += block
+        keys_of: dict[str, set[str]] = {}
+        for held in groups:  # the pairs among the holders of one changed value
+            by_key: dict[str, list[int]] = {}
+            for record_id in held - affected:
+                if record_id not in keys_of:
+                    keys_of[record_id] = record_keys(by_id[record_id], kinds)
+                for key in keys_of[record_id]:
+                    by_key.setdefault(key, []).append(position[record_id])
+            for key, sharing in by_key.items():
+                if len(sharing) < 2:
                     continue
-                if len(block) <= limit:
-                    lefts += [here] * len(block)
-                    rights += block
-                    continue
-                if key not in ordered:
-                    ordered[key] = sorted(block, key=lambda p: window_order(feats[p]))
-                line = ordered[key]
-                at = line.index(here)
-                near = line[max(0, at - window) : at + window + 1]
-                lefts += [here] * len(near)
-                rights += near
+                whole = blocks.holders(key).tolist()
+                if len(whole) > limit:
+                    rank = {p: n for n, p in enumerate(line_of(key, whole))}
+                    near = [
+                        (p, q) for p in sharing for q in sharing if abs(rank[p] - rank[q]) <= window
+                    ]
+                else:
+                    near = [(p, q) for p in sharing for q in sharing]
+                lefts += [p for p, _ in near]
+                rights += [q for _, q in near]
         a = np.asarray(lefts, dtype=np.int32)
         b = np.asarray(rights, dtype=np.int32)
         a, b = a[a != b], b[a != b]
@@ -837,22 +871,41 @@ class DedupePolicy(Policy):
             compared = columns.each
         fresh = self._edges(left, right, pair)
         out = affected.union(gone)
-        edges = {k: c for k, c in memory.edges.items() if k[0] not in out and k[1] not in out}
-        edges.update({(ids[i], ids[j]): c for c, i, j in fresh})
 
-        # components: those with an affected record, or that lost one, are clustered again
+        def scored_again(x: str, y: str) -> bool:
+            return (
+                x in out or y in out or not group_of.get(x, set()).isdisjoint(group_of.get(y, ()))
+            )
+
+        edges: dict[tuple[str, str], float] = {}
+        changed_ends = set(out)  # records with an edge dropped, added or scored again
+        for (x, y), confidence in memory.edges.items():
+            if scored_again(x, y):
+                changed_ends.update((x, y))
+            else:
+                edges[(x, y)] = confidence
+        for confidence, i, j in fresh:
+            edges[(ids[i], ids[j])] = confidence
+            changed_ends.update((ids[i], ids[j]))
+
+        # components: those with a changed record or edge, or where two records hold one
+        # changed value (a pair's score inside may differ), are clustered again
         rules = constraints(list(ids), snapshot.decisions.get(object_type))
         links = list(edges)
         links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
         component, members = components(ids, links)
-        seeds = set(affected)
-        for record_id in out:
-            c = memory.component.get(record_id)
-            if c is not None:
-                seeds.update(i for i in memory.members[c] if i in by_id)
+        for where in (memory.component, component):
+            for held in groups:
+                seen = Counter(where[i] for i in held if i in where)
+                changed_ends.update(i for i in held if seen[where.get(i, -1)] > 1)
+        seeds = {i for i in changed_ends if i in by_id}
+        for record_id in changed_ends:
+            was_in = memory.component.get(record_id)
+            if was_in is not None:
+                seeds.update(i for i in memory.members[was_in] if i in by_id)
         again = set(seeds)
-        for c in {component[i] for i in seeds if i in component}:
-            again.update(members[c])
+        for now_in in {component[i] for i in seeds if i in component}:
+            again.update(members[now_in])
         kept = [m for m in memory.merges if m.primary_id not in again]
         mine = sorted((position[i] for i in again), key=int)
         local = {p: n for n, p in enumerate(mine)}
