@@ -137,7 +137,7 @@ def both_sided(key: str) -> bool:
 class Memory:
     """What one run over an object type leaves for the next (see the module docstring)."""
 
-    signature: str
+    signature: tuple[str, str, str]
     ids: tuple[str, ...]  # the records, in the order of the positions below (by id_key)
     records: Mapping[str, Record]
     feats: Mapping[str, Features]
@@ -152,20 +152,20 @@ class Memory:
     merges: tuple[Merge, ...]
 
 
+SIGNED = ("settings", "weights", "review decisions")
+"""What a memory is only good for, in the order of :func:`signature`."""
+
+
 def signature(
     settings_json: str,
     model: Mapping[str, object] | None,
     decisions: Mapping[frozenset[str], str] | None,
-) -> str:
+) -> tuple[str, str, str]:
     """What a memory is only good for: the settings, the weights and the review decisions."""
-    return json.dumps(
-        {
-            "settings": settings_json,
-            "model": model,
-            "decisions": sorted([sorted(group), d] for group, d in (decisions or {}).items()),
-        },
-        sort_keys=True,
-        default=str,
+    return (
+        settings_json,
+        json.dumps(model, sort_keys=True, default=str),
+        json.dumps(sorted([sorted(group), d] for group, d in (decisions or {}).items())),
     )
 
 

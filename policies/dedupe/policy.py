@@ -64,6 +64,7 @@ from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
 from policies.dedupe.guards import guard_check, open_deal_holders
 from policies.dedupe.incremental import (
+    SIGNED,
     KeyIndex,
     Memory,
     both_sided,
@@ -75,6 +76,7 @@ from policies.dedupe.incremental import (
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
+    MIN_NAMES_FOR_RARITY,
     PLACE,
     PairScore,
     PairTable,
@@ -709,7 +711,7 @@ class DedupePolicy(Policy):
             merges=tuple(merges),
         )
 
-    def _signature(self, snapshot: Snapshot, object_type: str) -> str:
+    def _signature(self, snapshot: Snapshot, object_type: str) -> tuple[str, str, str]:
         stored = snapshot.learned.get(self.name, {}).get(object_type)
         return signature(
             self.settings.model_dump_json(),
@@ -737,8 +739,10 @@ class DedupePolicy(Policy):
             and len(records) >= self.settings.min_records
         ):
             return None, "full: the weights are estimated in this run"
-        if self._signature(snapshot, object_type) != memory.signature:
-            return None, "full: the settings, the weights or the review decisions changed"
+        now = self._signature(snapshot, object_type)
+        differ = [what for what, a, b in zip(SIGNED, now, memory.signature, strict=True) if a != b]
+        if differ:
+            return None, f"full: the {' and the '.join(differ)} changed"
         region, kinds = self.settings.default_region, self._kinds(object_type)
         by_id: dict[str, Features] = {}
         touched: set[str] = set()
@@ -759,6 +763,8 @@ class DedupePolicy(Policy):
         # each field now (without weights, only a company name's words are weighed so)
         every = {*present, *memory.present} if model is not None else {"name"}
         fields = sorted(f for f in every if present[f] != memory.present[f])
+        if model is None and max(present["name"], memory.present["name"]) < MIN_NAMES_FOR_RARITY:
+            fields = []  # too few names for their words to be weighed
         if (frozen is None or model is None) and fields:
             return None, f"full: the records having {', '.join(fields)} changed in number"
         ids = tuple(sorted(by_id, key=id_key))

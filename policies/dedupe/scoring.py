@@ -198,6 +198,8 @@ EXTRA_RARE_WORD = 0.85
 """Highest similarity of two names one of which adds a rare word to the other."""
 _RARE_WORD_SHARE = 0.002
 _MIN_NAMES_FOR_RARITY = 500
+MIN_NAMES_FOR_RARITY = _MIN_NAMES_FOR_RARITY
+"""Organisation names a population needs before their words are weighed by rarity."""
 
 
 def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
