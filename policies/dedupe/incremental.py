@@ -59,7 +59,8 @@ def _hashes(key: str) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class KeyIndex:
-    """Which records (positions) hold which keys, sorted by the keys' first hash."""
+    """Which records (positions) hold which keys, sorted by the keys' first hash (the records
+    of one key in no particular order)."""
 
     first: Hashes
     second: Hashes
@@ -85,7 +86,7 @@ class KeyIndex:
 
     @classmethod
     def _sorted(cls, first: Hashes, second: Hashes, position: Positions) -> KeyIndex:
-        order = np.lexsort((position, second, first))
+        order = np.argsort(first, kind="stable")
         return cls(first[order], second[order], position[order])
 
     def holders(self, key: str) -> Positions:
@@ -98,13 +99,15 @@ class KeyIndex:
 
     def moved(self, remap: Positions, add: Iterable[tuple[int, Iterable[str]]]) -> KeyIndex:
         """This index with every position ``p`` moved to ``remap[p]`` (-1: dropped), then the
-        keys ``add`` of records at new positions added."""
+        keys ``add`` of records at new positions added (merged in: the rest stays sorted)."""
         keep = remap[self.position] >= 0
         extra = KeyIndex.build(add)
-        return KeyIndex._sorted(
-            np.concatenate([self.first[keep], extra.first]),
-            np.concatenate([self.second[keep], extra.second]),
-            np.concatenate([remap[self.position[keep]], extra.position]),
+        first = self.first[keep]
+        at = first.searchsorted(extra.first)
+        return KeyIndex(
+            np.insert(first, at, extra.first),
+            np.insert(self.second[keep], at, extra.second),
+            np.insert(remap[self.position[keep]], at, extra.position),
         )
 
 

@@ -896,9 +896,11 @@ class DedupePolicy(Policy):
 
         # components: those with a changed record or edge, or where two records hold one
         # changed value (a pair's score inside may differ), are clustered again
-        rules = constraints(list(ids), snapshot.decisions.get(object_type))
+        decided = snapshot.decisions.get(object_type) or {}
+        named = sorted({i for group in decided for i in group if i in by_id}, key=id_key)
+        rules = constraints(named, decided)  # over the records decisions name: for the links
         links = list(edges)
-        links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
+        links += [(named[g[0]], named[other]) for g in rules.approved for other in g[1:]]
         component, members = components(ids, links)
         for where in (memory.component, component):
             for held in groups:
