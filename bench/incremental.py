@@ -11,9 +11,9 @@ or archived), the same engine makes an incremental cycle (its dedupe starts from
 cycle left), and a fresh engine on the same store makes the full cycle of the same state (the
 reference: what a restart or a CLI run costs). For each cycle it prints the CPU seconds of this
 process per stage (pull, snapshot, learning, each policy, saving the plan, the rest) and in all,
-the wall time, and how the dedupe policy ran; then whether the incremental plan's changes equal
-the full one's (dedupe change for change, the others by what they change: a follow-up task's
-due date moves with the clock between the two plans).
+the wall time, and how the incremental policies ran (dedupe, normalize); then whether the
+incremental plan's changes equal the full one's (theirs change for change, the others by what
+they change: a follow-up task's due date moves with the clock between the two plans).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _config(base_url: str, store_url: str, base_dir: Path) -> Config:
 def stages(log_text: str) -> tuple[dict[str, float], dict[str, str]]:
     """CPU seconds per stage from the engine's JSON log (the pulls of several object types
     run at once and each reports the process's CPU since they began: the largest counts),
-    and what the dedupe policy said about how it ran."""
+    and what the incremental policies said about how they ran."""
     cpu: dict[str, float] = {}
     notes: dict[str, str] = {}
     for line in log_text.splitlines():
@@ -121,7 +121,10 @@ def stages(log_text: str) -> tuple[dict[str, float], dict[str, str]]:
             continue
         name = str(event.get("event"))
         if name == "incremental":
-            notes = {k: str(v) for k, v in event.items() if k in ("contacts", "companies")}
+            said = {k: str(v) for k, v in event.items() if k in ("contacts", "companies")}
+            if "records" in event:
+                said = {"records": str(event["records"])}
+            notes.update({f"{event.get('policy')} {k}": v for k, v in said.items()})
         key = str(event.get("policy")) if name == "policy" else STAGES.get(name)
         if key is None or "cpu_seconds" not in event:
             continue
@@ -147,20 +150,20 @@ def cycle(engine: Engine, label: str) -> Plan:
         f"  {label:28s} CPU {cpu:7.2f} s (wall {wall:6.2f} s, {count} records pulled): "
         f"{parts}, other {rest:.2f}"
     )
-    for object_type, said in notes.items():
-        print(f"  {'':28s} dedupe {object_type}: {said}")
+    for what, said in notes.items():
+        print(f"  {'':28s} {what}: {said}")
     return plan
 
 
 def _same(a: Plan, b: Plan) -> bool:
     def dedupe(plan: Plan) -> list[Change]:
-        return [c for c in plan.changes if c.policy == "dedupe"]
+        return [c for c in plan.changes if c.policy in ("dedupe", "normalize")]
 
     def others(plan: Plan) -> list[tuple[str, str, str, str]]:
         return sorted(
             (c.policy, c.kind, c.object_type, c.reason)
             for c in plan.changes
-            if c.policy != "dedupe"
+            if c.policy not in ("dedupe", "normalize")
         )
 
     return dedupe(a) == dedupe(b) and others(a) == others(b)
