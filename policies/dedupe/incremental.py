@@ -12,9 +12,13 @@ proposes exactly what a full run would, on these rules:
   The others, and those gone, are *touched*.
 - A pair's score depends on the two records and on the population's counts of the values it
   consults (shared e-mails, phones and addresses, term frequencies, a company name's words).
-  Records holding a value whose count changed are *dirty*: their pairs are scored again. When
-  the number of records having a term-frequency field changes, every frequency of it shifts:
-  that run is a full one.
+  When a value's count changes in a way a score reads (a term frequency always; a shared
+  value when it crosses ``shared_value_count``; a company name's word when its rarity flips:
+  :meth:`Scorer.weighs_change <policies.dedupe.scoring.Scorer.weighs_change>`), the pairs of
+  its holders are scored again: those among them when both records of a pair must hold it
+  (:func:`both_sided`), all of theirs otherwise. Frequencies are shares of the records having
+  the field when the weights were learned (stored with them); without such a count, a run in
+  which the number of records having a field changed is a full one.
 - A pair of two records that are neither touched nor dirty is a candidate when it was: blocks
   (records sharing a key) change only by the touched records, and a split block (over
   ``max_block_size``, sorted neighbourhood) that a touched record enters or leaves has all its

@@ -775,9 +775,13 @@ class DedupePolicy(Policy):
         # dirty: unchanged records whose scores consult a count that changed, or the guard
         # (a value both records of a pair must hold, such as a term-frequency value, weighs
         # only the pairs of its holders: those pairs are scored again, not all of theirs)
+        scorer = Scorer.counted(self.settings, object_type, counts, present)
+        scorer = scorer.using(model, frozen)
         affected = set(touched)
         groups: list[set[str]] = []
         for key in changed:
+            if not scorer.weighs_change(key, memory.counts.get(key, 0), counts.get(key, 0)):
+                continue
             held = {old_ids[p] for p in memory.looks.holders(key).tolist()}
             held = {i for i in held if i in by_id and i not in touched}
             if not both_sided(key):
@@ -858,8 +862,6 @@ class DedupePolicy(Policy):
         found = Candidates(left, right, 0, 0)
 
         # scored as the full run scores them: column-wise, the bound, in full
-        scorer = Scorer.counted(self.settings, object_type, counts, present)
-        scorer = scorer.using(model, frozen)
         scope = _scopes(feats)
         pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
         alike = scope[left] == scope[right]

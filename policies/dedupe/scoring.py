@@ -334,6 +334,22 @@ class Scorer:
         """Similarities and flags of a pair, before weights."""
         return self._compare(a, b)
 
+    def weighs_change(self, key: str, before: int, after: int) -> bool:
+        """Whether the count of ``key`` (a :func:`population_keys` key) going from ``before``
+        to ``after`` can change a score: a term frequency always does; a name's word only when
+        its rarity flips (:func:`org_similarity`); a value counted for :meth:`shared` only
+        when it becomes shared or stops being so."""
+        field, sep, _ = key.partition("=")
+        if sep and field == "word":
+            present = self._denominator.get("name", 0)
+            if present < _MIN_NAMES_FOR_RARITY:
+                return False
+            return (before / present < _RARE_WORD_SHARE) != (after / present < _RARE_WORD_SHARE)
+        if sep and field in TERM_FREQUENCY:
+            return True
+        limit = self.settings.shared_value_count
+        return (before >= limit) != (after >= limit)
+
     def shared(self, value: str) -> bool:
         """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common."""
         return self._counts[value] >= self.settings.shared_value_count
