@@ -14,6 +14,7 @@ from model.changes import Change, Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
+from policies.dedupe.scoring import Scorer
 from policies.dedupe.settings import Guards
 from sandbox.generator import generate
 
@@ -173,3 +174,61 @@ def test_a_guard_that_changes_with_a_deal_is_seen(base: Snapshot) -> None:
     assert changes == full(later, settings)
     assert changes != first
     assert not any(c == merge for c in changes)  # held: now a review
+
+
+def test_a_count_matters_only_where_a_score_reads_it() -> None:
+    contacts = Scorer(SETTINGS, "contacts")
+    assert contacts.weighs_change("lastname=smith", 3, 4)  # a term frequency: always
+    assert contacts.weighs_change("phone=+14155550100", 1, 2)
+    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
+    limit = SETTINGS.shared_value_count
+    assert contacts.weighs_change("ann@example.com", limit - 1, limit)  # shared now
+    assert contacts.weighs_change("@1 main st", limit, limit - 1)
+    companies = Scorer(SETTINGS, "companies")  # too few names for their words' rarity
+    assert not companies.weighs_change("word=deli", 1, 2)
+
+
+def _named(snapshot: Snapshot, names: dict[str, dict[str, str | None]]) -> Snapshot:
+    companies = tuple(
+        replace(r, properties={**r.properties, **names[r.id]}) if r.id in names else r
+        for r in snapshot.of("companies")
+    )
+    return replace(snapshot, records={**snapshot.records, "companies": companies})
+
+
+def test_companies_whose_name_words_are_weighed_by_rarity() -> None:
+    """Enough company names for a word's rarity to count: a name adding a word no other name
+    has is a weak match; once another company takes that word, it no longer is, although
+    neither company of the pair changed."""
+    settings = SETTINGS.model_copy(update={"object_types": ("companies",), "min_matches": 5})
+    snapshot = Snapshot("generated", NOW, canonical_records(generate(3000, seed=4, now=NOW)))
+    p, q, r = (c.id for c in snapshot.of("companies")[:3])
+    place: dict[str, str | None] = {
+        "phone": "+1 415 555 0199", "city": "Oakland", "address": "9 Quay St", "zip": "94607",
+        "state": "CA", "country": "US", "domain": None, "website": None,
+    }  # fmt: skip
+    snapshot = _named(
+        snapshot,
+        {p: {"name": "Zyxwv Holdings", **place}, q: {"name": "Zyxwv Holdings Quorvex", **place}},
+    )
+    learned = DedupePolicy(settings).learn(snapshot)
+    assert "companies" in learned  # frozen with the weights: the words' denominator
+    snapshot = replace(snapshot, learned={"dedupe": learned})
+    memory: dict[str, Any] = {}
+    before, _ = run(snapshot, memory, settings)
+    later = _named(snapshot, {r: {"name": "Quorvex"}})
+    changes, notes = run(later, memory, settings)
+    assert notes["companies"].startswith("incremental"), notes
+    assert changes == full(later, settings)
+
+    def about_pq(found: list[Change]) -> list[Change]:
+        return [
+            c for c in found if isinstance(c, Merge) and {p, q} <= {c.primary_id, *c.merged_ids}
+        ]
+
+    assert about_pq(changes) != about_pq(before)
+    for seed in (5, 6):  # and random renames on from there
+        later = edited(later, seed, 40, grow=True)
+        changes, notes = run(later, memory, settings)
+        assert notes["companies"].startswith("incremental"), notes
+        assert changes == full(later, settings)
