@@ -204,6 +204,9 @@ class DedupePolicy(Policy):
 
     name = "dedupe"
     decides_merges = True
+    #: An incremental run compares again at most this share of the records (those changed,
+    #: and those holding a value whose count changed); past it, a full run costs no more.
+    incremental_share = 0.5
 
     def __init__(self, settings: DedupeSettings) -> None:
         self.settings = settings
@@ -790,6 +793,12 @@ class DedupePolicy(Policy):
                 groups.append(held)
         affected.update(self._holders(snapshot, object_type) ^ memory.holders)
         affected.intersection_update(by_id)
+        work = len(affected) + sum(len(held) for held in groups)
+        if work > self.incremental_share * len(by_id):  # as costly as a full run
+            return None, (
+                f"full: {work} of {len(by_id)} records to compare again (values many records "
+                "hold changed their counts)"
+            )
         group_of: dict[str, set[int]] = {}
         for number, held in enumerate(groups):
             for record_id in held:

@@ -23,6 +23,14 @@ SETTINGS = DedupeSettings(min_records=400, u_sample_pairs=5000)
 EDITED = ("lastname", "firstname", "phone", "email", "company", "address", "city")
 
 
+@pytest.fixture(autouse=True)
+def compare_any_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small generated sets share their cities and names widely: an edit makes many records'
+    pairs be compared again, past the share where a real run goes full. Here the incremental
+    path is what is tested, whatever it costs."""
+    monkeypatch.setattr(DedupePolicy, "incremental_share", 1.0)
+
+
 @pytest.fixture(scope="module")
 def base() -> Snapshot:
     """1,500 generated contacts (weights learned: the frozen ones the engine passes in) and
@@ -232,3 +240,16 @@ def test_companies_whose_name_words_are_weighed_by_rarity() -> None:
         changes, notes = run(later, memory, settings)
         assert notes["companies"].startswith("incremental"), notes
         assert changes == full(later, settings)
+
+
+def test_too_much_to_compare_again_runs_in_full(
+    base: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DedupePolicy, "incremental_share", 0.01)
+    memory: dict[str, Any] = {}
+    run(base, memory)
+    later = edited(base, 1, 30, grow=False)
+    changes, notes = run(later, memory)
+    assert notes["contacts"].startswith("full: ")
+    assert "records to compare again" in notes["contacts"]
+    assert changes == full(later)
