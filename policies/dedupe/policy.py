@@ -925,7 +925,11 @@ class DedupePolicy(Policy):
         again = set(seeds)
         for now_in in {component[i] for i in seeds if i in component}:
             again.update(members[now_in])
-        kept = [m for m in memory.merges if m.primary_id not in again]
+        kept = [  # merges of components untouched: every record still here, none again
+            m
+            for m in memory.merges
+            if all(i in by_id and i not in again for i in (m.primary_id, *m.merged_ids))
+        ]
         mine = sorted((position[i] for i in again), key=int)
         local = {p: n for n, p in enumerate(mine)}
         sub_feats = [feats[p] for p in mine]

@@ -253,3 +253,18 @@ def test_too_much_to_compare_again_runs_in_full(
     assert notes["contacts"].startswith("full: ")
     assert "records to compare again" in notes["contacts"]
     assert changes == full(later)
+
+
+def test_a_merge_whose_records_are_gone_is_not_kept(base: Snapshot) -> None:
+    """The primary of a merge and of a review deleted in the CRM (or merged there): their
+    groups are clustered again without them."""
+    memory: dict[str, Any] = {}
+    first, _ = run(base, memory)
+    merges = [c for c in first if isinstance(c, Merge) and c.object_type == "contacts"]
+    gone = {next(m for m in merges if m.kind == k).primary_id for k in ("merge", "review")}
+    contacts = tuple(r for r in base.of("contacts") if r.id not in gone)
+    later = replace(base, records={**base.records, "contacts": contacts})
+    changes, notes = run(later, memory)
+    assert notes["contacts"].startswith("incremental"), notes
+    assert changes == full(later)
+    assert not any(isinstance(c, Merge) and c.primary_id in gone for c in changes)
