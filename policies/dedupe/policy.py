@@ -821,6 +821,9 @@ class DedupePolicy(Policy):
             if max(len(before), len(after)) > limit:  # a split block: its windows moved
                 affected.update(old_ids[p] for p in before.tolist() if old_ids[p] in by_id)
                 affected.update(ids[p] for p in after.tolist())
+        work = len(affected) + sum(len(held) for held in groups)
+        if work > self.incremental_share * len(by_id):  # split blocks compared again whole
+            return None, f"full: {work} of {len(by_id)} records to compare again (split blocks)"
 
         # every candidate pair with an affected record
         lefts: list[int] = []
