@@ -7,9 +7,9 @@ draws no random numbers: the engine passes ``now`` in the snapshot.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from model.changes import Change, Snapshot
 
@@ -56,3 +56,23 @@ class Learner(Protocol):
 
     def learn(self, snapshot: Snapshot) -> Mapping[str, object]:
         """The parameters ``snapshot`` gives (JSON-able); pure, like ``__call__``."""
+
+
+@runtime_checkable
+class Incremental(Protocol):
+    """A policy that starts a run from what its last run left (the dedupe policy).
+
+    The engine hands each such policy, before the call, a mapping it keeps between runs of one
+    source (in the process; an empty one at first and after a restart). The policy reads and
+    replaces what it left there; its changes must be those a run without the mapping gives on
+    the same snapshot: whatever it cannot be sure of, it recomputes.
+    """
+
+    name: str
+
+    def incremental(self, memory: MutableMapping[str, Any]) -> None:
+        """Use ``memory`` (and leave this run's there) in the calls that follow."""
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """How the last call ran, in words (per part: incremental, or full and why)."""

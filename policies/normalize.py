@@ -31,9 +31,9 @@ normalize(x)``; each update's ``old`` is the record's current value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -158,6 +158,10 @@ class NormalizeSettings(BaseModel):
         return check_region(value)
 
 
+_Remembered = tuple[Mapping[str, str | None], Sequence[Change]]
+"""A record's properties and the changes they gave."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Context:
     """What a normalizer may know about the record besides the value."""
@@ -175,6 +179,8 @@ class NormalizePolicy(Policy):
 
     def __init__(self, settings: NormalizeSettings) -> None:
         self.settings = settings
+        self._memory: MutableMapping[str, Any] | None = None
+        self._notes: dict[str, str] = {}
         self._steps: Mapping[NormalizerName, Callable[[str, _Context], str | None]] = {
             "whitespace": lambda v, _c: collapse_whitespace(v),
             "name_case": lambda v, _c: normalize_name_case(v),
@@ -188,10 +194,40 @@ class NormalizePolicy(Policy):
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
+        memory = self._memory
+        signature = (snapshot.source, self.settings.model_dump_json())
+        known: Mapping[tuple[str, str], _Remembered] = {}
+        if memory is not None and memory.get("signature") == signature:
+            known = memory.get("records") or {}
+        kept: dict[tuple[str, str], _Remembered] = {}
+        reused = 0
         for object_type, fields in self.settings.fields.items():
             for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
-                changes.extend(self._record_changes(snapshot.source, record, fields))
+                key = (object_type, record.id)
+                last = known.get(key)
+                if last is not None and last[0] == record.properties:
+                    found = last[1]
+                    reused += 1
+                else:
+                    found = self._record_changes(snapshot.source, record, fields)
+                kept[key] = (record.properties, found)
+                changes.extend(found)
+        if memory is not None:
+            memory["signature"], memory["records"] = signature, kept
+            self._notes = {"records": f"{len(kept) - reused} of {len(kept)} normalized again"}
         return changes
+
+    # -- incremental runs --------------------------------------------------------------------
+
+    def incremental(self, memory: MutableMapping[str, Any]) -> None:
+        """Keep each record's changes in ``memory`` and reuse them for a record whose
+        properties are unchanged (they are a function of the record and the settings)."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """How many records the last call normalized again."""
+        return dict(self._notes)
 
     def normalize_value(
         self, value: str, steps: tuple[NormalizerName, ...], properties: Mapping[str, str | None]

@@ -37,7 +37,7 @@ from model.errors import AccountMismatchError, SourceBusyError, SourceFatalError
 from model.fields import record_label
 from model.records import PropertyDef, PullBatch, Record
 from model.writes import FieldChange
-from policies.base import Learner, Policy
+from policies.base import Incremental, Learner, Policy
 from policies.registry import build_policies
 from policies.tags import label_usage
 from state.base import (
@@ -131,6 +131,10 @@ class Engine:
     #: Leases lapse this many seconds after their last renewal (replicas); None: never.
     lease_ttl: float | None = None
     observer: Observer | None = None
+    #: What incremental policies left from the last run, per source then policy (see
+    #: :class:`~policies.base.Incremental`): kept while this engine lives (the service's), so
+    #: a cycle compares only what changed; a new engine (a CLI run, a restart) starts full.
+    memory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -470,6 +474,7 @@ class Engine:
         lease = self._acquire(run)
         try:
             counts = self.store.reset_source(name, self.clock())
+            self.memory.pop(name, None)
         finally:
             self.store.release_source(lease)
         log.info("source reset", source=name, **{k.replace(" ", "_"): v for k, v in counts.items()})
@@ -570,11 +575,23 @@ class Engine:
         policies = build_policies(settings, default_region=run.config.default_region)
         learned = self._learned(run.source, snapshot, policies, now)
         snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
+        kept_for = self.memory.setdefault(run.source, {})
+        for policy in policies:
+            if isinstance(policy, Incremental):
+                policy.incremental(kept_for.setdefault(policy.name, {}))
         per_policy: dict[str, dict[str, object]] = {}
         allowed, blocked = drop_protected(
             _proposals(policies, snapshot, per_policy), run.config.apply.protected_fields
         )
         run.counts["policies"] = per_policy
+        notes: dict[str, object] = {
+            p.name: dict(p.notes) for p in policies if isinstance(p, Incremental)
+        }
+        if notes:
+            run.counts["incremental"] = notes
+            for policy in policies:
+                if isinstance(policy, Incremental):
+                    log.info("incremental", policy=policy.name, **policy.notes)
         kept = compose(allowed, snapshot, connector.unique_fields)
         if blocked:
             log.info(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,13 @@ NAME_KINDS = frozenset(("name", "name_typo"))
 
 def name_keys(first: str, last: str, kinds: Iterable[str]) -> set[str]:
     """The keys of the kinds in :data:`NAME_KINDS` of a contact with these names."""
+    return set(_name_keys(first, last, tuple(k for k in kinds if k in NAME_KINDS)))
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_keys(first: str, last: str, kinds: tuple[str, ...]) -> frozenset[str]:
+    """:func:`name_keys`, remembered: names repeat across records (and every incremental
+    cycle asks again for the records it compares)."""
     keys: set[str] = set()
     for kind in kinds:
         if kind == "name":
@@ -66,7 +74,7 @@ def name_keys(first: str, last: str, kinds: Iterable[str]) -> set[str]:
                 keys.update(f"t|{d}|{y}" for d in deletions(x))
             if last and first:  # the last name beside the first's initial (J. ~ John)
                 keys.update(f"i|{last}|{i}" for i in first_initials(first))
-    return keys
+    return frozenset(keys)
 
 
 def _address_keys(f: Features) -> set[str]:
@@ -202,17 +210,31 @@ def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indice
     return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
 
 
+def record_keys(f: Features, kinds: Iterable[str]) -> set[str]:
+    """The blocking keys of a record (a company's or a contact's, by its type)."""
+    if f.record.object_type == "companies":
+        return company_keys(f, kinds)
+    return contact_keys(f, kinds)
+
+
+def window_order(f: Features) -> tuple[str, ...]:
+    """The order of a split block's members (sorted neighbourhood)."""
+    return _order(f)
+
+
 def candidates(
     features: Sequence[Features],
     kinds: Iterable[str],
     max_block_size: int,
     window: int,
+    keys: Sequence[Iterable[str]] | None = None,
 ) -> Candidates:
     """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood.
 
     Each distinct key becomes an integer code as it is met, and the (code, record) pairs are
     sorted into blocks in numpy: no Python list per key, no Python loop over the blocks but the
-    oversized ones.
+    oversized ones. ``keys``: each record's :func:`record_keys`, when the caller has them
+    already.
     """
     kinds = tuple(kinds)
     by_name = tuple(k for k in kinds if k in NAME_KINDS)
@@ -223,8 +245,12 @@ def candidates(
     counts = np.zeros(len(features), dtype=np.int64)
     for index, f in enumerate(features):
         before = len(found)
+        if keys is not None:
+            found.extend([code.setdefault(key, len(code)) for key in keys[index]])
+            counts[index] = len(found) - before
+            continue
         if f.record.object_type == "companies":
-            keys = company_keys(f, kinds)
+            own = company_keys(f, kinds)
         else:
             names = named.get((f.first, f.last))
             if names is None:
@@ -232,8 +258,8 @@ def candidates(
                 names = array("i", [code.setdefault(key, len(code)) for key in made])
                 named[f.first, f.last] = names
             found.extend(names)
-            keys = contact_keys(f, rest)  # other keys than these (they start otherwise)
-        found.extend([code.setdefault(key, len(code)) for key in keys])
+            own = contact_keys(f, rest)  # other keys than these (they start otherwise)
+        found.extend([code.setdefault(key, len(code)) for key in own])
         counts[index] = len(found) - before
     del code, named
     key = np.frombuffer(found, dtype=np.int32) if len(found) else np.zeros(0, dtype=np.int32)

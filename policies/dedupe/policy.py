@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
@@ -48,16 +49,34 @@ from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
 from model.records import Record
 from policies.base import Policy
-from policies.dedupe.blocking import Candidates, candidate_pairs, candidates
+from policies.dedupe.blocking import (
+    Candidates,
+    candidate_pairs,
+    candidates,
+    record_keys,
+    unique_pairs,
+    window_order,
+)
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
 from policies.dedupe.columns import Columns
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
-from policies.dedupe.guards import guard_check
+from policies.dedupe.guards import guard_check, open_deal_holders
+from policies.dedupe.incremental import (
+    SIGNED,
+    KeyIndex,
+    Memory,
+    both_sided,
+    components,
+    count_changes,
+    looked_up,
+    signature,
+)
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
+    MIN_NAMES_FOR_RARITY,
     PLACE,
     PairScore,
     PairTable,
@@ -68,6 +87,10 @@ from policies.dedupe.weights import MatchModel, estimate
 from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PairFunction = Callable[[int, int], PairScore]
+PRESENT = "present"
+"""The key of the learned weights that holds, per term-frequency field, how many records had
+it: the frequencies' denominators, frozen with the weights (:meth:`Scorer.using`)."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -116,6 +139,7 @@ class _Prepared:
     scorer: Scorer
     columns: Columns
     found: Candidates
+    keys: Sequence[set[str]]  # each record's blocking keys
     table: PairTable | None = None
 
 
@@ -181,6 +205,9 @@ class DedupePolicy(Policy):
 
     name = "dedupe"
     decides_merges = True
+    #: An incremental run compares again at most this share of the records (those changed,
+    #: and those holding a value whose count changed); past it, a full run costs no more.
+    incremental_share = 0.5
 
     def __init__(self, settings: DedupeSettings) -> None:
         self.settings = settings
@@ -188,12 +215,18 @@ class DedupePolicy(Policy):
         self._counted: dict[str, int] = {}
         # learning's work, kept for the merge call on the same records (see _Prepared)
         self._prepared: dict[str, _Prepared] = {}
+        # what the last run left for the next, per object type (see incremental())
+        self._memory: MutableMapping[str, Memory] | None = None
+        self._notes: dict[str, str] = {}
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
         counted = {"candidates": 0, "scored": 0}
+        self._notes = {}
         for object_type in self.settings.object_types:
-            analysis = self.analyse(snapshot, object_type)
+            analysis, self._notes[object_type] = self._analyse_incremental(snapshot, object_type)
+            if analysis is None:
+                analysis = self.analyse(snapshot, object_type)
             changes.extend(analysis.merges)
             counted["candidates"] += analysis.candidates.count
             counted["scored"] += analysis.scored
@@ -274,7 +307,8 @@ class DedupePolicy(Policy):
         for object_type in self.settings.object_types:
             model = self.analyse(fresh, object_type, cluster=False).model
             if model is not None:
-                out[object_type] = model.to_json()
+                _, present = self._prepared[object_type].scorer.population
+                out[object_type] = {**model.to_json(), PRESENT: dict(sorted(present.items()))}
         return out
 
     def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
@@ -299,12 +333,46 @@ class DedupePolicy(Policy):
         if not cluster:  # learning: the call that follows it on these records starts from here
             self._prepared[object_type] = replace(ready, table=table)
             return Analysis([], found, model, compared=columns.each)
-        scorer = scorer.using(model)
+        scorer = scorer.using(model, self._frozen(snapshot, object_type))
+        if table is None:  # compared with the frequencies the scores use
+            columns = Columns(scorer, feats)
+        scope = _scopes(feats)
+        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        left, right = found.left, found.right
+        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
+        left, right = left[alike], right[alike]
+        if model is not None:  # only the pairs whose bound reaches the review threshold
+            fresh = table is None  # tabulated now: the pairs of one scope only
+            if table is None:
+                table = columns.tabulate(left, right)
+            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            reach |= scorer.raised(table)  # proposed for review whatever they score
+            if not fresh:  # tabulated for learning: every candidate pair
+                reach = reach[alike]
+            del table
+            left, right = left[reach], right[reach]
+        edges = sort_edges(self._edges(left, right, pair))
+        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
+        if self._memory is not None:
+            self._memory[object_type] = self._remember(
+                snapshot, object_type, ready, scorer=scorer, edges=edges, rules=rules, merges=merges
+            )
+        return Analysis(merges, found, model, len(left), columns.each)
+
+    def _pair_function(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        feats: Sequence[Features],
+        scorer: Scorer,
+        scope: npt.NDArray[np.int32],
+    ) -> Callable[[int, int], PairScore]:
+        """The score of two records (by position in ``feats``), the guards applied; those
+        that may link a cluster are kept, the rest recomputed when asked again."""
         guard = guard_check(self.settings.guards, snapshot, object_type)
         scores: dict[tuple[int, int], PairScore] = {}
         keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
-
-        scope = _scopes(feats)
 
         def pair(i: int, j: int) -> PairScore:
             key = (i, j) if i < j else (j, i)
@@ -322,28 +390,18 @@ class DedupePolicy(Policy):
                     scores[key] = got
             return got
 
-        left, right = found.left, found.right
-        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
-        left, right = left[alike], right[alike]
-        if model is not None:  # only the pairs whose bound reaches the review threshold
-            fresh = table is None  # tabulated now: the pairs of one scope only
-            if table is None:
-                table = columns.tabulate(left, right)
-            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
-            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
-            reach |= scorer.raised(table)  # proposed for review whatever they score
-            if not fresh:  # tabulated for learning: every candidate pair
-                reach = reach[alike]
-            del table
-            left, right = left[reach], right[reach]
+        return pair
+
+    def _edges(
+        self, left: npt.NDArray[np.int32], right: npt.NDArray[np.int32], pair: PairFunction
+    ) -> list[Edge]:
+        """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more."""
         edges: list[Edge] = []
         for i, j in zip(left.tolist(), right.tolist(), strict=True):
             confidence = pair(i, j).confidence
             if confidence >= self.settings.review_threshold:
                 edges.append((confidence, i, j))
-        edges = sort_edges(edges)
-        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
-        return Analysis(merges, found, model, len(left), columns.each)
+        return edges
 
     def _prepare(self, records: Sequence[Record], object_type: str) -> _Prepared:
         """Features, columns and candidate pairs of ``records`` (what learning and merging
@@ -356,8 +414,11 @@ class DedupePolicy(Policy):
             if object_type == "companies"
             else self.settings.contact_blocking
         )
-        found = candidates(feats, kinds, self.settings.max_block_size, self.settings.block_window)
-        return _Prepared(records, feats, scorer, Columns(scorer, feats), found)
+        keys = [record_keys(f, kinds) for f in feats]
+        found = candidates(
+            feats, kinds, self.settings.max_block_size, self.settings.block_window, keys
+        )
+        return _Prepared(records, feats, scorer, Columns(scorer, feats), found, keys)
 
     @property
     def _merge_at(self) -> float:
@@ -371,6 +432,15 @@ class DedupePolicy(Policy):
             if set(model.fields) == set(FIELDS[object_type]):
                 return model
         return None
+
+    def _frozen(self, snapshot: Snapshot, object_type: str) -> Mapping[str, int] | None:
+        """Per term-frequency field, the records having it when the stored weights were
+        learned (None: weights learned before these were stored with them)."""
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        present = stored.get(PRESENT) if isinstance(stored, Mapping) else None
+        if not isinstance(present, Mapping):
+            return None
+        return {str(k): int(str(v)) for k, v in present.items()}
 
     def _estimate(
         self,
@@ -591,3 +661,319 @@ class DedupePolicy(Policy):
             if value != own.get(field):
                 values[field] = value
         return values
+
+    # -- incremental runs (policies.dedupe.incremental) ----------------------------------------
+
+    def incremental(self, memory: MutableMapping[str, Memory]) -> None:
+        """Start each object type from what the last run left in ``memory`` and leave this
+        run's there (:mod:`policies.dedupe.incremental`): the changes are those a full run
+        gives on the same snapshot; only what changed since is compared. ``memory`` is the
+        caller's to keep between runs (the engine keeps one per source, in the process); an
+        empty or unfitting one makes a full run, which fills it."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """Per object type, how the last call ran: incremental (what it compared again) or
+        full, and why."""
+        return dict(self._notes)
+
+    def _remember(
+        self,
+        snapshot: Snapshot,
+        object_type: str,
+        ready: _Prepared,
+        *,
+        scorer: Scorer,
+        edges: Sequence[Edge],
+        rules: Constraints,
+        merges: Sequence[Merge],
+    ) -> Memory:
+        """The memory a full run over ``object_type`` leaves."""
+        feats = ready.feats
+        ids = tuple(f.id for f in feats)
+        links = [(ids[i], ids[j]) for _, i, j in edges]
+        links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
+        component, members = components(ids, links)
+        counts, present = scorer.population
+        return Memory(
+            signature=self._signature(snapshot, object_type),
+            ids=ids,
+            records={f.id: f.record for f in feats},
+            feats={f.id: f for f in feats},
+            blocks=KeyIndex.build(enumerate(ready.keys)),
+            looks=KeyIndex.build((n, looked_up(f)) for n, f in enumerate(feats)),
+            counts=counts,
+            present=present,
+            holders=self._holders(snapshot, object_type),
+            edges={(ids[i], ids[j]): c for c, i, j in edges},
+            component=component,
+            members=members,
+            merges=tuple(merges),
+        )
+
+    def _signature(self, snapshot: Snapshot, object_type: str) -> tuple[str, str, str]:
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        return signature(
+            self.settings.model_dump_json(),
+            stored if isinstance(stored, Mapping) else None,
+            snapshot.decisions.get(object_type),
+        )
+
+    def _holders(self, snapshot: Snapshot, object_type: str) -> frozenset[str]:
+        if not self.settings.guards.both_open_deals:
+            return frozenset()
+        return open_deal_holders(snapshot, object_type)
+
+    def _analyse_incremental(
+        self, snapshot: Snapshot, object_type: str
+    ) -> tuple[Analysis | None, str]:
+        """The analysis of ``object_type`` started from the memory, or None and why not."""
+        memory = None if self._memory is None else self._memory.get(object_type)
+        if memory is None:
+            return None, "full: no earlier run in memory"
+        records = snapshot.of(object_type)
+        model = self._stored(snapshot, object_type)
+        if (
+            model is None
+            and self.settings.learn_weights
+            and len(records) >= self.settings.min_records
+        ):
+            return None, "full: the weights are estimated in this run"
+        now = self._signature(snapshot, object_type)
+        differ = [what for what, a, b in zip(SIGNED, now, memory.signature, strict=True) if a != b]
+        if differ:
+            return None, f"full: the {' and the '.join(differ)} changed"
+        region, kinds = self.settings.default_region, self._kinds(object_type)
+        by_id: dict[str, Features] = {}
+        touched: set[str] = set()
+        for record in records:
+            old = memory.records.get(record.id)
+            if old is not None and (old is record or old == record):
+                by_id[record.id] = memory.feats[record.id]
+            else:
+                by_id[record.id] = extract(record, region)
+                touched.add(record.id)
+        gone = [i for i in memory.ids if i not in by_id]
+        if 2 * (len(touched) + len(gone)) > len(by_id):
+            return None, f"full: {len(touched) + len(gone)} of {len(by_id)} records changed"
+        was = [memory.feats[i] for i in (*touched, *gone) if i in memory.feats]
+        counts, present, changed = count_changes(memory, was, [by_id[i] for i in touched])
+        frozen = self._frozen(snapshot, object_type)
+        # the frequencies' denominators: unless frozen with the weights, the records having
+        # each field now (without weights, only a company name's words are weighed so)
+        every = {*present, *memory.present} if model is not None else {"name"}
+        fields = sorted(f for f in every if present[f] != memory.present[f])
+        if model is None and max(present["name"], memory.present["name"]) < MIN_NAMES_FOR_RARITY:
+            fields = []  # too few names for their words to be weighed
+        if (frozen is None or model is None) and fields:
+            return None, f"full: the records having {', '.join(fields)} changed in number"
+        ids = tuple(sorted(by_id, key=id_key))
+        position = {record_id: n for n, record_id in enumerate(ids)}
+        feats = [by_id[i] for i in ids]
+        old_ids = memory.ids
+
+        # dirty: unchanged records whose scores consult a count that changed, or the guard
+        # (a value both records of a pair must hold, such as a term-frequency value, weighs
+        # only the pairs of its holders: those pairs are scored again, not all of theirs)
+        scorer = Scorer.counted(self.settings, object_type, counts, present)
+        scorer = scorer.using(model, frozen)
+        affected = set(touched)
+        groups: list[set[str]] = []
+        for key in changed:
+            if not scorer.weighs_change(key, memory.counts.get(key, 0), counts.get(key, 0)):
+                continue
+            held = {old_ids[p] for p in memory.looks.holders(key).tolist()}
+            held = {i for i in held if i in by_id and i not in touched}
+            if not both_sided(key):
+                affected |= held
+            elif len(held) > 1:
+                groups.append(held)
+        affected.update(self._holders(snapshot, object_type) ^ memory.holders)
+        affected.intersection_update(by_id)
+        work = len(affected) + sum(len(held) for held in groups)
+        if work > self.incremental_share * len(by_id):  # as costly as a full run
+            return None, (
+                f"full: {work} of {len(by_id)} records to compare again (values many records "
+                "hold changed their counts)"
+            )
+        group_of: dict[str, set[int]] = {}
+        for number, held in enumerate(groups):
+            for record_id in held:
+                group_of.setdefault(record_id, set()).add(number)
+
+        # the key index moved to this run's positions; blocks the touched enter or leave
+        remap = np.asarray(
+            [-1 if i in touched else position.get(i, -1) for i in old_ids], dtype=np.int32
+        )
+        new_keys = {i: record_keys(by_id[i], kinds) for i in touched}
+        blocks = memory.blocks.moved(remap, ((position[i], k) for i, k in new_keys.items()))
+        moved_keys: set[str] = set()
+        for f in was:
+            moved_keys |= record_keys(f, kinds)
+        for held in new_keys.values():
+            moved_keys |= held
+        limit, window = self.settings.max_block_size, self.settings.block_window
+        for key in moved_keys:
+            before, after = memory.blocks.holders(key), blocks.holders(key)
+            if max(len(before), len(after)) > limit:  # a split block: its windows moved
+                affected.update(old_ids[p] for p in before.tolist() if old_ids[p] in by_id)
+                affected.update(ids[p] for p in after.tolist())
+        work = len(affected) + sum(len(held) for held in groups)
+        if work > self.incremental_share * len(by_id):  # split blocks compared again whole
+            return None, f"full: {work} of {len(by_id)} records to compare again (split blocks)"
+
+        # every candidate pair with an affected record
+        lefts: list[int] = []
+        rights: list[int] = []
+        ordered: dict[str, list[int]] = {}
+
+        def line_of(key: str, whole: list[int]) -> list[int]:
+            """A split block's members in sorted-neighbourhood order."""
+            if key not in ordered:
+                ordered[key] = sorted(whole, key=lambda p: window_order(feats[p]))
+            return ordered[key]
+
+        for record_id in sorted(affected, key=id_key):
+            here = position[record_id]
+            for key in new_keys.get(record_id) or record_keys(by_id[record_id], kinds):
+                block = blocks.holders(key).tolist()
+                if len(block) > limit:
+                    line = line_of(key, block)
+                    at = line.index(here)
+                    block = line[max(0, at - window) : at + window + 1]
+                lefts += [here] * len(block)
+                rights += block
+        keys_of: dict[str, set[str]] = {}
+        for held in groups:  # the pairs among the holders of one changed value
+            by_key: dict[str, list[int]] = {}
+            for record_id in held - affected:
+                if record_id not in keys_of:
+                    keys_of[record_id] = record_keys(by_id[record_id], kinds)
+                for key in keys_of[record_id]:
+                    by_key.setdefault(key, []).append(position[record_id])
+            for key, sharing in by_key.items():
+                if len(sharing) < 2:
+                    continue
+                whole = blocks.holders(key).tolist()
+                if len(whole) > limit:
+                    rank = {p: n for n, p in enumerate(line_of(key, whole))}
+                    near = [
+                        (p, q) for p in sharing for q in sharing if abs(rank[p] - rank[q]) <= window
+                    ]
+                else:
+                    near = [(p, q) for p in sharing for q in sharing]
+                lefts += [p for p, _ in near]
+                rights += [q for _, q in near]
+        a = np.asarray(lefts, dtype=np.int32)
+        b = np.asarray(rights, dtype=np.int32)
+        a, b = a[a != b], b[a != b]
+        left, right = unique_pairs(a, b, len(ids))
+        found = Candidates(left, right, 0, 0)
+
+        # scored as the full run scores them: column-wise, the bound, in full
+        scope = _scopes(feats)
+        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        alike = scope[left] == scope[right]
+        left, right = left[alike], right[alike]
+        compared = 0
+        if model is not None and len(left):
+            sub, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+            columns = Columns(scorer, [feats[p] for p in sub.tolist()])
+            table = columns.tabulate(
+                inverse[: len(left)].astype(np.int32), inverse[len(left) :].astype(np.int32)
+            )
+            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
+            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            reach |= scorer.raised(table)  # proposed for review whatever they score
+            left, right = left[reach], right[reach]
+            compared = columns.each
+        fresh = self._edges(left, right, pair)
+        out = affected.union(gone)
+
+        def scored_again(x: str, y: str) -> bool:
+            return (
+                x in out or y in out or not group_of.get(x, set()).isdisjoint(group_of.get(y, ()))
+            )
+
+        edges: dict[tuple[str, str], float] = {}
+        changed_ends = set(out)  # records with an edge dropped, added or scored again
+        for (x, y), confidence in memory.edges.items():
+            if scored_again(x, y):
+                changed_ends.update((x, y))
+            else:
+                edges[(x, y)] = confidence
+        for confidence, i, j in fresh:
+            edges[(ids[i], ids[j])] = confidence
+            changed_ends.update((ids[i], ids[j]))
+
+        # components: those with a changed record or edge, or where two records hold one
+        # changed value (a pair's score inside may differ), are clustered again
+        decided = snapshot.decisions.get(object_type) or {}
+        named = sorted({i for group in decided for i in group if i in by_id}, key=id_key)
+        rules = constraints(named, decided)  # over the records decisions name: for the links
+        links = list(edges)
+        links += [(named[g[0]], named[other]) for g in rules.approved for other in g[1:]]
+        component, members = components(ids, links)
+        for where in (memory.component, component):
+            for held in groups:
+                seen = Counter(where[i] for i in held if i in where)
+                changed_ends.update(i for i in held if seen[where.get(i, -1)] > 1)
+        seeds = {i for i in changed_ends if i in by_id}
+        for record_id in changed_ends:
+            was_in = memory.component.get(record_id)
+            if was_in is not None:
+                seeds.update(i for i in memory.members[was_in] if i in by_id)
+        again = set(seeds)
+        for now_in in {component[i] for i in seeds if i in component}:
+            again.update(members[now_in])
+        kept = [  # merges of components untouched: every record still here, none again
+            m
+            for m in memory.merges
+            if all(i in by_id and i not in again for i in (m.primary_id, *m.merged_ids))
+        ]
+        mine = sorted((position[i] for i in again), key=int)
+        local = {p: n for n, p in enumerate(mine)}
+        sub_feats = [feats[p] for p in mine]
+        sub_edges = sort_edges(
+            (c, local[position[x]], local[position[y]]) for (x, y), c in edges.items() if x in again
+        )
+        sub_rules = constraints([f.id for f in sub_feats], snapshot.decisions.get(object_type))
+
+        def sub_pair(i: int, j: int) -> PairScore:
+            return pair(mine[i], mine[j])
+
+        redone = self._cluster(
+            snapshot, sub_feats, sub_rules, edges=sub_edges, pair=sub_pair, model=model
+        )
+        merges = sorted([*kept, *redone], key=lambda m: (m.kind != "merge", id_key(m.primary_id)))
+        self._memory[object_type] = Memory(  # type: ignore[index]
+            signature=memory.signature,
+            ids=ids,
+            records={f.id: f.record for f in feats},
+            feats=by_id,
+            blocks=blocks,
+            looks=memory.looks.moved(
+                remap, ((position[i], looked_up(by_id[i])) for i in sorted(touched))
+            ),
+            counts=counts,
+            present=present,
+            holders=self._holders(snapshot, object_type),
+            edges=edges,
+            component=component,
+            members=members,
+            merges=tuple(merges),
+        )
+        said = (
+            f"incremental: {len(touched)} records changed, {len(gone)} gone, "
+            f"{len(affected)} compared again ({found.count} pairs), "
+            f"{len(again)} clustered again, {len(kept)} merges kept"
+        )
+        return Analysis(merges, found, model, len(left), compared), said
+
+    def _kinds(self, object_type: str) -> tuple[str, ...]:
+        return tuple(
+            self.settings.company_blocking
+            if object_type == "companies"
+            else self.settings.contact_blocking
+        )

@@ -238,6 +238,8 @@ EXTRA_RARE_WORD = 0.85
 """Highest similarity of two names one of which adds a rare word to the other."""
 _RARE_WORD_SHARE = 0.002
 _MIN_NAMES_FOR_RARITY = 500
+MIN_NAMES_FOR_RARITY = _MIN_NAMES_FOR_RARITY
+"""Organisation names a population needs before their words are weighed by rarity."""
 
 
 def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
@@ -306,12 +308,10 @@ class Scorer:
         self._counts: Counter[str] = Counter()
         self._present: Counter[str] = Counter()
         for f in population:
-            self._counts.update({*f.emails, *f.phones, f"@{f.address}"} - {"@"})
-            for field, value in _tf_values(f).items():
-                self._counts[f"{field}={value}"] += 1
-                self._present[field] += 1
-            if object_type == "companies" and f.org:
-                self._counts.update(f"word={w}" for w in set(f.org.split()))
+            counted, present = population_keys(f)
+            self._counts.update(counted)
+            self._present.update(present)
+        self._denominator: Mapping[str, int] = self._present  # see using()
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -325,22 +325,48 @@ class Scorer:
             self._companies if object_type == "companies" else self._contacts
         )
 
+    @classmethod
+    def counted(
+        cls,
+        settings: DedupeSettings,
+        object_type: str,
+        counts: Counter[str],
+        present: Counter[str],
+    ) -> Scorer:
+        """The scorer whose population gave ``counts`` and ``present`` (what
+        :func:`population_keys` of each of its records adds up to): counted elsewhere, kept."""
+        scorer = cls(settings, object_type)
+        scorer._counts, scorer._present = counts, present
+        scorer._denominator = present
+        return scorer
+
+    @property
+    def population(self) -> tuple[Counter[str], Counter[str]]:
+        """The counts of the population: per value key, and per field the records having it."""
+        return self._counts, self._present
+
     @property
     def configured(self) -> Mapping[str, Comparison]:
         """The configured comparison of each field that has one."""
         return self._weights
 
-    def using(self, model: MatchModel | None) -> Scorer:
-        """The same scorer with other weights (the counts are shared, not recounted)."""
+    def using(self, model: MatchModel | None, present: Mapping[str, int] | None = None) -> Scorer:
+        """The same scorer with other weights (the counts are shared, not recounted).
+
+        ``present``: per field, the records having it when ``model`` was learned; frequencies
+        are shares of those (frozen with the weights, so that a record added or removed since
+        shifts the frequencies of its own values only). None: of the records having it now.
+        """
         other = object.__new__(Scorer)
         other.settings, other.object_type, other.model = self.settings, self.object_type, model
         other._counts, other._present = self._counts, self._present
+        other._denominator = self._present if present is None else present
         other._weights, other._compare = self._weights, self._compare
         return other
 
     def frequency(self, field: str, value: str) -> float:
         """Share of the records having ``field`` whose value is ``value``."""
-        present = self._present[field]
+        present = self._denominator.get(field, 0)
         return self._counts[f"{field}={value}"] / present if present else 1.0
 
     def _line_count(self, number: str) -> int:
@@ -386,6 +412,22 @@ class Scorer:
     def compare(self, a: Features, b: Features) -> Compared:
         """Similarities and flags of a pair, before weights."""
         return self._compare(a, b)
+
+    def weighs_change(self, key: str, before: int, after: int) -> bool:
+        """Whether the count of ``key`` (a :func:`population_keys` key) going from ``before``
+        to ``after`` can change a score: a term frequency always does; a name's word only when
+        its rarity flips (:func:`org_similarity`); a value counted for :meth:`shared` only
+        when it becomes shared or stops being so."""
+        field, sep, _ = key.partition("=")
+        if sep and field == "word":
+            present = self._denominator.get("name", 0)
+            if present < _MIN_NAMES_FOR_RARITY:
+                return False
+            return (before / present < _RARE_WORD_SHARE) != (after / present < _RARE_WORD_SHARE)
+        if sep and field in TERM_FREQUENCY:
+            return True
+        limit = self.settings.shared_value_count
+        return (before >= limit) != (after >= limit)
 
     def shared(self, value: str) -> bool:
         """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common."""
@@ -618,7 +660,7 @@ class Scorer:
 
     def _word_share(self, word: str) -> float:
         """Share of the organisation names that contain ``word`` (1.0 in a small snapshot)."""
-        present = self._present["name"]
+        present = self._denominator.get("name", 0)
         if present < _MIN_NAMES_FOR_RARITY:
             return 1.0
         return self._counts[f"word={word}"] / present
@@ -715,6 +757,18 @@ CONFLICT: Mapping[str, tuple[str, str, str]] = {
     "contacts": ("email", "phone", "city"),
     "companies": ("domain", "phone", "city"),
 }
+
+
+def population_keys(f: Features) -> tuple[list[str], list[str]]:
+    """What one record adds to a :class:`Scorer`'s counts: the keys of its values (e-mails,
+    phones, ``@address``, ``field=value`` of the term-frequency fields, ``word=w`` of a
+    company's name) and the term-frequency fields it has."""
+    counted = list({*f.emails, *f.phones, f"@{f.address}"} - {"@"})
+    tf = _tf_values(f)
+    counted += [f"{field}={value}" for field, value in tf.items()]
+    if f.record.object_type == "companies" and f.org:
+        counted += [f"word={w}" for w in set(f.org.split())]
+    return counted, list(tf)
 
 
 def _tf_values(f: Features) -> dict[str, str]:

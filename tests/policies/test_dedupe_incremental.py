@@ -1,0 +1,270 @@
+"""Incremental dedupe runs propose exactly what a full run proposes on the same snapshot."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bench.dataset import canonical_records
+from model.changes import Change, Merge, Snapshot
+from model.records import Record
+from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe.decisions import REJECTED
+from policies.dedupe.scoring import Scorer
+from policies.dedupe.settings import Guards
+from sandbox.generator import generate
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+SETTINGS = DedupeSettings(min_records=400, u_sample_pairs=5000)
+EDITED = ("lastname", "firstname", "phone", "email", "company", "address", "city")
+
+
+@pytest.fixture(autouse=True)
+def compare_any_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small generated sets share their cities and names widely: an edit makes many records'
+    pairs be compared again, past the share where a real run goes full. Here the incremental
+    path is what is tested, whatever it costs."""
+    monkeypatch.setattr(DedupePolicy, "incremental_share", 1.0)
+
+
+@pytest.fixture(scope="module")
+def base() -> Snapshot:
+    """1,500 generated contacts (weights learned: the frozen ones the engine passes in) and
+    300 companies (too few to learn from: configured weights)."""
+    snapshot = Snapshot("generated", NOW, canonical_records(generate(1500, seed=11, now=NOW)))
+    return replace(snapshot, learned={"dedupe": DedupePolicy(SETTINGS).learn(snapshot)})
+
+
+def edited(snapshot: Snapshot, seed: int, k: int, *, grow: bool) -> Snapshot:
+    """``k`` records of each type edited: a field set to another record's value (a typo made,
+    a value shared or blanked), some records removed and, with ``grow``, copies added."""
+    rng = random.Random(seed)
+    records = {t: list(v) for t, v in snapshot.records.items()}
+    for object_type in ("contacts", "companies"):
+        found = records[object_type]
+        for index in rng.sample(range(len(found)), k):
+            record = found[index]
+            props = dict(record.properties)
+            donor = found[rng.randrange(len(found))].properties
+            fields = ("name", "phone", "address", "city") if object_type == "companies" else EDITED
+            field = rng.choice(fields)
+            roll = rng.random()
+            if roll < 0.6:
+                props[field] = donor.get(field)
+            elif roll < 0.8:
+                props[field] = (props.get(field) or "x") + "e"
+            else:
+                props[field] = None
+            found[index] = replace(record, properties=props, updated_at=NOW + timedelta(hours=1))
+        for _ in range(2):
+            del found[rng.randrange(len(found))]
+        if grow:
+            for n in range(3):
+                source = found[rng.randrange(len(found))]
+                found.append(replace(source, id=f"{source.id}9{n}"))
+    return replace(snapshot, records={t: tuple(v) for t, v in records.items()})
+
+
+def run(snapshot: Snapshot, memory: dict[str, Any], settings: DedupeSettings = SETTINGS) -> tuple[
+    list[Change], dict[str, str]
+]:  # fmt: skip
+    policy = DedupePolicy(settings)
+    policy.incremental(memory)
+    return policy(snapshot), dict(policy.notes)
+
+
+def full(snapshot: Snapshot, settings: DedupeSettings = SETTINGS) -> list[Change]:
+    return DedupePolicy(settings)(snapshot)
+
+
+@pytest.mark.parametrize(("seed", "k", "grow"), [(1, 5, False), (2, 30, True), (3, 60, True)])
+def test_an_incremental_run_proposes_what_a_full_run_does(
+    base: Snapshot, seed: int, k: int, grow: bool
+) -> None:
+    memory: dict[str, Any] = {}
+    first, notes = run(base, memory)
+    assert all(n.startswith("full: no earlier run") for n in notes.values())
+    assert first == full(base)
+    later = edited(base, seed, k, grow=grow)
+    changes, notes = run(later, memory)
+    assert all(n.startswith("incremental") for n in notes.values()), notes
+    assert changes == full(later)
+    assert any(isinstance(c, Merge) for c in changes)
+    again = edited(later, seed + 100, k, grow=grow)  # and on from the memory it left
+    changes, notes = run(again, memory)
+    assert all(n.startswith("incremental") for n in notes.values()), notes
+    assert changes == full(again)
+
+
+def test_a_run_with_nothing_changed_keeps_every_merge(base: Snapshot) -> None:
+    memory: dict[str, Any] = {}
+    first, _ = run(base, memory)
+    same, notes = run(base, memory)
+    assert same == first
+    assert "0 compared again" in notes["contacts"]
+
+
+def test_other_settings_weights_or_decisions_make_a_full_run(base: Snapshot) -> None:
+    memory: dict[str, Any] = {}
+    run(base, memory)
+    stricter = SETTINGS.model_copy(update={"merge_threshold": 0.99})
+    changes, notes = run(base, memory, stricter)
+    assert notes["contacts"] == "full: the settings changed"
+    assert changes == full(base, stricter)
+
+    learned = dict(base.learned["dedupe"])
+    learned.pop("contacts")  # contacts' weights estimated in the run: never incremental
+    relearnt = replace(base, learned={"dedupe": learned})
+    _, notes = run(relearnt, memory, stricter)
+    assert notes["contacts"] == "full: the weights are estimated in this run"
+
+    run(base, memory)
+    merge = next(c for c in full(base) if isinstance(c, Merge) and c.object_type == "contacts")
+    group = frozenset((merge.primary_id, *merge.merged_ids))
+    decided = replace(base, decisions={"contacts": {group: REJECTED}})
+    changes, notes = run(decided, memory)
+    assert notes["contacts"] == "full: the review decisions changed"
+    assert changes == full(decided)
+    assert not any(isinstance(c, Merge) and c.primary_id == merge.primary_id for c in changes)
+
+
+def test_memory_of_a_run_whose_plan_was_lost_still_gives_the_full_plan(base: Snapshot) -> None:
+    """A run killed after dedupe leaves a memory of a snapshot no plan came from: the next run
+    diffs against it, whatever the store holds then (here: the first snapshot again)."""
+    memory: dict[str, Any] = {}
+    run(base, memory)
+    run(edited(base, 7, 40, grow=True), memory)  # its plan never saved
+    changes, notes = run(base, memory)
+    assert all(n.startswith("incremental") for n in notes.values()), notes
+    assert changes == full(base)
+
+
+def test_a_big_change_runs_in_full(base: Snapshot) -> None:
+    memory: dict[str, Any] = {}
+    run(base, memory)
+    records = {
+        t: tuple(replace(r, updated_at=NOW + timedelta(days=1)) for r in v)
+        if t == "contacts"
+        else v
+        for t, v in base.records.items()
+    }
+    changed = replace(base, records=records)
+    changes, notes = run(changed, memory)
+    assert notes["contacts"].startswith("full: 1500 of 1500 records changed")
+    assert changes == full(changed)
+
+
+def _with_deal(snapshot: Snapshot, contact: Record) -> Snapshot:
+    deal = Record("deals", "d-guard", {"is_closed": "false"}, NOW, NOW)
+    records = dict(snapshot.records)
+    records["deals"] = (
+        *snapshot.of("deals"),
+        replace(deal, associations={"contacts": (contact.id,)}),
+    )
+    return replace(snapshot, records=records)
+
+
+def test_a_guard_that_changes_with_a_deal_is_seen(base: Snapshot) -> None:
+    """Both records with an open deal: held for review. A deal added to one record of a merged
+    pair changes its pairs although the record itself did not change."""
+    settings = SETTINGS.model_copy(update={"guards": Guards(both_open_deals=True)})
+    memory: dict[str, Any] = {}
+    first, _ = run(base, memory, settings)
+    merge = next(c for c in first if isinstance(c, Merge) and c.kind == "merge")
+    contacts = {r.id: r for r in base.of("contacts")}
+    later = _with_deal(_with_deal(base, contacts[merge.primary_id]), contacts[merge.merged_ids[0]])
+    changes, notes = run(later, memory, settings)
+    assert notes["contacts"].startswith("incremental")
+    assert changes == full(later, settings)
+    assert changes != first
+    assert not any(c == merge for c in changes)  # held: now a review
+
+
+def test_a_count_matters_only_where_a_score_reads_it() -> None:
+    contacts = Scorer(SETTINGS, "contacts")
+    assert contacts.weighs_change("lastname=smith", 3, 4)  # a term frequency: always
+    assert contacts.weighs_change("phone=+14155550100", 1, 2)
+    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
+    limit = SETTINGS.shared_value_count
+    assert contacts.weighs_change("ann@example.com", limit - 1, limit)  # shared now
+    assert contacts.weighs_change("@1 main st", limit, limit - 1)
+    companies = Scorer(SETTINGS, "companies")  # too few names for their words' rarity
+    assert not companies.weighs_change("word=deli", 1, 2)
+
+
+def _named(snapshot: Snapshot, names: dict[str, dict[str, str | None]]) -> Snapshot:
+    companies = tuple(
+        replace(r, properties={**r.properties, **names[r.id]}) if r.id in names else r
+        for r in snapshot.of("companies")
+    )
+    return replace(snapshot, records={**snapshot.records, "companies": companies})
+
+
+def test_companies_whose_name_words_are_weighed_by_rarity() -> None:
+    """Enough company names for a word's rarity to count: a name adding a word no other name
+    has is a weak match; once another company takes that word, it no longer is, although
+    neither company of the pair changed."""
+    settings = SETTINGS.model_copy(update={"object_types": ("companies",), "min_matches": 5})
+    snapshot = Snapshot("generated", NOW, canonical_records(generate(3000, seed=4, now=NOW)))
+    p, q, r = (c.id for c in snapshot.of("companies")[:3])
+    place: dict[str, str | None] = {
+        "phone": "+1 415 555 0199", "city": "Oakland", "address": "9 Quay St", "zip": "94607",
+        "state": "CA", "country": "US", "domain": None, "website": None,
+    }  # fmt: skip
+    snapshot = _named(
+        snapshot,
+        {p: {"name": "Zyxwv Holdings", **place}, q: {"name": "Zyxwv Holdings Quorvex", **place}},
+    )
+    learned = DedupePolicy(settings).learn(snapshot)
+    assert "companies" in learned  # frozen with the weights: the words' denominator
+    snapshot = replace(snapshot, learned={"dedupe": learned})
+    memory: dict[str, Any] = {}
+    before, _ = run(snapshot, memory, settings)
+    later = _named(snapshot, {r: {"name": "Quorvex"}})
+    changes, notes = run(later, memory, settings)
+    assert notes["companies"].startswith("incremental"), notes
+    assert changes == full(later, settings)
+
+    def about_pq(found: list[Change]) -> list[Change]:
+        return [
+            c for c in found if isinstance(c, Merge) and {p, q} <= {c.primary_id, *c.merged_ids}
+        ]
+
+    assert about_pq(changes) != about_pq(before)
+    for seed in (5, 6):  # and random renames on from there
+        later = edited(later, seed, 40, grow=True)
+        changes, notes = run(later, memory, settings)
+        assert notes["companies"].startswith("incremental"), notes
+        assert changes == full(later, settings)
+
+
+def test_too_much_to_compare_again_runs_in_full(
+    base: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DedupePolicy, "incremental_share", 0.01)
+    memory: dict[str, Any] = {}
+    run(base, memory)
+    later = edited(base, 1, 30, grow=False)
+    changes, notes = run(later, memory)
+    assert notes["contacts"].startswith("full: ")
+    assert "records to compare again" in notes["contacts"]
+    assert changes == full(later)
+
+
+def test_a_merge_whose_records_are_gone_is_not_kept(base: Snapshot) -> None:
+    """The primary of a merge and of a review deleted in the CRM (or merged there): their
+    groups are clustered again without them."""
+    memory: dict[str, Any] = {}
+    first, _ = run(base, memory)
+    merges = [c for c in first if isinstance(c, Merge) and c.object_type == "contacts"]
+    gone = {next(m for m in merges if m.kind == k).primary_id for k in ("merge", "review")}
+    contacts = tuple(r for r in base.of("contacts") if r.id not in gone)
+    later = replace(base, records={**base.records, "contacts": contacts})
+    changes, notes = run(later, memory)
+    assert notes["contacts"].startswith("incremental"), notes
+    assert changes == full(later)
+    assert not any(isinstance(c, Merge) and c.primary_id in gone for c in changes)
