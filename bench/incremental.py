@@ -191,16 +191,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             config = _config(base_url, url, Path(tmp))
             store = open_store(config.store_url())
 
-            def engine() -> Engine:
+            def engine(*, remember: bool = False) -> Engine:
                 return Engine(
                     config,
                     store,
                     lambda: datetime.now(UTC),
                     lambda: uuid.uuid4().hex[:12],
                     build_connector,
+                    remember=remember,
                 )
 
-            service = engine()
+            service = engine(remember=True)  # as the service keeps it
             cycle(service, "full (weights learned)")
             for n, k in enumerate(int(x) for x in args.edits.split(",")):
                 ours.send(("edit", k, args.seed + n))

@@ -131,9 +131,13 @@ class Engine:
     #: Leases lapse this many seconds after their last renewal (replicas); None: never.
     lease_ttl: float | None = None
     observer: Observer | None = None
+    #: Whether incremental policies keep what a run left for the next (the service's engine:
+    #: a cycle then compares only what changed). A one-off run (the CLI) keeps nothing: its
+    #: features and key indexes would only add to its peak memory.
+    remember: bool = False
     #: What incremental policies left from the last run, per source then policy (see
-    #: :class:`~policies.base.Incremental`): kept while this engine lives (the service's), so
-    #: a cycle compares only what changed; a new engine (a CLI run, a restart) starts full.
+    #: :class:`~policies.base.Incremental`): kept while this engine lives, so a cycle compares
+    #: only what changed; a new engine (a CLI run, a restart) starts full.
     memory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     # -- entry points -----------------------------------------------------------------------
@@ -576,7 +580,7 @@ class Engine:
         learned = self._learned(run.source, snapshot, policies, now)
         snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         kept_for = self.memory.setdefault(run.source, {})
-        for policy in policies:
+        for policy in policies if self.remember else ():
             if isinstance(policy, Incremental):
                 policy.incremental(kept_for.setdefault(policy.name, {}))
         per_policy: dict[str, dict[str, object]] = {}

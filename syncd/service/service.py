@@ -186,6 +186,7 @@ class Service:
             stop=self.stop_flag,
             lease_ttl=ttl,
             observer=self.observe,
+            remember=True,  # cycles of a living service compare only what changed
         )
         self.auditor = Auditor(
             config,

@@ -85,7 +85,7 @@ def world(state_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         ids = count(1)
         engine = Engine(
             config, open_store(config.store_url()), clock, lambda: f"id{next(ids)}",
-            build_connector,
+            build_connector, remember=True,
         )  # fmt: skip
         yield World(engine, state, clock, config)
         engine.store.close()
