@@ -210,7 +210,8 @@ class NormalizePolicy(Policy):
                     reused += 1
                 else:
                     found = self._record_changes(snapshot.source, record, fields)
-                kept[key] = (record.properties, found)
+                if memory is not None:
+                    kept[key] = (record.properties, found)
                 changes.extend(found)
         if memory is not None:
             memory["signature"], memory["records"] = signature, kept

@@ -139,7 +139,7 @@ class _Prepared:
     scorer: Scorer
     columns: Columns
     found: Candidates
-    keys: Sequence[set[str]]  # each record's blocking keys
+    keys: Sequence[set[str]]  # each record's blocking keys (for an incremental run's memory)
     table: PairTable | None = None
 
 
@@ -414,9 +414,11 @@ class DedupePolicy(Policy):
             if object_type == "companies"
             else self.settings.contact_blocking
         )
-        keys = [record_keys(f, kinds) for f in feats]
+        # the keys as strings are kept only for the next incremental run: without one,
+        # blocking codes names' keys once per distinct pair of names and holds no strings
+        keys = [record_keys(f, kinds) for f in feats] if self._memory is not None else []
         found = candidates(
-            feats, kinds, self.settings.max_block_size, self.settings.block_window, keys
+            feats, kinds, self.settings.max_block_size, self.settings.block_window, keys or None
         )
         return _Prepared(records, feats, scorer, Columns(scorer, feats), found, keys)
 
@@ -696,12 +698,14 @@ class DedupePolicy(Policy):
         links += [(ids[g[0]], ids[other]) for g in rules.approved for other in g[1:]]
         component, members = components(ids, links)
         counts, present = scorer.population
+        # learning's preparation (before the engine handed over the memory) kept no keys
+        keys = ready.keys or [record_keys(f, self._kinds(object_type)) for f in feats]
         return Memory(
             signature=self._signature(snapshot, object_type),
             ids=ids,
             records={f.id: f.record for f in feats},
             feats={f.id: f for f in feats},
-            blocks=KeyIndex.build(enumerate(ready.keys)),
+            blocks=KeyIndex.build(enumerate(keys)),
             looks=KeyIndex.build((n, looked_up(f)) for n, f in enumerate(feats)),
             counts=counts,
             present=present,
