@@ -257,7 +257,7 @@ def test_the_cli_serves_with_faults_and_a_rate_limit() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -285,7 +285,7 @@ def test_the_cli_accepts_only_the_token_given() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -183,4 +183,4 @@ def test_serve_forever_prints_its_url_and_serves() -> None:
             assert response.status == 200
     finally:
         process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=30)

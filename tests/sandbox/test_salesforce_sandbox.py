@@ -101,7 +101,7 @@ def test_the_cli_serves_https_with_a_ca_it_keeps(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
