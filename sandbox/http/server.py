@@ -8,7 +8,9 @@ it is something else (XML, CSV, a form), and ``raw`` always carries the bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import ssl
 import threading
 import time
@@ -212,3 +214,16 @@ class SandboxServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def wait_for_stop() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM: the CLI's serving loop. Both are listened for
+    here, in the main thread: a process started with SIGINT ignored (a shell's background job,
+    ``syncd sandbox hubspot &``) inherits that, Python then installs no ``KeyboardInterrupt``
+    handler, and the emulator would never stop on the signal a user or a test sends."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda _signum, _frame: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):  # the default handler, off the main thread
+        stop.wait()

@@ -7,14 +7,12 @@ free port; ``base_url`` tells which), leaving stops. The official SDK talks to i
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import threading
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 
-from sandbox.http.server import SandboxServer
+from sandbox.http.server import SandboxServer, wait_for_stop
 from sandbox.hubspot.access import ALL_SCOPES
 from sandbox.hubspot.app import HubSpotApp
 from sandbox.hubspot.clock import SettableClock
@@ -132,5 +130,4 @@ def serve_forever(
         state.faults = faults
         sandbox.state = state
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+        wait_for_stop()

@@ -14,9 +14,7 @@ to it unchanged, through a ``requests`` session that trusts the CA::
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +23,7 @@ from typing import Any
 import trustme
 
 from sandbox.http.clock import SettableClock
-from sandbox.http.server import SandboxServer
+from sandbox.http.server import SandboxServer, wait_for_stop
 from sandbox.salesforce.app import SalesforceApp
 from sandbox.salesforce.faults import SalesforceFaults
 from sandbox.salesforce.store import DEFAULT_DAILY_LIMIT, SalesforceState
@@ -143,5 +141,4 @@ def serve_forever(
         sandbox.state = state
         print(f"Salesforce sandbox serving at {sandbox.base_url}", flush=True)
         print(f"Its certificate authority: {written}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+        wait_for_stop()

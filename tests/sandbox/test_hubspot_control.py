@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -290,6 +291,28 @@ def test_the_cli_accepts_only_the_token_given() -> None:
             process.kill()
             process.wait()
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_cli_stops_on_a_signal_even_started_with_sigint_ignored(stop: signal.Signals) -> None:
+    # a shell's background job starts with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the emulator listens for both signals itself
+    syncd = " ".join(shlex.quote(part) for part in _syncd())
+    script = f"trap '' INT; exec {syncd} sandbox hubspot --port 0 --records 5"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("HubSpot sandbox serving at http://127.0.0.1:"), line
+        process.send_signal(stop)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_the_cli_refuses_an_empty_token() -> None:
