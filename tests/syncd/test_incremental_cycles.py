@@ -20,19 +20,9 @@ from syncd.config import Config, parse_config
 from syncd.engine import Engine
 from syncd.plan import Plan
 from syncd.sources import build_connector
+from tests.syncd.test_cycle import Clock
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that moves one second per reading, or further when told."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @dataclass

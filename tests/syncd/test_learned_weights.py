@@ -16,19 +16,9 @@ from state.store import open_store
 from syncd.config import parse_config
 from syncd.engine import LEARNED, Engine
 from syncd.sources import build_connector
+from tests.syncd.test_cycle import Clock
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that moves one second per reading, or further when told."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 
@@ -24,19 +24,9 @@ from syncd.review import (
     render_reviews,
 )
 from syncd.sources import build_connector
+from tests.syncd.test_cycle import Clock
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that moves one second per reading."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture
