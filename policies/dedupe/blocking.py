@@ -11,7 +11,18 @@ candidate pairs.
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
 ``block_window`` ones), so a common key still finds typo-free neighbours at a bounded cost.
-:class:`Candidates` reports how many pairs there were and how many blocks were split.
+
+Blocks grow with the population (a common surname has ten times the holders in ten times the
+records), so a fixed size limit lets the pairs per record grow with it, and the pairs overall
+quadratically: at a million records the candidate pairs alone no longer fit in memory. So the
+size past which a block is split is chosen per run (:func:`block_cap`): the largest, up to
+``max_block_size``, whose pairs stay within ``max_pairs_per_record`` times the records. Rare
+keys, the telling ones, stay whole blocks; common ones are walked by sorted neighbourhood.
+
+Blocks with the very same members (the one-letter-dropped variants of a name that no record
+mistyped are all held by that name's holders) give the very same pairs: one of them is kept.
+:class:`Candidates` reports how many pairs there were, the size past which blocks were split
+and how many were.
 """
 
 from __future__ import annotations
@@ -152,7 +163,8 @@ class Candidates:
     left: Indices
     right: Indices
     blocks: int  # keys shared by two records or more
-    split: int  # blocks larger than max_block_size, compared by sorted neighbourhood
+    split: int  # blocks larger than ``cap``, compared by sorted neighbourhood
+    cap: int = 0  # the size past which a block was split (see block_cap)
 
     @property
     def count(self) -> int:
@@ -222,19 +234,75 @@ def window_order(f: Features) -> tuple[str, ...]:
     return _order(f)
 
 
+def block_cap(sizes: npt.NDArray[np.int64], limit: int, window: int, budget: float) -> int:
+    """The largest block size, up to ``limit``, past which splitting the blocks of these
+    ``sizes`` keeps their pairs within ``budget``; never below ``2 * window + 1`` (a block
+    that small costs fewer pairs whole than split), which is what a budget too small gives.
+
+    A whole block of ``s`` members costs ``s(s - 1)/2`` pairs, a split one ``s * window``.
+    """
+    floor = min(limit, 2 * window + 1)
+    sizes = np.sort(sizes[sizes >= 2].astype(np.int64))
+    if not len(sizes):
+        return limit
+    # option k: the blocks up to the k-th whole, the others split; it is the cap from
+    # sizes[k] to just under the next size (an option among equal sizes has no cap: none)
+    whole = np.cumsum(sizes * (sizes - 1) // 2)
+    split = (int(sizes.sum()) - np.cumsum(sizes)) * window
+    caps = np.minimum(np.r_[sizes[1:] - 1, limit], limit)
+    fits = (whole + split <= budget) & (caps >= sizes) & (caps >= floor)
+    best = int(caps[np.flatnonzero(fits)[-1]]) if fits.any() else floor
+    none_whole = min(int(sizes[0]) - 1, limit)  # every block split
+    if int(sizes.sum()) * window <= budget and none_whole > best:
+        best = none_whole
+    return max(best, floor)
+
+
+def distinct_blocks(
+    members: Indices, starts: Indices, sizes: Indices, n: int
+) -> npt.NDArray[np.bool_]:
+    """Per block, whether it is the first with its very members (the others give its pairs
+    again). Members are told apart by two random 64-bit sums: two different sets taken for
+    one would need both sums to agree."""
+    keep = np.ones(len(starts), dtype=np.bool_)
+    if len(starts) < 2:
+        return keep
+    rng = np.random.default_rng(0x5EED)  # any fixed draw: the sums only compare blocks
+    one, two = (rng.integers(0, 2**63, size=n, dtype=np.uint64) for _ in range(2))
+    ends = starts + sizes
+
+    def sums(draw: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+        running = np.r_[np.uint64(0), np.cumsum(draw[members], dtype=np.uint64)]
+        total: npt.NDArray[np.uint64] = running[ends] - running[starts]  # modulo 2**64
+        return total
+
+    first, second = sums(one), sums(two)
+    order = np.lexsort((second, first, sizes))
+    same = (
+        (sizes[order][1:] == sizes[order][:-1])
+        & (first[order][1:] == first[order][:-1])
+        & (second[order][1:] == second[order][:-1])
+    )
+    keep[order[1:][same]] = False
+    return keep
+
+
 def candidates(
     features: Sequence[Features],
     kinds: Iterable[str],
     max_block_size: int,
     window: int,
+    *,
     keys: Sequence[Iterable[str]] | None = None,
+    max_pairs_per_record: float | None = None,
 ) -> Candidates:
     """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood.
 
     Each distinct key becomes an integer code as it is met, and the (code, record) pairs are
     sorted into blocks in numpy: no Python list per key, no Python loop over the blocks but the
     oversized ones. ``keys``: each record's :func:`record_keys`, when the caller has them
-    already.
+    already. ``max_pairs_per_record``: the budget of :func:`block_cap` (None: blocks are split
+    past ``max_block_size`` only).
     """
     kinds = tuple(kinds)
     by_name = tuple(k for k in kinds if k in NAME_KINDS)
@@ -270,17 +338,24 @@ def candidates(
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     sizes = np.diff(np.r_[first, len(key)])
     shared = sizes >= 2
-    small = shared & (sizes <= max_block_size)
+    first, sizes = first[shared], sizes[shared]
+    distinct = distinct_blocks(members, first, sizes, len(features))
+    first, sizes = first[distinct], sizes[distinct]
+    cap = max_block_size
+    if max_pairs_per_record is not None:
+        budget = max_pairs_per_record * len(features)
+        cap = block_cap(sizes, max_block_size, window, budget)
+    small = sizes <= cap
     left, right = _block_pairs(members, first[small], sizes[small])
     lefts, rights = [left], [right]
-    large = np.flatnonzero(sizes > max_block_size)
+    large = np.flatnonzero(sizes > cap)
     for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
         ordered = sorted(members[start : start + size].tolist(), key=lambda i: _order(features[i]))
         left, right = _window_pairs(ordered, window)
         lefts.append(left)
         rights.append(right)
     left, right = unique_pairs(_concat(lefts), _concat(rights), len(features))
-    return Candidates(left, right, int(shared.sum()), len(large))
+    return Candidates(left, right, int(shared.sum()), len(large), cap)
 
 
 def candidate_pairs(

@@ -45,6 +45,7 @@ import numpy.typing as npt
 
 from model.changes import Merge
 from model.records import Record
+from policies.dedupe.blocking import distinct_blocks
 from policies.dedupe.features import Features
 from policies.dedupe.scoring import population_keys
 from policies.dedupe.weights import TERM_FREQUENCY
@@ -100,6 +101,22 @@ class KeyIndex:
         hi = int(self.first.searchsorted(a, side="right"))
         found: Positions = self.position[lo:hi][self.second[lo:hi] == b]
         return found
+
+    def block_sizes(self, records: int) -> npt.NDArray[np.int64]:
+        """The sizes of the blocks (keys held by two records or more), a block with the very
+        members of another counted once: what :func:`~policies.dedupe.blocking.block_cap`
+        weighs, as blocking counted them from the keys themselves."""
+        order = np.lexsort((self.second, self.first))
+        first, second = self.first[order], self.second[order]
+        new = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+        starts = np.flatnonzero(np.r_[True, new])
+        sizes = np.diff(np.r_[starts, len(first)])
+        shared = sizes >= 2
+        starts, sizes = starts[shared], sizes[shared]
+        distinct: npt.NDArray[np.int64] = sizes[
+            distinct_blocks(self.position[order], starts, sizes, records)
+        ]
+        return distinct
 
     def moved(self, remap: Positions, add: Iterable[tuple[int, Iterable[str]]]) -> KeyIndex:
         """This index with every position ``p`` moved to ``remap[p]`` (-1: dropped), then the
@@ -157,6 +174,7 @@ class Memory:
     component: Mapping[str, int]  # record id -> its component (records with an edge)
     members: Mapping[int, tuple[str, ...]]
     merges: tuple[Merge, ...]
+    cap: int = 0  # the block size past which blocks were split (blocking's block_cap)
 
 
 SIGNED = ("settings", "weights", "review decisions")

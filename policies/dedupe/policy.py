@@ -51,6 +51,7 @@ from model.records import Record
 from policies.base import Policy
 from policies.dedupe.blocking import (
     Candidates,
+    block_cap,
     candidate_pairs,
     candidates,
     record_keys,
@@ -418,7 +419,12 @@ class DedupePolicy(Policy):
         # blocking codes names' keys once per distinct pair of names and holds no strings
         keys = [record_keys(f, kinds) for f in feats] if self._memory is not None else []
         found = candidates(
-            feats, kinds, self.settings.max_block_size, self.settings.block_window, keys or None
+            feats,
+            kinds,
+            self.settings.max_block_size,
+            self.settings.block_window,
+            keys=keys or None,
+            max_pairs_per_record=self.settings.max_pairs_per_record,
         )
         return _Prepared(records, feats, scorer, Columns(scorer, feats), found, keys)
 
@@ -714,6 +720,7 @@ class DedupePolicy(Policy):
             component=component,
             members=members,
             merges=tuple(merges),
+            cap=ready.found.cap,
         )
 
     def _signature(self, snapshot: Snapshot, object_type: str) -> tuple[str, str, str]:
@@ -817,7 +824,9 @@ class DedupePolicy(Policy):
             moved_keys |= record_keys(f, kinds)
         for held in new_keys.values():
             moved_keys |= held
-        limit, window = self.settings.max_block_size, self.settings.block_window
+        limit, window = self._cap(blocks, len(ids)), self.settings.block_window
+        if limit != memory.cap:  # blocks once whole are split now, or the other way round
+            return None, f"full: blocks are split past {limit} records now, {memory.cap} before"
         for key in moved_keys:
             before, after = memory.blocks.holders(key), blocks.holders(key)
             if max(len(before), len(after)) > limit:  # a split block: its windows moved
@@ -967,6 +976,7 @@ class DedupePolicy(Policy):
             component=component,
             members=members,
             merges=tuple(merges),
+            cap=limit,
         )
         said = (
             f"incremental: {len(touched)} records changed, {len(gone)} gone, "
@@ -974,6 +984,15 @@ class DedupePolicy(Policy):
             f"{len(again)} clustered again, {len(kept)} merges kept"
         )
         return Analysis(merges, found, model, len(left), compared), said
+
+    def _cap(self, blocks: KeyIndex, records: int) -> int:
+        """The size past which a full run over these blocks splits them."""
+        budget = self.settings.max_pairs_per_record
+        if budget is None:
+            return self.settings.max_block_size
+        sizes = blocks.block_sizes(records)
+        return block_cap(sizes, self.settings.max_block_size, self.settings.block_window,
+                         budget * records)  # fmt: skip
 
     def _kinds(self, object_type: str) -> tuple[str, ...]:
         return tuple(

@@ -232,6 +232,14 @@ class DedupeSettings(BaseModel):
         "sorted by name and address, each compared with the next block_window ones).",
     )
     block_window: int = Field(default=10, ge=1, description="Neighbours compared in a split block.")
+    max_pairs_per_record: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="Candidate pairs allowed per record: blocks are split past the largest "
+        "size (up to max_block_size) that keeps their pairs within this many times the "
+        "records, so that pairs grow with the records, not with their square. Empty: split "
+        "past max_block_size only.",
+    )
     learn_weights: bool = Field(
         default=True,
         description="Estimate match weights from the snapshot (u from random pairs, m by "

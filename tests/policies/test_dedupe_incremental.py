@@ -100,6 +100,27 @@ def test_an_incremental_run_proposes_what_a_full_run_does(
     assert changes == full(again)
 
 
+def test_blocks_split_past_a_budgeted_size_stay_equal_to_a_full_run(base: Snapshot) -> None:
+    # a budget this small splits blocks far below max_block_size (blocking's block_cap): the
+    # incremental run must split them where a full run over its records would
+    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.6, "block_window": 2})
+    found = DedupePolicy(tight).analyse(base, "contacts").candidates
+    assert 2 * 2 + 1 < found.cap < tight.max_block_size
+    assert found.split > 0
+    memory: dict[str, Any] = {}
+    run(base, memory, tight)
+    said = []
+    for seed in (4, 5, 6, 7):
+        base = edited(base, seed, 20, grow=True)
+        changes, notes = run(base, memory, tight)
+        assert changes == full(base, tight)
+        again = DedupePolicy(tight).analyse(base, "contacts").candidates
+        assert memory["contacts"].cap == again.cap
+        said.append(notes["contacts"].split(":")[0])
+    # compared incrementally, and in full when the records moved the size past which to split
+    assert {"incremental", "full"} <= set(said)
+
+
 def test_a_run_with_nothing_changed_keeps_every_merge(base: Snapshot) -> None:
     memory: dict[str, Any] = {}
     first, _ = run(base, memory)

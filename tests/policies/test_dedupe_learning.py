@@ -86,7 +86,8 @@ def test_an_oversized_block_is_split_not_dropped() -> None:
         for k in range(30)
     ]
     found = candidates(same, ("name",), max_block_size=10, window=3)
-    assert found.split == 2  # the sound of both names, either way round: two keys
+    # the sound of both names, either way round: two keys, the same 30 records, one block
+    assert found.split == 1
     assert found.count == 30 * 3 - (1 + 2 + 3)  # each with its next 3 neighbours
     assert (0, 1) in found.pairs
 

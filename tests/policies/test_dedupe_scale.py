@@ -27,7 +27,14 @@ from bench.dataset import canonical_records
 from model.changes import Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
-from policies.dedupe.blocking import candidates, contact_keys, unique_pairs
+from policies.dedupe.blocking import (
+    block_cap,
+    candidates,
+    contact_keys,
+    distinct_blocks,
+    unique_pairs,
+    window_order,
+)
 from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
 from policies.dedupe.scoring import CITY_PART, PLACE, PairTable, Scorer
@@ -119,6 +126,73 @@ def test_candidates_are_the_pairs_sharing_a_key_once_each_sorted(
     assert set(pairs) <= sharing
     if found.split == 0:  # no block split: every pair sharing a key, and only those
         assert set(pairs) == sharing
+
+
+def _reference(feats: list, kinds: tuple[str, ...], cap: int, window: int) -> set[tuple[int, int]]:
+    """Blocking one key at a time: every pair of a block up to ``cap``, a larger one's members
+    in sorted-neighbourhood order each with the next ``window`` (no block skipped as a repeat)."""
+    blocks: dict[str, list[int]] = {}
+    for i, f in enumerate(feats):
+        for key in contact_keys(f, kinds):
+            blocks.setdefault(key, []).append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        if len(members) <= cap:
+            pairs.update((a, b) for a in members for b in members if a < b)
+            continue
+        line = sorted(members, key=lambda i: window_order(feats[i]))
+        for k, a in enumerate(line):
+            pairs.update((min(a, b), max(a, b)) for b in line[k + 1 : k + 1 + window])
+    return pairs
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(NAMES, NAMES, st.sampled_from(("1000", "1001", "2000"))), max_size=40),
+    st.integers(min_value=2, max_value=30),
+    st.sampled_from((None, 0.5, 2.0, 8.0)),
+)
+def test_a_budget_splits_blocks_and_repeated_blocks_lose_no_pair(
+    people: list[tuple[str, str, str]], max_block_size: int, budget: float | None
+) -> None:
+    feats = [extract(_contact(n, *p), "US") for n, p in enumerate(people)]
+    kinds = ("name", "name_typo", "zip_name")
+    found = candidates(
+        feats, kinds, max_block_size=max_block_size, window=2, max_pairs_per_record=budget
+    )
+    assert found.cap <= max_block_size
+    assert found.cap == max_block_size or budget is not None
+    assert set(found.pairs) == _reference(feats, kinds, found.cap, 2)
+
+
+def test_blocks_with_the_same_members_are_found_between_blocks_of_one() -> None:
+    # {1, 2} then a key only 3 holds, {1, 3} then a key only 2 holds, {2, 1} again
+    members = np.asarray([1, 2, 3, 1, 3, 2, 2, 1], dtype=np.int32)
+    starts = np.asarray([0, 3, 6], dtype=np.int64)
+    sizes = np.asarray([2, 2, 2], dtype=np.int64)
+    assert distinct_blocks(members, starts, sizes, 4).tolist() == [True, True, False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=2, max_value=60), max_size=30),
+    st.integers(min_value=2, max_value=50),
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=0, max_value=3000),
+)
+def test_the_block_cap_is_the_largest_size_within_the_budget(
+    sizes: list[int], limit: int, window: int, budget: int
+) -> None:
+    blocks = np.asarray(sizes, dtype=np.int64)
+
+    def cost(cap: int) -> int:
+        return sum(s * (s - 1) // 2 if s <= cap else s * window for s in sizes)
+
+    floor = min(limit, 2 * window + 1)
+    cap = block_cap(blocks, limit, window, budget)
+    assert floor <= cap <= limit
+    assert cost(cap) <= budget or cap == floor
+    assert all(cost(c) > budget for c in range(cap + 1, limit + 1))
 
 
 def test_unique_pairs_orders_and_drops_repeats() -> None:
