@@ -45,10 +45,11 @@ def write_export(path: Path, records: int, seed: int) -> int:
     return len(contacts)
 
 
-def stages(log_text: str) -> dict[str, tuple[float, float]]:
-    """(CPU, wall) seconds per stage from the engine's JSON log lines: ``pull`` (object types
-    summed), ``snapshot``, one entry per policy (with its counts), ``save``, ``render`` and
-    ``run`` (the whole run, rendering excluded)."""
+def stages(log_text: str) -> dict[str, tuple[float, float, int]]:
+    """(CPU, wall) seconds per stage from the engine's JSON log lines, and the process's peak
+    resident MB when it ended: ``pull`` (object types summed), ``snapshot``, one entry per
+    policy (with its counts), ``save``, ``render`` and ``run`` (the whole run, rendering
+    excluded)."""
     names = {
         "pulled": "pull",
         "snapshot": "snapshot",
@@ -57,7 +58,7 @@ def stages(log_text: str) -> dict[str, tuple[float, float]]:
         "plan rendered": "render",
         "run finished": "run",
     }
-    found: dict[str, tuple[float, float]] = {}
+    found: dict[str, tuple[float, float, int]] = {}
     for line in log_text.splitlines():
         try:
             event = json.loads(line)
@@ -71,8 +72,12 @@ def stages(log_text: str) -> dict[str, tuple[float, float]]:
             continue
         if "candidates" in event:
             key = f"{key} ({event['candidates']:,} pairs)"
-        cpu, wall = found.get(key, (0.0, 0.0))
-        found[key] = (cpu + float(event.get("cpu_seconds", 0.0)), wall + float(event["seconds"]))
+        cpu, wall, peak = found.get(key, (0.0, 0.0, 0))
+        found[key] = (
+            cpu + float(event.get("cpu_seconds", 0.0)),
+            wall + float(event["seconds"]),
+            max(peak, int(event.get("peak_mb", 0))),
+        )
     return found
 
 
@@ -145,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
             shown = got["stages"]
             assert isinstance(shown, dict)
             parts = ", ".join(
-                f"{k} {cpu:.1f}/{wall:.1f}s" for k, (cpu, wall) in shown.items() if k != "run"
+                f"{k} {cpu:.1f}/{wall:.1f}s {peak}MB"
+                for k, (cpu, wall, peak) in shown.items()
+                if k != "run"
             )
             print(
                 f"{size:>9,} contacts: wall {got['wall']:6.1f}s  cpu {got['cpu']:6.1f}s  "
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             if got["said"]:
                 print(f"{'':>19}{got['said']}")
-    print("stages: CPU/wall seconds, from the engine's log")
+    print("stages: CPU/wall seconds and the peak resident MB at their end, from the engine's log")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from syncd.config import (
     SourceConfig,
     StoreConfig,
 )
-from syncd.engine import Engine
+from syncd.engine import Engine, peak_mb
 from syncd.files import write_private
 from syncd.logging import get_logger
 from syncd.plan import Plan
@@ -140,5 +140,6 @@ def plan_csv(
         format=fmt,
         seconds=round(time.monotonic() - t0, 3),
         cpu_seconds=round(time.process_time() - cpu0, 3),
+        peak_mb=peak_mb(),
     )
     return plan

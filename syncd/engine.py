@@ -20,6 +20,8 @@ unless renewed, which a thread does while it runs; ``observer`` hears of every f
 
 from __future__ import annotations
 
+import resource
+import sys
 import threading
 import time
 from collections import Counter
@@ -409,6 +411,7 @@ class Engine:
                 status=run.status,
                 seconds=round(time.monotonic() - t0, 3),
                 cpu_seconds=round(time.process_time() - cpu0, 3),
+                peak_mb=peak_mb(),
                 **run_totals(run.counts),
             )
             self._observe(run, vendor, run.status, finished, None)
@@ -535,6 +538,7 @@ class Engine:
                 seconds=round(finished.get(object_type, (t0, cpu0))[0] - t0, 3),
                 # the process's CPU while the pulls ran: types pulled at once share it
                 cpu_seconds=round(finished.get(object_type, (t0, cpu0))[1] - cpu0, 3),
+                peak_mb=peak_mb(),
             )
         run.counts["pulled"], run.counts["skipped"] = pulled, skipped
 
@@ -821,7 +825,15 @@ def _timed(event: str, **fields: object) -> Iterator[dict[str, object]]:
         **said,
         seconds=round(time.monotonic() - t0, 3),
         cpu_seconds=round(time.process_time() - cpu0, 3),
+        peak_mb=peak_mb(),
     )
+
+
+def peak_mb() -> int:
+    """The process's peak resident memory so far, in MB (logged after each stage, so that the
+    stage that raised it shows)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak >> 20 if sys.platform == "darwin" else peak >> 10  # bytes there, KB on Linux
 
 
 def _proposals(
@@ -846,7 +858,7 @@ def _proposals(
                 "cpu_seconds": round(time.process_time() - cpu0, 3),
                 **policy.counts(),
             }
-            log.info("policy", policy=policy.name, **stats[policy.name])
+            log.info("policy", policy=policy.name, **stats[policy.name], peak_mb=peak_mb())
         if merging:
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]
