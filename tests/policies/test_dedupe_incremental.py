@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bench.dataset import canonical_records
@@ -14,8 +16,10 @@ from model.changes import Change, Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
-from policies.dedupe.scoring import Scorer
+from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
+from policies.dedupe.weights import MatchModel
+from policies.order import id_key
 from sandbox.generator import generate
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -184,16 +188,70 @@ def test_a_guard_that_changes_with_a_deal_is_seen(base: Snapshot) -> None:
     assert not any(c == merge for c in changes)  # held: now a review
 
 
-def test_a_count_matters_only_where_a_score_reads_it() -> None:
-    contacts = Scorer(SETTINGS, "contacts")
-    assert contacts.weighs_change("lastname=smith", 3, 4)  # a term frequency: always
-    assert contacts.weighs_change("phone=+14155550100", 1, 2)
-    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
+def test_a_count_matters_only_where_a_score_reads_it(base: Snapshot) -> None:
     limit = SETTINGS.shared_value_count
+    contacts = Scorer(SETTINGS, "contacts")  # configured weights read no term frequency
+    assert not contacts.weighs_change("lastname=smith", 3, 4)
+    assert not contacts.weighs_change("phone=+14155550100", limit - 1, limit)
+    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
     assert contacts.weighs_change("ann@example.com", limit - 1, limit)  # shared now
     assert contacts.weighs_change("@1 main st", limit, limit - 1)
     companies = Scorer(SETTINGS, "companies")  # too few names for their words' rarity
     assert not companies.weighs_change("word=deli", 1, 2)
+    assert not companies.weighs_change("phone=+14155550100", 1, 2)  # a line of its own still
+    assert companies.weighs_change("phone=+14155550100", limit - 1, limit)  # a shared line now
+
+    stored = base.learned["dedupe"]["contacts"]
+    model = MatchModel.from_json(stored)
+    live = contacts.using(model)  # frequencies from the snapshot's counts: every count
+    assert live.weighs_change("lastname=smith", 3, 4)
+    assert live.weighs_change("phone=+14155550100", 1, 2)
+    frozen = contacts.using(model, Frozen.from_json(stored["present"], stored["values"]))
+    assert not frozen.weighs_change("lastname=smith", 3, 4)  # read from the stored counts
+    assert not frozen.weighs_change("phone=+14155550100", 1, 2)
+    assert frozen.weighs_change("ann@example.com", limit - 1, limit)
+
+
+def _moved(snapshot: Snapshot, record_id: str, city: str) -> Snapshot:
+    contacts = tuple(
+        replace(r, properties={**r.properties, "city": city}) if r.id == record_id else r
+        for r in snapshot.of("contacts")
+    )
+    return replace(snapshot, records={**snapshot.records, "contacts": contacts})
+
+
+def test_an_edit_to_a_common_value_compares_again_only_the_edited_record(base: Snapshot) -> None:
+    """A contact moves from the most common city to the next: both cities' counts change, but
+    term frequencies read the counts stored with the weights, so only the pairs of the moved
+    record are compared again, not those of the cities' other holders. Weights stored without
+    these counts (frequencies from the snapshot's) compare all of those again."""
+    holders = Counter(r.properties.get("city") for r in base.of("contacts"))
+    (common, _), (other, _) = [(c, n) for c, n in holders.most_common() if c][:2]
+    merged = {i for c in full(base) if isinstance(c, Merge) for i in (c.primary_id, *c.merged_ids)}
+    moved = next(
+        r.id for r in base.of("contacts") if r.properties.get("city") == common and r.id in merged
+    )
+    later = _moved(base, moved, other)
+    ids = sorted((r.id for r in later.of("contacts")), key=id_key)
+    found = DedupePolicy(SETTINGS).analyse(later, "contacts").candidates
+    at = ids.index(moved)
+    own = int(np.count_nonzero((found.left == at) | (found.right == at)))
+
+    def compared_again(snapshot: Snapshot, changed: Snapshot) -> int:
+        memory: dict[str, Any] = {}
+        run(snapshot, memory)
+        policy = DedupePolicy(SETTINGS)
+        policy.incremental(memory)
+        assert policy(changed) == full(changed)
+        assert policy.notes["contacts"].startswith("incremental: 1 records changed, 0 gone")
+        return policy.counts()["candidates"]
+
+    assert own > 0
+    assert compared_again(base, later) == own
+    stored = {k: v for k, v in base.learned["dedupe"]["contacts"].items() if k != "values"}
+    older = {"dedupe": {**base.learned["dedupe"], "contacts": stored}}
+    live = compared_again(replace(base, learned=older), replace(later, learned=older))
+    assert live > 10 * own  # the pairs among each city's holders
 
 
 def _named(snapshot: Snapshot, names: dict[str, dict[str, str | None]]) -> Snapshot:
