@@ -140,6 +140,25 @@ def both_sided(key: str) -> bool:
     return "@" in key
 
 
+def window_neighbours(line: Sequence[int], moved: Iterable[int], window: int) -> set[int]:
+    """The members of a split block within ``window`` places of a member of ``moved`` (those
+    included), the block's members in ``line`` in sorted-neighbourhood order.
+
+    The other members keep their order. A pair of them that is a window pair (``window``
+    places apart or less) in one order, before or after an edit, and not in the other has
+    more members between them in the other: some of ``moved`` (members that entered, left or
+    moved within the block). In that order the one nearest to either member of the pair is
+    at most as far from it as the pair's two members are in the first: within ``window``. So
+    both are among the neighbours of ``moved`` in one of the two orders.
+    """
+    at = {p: n for n, p in enumerate(line)}
+    found: set[int] = set()
+    for p in moved:
+        n = at[p]
+        found.update(line[max(0, n - window) : n + window + 1])
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Memory:
     """What one run over an object type leaves for the next (see the module docstring)."""

@@ -72,6 +72,7 @@ from policies.dedupe.incremental import (
     count_changes,
     looked_up,
     signature,
+    window_neighbours,
 )
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
@@ -824,18 +825,6 @@ class DedupePolicy(Policy):
         for held in new_keys.values():
             moved_keys |= held
         limit, window = self.settings.max_block_size, self.settings.block_window
-        for key in moved_keys:
-            before, after = memory.blocks.holders(key), blocks.holders(key)
-            if max(len(before), len(after)) > limit:  # a split block: its windows moved
-                affected.update(old_ids[p] for p in before.tolist() if old_ids[p] in by_id)
-                affected.update(ids[p] for p in after.tolist())
-        work = len(affected) + sum(len(held) for held in groups)
-        if work > self.incremental_share * len(by_id):  # split blocks compared again whole
-            return None, f"full: {work} of {len(by_id)} records to compare again (split blocks)"
-
-        # every candidate pair with an affected record
-        lefts: list[int] = []
-        rights: list[int] = []
         ordered: dict[str, list[int]] = {}
 
         def line_of(key: str, whole: list[int]) -> list[int]:
@@ -843,6 +832,30 @@ class DedupePolicy(Policy):
             if key not in ordered:
                 ordered[key] = sorted(whole, key=lambda p: window_order(feats[p]))
             return ordered[key]
+
+        for key in moved_keys:
+            before, after = memory.blocks.holders(key).tolist(), blocks.holders(key).tolist()
+            if max(len(before), len(after)) <= limit:
+                continue
+            if min(len(before), len(after)) <= limit:  # split now or no longer: all its pairs
+                affected.update(old_ids[p] for p in before if old_ids[p] in by_id)
+                affected.update(ids[p] for p in after)
+                continue
+            # still split: its windows moved around the members that entered, left or moved
+            was_line = sorted(before, key=lambda p: window_order(memory.feats[old_ids[p]]))
+            departed = [p for p in before if old_ids[p] in touched or old_ids[p] not in by_id]
+            for p in window_neighbours(was_line, departed, window):
+                if old_ids[p] in by_id:
+                    affected.add(old_ids[p])
+            entered = [p for p in after if ids[p] in touched]
+            affected.update(ids[p] for p in window_neighbours(line_of(key, after), entered, window))
+        work = len(affected) + sum(len(held) for held in groups)
+        if work > self.incremental_share * len(by_id):
+            return None, f"full: {work} of {len(by_id)} records to compare again (split blocks)"
+
+        # every candidate pair with an affected record
+        lefts: list[int] = []
+        rights: list[int] = []
 
         for record_id in sorted(affected, key=id_key):
             here = position[record_id]

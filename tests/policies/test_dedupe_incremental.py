@@ -10,12 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.dataset import canonical_records
 from model.changes import Change, Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
+from policies.dedupe.incremental import window_neighbours
 from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
@@ -326,3 +329,77 @@ def test_a_merge_whose_records_are_gone_is_not_kept(base: Snapshot) -> None:
     assert notes["contacts"].startswith("incremental"), notes
     assert changes == full(later)
     assert not any(isinstance(c, Merge) and c.primary_id in gone for c in changes)
+
+
+def test_records_entering_and_leaving_split_blocks(base: Snapshot) -> None:
+    """Blocks over a few records split (sorted neighbourhood): edits move records into, out of
+    and within them; a run that compares their window neighbours again proposes what a full
+    run does."""
+    settings = SETTINGS.model_copy(update={"max_block_size": 5, "block_window": 2})
+    assert DedupePolicy(settings).analyse(base, "contacts").candidates.split > 20
+    memory: dict[str, Any] = {}
+    run(base, memory, settings)
+    later = base
+    for seed in (4, 5):
+        later = edited(later, seed, 30, grow=True)
+        changes, notes = run(later, memory, settings)
+        assert all(n.startswith("incremental") for n in notes.values()), notes
+        assert changes == full(later, settings)
+
+
+def _namesake(number: int, address: str) -> Record:
+    props = {"firstname": "John", "lastname": "Smith", "city": "Springfield", "zip": "62701",
+             "company": "Acme", "address": address}  # fmt: skip
+    return Record("contacts", f"90{number}", props, NOW, created_at=NOW - timedelta(days=9))
+
+
+def test_a_record_entering_a_split_block_between_two_linked_members(base: Snapshot) -> None:
+    """Namesakes at one firm share every blocking key but their addresses': blocks of four and
+    more are split, each member compared with the next in address order. A fifth, whose
+    address sorts between two linked members, parts them (their link is gone: it is no window
+    pair any more); when it goes, they are neighbours again."""
+    settings = SETTINGS.model_copy(update={"max_block_size": 3, "block_window": 1})
+    four = [_namesake(n, f"{n} {s} st") for n, s in ((1, "a"), (3, "c"), (5, "e"), (7, "g"))]
+    contacts = (*base.of("contacts"), *four)
+    snapshot = replace(base, records={**base.records, "contacts": contacts})
+    memory: dict[str, Any] = {}
+    run(snapshot, memory, settings)
+    fifth = replace(base, records={**base.records, "contacts": (*contacts, _namesake(2, "2 b st"))})
+    for later in (fifth, snapshot):
+        changes, notes = run(later, memory, settings)
+        assert notes["contacts"].startswith("incremental: "), notes
+        assert changes == full(later, settings)
+
+
+def _window(line: list[int], window: int) -> set[tuple[int, int]]:
+    return {
+        (min(p, q), max(p, q)) for n, p in enumerate(line) for q in line[n + 1 : n + window + 1]
+    }
+
+
+@given(
+    kept=st.integers(0, 40),
+    old=st.lists(st.integers(0, 40), max_size=6),
+    new=st.lists(st.integers(0, 40), max_size=6),
+    window=st.integers(1, 5),
+)
+def test_a_split_blocks_windows_move_only_near_the_records_that_moved(
+    kept: int, old: list[int], new: list[int], window: int
+) -> None:
+    """Members 0..kept-1 stay in order; others (numbered from 100 before, 200 after) stand at
+    the places ``old`` before an edit and ``new`` after. Every window pair of two staying
+    members gained or lost has both members near a moved one, in one order or the other."""
+
+    def line(places: list[int], first: int) -> tuple[list[int], list[int]]:
+        members = list(range(kept))
+        moved = []
+        for n, place in enumerate(places):
+            members.insert(min(place, len(members)), first + n)
+            moved.append(first + n)
+        return members, moved
+
+    (before, left), (after, entered) = line(old, 100), line(new, 200)
+    near = window_neighbours(before, left, window) | window_neighbours(after, entered, window)
+    for p, q in _window(before, window) ^ _window(after, window):
+        if p < kept and q < kept:
+            assert {p, q} <= near
