@@ -310,7 +310,7 @@ class Frozen:
     @classmethod
     def of(cls, counts: Mapping[str, int], present: Mapping[str, int]) -> Frozen:
         """What a population with these counts (:attr:`Scorer.population`) freezes."""
-        kept = {}
+        kept: dict[str, int] = {}
         for key, count in counts.items():
             field, sep, _ = key.partition("=")
             if sep and field in TERM_FREQUENCY and count > UNSEEN_COUNT:
@@ -364,8 +364,7 @@ class Scorer:
             self._counts.update(counted)
             self._present.update(present)
         self._denominator: Mapping[str, int] = self._present  # see using()
-        self._values: Mapping[str, int] = self._counts
-        self._unseen = 0
+        self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -391,7 +390,7 @@ class Scorer:
         :func:`population_keys` of each of its records adds up to): counted elsewhere, kept."""
         scorer = cls(settings, object_type)
         scorer._counts, scorer._present = counts, present
-        scorer._denominator, scorer._values = present, counts
+        scorer._denominator = present
         return scorer
 
     @property
@@ -414,15 +413,14 @@ class Scorer:
         other.settings, other.object_type, other.model = self.settings, self.object_type, model
         other._counts, other._present = self._counts, self._present
         other._denominator = self._present if frozen is None else frozen.present
-        other._values = self._counts if frozen is None or frozen.counts is None else frozen.counts
-        other._unseen = 0 if frozen is None or frozen.counts is None else UNSEEN_COUNT
+        other._values = None if frozen is None else frozen.counts
         other._weights, other._compare = self._weights, self._compare
         return other
 
     @property
     def frozen_values(self) -> bool:
         """Whether term frequencies read counts frozen with the weights (:class:`Frozen`)."""
-        return self._values is not self._counts
+        return self._values is not None
 
     def frequency(self, field: str, value: str) -> float:
         """Share of the records having ``field`` whose value is ``value``."""
@@ -431,7 +429,9 @@ class Scorer:
 
     def _value_count(self, key: str) -> int:
         """How many records hold the term-frequency value ``key`` (``field=value``)."""
-        return self._values.get(key, self._unseen)
+        if self._values is None:
+            return self._counts[key]
+        return self._values.get(key, UNSEEN_COUNT)
 
     def _line_count(self, number: str) -> int:
         """How many records carry ``number`` (without extension) as their phone."""
