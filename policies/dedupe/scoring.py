@@ -289,8 +289,8 @@ def zip_similarity(a: str, b: str) -> float:
 
 UNSEEN_COUNT = 1
 """The count of a value that :class:`Frozen` counts do not hold: one record. They hold the
-values two records or more had (a value one record had is read the same; one none had is taken
-as rare as a value can be, as Splink reads a value its frequency table lacks)."""
+values two records or more had, so a value one record had is read exactly; one that none had
+(new since the weights were learned) is taken as rare as a value can be."""
 
 
 @dataclass(frozen=True, slots=True)
