@@ -12,19 +12,26 @@ proposes exactly what a full run would, on these rules:
   The others, and those gone, are *touched*.
 - A pair's score depends on the two records and on the population's counts of the values it
   consults (shared e-mails, phones and addresses, term frequencies, a company name's words).
-  When a value's count changes in a way a score reads (a term frequency always; a shared
-  value when it crosses ``shared_value_count``; a company name's word when its rarity flips:
-  :meth:`Scorer.weighs_change <policies.dedupe.scoring.Scorer.weighs_change>`), the pairs of
-  its holders are scored again: those among them when both records of a pair must hold it
-  (:func:`both_sided`), all of theirs otherwise. Frequencies are shares of the records having
-  the field when the weights were learned (stored with them); without such a count, a run in
-  which the number of records having a field changed is a full one.
+  Term frequencies read the counts frozen with the learned weights
+  (:class:`~policies.dedupe.scoring.Frozen`: the records having each field, and each value
+  two records or more had, when the weights were learned; a value they lack counts as one
+  record), so while the weights are frozen an edit shifts no other pair's frequency: a full
+  run on the same snapshot reads the same ones. What still moves with the snapshot's counts:
+  a shared value crossing ``shared_value_count``, a company name's word whose rarity flips,
+  and -- with weights stored before their counts were, which read the snapshot's -- every
+  term frequency (:meth:`Scorer.weighs_change
+  <policies.dedupe.scoring.Scorer.weighs_change>`). The pairs of such a value's holders are
+  scored again: those among them when both records of a pair must hold it
+  (:func:`both_sided`), all of theirs otherwise. Without frozen counts, a run in which the
+  number of records having a field changed is a full one.
 - A pair of two records that are neither touched nor dirty is a candidate when it was: blocks
-  (records sharing a key) change only by the touched records, and a split block (over
-  ``max_block_size``, sorted neighbourhood) that a touched record enters or leaves has all its
-  members compared again. So every candidate pair with an affected record is found from the
-  key index and scored (column-wise, the bound, in full: as the full run does); the other
-  edges are kept with their scores.
+  (records sharing a key) change only by the touched records. In a split block (over
+  ``max_block_size``, sorted neighbourhood) the windows move only around the members that
+  entered, left or moved within it: their neighbours (:func:`window_neighbours`, in the order
+  before and after) are compared again; a block that becomes split or stops being so, whole.
+  So every candidate pair with an affected record is found from the key index and scored
+  (column-wise, the bound, in full: as the full run does); the other edges are kept with
+  their scores.
 - Clustering joins records only along edges, so it is decided per component: a component
   without an affected record, equal to one of the last run, gives the same merges, which are
   kept; the others are clustered again, on their own.
@@ -155,6 +162,25 @@ def both_sided(key: str) -> bool:
     if sep and field in TERM_FREQUENCY:
         return True
     return "@" in key
+
+
+def window_neighbours(line: Sequence[int], moved: Iterable[int], window: int) -> set[int]:
+    """The members of a split block within ``window`` places of a member of ``moved`` (those
+    included), the block's members in ``line`` in sorted-neighbourhood order.
+
+    The other members keep their order. A pair of them that is a window pair (``window``
+    places apart or less) in one order, before or after an edit, and not in the other has
+    more members between them in the other: some of ``moved`` (members that entered, left or
+    moved within the block). In that order the one nearest to either member of the pair is
+    at most as far from it as the pair's two members are in the first: within ``window``. So
+    both are among the neighbours of ``moved`` in one of the two orders.
+    """
+    at = {p: n for n, p in enumerate(line)}
+    found: set[int] = set()
+    for p in moved:
+        n = at[p]
+        found.update(line[max(0, n - window) : n + window + 1])
+    return found
 
 
 @dataclass(frozen=True, slots=True)

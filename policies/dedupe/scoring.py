@@ -287,6 +287,58 @@ def zip_similarity(a: str, b: str) -> float:
     return 0.0
 
 
+UNSEEN_COUNT = 1
+"""The count of a value that :class:`Frozen` counts do not hold: one record. They hold the
+values two records or more had, so a value one record had is read exactly; one that none had
+(new since the weights were learned) is taken as rare as a value can be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """The population counts stored with learned weights: per term-frequency field the records
+    having it (``present``), and per value (``field=value``) held by two records or more the
+    records holding it (``counts``; None: weights stored before these were).
+
+    Term frequencies read them in place of the snapshot's counts, so that while the weights
+    are frozen an edit shifts no other pair's score, and a full run and an incremental one
+    read the same frequencies.
+    """
+
+    present: Mapping[str, int]
+    counts: Mapping[str, int] | None = None
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int], present: Mapping[str, int]) -> Frozen:
+        """What a population with these counts (:attr:`Scorer.population`) freezes."""
+        kept: dict[str, int] = {}
+        for key, count in counts.items():
+            field, sep, _ = key.partition("=")
+            if sep and field in TERM_FREQUENCY and count > UNSEEN_COUNT:
+                kept[key] = count
+        return cls(dict(present), kept)
+
+    def to_json(self) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """``present`` and the counts as ``{field: {value: count}}``, sorted."""
+        nested: dict[str, dict[str, int]] = {}
+        for key, count in sorted((self.counts or {}).items()):
+            field, _, value = key.partition("=")
+            nested.setdefault(field, {})[value] = count
+        return dict(sorted(self.present.items())), nested
+
+    @classmethod
+    def from_json(cls, present: Mapping[str, object], counts: object) -> Frozen:
+        """The inverse of :meth:`to_json` (``counts`` None or not a mapping: not stored)."""
+        values: dict[str, int] | None = None
+        if isinstance(counts, Mapping):
+            values = {
+                f"{field}={value}": int(str(count))
+                for field, held in counts.items()
+                if isinstance(held, Mapping)
+                for value, count in held.items()
+            }
+        return cls({str(k): int(str(v)) for k, v in present.items()}, values)
+
+
 class Scorer:
     """Scores pairs of :class:`Features` of one object type under the dedupe settings.
 
@@ -312,6 +364,7 @@ class Scorer:
             self._counts.update(counted)
             self._present.update(present)
         self._denominator: Mapping[str, int] = self._present  # see using()
+        self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -350,28 +403,39 @@ class Scorer:
         """The configured comparison of each field that has one."""
         return self._weights
 
-    def using(self, model: MatchModel | None, present: Mapping[str, int] | None = None) -> Scorer:
+    def using(self, model: MatchModel | None, frozen: Frozen | None = None) -> Scorer:
         """The same scorer with other weights (the counts are shared, not recounted).
 
-        ``present``: per field, the records having it when ``model`` was learned; frequencies
-        are shares of those (frozen with the weights, so that a record added or removed since
-        shifts the frequencies of its own values only). None: of the records having it now.
+        ``frozen``: the counts of the population ``model`` was learned from; term frequencies
+        are read from them (see :class:`Frozen`). None: from the population now.
         """
         other = object.__new__(Scorer)
         other.settings, other.object_type, other.model = self.settings, self.object_type, model
         other._counts, other._present = self._counts, self._present
-        other._denominator = self._present if present is None else present
+        other._denominator = self._present if frozen is None else frozen.present
+        other._values = None if frozen is None else frozen.counts
         other._weights, other._compare = self._weights, self._compare
         return other
+
+    @property
+    def frozen_values(self) -> bool:
+        """Whether term frequencies read counts frozen with the weights (:class:`Frozen`)."""
+        return self._values is not None
 
     def frequency(self, field: str, value: str) -> float:
         """Share of the records having ``field`` whose value is ``value``."""
         present = self._denominator.get(field, 0)
-        return self._counts[f"{field}={value}"] / present if present else 1.0
+        return self._value_count(f"{field}={value}") / present if present else 1.0
+
+    def _value_count(self, key: str) -> int:
+        """How many records hold the term-frequency value ``key`` (``field=value``)."""
+        if self._values is None:
+            return self._counts[key]
+        return self._values.get(key, UNSEEN_COUNT)
 
     def _line_count(self, number: str) -> int:
         """How many records carry ``number`` (without extension) as their phone."""
-        return self._counts[f"phone={number}"]
+        return self._value_count(f"phone={number}")
 
     def raised(self, table: PairTable) -> npt.NDArray[np.bool_]:
         """Per pair of ``table``, whether :func:`raised_by` names a rule: the pairs
@@ -389,7 +453,7 @@ class Scorer:
             place &= at(field) != 0
         site = (at("name") >= 1) & (at("address") == len(CUTS["address"]))
         share = table.frequency[:, column["phone"]].astype(np.float64)
-        count = np.rint(np.nan_to_num(share, nan=np.inf) * self._present["phone"])
+        count = np.rint(np.nan_to_num(share, nan=np.inf) * self._denominator.get("phone", 0))
         own_line = count < self.settings.shared_value_count
         line = (at("name") == len(CUTS["name"])) & (at("phone") == len(CUTS["phone"])) & own_line
         found: npt.NDArray[np.bool_] = place & (site | line)
@@ -415,18 +479,26 @@ class Scorer:
 
     def weighs_change(self, key: str, before: int, after: int) -> bool:
         """Whether the count of ``key`` (a :func:`population_keys` key) going from ``before``
-        to ``after`` can change a score: a term frequency always does; a name's word only when
-        its rarity flips (:func:`org_similarity`); a value counted for :meth:`shared` only
-        when it becomes shared or stops being so."""
+        to ``after`` can change a score: a term frequency does when it is read from the
+        population's counts (learned weights not frozen with theirs: :class:`Frozen`), and so
+        does, under configured weights (which read no frequency), a company's phone line
+        becoming shared or ceasing to be (:func:`raised_by`); a name's word only when its
+        rarity flips (:func:`org_similarity`); a value counted for :meth:`shared` only when it
+        becomes shared or stops being so."""
         field, sep, _ = key.partition("=")
+        limit = self.settings.shared_value_count
         if sep and field == "word":
             present = self._denominator.get("name", 0)
             if present < _MIN_NAMES_FOR_RARITY:
                 return False
             return (before / present < _RARE_WORD_SHARE) != (after / present < _RARE_WORD_SHARE)
         if sep and field in TERM_FREQUENCY:
-            return True
-        limit = self.settings.shared_value_count
+            if self.frozen_values:
+                return False
+            if self.model is not None:
+                return True
+            line = field == "phone" and self.object_type == "companies"
+            return line and (before >= limit) != (after >= limit)
         return (before >= limit) != (after >= limit)
 
     def shared(self, value: str) -> bool:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.dataset import canonical_records
 from model.changes import Change, Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
-from policies.dedupe.scoring import Scorer
+from policies.dedupe.incremental import window_neighbours
+from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
+from policies.dedupe.weights import MatchModel
+from policies.order import id_key
 from sandbox.generator import generate
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -205,16 +212,70 @@ def test_a_guard_that_changes_with_a_deal_is_seen(base: Snapshot) -> None:
     assert not any(c == merge for c in changes)  # held: now a review
 
 
-def test_a_count_matters_only_where_a_score_reads_it() -> None:
-    contacts = Scorer(SETTINGS, "contacts")
-    assert contacts.weighs_change("lastname=smith", 3, 4)  # a term frequency: always
-    assert contacts.weighs_change("phone=+14155550100", 1, 2)
-    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
+def test_a_count_matters_only_where_a_score_reads_it(base: Snapshot) -> None:
     limit = SETTINGS.shared_value_count
+    contacts = Scorer(SETTINGS, "contacts")  # configured weights read no term frequency
+    assert not contacts.weighs_change("lastname=smith", 3, 4)
+    assert not contacts.weighs_change("phone=+14155550100", limit - 1, limit)
+    assert not contacts.weighs_change("ann@example.com", 1, 2)  # not shared either way
     assert contacts.weighs_change("ann@example.com", limit - 1, limit)  # shared now
     assert contacts.weighs_change("@1 main st", limit, limit - 1)
     companies = Scorer(SETTINGS, "companies")  # too few names for their words' rarity
     assert not companies.weighs_change("word=deli", 1, 2)
+    assert not companies.weighs_change("phone=+14155550100", 1, 2)  # a line of its own still
+    assert companies.weighs_change("phone=+14155550100", limit - 1, limit)  # a shared line now
+
+    stored = base.learned["dedupe"]["contacts"]
+    model = MatchModel.from_json(stored)
+    live = contacts.using(model)  # frequencies from the snapshot's counts: every count
+    assert live.weighs_change("lastname=smith", 3, 4)
+    assert live.weighs_change("phone=+14155550100", 1, 2)
+    frozen = contacts.using(model, Frozen.from_json(stored["present"], stored["values"]))
+    assert not frozen.weighs_change("lastname=smith", 3, 4)  # read from the stored counts
+    assert not frozen.weighs_change("phone=+14155550100", 1, 2)
+    assert frozen.weighs_change("ann@example.com", limit - 1, limit)
+
+
+def _moved(snapshot: Snapshot, record_id: str, city: str) -> Snapshot:
+    contacts = tuple(
+        replace(r, properties={**r.properties, "city": city}) if r.id == record_id else r
+        for r in snapshot.of("contacts")
+    )
+    return replace(snapshot, records={**snapshot.records, "contacts": contacts})
+
+
+def test_an_edit_to_a_common_value_compares_again_only_the_edited_record(base: Snapshot) -> None:
+    """A contact moves from the most common city to the next: both cities' counts change, but
+    term frequencies read the counts stored with the weights, so only the pairs of the moved
+    record are compared again, not those of the cities' other holders. Weights stored without
+    these counts (frequencies from the snapshot's) compare all of those again."""
+    holders = Counter(r.properties.get("city") for r in base.of("contacts"))
+    (common, _), (other, _) = [(c, n) for c, n in holders.most_common() if c][:2]
+    merged = {i for c in full(base) if isinstance(c, Merge) for i in (c.primary_id, *c.merged_ids)}
+    moved = next(
+        r.id for r in base.of("contacts") if r.properties.get("city") == common and r.id in merged
+    )
+    later = _moved(base, moved, other)
+    ids = sorted((r.id for r in later.of("contacts")), key=id_key)
+    found = DedupePolicy(SETTINGS).analyse(later, "contacts").candidates
+    at = ids.index(moved)
+    own = int(np.count_nonzero((found.left == at) | (found.right == at)))
+
+    def compared_again(snapshot: Snapshot, changed: Snapshot) -> int:
+        memory: dict[str, Any] = {}
+        run(snapshot, memory)
+        policy = DedupePolicy(SETTINGS)
+        policy.incremental(memory)
+        assert policy(changed) == full(changed)
+        assert policy.notes["contacts"].startswith("incremental: 1 records changed, 0 gone")
+        return policy.counts()["candidates"]
+
+    assert own > 0
+    assert compared_again(base, later) == own
+    stored = {k: v for k, v in base.learned["dedupe"]["contacts"].items() if k != "values"}
+    older = {"dedupe": {**base.learned["dedupe"], "contacts": stored}}
+    live = compared_again(replace(base, learned=older), replace(later, learned=older))
+    assert live > 10 * own  # the pairs among each city's holders
 
 
 def _named(snapshot: Snapshot, names: dict[str, dict[str, str | None]]) -> Snapshot:
@@ -289,3 +350,77 @@ def test_a_merge_whose_records_are_gone_is_not_kept(base: Snapshot) -> None:
     assert notes["contacts"].startswith("incremental"), notes
     assert changes == full(later)
     assert not any(isinstance(c, Merge) and c.primary_id in gone for c in changes)
+
+
+def test_records_entering_and_leaving_split_blocks(base: Snapshot) -> None:
+    """Blocks over a few records split (sorted neighbourhood): edits move records into, out of
+    and within them; a run that compares their window neighbours again proposes what a full
+    run does."""
+    settings = SETTINGS.model_copy(update={"max_block_size": 5, "block_window": 2})
+    assert DedupePolicy(settings).analyse(base, "contacts").candidates.split > 20
+    memory: dict[str, Any] = {}
+    run(base, memory, settings)
+    later = base
+    for seed in (4, 5):
+        later = edited(later, seed, 30, grow=True)
+        changes, notes = run(later, memory, settings)
+        assert all(n.startswith("incremental") for n in notes.values()), notes
+        assert changes == full(later, settings)
+
+
+def _namesake(number: int, address: str) -> Record:
+    props = {"firstname": "John", "lastname": "Smith", "city": "Springfield", "zip": "62701",
+             "company": "Acme", "address": address}  # fmt: skip
+    return Record("contacts", f"90{number}", props, NOW, created_at=NOW - timedelta(days=9))
+
+
+def test_a_record_entering_a_split_block_between_two_linked_members(base: Snapshot) -> None:
+    """Namesakes at one firm share every blocking key but their addresses': blocks of four and
+    more are split, each member compared with the next in address order. A fifth, whose
+    address sorts between two linked members, parts them (their link is gone: it is no window
+    pair any more); when it goes, they are neighbours again."""
+    settings = SETTINGS.model_copy(update={"max_block_size": 3, "block_window": 1})
+    four = [_namesake(n, f"{n} {s} st") for n, s in ((1, "a"), (3, "c"), (5, "e"), (7, "g"))]
+    contacts = (*base.of("contacts"), *four)
+    snapshot = replace(base, records={**base.records, "contacts": contacts})
+    memory: dict[str, Any] = {}
+    run(snapshot, memory, settings)
+    fifth = replace(base, records={**base.records, "contacts": (*contacts, _namesake(2, "2 b st"))})
+    for later in (fifth, snapshot):
+        changes, notes = run(later, memory, settings)
+        assert notes["contacts"].startswith("incremental: "), notes
+        assert changes == full(later, settings)
+
+
+def _window(line: list[int], window: int) -> set[tuple[int, int]]:
+    return {
+        (min(p, q), max(p, q)) for n, p in enumerate(line) for q in line[n + 1 : n + window + 1]
+    }
+
+
+@given(
+    kept=st.integers(0, 40),
+    old=st.lists(st.integers(0, 40), max_size=6),
+    new=st.lists(st.integers(0, 40), max_size=6),
+    window=st.integers(1, 5),
+)
+def test_a_split_blocks_windows_move_only_near_the_records_that_moved(
+    kept: int, old: list[int], new: list[int], window: int
+) -> None:
+    """Members 0..kept-1 stay in order; others (numbered from 100 before, 200 after) stand at
+    the places ``old`` before an edit and ``new`` after. Every window pair of two staying
+    members gained or lost has both members near a moved one, in one order or the other."""
+
+    def line(places: list[int], first: int) -> tuple[list[int], list[int]]:
+        members = list(range(kept))
+        moved = []
+        for n, place in enumerate(places):
+            members.insert(min(place, len(members)), first + n)
+            moved.append(first + n)
+        return members, moved
+
+    (before, left), (after, entered) = line(old, 100), line(new, 200)
+    near = window_neighbours(before, left, window) | window_neighbours(after, entered, window)
+    for p, q in _window(before, window) ^ _window(after, window):
+        if p < kept and q < kept:
+            assert {p, q} <= near

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -12,7 +14,7 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
-from policies.dedupe.scoring import PairScore, Scorer
+from policies.dedupe.scoring import Frozen, PairScore, Scorer
 from policies.dedupe.weights import MatchModel, expectation_maximisation
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
@@ -146,6 +148,33 @@ def test_learned_weights_are_reproducible_storable_and_frozen() -> None:
     analysis = policy.analyse(frozen, "contacts")
     assert analysis.model is not None
     assert analysis.model.version == model.version
+
+
+def test_term_frequencies_are_frozen_with_the_weights() -> None:
+    """The counts of the values two records or more hold travel with the weights; frequencies
+    read them whatever the snapshot holds later, a value they lack as held by one record. On
+    the snapshot learned from, they are the snapshot's own: the same merges."""
+    records, _ = people(400, seed=5)
+    snapshot = Snapshot("t", NOW, {"contacts": records})
+    policy = DedupePolicy(learning())
+    learned = policy.learn(snapshot)
+    stored = learned["contacts"]
+    lasts = Counter(extract(r, "US").last for r in records)
+    assert stored["values"]["lastname"] == {v: n for v, n in lasts.items() if v and n > 1}
+    live = {"contacts": {k: v for k, v in stored.items() if k != "values"}}
+    changes = policy(replace(snapshot, learned={"dedupe": live}))  # the snapshot's counts
+    assert policy(replace(snapshot, learned={"dedupe": learned})) == changes
+    assert any(isinstance(c, Merge) for c in changes)
+
+    later = [extract(r, "US") for r in records[:50]]  # far fewer records now
+    frozen = Frozen.from_json(stored["present"], stored["values"])
+    scorer = Scorer(policy.settings, "contacts", later).using(MatchModel.from_json(stored), frozen)
+    common, count = lasts.most_common(1)[0]
+    present = stored["present"]["lastname"]
+    assert present == sum(n for v, n in lasts.items() if v)
+    assert scorer.frequency("lastname", common) == count / present
+    assert scorer.frequency("lastname", "zyxwvut") == 1 / present
+    assert Scorer(policy.settings, "contacts", later).frequency("lastname", common) < 1
 
 
 def test_a_rare_name_counts_for_more_than_a_common_one() -> None:
