@@ -39,7 +39,7 @@ FIELD_SIZE_LIMIT: Final = 2**31 - 1
 _UTF8: Final = frozenset({"utf-8", "utf-8-sig"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One data row: where it starts, its cells, and its id (``None`` when it was skipped)."""
 
@@ -173,13 +173,17 @@ def read_table(settings: CsvSettings) -> Table:
     except OSError as exc:
         raise SourceFatalError(f"{settings.path}: cannot read it ({exc.strerror})") from exc
     text, encoding = decode(data, settings)
+    del data  # a large export is held once at a time: bytes, then text, then lines, then rows
     delimiter = settings.delimiter or sniff(text)
+    lines = io.StringIO(text, newline="").readlines()
+    del text
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, FIELD_SIZE_LIMIT))
     try:
-        rows = _records(io.StringIO(text, newline="").readlines(), delimiter)
+        rows = _records(lines, delimiter)
     finally:
         csv.field_size_limit(limit)
+    del lines
     if not rows:
         raise SourceFatalError(f"{settings.path}: the file is empty; expected a header row")
     table = Table(resolve_layout(rows[0][1], settings), delimiter, encoding)
