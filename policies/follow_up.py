@@ -34,11 +34,10 @@ DATE``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.changes import Change, CreateTask, Snapshot
@@ -233,6 +232,8 @@ class FollowUpSettings(BaseModel):
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        import holidays  # noqa: PLC0415  (only when a country is set: see _holidays)
+
         code = value.strip().upper()
         if code not in holidays.list_supported_countries():
             raise ValueError(f"holidays does not know country {value!r}")
@@ -256,13 +257,23 @@ class _NotSet(_Defaulting):
     missing = "not set"
 
 
+def _holidays(country: str, years: range) -> Container[date]:
+    """The public holidays of ``country`` in ``years``. The ``holidays`` package is imported
+    here, not with this module: its calendars take 0.15 s to import, a cost every run paid
+    although no holiday country is set by default."""
+    import holidays  # noqa: PLC0415
+
+    found: Container[date] = holidays.country_holidays(country, years=years)
+    return found
+
+
 def add_business_days(start: date, days: int, holiday_country: str | None = None) -> date:
     """``start`` plus ``days`` business days (Monday to Friday, not a public holiday).
 
     With ``days == 0`` the result is ``start`` if that is a business day, else the next one.
     """
     years = range(start.year, start.year + 2 + days // 200)
-    off = holidays.country_holidays(holiday_country, years=years) if holiday_country else {}
+    off = _holidays(holiday_country, years) if holiday_country else {}
 
     def business(day: date) -> bool:
         return day.weekday() < 5 and day not in off
