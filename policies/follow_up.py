@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -106,9 +107,9 @@ class Condition(BaseModel):
         if self.equals is not None:
             return bool(value) and value == self.equals.strip().casefold()
         if self.in_ is not None:
-            return bool(value) and value in {v.strip().casefold() for v in self.in_}
+            return bool(value) and value in _folded(self.in_)
         if self.not_in is not None:
-            return value not in {v.strip().casefold() for v in self.not_in}
+            return value not in _folded(self.not_in)
         if self.contains is not None:
             parts = {p.strip().casefold() for p in value.split(";")}
             return self.contains.strip().casefold() in parts
@@ -126,6 +127,12 @@ class Condition(BaseModel):
             return any(stage_matches(props, v) for v in self.in_)
         assert self.not_in is not None
         return not any(stage_matches(props, v) for v in self.not_in)
+
+
+@lru_cache(maxsize=256)
+def _folded(values: tuple[str, ...]) -> frozenset[str]:
+    """A condition's values trimmed and case-folded, once: a rule is checked on every record."""
+    return frozenset(v.strip().casefold() for v in values)
 
 
 def _utc(moment: datetime) -> datetime:
