@@ -252,12 +252,17 @@ class FollowUpSettings(BaseModel):
 
 
 class _Defaulting(dict[str, str]):
-    """A format_map mapping in which unknown keys render as ``missing``."""
+    """A format_map mapping: its own keys, else the record's value trimmed (looked up only when
+    a template names it, not for all of a record's fields), else ``missing``."""
 
     missing = ""
 
+    def __init__(self, own: Mapping[str, str], properties: Mapping[str, str | None]) -> None:
+        super().__init__(own)
+        self.properties = properties
+
     def __missing__(self, key: str) -> str:
-        return self.missing
+        return collapse_whitespace(self.properties.get(key) or "") or self.missing
 
 
 class _NotSet(_Defaulting):
@@ -372,11 +377,9 @@ class FollowUpPolicy(Policy):
     def _task(
         self, snapshot: Snapshot, record: Record, rule: FollowUpRule, owner: str | None, due: date
     ) -> CreateTask:
-        values = _Defaulting(
-            {k: c for k, v in record.properties.items() if v and (c := collapse_whitespace(v))}
-            | {"id": record.id, "display_name": _display_name(record)}
-        )
-        why = collapse_whitespace(rule.reason.format_map(_NotSet(values)))
+        own = {"id": record.id, "display_name": _display_name(record)}
+        values = _Defaulting(own, record.properties)
+        why = collapse_whitespace(rule.reason.format_map(_NotSet(own, record.properties)))
         return CreateTask(
             source=snapshot.source,
             object_type=record.object_type,
