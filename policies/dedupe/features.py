@@ -163,8 +163,10 @@ def _numbered(value: str | None) -> list[str]:
     return [_ORDINALS.get(w, w) for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def address_key(value: str | None) -> str:
-    """A street address's words: street words abbreviated, ordinals as digits.
+    """A street address's words: street words abbreviated, ordinals as digits. Remembered
+    (a bounded LRU): records at one address (a firm's office, a household) repeat it.
 
     A note on where it is that follows a numbered street (``747 9th Ave. between 50th and
     51st``, ``156 2nd Ave. at 10th St.``) is dropped: it names other streets, not this one.
@@ -260,7 +262,7 @@ def extract(record: Record, default_region: str) -> Features:
         zip=zip_key(props.get("zip"), country),
         created=_created(record),
         updated=record.updated_at,
-        filled=sum(1 for v in props.values() if v is not None and v.strip()),
+        filled=sum(1 for v in props.values() if v and not v.isspace()),
         state=_state(props.get("state"), country),
     )
 
