@@ -209,18 +209,13 @@ def _emails(props: Mapping[str, str | None]) -> tuple[str, ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=1 << 16)
-def _phone_key(raw: str, region: str) -> str | None:
-    """:func:`phone_key`, remembered: a phone read twice (a record's phone and mobile, a lead
-    and a contact, the same switchboard) is parsed once."""
-    return phone_key(raw, region)
-
-
 def _phones(props: Mapping[str, str | None], region: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for field in ("phone", "mobilephone"):
         raw = props.get(field)
-        key = _phone_key(raw, region) if raw else None
+        # phone_key reads through normalizers.read_phone, which remembers every reading: the
+        # normalize policy's forms and checks of the same phone parse nothing again
+        key = phone_key(raw, region) if raw else None
         if key:
             found.setdefault(key, None)
     return tuple(found)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from bench.dataset import canonical_records
 from model.changes import Snapshot, Update
 from policies import normalizers
-from policies.dedupe import features
 from policies.normalizers import email_problem, normalize_phone, read_phone
 from policies.registry import PoliciesSettings, build_policies
 
@@ -36,10 +35,8 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[tuple[str, str]]
 
     monkeypatch.setattr(phonenumbers, "parse", counting)
     read_phone.cache_clear()
-    features._phone_key.cache_clear()  # dedupe's keys, remembered above the readings
     yield calls
     read_phone.cache_clear()
-    features._phone_key.cache_clear()
 
 
 def test_every_policy_together_parses_each_phone_once(parses: Counter[tuple[str, str]]) -> None:
