@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from syncd import heap
 from syncd.heap import collector_paused
 
 
@@ -55,6 +56,26 @@ def test_overlapping_runs_on_threads_share_the_pause() -> None:
     second_out.set()
     thread.join(10)
     assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_runs_that_overlap_without_end_still_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.enable()
+    passes: list[int] = []
+    monkeypatch.setattr(heap.gc, "collect", lambda *a: passes.append(1) or 0)
+    clock = [1000.0]
+    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
+    with collector_paused():  # a long run holds it throughout
+        with collector_paused():
+            clock[0] += heap.MAX_PAUSE_SECONDS / 2
+        assert passes == []  # not yet long enough
+        with collector_paused():
+            clock[0] += heap.MAX_PAUSE_SECONDS
+        assert passes == [1]  # one full pass by the run that ended
+        with collector_paused():
+            clock[0] += 1
+        assert passes == [1]  # the clock starts again from that pass
+        assert not gc.isenabled()
     assert gc.isenabled()
 
 
