@@ -31,6 +31,11 @@ def field_writes(
     """See :meth:`state.base.StateStore.field_writes`."""
     c = audit_t.c
     latest: dict[tuple[str, str], AuditEntry] = {}
+    # A source syncd never wrote a field of (every dry run's, a first run's) answers one probe,
+    # not an IN list per 500 records: a plan at 100,000 contacts asks of its 67,000 updated ones.
+    kind = sa.and_(c.source == source, c.object_type == object_type, c.kind == "update")
+    if conn.execute(sa.select(c.id).where(kind).limit(1)).first() is None:
+        return latest
     for chunk in chunks(sorted(set(record_ids))):
         query = (
             sa.select(audit_t)

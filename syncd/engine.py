@@ -54,6 +54,7 @@ from state.base import (
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
+from syncd.heap import collector_paused
 from syncd.logging import get_logger
 from syncd.observer import Observer, RunSummary, operations
 from syncd.plan import Plan, after_merges, compose
@@ -488,14 +489,15 @@ class Engine:
         return counts
 
     def _pull_and_plan(self, run: _Run, connector: Connector) -> Plan:
-        self._pull(run, connector)
-        schema = {
-            object_type: {p.name: p for p in connector.properties(object_type)}
-            for object_type in run.config.object_types
-            if object_type != "owners"
-        }
-        run.checkpoint()
-        plan = self._make_plan(run, schema, connector)
+        with collector_paused():  # millions of objects built, next to none cyclic garbage
+            self._pull(run, connector)
+            schema = {
+                object_type: {p.name: p for p in connector.properties(object_type)}
+                for object_type in run.config.object_types
+                if object_type != "owners"
+            }
+            run.checkpoint()
+            plan = self._make_plan(run, schema, connector)
         run.counts["planned"] = plan.summary()
         run.planned.update((c.policy, c.kind) for c in plan.changes)
         return plan

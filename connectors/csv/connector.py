@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import ClassVar
 
 from connectors.base import Capability, Connector, Writer
@@ -147,9 +148,7 @@ class CsvConnector(Connector, Writer):
         s, decided = self.settings, dict(props)
 
         def flag(value: str | None, wanted: tuple[str, ...]) -> str:
-            # exports show labels ("In Progress", "Closed Won") where settings name values
-            hit = header_key(value or "") in {header_key(w) for w in wanted}
-            return TRUE if value and hit else FALSE
+            return TRUE if value and _is_one_of(value, wanted) else FALSE
 
         if s.object_type in ("contacts", "leads") and "lead_status" in props:
             decided.setdefault("lead_open", flag(props["lead_status"], s.open_lead_statuses))
@@ -432,3 +431,11 @@ def _task_record(object_type: str, task: CsvTask) -> Record:
         task.due,
         associations={object_type: (task.record_id,)},
     )
+
+
+@lru_cache(maxsize=1024)
+def _is_one_of(value: str, wanted: tuple[str, ...]) -> bool:
+    """Whether ``value`` is one of ``wanted`` as a header key: exports show labels ("In
+    Progress", "Closed Won") where settings name values. A column holds a few distinct values
+    over 100,000s of rows: each is compared once."""
+    return header_key(value) in {header_key(w) for w in wanted}

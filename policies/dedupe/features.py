@@ -163,8 +163,10 @@ def _numbered(value: str | None) -> list[str]:
     return [_ORDINALS.get(w, w) for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def address_key(value: str | None) -> str:
-    """A street address's words: street words abbreviated, ordinals as digits.
+    """A street address's words: street words abbreviated, ordinals as digits. Remembered
+    (a bounded LRU): records at one address (a firm's office, a household) repeat it.
 
     A note on where it is that follows a numbered street (``747 9th Ave. between 50th and
     51st``, ``156 2nd Ave. at 10th St.``) is dropped: it names other streets, not this one.
@@ -207,18 +209,13 @@ def _emails(props: Mapping[str, str | None]) -> tuple[str, ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=1 << 16)
-def _phone_key(raw: str, region: str) -> str | None:
-    """:func:`phone_key`, remembered: a phone read twice (a record's phone and mobile, a lead
-    and a contact, the same switchboard) is parsed once."""
-    return phone_key(raw, region)
-
-
 def _phones(props: Mapping[str, str | None], region: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for field in ("phone", "mobilephone"):
         raw = props.get(field)
-        key = _phone_key(raw, region) if raw else None
+        # phone_key reads through normalizers.read_phone, which remembers every reading: the
+        # normalize policy's forms and checks of the same phone parse nothing again
+        key = phone_key(raw, region) if raw else None
         if key:
             found.setdefault(key, None)
     return tuple(found)
@@ -260,7 +257,7 @@ def extract(record: Record, default_region: str) -> Features:
         zip=zip_key(props.get("zip"), country),
         created=_created(record),
         updated=record.updated_at,
-        filled=sum(1 for v in props.values() if v is not None and v.strip()),
+        filled=sum(1 for v in props.values() if v and not v.isspace()),
         state=_state(props.get("state"), country),
     )
 

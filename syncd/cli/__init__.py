@@ -16,6 +16,7 @@ import typer
 
 from syncd.cli import admin, cycle, history, service
 from syncd.cli.common import GLOBALS, LogFormat, LogLevel, app
+from syncd.heap import skip_collection_at_exit
 
 __all__ = ["admin", "app", "cycle", "history", "main", "service"]
 
@@ -73,4 +74,7 @@ def _global_options(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        skip_collection_at_exit()

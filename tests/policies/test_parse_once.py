@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.dataset import canonical_records
-from model.changes import Snapshot
+from model.changes import Snapshot, Update
 from policies import normalizers
 from policies.normalizers import email_problem, normalize_phone, read_phone
 from policies.registry import PoliciesSettings, build_policies
@@ -58,6 +58,20 @@ def test_every_policy_together_parses_each_phone_once(parses: Counter[tuple[str,
     assert max(parses.values()) == 1, parses.most_common(3)
     # every phone is read at most twice: as written and, if it differs, its canonical form
     assert len(parses) <= 2 * len(phones)
+
+
+def test_normalize_after_dedupe_parses_no_phone_again(parses: Counter[tuple[str, str]]) -> None:
+    # the engine runs dedupe (learning, then matching) before normalize: dedupe's feature
+    # extraction reads every phone; normalize's forms, validity checks and flags reuse them
+    dataset = generator.generate(600, seed=5, now=NOW)
+    snapshot = Snapshot("generated", NOW, canonical_records(dataset))
+    policies = {p.name: p for p in build_policies(PoliciesSettings())}
+    policies["dedupe"](snapshot)
+    read_by_dedupe = sum(parses.values())
+    assert read_by_dedupe > 300
+    changes = policies["normalize"](snapshot)
+    assert any(c.field == "phone" for c in changes if isinstance(c, Update))
+    assert sum(parses.values()) == read_by_dedupe, "normalize parsed phones dedupe had read"
 
 
 def test_a_checked_phone_is_normalized_and_keyed_without_another_parse(

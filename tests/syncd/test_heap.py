@@ -1,0 +1,119 @@
+"""The cyclic collector paused during a run, and back on (or off) as it was after."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from syncd import heap
+from syncd.heap import collector_paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_the_collector_is_off_inside_and_on_again_after() -> None:
+    gc.enable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_it_comes_back_only_when_the_last_holder_is_done() -> None:
+    gc.enable()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_runs_on_threads_share_the_pause() -> None:
+    gc.enable()
+    first_in, second_out = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with collector_paused():
+            first_in.set()
+            second_out.wait(10)
+            seen.append(gc.isenabled())  # the other run is done, this one still holds it
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(10)
+    with collector_paused():
+        pass
+    second_out.set()
+    thread.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_runs_that_overlap_without_end_still_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.enable()
+    passes: list[int] = []
+    monkeypatch.setattr(heap.gc, "collect", lambda *a: passes.append(1) or 0)
+    clock = [1000.0]
+    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
+    with collector_paused():  # a long run holds it throughout
+        with collector_paused():
+            clock[0] += heap.MAX_PAUSE_SECONDS / 2
+        assert passes == []  # not yet long enough
+        with collector_paused():
+            clock[0] += heap.MAX_PAUSE_SECONDS
+        assert passes == [1]  # one full pass by the run that ended
+        with collector_paused():
+            clock[0] += 1
+        assert passes == [1]  # the clock starts again from that pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_turned_off_by_someone_else_stays_off() -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_a_cycle_made_while_paused_is_collected_after() -> None:
+    gc.enable()
+
+    class Node:
+        other: object = None
+
+    with collector_paused():
+        node = Node()
+        node.other = node
+        alive = sum(isinstance(o, Node) for o in gc.get_objects())
+        del node
+    assert alive == 1
+    gc.collect()
+    assert not any(isinstance(o, Node) for o in gc.get_objects())
+
+
+def test_the_command_still_says_everything_before_exiting() -> None:
+    # main() freezes the heap on the way out: output flushed, exit code kept
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("syncd ")
+    bad = subprocess.run(
+        [sys.executable, "-m", "syncd", "no-such-command"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "no-such-command" in bad.stderr
