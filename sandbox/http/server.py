@@ -216,14 +216,21 @@ class SandboxServer:
         self.stop()
 
 
-def wait_for_stop() -> None:
-    """Block until SIGINT (Ctrl-C) or SIGTERM: the CLI's serving loop. Both are listened for
-    here, in the main thread: a process started with SIGINT ignored (a shell's background job,
-    ``syncd sandbox hubspot &``) inherits that, Python then installs no ``KeyboardInterrupt``
-    handler, and the emulator would never stop on the signal a user or a test sends."""
+def stop_signals() -> threading.Event:
+    """An event that SIGINT (Ctrl-C) or SIGTERM sets, listened for from now on: call it before
+    the CLI says it is serving, so that a signal sent as soon as that line is read is not lost
+    (SIGINT ignored, SIGTERM's default death). Both are listened for here, in the main thread:
+    a process started with SIGINT ignored (a shell's background job, ``syncd sandbox hubspot
+    &``) inherits that, Python then installs no ``KeyboardInterrupt`` handler, and the emulator
+    would never stop on the signal a user or a test sends."""
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, lambda _signum, _frame: stop.set())
+    return stop
+
+
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block until ``stop`` (from :func:`stop_signals`) is set: the CLI's serving loop."""
     with contextlib.suppress(KeyboardInterrupt):  # the default handler, off the main thread
         stop.wait()

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 
-from sandbox.http.server import SandboxServer, wait_for_stop
+from sandbox.http.server import SandboxServer, stop_signals, wait_for_stop
 from sandbox.hubspot.access import ALL_SCOPES
 from sandbox.hubspot.app import HubSpotApp
 from sandbox.hubspot.clock import SettableClock
@@ -129,5 +129,6 @@ def serve_forever(
         state.rate_limiter.write_lock_threshold = write_lock_threshold
         state.faults = faults
         sandbox.state = state
+        stop = stop_signals()  # before the line a supervisor waits for
         print(f"HubSpot sandbox serving at {sandbox.base_url}", flush=True)
-        wait_for_stop()
+        wait_for_stop(stop)

@@ -23,7 +23,7 @@ from typing import Any
 import trustme
 
 from sandbox.http.clock import SettableClock
-from sandbox.http.server import SandboxServer, wait_for_stop
+from sandbox.http.server import SandboxServer, stop_signals, wait_for_stop
 from sandbox.salesforce.app import SalesforceApp
 from sandbox.salesforce.faults import SalesforceFaults
 from sandbox.salesforce.store import DEFAULT_DAILY_LIMIT, SalesforceState
@@ -139,6 +139,7 @@ def serve_forever(
         seeding.seed_state(state, dataset)
         state.faults = faults
         sandbox.state = state
+        stop = stop_signals()  # before the line a supervisor waits for
         print(f"Salesforce sandbox serving at {sandbox.base_url}", flush=True)
         print(f"Its certificate authority: {written}", flush=True)
-        wait_for_stop()
+        wait_for_stop(stop)
