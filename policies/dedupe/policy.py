@@ -537,7 +537,7 @@ class DedupePolicy(Policy):
         run = _Run(snapshot.source, feats, pair, model, weights)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
-        clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
+        clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit)
         approved: dict[int, list[Edge]] = {}  # smallest item of a cluster -> approval links
         for joined in rules.approved:
             head = joined[0]
@@ -550,13 +550,11 @@ class DedupePolicy(Policy):
         )
 
         merges: list[Merge] = []
-        primary_of: dict[int, int] = {}  # item -> primary of its cluster
+        primary_of: dict[int, int] = {}  # item -> primary of its cluster (absent: alone)
         filled: dict[int, Mapping[str, str | None]] = {}
         for cluster in clusters:
             primary = min(cluster.items, key=lambda i: self._primary_key(feats[i]))
             primary_of.update(dict.fromkeys(cluster.items, primary))
-            if len(cluster.items) < 2:
-                continue
             others = [i for i in cluster.items if i != primary]
             filled[primary] = self._survivors(feats, primary, others, {})
             merge = self._merge(run, primary, others, cluster.links, filled[primary],
@@ -566,7 +564,7 @@ class DedupePolicy(Policy):
             merges.append(merge)
         reviews: list[Merge] = []
         for group in groups:
-            heads = sorted({primary_of[i] for i in group.items})
+            heads = sorted({primary_of.get(i, i) for i in group.items})
             if len(heads) < 2:
                 continue
             primary = min(heads, key=lambda i: self._primary_key(feats[i]))
@@ -576,7 +574,7 @@ class DedupePolicy(Policy):
             cross = [
                 (pair(x, y).confidence, x, y)
                 for x, y in combinations(group.items, 2)
-                if primary_of[x] != primary_of[y]
+                if primary_of.get(x, x) != primary_of.get(y, y)
             ]
             review = self._merge(run, primary, others, group.links, values, review=True)
             weakest = min(cross)
