@@ -37,6 +37,7 @@ from policies.dedupe.blocking import (
 )
 from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
+from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import CITY_PART, PLACE, PairTable, Scorer
 from policies.order import id_key
 
@@ -171,6 +172,72 @@ def test_blocks_with_the_same_members_are_found_between_blocks_of_one() -> None:
     starts = np.asarray([0, 3, 6], dtype=np.int64)
     sizes = np.asarray([2, 2, 2], dtype=np.int64)
     assert distinct_blocks(members, starts, sizes, 4).tolist() == [True, True, False]
+
+
+CONTACT_KINDS = DedupeSettings().contact_blocking
+
+
+def _string_blocks(feats: list, kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
+    blocks: dict[str, list[int]] = {}
+    for i, f in enumerate(feats):
+        for key in contact_keys(f, kinds):
+            blocks.setdefault(key, []).append(i)
+    return sorted(tuple(members) for members in blocks.values())
+
+
+def _code_blocks(feats: list, kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
+    records, codes = contact_key_codes(feats, kinds)
+    blocks: dict[int, set[int]] = {}
+    for record, code in zip(records.tolist(), codes.tolist(), strict=True):
+        blocks.setdefault(code, set()).add(record)
+    return sorted(tuple(sorted(members)) for members in blocks.values())
+
+
+@pytest.mark.parametrize("kinds", [(kind,) for kind in CONTACT_KINDS] + [CONTACT_KINDS])
+def test_contact_keys_as_codes_are_the_keys_as_strings(
+    generated: Snapshot, kinds: tuple[str, ...]
+) -> None:
+    feats = [extract(r, "US") for r in generated.of("contacts")]
+    blocks = _code_blocks(feats, kinds)
+    assert blocks == _string_blocks(feats, kinds)
+    assert any(len(members) > 1 for members in blocks)
+    if kinds == CONTACT_KINDS:  # and so the candidates, with the keys given as strings
+        coded = candidates(feats, kinds, 100, 10, max_pairs_per_record=30.0)
+        strings = [contact_keys(f, kinds) for f in feats]
+        spelled = candidates(feats, kinds, 100, 10, keys=strings, max_pairs_per_record=30.0)
+        assert coded.pairs == spelled.pairs
+        assert (coded.blocks, coded.split, coded.cap) == (spelled.blocks, spelled.split,
+                                                          spelled.cap)  # fmt: skip
+
+
+#: Values that collide: nicknames, initials, a first name that is a last name, short and role
+#: mailboxes, one number with and without an extension, repeated house numbers, a cross street.
+VALUES = {
+    "firstname": ("Anna", "Ann", "Bob", "Robert", "J.", "Smith", "Kim", "Zoë", "Mary-Ann"),
+    "lastname": ("Smith", "Smyth", "Robert", "O'Neil", "Kim", "Li"),
+    "email": ("info@acme.com", "bob@x.org", "bobby@x.org", "al@x.org", "Bob@X.org"),
+    "additional_emails": ("bob@x.org;k@home.org", "annas@y.com"),
+    "phone": ("+1 415 555 0132", "+1 415 555 0132 ext. 12", "020 7946 0958"),
+    "address": ("12 Main Street", "12 12 Baker St", "Apt 3", "747 9th Ave between 50th and 51st",
+                "1 Main St"),
+    "zip": ("94107", "9410", "94107-1234"),
+    "city": ("Boston", "New York", "Robert"),
+    "company": ("ACME Inc", "Acme Intl", "Globex Corp", "&"),
+}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in VALUES.items()}),
+        max_size=12,
+    )
+)
+def test_contact_keys_as_codes_are_the_keys_as_strings_on_made_records(
+    people: list[dict[str, str]],
+) -> None:
+    feats = [extract(_person(n, **p), "US") for n, p in enumerate(people)]
+    assert _code_blocks(feats, CONTACT_KINDS) == _string_blocks(feats, CONTACT_KINDS)
 
 
 @settings(max_examples=200, deadline=None)
