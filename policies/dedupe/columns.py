@@ -25,6 +25,7 @@ table equals the one-by-one table cell for cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -358,13 +359,31 @@ def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]
 def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
     """Per record, the codes of ``key`` of its values (in order; -2 past the end, -1 for an
     empty key). Codes follow the keys' sorted order."""
-    keys = sorted({key(v) for values in lists for v in values} - {""})
-    code = {k: n for n, k in enumerate(keys)}
-    width = max(map(len, lists), default=0)
-    out = np.full((len(lists), width), -2, dtype=np.int32)
-    for r, values in enumerate(lists):
-        for c, v in enumerate(values):
-            out[r, c] = code.get(key(v), -1)
+    flat = list(chain.from_iterable(lists))
+    keyed = {v: key(v) for v in dict.fromkeys(flat)}  # key of each distinct value, once
+    code = {k: n for n, k in enumerate(sorted(set(keyed.values()) - {""}))}
+    code[""] = -1
+    value_code = {v: code[k] for v, k in keyed.items()}
+    count = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    out = np.full((len(lists), int(count.max(initial=0))), -2, dtype=np.int32)
+    row = np.repeat(np.arange(len(lists)), count)
+    out[row, np.arange(len(flat)) - (np.cumsum(count) - count)[row]] = np.fromiter(
+        map(value_code.__getitem__, flat), dtype=np.int32, count=len(flat)
+    )
+    return out
+
+
+def _share_any(x: Ints, y: Ints) -> Bools:
+    """Per row of two code matrices, whether the rows share a code (codes >= 0)."""
+    size = int(max(x.max(initial=0), y.max(initial=0))) + 1
+    row_x, column_x = np.nonzero(x >= 0)
+    row_y, column_y = np.nonzero(y >= 0)
+    found = np.isin(
+        row_x.astype(np.int64) * size + x[row_x, column_x],
+        row_y.astype(np.int64) * size + y[row_y, column_y],
+    )
+    out = np.zeros(len(x), dtype=np.bool_)
+    out[row_x[found]] = True
     return out
 
 
@@ -419,7 +438,7 @@ def _phone_codes(
     has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
 
     def digits(phone: str) -> str:
-        found = "".join(ch for ch in split_extension(phone)[0] if ch.isdigit())
+        found = "".join(filter(str.isdigit, split_extension(phone)[0]))
         return found[-9:] if len(found) >= 9 else ""
 
     number = _padded(lists, lambda p: split_extension(p)[0])
@@ -489,15 +508,19 @@ def _company_columns(table: _Table) -> None:
 
 def _place_columns(table: _Table) -> None:
     address = table.cols.vocab("address", lambda f: f.address)
-    numbers = table.cols.get("numbers", lambda: [set(house_numbers(w)) for w in address.words])
+    # per address, the codes of its house numbers (-2 past its last)
+    numbers = table.cols.get("numbers", lambda: _padded(list(map(house_numbers, address.words)),
+                                                        str))  # fmt: skip
     plain = _token_set(address)
 
     def address_similarity(a: Ints, b: Ints) -> Floats:
+        """:func:`~policies.dedupe.scoring.address_similarity` of distinct code pairs."""
         similarity = plain(a, b)
-        for k in np.flatnonzero(similarity > 0.7).tolist():
-            x, y = numbers[a[k]], numbers[b[k]]
-            if x and y and x.isdisjoint(y):
-                similarity[k] = 0.7
+        high = np.flatnonzero(similarity > 0.7)
+        x, y = numbers[a[high]], numbers[b[high]]
+        if x.shape[1]:  # both with house numbers, none of them shared: at most 0.7
+            differ = (x[:, 0] >= 0) & (y[:, 0] >= 0) & ~_share_any(x, y)
+            similarity[high[differ]] = 0.7
         return similarity
 
     rows, _ = table.text("address", address, address_similarity)
