@@ -179,6 +179,13 @@ def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
     )
 
 
+def _channels(feats: Sequence[Features]) -> npt.NDArray[np.bool_]:
+    """Per record, whether it has an e-mail, a phone or a company (see ``Compared.channels``)."""
+    return np.fromiter(
+        (bool(f.emails or f.phones or f.org) for f in feats), dtype=np.bool_, count=len(feats)
+    )
+
+
 def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
@@ -357,6 +364,10 @@ class DedupePolicy(Policy):
                 table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            # ... and are not two people beyond doubt (held below the threshold)
+            channel = _channels(feats)
+            rows = (left, right) if fresh else (found.left, found.right)
+            reach &= ~scorer.apart(table, channel[rows[0]] | channel[rows[1]])
             reach |= scorer.raised(table)  # proposed for review whatever they score
             if not fresh:  # tabulated for learning: every candidate pair
                 reach = reach[alike]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import policies.dedupe.columns as columns_module
@@ -39,6 +39,7 @@ from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
 from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import CITY_PART, PLACE, PairTable, Scorer
+from policies.dedupe.weights import MatchModel
 from policies.order import id_key
 
 generator = pytest.importorskip("sandbox.generator")
@@ -93,6 +94,9 @@ def test_merges_with_the_bound_are_the_merges_without_it(
     policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     bounded = policy.analyse(generated, object_type)
     monkeypatch.setattr(policy_module, "BOUND_MARGIN", math.inf)  # every pair scored in full
+    monkeypatch.setattr(
+        Scorer, "apart", lambda self, table, channels: np.zeros(len(channels), bool)
+    )
     exhaustive = policy.analyse(generated, object_type)
     assert bounded.merges == exhaustive.merges
     assert any(m.kind == "merge" for m in bounded.merges)
@@ -238,6 +242,67 @@ def test_contact_keys_as_codes_are_the_keys_as_strings_on_made_records(
 ) -> None:
     feats = [extract(_person(n, **p), "US") for n, p in enumerate(people)]
     assert _code_blocks(feats, CONTACT_KINDS) == _string_blocks(feats, CONTACT_KINDS)
+
+
+@pytest.fixture(scope="module")
+def learned(generated: Snapshot) -> MatchModel:
+    model = DedupePolicy(DedupeSettings()).analyse(generated, "contacts", cluster=False).model
+    assert model is not None
+    return model
+
+
+def _apart_pairs_score_below_review(
+    feats: list, model: MatchModel, settings: DedupeSettings, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Which pairs ``apart`` marks, checked to be held below the review threshold."""
+    scorer = Scorer(settings, "contacts", feats).using(model)
+    table = tabulate(scorer, feats, left, right)
+    channel = np.asarray([bool(f.emails or f.phones or f.org) for f in feats], dtype=bool)
+    apart = scorer.apart(table, channel[left] | channel[right])
+    for k in np.flatnonzero(apart).tolist():
+        score = scorer.score(feats[int(left[k])], feats[int(right[k])])
+        assert score.confidence < settings.review_threshold, k
+        assert score.held.startswith("another"), k
+    return apart
+
+
+@pytest.mark.parametrize("rule", ["conflict", "review"])
+def test_pairs_apart_by_their_levels_score_below_review(
+    generated: Snapshot, learned: MatchModel, rule: str
+) -> None:
+    settings = DedupeSettings(different_name=rule)
+    feats = sorted((extract(r, "US") for r in generated.of("contacts")), key=lambda f: id_key(f.id))
+    found = candidates(feats, settings.contact_blocking, settings.max_block_size,
+                       settings.block_window)  # fmt: skip
+    apart = _apart_pairs_score_below_review(feats, learned, settings, found.left, found.right)
+    table = tabulate(Scorer(settings, "contacts", feats), feats, found.left, found.right)
+    bound = table.bound(learned, learned.prior, PLACE["contacts"], settings.place_share)
+    review = math.log(settings.review_threshold / (1.0 - settings.review_threshold))
+    assert (apart & (bound >= review - 1e-3)).any()  # pairs the bound alone would score
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in VALUES.items()}),
+        min_size=2,
+        max_size=10,
+    ),
+    st.sampled_from(["conflict", "review", "score"]),
+)
+@example(  # other names at one address, without e-mail, phone or company: no channel
+    [{"firstname": "Anna", "lastname": "Smith", "address": "12 Main Street"},
+     {"firstname": "Bob", "lastname": "Kim", "address": "12 Main Street"}], "conflict",
+)  # fmt: skip
+def test_pairs_apart_by_their_levels_score_below_review_on_made_records(
+    learned: MatchModel, people: list[dict[str, str]], rule: str
+) -> None:
+    feats = [extract(_person(n, **p), "US") for n, p in enumerate(people)]
+    pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    settings = DedupeSettings(different_name=rule, shared_value_count=3)
+    _apart_pairs_score_below_review(feats, learned, settings, left, right)
 
 
 @settings(max_examples=200, deadline=None)
