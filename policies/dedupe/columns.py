@@ -53,6 +53,7 @@ Ints = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp]
+Strings = npt.NDArray[np.object_]
 #: A similarity over distinct pairs of value codes (codes into one vocabulary).
 PairFunction = Callable[[Ints, Ints], Floats]
 T = TypeVar("T")
@@ -76,9 +77,11 @@ class _Vocab:
         self.words: list[str] = list(index)
         self.array = np.asarray([*self.words, ""], dtype=object)[:-1]
 
-    def take(self, codes: Ints) -> list[str]:
-        """The values of ``codes`` (all >= 0)."""
-        return list(self.array[codes])
+    def take(self, codes: Ints) -> Strings:
+        """The values of ``codes`` (all >= 0), as an object array (what ``cpdist`` reads
+        without a list in between)."""
+        found: Strings = self.array[codes]
+        return found
 
 
 def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
@@ -98,8 +101,8 @@ def _distinct(a: Ints, b: Ints, size: int) -> tuple[Ints, Ints, Rows]:
     return (unique // size).astype(np.int32), (unique % size).astype(np.int32), inverse.reshape(-1)
 
 
-def _cpdist(a: list[str], b: list[str], scorer: Any, **kwargs: Any) -> Floats:
-    if not a:
+def _cpdist(a: Strings, b: Strings, scorer: Any, **kwargs: Any) -> Floats:
+    if not len(a):
         return np.zeros(0, dtype=np.float64)
     found = process.cpdist(a, b, scorer=scorer, dtype=np.float64, workers=-1, **kwargs)
     return np.asarray(found, dtype=np.float64)
@@ -121,7 +124,7 @@ def _city(vocab: _Vocab) -> PairFunction:
         part = similarity < CITY_PART
         if part.any():
             at = np.flatnonzero(part)
-            words = _cpdist([wa[k] for k in at], [wb[k] for k in at], fuzz.token_set_ratio)
+            words = _cpdist(wa[at], wb[at], fuzz.token_set_ratio)
             similarity[at[words >= 100.0]] = CITY_PART
         return similarity
 
