@@ -10,9 +10,10 @@ spread back over the pairs and cut into levels with the same cuts. E-mails and p
 compared every value of one record against every value of the other, in columns. What stays in
 Python runs per distinct pair of *values*, not of records: the house-number cap of two addresses
 alike above 0.7, and :func:`~policies.dedupe.scoring.org_similarity` of two organisation names
-that agree at all (token_set level 1 or more). Only the pairs whose first and last names might
-be read crossed (a crossing scores above the straight reading, or within a hair of it without
-an exact tie) are compared one by one, as before.
+that agree at all (token_set level 1 or more). Names read crossed are settled in columns too:
+the points of the straight and of both crossed readings are the same IEEE operations ``compare``
+does, so a crossed reading clearly ahead is the swap ``compare`` makes; only the pairs where two
+readings are within a hair of each other without an exact tie are compared one by one.
 
 Exact, not a bound: the weights are learned (expectation maximisation) from the levels of
 *every* candidate pair and of the random pairs, so these must be the levels ``compare`` gives.
@@ -322,7 +323,7 @@ def _contact_columns(table: _Table) -> None:
     table.put("lastname", last_rows, last)
     table.exact("firstname", first_rows, fa, fb, names.vocab)
     table.exact("lastname", last_rows, la, lb, names.vocab)
-    # a pair whose names might be read crossed: compared one by one unless clearly straight
+    # a pair whose names might be read crossed: which reading compare takes, unless too close
     a_first, a_last = names.first[table.left], names.last[table.left]
     b_first, b_last = names.first[table.right], names.last[table.right]
     crossing = np.flatnonzero(
@@ -341,8 +342,20 @@ def _contact_columns(table: _Table) -> None:
         as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
         best = np.maximum(as_xy, as_yx)
         # the points are the same IEEE operations compare does, so an exact tie is no swap
-        # there either; anything closer than SWAP_MARGIN without a tie is left to compare
-        table.unsure[crossing[(best > straight - SWAP_MARGIN) & (best != straight)]] = True
+        # there either; anything closer than SWAP_MARGIN without a tie is left to compare, and
+        # so is a swap whose two crossed readings are that close
+        near = (np.abs(best - straight) <= SWAP_MARGIN) & (best != straight)
+        swap = (best > straight) & ~near
+        as_xy_first = as_xy >= as_yx  # which crossed reading compare takes
+        torn = (as_xy != as_yx) & (np.abs(as_xy - as_yx) <= SWAP_MARGIN)
+        table.unsure[crossing[near | (swap & torn)]] = True
+        sure = swap & ~torn
+        rows, xy = crossing[sure], as_xy_first[sure]
+        table.put("firstname", rows, np.where(xy, x[sure], y[sure]))
+        table.put("lastname", rows, np.where(xy, y_last[sure], x_last[sure]))
+        # a crossed reading is no exact match of a first or a last name (no frequency)
+        table.frequency[rows, table.column["firstname"]] = np.nan
+        table.frequency[rows, table.column["lastname"]] = np.nan
     _email_column(table)
     org = table.cols.vocab("org", lambda f: f.org)
     table.text("company", org, _token_set(org))
