@@ -323,42 +323,46 @@ def _contact_columns(table: _Table) -> None:
     table.put("lastname", last_rows, last)
     table.exact("firstname", first_rows, fa, fb, names.vocab)
     table.exact("lastname", last_rows, la, lb, names.vocab)
-    # a pair whose names might be read crossed: which reading compare takes, unless too close
+    straight = np.full((len(table.left), 2), np.nan)  # the first and last similarities
+    straight[first_rows, 0], straight[last_rows, 1] = first, last
+    _crossed(table, names, straight)
+    _email_column(table)
+    org = table.cols.vocab("org", lambda f: f.org)
+    table.text("company", org, _token_set(org))
+
+
+def _crossed(table: _Table, names: _Names, straight: Floats) -> None:
+    """The pairs whose names may be read crossed: the reading ``compare`` takes, or left to it
+    when two readings are too close to tell (``straight``: per pair, the first and the last
+    names' similarities read straight)."""
     a_first, a_last = names.first[table.left], names.last[table.left]
     b_first, b_last = names.first[table.right], names.last[table.right]
     crossing = np.flatnonzero(
         (a_first >= 0) & (a_last >= 0) & (b_first >= 0) & (b_last >= 0) & (a_first != b_first)
     )
-    if len(crossing):
-        w = table.scorer.settings.contact_weights
-        at_first = np.full(len(table.left), np.nan)
-        at_last = np.full(len(table.left), np.nan)
-        at_first[first_rows], at_last[last_rows] = first, last
-        af, al, bf, bl = a_first[crossing], a_last[crossing], b_first[crossing], b_last[crossing]
-        x, x_last = _as_first_and_last(names, af, bl)
-        y, y_last = _as_first_and_last(names, al, bf)
-        straight = _points(w.firstname, at_first[crossing]) + _points(w.lastname, at_last[crossing])
-        as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
-        as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
-        best = np.maximum(as_xy, as_yx)
-        # the points are the same IEEE operations compare does, so an exact tie is no swap
-        # there either; anything closer than SWAP_MARGIN without a tie is left to compare, and
-        # so is a swap whose two crossed readings are that close
-        near = (np.abs(best - straight) <= SWAP_MARGIN) & (best != straight)
-        swap = (best > straight) & ~near
-        as_xy_first = as_xy >= as_yx  # which crossed reading compare takes
-        torn = (as_xy != as_yx) & (np.abs(as_xy - as_yx) <= SWAP_MARGIN)
-        table.unsure[crossing[near | (swap & torn)]] = True
-        sure = swap & ~torn
-        rows, xy = crossing[sure], as_xy_first[sure]
-        table.put("firstname", rows, np.where(xy, x[sure], y[sure]))
-        table.put("lastname", rows, np.where(xy, y_last[sure], x_last[sure]))
-        # a crossed reading is no exact match of a first or a last name (no frequency)
-        table.frequency[rows, table.column["firstname"]] = np.nan
-        table.frequency[rows, table.column["lastname"]] = np.nan
-    _email_column(table)
-    org = table.cols.vocab("org", lambda f: f.org)
-    table.text("company", org, _token_set(org))
+    if not len(crossing):
+        return
+    w = table.scorer.settings.contact_weights
+    x, x_last = _as_first_and_last(names, a_first[crossing], b_last[crossing])
+    y, y_last = _as_first_and_last(names, a_last[crossing], b_first[crossing])
+    now = _points(w.firstname, straight[crossing, 0]) + _points(w.lastname, straight[crossing, 1])
+    as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
+    as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
+    best = np.maximum(as_xy, as_yx)
+    # the points are the same IEEE operations compare does, so an exact tie is no swap there
+    # either; anything closer than SWAP_MARGIN without a tie is left to compare, and so is a
+    # swap whose two crossed readings are that close
+    near = (np.abs(best - now) <= SWAP_MARGIN) & (best != now)
+    swap = (best > now) & ~near
+    torn = (as_xy != as_yx) & (np.abs(as_xy - as_yx) <= SWAP_MARGIN)
+    table.unsure[crossing[near | (swap & torn)]] = True
+    sure = swap & ~torn
+    rows, xy = crossing[sure], (as_xy >= as_yx)[sure]  # compare takes x-y on a tie
+    table.put("firstname", rows, np.where(xy, x[sure], y[sure]))
+    table.put("lastname", rows, np.where(xy, y_last[sure], x_last[sure]))
+    # a crossed reading is no exact match of a first or a last name (no frequency)
+    table.frequency[rows, table.column["firstname"]] = np.nan
+    table.frequency[rows, table.column["lastname"]] = np.nan
 
 
 def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]:
