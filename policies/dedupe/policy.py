@@ -2,11 +2,12 @@
 
 Per object type: extract comparable features, block, compare the candidate pairs column-wise
 (:mod:`policies.dedupe.columns`: their agreement levels, which the weights are learned from),
-score in full those whose bound reaches ``review_threshold``, then cluster in
-two passes, each joining clusters along their best links only when every pair across them is
-compatible (complete linkage): it reaches the pass's threshold, or it scores at least
-``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
-less, such as a different first name, and not the e-mail/phone/city conflict) -- a record too
+score in full those whose bound reaches ``review_threshold`` (unless their levels already hold
+them below it as two people: :meth:`Scorer.apart`), then cluster in two passes, each joining
+clusters along their best links only when every pair across them is compatible (complete
+linkage): it reaches the pass's threshold, or it scores at least ``cluster_link_floor`` without
+contradicting (no field worth ``cluster_contradiction`` points or less, such as a different
+first name, and not the e-mail/phone/city conflict) -- a record too
 sparse to match another on its own may join, a record that contradicts a member may not. So
 A~B and B~C never put A and C in one cluster when A and C contradict. With learned weights
 (:mod:`policies.dedupe.weights`) the weights already count each disagreement: a pair is
