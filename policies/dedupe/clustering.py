@@ -4,6 +4,11 @@ Edges are taken best first. Two clusters join only when *every* pair across them
 compatible (the caller's test: typically "scores at or above the threshold, or at least has no
 field that disagrees"), so A~B and B~C never pull A and C together when A and C contradict each
 other (no chaining).
+
+Most records of a snapshot have no duplicate: an item stays implicit, alone, until an edge joins
+it, so clustering a hundred thousand records builds objects for the few thousand that join
+(a list or a :class:`Cluster` per record would cost more in allocating, and in the garbage
+collector walking them, than the joining itself).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ class Cluster:
 
 
 def agglomerate(
-    initial: Sequence[Sequence[int]],
+    initial: Iterable[Sequence[int]],
     edges: Sequence[Edge],
     threshold: float,
     compatible: Callable[[int, int], bool],
@@ -36,31 +41,36 @@ def agglomerate(
 ) -> list[Cluster]:
     """Join clusters along ``edges`` (sorted by :func:`sort_edges`) scoring ``threshold`` or more.
 
-    ``initial`` partitions the items (singletons, or clusters from a stricter pass). Two
-    clusters join when every cross pair is ``compatible`` and the result has at most
-    ``max_size`` items. Returns the clusters ordered by their smallest item, each with its items
+    ``initial`` holds the clusters to start from (from a stricter pass, or groups a person
+    joined); every other item starts alone. Two clusters join when every cross pair is
+    ``compatible`` and the result has at most ``max_size`` items. Returns the clusters of two
+    items or more (the rest are alone), ordered by their smallest item, each with its items
     sorted and the edges of this pass that joined them (so every link scores ``threshold`` or
     more, and every item of a joined cluster has at least one).
     """
-    members: dict[int, list[int]] = {c: sorted(m) for c, m in enumerate(initial)}
-    links: dict[int, list[Edge]] = {c: [] for c in members}
-    owner = {item: c for c, items in members.items() for item in items}
+    # a cluster is named by its smallest item: joining two keeps the smaller name
+    members: dict[int, list[int]] = {}
+    links: dict[int, list[Edge]] = {}
+    owner: dict[int, int] = {}  # the items of the clusters in ``members``
+    for items in initial:
+        if len(items) > 1:
+            head = min(items)
+            members[head], links[head] = sorted(items), []
+            owner.update(dict.fromkeys(items, head))
     for edge in edges:
         value, i, j = edge
         if value < threshold:
             break
-        ci, cj = owner[i], owner[j]
+        ci, cj = owner.get(i, i), owner.get(j, j)
         if ci == cj:
             continue
-        a, b = members[ci], members[cj]
+        a, b = members.get(ci) or [i], members.get(cj) or [j]
         if len(a) + len(b) > max_size:
             continue
         if all(compatible(x, y) for x in a for y in b):
             keep, drop = min(ci, cj), max(ci, cj)
-            members[keep] = sorted(a + b)
-            links[keep] += [*links.pop(drop), edge]
-            for item in members.pop(drop):
-                owner[item] = keep
-    return sorted(
-        (Cluster(tuple(m), tuple(links[c])) for c, m in members.items()), key=lambda c: c.items[0]
-    )
+            joined = members[keep] = sorted(a + b)
+            links[keep] = [*links.get(keep, ()), *links.pop(drop, ()), edge]
+            members.pop(drop, None)
+            owner.update(dict.fromkeys(joined, keep))
+    return [Cluster(tuple(members[c]), tuple(links[c])) for c in sorted(members)]

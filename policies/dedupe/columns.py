@@ -10,9 +10,10 @@ spread back over the pairs and cut into levels with the same cuts. E-mails and p
 compared every value of one record against every value of the other, in columns. What stays in
 Python runs per distinct pair of *values*, not of records: the house-number cap of two addresses
 alike above 0.7, and :func:`~policies.dedupe.scoring.org_similarity` of two organisation names
-that agree at all (token_set level 1 or more). Only the pairs whose first and last names might
-be read crossed (a crossing scores above the straight reading, or within a hair of it without
-an exact tie) are compared one by one, as before.
+that agree at all (token_set level 1 or more). Names read crossed are settled in columns too:
+the points of the straight and of both crossed readings are the same IEEE operations ``compare``
+does, so a crossed reading clearly ahead is the swap ``compare`` makes; only the pairs where two
+readings are within a hair of each other without an exact tie are compared one by one.
 
 Exact, not a bound: the weights are learned (expectation maximisation) from the levels of
 *every* candidate pair and of the random pairs, so these must be the levels ``compare`` gives.
@@ -25,6 +26,7 @@ table equals the one-by-one table cell for cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -52,6 +54,7 @@ Ints = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp]
+Strings = npt.NDArray[np.object_]
 #: A similarity over distinct pairs of value codes (codes into one vocabulary).
 PairFunction = Callable[[Ints, Ints], Floats]
 T = TypeVar("T")
@@ -75,9 +78,11 @@ class _Vocab:
         self.words: list[str] = list(index)
         self.array = np.asarray([*self.words, ""], dtype=object)[:-1]
 
-    def take(self, codes: Ints) -> list[str]:
-        """The values of ``codes`` (all >= 0)."""
-        return list(self.array[codes])
+    def take(self, codes: Ints) -> Strings:
+        """The values of ``codes`` (all >= 0), as an object array (what ``cpdist`` reads
+        without a list in between)."""
+        found: Strings = self.array[codes]
+        return found
 
 
 def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
@@ -97,8 +102,8 @@ def _distinct(a: Ints, b: Ints, size: int) -> tuple[Ints, Ints, Rows]:
     return (unique // size).astype(np.int32), (unique % size).astype(np.int32), inverse.reshape(-1)
 
 
-def _cpdist(a: list[str], b: list[str], scorer: Any, **kwargs: Any) -> Floats:
-    if not a:
+def _cpdist(a: Strings, b: Strings, scorer: Any, **kwargs: Any) -> Floats:
+    if not len(a):
         return np.zeros(0, dtype=np.float64)
     found = process.cpdist(a, b, scorer=scorer, dtype=np.float64, workers=-1, **kwargs)
     return np.asarray(found, dtype=np.float64)
@@ -120,7 +125,7 @@ def _city(vocab: _Vocab) -> PairFunction:
         part = similarity < CITY_PART
         if part.any():
             at = np.flatnonzero(part)
-            words = _cpdist([wa[k] for k in at], [wb[k] for k in at], fuzz.token_set_ratio)
+            words = _cpdist(wa[at], wb[at], fuzz.token_set_ratio)
             similarity[at[words >= 100.0]] = CITY_PART
         return similarity
 
@@ -318,30 +323,46 @@ def _contact_columns(table: _Table) -> None:
     table.put("lastname", last_rows, last)
     table.exact("firstname", first_rows, fa, fb, names.vocab)
     table.exact("lastname", last_rows, la, lb, names.vocab)
-    # a pair whose names might be read crossed: compared one by one unless clearly straight
+    straight = np.full((len(table.left), 2), np.nan)  # the first and last similarities
+    straight[first_rows, 0], straight[last_rows, 1] = first, last
+    _crossed(table, names, straight)
+    _email_column(table)
+    org = table.cols.vocab("org", lambda f: f.org)
+    table.text("company", org, _token_set(org))
+
+
+def _crossed(table: _Table, names: _Names, straight: Floats) -> None:
+    """The pairs whose names may be read crossed: the reading ``compare`` takes, or left to it
+    when two readings are too close to tell (``straight``: per pair, the first and the last
+    names' similarities read straight)."""
     a_first, a_last = names.first[table.left], names.last[table.left]
     b_first, b_last = names.first[table.right], names.last[table.right]
     crossing = np.flatnonzero(
         (a_first >= 0) & (a_last >= 0) & (b_first >= 0) & (b_last >= 0) & (a_first != b_first)
     )
-    if len(crossing):
-        w = table.scorer.settings.contact_weights
-        at_first = np.full(len(table.left), np.nan)
-        at_last = np.full(len(table.left), np.nan)
-        at_first[first_rows], at_last[last_rows] = first, last
-        af, al, bf, bl = a_first[crossing], a_last[crossing], b_first[crossing], b_last[crossing]
-        x, x_last = _as_first_and_last(names, af, bl)
-        y, y_last = _as_first_and_last(names, al, bf)
-        straight = _points(w.firstname, at_first[crossing]) + _points(w.lastname, at_last[crossing])
-        as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
-        as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
-        best = np.maximum(as_xy, as_yx)
-        # the points are the same IEEE operations compare does, so an exact tie is no swap
-        # there either; anything closer than SWAP_MARGIN without a tie is left to compare
-        table.unsure[crossing[(best > straight - SWAP_MARGIN) & (best != straight)]] = True
-    _email_column(table)
-    org = table.cols.vocab("org", lambda f: f.org)
-    table.text("company", org, _token_set(org))
+    if not len(crossing):
+        return
+    w = table.scorer.settings.contact_weights
+    x, x_last = _as_first_and_last(names, a_first[crossing], b_last[crossing])
+    y, y_last = _as_first_and_last(names, a_last[crossing], b_first[crossing])
+    now = _points(w.firstname, straight[crossing, 0]) + _points(w.lastname, straight[crossing, 1])
+    as_xy = _points(w.firstname, x) + _points(w.lastname, y_last)
+    as_yx = _points(w.firstname, y) + _points(w.lastname, x_last)
+    best = np.maximum(as_xy, as_yx)
+    # the points are the same IEEE operations compare does, so an exact tie is no swap there
+    # either; anything closer than SWAP_MARGIN without a tie is left to compare, and so is a
+    # swap whose two crossed readings are that close
+    near = (np.abs(best - now) <= SWAP_MARGIN) & (best != now)
+    swap = (best > now) & ~near
+    torn = (as_xy != as_yx) & (np.abs(as_xy - as_yx) <= SWAP_MARGIN)
+    table.unsure[crossing[near | (swap & torn)]] = True
+    sure = swap & ~torn
+    rows, xy = crossing[sure], (as_xy >= as_yx)[sure]  # compare takes x-y on a tie
+    table.put("firstname", rows, np.where(xy, x[sure], y[sure]))
+    table.put("lastname", rows, np.where(xy, y_last[sure], x_last[sure]))
+    # a crossed reading is no exact match of a first or a last name (no frequency)
+    table.frequency[rows, table.column["firstname"]] = np.nan
+    table.frequency[rows, table.column["lastname"]] = np.nan
 
 
 def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]:
@@ -358,13 +379,31 @@ def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]
 def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
     """Per record, the codes of ``key`` of its values (in order; -2 past the end, -1 for an
     empty key). Codes follow the keys' sorted order."""
-    keys = sorted({key(v) for values in lists for v in values} - {""})
-    code = {k: n for n, k in enumerate(keys)}
-    width = max(map(len, lists), default=0)
-    out = np.full((len(lists), width), -2, dtype=np.int32)
-    for r, values in enumerate(lists):
-        for c, v in enumerate(values):
-            out[r, c] = code.get(key(v), -1)
+    flat = list(chain.from_iterable(lists))
+    keyed = {v: key(v) for v in dict.fromkeys(flat)}  # key of each distinct value, once
+    code = {k: n for n, k in enumerate(sorted(set(keyed.values()) - {""}))}
+    code[""] = -1
+    value_code = {v: code[k] for v, k in keyed.items()}
+    count = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    out = np.full((len(lists), int(count.max(initial=0))), -2, dtype=np.int32)
+    row = np.repeat(np.arange(len(lists)), count)
+    out[row, np.arange(len(flat)) - (np.cumsum(count) - count)[row]] = np.fromiter(
+        map(value_code.__getitem__, flat), dtype=np.int32, count=len(flat)
+    )
+    return out
+
+
+def _share_any(x: Ints, y: Ints) -> Bools:
+    """Per row of two code matrices, whether the rows share a code (codes >= 0)."""
+    size = int(max(x.max(initial=0), y.max(initial=0))) + 1
+    row_x, column_x = np.nonzero(x >= 0)
+    row_y, column_y = np.nonzero(y >= 0)
+    found = np.isin(
+        row_x.astype(np.int64) * size + x[row_x, column_x],
+        row_y.astype(np.int64) * size + y[row_y, column_y],
+    )
+    out = np.zeros(len(x), dtype=np.bool_)
+    out[row_x[found]] = True
     return out
 
 
@@ -419,7 +458,7 @@ def _phone_codes(
     has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
 
     def digits(phone: str) -> str:
-        found = "".join(ch for ch in split_extension(phone)[0] if ch.isdigit())
+        found = "".join(filter(str.isdigit, split_extension(phone)[0]))
         return found[-9:] if len(found) >= 9 else ""
 
     number = _padded(lists, lambda p: split_extension(p)[0])
@@ -489,15 +528,19 @@ def _company_columns(table: _Table) -> None:
 
 def _place_columns(table: _Table) -> None:
     address = table.cols.vocab("address", lambda f: f.address)
-    numbers = table.cols.get("numbers", lambda: [set(house_numbers(w)) for w in address.words])
+    # per address, the codes of its house numbers (-2 past its last)
+    numbers = table.cols.get("numbers", lambda: _padded(list(map(house_numbers, address.words)),
+                                                        str))  # fmt: skip
     plain = _token_set(address)
 
     def address_similarity(a: Ints, b: Ints) -> Floats:
+        """:func:`~policies.dedupe.scoring.address_similarity` of distinct code pairs."""
         similarity = plain(a, b)
-        for k in np.flatnonzero(similarity > 0.7).tolist():
-            x, y = numbers[a[k]], numbers[b[k]]
-            if x and y and x.isdisjoint(y):
-                similarity[k] = 0.7
+        high = np.flatnonzero(similarity > 0.7)
+        x, y = numbers[a[high]], numbers[b[high]]
+        if x.shape[1]:  # both with house numbers, none of them shared: at most 0.7
+            differ = (x[:, 0] >= 0) & (y[:, 0] >= 0) & ~_share_any(x, y)
+            similarity[high[differ]] = 0.7
         return similarity
 
     rows, _ = table.text("address", address, address_similarity)

@@ -2,11 +2,12 @@
 
 Per object type: extract comparable features, block, compare the candidate pairs column-wise
 (:mod:`policies.dedupe.columns`: their agreement levels, which the weights are learned from),
-score in full those whose bound reaches ``review_threshold``, then cluster in
-two passes, each joining clusters along their best links only when every pair across them is
-compatible (complete linkage): it reaches the pass's threshold, or it scores at least
-``cluster_link_floor`` without contradicting (no field worth ``cluster_contradiction`` points or
-less, such as a different first name, and not the e-mail/phone/city conflict) -- a record too
+score in full those whose bound reaches ``review_threshold`` (unless their levels already hold
+them below it as two people: :meth:`Scorer.apart`), then cluster in two passes, each joining
+clusters along their best links only when every pair across them is compatible (complete
+linkage): it reaches the pass's threshold, or it scores at least ``cluster_link_floor`` without
+contradicting (no field worth ``cluster_contradiction`` points or less, such as a different
+first name, and not the e-mail/phone/city conflict) -- a record too
 sparse to match another on its own may join, a record that contradicts a member may not. So
 A~B and B~C never put A and C in one cluster when A and C contradict. With learned weights
 (:mod:`policies.dedupe.weights`) the weights already count each disagreement: a pair is
@@ -176,6 +177,13 @@ def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
             for f in feats
         ],
         dtype=np.int32,
+    )
+
+
+def _channels(feats: Sequence[Features]) -> npt.NDArray[np.bool_]:
+    """Per record, whether it has an e-mail, a phone or a company (see ``Compared.channels``)."""
+    return np.fromiter(
+        (bool(f.emails or f.phones or f.org) for f in feats), dtype=np.bool_, count=len(feats)
     )
 
 
@@ -357,6 +365,10 @@ class DedupePolicy(Policy):
                 table = columns.tabulate(left, right)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+            # ... and are not two people beyond doubt (held below the threshold)
+            channel = _channels(feats)
+            rows = (left, right) if fresh else (found.left, found.right)
+            reach &= ~scorer.apart(table, channel[rows[0]] | channel[rows[1]])
             reach |= scorer.raised(table)  # proposed for review whatever they score
             if not fresh:  # tabulated for learning: every candidate pair
                 reach = reach[alike]
@@ -537,7 +549,7 @@ class DedupePolicy(Policy):
         run = _Run(snapshot.source, feats, pair, model, weights)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
-        clusters = agglomerate(rules.groups, edges, merge_at, linker(merge_at), limit)
+        clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit)
         approved: dict[int, list[Edge]] = {}  # smallest item of a cluster -> approval links
         for joined in rules.approved:
             head = joined[0]
@@ -550,13 +562,11 @@ class DedupePolicy(Policy):
         )
 
         merges: list[Merge] = []
-        primary_of: dict[int, int] = {}  # item -> primary of its cluster
+        primary_of: dict[int, int] = {}  # item -> primary of its cluster (absent: alone)
         filled: dict[int, Mapping[str, str | None]] = {}
         for cluster in clusters:
             primary = min(cluster.items, key=lambda i: self._primary_key(feats[i]))
             primary_of.update(dict.fromkeys(cluster.items, primary))
-            if len(cluster.items) < 2:
-                continue
             others = [i for i in cluster.items if i != primary]
             filled[primary] = self._survivors(feats, primary, others, {})
             merge = self._merge(run, primary, others, cluster.links, filled[primary],
@@ -566,7 +576,7 @@ class DedupePolicy(Policy):
             merges.append(merge)
         reviews: list[Merge] = []
         for group in groups:
-            heads = sorted({primary_of[i] for i in group.items})
+            heads = sorted({primary_of.get(i, i) for i in group.items})
             if len(heads) < 2:
                 continue
             primary = min(heads, key=lambda i: self._primary_key(feats[i]))
@@ -576,7 +586,7 @@ class DedupePolicy(Policy):
             cross = [
                 (pair(x, y).confidence, x, y)
                 for x, y in combinations(group.items, 2)
-                if primary_of[x] != primary_of[y]
+                if primary_of.get(x, x) != primary_of.get(y, y)
             ]
             review = self._merge(run, primary, others, group.links, values, review=True)
             weakest = min(cross)

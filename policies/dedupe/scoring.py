@@ -459,6 +459,34 @@ class Scorer:
         found: npt.NDArray[np.bool_] = place & (site | line)
         return found
 
+    def apart(self, table: PairTable, channels: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """Per pair of ``table``, whether :meth:`finish` (with learned weights) holds it below
+        ``review_threshold`` as two people beyond doubt (``different_name``: both names
+        differ outright; or the first name, and the mailbox; or a name, the mailbox and the
+        phone): never an edge, whatever its points. Household members and colleagues sharing
+        an address or a line are most of the pairs the bound lets through.
+
+        ``channels``: per pair, whether either record has an e-mail, a phone or a company
+        (``Compared.channels``). Decided from the levels alone, which are ``compare``'s.
+        """
+        rows = len(table.levels)
+        rule = self.settings.different_name
+        if self.object_type == "companies" or rule == "score":
+            return np.zeros(rows, dtype=np.bool_)
+        column = {f: k for k, f in enumerate(table.fields)}
+
+        def outright(field: str) -> npt.NDArray[np.bool_]:
+            found: npt.NDArray[np.bool_] = table.levels[:, column[field]] == 0
+            return found
+
+        first, last, mailbox = outright("firstname"), outright("lastname"), outright("email")
+        same_mailbox = table.levels[:, column["email"]] == len(CUTS["email"])
+        held = (first | last) & ~same_mailbox & (channels | (rule == "review"))
+        two: npt.NDArray[np.bool_] = held & (
+            (first & last) | (first & mailbox) | (mailbox & outright("phone"))
+        )
+        return two
+
     def exact_u(self) -> dict[str, float]:
         """Per term-frequency field, the chance that two random records agree exactly."""
         sums: dict[str, float] = {}

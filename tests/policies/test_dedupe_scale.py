@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import policies.dedupe.columns as columns_module
@@ -37,7 +37,9 @@ from policies.dedupe.blocking import (
 )
 from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
+from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import CITY_PART, PLACE, PairTable, Scorer
+from policies.dedupe.weights import MatchModel
 from policies.order import id_key
 
 generator = pytest.importorskip("sandbox.generator")
@@ -92,6 +94,9 @@ def test_merges_with_the_bound_are_the_merges_without_it(
     policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     bounded = policy.analyse(generated, object_type)
     monkeypatch.setattr(policy_module, "BOUND_MARGIN", math.inf)  # every pair scored in full
+    monkeypatch.setattr(
+        Scorer, "apart", lambda self, table, channels: np.zeros(len(channels), bool)
+    )
     exhaustive = policy.analyse(generated, object_type)
     assert bounded.merges == exhaustive.merges
     assert any(m.kind == "merge" for m in bounded.merges)
@@ -171,6 +176,133 @@ def test_blocks_with_the_same_members_are_found_between_blocks_of_one() -> None:
     starts = np.asarray([0, 3, 6], dtype=np.int64)
     sizes = np.asarray([2, 2, 2], dtype=np.int64)
     assert distinct_blocks(members, starts, sizes, 4).tolist() == [True, True, False]
+
+
+CONTACT_KINDS = DedupeSettings().contact_blocking
+
+
+def _string_blocks(feats: list, kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
+    blocks: dict[str, list[int]] = {}
+    for i, f in enumerate(feats):
+        for key in contact_keys(f, kinds):
+            blocks.setdefault(key, []).append(i)
+    return sorted(tuple(members) for members in blocks.values())
+
+
+def _code_blocks(feats: list, kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
+    records, codes = contact_key_codes(feats, kinds)
+    blocks: dict[int, set[int]] = {}
+    for record, code in zip(records.tolist(), codes.tolist(), strict=True):
+        blocks.setdefault(code, set()).add(record)
+    return sorted(tuple(sorted(members)) for members in blocks.values())
+
+
+@pytest.mark.parametrize("kinds", [(kind,) for kind in CONTACT_KINDS] + [CONTACT_KINDS])
+def test_contact_keys_as_codes_are_the_keys_as_strings(
+    generated: Snapshot, kinds: tuple[str, ...]
+) -> None:
+    feats = [extract(r, "US") for r in generated.of("contacts")]
+    blocks = _code_blocks(feats, kinds)
+    assert blocks == _string_blocks(feats, kinds)
+    assert any(len(members) > 1 for members in blocks)
+    if kinds == CONTACT_KINDS:  # and so the candidates, with the keys given as strings
+        coded = candidates(feats, kinds, 100, 10, max_pairs_per_record=30.0)
+        strings = [contact_keys(f, kinds) for f in feats]
+        spelled = candidates(feats, kinds, 100, 10, keys=strings, max_pairs_per_record=30.0)
+        assert coded.pairs == spelled.pairs
+        assert (coded.blocks, coded.split, coded.cap) == (spelled.blocks, spelled.split,
+                                                          spelled.cap)  # fmt: skip
+
+
+#: Values that collide: nicknames, initials, a first name that is a last name, short and role
+#: mailboxes, one number with and without an extension, repeated house numbers, a cross street.
+VALUES = {
+    "firstname": ("Anna", "Ann", "Bob", "Robert", "J.", "Smith", "Kim", "Zoë", "Mary-Ann"),
+    "lastname": ("Smith", "Smyth", "Robert", "O'Neil", "Kim", "Li"),
+    "email": ("info@acme.com", "bob@x.org", "bobby@x.org", "al@x.org", "Bob@X.org"),
+    "additional_emails": ("bob@x.org;k@home.org", "annas@y.com"),
+    "phone": ("+1 415 555 0132", "+1 415 555 0132 ext. 12", "020 7946 0958"),
+    "address": ("12 Main Street", "12 12 Baker St", "Apt 3", "747 9th Ave between 50th and 51st",
+                "1 Main St"),
+    "zip": ("94107", "9410", "94107-1234"),
+    "city": ("Boston", "New York", "Robert"),
+    "company": ("ACME Inc", "Acme Intl", "Globex Corp", "&"),
+}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in VALUES.items()}),
+        max_size=12,
+    )
+)
+def test_contact_keys_as_codes_are_the_keys_as_strings_on_made_records(
+    people: list[dict[str, str]],
+) -> None:
+    feats = [extract(_person(n, **p), "US") for n, p in enumerate(people)]
+    assert _code_blocks(feats, CONTACT_KINDS) == _string_blocks(feats, CONTACT_KINDS)
+
+
+@pytest.fixture(scope="module")
+def learned(generated: Snapshot) -> MatchModel:
+    model = DedupePolicy(DedupeSettings()).analyse(generated, "contacts", cluster=False).model
+    assert model is not None
+    return model
+
+
+def _apart_pairs_score_below_review(
+    feats: list, model: MatchModel, settings: DedupeSettings, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Which pairs ``apart`` marks, checked to be held below the review threshold."""
+    scorer = Scorer(settings, "contacts", feats).using(model)
+    table = tabulate(scorer, feats, left, right)
+    channel = np.asarray([bool(f.emails or f.phones or f.org) for f in feats], dtype=bool)
+    apart = scorer.apart(table, channel[left] | channel[right])
+    for k in np.flatnonzero(apart).tolist():
+        score = scorer.score(feats[int(left[k])], feats[int(right[k])])
+        assert score.confidence < settings.review_threshold, k
+        assert score.held.startswith("another"), k
+    return apart
+
+
+@pytest.mark.parametrize("rule", ["conflict", "review"])
+def test_pairs_apart_by_their_levels_score_below_review(
+    generated: Snapshot, learned: MatchModel, rule: str
+) -> None:
+    settings = DedupeSettings(different_name=rule)
+    feats = sorted((extract(r, "US") for r in generated.of("contacts")), key=lambda f: id_key(f.id))
+    found = candidates(feats, settings.contact_blocking, settings.max_block_size,
+                       settings.block_window)  # fmt: skip
+    apart = _apart_pairs_score_below_review(feats, learned, settings, found.left, found.right)
+    table = tabulate(Scorer(settings, "contacts", feats), feats, found.left, found.right)
+    bound = table.bound(learned, learned.prior, PLACE["contacts"], settings.place_share)
+    review = math.log(settings.review_threshold / (1.0 - settings.review_threshold))
+    assert (apart & (bound >= review - 1e-3)).any()  # pairs the bound alone would score
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in VALUES.items()}),
+        min_size=2,
+        max_size=10,
+    ),
+    st.sampled_from(["conflict", "review", "score"]),
+)
+@example(  # other names at one address, without e-mail, phone or company: no channel
+    [{"firstname": "Anna", "lastname": "Smith", "address": "12 Main Street"},
+     {"firstname": "Bob", "lastname": "Kim", "address": "12 Main Street"}], "conflict",
+)  # fmt: skip
+def test_pairs_apart_by_their_levels_score_below_review_on_made_records(
+    learned: MatchModel, people: list[dict[str, str]], rule: str
+) -> None:
+    feats = [extract(_person(n, **p), "US") for n, p in enumerate(people)]
+    pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    settings = DedupeSettings(different_name=rule, shared_value_count=3)
+    _apart_pairs_score_below_review(feats, learned, settings, left, right)
 
 
 @settings(max_examples=200, deadline=None)
