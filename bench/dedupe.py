@@ -27,6 +27,7 @@ from bench.peer import _rss_kb
 from bench.quality import snapshot_of
 from model.changes import Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
+from syncd.heap import collector_paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +56,24 @@ def _child(snapshot: Snapshot, profile: str | None, pipe: Connection) -> None:
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
-    runs = []
-    for object_type in policy.settings.object_types:
-        found = policy.analyse(snapshot, object_type)
-        runs.append(
-            Run(
-                object_type,
-                len(snapshot.of(object_type)),
-                found.candidates.count,
-                found.candidates.split,
-                sum(1 for m in found.merges if m.kind == "merge"),
-                sum(1 for m in found.merges if m.kind == "review"),
-                found.scored,
-                found.compared,
+    with collector_paused():  # as the engine runs every policy
+        runs = []
+        for object_type in policy.settings.object_types:
+            found = policy.analyse(snapshot, object_type)
+            runs.append(
+                Run(
+                    object_type,
+                    len(snapshot.of(object_type)),
+                    found.candidates.count,
+                    found.candidates.split,
+                    sum(1 for m in found.merges if m.kind == "merge"),
+                    sum(1 for m in found.merges if m.kind == "review"),
+                    found.scored,
+                    found.compared,
+                )
             )
-        )
-    if policy.settings.leads_against_contacts:
-        policy.leads_duplicating_contacts(snapshot)
+        if policy.settings.leads_against_contacts:
+            policy.leads_duplicating_contacts(snapshot)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile or "")
