@@ -80,7 +80,8 @@ def test_a_token_without_a_scope_stops_the_run_naming_it(tmp_path: Path) -> None
     line = said.strip().splitlines()[-1]
     assert line.startswith("run failed: ")
     assert "403" in line
-    # contacts pass; companies and deals need scopes the token lacks, pulled side by side
-    # (requests_in_flight): the first refusal met stops the run and is the one named
-    assert re.search(r"the token lacks the scope\(s\) crm\.objects\.(companies|deals)\.read", line)
+    # contacts pass; companies, deals and tasks need scopes the token lacks, pulled side by
+    # side (requests_in_flight): the first refusal met stops the run and is the one named
+    lacking = r"the token lacks the scope\(s\) crm\.objects\.(companies|deals|tasks)\.read"
+    assert re.search(lacking, line)
     assert "correlationId=" in line
