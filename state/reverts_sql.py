@@ -40,9 +40,7 @@ def field_writes(
         query = (
             sa.select(audit_t)
             .where(
-                c.source == source,
-                c.object_type == object_type,
-                c.kind == "update",
+                kind,
                 c.field.is_not(None),
                 c.undone_by_run.is_(None),
                 c.record_id.in_(chunk),
