@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from state.errors import StoreSetupError
 
@@ -157,6 +159,25 @@ def _tune_postgresql(engine: Engine) -> None:
         dbapi_connection.commit()
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+    wait=wait_random(0.005, 0.05),
+    reraise=True,
+)
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode (a no-op once it is). On a file still in rollback mode (a
+    new store) the switch needs the exclusive lock, and SQLite answers "database is locked" at
+    once, without waiting out the busy timeout, when another connection holds the write lock
+    (two commands opening a new store together): it is tried again, for as long as the busy
+    timeout would have waited."""
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -166,7 +187,7 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()

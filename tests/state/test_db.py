@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -106,6 +108,25 @@ def test_a_second_sqlite_writer_waits_for_the_lock(sqlite_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_new_store_opens_while_another_connection_holds_the_write_lock(tmp_path: Path) -> None:
+    # A file still in rollback mode, another connection mid-write: SQLite answers the switch to
+    # WAL with "database is locked" at once (no busy timeout), as when two commands open a new
+    # store together. Opening must wait for the writer instead of failing.
+    path = tmp_path / "state.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE earlier (i INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, writer.execute, args=("COMMIT",)).start()
+
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        store.close()
+        writer.close()
 
 
 @pytest.mark.parametrize(
