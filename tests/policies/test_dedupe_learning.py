@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from bench.dataset import canonical_records
 from model.changes import Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
 from policies.dedupe.scoring import Frozen, PairScore, Scorer
-from policies.dedupe.weights import MatchModel, expectation_maximisation
+from policies.dedupe.weights import MatchModel, expectation_maximisation, nested
+from sandbox.generator import generate
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 FIRST = ("james", "mary", "robert", "linda", "michael", "susan", "david", "karen", "thomas",
@@ -316,3 +318,40 @@ def test_two_people_beyond_doubt_at_one_address_are_not_even_reviewed() -> None:
     # another last name with a mailbox and a phone of its own: a person renamed keeps a number
     assert score("wife", "tenant").held == "another last name"
     assert score("wife", "tenant").confidence < review_at
+
+
+def test_the_matches_learned_are_about_the_true_duplicates_of_generated_contacts() -> None:
+    # The count of matches sets the prior, and a count swollen by namesakes in one city or a
+    # household's members (the match class drifting into them) shrinks every disagreement
+    # weight with it: the estimate must stay near what the generator really duplicated.
+    dataset = generate(10_000, seed=7, now=NOW)
+    snapshot = Snapshot("generated", NOW, canonical_records(dataset))
+    clusters = dataset.truth.to_json()["duplicate_clusters"]["contacts"]
+    true = sum(len(c) * (len(c) - 1) // 2 for c in clusters)
+    learned = DedupePolicy(DedupeSettings(object_types=("contacts",))).learn(snapshot)
+    matches = learned["contacts"]["matches"]
+    assert isinstance(matches, float)
+    assert abs(matches - true) < 0.08 * true, (matches, true)
+
+
+def test_a_place_a_finer_field_already_says_is_not_seen_twice_in_learning() -> None:
+    fields = ("city", "zip", "state", "email")
+    matrix = np.array(
+        [
+            [2, 2, 1, 1],  # one postcode: its city and state say nothing more
+            [2, 0, 1, 0],  # one city, postcodes apart: the state says nothing more
+            [1, 2, 1, 0],  # one postcode, the city mistyped: neither says more
+            [0, 0, 1, 1],  # only the state agrees: it counts
+            [-1, -1, 1, 0],
+        ],
+        dtype=np.int8,
+    )
+    out = nested(fields, matrix)
+    assert out.tolist() == [
+        [-1, 2, -1, 1],
+        [2, 0, -1, 0],
+        [-1, 2, -1, 0],
+        [0, 0, 1, 1],
+        [-1, -1, 1, 0],
+    ]
+    assert matrix[0].tolist() == [2, 2, 1, 1]  # a copy
