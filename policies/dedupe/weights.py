@@ -60,14 +60,16 @@ CUTS: Mapping[str, tuple[float, ...]] = {
 }
 #: Training sessions per object type: (the pairs taken, as alternatives tried in turn: field ->
 #: lowest level, ``all`` of them or ``any`` of them; the fields whose m the session estimates).
-#: A session takes the first alternative that finds :data:`MIN_SESSION_PAIRS` pairs.
+#: A session takes the first alternative that finds :data:`MIN_PREFERRED_PAIRS` pairs, the last
+#: one with :data:`MIN_SESSION_PAIRS`.
 #:
 #: The names are learned where the records share what only one person (firm) holds: an e-mail
 #: (a web domain). Pairs sharing a place are the fallback, for data without one: among them are
 #: a household's members (one surname, two first names) and, since the candidates met through
 #: keys that hold a name (a postcode with a name), namesakes at one postcode, which random pairs
 #: do not predict and the match class then takes in: on 300k generated contacts that halved the
-#: names' estimated m of agreeing and doubled the matches counted (75k against 32k true).
+#: estimated share of duplicates whose names agree (0.45 against 0.99) and so doubled the
+#: matches counted (75k against 32k true).
 SESSIONS: Mapping[
     str, tuple[tuple[str, tuple[Mapping[str, int], ...], tuple[str, ...]], ...]
 ] = {
