@@ -160,7 +160,10 @@ def _tune_postgresql(engine: Engine) -> None:
 
 
 def _locked(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+    """SQLite's busy answer ("database is locked"), by its result code, extended ones included."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 @retry(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from bench.dataset import canonical_records
+from bench.quality import pairs_of
 from model.changes import Merge, Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
@@ -326,8 +327,7 @@ def test_the_matches_learned_are_about_the_true_duplicates_of_generated_contacts
     # weight with it: the estimate must stay near what the generator really duplicated.
     dataset = generate(10_000, seed=7, now=NOW)
     snapshot = Snapshot("generated", NOW, canonical_records(dataset))
-    clusters = dataset.truth.to_json()["duplicate_clusters"]["contacts"]
-    true = sum(len(c) * (len(c) - 1) // 2 for c in clusters)
+    true = len(pairs_of(dataset.truth.to_json()["duplicate_clusters"]["contacts"]))
     learned = DedupePolicy(DedupeSettings(object_types=("contacts",))).learn(snapshot)
     matches = learned["contacts"]["matches"]
     assert isinstance(matches, float)
