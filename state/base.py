@@ -239,6 +239,20 @@ class Pruned:
         return self.plans + self.runs + self.audit + self.outbox + self.incidents
 
 
+@dataclass(frozen=True, slots=True)
+class KeptSnapshot:
+    """A snapshot kept between runs (:meth:`StateStore.kept_snapshot`), with what brings it up
+    to date: the number of the last write to the source's records it holds (``seq``) and the
+    merged-away ids it was read with. ``read`` is how many records the store read to make it,
+    ``whole`` whether that was every record (nothing kept, or kept no longer usable)."""
+
+    snapshot: Snapshot
+    seq: int
+    merged: Mapping[str, Mapping[str, str]]
+    read: int = 0
+    whole: bool = False
+
+
 class StateStore(abc.ABC):
     """Durable state of all sources. Implementations: :class:`state.store.SqlStateStore`."""
 
@@ -359,6 +373,20 @@ class StateStore(abc.ABC):
         With ``owners`` true, live ``owners`` records fill ``Snapshot.owners`` (id → properties).
         An associated id the store holds as merged away stands for its survivor (a task on a
         merged contact is on the contact that absorbed it).
+        """
+
+    @abc.abstractmethod
+    def kept_snapshot(self, source: str, now: datetime, kept: KeptSnapshot | None) -> KeptSnapshot:
+        """:meth:`snapshot` of every type (owners in ``Snapshot.owners``) at ``now``, made from
+        ``kept`` (an earlier result for ``source``) and only the records written since: what a
+        long-running engine reads each cycle instead of every record.
+
+        Every record is read when nothing is kept, or when what is kept no longer holds: records
+        deleted since (``reset-source``), a record merged away or back since (a merge moves the
+        associations of records that did not change), a ``kept`` from another store. Records
+        are written only through this store, which numbers each write per source (committed
+        in that order), so a kept snapshot plus what was written after its number is the
+        snapshot a whole read gives.
         """
 
     @abc.abstractmethod

@@ -72,8 +72,27 @@ def reset(conn: Connection, source: str, now: datetime) -> dict[str, int]:
         .values(status="skipped", reason=RESET_REASON, updated_at=now)
     )
     counts["operations not sent"] = int(unsent.rowcount)
-    conn.execute(sa.update(sources_t).where(sources_t.c.name == source).values(account_id=None))
+    # a snapshot kept from before no longer holds: the rows it was read from are gone
+    numbered = sources_t.c.records_seq + 1
+    conn.execute(
+        sa.update(sources_t)
+        .where(sources_t.c.name == source)
+        .values(account_id=None, records_seq=numbered, records_cut=numbered)
+    )
     return counts
+
+
+def next_records_seq(conn: Connection, source: str) -> int:
+    """The number of this transaction's writes to ``source``'s records (one more than the
+    last). The row stays locked to its commit (PostgreSQL), so numbers follow commit order
+    per source and a reader never sees a higher one before a lower one's rows."""
+    stmt = (
+        sa.update(sources_t)
+        .where(sources_t.c.name == source)
+        .values(records_seq=sources_t.c.records_seq + 1)
+        .returning(sources_t.c.records_seq)
+    )
+    return int(conn.execute(stmt).scalar_one())
 
 
 def merged_into(

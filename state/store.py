@@ -43,6 +43,7 @@ from state.base import (
     AuditEntry,
     CompletenessCheck,
     HealthPoint,
+    KeptSnapshot,
     OpOutcome,
     OutboxEntry,
     OutboxOp,
@@ -395,6 +396,9 @@ class SqlStateStore(StateStore):
         """
         if not rows:
             return 0
+        seq = sources_sql.next_records_seq(conn, rows[0]["source"])
+        for row in rows:
+            row["seq"] = seq
         ins = self._insert(records_t)
         kept = _RECORD_KEY if pulled else _RECORD_KEY + _PULL_ONLY
         updated = {c.name: ins.excluded[c.name] for c in records_t.c if c.name not in kept}
@@ -470,20 +474,32 @@ class SqlStateStore(StateStore):
             query = query.where(records_t.c.object_type.in_(sorted(wanted)))
         elif not owners:
             query = query.where(records_t.c.object_type != OWNERS)
-        by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
-        owner_props: dict[str, Mapping[str, str | None]] = {}
         with self._tx() as conn:
             self._require_source(conn, source)
             merged = sources_sql.merged_into(conn, source)
-            # streamed (a server-side cursor on PostgreSQL): never every row and every record
-            rows = conn.execute(query.execution_options(yield_per=ROW_BATCH)).mappings()
-            for row in rows:
-                record = _survivors_associated(row_to_record(row), merged)
-                if record.object_type == OWNERS:
-                    owner_props[record.id] = record.properties
-                    if object_types is None or OWNERS not in object_types:
-                        continue
-                by_type.setdefault(record.object_type, []).append(record)
+            return self._snapshot(conn, query, source, now, merged, object_types=object_types)
+
+    def _snapshot(
+        self,
+        conn: Connection,
+        query: sa.Select[Any],
+        source: str,
+        now: datetime,
+        merged: Mapping[str, Mapping[str, str]],
+        *,
+        object_types: Sequence[str] | None = None,
+    ) -> Snapshot:
+        by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
+        owner_props: dict[str, Mapping[str, str | None]] = {}
+        # streamed (a server-side cursor on PostgreSQL): never every row and every record
+        rows = conn.execute(query.execution_options(yield_per=ROW_BATCH)).mappings()
+        for row in rows:
+            record = _survivors_associated(row_to_record(row), merged)
+            if record.object_type == OWNERS:
+                owner_props[record.id] = record.properties
+                if object_types is None or OWNERS not in object_types:
+                    continue
+            by_type.setdefault(record.object_type, []).append(record)
         return Snapshot(
             source=source,
             now=now,
@@ -493,6 +509,38 @@ class SqlStateStore(StateStore):
             },
             owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
         )
+
+    def kept_snapshot(self, source: str, now: datetime, kept: KeptSnapshot | None) -> KeptSnapshot:
+        now = utc(now, "now")
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            # the number first: a row written after it is read again next time, never missed
+            numbers = sa.select(sources_t.c.records_seq, sources_t.c.records_cut)
+            found = conn.execute(numbers.where(sources_t.c.name == source)).mappings().one()
+            seq, cut = int(found["records_seq"]), int(found["records_cut"])
+            if kept is None or kept.snapshot.source != source or not cut <= kept.seq <= seq:
+                return self._read_whole(conn, source, now, seq)
+            query = sa.select(records_t).where(
+                records_t.c.source == source, records_t.c.seq > kept.seq
+            )
+            rows = conn.execute(query).mappings()
+            changed = [_survivors_associated(row_to_record(row), kept.merged) for row in rows]
+            if any(r.merged_into is not None or r.id in kept.merged.get(r.object_type, {})
+                   for r in changed):  # fmt: skip
+                # a merge moves associations of records that did not change: read it all
+                return self._read_whole(conn, source, now, seq)
+        return KeptSnapshot(_patched(kept.snapshot, changed, now), seq, kept.merged, len(changed))
+
+    def _read_whole(self, conn: Connection, source: str, now: datetime, seq: int) -> KeptSnapshot:
+        query = sa.select(records_t).where(
+            records_t.c.source == source,
+            records_t.c.archived.is_(False),
+            records_t.c.merged_into.is_(None),
+        )
+        merged = sources_sql.merged_into(conn, source)
+        snapshot = self._snapshot(conn, query, source, now, merged)
+        read = sum(map(len, snapshot.records.values())) + len(snapshot.owners)
+        return KeptSnapshot(snapshot, seq, merged, read, whole=True)
 
     def get_records(self, source: str, object_type: str, ids: Iterable[str]) -> dict[str, Record]:
         wanted = sorted(set(ids), key=id_sort_key)
@@ -973,6 +1021,39 @@ class SqlStateStore(StateStore):
         self._closed = True
         self._locks.close()
         self._engine.dispose()
+
+
+def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Snapshot:
+    """``snapshot`` at ``now`` with ``changed`` (rows written since, none merged) in place of
+    what it held of them: live ones in, archived ones out, each type kept in id order."""
+    if not changed:
+        return replace(snapshot, now=now)
+    records = dict(snapshot.records)
+    owners = dict(snapshot.owners)
+    for object_type in {r.object_type for r in changed} - {OWNERS}:
+        by_id = {r.id: r for r in records.get(object_type, ())}
+        for record in changed:
+            if record.object_type != object_type:
+                continue
+            if record.archived:
+                by_id.pop(record.id, None)
+            else:
+                by_id[record.id] = record
+        records[object_type] = tuple(sorted(by_id.values(), key=lambda r: id_sort_key(r.id)))
+        if not by_id:  # as a whole read has it: a type with no live record is absent
+            del records[object_type]
+    for record in changed:
+        if record.object_type == OWNERS:
+            if record.archived:
+                owners.pop(record.id, None)
+            else:
+                owners[record.id] = record.properties
+    return replace(
+        snapshot,
+        now=now,
+        records=dict(sorted(records.items())),
+        owners=dict(sorted(owners.items(), key=lambda kv: id_sort_key(kv[0]))),
+    )
 
 
 def _survivors_associated(record: Record, merged: Mapping[str, Mapping[str, str]]) -> Record:

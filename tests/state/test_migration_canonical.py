@@ -13,11 +13,12 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from model.changes import CreateTask, Flag, Merge, Update
-from model.records import Cursor, PullBatch, Record
+from model.records import Record
 from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.db import make_engine
 from state.store import SqlStateStore
+from tests.state.old_schema import read_old_record, write_old_records
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 #: The revision 0006 follows (whatever the chain before it).
@@ -165,9 +166,7 @@ def write_old_store(store: SqlStateStore) -> None:
     store.ensure_source("hs", "hubspot", T0)
     epoch = store.acquire_source("hs", "r1", T0).epoch
     store.start_run("r1", "hs", T0, dry_run=False)
-    for object_type in ("contacts", "deals", "tasks", "owners"):
-        batch = tuple(r for r in OLD_RECORDS if r.object_type == object_type)
-        store.store_batch("hs", "r1", PullBatch(object_type, batch, Cursor(T0)))
+    write_old_records(store.engine, "hs", "r1", OLD_RECORDS)
     store.save_plan("p0", "hs", "r1", T0, {}, old_plan())
     ops = [
         OutboxOp("p0:0:0", 0, 0, "update", "contacts", "12",
@@ -241,7 +240,7 @@ def test_upgrade_moves_everything_to_canonical_names_and_back(state_url: str) ->
 
         _migrate_to(engine, BEFORE, down=True)
         for record in OLD_RECORDS:
-            found = store.get_records("hs", record.object_type, [record.id])[record.id]
+            found = read_old_record(engine, "hs", record.object_type, record.id)
             expected = {k: v for k, v in record.properties.items() if k != "hs_object_id"}
             if record.id == "40":
                 expected["hs_task_status"] = "NOT_STARTED"  # 'open' does not say which

@@ -354,3 +354,95 @@ def test_a_record_merged_away_without_values_keeps_its_baseline(running: SqlStat
     assert kept.properties == {"phone": "(555) 123-4567", "email": "a@x.io"}
     assert kept.updated_at == T0 + timedelta(minutes=5)
     assert [r.id for r in running.snapshot("hs", T0).of("contacts")] == ["9"]
+
+
+# -- kept snapshots ------------------------------------------------------------------------------
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("pull"),
+            st.sampled_from(["contacts", "deals", "owners"]),
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["1", "2", "3", "10"]),
+                    st.integers(0, 5),
+                    st.sampled_from(["live", "archived", "merged"]),
+                ),
+                max_size=4,
+            ),
+        ),
+        st.tuples(st.just("refresh"), st.just("contacts"), st.just([("2", 6, "live")])),
+        st.tuples(st.just("reset"), st.just(""), st.just([])),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_ops)
+def test_a_kept_snapshot_brought_up_to_date_equals_one_read_whole(
+    store: SqlStateStore, ops: list[tuple[str, str, list[tuple[str, int, str]]]]
+) -> None:
+    source = f"k{next(_names)}"
+    store.ensure_source(source, "hubspot", T0)
+    store.start_run(f"{source}-run", source, T0, dry_run=False)
+    kept = store.kept_snapshot(source, T0, None)
+    assert kept.whole
+    for n, (what, object_type, versions) in enumerate(ops):
+        records = [
+            Record(
+                object_type,
+                record_id,
+                {"n": str(n)},
+                T0 + timedelta(minutes=minutes),
+                archived=state == "archived",
+                merged_into="10" if state == "merged" and record_id != "10" else None,
+                # a deal on contact 1, which may be merged away: its survivor stands for it
+                associations={"contacts": ("1",)} if object_type == "deals" else {},
+            )
+            for record_id, minutes, state in versions
+        ]
+        if what == "pull":
+            store.store_batch(source, f"{source}-run", batch(*records, object_type=object_type))
+        elif what == "refresh":
+            store.refresh_records(source, records)
+        else:
+            store.reset_source(source, T0)
+        now = T0 + timedelta(hours=n)
+        kept = store.kept_snapshot(source, now, kept)
+        assert kept.snapshot == store.snapshot(source, now), (what, versions)
+
+
+def test_a_kept_snapshot_reads_only_what_was_written_since(running: SqlStateStore) -> None:
+    contacts = [rec(str(i), email=f"{i}@x.com") for i in range(1, 101)]
+    running.store_batch("hs", "r1", batch(*contacts))
+    first = running.kept_snapshot("hs", T0, None)
+    assert (first.read, first.whole) == (100, True)
+    unchanged = running.kept_snapshot("hs", T0, first)
+    assert (unchanged.read, unchanged.whole) == (0, False)
+    assert unchanged.snapshot.of("contacts") is first.snapshot.of("contacts")
+
+    running.store_batch("hs", "r1", batch(rec("7", 1, email="new@x.com"), rec("101", 1)))
+    running.store_batch(
+        "hs", "r1", batch(Record("contacts", "8", {}, T0 + timedelta(1), archived=True))
+    )
+    later = running.kept_snapshot("hs", T0, unchanged)
+    assert (later.read, later.whole) == (3, False)
+    ids = [r.id for r in later.snapshot.of("contacts")]
+    assert len(ids) == 100
+    assert "8" not in ids
+    assert ids[-1] == "101"
+    assert later.snapshot == running.snapshot("hs", T0)
+
+    running.store_batch(
+        "hs", "r1", batch(Record("contacts", "9", {}, T0 + timedelta(1), merged_into="7"))
+    )
+    merged = running.kept_snapshot("hs", T0, later)
+    assert merged.whole  # a merge moves other records' associations: read whole
+    assert merged.snapshot == running.snapshot("hs", T0)
+    running.reset_source("hs", T0)
+    assert running.kept_snapshot("hs", T0, merged) == running.kept_snapshot("hs", T0, None)

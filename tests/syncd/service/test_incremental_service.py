@@ -45,6 +45,7 @@ def test_the_services_second_cycle_is_incremental(
     )
     service.cycle("crm")
     assert str(_notes(store)["contacts"]).startswith("full: no earlier run in memory")
+    assert service.engine.snapshots["crm"].whole
     (contact, *_) = sorted(r.id for r in sandbox.state.live_records("contacts"))
     sandbox.state.update("contacts", contact, {"city": "Somewhere Else"})
     # A pull reads what was modified before its run started, to the millisecond: an edit in the
@@ -53,6 +54,14 @@ def test_the_services_second_cycle_is_incremental(
     clock.offset += timedelta(seconds=1)
     service.cycle("crm")
     assert str(_notes(store)["contacts"]).startswith("incremental: 1 records changed")
+    # the snapshot too: the kept one and the records written since, not every record again
+    kept = service.engine.snapshots["crm"]
+    (run,) = store.list_runs("crm", limit=1)
+    pulled = run.counts["pulled"]
+    assert isinstance(pulled, dict)
+    assert not kept.whole
+    assert 1 <= kept.read <= sum(pulled.values())
+    assert kept.snapshot.records == store.snapshot("crm", clock()).records
 
 
 def test_a_one_off_engine_keeps_nothing(config: Config, store: SqlStateStore) -> None:
