@@ -46,6 +46,7 @@ from state.base import (
     OUTBOX_UNFINISHED,
     PLAN_PLANNED,
     AuditEntry,
+    KeptSnapshot,
     OpOutcome,
     Revert,
     SourceLease,
@@ -142,6 +143,9 @@ class Engine:
     #: :class:`~policies.base.Incremental`): kept while this engine lives, so a cycle compares
     #: only what changed; a new engine (a CLI run, a restart) starts full.
     memory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: The last snapshot of each source, when ``remember``: the next cycle reads only the
+    #: records written since (:meth:`StateStore.kept_snapshot`).
+    snapshots: dict[str, KeptSnapshot] = field(default_factory=dict)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -483,6 +487,7 @@ class Engine:
         try:
             counts = self.store.reset_source(name, self.clock())
             self.memory.pop(name, None)
+            self.snapshots.pop(name, None)
         finally:
             self.store.release_source(lease)
         log.info("source reset", source=name, **{k.replace(" ", "_"): v for k, v in counts.items()})
@@ -578,7 +583,13 @@ class Engine:
             for object_type in run.config.object_types
         }
         with _timed("snapshot") as said:
-            snapshot = self.store.snapshot(run.source, now)
+            if self.remember:
+                last = self.store.kept_snapshot(run.source, now, self.snapshots.get(run.source))
+                self.snapshots[run.source] = last
+                snapshot = last.snapshot
+                said.update(read=last.read, whole=last.whole)
+            else:
+                snapshot = self.store.snapshot(run.source, now)
             said["records"] = sum(len(r) for r in snapshot.records.values())
         snapshot = replace(snapshot, schema=schema, decisions=decisions)
         settings = self.config.policies_for(run.source)
@@ -724,7 +735,7 @@ class Engine:
         so that a plan can be explained and the parameters stay frozen between re-estimations.
         """
         last = latest_policy_plan(self.store, source)
-        stored = self.store.load_plan(last).baseline.get(LEARNED) if last else None
+        stored = self.store.plan_info(last).baseline.get(LEARNED) if last else None
         out: dict[str, Any] = {}
         for policy in policies:
             if not isinstance(policy, Learner):
