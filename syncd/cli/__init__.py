@@ -16,7 +16,7 @@ import typer
 
 from syncd.cli import admin, cycle, history, service
 from syncd.cli.common import GLOBALS, LogFormat, LogLevel, app
-from syncd.heap import skip_collection_at_exit
+from syncd.heap import collector_paused, skip_collection_at_exit
 
 __all__ = ["admin", "app", "cycle", "history", "main", "service"]
 
@@ -34,8 +34,17 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+#: Commands that build a run's millions of objects once and end: the cyclic collector stays off
+#: to their end (:func:`syncd.heap.collector_paused`), not only while the run plans. Turned on
+#: after the run, its first pass went over everything the run left (1.1 s of ``plan --csv`` at
+#: 100,000 contacts, in counting the plan's summary), and again while the plan was rendered.
+#: Long-running commands (``serve``, the sandboxes) collect as usual.
+ONE_OFF = frozenset(("plan", "run", "apply", "undo", "demo", "report"))
+
+
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -68,6 +77,8 @@ def _global_options(
     sources or operations failed), 4 busy (another command holds the source).
     """
     del version
+    if ctx.invoked_subcommand in ONE_OFF:
+        ctx.with_resource(collector_paused())
     GLOBALS.log_level = log_level
     GLOBALS.log_format = log_format
 

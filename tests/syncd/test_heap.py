@@ -7,8 +7,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from syncd import heap
 from syncd.heap import collector_paused
@@ -117,3 +120,29 @@ def test_the_command_still_says_everything_before_exiting() -> None:
     )
     assert bad.returncode == 2
     assert "no-such-command" in bad.stderr
+
+
+def test_a_one_off_command_keeps_the_collector_off_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.cli import ONE_OFF, app
+    from syncd.cli import cycle as cli_cycle
+    from tests.syncd.test_csv_mode import generated_export
+
+    gc.enable()
+    rendering: list[bool] = []
+    said = cli_cycle.summary_line
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        rendering.append(gc.isenabled())  # after the run: the engine's own pause has ended
+        return said(*args, **kwargs)
+
+    monkeypatch.setattr(cli_cycle, "summary_line", spy)
+    export = generated_export(tmp_path / "export.csv", records=50)
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(app, ["plan", "--csv", str(export), "-f", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert rendering == [False]
+    assert gc.isenabled()  # the command is done: as it was before
+    assert {"plan", "run", "apply"} <= ONE_OFF
+    assert "serve" not in ONE_OFF  # a daemon collects as usual
