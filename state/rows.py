@@ -29,6 +29,8 @@ IN_CHUNK: Final = 500
 
 def utc(value: datetime, what: str) -> datetime:
     """``value`` in UTC; ``StateError`` when it is naive."""
+    if value.tzinfo is UTC:  # what connectors give: nothing to check or convert
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise StateError(f"{what} must be a timezone-aware datetime, got {value.isoformat()}")
     return value.astimezone(UTC)
@@ -47,8 +49,10 @@ def record_to_row(source: str, run_id: str | None, record: Record) -> dict[str, 
         "source": source,
         "object_type": record.object_type,
         "remote_id": record.id,
-        "properties": dict(record.properties),
-        "associations": {k: list(v) for k, v in record.associations.items()},
+        # written as JSON as they are (orjson writes a tuple as an array), copied only when
+        # another mapping than a dict holds them
+        "properties": _dict(record.properties),
+        "associations": _dict(record.associations),
         "remote_created_at": (
             None if record.created_at is None else utc(record.created_at, "Record.created_at")
         ),
@@ -58,6 +62,10 @@ def record_to_row(source: str, run_id: str | None, record: Record) -> dict[str, 
         "merged_ids": list(record.merged_ids),
         "last_seen_run_id": run_id,
     }
+
+
+def _dict(mapping: Mapping[str, _T]) -> dict[str, _T]:
+    return mapping if type(mapping) is dict else dict(mapping)
 
 
 def from_row(kind: type[_V], row: Mapping[Any, Any]) -> _V:
