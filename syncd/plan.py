@@ -203,7 +203,6 @@ def _unique_values(
             else:
                 reviews.append((change.object_type, ids))
     holders: dict[tuple[str, str], dict[str, list[str]]] = {}
-    labels: dict[tuple[str, str], str] = {}
     for object_type, fields in unique.items():
         for name, against in fields.items():
             index: dict[str, list[str]] = defaultdict(list)
@@ -212,8 +211,15 @@ def _unique_values(
                     k for f in against for k in _unique_keys(record.properties.get(f))
                 ):
                     index[key].append(record.id)
-                labels[(object_type, record.id)] = record_label(object_type, record.properties)
             holders[(object_type, name)] = index
+    # a clash names the record that holds the value already: found only for the few that do
+    held: dict[str, dict[str, Record]] = {}
+
+    def label_of(object_type: str, record_id: str) -> str:
+        if object_type not in held:
+            held[object_type] = {r.id: r for r in snapshot.of(object_type)}
+        record = held[object_type].get(record_id)
+        return record_label(object_type, record.properties) if record is not None else ""
 
     def clash(object_type: str, record_id: str, name: str, value: str | None) -> str | None:
         """The record outside ``record_id``'s merge that holds ``value`` already, if any;
@@ -232,7 +238,7 @@ def _unique_values(
 
     def finding(change: Change, record_id: str, name: str, value: str | None, other: str) -> Flag:
         object_type = change.object_type
-        label = labels.get((object_type, other))
+        label = label_of(object_type, other)
         pair = frozenset((record_id, other))
         if any(t == object_type and pair <= ids for t, ids in reviews):
             why = "they are proposed as possible duplicates: merge them in syncd review"

@@ -64,6 +64,9 @@ KEY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "tasks": ("subject", "status", "due", "owner_id"),
 }
 WEIGHTS: Final = {"completeness": 0.4, "validity": 0.2, "freshness": 0.2, "uniqueness": 0.2}
+_COMPLETENESS, _VALIDITY, _FRESHNESS, _UNIQUENESS = (
+    WEIGHTS[k] for k in ("completeness", "validity", "freshness", "uniqueness")
+)
 #: Metric names in the order reports show them.
 METRICS: Final = (
     "records",
@@ -179,26 +182,28 @@ def _tally_flag(t: _Tally, flag: Flag) -> None:
 
 def record_score(record: Record, tally: _Tally) -> float:
     """One record's health score, 0-100 (see the module docstring)."""
+    # once per record of every plan: the parts spelled out, in WEIGHTS' order (the same sum)
     key = KEY_FIELDS.get(record.object_type, ())
-    flagged = tally.missing_fields.get(record.id, set())
-    fields = set(key) | flagged
+    flagged = tally.missing_fields.get(record.id)
+    fields = {*key, *flagged} if flagged else key  # the key fields are distinct
+    props = record.properties
     if fields:
-        present = sum(1 for f in fields if (record.properties.get(f) or "").strip())
+        present = sum(1 for f in fields if (props.get(f) or "").strip())
         completeness = present / len(fields)
     else:
         completeness = 1.0
-    if record.id in tally.required_tasks:
+    record_id = record.id
+    if record_id in tally.required_tasks:
         completeness = max(0.0, completeness - 0.5)
-    validity = max(0.0, 1.0 - 0.5 * tally.invalid.get(record.id, 0))
-    freshness = 0.0 if record.id in tally.stale else 1.0
-    uniqueness = 0.0 if record.id in tally.duplicates else 1.0
-    parts = {
-        "completeness": completeness,
-        "validity": validity,
-        "freshness": freshness,
-        "uniqueness": uniqueness,
-    }
-    return 100.0 * sum(WEIGHTS[k] * v for k, v in parts.items())
+    validity = max(0.0, 1.0 - 0.5 * tally.invalid.get(record_id, 0))
+    freshness = 0.0 if record_id in tally.stale else 1.0
+    uniqueness = 0.0 if record_id in tally.duplicates else 1.0
+    return 100.0 * (
+        _COMPLETENESS * completeness
+        + _VALIDITY * validity
+        + _FRESHNESS * freshness
+        + _UNIQUENESS * uniqueness
+    )
 
 
 def _type_health(
