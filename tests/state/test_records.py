@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
-from state.store import SqlStateStore
+from state.store import SqlStateStore, open_store
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -446,3 +446,20 @@ def test_a_kept_snapshot_reads_only_what_was_written_since(running: SqlStateStor
     assert merged.snapshot == running.snapshot("hs", T0)
     running.reset_source("hs", T0)
     assert running.kept_snapshot("hs", T0, merged) == running.kept_snapshot("hs", T0, None)
+
+
+def test_a_kept_snapshot_sees_what_another_process_wrote(
+    running: SqlStateStore, state_url: str
+) -> None:
+    running.store_batch("hs", "r1", batch(rec("1", email="a@x.com"), rec("2", email="b@x.com")))
+    kept = running.kept_snapshot("hs", T0, None)
+    other = open_store(state_url)  # a `syncd run` between two of the service's cycles
+    try:
+        other.refresh_records("hs", [rec("2", 5, email="pushed@x.com")])
+        other.store_batch("hs", "r1", batch(rec("3", 5, email="c@x.com")))
+    finally:
+        other.close()
+    later = running.kept_snapshot("hs", T0, kept)
+    assert (later.read, later.whole) == (2, False)
+    assert later.snapshot == running.snapshot("hs", T0)
+    assert later.snapshot.of("contacts")[1].properties == {"email": "pushed@x.com"}
