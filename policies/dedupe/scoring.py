@@ -802,6 +802,10 @@ BOUND_MARGIN = 1e-3
 in full: covers the rounding of the stored frequencies and of the order of summation."""
 
 
+#: Rows of a :class:`PairTable` whose bound is worked out at once (a few MB of temporaries).
+BOUND_ROWS = 1 << 18
+
+
 @dataclass(frozen=True, slots=True)
 class PairTable:
     """What comparing many pairs found, as columns (one row per pair, one column per field).
@@ -824,25 +828,41 @@ class PairTable:
 
         The points of each field as ``finish`` counts them under ``model``, the place fields
         beyond the best at ``share``; the caps, the conflict penalty and the guards only ever
-        lower a confidence, so they are left out.
+        lower a confidence, so they are left out. Worked out a slice of rows at a time: the
+        float temporaries of every row at once were gigabytes at 30 million pairs.
         """
         rows = len(self.levels)
+        out = np.empty(rows, dtype=np.float64)
+        for start in range(0, rows, BOUND_ROWS):
+            part = slice(start, min(start + BOUND_ROWS, rows))
+            out[part] = self._bound(part, model, prior, place, share)
+        return out
+
+    def _bound(
+        self, part: slice, model: MatchModel, prior: float, place: frozenset[str], share: float
+    ) -> npt.NDArray[np.float64]:
+        levels, frequency, email_points = (
+            self.levels[part],
+            self.frequency[part],
+            self.email_points[part],
+        )
+        rows = len(levels)
         fixed = np.zeros(rows, dtype=np.float64)  # names and fields counted in full
         place_sum = np.zeros(rows, dtype=np.float64)  # positive place points
         place_top = np.zeros(rows, dtype=np.float64)
         for k, field in enumerate(self.fields):
             found = model.fields[field]
-            lvl = self.levels[:, k]
+            lvl = levels[:, k]
             table = np.log(np.asarray(found.m) / np.asarray(found.u))
             points = np.where(lvl >= 0, table[np.maximum(lvl, 0)], 0.0)
             if field in TERM_FREQUENCY:
                 top = len(found.m) - 1
-                freq = self.frequency[:, k].astype(np.float64)
+                freq = frequency[:, k].astype(np.float64)
                 exact = (lvl == top) & ~np.isnan(freq)
                 tf = np.log(found.m[top] / np.maximum(np.where(exact, freq, 1.0), MIN_FREQUENCY))
                 points = np.where(exact, tf, points)
             if field == "email":
-                points = np.where(np.isnan(self.email_points), points, self.email_points)
+                points = np.where(np.isnan(email_points), points, email_points)
             if field in place:
                 positive = np.maximum(points, 0.0)
                 fixed += np.minimum(points, 0.0)

@@ -26,7 +26,7 @@ import policies.dedupe.policy as policy_module
 from bench.dataset import canonical_records
 from model.changes import Snapshot
 from model.records import Record
-from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe import DedupePolicy, DedupeSettings, scoring
 from policies.dedupe.blocking import (
     block_cap,
     candidates,
@@ -56,7 +56,9 @@ def generated() -> Snapshot:
 
 
 @pytest.mark.parametrize("object_type", ["contacts", "companies"])
-def test_bound_never_below_a_pairs_own_log_odds(generated: Snapshot, object_type: str) -> None:
+def test_bound_never_below_a_pairs_own_log_odds(
+    generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # companies learn too: 400 of them, about 15 duplicate pairs estimated
     policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     model = policy.analyse(generated, object_type, cluster=False).model
@@ -84,6 +86,11 @@ def test_bound_never_below_a_pairs_own_log_odds(generated: Snapshot, object_type
     assert reached > 0
     # the bound is worth having: most pairs are never scored in full
     assert int((bound >= math.log(3.0) - 1e-3).sum()) < found.count / 2
+    # worked out a slice of rows at a time, it is the same, to the bit
+    monkeypatch.setattr(scoring, "BOUND_ROWS", 97)
+    sliced = table.bound(model, model.prior, PLACE[object_type], s.place_share)
+    assert len(bound) > 97 * 3
+    assert np.array_equal(sliced, bound)
 
 
 @pytest.mark.parametrize("object_type", ["contacts", "companies"])
