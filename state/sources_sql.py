@@ -86,13 +86,11 @@ def next_records_seq(conn: Connection, source: str) -> int:
     """The number of this transaction's writes to ``source``'s records (one more than the
     last). The row stays locked to its commit (PostgreSQL), so numbers follow commit order
     per source and a reader never sees a higher one before a lower one's rows."""
-    stmt = (
-        sa.update(sources_t)
-        .where(sources_t.c.name == source)
-        .values(records_seq=sources_t.c.records_seq + 1)
-        .returning(sources_t.c.records_seq)
-    )
-    return int(conn.execute(stmt).scalar_one())
+    mine = sources_t.c.name == source
+    conn.execute(sa.update(sources_t).where(mine).values(records_seq=sources_t.c.records_seq + 1))
+    # read back in the same transaction (no UPDATE ... RETURNING: SQLite has it from 3.35 only,
+    # and Debian 11 and Ubuntu 20.04 ship older ones)
+    return int(conn.execute(sa.select(sources_t.c.records_seq).where(mine)).scalar_one())
 
 
 def merged_into(
