@@ -525,9 +525,11 @@ class SqlStateStore(StateStore):
             )
             rows = conn.execute(query).mappings()
             changed = [_survivors_associated(row_to_record(row), kept.merged) for row in rows]
-            if any(r.merged_into is not None or r.id in kept.merged.get(r.object_type, {})
+            if any(r.merged_into != kept.merged.get(r.object_type, {}).get(r.id)
                    for r in changed):  # fmt: skip
-                # a merge moves associations of records that did not change: read it all
+                # merged away (or back) since: that moves the associations of records that did
+                # not change, so read it all. A merged-away record read again as it was (a
+                # pull within its lookback window) changes nothing.
                 return self._read_whole(conn, source, now, seq)
         return KeptSnapshot(_patched(kept.snapshot, changed, now), seq, kept.merged, len(changed))
 
@@ -1024,8 +1026,9 @@ class SqlStateStore(StateStore):
 
 
 def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Snapshot:
-    """``snapshot`` at ``now`` with ``changed`` (rows written since, none merged) in place of
-    what it held of them: live ones in, archived ones out, each type kept in id order."""
+    """``snapshot`` at ``now`` with ``changed`` (rows written since, none merged away since)
+    in place of what it held of them: live ones in, archived and merged-away ones out, each
+    type kept in id order."""
     if not changed:
         return replace(snapshot, now=now)
     records = dict(snapshot.records)
@@ -1035,7 +1038,7 @@ def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Sn
         for record in changed:
             if record.object_type != object_type:
                 continue
-            if record.archived:
+            if record.archived or record.merged_into is not None:
                 by_id.pop(record.id, None)
             else:
                 by_id[record.id] = record
@@ -1044,7 +1047,7 @@ def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Sn
             del records[object_type]
     for record in changed:
         if record.object_type == OWNERS:
-            if record.archived:
+            if record.archived or record.merged_into is not None:
                 owners.pop(record.id, None)
             else:
                 owners[record.id] = record.properties

@@ -444,8 +444,14 @@ def test_a_kept_snapshot_reads_only_what_was_written_since(running: SqlStateStor
     merged = running.kept_snapshot("hs", T0, later)
     assert merged.whole  # a merge moves other records' associations: read whole
     assert merged.snapshot == running.snapshot("hs", T0)
+    # the merged-away record pulled again as it was (within a pull's lookback): nothing moved
+    again = Record("contacts", "9", {}, T0 + timedelta(1), merged_into="7")
+    running.store_batch("hs", "r1", batch(again, rec("7", 2, email="seven@x.com")))
+    repulled = running.kept_snapshot("hs", T0, merged)
+    assert (repulled.read, repulled.whole) == (2, False)
+    assert repulled.snapshot == running.snapshot("hs", T0)
     running.reset_source("hs", T0)
-    assert running.kept_snapshot("hs", T0, merged) == running.kept_snapshot("hs", T0, None)
+    assert running.kept_snapshot("hs", T0, repulled) == running.kept_snapshot("hs", T0, None)
 
 
 def test_a_kept_snapshot_sees_what_another_process_wrote(
