@@ -58,7 +58,7 @@ from state.base import (
     StoredIncident,
     StoredPlan,
 )
-from state.db import WRITE_OPTION, describe_url, make_engine
+from state.db import WRITE_OPTION, describe_url, json_text, make_engine
 from state.errors import cause, describe_db_error
 from state.locks import SourceLock, SourceLocks
 from state.models import (
@@ -678,6 +678,9 @@ class SqlStateStore(StateStore):
                     status=PLAN_PLANNED,
                 )
             )
+            if self._dialect == "postgresql":
+                _copy_changes(conn, plan_id, changes)
+                return
             for start in range(0, len(changes), ROW_BATCH):  # executemany, bounded memory
                 rows = [
                     {
@@ -1023,6 +1026,32 @@ class SqlStateStore(StateStore):
         self._closed = True
         self._locks.close()
         self._engine.dispose()
+
+
+def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[Change]) -> None:
+    """A plan's changes into ``plan_changes`` by PostgreSQL's COPY, in the transaction ``conn``
+    holds: a row costs a few microseconds, where executemany's multi-row INSERTs cost 16
+    (100,000 changes: 1.6 CPU s)."""
+    import psycopg  # noqa: PLC0415  (the PostgreSQL driver: only where the store is one)
+
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    columns = ", ".join(c.name for c in plan_changes_t.c)
+    statement = f"COPY plan_changes ({columns}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for seq, change in enumerate(changes):
+                row = {
+                    "plan_id": plan_id,
+                    "seq": seq,
+                    "kind": change.kind,
+                    "object_type": change.object_type,
+                    "record_id": change_record_id(change),
+                    "payload": json_text(change_to_dict(change)),
+                }
+                copy.write_row([row[c.name] for c in plan_changes_t.c])
+    except psycopg.Error as exc:  # as SQLAlchemy wraps the driver's errors: _tx tells them apart
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Snapshot:

@@ -122,6 +122,18 @@ def test_plan_round_trips_every_change_kind_in_order(running: SqlStateStore) -> 
     assert {c.kind for c in plan.changes} == {"update", "merge", "review", "create_task"}
 
 
+def test_plan_text_the_bulk_path_must_escape_round_trips(running: SqlStateStore) -> None:
+    # PostgreSQL takes a plan's changes by COPY, whose text format has its own escapes
+    odd = "tab\there\nnew line, back\\slash \\N, quote \" ' , é 名前 \u2028, null\x01"
+    changes: list[Change] = [
+        Update("hs", "contacts", "normalize", odd, str(n), "firstname", odd, f"{odd} {n}")
+        for n in range(300)
+    ]
+    changes.append(Update("hs", "contacts", "normalize", "", "999", "lastname", None, ""))
+    running.save_plan("odd", "hs", "r1", T0, {}, changes)
+    assert running.load_plan("odd").changes == changes
+
+
 def test_plans_without_run_or_changes_and_mistakes(running: SqlStateStore) -> None:
     running.save_plan("empty", "hs", None, T0, {}, [])
     plan = running.load_plan("empty")
