@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.stores import store_url
 from connectors.base import Connector
 from model.records import Cursor, PullBatch
 from state.store import open_store
@@ -44,8 +45,6 @@ from syncd.config import Config, SourceConfig, parse_config
 from syncd.engine import Engine
 from syncd.logging import configure as configure_logging
 from syncd.sources import build_connector
-
-PG_URL = os.environ.get("SYNCD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _serve(conn: Connection, records: int, seed: int, latency_ms: int) -> None:
@@ -148,8 +147,10 @@ def main(argv: list[str] | None = None) -> None:
         return connector
 
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.db" if args.store == "sqlite" else PG_URL
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            store_url(args.store, Path(tmp)) as url,
+        ):
             config = _config(base_url, url, Path(tmp), args.in_flight)
             store = open_store(config.store_url())
             # the service's engine: it keeps what a cycle leaves (dedupe's memory, the

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from bench.stores import store_url
 from model.changes import Change
 from state.store import open_store
 from syncd.config import Config, parse_config
@@ -40,7 +41,6 @@ from syncd.logging import configure as configure_logging
 from syncd.plan import Plan
 from syncd.sources import build_connector
 
-PG_URL = os.environ.get("SYNCD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 STAGES = {"pulled": "pull", "snapshot": "snapshot", "learned": "learn", "plan saved": "save"}
 FIELDS = {
     "contacts": ("lastname", "firstname", "phone", "email", "city", "company"),
@@ -186,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     base_url = ours.recv()
     print(f"{args.records} contacts in the HubSpot sandbox (own process); store {args.store}")
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.db" if args.store == "sqlite" else PG_URL
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            store_url(args.store, Path(tmp)) as url,
+        ):
             config = _config(base_url, url, Path(tmp))
             store = open_store(config.store_url())
 
