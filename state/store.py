@@ -463,6 +463,20 @@ class SqlStateStore(StateStore):
         owners: bool = True,
     ) -> Snapshot:
         now = utc(now, "now")
+        with self._tx() as conn:
+            self._require_source(conn, source)
+            return self._read(conn, source, now, object_types, owners)[0]
+
+    @staticmethod
+    def _read(
+        conn: Connection,
+        source: str,
+        now: datetime,
+        object_types: Sequence[str] | None = None,
+        owners: bool = True,
+    ) -> tuple[Snapshot, dict[str, dict[str, str]]]:
+        """:meth:`snapshot` in the transaction ``conn`` holds, with the merged-away ids it was
+        read with."""
         live = sa.and_(
             records_t.c.source == source,
             records_t.c.archived.is_(False),
@@ -474,23 +488,9 @@ class SqlStateStore(StateStore):
             query = query.where(records_t.c.object_type.in_(sorted(wanted)))
         elif not owners:
             query = query.where(records_t.c.object_type != OWNERS)
-        with self._tx() as conn:
-            self._require_source(conn, source)
-            merged = sources_sql.merged_into(conn, source)
-            return self._snapshot(conn, query, source, now, merged, object_types=object_types)
-
-    def _snapshot(
-        self,
-        conn: Connection,
-        query: sa.Select[Any],
-        source: str,
-        now: datetime,
-        merged: Mapping[str, Mapping[str, str]],
-        *,
-        object_types: Sequence[str] | None = None,
-    ) -> Snapshot:
         by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
         owner_props: dict[str, Mapping[str, str | None]] = {}
+        merged = sources_sql.merged_into(conn, source)
         # streamed (a server-side cursor on PostgreSQL): never every row and every record
         rows = conn.execute(query.execution_options(yield_per=ROW_BATCH)).mappings()
         for row in rows:
@@ -500,7 +500,7 @@ class SqlStateStore(StateStore):
                 if object_types is None or OWNERS not in object_types:
                     continue
             by_type.setdefault(record.object_type, []).append(record)
-        return Snapshot(
+        snapshot = Snapshot(
             source=source,
             now=now,
             records={
@@ -509,6 +509,7 @@ class SqlStateStore(StateStore):
             },
             owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
         )
+        return snapshot, merged
 
     def kept_snapshot(self, source: str, now: datetime, kept: KeptSnapshot | None) -> KeptSnapshot:
         now = utc(now, "now")
@@ -534,13 +535,7 @@ class SqlStateStore(StateStore):
         return KeptSnapshot(_patched(kept.snapshot, changed, now), seq, kept.merged, len(changed))
 
     def _read_whole(self, conn: Connection, source: str, now: datetime, seq: int) -> KeptSnapshot:
-        query = sa.select(records_t).where(
-            records_t.c.source == source,
-            records_t.c.archived.is_(False),
-            records_t.c.merged_into.is_(None),
-        )
-        merged = sources_sql.merged_into(conn, source)
-        snapshot = self._snapshot(conn, query, source, now, merged)
+        snapshot, merged = self._read(conn, source, now)
         read = sum(map(len, snapshot.records.values())) + len(snapshot.owners)
         return KeptSnapshot(snapshot, seq, merged, read, whole=True)
 
@@ -683,14 +678,7 @@ class SqlStateStore(StateStore):
                 return
             for start in range(0, len(changes), ROW_BATCH):  # executemany, bounded memory
                 rows = [
-                    {
-                        "plan_id": plan_id,
-                        "seq": seq,
-                        "kind": change.kind,
-                        "object_type": change.object_type,
-                        "record_id": change_record_id(change),
-                        "payload": change_to_dict(change),
-                    }
+                    _change_row(plan_id, seq, change)
                     for seq, change in enumerate(changes[start : start + ROW_BATCH], start)
                 ]
                 conn.execute(sa.insert(plan_changes_t), rows)
@@ -1028,6 +1016,18 @@ class SqlStateStore(StateStore):
         self._engine.dispose()
 
 
+def _change_row(plan_id: str, seq: int, change: Change) -> dict[str, Any]:
+    """The ``plan_changes`` row of a plan's change at ``seq``."""
+    return {
+        "plan_id": plan_id,
+        "seq": seq,
+        "kind": change.kind,
+        "object_type": change.object_type,
+        "record_id": change_record_id(change),
+        "payload": change_to_dict(change),
+    }
+
+
 def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[Change]) -> None:
     """A plan's changes into ``plan_changes`` by PostgreSQL's COPY, in the transaction ``conn``
     holds: a row costs a few microseconds, where executemany's multi-row INSERTs cost 16
@@ -1041,14 +1041,8 @@ def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[Change]) -> 
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for seq, change in enumerate(changes):
-                row = {
-                    "plan_id": plan_id,
-                    "seq": seq,
-                    "kind": change.kind,
-                    "object_type": change.object_type,
-                    "record_id": change_record_id(change),
-                    "payload": json_text(change_to_dict(change)),
-                }
+                row = _change_row(plan_id, seq, change)
+                row["payload"] = json_text(row["payload"])  # COPY takes the column's text
                 copy.write_row([row[c.name] for c in plan_changes_t.c])
     except psycopg.Error as exc:  # as SQLAlchemy wraps the driver's errors: _tx tells them apart
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
@@ -1058,28 +1052,28 @@ def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Sn
     """``snapshot`` at ``now`` with ``changed`` (rows written since, none merged away since)
     in place of what it held of them: live ones in, archived and merged-away ones out, each
     type kept in id order."""
-    if not changed:
-        return replace(snapshot, now=now)
-    records = dict(snapshot.records)
     owners = dict(snapshot.owners)
-    for object_type in {r.object_type for r in changed} - {OWNERS}:
-        by_id = {r.id: r for r in records.get(object_type, ())}
-        for record in changed:
-            if record.object_type != object_type:
-                continue
-            if record.archived or record.merged_into is not None:
-                by_id.pop(record.id, None)
-            else:
-                by_id[record.id] = record
-        records[object_type] = tuple(sorted(by_id.values(), key=lambda r: id_sort_key(r.id)))
-        if not by_id:  # as a whole read has it: a type with no live record is absent
-            del records[object_type]
+    touched: dict[str, dict[str, Record]] = {}  # by id, the types a change is about
     for record in changed:
+        gone = record.archived or record.merged_into is not None
         if record.object_type == OWNERS:
-            if record.archived or record.merged_into is not None:
+            if gone:
                 owners.pop(record.id, None)
             else:
                 owners[record.id] = record.properties
+            continue
+        by_id = touched.get(record.object_type)
+        if by_id is None:
+            by_id = touched[record.object_type] = {r.id: r for r in snapshot.of(record.object_type)}
+        if gone:
+            by_id.pop(record.id, None)
+        else:
+            by_id[record.id] = record
+    records = dict(snapshot.records)
+    for object_type, by_id in touched.items():
+        records[object_type] = tuple(sorted(by_id.values(), key=lambda r: id_sort_key(r.id)))
+        if not by_id:  # as a whole read has it: a type with no live record is absent
+            del records[object_type]
     return replace(
         snapshot,
         now=now,

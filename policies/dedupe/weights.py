@@ -257,16 +257,21 @@ def nested(fields: Sequence[str], matrix: LevelMatrix) -> LevelMatrix:
     Seen once, a place is one witness. Scoring keeps its own treatment of overlapping place
     fields (:data:`~policies.dedupe.scoring.PLACE`); this is for learning only.
     """
+    return _nest(fields, matrix.copy())
+
+
+def _nest(fields: Sequence[str], out: LevelMatrix) -> LevelMatrix:
+    """:func:`nested` in place, on a matrix the caller made for it."""
     column = {f: k for k, f in enumerate(fields)}
-    out = matrix.copy()
+    said: dict[str, npt.NDArray[np.bool_]] = {}  # all read before any is written
     for field, finer in IMPLIED_BY.items():
-        if field not in column:
-            continue
-        said = np.zeros(len(matrix), dtype=np.bool_)
-        for other in finer:
-            if other in column:
-                said |= matrix[:, column[other]] == len(CUTS[other])
-        out[said, column[field]] = -1
+        if field in column:
+            said[field] = np.zeros(len(out), dtype=np.bool_)
+            for other in finer:
+                if other in column:
+                    said[field] |= out[:, column[other]] == len(CUTS[other])
+    for field, rows in said.items():
+        out[rows, column[field]] = -1
     return out
 
 
@@ -418,7 +423,7 @@ def estimate(
             continue
         condition, taken = chosen
         names = [f for f in trained if f in column]
-        rows = nested(names, blocked[taken][:, [column[f] for f in names]])
+        rows = _nest(names, blocked[taken][:, [column[f] for f in names]])  # a new array
         learned, found = expectation_maximisation(
             names,
             rows,
