@@ -52,6 +52,7 @@ from model.records import Record
 from policies.base import Policy
 from policies.dedupe.blocking import (
     Candidates,
+    Indices,
     block_cap,
     candidate_pairs,
     candidates,
@@ -87,7 +88,7 @@ from policies.dedupe.scoring import (
     Scorer,
 )
 from policies.dedupe.settings import DedupeSettings
-from policies.dedupe.weights import MatchModel, estimate
+from policies.dedupe.weights import MatchModel, Tally, estimate
 from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -180,6 +181,32 @@ def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
     )
 
 
+KEPT_TABLE_BYTES = 1 << 29
+"""The most memory the table of every candidate pair may take to be kept from learning for the
+merge call that follows (about 10 million pairs of contacts). A larger one is worked out a slice
+at a time, twice: tallied for learning, then the bound of each slice for merging."""
+TABLE_ROWS = 1 << 20
+"""Candidate pairs tabulated at once when the whole table is not kept."""
+
+
+def _tabulated(
+    columns: Columns, found: Candidates, clamp: npt.NDArray[np.float64] | None
+) -> tuple[PairTable | None, Tally]:
+    """The tally of the candidate pairs' levels (and decisions) for learning, with the table of
+    them all when it fits :data:`KEPT_TABLE_BYTES` (``None`` otherwise)."""
+    fields = FIELDS[columns.scorer.object_type]
+    row_bytes = 5 * len(fields) + 8  # levels int8, frequency float32 per field, e-mail float64
+    if found.count * row_bytes <= KEPT_TABLE_BYTES:
+        table = columns.tabulate(found.left, found.right)
+        return table, Tally.of(fields, table.levels, clamp)
+    parts = []
+    for start in range(0, found.count, TABLE_ROWS):
+        part = slice(start, start + TABLE_ROWS)
+        levels = columns.tabulate(found.left[part], found.right[part]).levels
+        parts.append(Tally.of(fields, levels, None if clamp is None else clamp[part]))
+    return None, Tally.merged(parts)
+
+
 def _channels(feats: Sequence[Features]) -> npt.NDArray[np.bool_]:
     """Per record, whether it has an e-mail, a phone or a company (see ``Compared.channels``)."""
     return np.fromiter(
@@ -198,8 +225,11 @@ def _logit(probability: float) -> float:
     return math.log(probability / (1.0 - probability))
 
 
-def _clamp(found: Candidates, rules: Constraints, n: int) -> npt.NDArray[np.float64]:
-    """Per candidate pair, 1 (a person approved it), 0 (rejected) or NaN (no decision)."""
+def _clamp(found: Candidates, rules: Constraints, n: int) -> npt.NDArray[np.float64] | None:
+    """Per candidate pair, 1 (a person approved it), 0 (rejected) or NaN (no decision);
+    ``None`` when there are no decisions."""
+    if not rules.approved and not rules.forbidden:
+        return None
     clamp = np.full(found.count, np.nan)
     if rules.approved:
         group = np.full(n, -1, dtype=np.int64)
@@ -344,10 +374,8 @@ class DedupePolicy(Policy):
             and self.settings.learn_weights
             and len(feats) >= self.settings.min_records
         ):
-            table = columns.tabulate(found.left, found.right)
-            model = self._estimate(
-                object_type, feats=feats, columns=columns, table=table, found=found, rules=rules
-            )
+            table, tally = _tabulated(columns, found, _clamp(found, rules, len(feats)))
+            model = self._estimate(object_type, feats=feats, columns=columns, blocked=tally)
         if not cluster:  # learning: the call that follows it on these records starts from here
             self._prepared[object_type] = replace(ready, table=table)
             return Analysis([], found, model, compared=columns.each)
@@ -360,18 +388,26 @@ class DedupePolicy(Policy):
         alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
         left, right = left[alike], right[alike]
         if model is not None:  # only the pairs whose bound reaches the review threshold
-            fresh = table is None  # tabulated now: the pairs of one scope only
-            if table is None:
-                table = columns.tabulate(left, right)
-            bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
-            reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
-            # ... and are not two people beyond doubt (held below the threshold)
             channel = _channels(feats)
-            rows = (left, right) if fresh else (found.left, found.right)
-            reach &= ~scorer.apart(table, channel[rows[0]] | channel[rows[1]])
-            reach |= scorer.raised(table)  # proposed for review whatever they score
-            if not fresh:  # tabulated for learning: every candidate pair
-                reach = reach[alike]
+
+            def reach_of(table: PairTable, left: Indices, right: Indices) -> npt.NDArray[np.bool_]:
+                bound = table.bound(
+                    model, model.prior, PLACE[object_type], self.settings.place_share
+                )
+                found = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+                # ... and are not two people beyond doubt (held below the threshold)
+                found &= ~scorer.apart(table, channel[left] | channel[right])
+                found |= scorer.raised(table)  # proposed for review whatever they score
+                return found
+
+            if table is not None:  # tabulated for learning: every candidate pair
+                reach = reach_of(table, found.left, found.right)[alike]
+            else:  # tabulated now, the pairs of one scope only, a slice at a time
+                reach = np.empty(len(left), dtype=np.bool_)
+                for start in range(0, len(left), TABLE_ROWS):
+                    part = slice(start, start + TABLE_ROWS)
+                    rows = (left[part], right[part])
+                    reach[part] = reach_of(columns.tabulate(*rows), *rows)
             del table
             left, right = left[reach], right[reach]
         edges = sort_edges(self._edges(left, right, pair))
@@ -476,12 +512,9 @@ class DedupePolicy(Policy):
         *,
         feats: Sequence[Features],
         columns: Columns,
-        table: PairTable,
-        found: Candidates,
-        rules: Constraints,
+        blocked: Tally,
     ) -> MatchModel | None:
         """Weights estimated from this snapshot (None: too little to learn, configured)."""
-        fields = FIELDS[object_type]
         rng = random.Random(self.settings.seed)
         n = len(feats)
         total = n * (n - 1) // 2
@@ -495,8 +528,7 @@ class DedupePolicy(Policy):
         sample = columns.tabulate(left, right).levels  # random pairs, compared column-wise
         return estimate(
             object_type,
-            fields,
-            table.levels,
+            blocked,
             sample=sample,
             exact_u=scorer.exact_u(),
             configured=scorer.configured,
@@ -504,7 +536,6 @@ class DedupePolicy(Policy):
             seed=self.settings.seed,
             min_records=self.settings.min_records,
             min_matches=int(self.settings.min_matches),
-            clamp=_clamp(found, rules, n),
         )
 
     def _cluster(

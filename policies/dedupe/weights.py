@@ -16,7 +16,8 @@ at the field's :data:`CUTS`: level 0 differs, the top level is an exact match). 
   Otherwise the largest group of alike pairs wins: colleagues sharing a firm's address, not
   duplicates. A place is seen once (:func:`nested`: a postcode says its city and state). Pairs
   a person approved (rejected) in ``syncd review`` are held at match (non-match) probability 1
-  (0) in every iteration, so decisions sharpen the estimate.
+  (0) in every iteration, so decisions sharpen the estimate. The pairs reach it as a
+  :class:`Tally`: each distinct row of levels once, with how many pairs hold it.
 
 The prior is the share of matches among *all* pairs (the estimated number of matches over
 ``n(n-1)/2``), so a pair's points are its log-odds of being one entity. At scoring, an exact
@@ -96,6 +97,102 @@ _EPS = 1e-6
 MIN_FREQUENCY = _EPS
 """The least frequency an exact match is weighed by (a value the counts never saw)."""
 LevelMatrix = npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Blocked pairs counted by their row of agreement levels and the decision a person took on
+    them: all that expectation maximisation asks of the pairs, in the memory of the distinct
+    rows (a few thousand) instead of one row per pair (tens of millions at a million records).
+
+    ``levels`` holds the distinct rows, ``counts`` how many pairs each stands for, ``clamp``
+    1 (approved), 0 (rejected) or NaN (no decision) per row. Every step of
+    :func:`expectation_maximisation` is a function of a pair's row, so the estimate over a
+    tally is the estimate over its pairs.
+    """
+
+    fields: tuple[str, ...]
+    levels: LevelMatrix
+    counts: npt.NDArray[np.float64]
+    clamp: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls,
+        fields: Sequence[str],
+        levels: LevelMatrix,
+        clamp: npt.NDArray[np.float64] | None = None,
+    ) -> Tally:
+        """The tally of the pairs with these rows (and decisions; ``None``: none)."""
+        parts = []
+        for start in range(0, len(levels), _TALLY_ROWS):
+            part = slice(start, start + _TALLY_ROWS)
+            codes = _codes(fields, levels[part], None if clamp is None else clamp[part])
+            found, counts = np.unique(codes, return_counts=True)
+            parts.append((found, counts.astype(np.float64)))
+        return cls._of_codes(tuple(fields), parts)
+
+    @classmethod
+    def merged(cls, tallies: Sequence[Tally]) -> Tally:
+        """One tally of the pairs of all ``tallies`` (of the same fields)."""
+        fields = tallies[0].fields if tallies else ()
+        parts = [(_codes(fields, t.levels, t.clamp), t.counts) for t in tallies]
+        return cls._of_codes(fields, parts)
+
+    @classmethod
+    def _of_codes(
+        cls,
+        fields: tuple[str, ...],
+        parts: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+    ) -> Tally:
+        if not parts:
+            return cls(fields, np.empty((0, len(fields)), np.int8), np.empty(0), np.empty(0))
+        codes = np.concatenate([c for c, _ in parts])
+        found, inverse = np.unique(codes, return_inverse=True)
+        counts = np.bincount(
+            inverse.reshape(-1), weights=np.concatenate([n for _, n in parts]), minlength=len(found)
+        )
+        levels = np.empty((len(found), len(fields)), dtype=np.int8)
+        decided, rest = found % 3, found // 3
+        for k in range(len(fields) - 1, -1, -1):
+            rest, digit = np.divmod(rest, _radix(fields[k]))
+            levels[:, k] = digit - 1
+        clamp = np.where(decided == 0, np.nan, (decided == 2).astype(np.float64))
+        return cls(fields, levels, np.asarray(counts, dtype=np.float64), clamp)
+
+    @property
+    def pairs(self) -> int:
+        """How many pairs the tally counts."""
+        return round(float(self.counts.sum()))
+
+    def decided(self) -> npt.NDArray[np.float64] | None:
+        """``clamp``, or ``None`` when no row holds a decision."""
+        return None if bool(np.isnan(self.clamp).all()) else self.clamp
+
+
+_TALLY_ROWS = 1 << 20
+"""Rows encoded at once by :meth:`Tally.of` (a row's code is 8 bytes)."""
+
+
+def _radix(field: str) -> int:
+    return len(CUTS[field]) + 2  # the levels and -1 (absent)
+
+
+def _codes(
+    fields: Sequence[str], levels: LevelMatrix, clamp: npt.NDArray[np.float64] | None
+) -> npt.NDArray[np.int64]:
+    """One integer per row: its levels as digits (base :func:`_radix`), then its decision (0 none,
+    1 rejected, 2 approved)."""
+    if math.prod(_radix(f) for f in fields) * 3 >= 1 << 62:  # pragma: no cover - 11 fields fit
+        raise ValueError(f"too many compared fields to tally: {', '.join(fields)}")
+    codes = np.zeros(len(levels), dtype=np.int64)
+    for k, field in enumerate(fields):
+        codes *= _radix(field)
+        codes += levels[:, k].astype(np.int64) + 1
+    codes *= 3
+    if clamp is not None:
+        codes += np.where(np.isnan(clamp), 0, np.where(clamp > 0.5, 2, 1)).astype(np.int64)
+    return codes
 
 
 _BOUNDS = {f: tuple(c - 1e-9 for c in cuts) for f, cuts in CUTS.items()}
@@ -294,23 +391,28 @@ def expectation_maximisation(
     m_start: Mapping[str, npt.NDArray[np.float64]],
     *,
     clamp: npt.NDArray[np.float64] | None = None,
+    counts: npt.NDArray[np.float64] | None = None,
     iterations: int = 25,
     fixed_m: bool = False,
     fixed_u: bool = False,
 ) -> tuple[dict[str, tuple[float, ...]], float]:
     """m per level and the estimated number of matches among ``blocked`` pairs.
 
-    ``clamp`` holds, per pair, 1 (approved), 0 (rejected) or NaN (unknown). With ``fixed_m``
+    ``clamp`` holds, per row, 1 (approved), 0 (rejected) or NaN (unknown); ``counts`` how many
+    pairs each row stands for (``None``: one each; a :class:`Tally`'s rows). With ``fixed_m``
     only u and the share of matches are re-estimated (m is known); with ``fixed_u`` only m and
     the share (the non-matches are taken to look like random pairs, as in Splink).
     """
     m = {f: np.asarray(m_start[f], dtype=np.float64) for f in fields}
     u = {f: np.asarray(u_start[f], dtype=np.float64) for f in fields}
     share = 0.1
+    weight = np.ones(len(blocked)) if counts is None else np.asarray(counts, dtype=np.float64)
+    total = max(float(weight.sum()), _EPS)
     posterior = np.zeros(len(blocked), dtype=np.float64)
-    # per field, the rows where it is present and their levels: the same in every iteration
+    # per field, the rows where it is present, their levels and counts: the same every iteration
     present = [np.flatnonzero(blocked[:, k] >= 0) for k in range(len(fields))]
     level = [blocked[rows, k].astype(np.intp) for k, rows in enumerate(present)]
+    weights = [weight[rows] for rows in present]
     known = None if clamp is None else np.flatnonzero(~np.isnan(clamp))
     for _ in range(iterations):
         odds = np.full(len(blocked), math.log(share / (1.0 - share)), dtype=np.float64)
@@ -320,14 +422,14 @@ def expectation_maximisation(
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -50, 50)))
         if clamp is not None and known is not None:
             posterior[known] = clamp[known]
-        share = float(min(max(posterior.mean(), _EPS), 1 - _EPS))
+        share = float(min(max(float(posterior @ weight) / total, _EPS), 1 - _EPS))
         for k, field in enumerate(fields):
             levels = len(CUTS[field]) + 1
             if not fixed_m:
-                m[field] = _shares(level[k], posterior[present[k]], levels)
+                m[field] = _shares(level[k], posterior[present[k]] * weights[k], levels)
             if not fixed_u:
-                u[field] = _shares(level[k], 1.0 - posterior[present[k]], levels)
-    return {f: tuple(float(x) for x in m[f]) for f in fields}, float(posterior.sum())
+                u[field] = _shares(level[k], (1.0 - posterior[present[k]]) * weights[k], levels)
+    return {f: tuple(float(x) for x in m[f]) for f in fields}, float(posterior @ weight)
 
 
 M_FLOOR = 0.005
@@ -344,12 +446,10 @@ def _monotone(m: Sequence[float], u: Sequence[float]) -> tuple[float, ...]:
 
 
 def _matches(
-    fields: Sequence[str],
-    blocked: LevelMatrix,
+    blocked: Tally,
     u: Mapping[str, tuple[float, ...]],
     m: Mapping[str, tuple[float, ...]],
     *,
-    clamp: npt.NDArray[np.float64] | None,
     counted: tuple[float, Mapping[str, int]] | None,
 ) -> float:
     """How many pairs of the snapshot are matches.
@@ -367,9 +467,16 @@ def _matches(
                 recall *= sum(m[field][lvl:])
         if recall > 0.05:
             return found / recall
+    fields = blocked.fields
     m_known = {f: np.asarray(m[f]) for f in fields}
     _, matches = expectation_maximisation(
-        fields, nested(fields, blocked), u, m_known, clamp=clamp, fixed_m=True
+        fields,
+        nested(fields, blocked.levels),
+        u,
+        m_known,
+        clamp=blocked.decided(),
+        counts=blocked.counts,
+        fixed_m=True,
     )
     return matches
 
@@ -377,27 +484,26 @@ def _matches(
 def _session_pairs(
     how: str,
     alternatives: Sequence[Mapping[str, int]],
-    blocked: LevelMatrix,
+    blocked: Tally,
     column: Mapping[str, int],
 ) -> tuple[Mapping[str, int], npt.NDArray[np.bool_]] | None:
-    """The condition a session trains under and the pairs it takes: the first alternative
+    """The condition a session trains under and the rows it takes: the first alternative
     with :data:`MIN_PREFERRED_PAIRS` pairs (the last with :data:`MIN_SESSION_PAIRS`), or
     ``None`` when none has enough."""
     for k, condition in enumerate(alternatives):
-        tests = [blocked[:, column[f]] >= lvl for f, lvl in condition.items() if f in column]
+        tests = [blocked.levels[:, column[f]] >= lvl for f, lvl in condition.items() if f in column]
         if not tests:
             continue
         taken = np.logical_and.reduce(tests) if how == "all" else np.logical_or.reduce(tests)
         least = MIN_SESSION_PAIRS if k == len(alternatives) - 1 else MIN_PREFERRED_PAIRS
-        if int(taken.sum()) >= least:
+        if float(blocked.counts[taken].sum()) >= least:
             return condition, taken
     return None
 
 
 def estimate(
     object_type: str,
-    fields: Sequence[str],
-    blocked: LevelMatrix,
+    blocked: Tally,
     *,
     sample: LevelMatrix,
     exact_u: Mapping[str, float],
@@ -406,10 +512,11 @@ def estimate(
     seed: int,
     min_records: int,
     min_matches: int,
-    clamp: npt.NDArray[np.float64] | None = None,
 ) -> MatchModel | None:
-    """A model learned from the level matrices, or None when there is too little to learn."""
-    if records < min_records or len(blocked) == 0:
+    """A model learned from the blocked pairs' tally and the random pairs' level matrix, or
+    None when there is too little to learn."""
+    fields = blocked.fields
+    if records < min_records or blocked.pairs == 0:
         return None
     u = u_from_random(fields, sample, exact_u)  # what scoring divides by
     u_apart = u_from_random(fields, nested(fields, sample), exact_u)  # what learning does
@@ -423,20 +530,22 @@ def estimate(
             continue
         condition, taken = chosen
         names = [f for f in trained if f in column]
-        rows = _nest(names, blocked[taken][:, [column[f] for f in names]])  # a new array
+        rows = _nest(names, blocked.levels[taken][:, [column[f] for f in names]])  # a new array
+        clamp = blocked.decided()
         learned, found = expectation_maximisation(
             names,
             rows,
             u_apart,
             m_start,
             clamp=None if clamp is None else clamp[taken],
+            counts=blocked.counts[taken],
             fixed_u=True,
         )
         m.update(learned)
         if how == "all" and counted is None:
             counted = (found, condition)
     m = {f: _monotone(m[f], u[f]) for f in fields}
-    matches = _matches(fields, blocked, u_apart, m, clamp=clamp, counted=counted)
+    matches = _matches(blocked, u_apart, m, counted=counted)
     if matches < min_matches:
         return None
     all_pairs = records * (records - 1) / 2
@@ -445,7 +554,7 @@ def estimate(
         object_type=object_type,
         seed=seed,
         records=records,
-        pairs=len(blocked),
+        pairs=blocked.pairs,
         sampled=len(sample),
         matches=matches,
         prior=math.log(share / (1.0 - share)),
