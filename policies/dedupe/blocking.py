@@ -176,44 +176,75 @@ def _order(f: Features) -> tuple[str, ...]:
     return (f.last, f.first, f.org, f.address, f.id)
 
 
-def _block_pairs(members: Indices, starts: Indices, sizes: Indices) -> tuple[Indices, Indices]:
+PAIR_ROWS = 1 << 20
+"""Pairs of one block size made at once (their temporaries are a few bytes a pair each)."""
+
+
+class _PairKeys:
+    """The keys ``min * n + max`` of pairs of record indices, written into one array made at
+    its final size: every pair blocking makes, repeats included, is 8 bytes once (two index
+    arrays, their concatenation and the keys were 40 bytes a pair: gigabytes at a million)."""
+
+    def __init__(self, total: int, n: int) -> None:
+        self.keys = np.empty(total, dtype=np.int64)
+        self.n, self.at = max(n, 1), 0
+
+    def add(self, left: Indices, right: Indices) -> None:
+        end = self.at + len(left)
+        out = self.keys[self.at : end]
+        np.multiply(np.minimum(left, right), self.n, out=out, dtype=np.int64)
+        out += np.maximum(left, right)
+        self.at = end
+
+    def unique(self) -> tuple[Indices, Indices]:
+        """The pairs ``(min, max)``, repeats dropped, sorted (the array is used up)."""
+        return _unique_keys(self.keys[: self.at], self.n)
+
+
+def _block_pair_count(sizes: npt.NDArray[np.int64]) -> int:
+    return int((sizes.astype(np.int64) * (sizes - 1) // 2).sum())
+
+
+def _window_pair_count(size: int, window: int) -> int:
+    return sum(size - step for step in range(1, min(window, size - 1) + 1))
+
+
+def _block_pairs(members: Indices, starts: Indices, sizes: Indices, out: _PairKeys) -> None:
     """Every pair inside each block (``members[starts[b]:starts[b] + sizes[b]]``), the blocks of
-    one size handled as one array."""
-    lefts, rights = [], []
+    one size handled as one array (:data:`PAIR_ROWS` pairs at a time)."""
     for size in np.flatnonzero(np.bincount(sizes)).tolist():
         at = starts[sizes == size]
-        grid = members[at[:, None] + np.arange(size)]  # one row per block
         a, b = np.triu_indices(size, k=1)
-        lefts.append(grid[:, a].ravel())
-        rights.append(grid[:, b].ravel())
-    return _concat(lefts), _concat(rights)
+        step = max(1, PAIR_ROWS // len(a))
+        for k in range(0, len(at), step):
+            grid = members[at[k : k + step, None] + np.arange(size)]  # one row per block
+            out.add(grid[:, a].ravel(), grid[:, b].ravel())
 
 
-def _window_pairs(members: Indices, window: int) -> tuple[Indices, Indices]:
+def _window_pairs(members: Indices, window: int, out: _PairKeys) -> None:
     """Each member of a sorted block with the next ``window`` ones."""
-    lefts, rights = [], []
     for step in range(1, min(window, len(members) - 1) + 1):
-        lefts.append(members[:-step])
-        rights.append(members[step:])
-    return _concat(lefts), _concat(rights)
-
-
-def _concat(parts: Sequence[Indices]) -> Indices:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        out.add(members[:-step], members[step:])
 
 
 def unique_pairs(left: Indices, right: Indices, n: int) -> tuple[Indices, Indices]:
     """The pairs ``(min, max)`` of two index arrays, repeats dropped, sorted."""
-    low = np.minimum(left, right).astype(np.int64)
-    high = np.maximum(left, right).astype(np.int64)
-    keys = low * max(n, 1) + high
+    keys = _PairKeys(len(left), n)
+    keys.add(left, right)
+    return keys.unique()
+
+
+def _unique_keys(keys: npt.NDArray[np.int64], n: int) -> tuple[Indices, Indices]:
+    """The pairs of the keys ``low * n + high``, repeats dropped, sorted (``keys`` is sorted in
+    place)."""
     # sorted, then the first of each run: np.unique (numpy 2.3+) hashes first, which takes
     # ten times as long as this sort on a few million keys
     keys.sort()
     first = np.ones(len(keys), dtype=np.bool_)
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    keys = keys[first]
-    return (keys // max(n, 1)).astype(np.int32), (keys % max(n, 1)).astype(np.int32)
+    kept = keys[first]
+    del first
+    return (kept // n).astype(np.int32), (kept % n).astype(np.int32)
 
 
 def record_keys(f: Features, kinds: Iterable[str]) -> set[str]:
@@ -324,9 +355,11 @@ def candidates(
         budget = max_pairs_per_record * len(features)
         cap = block_cap(sizes, max_block_size, window, budget)
     small = sizes <= cap
-    left, right = _block_pairs(members, first[small], sizes[small])
-    lefts, rights = [left], [right]
     large = np.flatnonzero(sizes > cap)
+    total = _block_pair_count(sizes[small])
+    total += sum(_window_pair_count(size, window) for size in sizes[large].tolist())
+    pairs = _PairKeys(total, len(features))
+    _block_pairs(members, first[small], sizes[small], pairs)
     if len(large):  # the records in window order once, each split block sorted by that rank
         rank = np.empty(len(features), dtype=np.int64)
         rank[sorted(range(len(features)), key=lambda i: _order(features[i]))] = np.arange(
@@ -334,10 +367,9 @@ def candidates(
         )
     for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
         block = members[start : start + size]
-        left, right = _window_pairs(block[np.argsort(rank[block])], window)
-        lefts.append(left)
-        rights.append(right)
-    left, right = unique_pairs(_concat(lefts), _concat(rights), len(features))
+        _window_pairs(block[np.argsort(rank[block])], window, pairs)
+    del members
+    left, right = pairs.unique()
     return Candidates(left, right, int(shared.sum()), len(large), cap)
 
 

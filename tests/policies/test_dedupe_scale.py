@@ -21,6 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import policies.dedupe.blocking as blocking_module
 import policies.dedupe.columns as columns_module
 import policies.dedupe.policy as policy_module
 from bench.dataset import canonical_records
@@ -163,15 +164,21 @@ def _reference(feats: list, kinds: tuple[str, ...], cap: int, window: int) -> se
     st.lists(st.tuples(NAMES, NAMES, st.sampled_from(("1000", "1001", "2000"))), max_size=40),
     st.integers(min_value=2, max_value=30),
     st.sampled_from((None, 0.5, 2.0, 8.0)),
+    st.sampled_from((1, 7, blocking_module.PAIR_ROWS)),
 )
 def test_a_budget_splits_blocks_and_repeated_blocks_lose_no_pair(
-    people: list[tuple[str, str, str]], max_block_size: int, budget: float | None
+    people: list[tuple[str, str, str]], max_block_size: int, budget: float | None, pair_rows: int
 ) -> None:
     feats = [extract(_contact(n, *p), "US") for n, p in enumerate(people)]
     kinds = ("name", "name_typo", "zip_name")
-    found = candidates(
-        feats, kinds, max_block_size=max_block_size, window=2, max_pairs_per_record=budget
-    )
+    before = blocking_module.PAIR_ROWS
+    blocking_module.PAIR_ROWS = pair_rows  # blocks of one size made a few pairs at a time
+    try:
+        found = candidates(
+            feats, kinds, max_block_size=max_block_size, window=2, max_pairs_per_record=budget
+        )
+    finally:
+        blocking_module.PAIR_ROWS = before
     assert found.cap <= max_block_size
     assert found.cap == max_block_size or budget is not None
     assert set(found.pairs) == _reference(feats, kinds, found.cap, 2)
