@@ -89,10 +89,21 @@ def _by_values(a: Ints, b: Ints, size: int, compare: PairFunction) -> Floats:
     """``compare`` over the distinct pairs of codes ``(a[k], b[k])``, spread back over k."""
     if not len(a):
         return np.zeros(0, dtype=np.float64)
-    x, y, inverse = _distinct(a, b, size)
-    out: Floats = compare(x, y)
-    spread: Floats = out[inverse]
-    return spread
+    # pairs of one value (most, in blocks that share it) are found without sorting them
+    same = a == b
+    out = np.empty(len(a), dtype=np.float64)
+    if same.any():
+        at = np.flatnonzero(same)
+        held = np.bincount(a[at], minlength=size)
+        codes = np.flatnonzero(held).astype(np.int32)
+        position = np.zeros(size, dtype=np.intp)
+        position[codes] = np.arange(len(codes))
+        out[at] = compare(codes, codes)[position[a[at]]]
+    if not same.all():
+        at = np.flatnonzero(~same)
+        x, y, inverse = _distinct(a[at], b[at], size)
+        out[at] = compare(x, y)[inverse]
+    return out
 
 
 def _distinct(a: Ints, b: Ints, size: int) -> tuple[Ints, Ints, Rows]:
