@@ -409,7 +409,10 @@ class SqlStateStore(StateStore):
         )
         # executemany (psycopg pipelines it; sqlite3 loops in C); both drivers sum the rowcount,
         # which counts only the rows the WHERE let through.
-        result = conn.execute(stmt, rows, execution_options={"preserve_rowcount": True})
+        if self._dialect == "postgresql":
+            result = conn.execute(stmt, rows, execution_options={"preserve_rowcount": True})
+        else:
+            result = _execute_many(conn, stmt, records_t, rows)
         return int(result.rowcount)
 
     def _advance_cursor(
@@ -681,7 +684,7 @@ class SqlStateStore(StateStore):
                     _change_row(plan_id, seq, change)
                     for seq, change in enumerate(changes[start : start + ROW_BATCH], start)
                 ]
-                conn.execute(sa.insert(plan_changes_t), rows)
+                _execute_many(conn, sa.insert(plan_changes_t), plan_changes_t, rows)
 
     def load_plan(self, plan_id: str) -> StoredPlan:
         with self._tx() as conn:
@@ -1014,6 +1017,32 @@ class SqlStateStore(StateStore):
         self._closed = True
         self._locks.close()
         self._engine.dispose()
+
+
+def _execute_many(
+    conn: Connection, stmt: sa.Insert, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> sa.CursorResult[Any]:
+    """``stmt`` executed once per row (``executemany``), each column's values converted by the
+    column's type a column at a time (``map`` over its bind processor).
+
+    What ``conn.execute(stmt, rows)`` does, without its per-row, per-value parameter building:
+    that took half the time of storing 100,000 records in SQLite.
+    """
+    names = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
+    order = compiled.positiontup
+    if order is None or not set(order) <= set(names):  # pragma: no cover - SQLite is positional
+        return conn.execute(stmt, list(rows), execution_options={"preserve_rowcount": True})
+    columns = []
+    for name in order:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.bind_processor(conn.dialect)
+        columns.append(values if process is None else list(map(process, values)))
+    return conn.exec_driver_sql(
+        compiled.string,
+        list(zip(*columns, strict=True)),
+        execution_options={"preserve_rowcount": True},
+    )
 
 
 def _change_row(plan_id: str, seq: int, change: Change) -> dict[str, Any]:
