@@ -37,7 +37,7 @@ from syncd.engine import Engine, peak_mb
 from syncd.files import write_private
 from syncd.logging import get_logger
 from syncd.plan import Plan
-from syncd.report import Format, render
+from syncd.report import Format, rendered
 from syncd.sources import build_connector
 
 log = get_logger(__name__)
@@ -130,11 +130,11 @@ def plan_csv(
         stats={**plan.stats, "skipped_rows": skipped, "unused_columns": unused, **stats},
     )
     t0, cpu0 = time.monotonic(), time.process_time()
-    text = render(plan, fmt, limit=limit)
+    parts = rendered(plan, fmt, limit=limit)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(parts)
     else:
-        write_private(output, text)
+        write_private(output, parts)
     log.info(
         "plan rendered",
         format=fmt,

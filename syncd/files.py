@@ -4,14 +4,16 @@ phones, so each is readable and writable by its owner only (0600), whatever the 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
 PRIVATE_MODE: Final = 0o600
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` with mode 0600, an existing file included.
+def write_private(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (UTF-8; or its parts one after the other) to ``path`` with mode 0600, an
+    existing file included.
 
     Raises ``OSError`` as ``open`` does (a missing folder: ``FileNotFoundError``).
     """
@@ -20,7 +22,10 @@ def write_private(path: Path, text: str) -> None:
         os.fchmod(fd, PRIVATE_MODE)  # the umask only takes bits off; an old file keeps its own
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             fd = -1
-            out.write(text)
+            if isinstance(text, str):
+                out.write(text)
+            else:
+                out.writelines(text)
     finally:
         if fd != -1:
             os.close(fd)

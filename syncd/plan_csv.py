@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -80,13 +81,29 @@ def _cells(plan: Plan, seq: int, change: Change) -> list[str]:
     ]
 
 
+CSV_ROWS = 10_000
+"""Rows of :func:`plan_csv_parts` per part."""
+
+
 def plan_to_csv(plan: Plan) -> str:
     """Every change of ``plan`` as one CSV row (see the module docstring), with a header."""
+    return "".join(plan_csv_parts(plan))
+
+
+def plan_csv_parts(plan: Plan) -> Iterator[str]:
+    """:func:`plan_to_csv` in parts of :data:`CSV_ROWS` rows, to write as they come: the whole
+    text of a million changes is hundreds of megabytes, held twice while it is built."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    writer.writerows(_cells(plan, seq, change) for seq, change in enumerate(plan.changes))
-    return buffer.getvalue()
+    for start in range(0, len(plan.changes), CSV_ROWS):
+        part = plan.changes[start : start + CSV_ROWS]
+        writer.writerows(_cells(plan, seq, change) for seq, change in enumerate(part, start))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # no changes: the header alone
+        yield buffer.getvalue()
 
 
 def _read(path: Path) -> str:

@@ -19,7 +19,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Literal
 
@@ -62,6 +62,18 @@ def plan_to_json(plan: Plan) -> dict[str, object]:
         "stats": dict(plan.stats),
         "changes": [change_to_dict(c) for c in plan.changes],
     }
+
+
+def rendered(
+    plan: Plan, fmt: Format, *, limit: int | None = None, width: int = 120
+) -> Iterator[str]:
+    """:func:`render` in parts to write one after the other (CSV: some thousand rows each)."""
+    if fmt == "csv":
+        from syncd.plan_csv import plan_csv_parts  # noqa: PLC0415  (it imports this module)
+
+        yield from plan_csv_parts(plan)
+    else:
+        yield render(plan, fmt, limit=limit, width=width)
 
 
 def render(plan: Plan, fmt: Format, *, limit: int | None = None, width: int = 120) -> str:

@@ -270,7 +270,7 @@ def output_for(output: Path | None, source: str) -> Path | None:
     return None if output is None else Path(str(output).replace("{source}", source))
 
 
-def write_output(path: Path, text: str, what: str) -> str | None:
+def write_output(path: Path, text: str | Iterable[str], what: str) -> str | None:
     """Write ``text`` to ``path`` (0600); the problem in words when it cannot be written.
 
     ``what`` says what is lost and how to get it back (``plan P is saved: syncd show P ...``).
@@ -287,10 +287,10 @@ def write_output(path: Path, text: str, what: str) -> str | None:
     return None
 
 
-def emit(text: str, output: Path | None, what: str) -> None:
-    """``text`` to ``output`` or stdout; exit 2 when the file cannot be written."""
+def emit(text: str | Iterable[str], output: Path | None, what: str) -> None:
+    """``text`` (or its parts) to ``output`` or stdout; exit 2 when the file cannot be written."""
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         return
     problem = write_output(output, text, what)
     if problem is not None:

@@ -67,8 +67,8 @@ from syncd.report import (
     Format,
     plan_to_json,
     push_to_json,
-    render,
     render_push,
+    rendered,
     summary_line,
 )
 
@@ -137,13 +137,13 @@ def _summary(outcomes: list[Outcome]) -> None:
 def _write_plan(plan: Plan, fmt: str, output: Path | None, limit: int | None) -> str | None:
     """The plan report to ``output`` (the problem when it cannot be) or stdout."""
     shape = cast(Format, fmt)
-    text = render(plan, shape, limit=rows_limit(limit, fmt, output), width=terminal_width())
+    parts = rendered(plan, shape, limit=rows_limit(limit, fmt, output), width=terminal_width())
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(parts)
         return None
     problem = write_output(
         output,
-        text,
+        parts,
         f"plan {plan.id} is saved: make the folder, then syncd show {plan.id} -o {output}",
     )
     if problem is None:
@@ -597,7 +597,7 @@ def show(
         plan_header(engine.store, plan_id)
         saved = guard(lambda: stored_plan(engine.store, plan_id))
     shape: Format = fmt.value
-    text = render(saved, shape, limit=rows_limit(limit, shape, output), width=terminal_width())
-    emit(text, output, "nothing was changed")
+    parts = rendered(saved, shape, limit=rows_limit(limit, shape, output), width=terminal_width())
+    emit(parts, output, "nothing was changed")
     if output is not None:
         say(f"plan {saved.id} written to {output}: {summary_line(saved)}")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from model.changes import CreateTask, Merge, Update
+from syncd import plan_csv
 from syncd.plan import Plan
 from syncd.plan_csv import ExclusionError, read_exclusions
-from syncd.report import CELL_MAX, render
+from syncd.report import CELL_MAX, render, rendered
 from syncd.review import ReviewItem, render_reviews
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -84,6 +85,23 @@ def test_csv_has_a_stable_change_id_and_defuses_formulas() -> None:
     assert (rows[2]["record_id"], rows[2]["merged_ids"]) == ("3", "4;5")
     assert {r["exclude"] for r in rows} == {""}
     assert {r["plan"] for r in rows} == {"p1"}
+
+
+@pytest.mark.parametrize("changes", [0, 1, 3, 7])
+def test_csv_written_in_parts_is_the_csv_of_every_row_at_once(
+    changes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a plan of a million changes is written a few thousand rows at a time, not built whole
+    plan = plan_of(*(update(str(i), f"a\n{i}", f'"{i}",') for i in range(changes)))
+    whole = io.StringIO(newline="")
+    writer = csv.writer(whole)
+    writer.writerow(plan_csv.COLUMNS)
+    writer.writerows(plan_csv._cells(plan, seq, c) for seq, c in enumerate(plan.changes))
+    monkeypatch.setattr(plan_csv, "CSV_ROWS", 3)
+    parts = list(rendered(plan, "csv"))
+    assert len(parts) == max(1, -(-changes // 3))
+    assert "".join(parts) == whole.getvalue() == render(plan, "csv")
+    assert len(list(csv.DictReader(io.StringIO("".join(parts))))) == changes
 
 
 def test_exclusions_read_back_from_a_spreadsheet(tmp_path: Path) -> None:
