@@ -77,6 +77,7 @@ from policies.dedupe.incremental import (
     signature,
     window_neighbours,
 )
+from policies.dedupe.patterns import Patterns
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
@@ -151,7 +152,7 @@ class _Prepared:
     columns: Columns
     found: Candidates
     keys: Sequence[set[str]]  # each record's blocking keys (for an incremental run's memory)
-    table: PairTable | None = None
+    table: PairTable | Patterns | None = None  # of every candidate pair, from learning
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,20 +192,22 @@ TABLE_ROWS = 1 << 20
 
 def _tabulated(
     columns: Columns, found: Candidates, clamp: npt.NDArray[np.float64] | None
-) -> tuple[PairTable | None, Tally]:
+) -> tuple[PairTable | Patterns, Tally]:
     """The tally of the candidate pairs' levels (and decisions) for learning, with the table of
-    them all when it fits :data:`KEPT_TABLE_BYTES` (``None`` otherwise)."""
+    them all when it fits :data:`KEPT_TABLE_BYTES`, their :class:`Patterns` otherwise."""
     fields = FIELDS[columns.scorer.object_type]
     row_bytes = 5 * len(fields) + 8  # levels int8, frequency float32 per field, e-mail float64
     if found.count * row_bytes <= KEPT_TABLE_BYTES:
         table = columns.tabulate(found.left, found.right)
         return table, Tally.of(fields, table.levels, clamp)
     parts = []
+    patterns = Patterns.collect(fields, found.count)
     for start in range(0, found.count, TABLE_ROWS):
         part = slice(start, start + TABLE_ROWS)
-        levels = columns.tabulate(found.left[part], found.right[part]).levels
-        parts.append(Tally.of(fields, levels, None if clamp is None else clamp[part]))
-    return None, Tally.merged(parts)
+        table = columns.tabulate(found.left[part], found.right[part])
+        parts.append(Tally.of(fields, table.levels, None if clamp is None else clamp[part]))
+        patterns.add(table)
+    return patterns.build(), Tally.merged(parts)
 
 
 def _channels(feats: Sequence[Features]) -> npt.NDArray[np.bool_]:
@@ -368,7 +371,7 @@ class DedupePolicy(Policy):
         feats, scorer, columns, found = ready.feats, ready.scorer, ready.columns, ready.found
         rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
         model = self._stored(snapshot, object_type)
-        table: PairTable | None = ready.table
+        table: PairTable | Patterns | None = ready.table
         if (
             model is None
             and self.settings.learn_weights
@@ -380,7 +383,7 @@ class DedupePolicy(Policy):
             self._prepared[object_type] = replace(ready, table=table)
             return Analysis([], found, model, compared=columns.each)
         scorer = scorer.using(model, self._frozen(snapshot, object_type))
-        if table is None:  # compared with the frequencies the scores use
+        if not isinstance(table, PairTable):  # compared with the frequencies the scores use
             columns = Columns(scorer, feats)
         scope = _scopes(feats)
         pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
@@ -400,14 +403,20 @@ class DedupePolicy(Policy):
                 found |= scorer.raised(table)  # proposed for review whatever they score
                 return found
 
-            if table is not None:  # tabulated for learning: every candidate pair
+            if isinstance(table, PairTable):  # tabulated for learning: every candidate pair
                 reach = reach_of(table, found.left, found.right)[alike]
             else:  # tabulated now, the pairs of one scope only, a slice at a time
-                reach = np.empty(len(left), dtype=np.bool_)
-                for start in range(0, len(left), TABLE_ROWS):
-                    part = slice(start, start + TABLE_ROWS)
-                    rows = (left[part], right[part])
-                    reach[part] = reach_of(columns.tabulate(*rows), *rows)
+                reach = np.zeros(len(left), dtype=np.bool_)
+                maybe = np.arange(len(left))  # ... those whose pattern may reach, if known
+                if table is not None:
+                    floor = _logit(self.settings.review_threshold) - BOUND_MARGIN
+                    place, share = PLACE[object_type], self.settings.place_share
+                    may = table.reach(model, scorer, place=place, share=share, floor=floor)
+                    maybe = np.flatnonzero(may[alike])
+                for start in range(0, len(maybe), TABLE_ROWS):
+                    at = maybe[start : start + TABLE_ROWS]
+                    rows = (left[at], right[at])
+                    reach[at] = reach_of(columns.tabulate(*rows), *rows)
             del table
             left, right = left[reach], right[reach]
         edges = sort_edges(self._edges(left, right, pair))

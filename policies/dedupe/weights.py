@@ -152,11 +152,8 @@ class Tally:
         counts = np.bincount(
             inverse.reshape(-1), weights=np.concatenate([n for _, n in parts]), minlength=len(found)
         )
-        levels = np.empty((len(found), len(fields)), dtype=np.int8)
-        decided, rest = found % 3, found // 3
-        for k in range(len(fields) - 1, -1, -1):
-            rest, digit = np.divmod(rest, _radix(fields[k]))
-            levels[:, k] = digit - 1
+        levels = levels_of(fields, found)
+        decided = found % 3
         clamp = np.where(decided == 0, np.nan, (decided == 2).astype(np.float64))
         return cls(fields, levels, np.asarray(counts, dtype=np.float64), clamp)
 
@@ -176,6 +173,21 @@ _TALLY_ROWS = 1 << 20
 
 def _radix(field: str) -> int:
     return len(CUTS[field]) + 2  # the levels and -1 (absent)
+
+
+def level_codes(fields: Sequence[str], levels: LevelMatrix) -> npt.NDArray[np.int64]:
+    """One integer per row of levels, equal for equal rows (:func:`levels_of` reads it back)."""
+    return _codes(fields, levels, None)
+
+
+def levels_of(fields: Sequence[str], codes: npt.NDArray[np.int64]) -> LevelMatrix:
+    """The rows of levels of :func:`level_codes` (a decision digit, if any, is ignored)."""
+    levels = np.empty((len(codes), len(fields)), dtype=np.int8)
+    rest = codes // 3
+    for k in range(len(fields) - 1, -1, -1):
+        rest, digit = np.divmod(rest, _radix(fields[k]))
+        levels[:, k] = digit - 1
+    return levels
 
 
 def _codes(

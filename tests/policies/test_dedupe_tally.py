@@ -9,6 +9,7 @@ the rows, and that the merges do not depend on whether the table was kept.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ from bench.dataset import canonical_records
 from model.changes import Snapshot
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.columns import Columns
-from policies.dedupe.scoring import PairTable
-from policies.dedupe.weights import CUTS, Tally, expectation_maximisation
+from policies.dedupe.patterns import Patterns
+from policies.dedupe.scoring import PLACE, PairTable
+from policies.dedupe.weights import CUTS, MatchModel, Tally, expectation_maximisation
 from sandbox.generator import generate
 
 NOW = datetime(2025, 6, 2, 9, tzinfo=UTC)
@@ -154,3 +156,33 @@ def test_merges_are_the_same_when_the_table_is_worked_out_a_slice_at_a_time(
     assert whole == [DedupeSettings().u_sample_pairs] * len(whole)
     assert sliced_learned == kept_learned
     assert sliced_changes == kept_changes
+
+
+@pytest.mark.parametrize("object_type", ["contacts", "companies"])
+def test_no_pair_has_a_higher_bound_than_its_pattern(generated: Snapshot, object_type: str) -> None:
+    policy = DedupePolicy(DedupeSettings(min_records=100, min_matches=10))  # 600 companies
+    learned = policy.learn(generated)
+    model = MatchModel.from_json(learned[object_type])
+    ready = policy._prepared[object_type]
+    table = ready.table
+    assert isinstance(table, PairTable)  # small enough to keep: the reference
+    builder = Patterns.collect(table.fields, len(table.levels))
+    for start in range(0, len(table.levels), 101):  # as learning adds them: a slice at a time
+        part = slice(start, start + 101)
+        builder.add(
+            PairTable(
+                table.fields, table.levels[part], table.frequency[part], table.email_points[part]
+            )
+        )
+    patterns = builder.build()
+    assert len(patterns.extremes.codes) < len(table.levels) / 5  # far fewer patterns than pairs
+    place, share = PLACE[object_type], DedupeSettings().place_share
+    bound = table.bound(model, model.prior, place, share)
+    raised = ready.scorer.raised(table)
+    for floor in np.quantile(bound, [0.0, 0.5, 0.9, 0.99, 0.999, 1.0]):
+        may = patterns.reach(model, ready.scorer, place=place, share=share, floor=float(floor))
+        assert may[bound >= floor].all()
+        assert may[raised].all()
+    review = math.log(DedupeSettings().review_threshold / (1 - DedupeSettings().review_threshold))
+    may = patterns.reach(model, ready.scorer, place=place, share=share, floor=review)
+    assert may.sum() < len(may) / 4  # most pairs need no second table
