@@ -30,6 +30,7 @@ from policies.dedupe.weights import (
     TERM_FREQUENCY,
     LevelMatrix,
     MatchModel,
+    Tally,
     level_codes,
     levels_of,
 )
@@ -46,15 +47,35 @@ class _Extremes:
     unweighed: npt.NDArray[np.bool_]
     email_most: npt.NDArray[np.float64]
     email_none: npt.NDArray[np.bool_]
+    counts: npt.NDArray[np.int64]  # pairs per pattern
 
     @classmethod
     def of_pairs(cls, codes: npt.NDArray[np.int64], table: PairTable) -> _Extremes:
-        """The extremes of the pairs of ``table`` (with their patterns' ``codes``)."""
-        unweighed = np.isnan(table.frequency)
-        least = np.where(unweighed, np.float32(np.inf), table.frequency)
-        email_none = np.isnan(table.email_points)
-        email_most = np.where(email_none, -np.inf, table.email_points)
-        return cls(codes, least, unweighed, email_most, email_none)._reduced()
+        """The extremes of the pairs of ``table`` (with their patterns' ``codes``): a pass over
+        the pairs that have a value, field by field (most have none)."""
+        found, inverse = np.unique(codes, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        rows, columns = len(found), table.levels.shape[1]
+
+        def some(at: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+            held: npt.NDArray[np.bool_] = np.bincount(inverse[at], minlength=rows) > 0
+            return held
+
+        least = np.full((rows, columns), np.inf, dtype=np.float32)
+        unweighed = np.zeros((rows, columns), dtype=np.bool_)
+        for k in range(columns):
+            frequency = table.frequency[:, k]
+            known = ~np.isnan(frequency)
+            column = np.full(rows, np.inf, dtype=np.float32)
+            np.minimum.at(column, inverse[known], frequency[known])
+            least[:, k] = column
+            unweighed[:, k] = some(~known)
+        email = table.email_points
+        known = ~np.isnan(email)
+        email_most = np.full(rows, -np.inf)
+        np.maximum.at(email_most, inverse[known], email[known])
+        counts = np.bincount(inverse, minlength=rows).astype(np.int64)
+        return cls(found, least, unweighed, email_most, some(~known), counts)
 
     @classmethod
     def merged(cls, parts: Sequence[_Extremes], columns: int) -> _Extremes:
@@ -67,29 +88,22 @@ class _Extremes:
                 np.zeros((0, columns), np.bool_),
                 empty,
                 empty.astype(np.bool_),
+                empty.astype(np.int64),
             )
-        return cls(
-            np.concatenate([p.codes for p in parts]),
-            np.concatenate([p.least for p in parts]),
-            np.concatenate([p.unweighed for p in parts]),
-            np.concatenate([p.email_most for p in parts]),
-            np.concatenate([p.email_none for p in parts]),
-        )._reduced()
-
-    def _reduced(self) -> _Extremes:
-        """One row per distinct code."""
-        codes, inverse = np.unique(self.codes, return_inverse=True)
+        # the distinct patterns of all parts (thousands): reduced row by row
+        codes, inverse = np.unique(np.concatenate([p.codes for p in parts]), return_inverse=True)
         inverse = inverse.reshape(-1)
-        rows, columns = len(codes), self.least.shape[1]
+        rows = len(codes)
         least = np.full((rows, columns), np.inf, dtype=np.float32)
-        np.minimum.at(least, inverse, self.least)
+        np.minimum.at(least, inverse, np.concatenate([p.least for p in parts]))
         unweighed = np.zeros((rows, columns), dtype=np.bool_)
-        np.logical_or.at(unweighed, inverse, self.unweighed)
+        np.logical_or.at(unweighed, inverse, np.concatenate([p.unweighed for p in parts]))
         email_most = np.full(rows, -np.inf)
-        np.maximum.at(email_most, inverse, self.email_most)
+        np.maximum.at(email_most, inverse, np.concatenate([p.email_most for p in parts]))
         email_none = np.zeros(rows, dtype=np.bool_)
-        np.logical_or.at(email_none, inverse, self.email_none)
-        return _Extremes(codes, least, unweighed, email_most, email_none)
+        np.logical_or.at(email_none, inverse, np.concatenate([p.email_none for p in parts]))
+        counts = np.bincount(inverse, weights=np.concatenate([p.counts for p in parts]))
+        return cls(codes, least, unweighed, email_most, email_none, counts.astype(np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,12 +186,19 @@ class PatternsBuilder:
     at: int = 0
     parts: list[_Extremes] | None = None
 
-    def add(self, table: PairTable) -> None:
-        """The next ``len(table.levels)`` pairs."""
+    def add(self, table: PairTable) -> Tally:
+        """The next ``len(table.levels)`` pairs; their tally (no decisions)."""
         codes = level_codes(self.fields, table.levels)
         self.pairs[self.at : self.at + len(codes)] = codes
         self.at += len(codes)
-        self.parts = [*(self.parts or []), _Extremes.of_pairs(codes, table)]
+        part = _Extremes.of_pairs(codes, table)
+        self.parts = [*(self.parts or []), part]
+        return Tally(
+            self.fields,
+            levels_of(self.fields, part.codes),
+            part.counts.astype(np.float64),
+            np.full(len(part.codes), np.nan),
+        )
 
     def build(self) -> Patterns:
         """The patterns of every pair added."""

@@ -205,8 +205,8 @@ def _tabulated(
     for start in range(0, found.count, TABLE_ROWS):
         part = slice(start, start + TABLE_ROWS)
         table = columns.tabulate(found.left[part], found.right[part])
-        parts.append(Tally.of(fields, table.levels, None if clamp is None else clamp[part]))
-        patterns.add(table)
+        tally = patterns.add(table)
+        parts.append(tally if clamp is None else Tally.of(fields, table.levels, clamp[part]))
     return patterns.build(), Tally.merged(parts)
 
 
