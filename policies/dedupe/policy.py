@@ -185,7 +185,8 @@ def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
 KEPT_TABLE_BYTES = 1 << 29
 """The most memory the table of every candidate pair may take to be kept from learning for the
 merge call that follows (about 10 million pairs of contacts). A larger one is worked out a slice
-at a time, twice: tallied for learning, then the bound of each slice for merging."""
+at a time and tallied, with each pair's pattern kept (:class:`Patterns`): the merge call then
+tabulates again only the pairs whose pattern may reach the review threshold."""
 TABLE_ROWS = 1 << 20
 """Candidate pairs tabulated at once when the whole table is not kept."""
 
@@ -397,11 +398,11 @@ class DedupePolicy(Policy):
                 bound = table.bound(
                     model, model.prior, PLACE[object_type], self.settings.place_share
                 )
-                found = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
+                out = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
                 # ... and are not two people beyond doubt (held below the threshold)
-                found &= ~scorer.apart(table, channel[left] | channel[right])
-                found |= scorer.raised(table)  # proposed for review whatever they score
-                return found
+                out &= ~scorer.apart(table, channel[left] | channel[right])
+                out |= scorer.raised(table)  # proposed for review whatever they score
+                return out
 
             if isinstance(table, PairTable):  # tabulated for learning: every candidate pair
                 reach = reach_of(table, found.left, found.right)[alike]
