@@ -335,14 +335,16 @@ def candidates(
         records, codes = contact_key_codes(features, kinds)
     else:
         records, codes = _string_codes(features, kinds, keys)
-    # blocks: the records of each key, in index order, each once
+    # blocks: the records of each key, in index order, each once (reordered one array at a
+    # time: the original and the sorted copy of both were 40 bytes a key at once)
     order = np.lexsort((records, codes))
-    records, codes = records[order], codes[order]
+    codes = codes[order]
+    records = records[order]
     del order
     if len(codes):
         again = (codes[1:] == codes[:-1]) & (records[1:] == records[:-1])
         codes, records = codes[np.r_[True, ~again]], records[np.r_[True, ~again]]
-    members = records.astype(np.int32)
+    members = records
     first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, int)
     sizes = np.diff(np.r_[first, len(codes)])
     del records, codes
@@ -375,7 +377,7 @@ def candidates(
 
 def _string_codes(
     features: Sequence[Features], kinds: tuple[str, ...], keys: Sequence[Iterable[str]] | None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[Indices, npt.NDArray[np.int64]]:
     """The ``(record, key)`` pairs of :func:`record_keys` (or of ``keys``), each distinct key
     string coded as it is met."""
     code: dict[str, int] = {}
@@ -387,7 +389,7 @@ def _string_codes(
         found.extend([code.setdefault(key, len(code)) for key in own])
         counts[index] = len(found) - before
     codes = np.frombuffer(found, dtype=np.int64) if len(found) else np.zeros(0, dtype=np.int64)
-    return np.repeat(np.arange(len(features), dtype=np.int64), counts), codes
+    return np.repeat(np.arange(len(features), dtype=np.int32), counts), codes
 
 
 def candidate_pairs(

@@ -33,6 +33,8 @@ from policies.dedupe.nicknames import nicknames
 from policies.normalizers import split_extension
 
 Codes = npt.NDArray[np.int64]
+Positions = npt.NDArray[np.int32]
+"""Records' positions in the snapshot (fewer than 2**31)."""
 _PART_BITS = 29  # codes of parts below 2**29: half a billion distinct values
 #: The kinds of contact key, by the letter of their string form (see blocking.contact_keys).
 _KIND = {letter: n for n, letter in enumerate("ntiepzyawhsvlc")}
@@ -114,25 +116,32 @@ class _Lists:
 
 
 class _Keys:
-    """Packed keys of records, gathered kind by kind."""
+    """Packed keys of records, gathered kind by kind (a record's position in 4 bytes: there
+    are some 30 keys a record, 27 million at a million contacts)."""
 
     def __init__(self) -> None:
-        self.records: list[Codes] = []
+        self.records: list[Positions] = []
         self.keys: list[Codes] = []
 
     def add(self, kind: str, records: Codes, a: Codes, b: Codes) -> None:
         """The keys ``kind|a[k]|b[k]`` of ``records[k]``, where both parts are there."""
         there = (a >= 0) & (b >= 0)
-        self.records.append(records[there])
+        self.records.append(records[there].astype(np.int32))
         self.keys.append((_KIND[kind] << 2 * _PART_BITS) | (a[there] << _PART_BITS) | b[there])
 
-    def arrays(self) -> tuple[Codes, Codes]:
+    def arrays(self) -> tuple[Positions, Codes]:
         if not self.keys:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(self.records), np.concatenate(self.keys)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+        records = np.concatenate(self.records)
+        self.records.clear()  # each list let go once joined: the two are never held twice
+        keys = np.concatenate(self.keys)
+        self.keys.clear()
+        return records, keys
 
 
-def contact_key_codes(features: Sequence[Features], kinds: Iterable[str]) -> tuple[Codes, Codes]:
+def contact_key_codes(
+    features: Sequence[Features], kinds: Iterable[str]
+) -> tuple[Positions, Codes]:
     """The blocking keys of contacts as ``(record, key)`` pairs: a record's position and one of
     its keys (:func:`~policies.dedupe.blocking.contact_keys`) packed into an integer. A record
     may hold a key more than once (a first name that is also the last name)."""
