@@ -1030,9 +1030,9 @@ def _execute_many(
     """
     names = list(rows[0])
     compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
-    order = compiled.positiontup
-    if order is None or not set(order) <= set(names):  # pragma: no cover - SQLite is positional
-        return conn.execute(stmt, list(rows), execution_options={"preserve_rowcount": True})
+    order = compiled.positiontup  # SQLite's parameters are positional, one per column given
+    assert order is not None
+    assert set(order) <= set(names), order
     columns = []
     for name in order:
         values = [row[name] for row in rows]

@@ -22,10 +22,7 @@ def write_private(path: Path, text: str | Iterable[str]) -> None:
         os.fchmod(fd, PRIVATE_MODE)  # the umask only takes bits off; an old file keeps its own
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             fd = -1
-            if isinstance(text, str):
-                out.write(text)
-            else:
-                out.writelines(text)
+            out.writelines([text] if isinstance(text, str) else text)
     finally:
         if fd != -1:
             os.close(fd)

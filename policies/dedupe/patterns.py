@@ -19,6 +19,7 @@ instead of every candidate pair.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,22 +79,12 @@ class _Extremes:
         return cls(found, least, unweighed, email_most, some(~known), counts)
 
     @classmethod
-    def merged(cls, parts: Sequence[_Extremes], columns: int) -> _Extremes:
-        """The extremes of the pairs of all ``parts``."""
-        if not parts:
-            empty = np.zeros(0)
-            return cls(
-                empty.astype(np.int64),
-                np.zeros((0, columns), np.float32),
-                np.zeros((0, columns), np.bool_),
-                empty,
-                empty.astype(np.bool_),
-                empty.astype(np.int64),
-            )
+    def merged(cls, parts: Sequence[_Extremes]) -> _Extremes:
+        """The extremes of the pairs of all ``parts`` (one at least)."""
         # the distinct patterns of all parts (thousands): reduced row by row
         codes, inverse = np.unique(np.concatenate([p.codes for p in parts]), return_inverse=True)
         inverse = inverse.reshape(-1)
-        rows = len(codes)
+        rows, columns = len(codes), parts[0].least.shape[1]
         least = np.full((rows, columns), np.inf, dtype=np.float32)
         np.minimum.at(least, inverse, np.concatenate([p.least for p in parts]))
         unweighed = np.zeros((rows, columns), dtype=np.bool_)
@@ -184,7 +175,7 @@ class PatternsBuilder:
     fields: tuple[str, ...]
     pairs: npt.NDArray[np.int64]
     at: int = 0
-    parts: list[_Extremes] | None = None
+    parts: list[_Extremes] = dataclasses.field(default_factory=list)
 
     def add(self, table: PairTable) -> Tally:
         """The next ``len(table.levels)`` pairs; their tally (no decisions)."""
@@ -192,15 +183,9 @@ class PatternsBuilder:
         self.pairs[self.at : self.at + len(codes)] = codes
         self.at += len(codes)
         part = _Extremes.of_pairs(codes, table)
-        self.parts = [*(self.parts or []), part]
-        return Tally(
-            self.fields,
-            levels_of(self.fields, part.codes),
-            part.counts.astype(np.float64),
-            np.full(len(part.codes), np.nan),
-        )
+        self.parts.append(part)
+        return Tally.of_codes(self.fields, part.codes, part.counts)
 
     def build(self) -> Patterns:
-        """The patterns of every pair added."""
-        extremes = _Extremes.merged(self.parts or [], len(self.fields))
-        return Patterns(self.fields, self.pairs[: self.at], extremes)
+        """The patterns of every pair added (one at least)."""
+        return Patterns(self.fields, self.pairs[: self.at], _Extremes.merged(self.parts))

@@ -133,6 +133,14 @@ class Tally:
         return cls._of_codes(tuple(fields), parts)
 
     @classmethod
+    def of_codes(
+        cls, fields: Sequence[str], codes: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]
+    ) -> Tally:
+        """The tally of ``counts[k]`` pairs with the row of :func:`level_codes` ``codes[k]``
+        (no decisions)."""
+        return cls._of_codes(tuple(fields), [(codes, counts.astype(np.float64))])
+
+    @classmethod
     def merged(cls, tallies: Sequence[Tally]) -> Tally:
         """One tally of the pairs of all ``tallies`` (of the same fields)."""
         fields = tallies[0].fields if tallies else ()
