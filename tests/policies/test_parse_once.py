@@ -142,6 +142,32 @@ def test_the_form_read_back_is_asked_only_its_form(
     value = prefix + digits + extension
     expected = _two_full_readings(value, region, require_valid)
     assert normalize_phone(value, region, require_valid=require_valid) == expected
+    if expected is not None and expected != value:
+        # the form's reading answers with the value's checks: what a reading of its own says
+        number = phonenumbers.parse(expected, region)
+        reading = read_phone(expected, region)
+        assert reading is not None
+        assert reading.valid == phonenumbers.is_valid_number(number)
+        assert reading.possible == phonenumbers.is_possible_number(number)
+
+
+def test_the_checks_of_a_form_read_back_are_asked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: Counter[str] = Counter()
+    real = phonenumbers.is_valid_number
+
+    def counting(number: phonenumbers.PhoneNumber) -> bool:
+        asked[phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)] += 1
+        return bool(real(number))
+
+    monkeypatch.setattr(phonenumbers, "is_valid_number", counting)
+    read_phone.cache_clear()
+    raw = "(646) 407-6920"
+    assert normalize_phone(raw, "US") == "+16464076920"
+    # normalize's idempotence check and its flag ask the form what they asked the value
+    assert normalize_phone("+16464076920", "US") == "+16464076920"
+    assert normalizers.phone_problem("+16464076920", "US") is None
+    assert asked == Counter({"+16464076920": 1})
+    read_phone.cache_clear()
 
 
 def test_a_form_that_does_not_read_back_is_no_canonical_form() -> None:
