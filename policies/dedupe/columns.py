@@ -387,21 +387,28 @@ def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]
     return first[inverse], last[inverse]
 
 
-def _padded(lists: Sequence[Sequence[str]], key: Callable[[str], str]) -> Ints:
-    """Per record, the codes of ``key`` of its values (in order; -2 past the end, -1 for an
-    empty key). Codes follow the keys' sorted order."""
+def _padded(lists: Sequence[Sequence[str]], *keys: Callable[[str], str]) -> tuple[Ints, ...]:
+    """Per key, per record, the codes of the key of its values (in order; -2 past the end, -1
+    for an empty key). Codes follow each key's sorted order. The values are placed once and
+    each key is taken once per distinct value."""
     flat = list(chain.from_iterable(lists))
-    keyed = {v: key(v) for v in dict.fromkeys(flat)}  # key of each distinct value, once
-    code = {k: n for n, k in enumerate(sorted(set(keyed.values()) - {""}))}
-    code[""] = -1
-    value_code = {v: code[k] for v, k in keyed.items()}
+    distinct = list(dict.fromkeys(flat))
+    position = {v: n for n, v in enumerate(distinct)}
+    index = np.fromiter(map(position.__getitem__, flat), dtype=np.int64, count=len(flat))
     count = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    out = np.full((len(lists), int(count.max(initial=0))), -2, dtype=np.int32)
     row = np.repeat(np.arange(len(lists)), count)
-    out[row, np.arange(len(flat)) - (np.cumsum(count) - count)[row]] = np.fromiter(
-        map(value_code.__getitem__, flat), dtype=np.int32, count=len(flat)
-    )
-    return out
+    column = np.arange(len(flat)) - (np.cumsum(count) - count)[row]
+    width = int(count.max(initial=0))
+    out = []
+    for key in keys:
+        keyed = [key(v) for v in distinct]
+        code = {k: n for n, k in enumerate(sorted(set(keyed) - {""}))}
+        code[""] = -1
+        of_value = np.fromiter(map(code.__getitem__, keyed), dtype=np.int32, count=len(keyed))
+        matrix = np.full((len(lists), width), -2, dtype=np.int32)
+        matrix[row, column] = of_value[index]
+        out.append(matrix)
+    return tuple(out)
 
 
 def _share_any(x: Ints, y: Ints) -> Bools:
@@ -423,8 +430,7 @@ def _email_codes(scorer: Scorer, feats: Sequence[Features]) -> tuple[Bools, Ints
     shared mailbox (NaN: not shared)."""
     lists = [f.emails for f in feats]
     has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
-    address = _padded(lists, lambda e: e)
-    domain = _padded(lists, lambda e: e.rpartition("@")[2])
+    address, domain = _padded(lists, lambda e: e, lambda e: e.rpartition("@")[2])
     names = sorted({e for values in lists for e in values})
     override = np.full(len(names), np.nan)
     weights = scorer.configured.get("email")
@@ -472,9 +478,9 @@ def _phone_codes(
         found = "".join(filter(str.isdigit, split_extension(phone)[0]))
         return found[-9:] if len(found) >= 9 else ""
 
-    number = _padded(lists, lambda p: split_extension(p)[0])
-    extension = _padded(lists, lambda p: split_extension(p)[1])
-    tail = _padded(lists, digits)
+    number, extension, tail = _padded(
+        lists, lambda p: split_extension(p)[0], lambda p: split_extension(p)[1], digits
+    )
     numbers = sorted({split_extension(p)[0] for values in lists for p in values})
     share = scorer.frequency
     shares = np.fromiter((share("phone", n) for n in numbers), np.float64, count=len(numbers))
@@ -540,8 +546,9 @@ def _company_columns(table: _Table) -> None:
 def _place_columns(table: _Table) -> None:
     address = table.cols.vocab("address", lambda f: f.address)
     # per address, the codes of its house numbers (-2 past its last)
-    numbers = table.cols.get("numbers", lambda: _padded(list(map(house_numbers, address.words)),
-                                                        str))  # fmt: skip
+    numbers = table.cols.get(
+        "numbers", lambda: _padded(list(map(house_numbers, address.words)), str)[0]
+    )
     plain = _token_set(address)
 
     def address_similarity(a: Ints, b: Ints) -> Floats:
