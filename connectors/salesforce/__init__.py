@@ -1,18 +1,42 @@
-"""The Salesforce connector, over ``simple-salesforce`` 1.12."""
+"""The Salesforce connector, over ``simple-salesforce`` 1.12.
+
+The registration (settings, names) imports no SDK: the connector and its error classes are
+imported when a source is built or they are first named here (PEP 562), so a command that
+touches no Salesforce source does not pay for the SDK's import.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from connectors.base import BuildContext, Registration
-from connectors.salesforce.connector import SalesforceConnector
-from connectors.salesforce.errors import AllowanceSpentError, classify
 from connectors.salesforce.mapping import TASK_STATUS_DONE, TASK_STATUSES, VENDOR_FIELDS
 from connectors.salesforce.settings import SalesforceSettings
 from model.fields import TASK_COMPLETED, TASK_OPEN
+
+if TYPE_CHECKING:
+    from connectors.salesforce.connector import SalesforceConnector
+    from connectors.salesforce.errors import AllowanceSpentError, classify
+
+_LAZY = {
+    "SalesforceConnector": "connectors.salesforce.connector",
+    "AllowanceSpentError": "connectors.salesforce.errors",
+    "classify": "connectors.salesforce.errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build(settings: SalesforceSettings, context: BuildContext) -> SalesforceConnector:
     """The connector of a configured ``salesforce`` source, its credentials resolved (nothing
     is sent until the first call: the login happens then)."""
+    from connectors.salesforce.connector import SalesforceConnector  # noqa: PLC0415
+
     credentials = settings.secrets(context.base_dir, context.key)
     return SalesforceConnector(
         settings,
