@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, TypeAdapter
 
-from model.records import PropertyDef, Record
+from model.records import PropertyDef, Record, id_key
 
 ChangeKind = Literal["update", "merge", "create_task", "review", "flag", "archive"]
 
@@ -39,10 +39,24 @@ class Snapshot:
     #: key (JSON values): the dedupe policy's match weights per object type, kept frozen
     #: between re-estimations. Empty: a policy that learns estimates afresh.
     learned: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: :meth:`in_id_order`'s lists, made once per snapshot (not compared, not copied by
+    #: ``dataclasses.replace``).
+    _in_id_order: dict[str, tuple[Record, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def of(self, object_type: str) -> Sequence[Record]:
         """The records of one object type (empty when none were pulled)."""
         return self.records.get(object_type, ())
+
+    def in_id_order(self, object_type: str) -> Sequence[Record]:
+        """:meth:`of` in :func:`~model.records.id_key` order, the order every policy proposes
+        its changes in: sorted once per snapshot, not once per policy."""
+        found = self._in_id_order.get(object_type)
+        if found is None:
+            found = tuple(sorted(self.of(object_type), key=lambda r: id_key(r.id)))
+            self._in_id_order[object_type] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)

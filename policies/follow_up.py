@@ -43,10 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from model.changes import Change, CreateTask, Snapshot
 from model.fields import TASK_COMPLETED, TRUE, record_kind, record_label
-from model.records import Record
+from model.records import Record, id_key
 from policies.base import Policy
 from policies.normalizers import collapse_whitespace
-from policies.order import id_key
 from policies.stages import stage_matches
 
 FollowUpType = Literal["contacts", "leads", "deals", "companies"]
@@ -330,7 +329,7 @@ class FollowUpPolicy(Policy):
         types = list(dict.fromkeys(rule.object_type for rule in self.rules))
         for object_type in types:
             rules = [rule for rule in self.rules if rule.object_type == object_type]
-            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+            for record in snapshot.in_id_order(object_type):
                 rule = next((r for r in rules if r.matches(record, snapshot.now)), None)
                 if rule is None or record.id in targets:
                     continue

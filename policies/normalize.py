@@ -54,7 +54,6 @@ from policies.normalizers import (
     normalize_phone,
     phone_problem,
 )
-from policies.order import id_key
 
 NormalizerName = Literal[
     "whitespace", "name_case", "email", "email_list", "phone", "state", "country", "domain"
@@ -202,7 +201,7 @@ class NormalizePolicy(Policy):
         kept: dict[tuple[str, str], _Remembered] = {}
         reused = 0
         for object_type, fields in self.settings.fields.items():
-            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+            for record in snapshot.in_id_order(object_type):
                 key = (object_type, record.id)
                 last = known.get(key)
                 if last is not None and last[0] == record.properties:

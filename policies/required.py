@@ -43,7 +43,6 @@ from model.records import PropertyDef, Record
 from policies.base import Policy
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
-from policies.order import id_key
 from policies.stages import stage_matches
 
 
@@ -152,7 +151,7 @@ class RequiredPolicy(Policy):
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         changes: list[Change] = []
         for object_type, rule in self.settings.fields.items():
-            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+            for record in snapshot.in_id_order(object_type):
                 needed, stage = rule.fields_for(record)
                 missing = [f for f in needed if not (record.properties.get(f) or "").strip()]
                 if not missing:

@@ -35,7 +35,6 @@ from model.fields import TRUE
 from model.records import Record
 from policies.base import Policy
 from policies.follow_up import open_task_targets
-from policies.order import id_key
 
 RetireAction = Literal["report", "tag", "archive"]
 
@@ -105,7 +104,7 @@ class RetirePolicy(Policy):
         busy = self._busy(snapshot)
         changes: list[Change] = []
         for object_type in s.object_types:
-            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+            for record in snapshot.in_id_order(object_type):
                 if record.id in busy:
                     continue
                 lead_open = record.properties.get("lead_open") == TRUE

@@ -31,7 +31,6 @@ from model.changes import Change, Flag, Snapshot, Update
 from model.records import PropertyDef, Record
 from policies.base import Policy
 from policies.normalizers import compact
-from policies.order import id_key
 
 NAME = "tags"
 SEPARATOR = ";"
@@ -177,7 +176,7 @@ class TagsPolicy(Policy):
             rules = field_rules(snapshot, object_type, self.settings)
             if not rules:
                 continue
-            for record in sorted(snapshot.of(object_type), key=lambda r: id_key(r.id)):
+            for record in snapshot.in_id_order(object_type):
                 for field_name, rule in rules.items():
                     value = record.properties.get(field_name)
                     if value is not None and value.strip():
@@ -307,7 +306,7 @@ def label_usage(snapshot: Snapshot, settings: TagsSettings) -> list[LabelUsage]:
     """
     found: list[LabelUsage] = []
     for object_type in settings.object_types:
-        records = sorted(snapshot.of(object_type), key=lambda r: id_key(r.id))
+        records = snapshot.in_id_order(object_type)
         for field_name, definition in _enumerations(snapshot, object_type, settings).items():
             users: dict[str, list[str]] = {value: [] for value, _ in definition.options}
             for record in records:

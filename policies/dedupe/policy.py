@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
-from model.records import Record
+from model.records import Record, id_key
 from policies.base import Policy
 from policies.dedupe.blocking import (
     Candidates,
@@ -90,7 +90,6 @@ from policies.dedupe.scoring import (
 )
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import MatchModel, Tally, estimate
-from policies.order import id_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PairFunction = Callable[[int, int], PairScore]

@@ -15,14 +15,13 @@ from hypothesis import strategies as st
 
 from bench.dataset import canonical_records
 from model.changes import Change, Merge, Snapshot
-from model.records import Record
+from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
 from policies.dedupe.incremental import window_neighbours
 from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
-from policies.order import id_key
 from sandbox.generator import generate
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

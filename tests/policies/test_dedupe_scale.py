@@ -26,7 +26,7 @@ import policies.dedupe.columns as columns_module
 import policies.dedupe.policy as policy_module
 from bench.dataset import canonical_records
 from model.changes import Snapshot
-from model.records import Record
+from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings, scoring
 from policies.dedupe.blocking import (
     block_cap,
@@ -41,7 +41,6 @@ from policies.dedupe.features import extract
 from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import CITY_PART, PLACE, PairTable, Scorer
 from policies.dedupe.weights import MatchModel
-from policies.order import id_key
 
 generator = pytest.importorskip("sandbox.generator")
 if not hasattr(generator, "generate"):  # pragma: no cover - only while the generator is missing
