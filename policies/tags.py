@@ -104,6 +104,18 @@ class LabelUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class _Verdict:
+    """The policy's verdict on one value of a field (see :meth:`TagsPolicy._judge`): whether
+    it ``changes`` and to what (``new``, ``None`` for blank) and why; ``problems`` say why
+    items map to no option (empty when none, or when unmapped values are not flagged)."""
+
+    changes: bool
+    new: str | None
+    why: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Mapped:
     value: str | None  # None: unmapped
     why: str  # how it was mapped, or why not
@@ -176,20 +188,29 @@ class TagsPolicy(Policy):
             rules = field_rules(snapshot, object_type, self.settings)
             if not rules:
                 continue
+            # a field's verdict depends on its value only: judged once per distinct value
+            judged: dict[str, dict[str, _Verdict]] = {name: {} for name in rules}
             for record in snapshot.in_id_order(object_type):
                 for field_name, rule in rules.items():
                     value = record.properties.get(field_name)
-                    if value is not None and value.strip():
-                        changes.extend(
-                            self._check(snapshot.source, record, field_name, value, rule)
-                        )
+                    if value is None or not value.strip():
+                        continue
+                    verdict = judged[field_name].get(value)
+                    if verdict is None:
+                        verdict = judged[field_name][value] = self._judge(value, rule)
+                    if verdict.changes or verdict.problems:
+                        changes.extend(self._changes(snapshot.source, record, field_name, verdict))
         return changes
 
-    def _check(
-        self, source: str, record: Record, field_name: str, value: str, rule: _FieldRules
-    ) -> list[Change]:
+    def _judge(self, value: str, rule: _FieldRules) -> _Verdict:
+        """What the policy says of one value of a field: its canonical form (if it changes)
+        and why, and why not (values that map to no option)."""
         if not rule.checks_membership:
-            return self._check_text(source, record, field_name, value, rule)
+            canonical = rule.synonym_of.get(compact(value))
+            if canonical is None or canonical == value:
+                return _Verdict(False, None, "", ())
+            why = f"{value!r} is a synonym of {canonical!r} (→ {canonical!r})"
+            return _Verdict(True, canonical, why, ())
         items = value.split(SEPARATOR) if rule.multi else [value]
         stripped = [item.strip() for item in items if item.strip()]
         kept: list[str] = []
@@ -210,38 +231,38 @@ class TagsPolicy(Policy):
         result = kept + [u for u in unmapped if u not in kept]
         if len(stripped) != len(set(stripped)):
             notes.append("repeats dropped")
-        changes: list[Change] = []
-        new = SEPARATOR.join(result) if result else None
+        flagged = tuple(dict.fromkeys(problems)) if self.settings.flag_unmapped else ()
         if set(result) != set(items) or len(items) != len(set(items)):
+            new = SEPARATOR.join(result) if result else None
             detail = "; ".join(dict.fromkeys(n for n in notes if n)) or "stray whitespace"
+            return _Verdict(True, new, f"{detail} (→ {new!r})", flagged)
+        return _Verdict(False, None, "", flagged)
+
+    def _changes(
+        self, source: str, record: Record, field_name: str, verdict: _Verdict
+    ) -> list[Change]:
+        value = record.properties[field_name]
+        assert value is not None
+        changes: list[Change] = []
+        if verdict.changes:
             changes.append(
                 self._update(
-                    source, record, field_name, old=value, new=new, why=f"{detail} (→ {new!r})"
+                    source, record, field_name, old=value, new=verdict.new, why=verdict.why
                 )
             )
-        if problems and self.settings.flag_unmapped:
+        if verdict.problems:
             changes.append(
                 Flag(
                     source=source,
                     object_type=record.object_type,
                     policy=self.name,
-                    reason=f"{field_name}: " + "; ".join(dict.fromkeys(problems)),
+                    reason=f"{field_name}: " + "; ".join(verdict.problems),
                     record_id=record.id,
                     field=field_name,
                     value=value,
                 )
             )
         return changes
-
-    def _check_text(
-        self, source: str, record: Record, field_name: str, value: str, rule: _FieldRules
-    ) -> list[Change]:
-        """A field without options: only the synonyms apply, to the whole value."""
-        canonical = rule.synonym_of.get(compact(value))
-        if canonical is None or canonical == value:
-            return []
-        why = f"{value!r} is a synonym of {canonical!r} (→ {canonical!r})"
-        return [self._update(source, record, field_name, old=value, new=canonical, why=why)]
 
     def _update(
         self, source: str, record: Record, field_name: str, *, old: str, new: str | None, why: str
