@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from sys import intern
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -190,7 +191,7 @@ def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str
     """Why ``value`` is not a phone number :func:`normalize_phone` accepts, or ``None``."""
     if not value.strip():
         return None
-    reading = read_phone(value, region.upper())
+    reading = read_phone(value, intern(region.upper()))
     if reading is None:
         return "cannot be read as a phone number"
     if normalize_phone(value, region, require_valid=require_valid) is not None:
@@ -208,7 +209,7 @@ def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> s
     ``is_valid_number``); without it, a number of plausible length is enough
     (``is_possible_number``: ``(555) 123-4567`` passes).
     """
-    region = region.upper()
+    region = intern(region.upper())  # one string per region in every cache key, not per call
     canonical = _phone_form(value, region, require_valid)
     if canonical is None or canonical == value:
         return canonical
