@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from importlib import import_module
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
@@ -348,3 +349,16 @@ class Registration(Generic[S]):
     value_renames: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
     retired: Mapping[str, str] = field(default_factory=dict)
     field_keys: Callable[[Mapping[str, Any]], Iterable[FieldKey]] = _nothing
+
+
+def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], object]:
+    """A package's ``__getattr__`` (PEP 562) that imports ``where[name]``, the module defining
+    ``name``, when ``name`` is first asked for: a connector package names its SDK-bound classes
+    without importing the SDK until one is used (the registration needs none of them)."""
+
+    def exported(name: str) -> object:
+        if name in where:
+            return getattr(import_module(where[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return exported

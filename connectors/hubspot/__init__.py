@@ -7,10 +7,9 @@ command that touches no HubSpot source does not pay for the SDK's import.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
-from connectors.base import BuildContext, Registration
+from connectors.base import BuildContext, Registration, lazy_exports
 from connectors.hubspot.mapping import TASK_DONE, TASK_STATUSES, field_maps
 from connectors.hubspot.pacer import Pacer
 from connectors.hubspot.settings import OBJECT_ID, HubSpotSettings
@@ -21,17 +20,14 @@ if TYPE_CHECKING:
     from connectors.hubspot.errors import classify
     from connectors.hubspot.writer import HubSpotWriter
 
-_LAZY = {
-    "HubSpotConnector": "connectors.hubspot.connector",
-    "HubSpotWriter": "connectors.hubspot.writer",
-    "classify": "connectors.hubspot.errors",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "HubSpotConnector": "connectors.hubspot.connector",
+        "HubSpotWriter": "connectors.hubspot.writer",
+        "classify": "connectors.hubspot.errors",
+    },
+)
 
 
 def build(settings: HubSpotSettings, context: BuildContext) -> HubSpotConnector:

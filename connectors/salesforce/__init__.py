@@ -7,10 +7,9 @@ touches no Salesforce source does not pay for the SDK's import.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
-from connectors.base import BuildContext, Registration
+from connectors.base import BuildContext, Registration, lazy_exports
 from connectors.salesforce.mapping import TASK_STATUS_DONE, TASK_STATUSES, VENDOR_FIELDS
 from connectors.salesforce.settings import SalesforceSettings
 from model.fields import TASK_COMPLETED, TASK_OPEN
@@ -19,17 +18,14 @@ if TYPE_CHECKING:
     from connectors.salesforce.connector import SalesforceConnector
     from connectors.salesforce.errors import AllowanceSpentError, classify
 
-_LAZY = {
-    "SalesforceConnector": "connectors.salesforce.connector",
-    "AllowanceSpentError": "connectors.salesforce.errors",
-    "classify": "connectors.salesforce.errors",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "SalesforceConnector": "connectors.salesforce.connector",
+        "AllowanceSpentError": "connectors.salesforce.errors",
+        "classify": "connectors.salesforce.errors",
+    },
+)
 
 
 def build(settings: SalesforceSettings, context: BuildContext) -> SalesforceConnector:
