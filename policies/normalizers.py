@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from sys import intern
 
@@ -142,31 +143,39 @@ class PhoneReading:
         asked once for both."""
         assert other.form == self.form
         if other is not self:
-            self._same, self._number = other, None
+            # readings are shared by the runs of several sources on their threads: ``_same``
+            # is set before the number is let go, and :meth:`_answer` reads them the other way
+            self._same = other
+            self._number = None
 
     @property
     def valid(self) -> bool:
         """Whether it is a valid, assigned number (``is_valid_number``)."""
         if self._valid is None:
-            if self._same is not None:
-                self._valid = self._same.valid
-            else:
-                assert self._number is not None
-                self._valid = bool(phonenumbers.is_valid_number(self._number))
-                self._let_go()
+            self._valid = self._answer("valid", phonenumbers.is_valid_number)
+            self._let_go()
         return self._valid
 
     @property
     def possible(self) -> bool:
         """Whether its length is possible for its region (``is_possible_number``)."""
         if self._possible is None:
-            if self._same is not None:
-                self._possible = self._same.possible
-            else:
-                assert self._number is not None
-                self._possible = bool(phonenumbers.is_possible_number(self._number))
-                self._let_go()
+            self._possible = self._answer("possible", phonenumbers.is_possible_number)
+            self._let_go()
         return self._possible
+
+    def _answer(self, name: str, check: Callable[[phonenumbers.PhoneNumber], bool]) -> bool:
+        """The check ``name`` (``valid``, ``possible``): the same reading's answer, or the
+        parsed number's."""
+        number, same = self._number, self._same  # in this order: see same_as
+        if same is not None:
+            return bool(getattr(same, name))
+        if number is not None:
+            return bool(check(number))
+        # another thread let the number go: only once both answers were kept (_let_go)
+        known = getattr(self, f"_{name}")
+        assert known is not None
+        return bool(known)
 
     def _let_go(self) -> None:
         if self._valid is not None and self._possible is not None:

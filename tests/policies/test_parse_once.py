@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -177,3 +179,41 @@ def test_a_form_that_does_not_read_back_is_no_canonical_form() -> None:
     reading = read_phone("+255080964217400", "TZ")
     assert reading is not None
     assert reading.form == "+25580964217400"
+
+
+def test_readings_shared_by_threads_answer_as_one_thread_does() -> None:
+    # the service runs several sources' cycles on threads of their own, and they share the
+    # readings: a form tied to its value's reading, or a number let go, by one thread while
+    # another asks must not change an answer nor fail
+    values = [f"({n % 900 + 100:03d}) {n % 800 + 200:03d}-{n:04d}" for n in range(0, 4000, 7)]
+    values += [f"+4930{n:07d}" for n in range(0, 4000, 11)]
+
+    def answers() -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        for value in values:
+            form = normalize_phone(value, "US", require_valid=False)
+            reading = read_phone(form or value, "US")
+            out.append(
+                (
+                    form,
+                    normalize_phone(value, "US"),
+                    normalizers.phone_key(value, "US"),
+                    normalizers.phone_problem(value, "US"),
+                    None if reading is None else (reading.valid, reading.possible),
+                )
+            )
+        return out
+
+    read_phone.cache_clear()
+    expected = answers()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change hands between almost any two steps
+    try:
+        for _ in range(3):
+            read_phone.cache_clear()
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                found = list(pool.map(lambda _: answers(), range(6)))
+            assert all(f == expected for f in found)
+    finally:
+        sys.setswitchinterval(switch)
+        read_phone.cache_clear()
