@@ -115,6 +115,10 @@ class _Verdict:
     problems: tuple[str, ...]
 
 
+#: A value that stays and holds nothing to flag (most values): one verdict shared by them all.
+_KEPT = _Verdict(False, None, "", ())
+
+
 @dataclass(frozen=True, slots=True)
 class _Mapped:
     value: str | None  # None: unmapped
@@ -205,10 +209,10 @@ class TagsPolicy(Policy):
     def _judge(self, value: str, rule: _FieldRules) -> _Verdict:
         """What the policy says of one value of a field: its canonical form (if it changes)
         and why, and why not (values that map to no option)."""
-        if not rule.checks_membership:
+        if not rule.checks_membership:  # a field without options: synonyms of the whole value
             canonical = rule.synonym_of.get(compact(value))
             if canonical is None or canonical == value:
-                return _Verdict(False, None, "", ())
+                return _KEPT
             why = f"{value!r} is a synonym of {canonical!r} (→ {canonical!r})"
             return _Verdict(True, canonical, why, ())
         items = value.split(SEPARATOR) if rule.multi else [value]
@@ -236,7 +240,7 @@ class TagsPolicy(Policy):
             new = SEPARATOR.join(result) if result else None
             detail = "; ".join(dict.fromkeys(n for n in notes if n)) or "stray whitespace"
             return _Verdict(True, new, f"{detail} (→ {new!r})", flagged)
-        return _Verdict(False, None, "", flagged)
+        return _Verdict(False, None, "", flagged) if flagged else _KEPT
 
     def _changes(
         self, source: str, record: Record, field_name: str, verdict: _Verdict
