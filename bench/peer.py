@@ -61,13 +61,29 @@ def _child(fn: Callable[[], tuple[set[Pair], set[Pair]]], pipe: Connection) -> N
     pipe.close()
 
 
+class MatcherDiedError(RuntimeError):
+    """A matcher's process ended without its answer: killed (the kernel kills a process that
+    runs the machine out of memory with signal 9) or crashed."""
+
+
 def measure(fn: Callable[[], tuple[set[Pair], set[Pair]]]) -> Measured:
-    """Run ``fn`` in a forked child and measure it."""
+    """Run ``fn`` in a forked child and measure it. :class:`MatcherDiedError` when the child ends
+    without answering."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(fn, send))
+    began = time.perf_counter()
     child.start()
-    merged, proposed, seconds, peak = receive.recv()
+    send.close()  # the child's end is now the only one: its death ends the pipe
+    try:
+        merged, proposed, seconds, peak = receive.recv()
+    except EOFError:
+        child.join()
+        raise MatcherDiedError(
+            f"its process ended with exit code {child.exitcode} after "
+            f"{time.perf_counter() - began:.0f} s, without an answer (-9: killed, as the kernel "
+            "kills a process that runs the machine out of memory)"
+        ) from None
     child.join()
     return Measured(merged, proposed, seconds, peak)
 
@@ -165,11 +181,24 @@ MATCHERS: Mapping[str, Callable[[Sequence[Record]], tuple[set[Pair], set[Pair]]]
 }
 
 
-def compare(records: Sequence[Record], true: set[Pair]) -> list[Outcome]:
-    """Every matcher on ``records``, scored against ``true``."""
-    out = []
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A matcher that gave no answer, and why."""
+
+    matcher: str
+    why: str
+
+
+def compare(records: Sequence[Record], true: set[Pair]) -> list[Outcome | Failed]:
+    """Every matcher on ``records``, scored against ``true``; a matcher whose process died
+    is told as such and the others still run."""
+    out: list[Outcome | Failed] = []
     for matcher, fn in MATCHERS.items():
-        got = measure(lambda fn=fn: fn(records))  # type: ignore[misc]
+        try:
+            got = measure(lambda fn=fn: fn(records))  # type: ignore[misc]
+        except MatcherDiedError as died:
+            out.append(Failed(matcher, str(died)))
+            continue
         out.append(
             Outcome(
                 matcher,
@@ -182,7 +211,7 @@ def compare(records: Sequence[Record], true: set[Pair]) -> list[Outcome]:
     return out
 
 
-def render(title: str, outcomes: Sequence[Outcome]) -> str:
+def render(title: str, outcomes: Sequence[Outcome | Failed]) -> str:
     """One table: matcher, precision and recall (merges, plus review), seconds, memory."""
     lines = [
         title,
@@ -190,6 +219,9 @@ def render(title: str, outcomes: Sequence[Outcome]) -> str:
         f"{'seconds':>8} {'+MB':>7}",
     ]
     for o in outcomes:
+        if isinstance(o, Failed):
+            lines.append(f"  {o.matcher:<8} no figures: {o.why}")
+            continue
         lines.append(
             f"  {o.matcher:<8} {o.merges.precision:>8.4f} {o.merges.recall:>8.4f} "
             f"{o.with_review.precision:>10.4f} {o.with_review.recall:>10.4f} {o.seconds:>8.1f} "
