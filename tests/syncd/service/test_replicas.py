@@ -112,9 +112,12 @@ def test_replicas_take_over_a_frozen_and_a_killed_holder_and_apply_nothing_twice
             assert taken is None or taken.pid != frozen
             os.kill(frozen, signal.SIGCONT)  # it wakes up fenced off
 
-            # 2. the holder of source b is killed mid-push (SIGKILL): the other takes b over
-            crms["b"].state.faults = kill = KillPoint(UPDATE, 1)
+            # 2. the holder of source b is killed mid-push (SIGKILL): the other takes b over.
+            # The kill point is armed once b is synced, so that it holds the push of the edit:
+            # armed before, it could hold a push resumed from the freeze (the frozen replica
+            # may have held b too), and the kill land between two runs, with none to interrupt.
             wait_for(lambda: completed_after(store, "b", stopped_at), "b synced", on_timeout=logs)
+            crms["b"].state.faults = kill = KillPoint(UPDATE, 1)
             contact = next(iter(crms["b"].state.live_records("contacts")))
             crms["b"].state.update("contacts", contact.id, {"city": "  Spring   field "})
             wait_for(kill.reached.is_set, "b's push of the edit", on_timeout=logs)
