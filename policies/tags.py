@@ -203,7 +203,9 @@ class TagsPolicy(Policy):
                     if verdict is None:
                         verdict = judged[field_name][value] = self._judge(value, rule)
                     if verdict.changes or verdict.problems:
-                        changes.extend(self._changes(snapshot.source, record, field_name, verdict))
+                        changes.extend(
+                            self._changes(snapshot.source, record, field_name, value, verdict)
+                        )
         return changes
 
     def _judge(self, value: str, rule: _FieldRules) -> _Verdict:
@@ -243,10 +245,8 @@ class TagsPolicy(Policy):
         return _Verdict(False, None, "", flagged) if flagged else _KEPT
 
     def _changes(
-        self, source: str, record: Record, field_name: str, verdict: _Verdict
+        self, source: str, record: Record, field_name: str, value: str, verdict: _Verdict
     ) -> list[Change]:
-        value = record.properties[field_name]
-        assert value is not None
         changes: list[Change] = []
         if verdict.changes:
             changes.append(
