@@ -89,7 +89,7 @@ from policies.dedupe.scoring import (
     Scorer,
 )
 from policies.dedupe.settings import DedupeSettings
-from policies.dedupe.weights import MatchModel, Tally, estimate
+from policies.dedupe.weights import MatchModel, Tally, estimate, name_pair_points
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PairFunction = Callable[[int, int], PairScore]
@@ -226,6 +226,16 @@ def _logit(probability: float) -> float:
     if probability >= 1.0:
         return 36.0
     return math.log(probability / (1.0 - probability))
+
+
+def _name_pair(feats: Sequence[Features], model: MatchModel) -> float:
+    """:func:`name_pair_points` of the records having both names."""
+    codes: dict[str, int] = {}
+    named = [(f.first, f.last) for f in feats if f.first and f.last]
+    first = np.fromiter((codes.setdefault(a, len(codes)) for a, _ in named), np.int64, len(named))
+    last = np.fromiter((codes.setdefault(b, len(codes)) for _, b in named), np.int64, len(named))
+    m_first, m_last = model.fields["firstname"].m[-1], model.fields["lastname"].m[-1]
+    return name_pair_points(first, last, matches=model.matches, m_first=m_first, m_last=m_last)
 
 
 def _clamp(found: Candidates, rules: Constraints, n: int) -> npt.NDArray[np.float64] | None:
@@ -535,7 +545,7 @@ class DedupePolicy(Policy):
             j += j >= i
             left[k], right[k] = min(i, j), max(i, j)
         sample = columns.tabulate(left, right).levels  # random pairs, compared column-wise
-        return estimate(
+        model = estimate(
             object_type,
             blocked,
             sample=sample,
@@ -546,6 +556,9 @@ class DedupePolicy(Policy):
             min_records=self.settings.min_records,
             min_matches=int(self.settings.min_matches),
         )
+        if model is None or object_type != "contacts":
+            return model
+        return replace(model, name_pair=_name_pair(feats, model))
 
     def _cluster(
         self,

@@ -671,6 +671,8 @@ class Scorer:
                 points[field] = model.exact_points(field, self.frequency(field, value))
             else:
                 points[field] = model.points(field, lvl)
+        if model.name_pair and "firstname" in compared.values and "lastname" in compared.values:
+            points["lastname"] += model.name_pair  # a surname given the first name agrees
         return points
 
     def _place_total(self, points: Mapping[str, float], share: float | None = None) -> float:

@@ -23,6 +23,11 @@ The prior is the share of matches among *all* pairs (the estimated number of mat
 ``n(n-1)/2``), so a pair's points are its log-odds of being one entity. At scoring, an exact
 match on a name, phone, address, city or postcode uses the value's own frequency instead of the
 level's average (term-frequency adjustment: ``Smith`` counts for less than ``Zbyszewski``).
+The two names' frequencies are not independent, though: a culture's first names go with its
+surnames, so two records sharing a full name are far more often two people than the names'
+frequencies multiplied say (8.8 times on 300k generated contacts, counting pairs that are not
+duplicates). :func:`name_pair_points` measures that excess on the snapshot and the model takes
+its log off a last name's match when the first names match too (``name_pair``).
 
 Below ``min_records`` records, or when fewer than ``min_matches`` matches are estimated, there is
 too little to learn from and the configured weights are used instead (:func:`estimate` returns
@@ -259,6 +264,10 @@ class MatchModel:
     matches: float  # estimated matches among the blocked pairs
     prior: float  # log-odds of a match for a pair of two random records
     fields: Mapping[str, FieldModel]
+    #: Points (<= 0) a last name's exact match gains when the first names match exactly too:
+    #: names of one culture go together, so a shared full name is less telling than the two
+    #: names' frequencies multiplied say (see :func:`name_pair_points`).
+    name_pair: float = 0.0
 
     @property
     def version(self) -> str:
@@ -292,6 +301,8 @@ class MatchModel:
                 for f, fm in sorted(self.fields.items())
             },
         }
+        if self.name_pair:  # absent from a model learned before it was (same version)
+            out["name_pair"] = round(self.name_pair, 6)
         if with_version:
             out["version"] = self.version
         return out
@@ -313,6 +324,7 @@ class MatchModel:
                 str(f): FieldModel(tuple(map(float, v["m"])), tuple(map(float, v["u"])))
                 for f, v in fields.items()
             },
+            name_pair=float(str(data.get("name_pair", 0.0))),
         )
 
 
@@ -580,3 +592,44 @@ def estimate(
         prior=math.log(share / (1.0 - share)),
         fields={f: FieldModel(m[f], u[f]) for f in fields},
     )
+
+
+def name_pair_points(
+    first: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int64],
+    *,
+    matches: float,
+    m_first: float,
+    m_last: float,
+) -> float:
+    """How much less a full name's exact match tells than its two names' do apart (points).
+
+    ``first`` and ``last`` are codes of the records' first and last names (one per record
+    having both, equal codes for equal names). Among the pairs of those records, the pairs
+    of non-matches agreeing on both names are counted (every agreeing pair, less the matches
+    expected to agree: ``matches * m_first * m_last``) and set against what the two names'
+    agreement rates, multiplied, predict. The log of the excess, negated, is the correction;
+    0 where the records show no excess or too few such pairs to tell.
+    """
+    n = len(first)
+    if n < 2:
+        return 0.0
+    total = n * (n - 1) / 2
+
+    def agreeing(codes: npt.NDArray[np.int64]) -> float:
+        _, counts = np.unique(codes, return_counts=True)
+        c = counts.astype(np.float64)
+        return float((c * (c - 1) / 2).sum())
+
+    both = (first.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ last.astype(np.uint64)
+    got_first = agreeing(first) - matches * m_first
+    got_last = agreeing(last) - matches * m_last
+    got_both = agreeing(both.view(np.int64)) - matches * m_first * m_last
+    if got_both < MIN_NAME_PAIRS or got_first <= 0 or got_last <= 0:
+        return 0.0
+    excess = (got_both / total) / ((got_first / total) * (got_last / total))
+    return -math.log(excess) if excess > 1.0 else 0.0
+
+
+#: Non-matching pairs sharing a full name below which :func:`name_pair_points` tells nothing.
+MIN_NAME_PAIRS = 50

@@ -1,0 +1,113 @@
+"""Full names whose first and last names go together (one culture's names) count for less."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from model.changes import Snapshot
+from model.records import Record
+from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe.features import extract
+from policies.dedupe.scoring import Scorer
+from policies.dedupe.weights import MatchModel, name_pair_points
+
+NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
+Codes = npt.NDArray[np.int64]
+
+
+def names(n: int, cultures: int, seed: int, pools: int = 30) -> tuple[Codes, Codes]:
+    """``n`` records' name codes; each record's two names come from its culture's own pools
+    (``pools`` first names, a third more last names per culture): one culture, the names are
+    independent."""
+    rng = random.Random(seed)
+    first, last = [], []
+    for _ in range(n):
+        c = rng.randrange(cultures)
+        first.append(c * pools + rng.randrange(pools))
+        last.append(100_000 + c * pools * 2 + rng.randrange(pools * 4 // 3))
+    return np.array(first, dtype=np.int64), np.array(last, dtype=np.int64)
+
+
+def test_independent_names_need_no_correction() -> None:
+    first, last = names(20_000, cultures=1, seed=1)
+    assert name_pair_points(first, last, matches=0, m_first=1, m_last=1) == pytest.approx(
+        0.0, abs=0.05
+    )
+
+
+def test_names_of_two_cultures_agree_twice_as_often_as_their_frequencies_say() -> None:
+    """Two equal cultures: a pair agreeing on a first name is of one culture, so its last
+    names agree twice as often as over all pairs; the full name is worth ln 2 less."""
+    first, last = names(20_000, cultures=2, seed=2)
+    got = name_pair_points(first, last, matches=0, m_first=1, m_last=1)
+    assert got == pytest.approx(-math.log(2), abs=0.08)
+    first, last = names(20_000, cultures=4, seed=3)
+    assert name_pair_points(first, last, matches=0, m_first=1, m_last=1) == pytest.approx(
+        -math.log(4), abs=0.1
+    )
+
+
+def test_the_expected_matches_are_not_taken_for_namesakes() -> None:
+    """Duplicates share their names: 3,000 copies of independent names look like an excess
+    unless the matches expected to agree are taken out."""
+    first, last = names(20_000, cultures=1, seed=4, pools=300)  # about 1,700 namesake pairs
+    copies = np.arange(3_000)
+    first, last = np.concatenate([first, first[copies]]), np.concatenate([last, last[copies]])
+    assert name_pair_points(first, last, matches=0, m_first=1, m_last=1) < -0.5
+    assert name_pair_points(first, last, matches=3_000, m_first=1, m_last=1) == pytest.approx(
+        0.0, abs=0.05
+    )
+
+
+def test_too_few_namesakes_tell_nothing() -> None:
+    first, last = names(40, cultures=2, seed=5)
+    assert name_pair_points(first, last, matches=0, m_first=1, m_last=1) == 0.0
+    assert name_pair_points(first[:1], last[:1], matches=0, m_first=1, m_last=1) == 0.0
+
+
+def contact(record_id: str, first: str, last: str, city: str) -> Record:
+    created = NOW - timedelta(days=100)
+    props = {"firstname": first, "lastname": last, "city": city}
+    return Record("contacts", record_id, props, created, created_at=created)
+
+
+def test_the_correction_lowers_a_full_name_match_only() -> None:
+    """Learned on records whose names go by culture: the model carries the correction, it is
+    stored with the weights, and it lowers a pair sharing both names, not one sharing the last
+    name only."""
+    rng = random.Random(6)
+    pools = {
+        "fr": (("camille", "lea", "luc", "celine"), ("moreau", "rousseau", "petit", "leroy")),
+        "jp": (("haruto", "yui", "sota", "aoi"), ("sato", "suzuki", "takahashi", "ito")),
+    }
+    records = []
+    for k in range(1_200):
+        firsts, lasts = pools[rng.choice(("fr", "jp"))]
+        records.append(contact(str(k), rng.choice(firsts), rng.choice(lasts), f"town{k % 40}"))
+    settings = DedupeSettings.model_validate(
+        {"object_types": ["contacts"], "min_records": 300, "u_sample_pairs": 5000}
+    )
+    learned = DedupePolicy(settings).learn(Snapshot("t", NOW, {"contacts": records}))
+    model = MatchModel.from_json(learned["contacts"])
+    assert model.name_pair == pytest.approx(-math.log(2), abs=0.25)
+    assert model.to_json()["name_pair"] == round(model.name_pair, 6)
+    plain = replace(model, name_pair=0.0)
+    assert "name_pair" not in plain.to_json()  # a model learned before keeps its version
+    assert plain.version != model.version
+
+    feats = [extract(r, "US") for r in records]
+    both = (contact("a", "Camille", "Moreau", "x"), contact("b", "Camille", "Moreau", "y"))
+    last_only = (contact("c", "Luc", "Moreau", "x"), contact("d", "Lea", "Moreau", "y"))
+    for pair, lowered in ((both, model.name_pair), (last_only, 0.0)):
+        a, b = (extract(r, "US") for r in pair)
+        with_it = Scorer(settings, "contacts", feats, model).score(a, b)
+        without = Scorer(settings, "contacts", feats, plain).score(a, b)
+        assert with_it.points["lastname"] == pytest.approx(without.points["lastname"] + lowered)
+        assert with_it.points["firstname"] == without.points["firstname"]
