@@ -339,7 +339,8 @@ def _contact_columns(table: _Table) -> None:
     _crossed(table, names, straight)
     _email_column(table)
     org = table.cols.vocab("org", lambda f: f.org)
-    table.text("company", org, _token_set(org))
+    rows, _ = table.text("company", org, _token_set(org))
+    table.exact("company", rows, org.codes[table.left[rows]], org.codes[table.right[rows]], org)
 
 
 def _crossed(table: _Table, names: _Names, straight: Floats) -> None:

@@ -738,6 +738,8 @@ class Scorer:
                 values["phone"] = split_extension(on)[0]
         if a.org and b.org:
             sims["company"] = _token_set(a.org, b.org)
+            if a.org == b.org:
+                values["company"] = a.org
         self._place(a, b, sims, overrides, values)
         channels = bool(a.emails or b.emails or a.phones or b.phones or a.org or b.org)
         return Compared(sims, overrides, values, swapped, nickname, two_mailboxes, channels)
@@ -904,6 +906,8 @@ def _tf_values(f: Features) -> dict[str, str]:
             out["firstname"] = f.first
         if f.last:
             out["lastname"] = f.last
+        if f.org:
+            out["company"] = f.org
     for field, value in (("address", f.address), ("city", f.city), ("zip", f.zip)):
         if value:
             out[field] = value

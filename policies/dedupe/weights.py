@@ -21,8 +21,9 @@ at the field's :data:`CUTS`: level 0 differs, the top level is an exact match). 
 
 The prior is the share of matches among *all* pairs (the estimated number of matches over
 ``n(n-1)/2``), so a pair's points are its log-odds of being one entity. At scoring, an exact
-match on a name, phone, address, city or postcode uses the value's own frequency instead of the
-level's average (term-frequency adjustment: ``Smith`` counts for less than ``Zbyszewski``).
+match on a name, a contact's company, a phone, an address, a city or a postcode uses the
+value's own frequency instead of the level's average (term-frequency adjustment: ``Smith``
+counts for less than ``Zbyszewski``, a firm of thousands for less than a firm of ten).
 The two names' frequencies are not independent, though: a culture's first names go with its
 surnames, so two records sharing a full name are far more often two people than the names'
 frequencies multiplied say (8.8 times on 300k generated contacts, counting pairs that are not
@@ -97,7 +98,9 @@ MIN_PREFERRED_PAIRS = 200
 #: state, a city its state. Expectation maximisation does not see them then (see :func:`nested`).
 IMPLIED_BY: Mapping[str, tuple[str, ...]] = {"state": ("city", "zip"), "city": ("zip",)}
 #: Fields whose exact matches are weighed by the value's frequency.
-TERM_FREQUENCY = frozenset(("firstname", "lastname", "phone", "address", "city", "zip", "name"))
+TERM_FREQUENCY = frozenset(
+    ("firstname", "lastname", "company", "phone", "address", "city", "zip", "name")
+)
 _EPS = 1e-6
 MIN_FREQUENCY = _EPS
 """The least frequency an exact match is weighed by (a value the counts never saw)."""

@@ -1,4 +1,6 @@
-"""Full names whose first and last names go together (one culture's names) count for less."""
+"""Namesakes: two people sharing a full name, where first and last names go together (one
+culture's names) or at one big firm, are told from one person's two records by counting the
+name and the firm for less."""
 
 from __future__ import annotations
 
@@ -72,9 +74,9 @@ def test_too_few_namesakes_tell_nothing() -> None:
     assert name_pair_points(first[:1], last[:1], matches=0, m_first=1, m_last=1) == 0.0
 
 
-def contact(record_id: str, first: str, last: str, city: str) -> Record:
+def contact(record_id: str, first: str, last: str, city: str, company: str = "") -> Record:
     created = NOW - timedelta(days=100)
-    props = {"firstname": first, "lastname": last, "city": city}
+    props = {"firstname": first, "lastname": last, "city": city, "company": company}
     return Record("contacts", record_id, props, created, created_at=created)
 
 
@@ -111,3 +113,30 @@ def test_the_correction_lowers_a_full_name_match_only() -> None:
         without = Scorer(settings, "contacts", feats, plain).score(a, b)
         assert with_it.points["lastname"] == pytest.approx(without.points["lastname"] + lowered)
         assert with_it.points["firstname"] == without.points["firstname"]
+
+
+def test_a_firm_of_many_counts_for_less_than_a_firm_of_two() -> None:
+    """Two colleagues' shared firm is weighed by its frequency, as a name is: a firm holding
+    half the records says less about two of them than a firm of two people."""
+    rng = random.Random(8)
+    firsts = ("ann", "bob", "cyd", "dee", "eve", "fay", "gus", "hal", "ivy", "jo")
+    records = []
+    for k in range(1_200):
+        firm = "Globex" if k % 2 else f"Firm {k // 4}"  # half the records, or two each
+        last = f"last{rng.randrange(300)}"
+        records.append(contact(str(k), rng.choice(firsts), last, f"town{k % 40}", firm))
+    settings = DedupeSettings.model_validate(
+        {"object_types": ["contacts"], "min_records": 300, "u_sample_pairs": 5000}
+    )
+    model = DedupePolicy(settings).analyse(Snapshot("t", NOW, {"contacts": records}), "contacts")
+    assert model.model is not None
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(settings, "contacts", feats, model.model)
+    assert scorer.frequency("company", "globex") == pytest.approx(0.5)
+    big = [extract(contact(x, "Ann", "Zed", "x", "Globex"), "US") for x in "ab"]
+    small = [extract(contact(x, "Ann", "Zed", "x", "Firm 7"), "US") for x in "ab"]
+    big_points = scorer.score(*big).points["company"]
+    small_points = scorer.score(*small).points["company"]
+    assert big_points == pytest.approx(model.model.exact_points("company", 0.5))
+    assert small_points == pytest.approx(model.model.exact_points("company", 2 / 1_200))
+    assert big_points < small_points - 5
