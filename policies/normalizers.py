@@ -254,12 +254,17 @@ def phone_key(value: str, region: str) -> str | None:
     """A comparison key for a phone: its canonical form, leniently parsed.
 
     Like :func:`normalize_phone` (extension included) but accepts any *possible* number, so
-    test numbers like 555-0100 still compare; falls back to the bare digits when phonenumbers
-    cannot read it but it has at least 7 digits. :func:`split_extension` separates the parts.
+    test numbers like 555-0100 still compare, and a form that does not read back as itself
+    (national zeros after some country codes) still keys its number; falls back to the bare
+    digits when phonenumbers cannot read it but it has at least 7 digits.
+    :func:`split_extension` separates the parts.
     """
-    canonical = normalize_phone(value, region, require_valid=False)
-    if canonical is not None:
-        return canonical
+    reading = read_phone(value, intern(region.upper()))
+    if reading is not None and reading.possible:
+        # the form itself, not checked to read back as itself as a canonical form must be
+        # (normalize_phone): a key need only be the same for the same number, and one parse
+        # gives it (the check parsed most phones twice)
+        return reading.form
     digits = "".join(ch for ch in value if ch.isdigit())
     return digits if len(digits) >= 7 else None
 
