@@ -210,6 +210,9 @@ class Columns:
 
     What each field needs (interned values, per-value frequencies) is built on first use and
     kept, so that tabulating the candidate pairs and then the random sample builds it once.
+    The parts that read the scorer (frequencies, a shared mailbox's points) are named with
+    :data:`SCORED` first; the others (codes) serve the same records under any scorer
+    (:meth:`using`).
     """
 
     def __init__(self, scorer: Scorer, feats: Sequence[Features]) -> None:
@@ -222,6 +225,14 @@ class Columns:
         if key not in self._built:
             self._built[key] = build()
         return cast(T, self._built[key])
+
+    def using(self, scorer: Scorer) -> Columns:
+        """The same records' columns under ``scorer``: the codes built so far are shared, the
+        parts that read the scorer are built again (at a million contacts, building the codes
+        again for the merge call after learning took 10 s)."""
+        other = Columns(scorer, self.feats)
+        other._built = {k: v for k, v in self._built.items() if not k.startswith(SCORED)}
+        return other
 
     def vocab(self, key: str, value: Callable[[Features], str]) -> _Vocab:
         """The interned values of a field."""
@@ -273,6 +284,10 @@ class Columns:
         return PairTable(tuple(fields), table.levels, table.frequency, table.email)
 
 
+SCORED = "scored "
+"""The first word of the name of a :class:`Columns` part that reads the scorer."""
+
+
 def tabulate(scorer: Scorer, feats: Sequence[Features], left: Ints, right: Ints) -> PairTable:
     """:meth:`Columns.tabulate` of the records ``feats``."""
     return Columns(scorer, feats).tabulate(left, right)
@@ -306,7 +321,7 @@ class _Table:
             return
         count = self.scorer.frequency
         shares = self.cols.get(
-            f"shares {field} {id(vocab)}",
+            f"{SCORED}shares {field} {id(vocab)}",
             lambda: np.fromiter(
                 (count(field, w) for w in vocab.words), dtype=np.float64, count=len(vocab.words)
             ),
@@ -426,27 +441,29 @@ def _share_any(x: Ints, y: Ints) -> Bools:
     return out
 
 
-def _email_codes(scorer: Scorer, feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, Floats]:
-    """Who has e-mails; their codes, their domains' codes; per code, the fixed points of a
-    shared mailbox (NaN: not shared)."""
+def _email_codes(feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, list[str]]:
+    """Who has e-mails; their codes, their domains' codes; the addresses in code order."""
     lists = [f.emails for f in feats]
     has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
     address, domain = _padded(lists, lambda e: e, lambda e: e.rpartition("@")[2])
-    names = sorted({e for values in lists for e in values})
+    return has, address, domain, sorted({e for values in lists for e in values})
+
+
+def _email_override(scorer: Scorer, names: Sequence[str]) -> Floats:
+    """Per e-mail code, the fixed points of a shared mailbox (NaN: not shared)."""
     override = np.full(len(names), np.nan)
     weights = scorer.configured.get("email")
     if weights is not None and weights.points(1.0) > 0:
         discounted = weights.points(1.0) * scorer.settings.shared_value_factor
         override[[n for n, e in enumerate(names) if scorer.shared(e)]] = discounted
-    return has, address, domain, override
+    return override
 
 
 def _email_column(table: _Table) -> None:
     """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
     scorer = table.scorer
-    has, address, domain, override = table.cols.get(
-        "emails", lambda: _email_codes(scorer, table.cols.feats)
-    )
+    has, address, domain, names = table.cols.get("emails", lambda: _email_codes(table.cols.feats))
+    override = table.cols.get(f"{SCORED}emails", lambda: _email_override(scorer, names))
     rows = np.flatnonzero(has[table.left] & has[table.right])
     if not len(rows):
         return
@@ -467,11 +484,9 @@ def _email_column(table: _Table) -> None:
     table.email[rows] = points
 
 
-def _phone_codes(
-    scorer: Scorer, feats: Sequence[Features]
-) -> tuple[Bools, Ints, Ints, Ints, Floats]:
-    """Who has phones; the codes of their numbers, extensions, last nine digits; per number
-    code, its frequency."""
+def _phone_codes(feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, Ints, list[str]]:
+    """Who has phones; the codes of their numbers, extensions, last nine digits; the numbers
+    in code order."""
     lists = [f.phones for f in feats]
     has = np.fromiter((bool(p) for p in lists), dtype=np.bool_, count=len(lists))
 
@@ -483,15 +498,18 @@ def _phone_codes(
         lists, lambda p: split_extension(p)[0], lambda p: split_extension(p)[1], digits
     )
     numbers = sorted({split_extension(p)[0] for values in lists for p in values})
-    share = scorer.frequency
-    shares = np.fromiter((share("phone", n) for n in numbers), np.float64, count=len(numbers))
-    return has, number, extension, tail, shares
+    return has, number, extension, tail, numbers
 
 
 def _phone_column(table: _Table) -> None:
     """Phones: the best of every number of one record against every number of the other."""
-    has, number, extension, tail, shares = table.cols.get(
-        "phones", lambda: _phone_codes(table.scorer, table.cols.feats)
+    has, number, extension, tail, numbers = table.cols.get(
+        "phones", lambda: _phone_codes(table.cols.feats)
+    )
+    share = table.scorer.frequency
+    shares = table.cols.get(
+        f"{SCORED}phones",
+        lambda: np.fromiter((share("phone", n) for n in numbers), np.float64, len(numbers)),
     )
     rows = np.flatnonzero(has[table.left] & has[table.right])
     if not len(rows):

@@ -394,7 +394,7 @@ class DedupePolicy(Policy):
             return Analysis([], found, model, compared=columns.each)
         scorer = scorer.using(model, self._frozen(snapshot, object_type))
         if not isinstance(table, PairTable):  # compared with the frequencies the scores use
-            columns = Columns(scorer, feats)
+            columns = columns.using(scorer)
         scope = _scopes(feats)
         pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
         left, right = found.left, found.right

@@ -496,3 +496,25 @@ def test_merging_after_learning_reuses_its_work_and_changes_nothing(
     assert len(calls) == extracted  # the features learning extracted serve the merges
     assert merges == DedupePolicy(DedupeSettings())(learned)  # a fresh policy: the same plan
     assert len(calls) > extracted  # (the fresh one extracted its own)
+
+
+def test_columns_under_another_scorer_share_the_codes_not_the_frequencies(
+    generated: Snapshot,
+) -> None:
+    """The merge call after learning tabulates under the learned weights' scorer: the codes
+    built while learning serve it as they are, the frequencies and shared mailboxes it reads
+    are its own."""
+    settings = DedupeSettings()
+    feats = sorted((extract(r, "US") for r in generated.of("contacts")), key=lambda f: id_key(f.id))
+    found = candidates(
+        feats, settings.contact_blocking, settings.max_block_size, settings.block_window
+    )
+    learning = Columns(Scorer(settings, "contacts", feats), feats)
+    first = learning.tabulate(found.left, found.right)
+    other = Scorer(settings, "contacts", feats[: len(feats) // 3])  # other counts
+    reused = learning.using(other)
+    table = reused.tabulate(found.left, found.right)
+    _same_table(table, Columns(other, feats).tabulate(found.left, found.right))
+    assert not np.array_equal(table.frequency, first.frequency, equal_nan=True)
+    assert reused.get("emails", list) is learning.get("emails", list)  # not built again
+    assert reused.get("scored emails", list) is not learning.get("scored emails", list)
