@@ -608,7 +608,8 @@ def name_pair_points(
     """How much less a full name's exact match tells than its two names' do apart (points).
 
     ``first`` and ``last`` are codes of the records' first and last names (one per record
-    having both, equal codes for equal names). Among the pairs of those records, the pairs
+    having both, equal codes for equal names, 0 or more, their product with the codes' count
+    within int64). Among the pairs of those records, the pairs
     of non-matches agreeing on both names are counted (every agreeing pair, less the matches
     expected to agree: ``matches * m_first * m_last``) and set against what the two names'
     agreement rates, multiplied, predict. The log of the excess, negated, is the correction;
@@ -624,10 +625,10 @@ def name_pair_points(
         c = counts.astype(np.float64)
         return float((c * (c - 1) / 2).sum())
 
-    both = (first.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ last.astype(np.uint64)
+    both = first * (int(last.max()) + 1) + last  # one code per pair of names (codes >= 0)
     got_first = agreeing(first) - matches * m_first
     got_last = agreeing(last) - matches * m_last
-    got_both = agreeing(both.view(np.int64)) - matches * m_first * m_last
+    got_both = agreeing(both) - matches * m_first * m_last
     if got_both < MIN_NAME_PAIRS or got_first <= 0 or got_last <= 0:
         return 0.0
     excess = (got_both / total) / ((got_first / total) * (got_last / total))
