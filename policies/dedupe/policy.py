@@ -648,8 +648,55 @@ class DedupePolicy(Policy):
                 held = f"; not merged automatically: {feats[y].id} ~ {feats[x].id} only "
                 review = replace(review, reason=review.reason + held + f"{weakest[0]:.2f}")
             reviews.append(review)
+        reviews += self._cross_reviews(
+            run, rules=rules, edges=edges, groups=groups, primary_of=primary_of, filled=filled
+        )
         key = lambda m: id_key(m.primary_id)  # noqa: E731
         return sorted(merges, key=key) + sorted(reviews, key=key)
+
+    def _cross_reviews(
+        self,
+        run: _Run,
+        *,
+        rules: Constraints,
+        edges: Sequence[Edge],
+        groups: Sequence[Cluster],
+        primary_of: Mapping[int, int],
+        filled: Mapping[int, Mapping[str, str | None]],
+    ) -> list[Merge]:
+        """A review of two clusters (or records) for each pair across them that scores the
+        review threshold when the review pass could not put them in one review: another pair
+        across them contradicts. A person sees every such pair, with the pair that held the
+        two apart (best first, one review per two clusters, none a person rejected)."""
+        feats, pair = run.feats, run.pair
+        group_of: dict[int, int] = {}
+        for n, group in enumerate(groups):
+            group_of.update(dict.fromkeys(group.items, -1 - n))
+        members: dict[int, list[int]] = {}
+        for item, head in primary_of.items():
+            members.setdefault(head, []).append(item)
+        seen: set[tuple[int, int]] = set()
+        out: list[Merge] = []
+        for edge in edges:
+            _, i, j = edge
+            hi, hj = primary_of.get(i, i), primary_of.get(j, j)
+            if group_of.get(i, hi) == group_of.get(j, hj):
+                continue
+            key = (min(hi, hj), max(hi, hj))
+            if key in seen:
+                continue
+            seen.add(key)
+            left, right = members.get(hi, [hi]), members.get(hj, [hj])
+            if not all(rules.allows(x, y) for x in left for y in right):
+                continue  # a person said two of them are two
+            primary, other = sorted(key, key=lambda k: self._primary_key(feats[k]))
+            values = self._survivors(feats, primary, [other], filled.get(primary, {}))
+            review = self._merge(run, primary, [other], [edge], values, review=True)
+            weakest = min((pair(x, y).confidence, x, y) for x in left for y in right)
+            _, x, y = weakest
+            apart = f"; held apart in clustering: {feats[x].id} ~ {feats[y].id} {weakest[0]:.2f}"
+            out.append(replace(review, reason=review.reason + apart))
+        return out
 
     def _merge(
         self,
