@@ -119,6 +119,19 @@ def _frame(records: Sequence[Record]) -> Any:
     return frame.dropna(axis=1, how="all")
 
 
+#: Splink's blocking rules (columns equal), those whose columns the records have.
+BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("firstname", "lastname"),
+    ("lastname", "zip"),
+    ("email",),
+    ("phone",),
+    ("zip", "firstname"),
+    ("address",),
+    ("lastname", "city"),
+    ("firstname", "city"),
+)
+
+
 def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     """Splink 4/5 with DuckDB, unsupervised, on the fields the records have."""
     import splink.comparison_library as cl  # noqa: PLC0415
@@ -143,10 +156,8 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
         comparisons.append(cl.LevenshteinAtThresholds("zip", [1]))
     if "state" in have:
         comparisons.append(cl.ExactMatch("state"))
-    rules: list[Any] = [block_on("firstname", "lastname"), block_on("lastname", "zip")]
-    rules += [block_on(f) for f in ("email", "phone") if f in have]
-    rules += [block_on("zip", "firstname"), block_on("address")]
-    rules += [block_on("lastname", "city"), block_on("firstname", "city")]
+    rules: list[Any] = [block_on(*columns) for columns in BLOCKING if set(columns) <= have]
+    place = "city" if "city" in have else "zip"
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -155,12 +166,14 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     )
     db = DuckDBAPI()
     linker = Linker(db.register(frame), settings, log_level=40)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("firstname", "lastname", "city")], recall=0.7
-    )
+    sure = ("firstname", "lastname", place) if place in have else ("firstname", "lastname")
+    linker.training.estimate_probability_two_random_records_match([block_on(*sure)], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=0)
-    for rule in (block_on("firstname", "lastname"), block_on("zip")):
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    # the names are learned from pairs sharing a place, the rest from pairs sharing the names
+    training = [("firstname", "lastname"), ("zip",) if "zip" in have else (place,)]
+    for columns in training:
+        if set(columns) <= have:
+            linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_AT)
     out = []
     for at in (MERGE_AT, REVIEW_AT):
