@@ -597,6 +597,10 @@ def estimate(
     )
 
 
+#: Non-matching pairs sharing a full name below which :func:`name_pair_points` tells nothing.
+MIN_NAME_PAIRS = 50
+
+
 def name_pair_points(
     first: npt.NDArray[np.int64],
     last: npt.NDArray[np.int64],
@@ -609,11 +613,11 @@ def name_pair_points(
 
     ``first`` and ``last`` are codes of the records' first and last names (one per record
     having both, equal codes for equal names, 0 or more, their product with the codes' count
-    within int64). Among the pairs of those records, the pairs
-    of non-matches agreeing on both names are counted (every agreeing pair, less the matches
-    expected to agree: ``matches * m_first * m_last``) and set against what the two names'
-    agreement rates, multiplied, predict. The log of the excess, negated, is the correction;
-    0 where the records show no excess or too few such pairs to tell.
+    within int64). Among the pairs of those records, the pairs of non-matches agreeing on both
+    names are counted (every agreeing pair, less the matches expected to agree: ``matches *
+    m_first * m_last``) and set against what the two names' agreement rates, multiplied,
+    predict. The log of the excess, negated, is the correction; 0 where the records show no
+    excess or too few such pairs to tell (:data:`MIN_NAME_PAIRS`).
     """
     n = len(first)
     if n < 2:
@@ -633,7 +637,3 @@ def name_pair_points(
         return 0.0
     excess = (got_both / total) / ((got_first / total) * (got_last / total))
     return -math.log(excess) if excess > 1.0 else 0.0
-
-
-#: Non-matching pairs sharing a full name below which :func:`name_pair_points` tells nothing.
-MIN_NAME_PAIRS = 50
