@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from bench.febrl import NOW, Labelled, ours, render
+from bench.febrl import NOW, Labelled, report
 from model.records import Record
 
 #: Contact field -> column, per set.
@@ -88,13 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     if not sets:
         parser.error("give --historical and/or --fake")
     for data in sets:
-        if args.no_splink:
-            print(render(data, [ours(data)]), flush=True)
-            continue
-        from bench import peer  # noqa: PLC0415  (optional: the bench extra)
-
-        title = f"{data.name}: {len(data.records)} records, {len(data.true_pairs)} true pairs"
-        print(peer.render(title, peer.compare(data.records, data.true_pairs)), flush=True)
+        print(report(data, with_splink=not args.no_splink), flush=True)
 
 
 if __name__ == "__main__":
