@@ -182,6 +182,11 @@ class PhoneReading:
             self._number = None
 
 
+def _region(region: str) -> str:
+    """``region`` upper-cased, as one string per region: the readings' cache keys hold it."""
+    return intern(region.upper())
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def read_phone(value: str, region: str) -> PhoneReading | None:
     """``value`` read as a phone number of ``region`` (upper-case alpha-2), ``None`` when
@@ -200,7 +205,7 @@ def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str
     """Why ``value`` is not a phone number :func:`normalize_phone` accepts, or ``None``."""
     if not value.strip():
         return None
-    reading = read_phone(value, intern(region.upper()))
+    reading = read_phone(value, _region(region))
     if reading is None:
         return "cannot be read as a phone number"
     if normalize_phone(value, region, require_valid=require_valid) is not None:
@@ -218,7 +223,7 @@ def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> s
     ``is_valid_number``); without it, a number of plausible length is enough
     (``is_possible_number``: ``(555) 123-4567`` passes).
     """
-    region = intern(region.upper())  # one string per region in every cache key, not per call
+    region = _region(region)
     canonical = _phone_form(value, region, require_valid)
     if canonical is None or canonical == value:
         return canonical
@@ -259,7 +264,7 @@ def phone_key(value: str, region: str) -> str | None:
     digits when phonenumbers cannot read it but it has at least 7 digits.
     :func:`split_extension` separates the parts.
     """
-    reading = read_phone(value, intern(region.upper()))
+    reading = read_phone(value, _region(region))
     if reading is not None and reading.possible:
         # the form itself, not checked to read back as itself as a canonical form must be
         # (normalize_phone): a key need only be the same for the same number, and one parse
