@@ -34,6 +34,7 @@ FieldKind = Literal[
     "phone",
     "url",
     "datetime",
+    "date",
     "number",
     "enum",
     "multi",
@@ -117,6 +118,7 @@ FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
         "contacts": (
             *_PERSON,
             _f("additional_emails", "email_list", "other e-mail addresses, ';'-joined"),
+            _f("birthdate", "date", "date of birth (a day: YYYY-MM-DD, or as the CRM holds it)"),
             *_PHONES,
             *_WORK,
             *_ADDRESS,

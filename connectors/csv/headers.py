@@ -54,6 +54,7 @@ _PERSON: Final = {
         "Work Email",
     ),
     "additional_emails": ("Additional email addresses", "E-mail 2 - Value"),
+    "birthdate": ("Date of Birth", "DOB", "Birth Date", "Birthday"),
     "phone": (
         "Phone Number",
         "Phone 1 - Value",

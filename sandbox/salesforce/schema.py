@@ -300,6 +300,7 @@ def _person_account() -> tuple[Field, ...]:
         Field("PersonEmail", "email", "Email", 80),
         Field("PersonMobilePhone", "phone", "Mobile", 40),
         *_address("PersonMailing", "Mailing"),
+        Field("PersonBirthdate", "date", "Birthdate"),
     )  # fmt: skip
 
 
@@ -321,6 +322,7 @@ PERSON_CONTACT: Final[dict[str, str]] = {
     "PersonMailingState": "MailingState",
     "PersonMailingPostalCode": "MailingPostalCode",
     "PersonMailingCountry": "MailingCountry",
+    "PersonBirthdate": "Birthdate",
     "OwnerId": "OwnerId",
 }
 """A person account's field → its person contact's field, which mirrors it."""
@@ -340,6 +342,7 @@ CONTACT = SObjectType(
         Field("Phone", "phone", "Business Phone", 40),
         Field("MobilePhone", "phone", "Mobile Phone", 40),
         *_address("Mailing", "Mailing"),
+        Field("Birthdate", "date", "Birthdate"),
         Field("LeadSource", "picklist", "Lead Source", 255, picklist=_picks(*LEAD_SOURCES)),
         Field("Description", "textarea", "Contact Description", 32000),
         Field("LastActivityDate", "date", "Last Activity", **_RO),

@@ -198,3 +198,18 @@ def test_a_task_for_a_person_account_is_related_to_the_account(world: World) -> 
     found = connector.find_tasks("contacts", [ingrid])[ingrid]
     assert [t.id for t in found] == [made.remote_id]
     assert connector.is_task_of(found[0], "k-task")
+
+
+def test_birthdates_of_contacts_and_persons_are_the_canonical_birthdate(world: World) -> None:
+    state = world.state
+    state.person_accounts = True
+    ann = state.create("Contact", {"LastName": "Moore", "Birthdate": "1980-05-04"})
+    ingrid = state.create_person_account(
+        {"FirstName": "Ingrid", "LastName": "Solberg", "PersonBirthdate": "1975-12-24"}
+    )
+    world.clock.tick(minutes=1)
+
+    contacts = world.pull(world.connector(), "contacts")
+
+    assert contacts.by_id[ann].properties["birthdate"] == "1980-05-04"
+    assert contacts.by_id[ingrid].properties["birthdate"] == "1975-12-24"
