@@ -5,8 +5,8 @@ pair whose one field is mistyped still meets through another: the sound of both 
 way round), the names one typo apart (every name with one letter dropped, beside the other
 name: a typo anywhere, the first letter included), the last name beside the first's initial,
 postcode or city with a name, postcode with house number, house number with a street word or a
-name, e-mail, e-mail local part, phone, company with first name. Records sharing any key form
-candidate pairs.
+name, e-mail, e-mail local part, phone, company with first name, date of birth with the sound of
+either name. Records sharing any key form candidate pairs.
 
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
@@ -124,6 +124,9 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "company_name" and f.org and f.first:
             org = f.org.split()[0]
             keys.update(f"c|{org}|{name}" for name in nicknames().formal_names(f.first))
+        elif kind == "birthdate" and f.birth:
+            sounds = (phonetic(name) for name in (f.first, f.last) if name)
+            keys.update(f"b|{f.birth}|{sound}" for sound in sounds if sound)
     return keys
 
 

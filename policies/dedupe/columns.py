@@ -37,6 +37,9 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.scoring import (
+    BIRTH_NEAR,
+    BIRTH_NEAR_DAYS,
+    BIRTH_TYPO,
     CITY_PART,
     EXTENSION_ON_ONE_SIDE,
     FIELDS,
@@ -45,6 +48,7 @@ from policies.dedupe.scoring import (
     OTHER_REGION,
     PairTable,
     Scorer,
+    birth_day,
 )
 from policies.dedupe.settings import Comparison
 from policies.dedupe.weights import levels
@@ -356,6 +360,43 @@ def _contact_columns(table: _Table) -> None:
     org = table.cols.vocab("org", lambda f: f.org)
     rows, _ = table.text("company", org, _token_set(org))
     table.exact("company", rows, org.codes[table.left[rows]], org.codes[table.right[rows]], org)
+    births = table.cols.vocab("birth", lambda f: f.birth)
+    rows, _ = table.text("birthdate", births, _births(table.cols, births))
+    table.exact("birthdate", rows, births.codes[table.left[rows]],
+                births.codes[table.right[rows]], births)  # fmt: skip
+
+
+def _births(cols: Columns, vocab: _Vocab) -> PairFunction:
+    """:func:`~policies.dedupe.scoring.birth_similarity` of distinct code pairs."""
+
+    def parts() -> tuple[Ints, Ints, Ints, Ints, Ints]:
+        words = vocab.words
+        length = np.fromiter(map(len, words), dtype=np.int32, count=len(words))
+        day = np.fromiter(map(birth_day, words), dtype=np.int32, count=len(words))
+        named = [w if birth_day(w) >= 0 else "00000000" for w in words]
+        year, month, dom = (
+            np.fromiter((int(w[k : k + n]) for w in named), dtype=np.int32, count=len(named))
+            for k, n in ((0, 4), (4, 2), (6, 2))
+        )
+        return length, day, year, month, dom
+
+    def compare(a: Ints, b: Ints) -> Floats:
+        length, day, year, month, dom = cols.get("birth parts", parts)
+        out = np.zeros(len(a), dtype=np.float64)
+        near = np.flatnonzero((length[a] == length[b]) & (a != b))
+        if len(near):
+            edits = _cpdist(vocab.take(a[near]), vocab.take(b[near]), OSA.distance,
+                            score_cutoff=1)  # fmt: skip
+            out[near[edits <= 1]] = BIRTH_TYPO
+        named = (day[a] >= 0) & (day[b] >= 0) & (out == 0.0)
+        swapped = named & (year[a] == year[b]) & (month[a] == dom[b]) & (dom[a] == month[b])
+        out[swapped] = BIRTH_TYPO
+        close = named & ~swapped & (np.abs(day[a] - day[b]) <= BIRTH_NEAR_DAYS)
+        out[close] = BIRTH_NEAR
+        out[a == b] = 1.0
+        return out
+
+    return compare
 
 
 def _crossed(table: _Table, names: _Names, straight: Floats) -> None:

@@ -17,6 +17,7 @@ _LABELS = {
     "city": "city",
     "zip": "zip",
     "state": "state",
+    "birthdate": "date of birth",
 }
 
 

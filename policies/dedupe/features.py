@@ -7,10 +7,11 @@ so that punctuation and honorifics do not count as differences.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 import jellyfish
@@ -96,6 +97,7 @@ class Features:
     updated: datetime
     filled: int  # how many properties have a value
     state: str = ""  # folded words of the state or province
+    birth: str = ""  # contacts: the date of birth as YYYYMMDD, else its digits (birth_key)
 
     @property
     def id(self) -> str:
@@ -198,6 +200,64 @@ def zip_key(value: str | None, country: str | None) -> str:
     return text
 
 
+_YMD = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t\s].*)?")
+_PACKED = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_NUMERIC = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:\s.*)?")
+_ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_MONTH = re.compile(_ORDINAL + r"[\s\-/.,]+([a-z]+)\.?[\s\-/.,]+(\d{4})")
+_MONTH_DAY = re.compile(r"([a-z]+)\.?[\s\-/.,]+" + _ORDINAL + r",?[\s\-/.,]+(\d{4})")
+#: English month names and their abbreviations (``sept`` too), by their first three letters.
+_MONTHS = {name[:3].lower(): n for n, name in enumerate(calendar.month_name) if name}
+
+
+def read_day(value: str) -> date | None:
+    """The day a date of birth names, or None when it names none.
+
+    ``1980-05-04`` (a time after it ignored), ``19800504``, ``1980/5/4``; ``5/4/1980`` and
+    ``05-04-1980`` month first unless the first number cannot be a month (``25/4/1980``), as the
+    CRMs' home (US) writes them; ``4 May 1980``, ``May 4th, 1980``, ``04-May-1980``. A value
+    without a day (``1980``, ``May 1980``) or not a calendar day (``1980-02-30``) names none.
+    """
+    text = value.strip().casefold()
+    if found := _YMD.fullmatch(text) or _PACKED.fullmatch(text):
+        year, month, day = found.groups()
+    elif found := _NUMERIC.fullmatch(text):
+        first, second, year = found.groups()
+        month, day = (second, first) if int(first) > 12 else (first, second)
+    elif found := _DAY_MONTH.fullmatch(text):
+        day, name, year = found.groups()
+        month = _month(name)
+    elif found := _MONTH_DAY.fullmatch(text):
+        name, day, year = found.groups()
+        month = _month(name)
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _month(name: str) -> str:
+    """The number of an English month's name or abbreviation (``may``, ``sept``); ``0`` when
+    ``name`` is none."""
+    number = _MONTHS.get(name[:3], 0)
+    full = calendar.month_name[number].casefold()
+    return str(number) if number and (full.startswith(name) or name == "sept") else "0"
+
+
+@lru_cache(maxsize=KEY_CACHE)
+def birth_key(value: str | None) -> str:
+    """A date of birth as it is compared: ``YYYYMMDD`` when it names a day (:func:`read_day`),
+    else its digits (a typo'd ``19800532`` still compares digit by digit); empty when none."""
+    if not value or not value.strip():
+        return ""
+    day = read_day(value)
+    if day is None:
+        return "".join(ch for ch in value if ch.isdigit())
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
 def _emails(props: Mapping[str, str | None]) -> tuple[str, ...]:
     found: dict[str, None] = {}
     primary = normalize_email(props.get("email") or "")
@@ -259,6 +319,7 @@ def extract(record: Record, default_region: str) -> Features:
         updated=record.updated_at,
         filled=sum(1 for v in props.values() if v and not v.isspace()),
         state=_state(props.get("state"), country),
+        birth="" if is_company else birth_key(props.get("birthdate")),
     )
 
 

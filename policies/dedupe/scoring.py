@@ -28,6 +28,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -118,7 +120,7 @@ NAMES = frozenset(("firstname", "lastname", "name"))
 #: Fields compared per object type, in a fixed order (the columns of a model).
 FIELDS: Mapping[str, tuple[str, ...]] = {
     "contacts": ("firstname", "lastname", "email", "phone", "company", "address", "city",
-                 "zip", "state"),
+                 "zip", "state", "birthdate"),
     "companies": ("name", "domain", "phone", "address", "city", "zip", "state"),
 }  # fmt: skip
 
@@ -287,6 +289,42 @@ def zip_similarity(a: str, b: str) -> float:
     return 0.0
 
 
+BIRTH_TYPO = 0.9
+"""Similarity of two dates of birth one digit apart (or two digits swapped), or with the day and
+the month swapped (``1980-05-04`` ~ ``1980-04-05``: one written day first)."""
+BIRTH_NEAR = 0.7
+"""Similarity of two dates of birth within a year of each other, otherwise apart."""
+BIRTH_NEAR_DAYS = 365
+
+
+@lru_cache(maxsize=1 << 16)
+def birth_day(key: str) -> int:
+    """The day number (:meth:`date.toordinal`) of a :func:`~policies.dedupe.features.birth_key`
+    that names a day, -1 for one that does not (its digits only)."""
+    if len(key) != 8 or not key.isdigit():
+        return -1
+    try:
+        return date(int(key[:4]), int(key[4:6]), int(key[6:])).toordinal()
+    except ValueError:
+        return -1
+
+
+def birth_similarity(a: str, b: str) -> float:
+    """Two dates of birth (:func:`~policies.dedupe.features.birth_key`) compared: 1.0 the same,
+    :data:`BIRTH_TYPO` one typo apart or day and month swapped, :data:`BIRTH_NEAR` within
+    :data:`BIRTH_NEAR_DAYS` days, else 0 (and 0 for a value naming no day, unless a typo)."""
+    if a == b:
+        return 1.0
+    if len(a) == len(b) and OSA.distance(a, b, score_cutoff=1) <= 1:
+        return BIRTH_TYPO
+    day_a, day_b = birth_day(a), birth_day(b)
+    if day_a < 0 or day_b < 0:
+        return 0.0
+    if a[:4] == b[:4] and a[4:6] == b[6:] and a[6:] == b[4:6]:
+        return BIRTH_TYPO
+    return BIRTH_NEAR if abs(day_a - day_b) <= BIRTH_NEAR_DAYS else 0.0
+
+
 UNSEEN_COUNT = 1
 """The count of a value that :class:`Frozen` counts do not hold: one record. They hold the
 values two records or more had, so a value one record had is read exactly; one that none had
@@ -372,7 +410,7 @@ class Scorer:
             if object_type == "companies"
             else {"firstname": w.firstname, "lastname": w.lastname, "email": w.email,
                   "phone": w.phone, "company": w.company, "address": w.address, "city": w.city,
-                  "zip": w.zip}
+                  "zip": w.zip, "birthdate": w.birthdate}
         )  # fmt: skip
         self._compare: Callable[[Features, Features], Compared] = (
             self._companies if object_type == "companies" else self._contacts
@@ -741,6 +779,10 @@ class Scorer:
             if a.org == b.org:
                 values["company"] = a.org
         self._place(a, b, sims, overrides, values)
+        if a.birth and b.birth:
+            sims["birthdate"] = birth_similarity(a.birth, b.birth)
+            if a.birth == b.birth:
+                values["birthdate"] = a.birth
         channels = bool(a.emails or b.emails or a.phones or b.phones or a.org or b.org)
         return Compared(sims, overrides, values, swapped, nickname, two_mailboxes, channels)
 
@@ -908,6 +950,8 @@ def _tf_values(f: Features) -> dict[str, str]:
             out["lastname"] = f.last
         if f.org:
             out["company"] = f.org
+        if f.birth:
+            out["birthdate"] = f.birth
     for field, value in (("address", f.address), ("city", f.city), ("zip", f.zip)):
         if value:
             out[field] = value

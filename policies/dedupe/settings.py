@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from policies.normalizers import check_region
 
 ContactBlockingKey = Literal[
-    "email", "phone", "name", "name_typo", "zip_name", "address", "email_local", "company_name"
+    "email",
+    "phone",
+    "name",
+    "name_typo",
+    "zip_name",
+    "address",
+    "email_local",
+    "company_name",
+    "birthdate",
 ]
 CompanyBlockingKey = Literal["domain", "phone", "name", "name_words", "zip_name", "address"]
 PrimaryRule = Literal["oldest", "most_complete", "most_recent", "owned"]
@@ -88,6 +96,11 @@ class ContactWeights(BaseModel):
     )
     city: Comparison = Field(default=_cmp(0.8, -0.8, 0.8), description="City: ratio.")
     zip: Comparison = Field(default=_cmp(1.2, -0.5, 0.5), description="Zip: exact.")
+    birthdate: Comparison = Field(
+        default=_cmp(5.0, -4.0, 0.6),
+        description="Date of birth: 1.0 the same day, 0.9 one digit wrong or day and month "
+        "swapped, 0.7 within a year, else 0.",
+    )
 
 
 class CompanyWeights(BaseModel):
@@ -212,14 +225,15 @@ class DedupeSettings(BaseModel):
     contact_blocking: tuple[ContactBlockingKey, ...] = Field(
         default=(
             "email", "phone", "name", "name_typo", "zip_name", "address", "email_local",
-            "company_name",
+            "company_name", "birthdate",
         ),
         description="Blocking keys for contacts: only records sharing a key are compared. "
         "'name': sound of both names, either way round; 'name_typo': a name with one letter "
         "dropped beside the other name, and the last name beside the first's initial; "
         "'zip_name': postcode with a name's first letters, city with the last name; "
         "'address': postcode with house number, house number with a street word or a name, "
-        "postcode with a street word.",
+        "postcode with a street word; 'birthdate': date of birth with the sound of either "
+        "name.",
     )  # fmt: skip
     company_blocking: tuple[CompanyBlockingKey, ...] = Field(
         default=("domain", "phone", "name", "name_words", "zip_name", "address"),

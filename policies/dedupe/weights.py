@@ -64,6 +64,7 @@ CUTS: Mapping[str, tuple[float, ...]] = {
     "city": (0.85, 1.0),
     "zip": (0.8, 1.0),
     "state": (1.0,),
+    "birthdate": (0.7, 0.9, 1.0),
 }
 #: Training sessions per object type: (the pairs taken, as alternatives tried in turn: field ->
 #: lowest level, ``all`` of them or ``any`` of them; the fields whose m the session estimates).
@@ -71,7 +72,8 @@ CUTS: Mapping[str, tuple[float, ...]] = {
 #: one with :data:`MIN_SESSION_PAIRS`.
 #:
 #: The names are learned where the records share what only one person (firm) holds: an e-mail
-#: (a web domain). Pairs sharing a place are the fallback, for data without one: among them are
+#: (a web domain). Pairs sharing a place or a date of birth are the fallback, for data without
+#: one: among them are
 #: a household's members (one surname, two first names) and, since the candidates met through
 #: keys that hold a name (a postcode with a name), namesakes at one postcode, which random pairs
 #: do not predict and the match class then takes in: on 300k generated contacts that halved the
@@ -82,8 +84,9 @@ SESSIONS: Mapping[
 ] = {
     "contacts": (
         ("all", ({"firstname": 3, "lastname": 3},),
-         ("email", "phone", "company", "address", "city", "zip", "state")),
-        ("any", ({"email": 1}, {"address": 3, "zip": 2, "phone": 2, "email": 1}),
+         ("email", "phone", "company", "address", "city", "zip", "state", "birthdate")),
+        ("any", ({"email": 1},
+                 {"address": 3, "zip": 2, "phone": 2, "email": 1, "birthdate": 3}),
          ("firstname", "lastname")),
     ),
     "companies": (
@@ -99,7 +102,7 @@ MIN_PREFERRED_PAIRS = 200
 IMPLIED_BY: Mapping[str, tuple[str, ...]] = {"state": ("city", "zip"), "city": ("zip",)}
 #: Fields whose exact matches are weighed by the value's frequency.
 TERM_FREQUENCY = frozenset(
-    ("firstname", "lastname", "company", "phone", "address", "city", "zip", "name")
+    ("firstname", "lastname", "company", "phone", "address", "city", "zip", "name", "birthdate")
 )
 _EPS = 1e-6
 MIN_FREQUENCY = _EPS

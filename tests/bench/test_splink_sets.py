@@ -10,19 +10,20 @@ from bench.splink_sets import FAKE, fake, labelled
 def test_rows_become_contacts_and_clusters_of_two_or_more() -> None:
     rows = [
         {"unique_id": "1", "cluster": "a", "first_name": " Robert ", "surname": "Allen",
-         "city": float("nan"), "email": "ra@x.net"},
+         "city": float("nan"), "email": "ra@x.net", "dob": "1971-06-24"},
         {"unique_id": "2", "cluster": "a", "first_name": "Rob", "surname": None, "city": "Hull",
-         "email": ""},
+         "email": "", "dob": None},
         {"unique_id": "3", "cluster": "b", "first_name": "Grace", "surname": "Kelly",
          "city": "Leeds", "email": None},
     ]  # fmt: skip
     data = labelled("t", rows, FAKE)
     first, second, third = data.records
     assert first.properties == {
-        "firstname": "Robert", "lastname": "Allen", "city": None, "email": "ra@x.net"
+        "firstname": "Robert", "lastname": "Allen", "city": None, "email": "ra@x.net",
+        "birthdate": "1971-06-24",
     }  # fmt: skip
     assert second.properties == {"firstname": "Rob", "lastname": None, "city": "Hull",
-                                 "email": None}  # fmt: skip
+                                 "email": None, "birthdate": None}  # fmt: skip
     assert third.id == "3"
     assert data.clusters == [["1", "2"]]
     assert data.true_pairs == {("1", "2")}
@@ -39,4 +40,6 @@ def test_fake_reads_the_csv_export(tmp_path: Path) -> None:
     data = fake(path)
     assert [r.properties["lastname"] for r in data.records] == ["Alan", "Allen"]
     assert data.records[0].properties["city"] is None
+    assert data.records[0].properties["birthdate"] == "1971-06-24"
     assert data.true_pairs == {("0", "1")}
+    assert "birthdate" not in fake(path, birthdate=False).records[0].properties

