@@ -7,8 +7,10 @@ FEBRL 1-4 (Christen's synthetic Australian people, shipped inside the ``recordli
 included), swapped words, missing values and several duplicates per person (FEBRL 3). Each
 record becomes a contact with ``firstname``, ``lastname``, ``address`` (street number, street,
 second line), ``city`` (suburb), ``zip`` (postcode) and ``state``: no e-mail, no phone, and no
-date of birth or social security number, which a CRM does not hold. FEBRL 4 is a linkage of two
-files; here both files are deduplicated together.
+social security number, which a CRM does not hold. The date of birth, which some CRMs hold (a
+``birthdate``), is left out too unless ``--birthdate`` is given: the names and addresses alone
+are the harder case. FEBRL 4 is a linkage of two files; here both files are deduplicated
+together.
 
 The truth is the record id (``rec-12-org``, ``rec-12-dup-0``: one person). Scoring is pairwise
 as in :mod:`bench.quality`: every pair inside one planned merge (or merge plus review) against
@@ -40,6 +42,8 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "zip": ("postcode",),
     "state": ("state",),
 }
+BIRTHDATE: Mapping[str, tuple[str, ...]] = {"birthdate": ("date_of_birth",)}
+"""The date of birth (``19560909``; typos and missing values as in the other columns)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +77,24 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def load(number: int) -> Labelled:
-    """FEBRL ``number`` (1-4) as contacts with their true clusters."""
+def load(number: int, *, birthdate: bool = False) -> Labelled:
+    """FEBRL ``number`` (1-4) as contacts with their true clusters (and with ``birthdate``, the
+    date of birth)."""
     records: list[Record] = []
     clusters: dict[str, list[str]] = {}
+    fields = {**FIELDS, **BIRTHDATE} if birthdate else FIELDS
     for frame in _frames(number):
         for n, (rec_id, row) in enumerate(frame.iterrows()):
             props: dict[str, str | None] = {}
-            for field, columns in FIELDS.items():
+            for field, columns in fields.items():
                 parts = [p for p in (_text(row[c]) for c in columns) if p]
                 props[field] = " ".join(parts) or None
             created = NOW - timedelta(days=1000, seconds=-n)
             records.append(Record("contacts", str(rec_id), props, created, created_at=created))
             person = str(rec_id).split("-")[1]
             clusters.setdefault(person, []).append(str(rec_id))
-    return Labelled(f"febrl{number}", records, [c for c in clusters.values() if len(c) > 1])
+    name = f"febrl{number}" + (" with birthdate" if birthdate else "")
+    return Labelled(name, records, [c for c in clusters.values() if len(c) > 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.febrl", description=__doc__)
     parser.add_argument("--sets", default="1,2,3,4", help="comma-separated FEBRL numbers")
     parser.add_argument("--no-splink", action="store_true", help="run ours only")
+    parser.add_argument("--birthdate", action="store_true", help="give the date of birth too")
     args = parser.parse_args(argv)
     for number in (int(s) for s in args.sets.split(",")):
-        print(report(load(number), with_splink=not args.no_splink), flush=True)
+        data = load(number, birthdate=args.birthdate)
+        print(report(data, with_splink=not args.no_splink), flush=True)
 
 
 def report(data: Labelled, *, with_splink: bool) -> str:

@@ -27,11 +27,15 @@ from bench.quality import Pair, groups_of, pairs_of, score, snapshot_of
 from model.changes import Snapshot
 from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
+from policies.dedupe.features import read_day
 from syncd.heap import collector_paused
 
 MERGE_AT, REVIEW_AT = 0.9, 0.75
 #: The contact fields both matchers see.
-FIELDS = ("firstname", "lastname", "email", "phone", "company", "address", "city", "zip", "state")
+FIELDS = (
+    "firstname", "lastname", "email", "phone", "company", "address", "city", "zip", "state",
+    "birthdate",
+)  # fmt: skip
 
 
 def _rss_kb(key: str) -> int:
@@ -113,6 +117,9 @@ def _frame(records: Sequence[Record]) -> Any:
         row: dict[str, object] = {"unique_id": r.id}
         for field in FIELDS:
             value = (r.properties.get(field) or "").strip().lower()
+            if field == "birthdate" and value:  # Splink reads ISO days; ours reads the rest
+                day = read_day(value)
+                value = day.isoformat() if day else value
             row[field] = value or None
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -129,6 +136,8 @@ BLOCKING: tuple[tuple[str, ...], ...] = (
     ("address",),
     ("lastname", "city"),
     ("firstname", "city"),
+    ("firstname", "birthdate"),
+    ("lastname", "birthdate"),
 )
 
 
@@ -156,6 +165,8 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
         comparisons.append(cl.LevenshteinAtThresholds("zip", [1]))
     if "state" in have:
         comparisons.append(cl.ExactMatch("state"))
+    if "birthdate" in have:
+        comparisons.append(cl.DateOfBirthComparison("birthdate", input_is_string=True))
     rules: list[Any] = [block_on(*columns) for columns in BLOCKING if set(columns) <= have]
     place = "city" if "city" in have else "zip"
     settings = SettingsCreator(
@@ -169,8 +180,13 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     sure = ("firstname", "lastname", place) if place in have else ("firstname", "lastname")
     linker.training.estimate_probability_two_random_records_match([block_on(*sure)], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=0)
-    # the names are learned from pairs sharing a place, the rest from pairs sharing the names
-    training = [("firstname", "lastname"), ("zip",) if "zip" in have else (place,)]
+    # the names are learned from pairs sharing a place or a date of birth, the rest from pairs
+    # sharing the names
+    training = [
+        ("firstname", "lastname"),
+        ("zip",) if "zip" in have else (place,),
+        ("birthdate",),
+    ]
     for columns in training:
         if set(columns) <= have:
             linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
