@@ -6,7 +6,7 @@ way round), the names one typo apart (every name with one letter dropped, beside
 name: a typo anywhere, the first letter included), the last name beside the first's initial,
 postcode or city with a name, postcode with house number, house number with a street word or a
 name, e-mail, e-mail local part, phone, company with first name, date of birth with the sound of
-either name. Records sharing any key form candidate pairs.
+either name or with the city or the postcode. Records sharing any key form candidate pairs.
 
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
@@ -127,6 +127,7 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "birthdate" and f.birth:
             sounds = (phonetic(name) for name in (f.first, f.last) if name)
             keys.update(f"b|{f.birth}|{sound}" for sound in sounds if sound)
+            keys.update(f"g|{f.birth}|{place}" for place in (f.city, f.zip) if place)
     return keys
 
 
