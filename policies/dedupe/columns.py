@@ -356,6 +356,7 @@ def _contact_columns(table: _Table) -> None:
     straight = np.full((len(table.left), 2), np.nan)  # the first and last similarities
     straight[first_rows, 0], straight[last_rows, 1] = first, last
     _crossed(table, names, straight)
+    _lone(table, names, straight)
     _email_column(table)
     org = table.cols.vocab("org", lambda f: f.org)
     rows, _ = table.text("company", org, _token_set(org))
@@ -431,6 +432,47 @@ def _crossed(table: _Table, names: _Names, straight: Floats) -> None:
     # a crossed reading is no exact match of a first or a last name (no frequency)
     table.frequency[rows, table.column["firstname"]] = np.nan
     table.frequency[rows, table.column["lastname"]] = np.nan
+
+
+def _lone(table: _Table, names: _Names, straight: Floats) -> None:
+    """The pairs where one record holds one name and the other both: the lone name read in the
+    other field where it scores better (``compare`` does the same), near ties left to it."""
+    w = table.scorer.settings.contact_weights
+    first = names.first[table.left], names.first[table.right]
+    last = names.last[table.left], names.last[table.right]
+    for k in (0, 1):  # the record holding one name: left (0) or right (1)
+        own_first, own_last = first[k], last[k]
+        both = (first[1 - k] >= 0) & (last[1 - k] >= 0)
+        # its name is a first name: read as a last name against the other's last name
+        rows = np.flatnonzero(both & (own_first >= 0) & (own_last < 0))
+        if len(rows):
+            _, as_last = _as_first_and_last(names, own_first[rows], last[1 - k][rows])
+            now = _points(w.firstname, straight[rows, 0])
+            _reread(table, rows, now, _points(w.lastname, as_last), ("lastname", as_last))
+        # its name is a last name: read as a first name against the other's first name
+        rows = np.flatnonzero(both & (own_last >= 0) & (own_first < 0))
+        if len(rows):
+            as_first, _ = _as_first_and_last(names, own_last[rows], first[1 - k][rows])
+            now = _points(w.lastname, straight[rows, 1])
+            _reread(table, rows, now, _points(w.firstname, as_first), ("firstname", as_first))
+
+
+def _reread(
+    table: _Table, rows: Rows, now: Floats, then: Floats, reading: tuple[str, Floats]
+) -> None:
+    """Put the lone name's other reading (``reading``: the field and its similarity) on the
+    rows where it scores more (``then`` against ``now``); near ties to ``compare``."""
+    near = (np.abs(then - now) <= SWAP_MARGIN) & (then != now)
+    table.unsure[rows[near]] = True
+    better = (then > now) & ~near
+    field, similarity = reading
+    moved = "firstname" if field == "lastname" else "lastname"
+    sure = rows[better]
+    table.levels[sure, table.column[moved]] = -1
+    table.put(field, sure, similarity[better])
+    # another reading is no exact match of a name (no frequency)
+    table.frequency[sure, table.column["firstname"]] = np.nan
+    table.frequency[sure, table.column["lastname"]] = np.nan
 
 
 def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]:

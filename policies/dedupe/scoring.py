@@ -761,6 +761,24 @@ class Scorer:
                 swapped = True
                 values.pop("firstname", None)
                 values.pop("lastname", None)
+        one, both = (a, b) if b.first and b.last else (b, a)
+        if bool(one.first) != bool(one.last) and both.first and both.last:
+            # One record holds one name, the other both: the one may be in the wrong field (a
+            # surname typed as the first name, the last name left empty). Read it in the field
+            # where it scores better, as for names crossed.
+            name = one.first or one.last
+            if one.first:
+                other = name_similarity(name, both.last)
+                if w.lastname.points(other) > w.firstname.points(sims["firstname"]):
+                    del sims["firstname"]
+                    values.pop("firstname", None)
+                    sims["lastname"], swapped, nickname = other, True, False
+            else:
+                other, nick = first_name_similarity(name, both.first)
+                if w.firstname.points(other) > w.lastname.points(sims["lastname"]):
+                    del sims["lastname"]
+                    values.pop("lastname", None)
+                    sims["firstname"], swapped, nickname = other, True, nick
         if a.emails and b.emails:
             common = sorted(set(a.emails) & set(b.emails))
             sims["email"] = 1.0 if common else 0.0

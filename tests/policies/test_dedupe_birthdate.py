@@ -95,14 +95,34 @@ def test_a_date_of_birth_moves_a_pairs_score_both_ways() -> None:
     assert confidence(same) > confidence(alone) > confidence(other)
 
 
-def test_either_name_with_the_date_of_birth_is_a_blocking_key() -> None:
-    renamed = extract(_contact(1, firstname="Ann", lastname="Moore", birthdate="1980-05-04"), "US")
-    married = extract(_contact(2, firstname="Ann", lastname="Baxter", birthdate="4 May 1980"), "US")
-    stranger = extract(_contact(3, firstname="Bo", lastname="Lund", birthdate="1980-05-04"), "US")
-    keys = [contact_keys(f, ("birthdate",)) for f in (renamed, married, stranger)]
+def test_either_name_or_a_place_with_the_date_of_birth_is_a_blocking_key() -> None:
+    born = "1980-05-04"
+    renamed = _contact(1, firstname="Ann", lastname="Moore", birthdate=born, city="Oslo")
+    married = _contact(2, firstname="Ann", lastname="Baxter", birthdate="4 May 1980")
+    stranger = _contact(3, firstname="Bo", lastname="Lund", birthdate=born)
+    retitled = _contact(4, firstname="Lady", lastname="Baxter-Moore", birthdate=born, city="Oslo")
+    keys = [contact_keys(extract(r, "US"), ("birthdate",)) for r in (renamed, married, stranger,
+                                                                     retitled)]  # fmt: skip
 
     assert keys[0] & keys[1], "a new surname meets through the first name and the day"
     assert not keys[0] & keys[2], "the day alone is no key: too many share one"
+    assert keys[0] & keys[3], "names both changed meet through the day and the city"
+
+
+def test_a_surname_alone_in_the_first_name_field_is_read_as_the_surname() -> None:
+    full = _contact(1, firstname="Samuel", lastname="Savery", birthdate="1861-03-01")
+    lone = _contact(2, firstname="Savery", birthdate="1861-03-01")
+    given = _contact(3, firstname="Samuel", birthdate="1861-03-01")
+    scorer = Scorer(DedupeSettings(), "contacts")
+    a, b, c = (extract(r, "US") for r in (full, lone, given))
+
+    moved = scorer.compare(b, a)
+    assert moved.similarities == {"lastname": 1.0, "birthdate": 1.0}
+    assert moved.swapped
+    assert scorer.compare(a, b).similarities == moved.similarities, "either order"
+    kept = scorer.compare(c, a)
+    assert kept.similarities == {"firstname": 1.0, "birthdate": 1.0}, "a first name stays one"
+    assert not kept.swapped
 
 
 def test_the_weights_of_a_date_of_birth_are_learned_from_the_data() -> None:

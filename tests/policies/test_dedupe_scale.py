@@ -441,6 +441,8 @@ PEOPLE = [
     _person(10, firstname="Kumar", lastname="Jonathan", email="jk@y.com"),
     _person(11, lastname="Kumar", email="info@acme.com"),
     _person(12, firstname="Anna"),
+    _person(13, firstname="Alen", zip="94107"),  # a surname typed as the first name
+    _person(14, lastname="Kathy", city="Boston"),  # ... and a first name as the last
 ]  # fmt: skip
 
 
@@ -459,6 +461,9 @@ def test_the_column_wise_table_reaches_every_branch_of_compare() -> None:
     assert any(scorer.compare(feats[i], feats[j]).swapped for i, j in pairs)
     cities = {scorer.compare(feats[i], feats[j]).similarities.get("city") for i, j in pairs}
     assert CITY_PART in cities
+    lone = [scorer.compare(feats[12], feats[0]), scorer.compare(feats[13], feats[0])]
+    assert [sorted(c.similarities) for c in lone] == [["lastname", "zip"], ["city", "firstname"]]
+    assert all(c.swapped for c in lone)
     births = {scorer.compare(feats[i], feats[j]).similarities.get("birthdate") for i, j in pairs}
     assert {1.0, BIRTH_TYPO, BIRTH_NEAR, 0.0} <= births
     assert not np.isnan(fast.frequency).all()
