@@ -81,12 +81,14 @@ from policies.dedupe.patterns import Patterns
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
     FIELDS,
+    MAILBOX,
     MIN_NAMES_FOR_RARITY,
     PLACE,
     Frozen,
     PairScore,
     PairTable,
     Scorer,
+    mailbox_of,
 )
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import MatchModel, Tally, estimate, name_pair_points
@@ -912,7 +914,9 @@ class DedupePolicy(Policy):
         for key in changed:
             if not scorer.weighs_change(key, memory.counts.get(key, 0), counts.get(key, 0)):
                 continue
-            held = {old_ids[p] for p in memory.looks.holders(key).tolist()}
+            # a mailbox's holders by name decide whether it is shared: its pairs are its holders'
+            looked = mailbox_of(key) if key.startswith(f"{MAILBOX}=") else key
+            held = {old_ids[p] for p in memory.looks.holders(looked).tolist()}
             held = {i for i in held if i in by_id and i not in touched}
             if not both_sided(key):
                 affected |= held

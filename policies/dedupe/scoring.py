@@ -403,6 +403,7 @@ class Scorer:
             self._present.update(present)
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
+        self._tops: list[dict[str, int]] = []  # see _mailbox_top(); shared with using()
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -429,6 +430,7 @@ class Scorer:
         scorer = cls(settings, object_type)
         scorer._counts, scorer._present = counts, present
         scorer._denominator = present
+        scorer._tops = []
         return scorer
 
     @property
@@ -450,6 +452,7 @@ class Scorer:
         other = object.__new__(Scorer)
         other.settings, other.object_type, other.model = self.settings, self.object_type, model
         other._counts, other._present = self._counts, self._present
+        other._tops = self._tops
         other._denominator = self._present if frozen is None else frozen.present
         other._values = None if frozen is None else frozen.counts
         other._weights, other._compare = self._weights, self._compare
@@ -558,6 +561,8 @@ class Scorer:
             if present < _MIN_NAMES_FOR_RARITY:
                 return False
             return (before / present < _RARE_WORD_SHARE) != (after / present < _RARE_WORD_SHARE)
+        if sep and field == MAILBOX:  # who holds a mailbox many hold decides if it is shared
+            return self._counts[mailbox_of(key)] >= limit
         if sep and field in TERM_FREQUENCY:
             if self.frozen_values:
                 return False
@@ -568,8 +573,27 @@ class Scorer:
         return (before >= limit) != (after >= limit)
 
     def shared(self, value: str) -> bool:
-        """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common."""
-        return self._counts[value] >= self.settings.shared_value_count
+        """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common: held
+        by ``shared_value_count`` records or more, and, for an e-mail, not most of them by one
+        last name (one person's duplicates share their own mailbox; a firm's ``info@`` box or a
+        switchboard is held by many names)."""
+        count = self._counts[value]
+        if count < self.settings.shared_value_count:
+            return False
+        if "@" in value and not value.startswith("@"):
+            return 2 * self._mailbox_top(value) < count
+        return True
+
+    def _mailbox_top(self, email: str) -> int:
+        """How many records of the population hold ``email`` with its commonest last name."""
+        if not self._tops:  # once per population, on the first mailbox shared by many
+            tops: dict[str, int] = {}
+            for key, count in self._counts.items():
+                if key.startswith(_MAILBOX_PREFIX):
+                    held = mailbox_of(key)
+                    tops[held] = max(tops.get(held, 0), count)
+            self._tops.append(tops)
+        return self._tops[0].get(email, 0)
 
     def finish(self, compared: Compared) -> PairScore:
         """The score of a compared pair under the configured or learned weights."""
@@ -943,11 +967,25 @@ CONFLICT: Mapping[str, tuple[str, str, str]] = {
 }
 
 
+MAILBOX = "mailbox"
+"""The counted key of an e-mail with its holder's last name: ``mailbox=<e-mail>=<last name>``
+(a last name is letters only, so the last ``=`` ends the e-mail)."""
+_MAILBOX_PREFIX = MAILBOX + "="
+
+
+def mailbox_of(key: str) -> str:
+    """The e-mail of a :data:`MAILBOX` key."""
+    return key[len(_MAILBOX_PREFIX) :].rpartition("=")[0]
+
+
 def population_keys(f: Features) -> tuple[list[str], list[str]]:
     """What one record adds to a :class:`Scorer`'s counts: the keys of its values (e-mails,
     phones, ``@address``, ``field=value`` of the term-frequency fields, ``word=w`` of a
-    company's name) and the term-frequency fields it has."""
+    company's name, each e-mail with the last name as a :data:`MAILBOX` key) and the
+    term-frequency fields it has."""
     counted = list({*f.emails, *f.phones, f"@{f.address}"} - {"@"})
+    if f.last:
+        counted += [f"{_MAILBOX_PREFIX}{e}={f.last}" for e in f.emails]
     tf = _tf_values(f)
     counted += [f"{field}={value}" for field, value in tf.items()]
     if f.record.object_type == "companies" and f.org:

@@ -70,6 +70,24 @@ def test_same_email_with_a_typo_in_the_name_merges_with_reason_and_evidence() ->
     assert merge.field_values == {"jobtitle": "CEO"}
 
 
+def test_one_persons_mailbox_is_hers_however_many_records_hold_it() -> None:
+    """Six records of one person (a surname typo on one) hold her mailbox; six colleagues hold
+    their firm's: only the firm's is shared, worth a quarter of a mailbox's points."""
+    hers = [person(f"a{n}", firstname="Ann", lastname="Moore", email="ann@home.example")
+            for n in range(5)]  # fmt: skip
+    hers.append(person("a5", firstname="Ann", lastname="Mooer", email="ann@home.example"))
+    staff = [person(f"s{n}", firstname=name, lastname=name + "son", email="info@acme.example")
+             for n, name in enumerate(("Al", "Bo", "Cy", "Di", "Ed", "Flo"))]  # fmt: skip
+    feats = [extract(r, "US") for r in hers + staff]
+    scorer = Scorer(DedupeSettings(), "contacts", feats)
+
+    assert not scorer.shared("ann@home.example")
+    assert scorer.shared("info@acme.example")
+    full = scorer.score(feats[0], feats[1]).points["email"]
+    assert scorer.score(feats[6], feats[7]).points["email"] == pytest.approx(full * 0.25)
+    assert groups(dedupe(*hers)) == {frozenset(r.id for r in hers)}
+
+
 def test_nickname_without_email_or_phone_merges_on_company_and_address() -> None:
     bob = person(
         "1",

@@ -18,6 +18,7 @@ from model.changes import Change, Merge, Snapshot
 from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
+from policies.dedupe.features import extract
 from policies.dedupe.incremental import window_neighbours
 from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
@@ -423,3 +424,40 @@ def test_a_split_blocks_windows_move_only_near_the_records_that_moved(
     for p, q in _window(before, window) ^ _window(after, window):
         if p < kept and q < kept:
             assert {p, q} <= near
+
+
+def _holding(number: int, first: str, last: str) -> Record:
+    return Record(
+        "contacts",
+        f"9{number:03d}",
+        {"firstname": first, "lastname": last, "email": "family@home.example", "city": "Oslo"},
+        NOW,
+        created_at=NOW,
+    )
+
+
+def test_a_mailbox_held_by_new_names_turns_shared_in_an_incremental_run(base: Snapshot) -> None:
+    """Six records hold one mailbox, four of them one person's (Ann Moore): it is hers, not
+    shared. Two of hers renamed, the mailbox is held by four names: shared, and the pair of
+    the two Moores left, which no edit touched, weighs it as shared in both runs."""
+    people = [_holding(n, "Ann", "Moore") for n in range(4)]
+    people += [_holding(4, "Bo", "Baxter"), _holding(5, "Eva", "Lund")]
+    before = replace(base, records={**base.records, "contacts": (*base.of("contacts"), *people)})
+    renamed = {"9000": "Kline", "9001": "Ortiz"}
+    contacts = tuple(
+        replace(r, properties={**r.properties, "lastname": renamed[r.id]}, updated_at=NOW
+                + timedelta(hours=1)) if r.id in renamed else r
+        for r in before.of("contacts")
+    )  # fmt: skip
+    after = replace(before, records={**before.records, "contacts": contacts})
+
+    def shared(snapshot: Snapshot) -> bool:
+        feats = [extract(r, "US") for r in snapshot.of("contacts")]
+        return Scorer(SETTINGS, "contacts", feats).shared("family@home.example")
+
+    assert (shared(before), shared(after)) == (False, True)
+    memory: dict[str, Any] = {}
+    assert run(before, memory)[0] == full(before)
+    changes, notes = run(after, memory)
+    assert notes["contacts"].startswith("incremental"), notes
+    assert changes == full(after)
