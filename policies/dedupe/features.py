@@ -249,12 +249,14 @@ def _month(name: str) -> str:
 @lru_cache(maxsize=KEY_CACHE)
 def birth_key(value: str | None) -> str:
     """A date of birth as it is compared: ``YYYYMMDD`` when it names a day (:func:`read_day`),
-    else its digits (a typo'd ``19800532`` still compares digit by digit); empty when none."""
+    else its digits (a typo'd ``19800532`` still compares digit by digit); empty when none, when
+    fewer than four digits (``n/a``, ``12``) or only zeros (``0000-00-00``, a placeholder)."""
     if not value or not value.strip():
         return ""
     day = read_day(value)
     if day is None:
-        return "".join(ch for ch in value if ch.isdigit())
+        digits = "".join(ch for ch in value if ch.isdigit())
+        return digits if len(digits) >= 4 and digits.strip("0") else ""
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 

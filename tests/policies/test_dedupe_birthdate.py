@@ -51,6 +51,7 @@ def test_the_compared_key_is_the_day_else_the_digits() -> None:
     assert birth_key("4 May 1980") == birth_key("1980-05-04") == "19800504"
     assert birth_key("1956-09-31") == "19560931", "not a day: its digits, compared digit-wise"
     assert birth_key("  ") == birth_key(None) == ""
+    assert birth_key("0000-00-00") == birth_key("n/a") == birth_key("12") == "", "no date"
 
 
 @pytest.mark.parametrize(
