@@ -91,7 +91,13 @@ from policies.dedupe.scoring import (
     mailbox_of,
 )
 from policies.dedupe.settings import DedupeSettings
-from policies.dedupe.weights import MatchModel, Tally, estimate, name_pair_points
+from policies.dedupe.weights import (
+    MatchModel,
+    Tally,
+    estimate,
+    name_pair_points,
+    name_place_share,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PairFunction = Callable[[int, int], PairScore]
@@ -560,7 +566,9 @@ class DedupePolicy(Policy):
         )
         if model is None or object_type != "contacts":
             return model
-        return replace(model, name_pair=_name_pair(feats, model))
+        return replace(
+            model, name_pair=_name_pair(feats, model), name_place=name_place_share(blocked)
+        )
 
     def _cluster(
         self,

@@ -42,6 +42,7 @@ from policies.dedupe.settings import Comparison, DedupeSettings
 from policies.dedupe.weights import (
     CUTS,
     MIN_FREQUENCY,
+    PLACES,
     TERM_FREQUENCY,
     LevelMatrix,
     MatchModel,
@@ -617,7 +618,7 @@ class Scorer:
             support = self._place_total(
                 {f: p for f, p in others.items() if p > 0}, CORROBORATION_SHARE
             )
-            if support < self.settings.min_corroboration:
+            if support < self.settings.min_corroboration and not self._one_at_a_place(compared):
                 # names (and a city, a company) only: a namesake as often as a duplicate
                 cap = self.settings.review_cap
             rule = self.settings.different_name
@@ -670,6 +671,16 @@ class Scorer:
         return PairScore(confidence, shown, points, swapped=compared.swapped,
                          nickname=compared.nickname, conflict=conflict, held=held, raised=raised,
                          evidence_points=total - prior)  # fmt: skip
+
+    def _one_at_a_place(self, compared: Compared) -> bool:
+        """Whether the pair shares a full name and a place exactly where the snapshot shows one
+        name at one place to be one person at least ``merge_threshold`` of the time (the
+        model's ``name_place``): then the names and the place are corroboration enough."""
+        model = self.model
+        if model is None or model.name_place < self.settings.merge_threshold:
+            return False
+        names = "firstname" in compared.values and "lastname" in compared.values
+        return names and any(compared.similarities.get(f, 0.0) >= 1.0 for f in PLACES)
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""

@@ -274,6 +274,11 @@ class MatchModel:
     #: names of one culture go together, so a shared full name is less telling than the two
     #: names' frequencies multiplied say (see :func:`name_pair_points`).
     name_pair: float = 0.0
+    #: Of the candidate pairs sharing a full name and a place that carry an identifier of a
+    #: person (an e-mail, a phone, a date of birth), the share whose identifiers do not all
+    #: differ: how often one name at one place is one person here (0: too few pairs to tell;
+    #: see :func:`name_place_share`).
+    name_place: float = 0.0
 
     @property
     def version(self) -> str:
@@ -309,6 +314,8 @@ class MatchModel:
         }
         if self.name_pair:  # absent from a model learned before it was (same version)
             out["name_pair"] = round(self.name_pair, 6)
+        if self.name_place:  # the same
+            out["name_place"] = round(self.name_place, 6)
         if with_version:
             out["version"] = self.version
         return out
@@ -331,6 +338,7 @@ class MatchModel:
                 for f, v in fields.items()
             },
             name_pair=float(str(data.get("name_pair", 0.0))),
+            name_place=float(str(data.get("name_place", 0.0))),
         )
 
 
@@ -640,3 +648,45 @@ def name_pair_points(
         return 0.0
     excess = (got_both / total) / ((got_first / total) * (got_last / total))
     return -math.log(excess) if excess > 1.0 else 0.0
+
+
+#: Pairs sharing a full name and a place, with an identifier, below which
+#: :func:`name_place_share` tells nothing.
+MIN_NAME_PLACE_PAIRS = 200
+#: The fields that identify a person, not a place: two records of one person rarely differ in
+#: all of those both hold.
+IDENTIFIERS = ("email", "phone", "birthdate")
+#: The fields that say where a person lives or works.
+PLACES = ("address", "city", "zip", "company")
+
+
+def name_place_share(blocked: Tally) -> float:
+    """How often two records sharing a full name and a place are one person, from the ones that
+    can tell: among the blocked pairs whose first and last names agree at the top level and
+    that agree exactly on a place (:data:`PLACES`) and both hold an identifier
+    (:data:`IDENTIFIERS`), the share whose identifiers do not all differ outright. An upper
+    bound on the namesakes: a typo'd date of birth or a new mailbox counts as a namesake.
+
+    0 when fewer than :data:`MIN_NAME_PLACE_PAIRS` pairs can tell (names and places only, as
+    FEBRL's records).
+    """
+    column = {f: k for k, f in enumerate(blocked.fields)}
+    if not {"firstname", "lastname"} <= set(column):
+        return 0.0
+    levels = blocked.levels
+
+    def top(field: str) -> npt.NDArray[np.bool_]:
+        found: npt.NDArray[np.bool_] = levels[:, column[field]] == len(CUTS[field])
+        return found
+
+    places = [f for f in PLACES if f in column]
+    ids = [f for f in IDENTIFIERS if f in column]
+    if not places or not ids:
+        return 0.0
+    named = top("firstname") & top("lastname") & np.logical_or.reduce([top(f) for f in places])
+    told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in ids]) & named
+    differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in ids]) & told
+    pairs = float(blocked.counts[told].sum())
+    if pairs < MIN_NAME_PLACE_PAIRS:
+        return 0.0
+    return 1.0 - float(blocked.counts[differ].sum()) / pairs

@@ -18,7 +18,7 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.features import extract
 from policies.dedupe.scoring import Scorer
-from policies.dedupe.weights import MatchModel, name_pair_points
+from policies.dedupe.weights import MatchModel, Tally, name_pair_points, name_place_share
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 Codes = npt.NDArray[np.int64]
@@ -140,3 +140,54 @@ def test_a_firm_of_many_counts_for_less_than_a_firm_of_two() -> None:
     assert big_points == pytest.approx(model.model.exact_points("company", 0.5))
     assert small_points == pytest.approx(model.model.exact_points("company", 2 / 1_200))
     assert big_points < small_points - 5
+
+
+def _tally(rows: dict[tuple[int, ...], int]) -> Tally:
+    """A tally of pairs over first name, last name, city, e-mail and date of birth levels."""
+    fields = ("firstname", "lastname", "city", "email", "birthdate")
+    levels = np.array([list(r) for r in rows for _ in range(rows[r])], dtype=np.int8)
+    return Tally.of(fields, levels)
+
+
+def test_how_often_one_name_at_one_place_is_one_person() -> None:
+    """Of the pairs with a full name and a city in common that hold an e-mail or a date of
+    birth, those whose identifiers all differ are (at most) the namesakes."""
+    same, namesakes = (4, 4, 2, 1, -1), (4, 4, 2, 0, 0)
+    other_city, no_id = (4, 4, 0, 0, -1), (4, 4, 2, -1, -1)
+    tally = _tally({same: 180, namesakes: 20, other_city: 500, no_id: 500})
+
+    assert name_place_share(tally) == pytest.approx(0.9)
+    assert name_place_share(_tally({same: 150, namesakes: 20, no_id: 900})) == 0.0, "too few"
+    typo = (4, 4, 2, -1, 2)  # a date of birth one digit apart: one person
+    assert name_place_share(_tally({typo: 300})) == 1.0
+
+
+def test_one_name_at_one_place_is_a_merge_where_the_data_says_it_is_one_person() -> None:
+    """A full name and a city alone are held for review (min_corroboration), unless the
+    snapshot showed such pairs to be one person at least merge_threshold of the time."""
+    rng = random.Random(3)
+    records = [
+        contact(
+            str(k), f"given{rng.randrange(400)}", f"family{rng.randrange(900)}", f"town{k % 12}"
+        )
+        for k in range(1_200)
+    ]
+    settings = DedupeSettings.model_validate(
+        {"object_types": ["contacts"], "min_records": 300, "u_sample_pairs": 5000}
+    )
+    learned = DedupePolicy(settings).learn(Snapshot("t", NOW, {"contacts": records}))
+    model = MatchModel.from_json(learned["contacts"])
+    feats = [extract(r, "US") for r in records]
+    a, b = (extract(contact(i, "Launcelot", "Dowdall", "town1"), "US") for i in ("a", "b"))
+    nickname = extract(contact("c", "Lance", "Dowdall", "town1"), "US")
+
+    def scored(share: float, x: object = a, y: object = b) -> float:
+        scorer = Scorer(settings, "contacts", feats, replace(model, name_place=share))
+        return scorer.score(x, y).confidence  # type: ignore[arg-type]
+
+    assert scored(0.5) == settings.review_cap
+    assert scored(0.95) > settings.merge_threshold
+    assert scored(0.95, a, nickname) <= settings.review_cap, "the names themselves, exactly"
+    stored = replace(model, name_place=0.95).to_json()
+    assert MatchModel.from_json(stored).name_place == 0.95
+    assert "name_place" not in replace(model, name_place=0.0).to_json()
