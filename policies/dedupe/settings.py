@@ -287,7 +287,9 @@ class DedupeSettings(BaseModel):
         description="With learned weights, the points that the agreeing fields other than the "
         "names must add up to for an automatic merge (place fields beyond the best count for "
         "0.3 of theirs): a name, however rare, plus a city or a company is a namesake as "
-        "often as a duplicate, so at most a review.",
+        "often as a duplicate, so at most a review -- unless the snapshot shows one full name "
+        "at one place to be one person at least merge_threshold of the time (among such pairs "
+        "holding an e-mail, a phone or a date of birth, the weights' name_place).",
     )
     place_share: float = Field(
         default=0.7,
