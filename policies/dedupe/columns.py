@@ -332,11 +332,12 @@ class _Table:
         )
         self.frequency[rows[same], self.column[field]] = shares[a[same]]
 
-    def text(self, field: str, vocab: _Vocab, compare: PairFunction) -> tuple[Rows, Floats]:
+    def text(self, field: str, vocab: _Vocab, compare: PairFunction) -> None:
+        """A field of interned values: its levels by ``compare`` and the frequencies of its
+        exact matches (every such field is a term-frequency one)."""
         rows, a, b = self.both(vocab.codes)
-        similarity = _by_values(a, b, len(vocab.words), compare)
-        self.put(field, rows, similarity)
-        return rows, similarity
+        self.put(field, rows, _by_values(a, b, len(vocab.words), compare))
+        self.exact(field, rows, a, b, vocab)
 
 
 def _contact_columns(table: _Table) -> None:
@@ -359,12 +360,9 @@ def _contact_columns(table: _Table) -> None:
     _lone(table, names, straight)
     _email_column(table)
     org = table.cols.vocab("org", lambda f: f.org)
-    rows, _ = table.text("company", org, _token_set(org))
-    table.exact("company", rows, org.codes[table.left[rows]], org.codes[table.right[rows]], org)
+    table.text("company", org, _token_set(org))
     births = table.cols.vocab("birth", lambda f: f.birth)
-    rows, _ = table.text("birthdate", births, _births(table.cols, births))
-    table.exact("birthdate", rows, births.codes[table.left[rows]],
-                births.codes[table.right[rows]], births)  # fmt: skip
+    table.text("birthdate", births, _births(table.cols, births))
 
 
 def _births(cols: Columns, vocab: _Vocab) -> PairFunction:
@@ -374,7 +372,7 @@ def _births(cols: Columns, vocab: _Vocab) -> PairFunction:
         words = vocab.words
         length = np.fromiter(map(len, words), dtype=np.int32, count=len(words))
         day = np.fromiter(map(birth_day, words), dtype=np.int32, count=len(words))
-        named = [w if birth_day(w) >= 0 else "00000000" for w in words]
+        named = [w if d >= 0 else "00000000" for w, d in zip(words, day.tolist(), strict=True)]
         year, month, dom = (
             np.fromiter((int(w[k : k + n]) for w in named), dtype=np.int32, count=len(named))
             for k, n in ((0, 4), (4, 2), (6, 2))
@@ -429,7 +427,12 @@ def _crossed(table: _Table, names: _Names, straight: Floats) -> None:
     rows, xy = crossing[sure], (as_xy >= as_yx)[sure]  # compare takes x-y on a tie
     table.put("firstname", rows, np.where(xy, x[sure], y[sure]))
     table.put("lastname", rows, np.where(xy, y_last[sure], x_last[sure]))
-    # a crossed reading is no exact match of a first or a last name (no frequency)
+    _no_exact_names(table, rows)
+
+
+def _no_exact_names(table: _Table, rows: Rows) -> None:
+    """Names read crossed or in the other field are no exact match of a first or a last name
+    (``Compared.values`` holds neither): no frequency."""
     table.frequency[rows, table.column["firstname"]] = np.nan
     table.frequency[rows, table.column["lastname"]] = np.nan
 
@@ -470,9 +473,7 @@ def _reread(
     sure = rows[better]
     table.levels[sure, table.column[moved]] = -1
     table.put(field, sure, similarity[better])
-    # another reading is no exact match of a name (no frequency)
-    table.frequency[sure, table.column["firstname"]] = np.nan
-    table.frequency[sure, table.column["lastname"]] = np.nan
+    _no_exact_names(table, sure)
 
 
 def _as_first_and_last(names: _Names, a: Ints, b: Ints) -> tuple[Floats, Floats]:
@@ -663,12 +664,9 @@ def _place_columns(table: _Table) -> None:
             similarity[high[differ]] = 0.7
         return similarity
 
-    rows, _ = table.text("address", address, address_similarity)
-    table.exact("address", rows, address.codes[table.left[rows]], address.codes[table.right[rows]],
-                address)  # fmt: skip
+    table.text("address", address, address_similarity)
     city = table.cols.vocab("city", lambda f: f.city)
-    rows, _ = table.text("city", city, _city(city))
-    table.exact("city", rows, city.codes[table.left[rows]], city.codes[table.right[rows]], city)
+    table.text("city", city, _city(city))
     zips = table.cols.vocab("zip", lambda f: f.zip)
     length = table.cols.get(
         "zip lengths", lambda: np.fromiter(map(len, zips.words), np.int32, count=len(zips.words))
@@ -684,8 +682,7 @@ def _place_columns(table: _Table) -> None:
         out[a == b] = 1.0
         return out
 
-    rows, _ = table.text("zip", zips, zip_similarity)
-    table.exact("zip", rows, zips.codes[table.left[rows]], zips.codes[table.right[rows]], zips)
+    table.text("zip", zips, zip_similarity)
     state = table.cols.vocab("state", lambda f: f.state)
     rows, a, b = table.both(state.codes)
     table.put("state", rows, (a == b).astype(np.float64))

@@ -106,6 +106,11 @@ class Compared:
     #: or a household line, where another name at the same place is usually someone else.
     channels: bool = False
 
+    @property
+    def same_full_name(self) -> bool:
+        """Both names match exactly, read straight (``values`` holds the two)."""
+        return "firstname" in self.values and "lastname" in self.values
+
 
 #: Fields that describe where a person works or lives (or where a firm sits), not who they are.
 PLACE: Mapping[str, frozenset[str]] = {
@@ -679,8 +684,8 @@ class Scorer:
         model = self.model
         if model is None or model.name_place < self.settings.merge_threshold:
             return False
-        names = "firstname" in compared.values and "lastname" in compared.values
-        return names and any(compared.similarities.get(f, 0.0) >= 1.0 for f in PLACES)
+        places = compared.similarities
+        return compared.same_full_name and any(places.get(f, 0.0) >= 1.0 for f in PLACES)
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
@@ -744,7 +749,7 @@ class Scorer:
                 points[field] = model.exact_points(field, self.frequency(field, value))
             else:
                 points[field] = model.points(field, lvl)
-        if model.name_pair and "firstname" in compared.values and "lastname" in compared.values:
+        if model.name_pair and compared.same_full_name:
             points["lastname"] += model.name_pair  # a surname given the first name agrees
         return points
 
