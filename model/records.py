@@ -86,6 +86,6 @@ class PullBatch:
 
 def id_key(record_id: str) -> tuple[int, int, str]:
     """Sort key for record ids: numeric ids in numeric order, then any others as text."""
-    if record_id.isdigit():
+    if record_id.isascii() and record_id.isdigit():  # '²' is a digit, and no number
         return (0, int(record_id), record_id)
     return (1, 0, record_id)

@@ -113,7 +113,7 @@ class Condition(BaseModel):
             parts = {p.strip().casefold() for p in value.split(";")}
             return self.contains.strip().casefold() in parts
         assert self.older_than_days is not None
-        moment = _parse_moment(raw)
+        moment = parse_moment(raw)
         return moment is None or moment < _utc(now) - timedelta(days=self.older_than_days)
 
     def _stage_holds(self, record: Record) -> bool:
@@ -138,16 +138,20 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _parse_moment(raw: str | None) -> datetime | None:
+def parse_moment(raw: str | None) -> datetime | None:
+    """An ISO 8601 date-time (``Z`` allowed; naive read as UTC) or epoch milliseconds (HubSpot
+    writes those too), in UTC; None when it is neither (``'²'`` is a digit to ``str.isdigit``
+    and no number to ``int``; a millisecond count past year 9999 is no moment)."""
     text = (raw or "").strip()
     if not text:
         return None
-    if text.isdigit():  # HubSpot also writes epoch milliseconds
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     try:
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+        if text.isascii() and text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
         return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class FollowUpRule(BaseModel):

@@ -34,7 +34,7 @@ from model.changes import Archive, Change, Flag, Snapshot, Update
 from model.fields import TRUE
 from model.records import Record
 from policies.base import Policy
-from policies.follow_up import open_task_targets
+from policies.follow_up import open_task_targets, parse_moment
 
 RetireAction = Literal["report", "tag", "archive"]
 
@@ -64,20 +64,6 @@ class RetireSettings(BaseModel):
         default="tags", description="action 'tag': the ';'-joined multi-select field to tag."
     )
     tag_value: str = Field(default="stale", description="action 'tag': the value to add.")
-
-
-def parse_moment(raw: str | None) -> datetime | None:
-    """An ISO 8601 date-time (``Z`` allowed; naive read as UTC) or epoch milliseconds, in UTC."""
-    text = (raw or "").strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def last_activity(record: Record, fields: Iterable[str]) -> datetime:

@@ -34,3 +34,7 @@ def test_the_order_is_sorted_by_id_key_and_made_once(ids: list[str]) -> None:
     other = replace(snapshot, records={"contacts": list(reversed(snapshot.of("contacts")))[:1]})
     assert len(other.in_id_order("contacts")) == min(1, len(ids))
     assert other == replace(snapshot, records=other.records)
+
+
+def test_ids_of_digits_that_are_no_number_sort_as_text() -> None:
+    assert sorted(["²", "10", "9", "b"], key=id_key) == ["9", "10", "b", "²"]

@@ -70,6 +70,10 @@ def test_older_than_days_reads_last_activity() -> None:
     assert holds(cond, last_activity_at="1709287200000")  # epoch ms, 2024-03-01
     assert holds(cond)  # never any activity
     assert holds(cond, last_activity_at="garbage")
+    # digits to str.isdigit that are no number, a count of milliseconds past year 9999: no
+    # moment (read as no activity), not a crash of the run
+    assert holds(cond, last_activity_at="²")
+    assert holds(cond, last_activity_at="9" * 30)
 
 
 def test_a_condition_needs_exactly_one_operator() -> None:

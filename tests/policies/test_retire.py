@@ -102,3 +102,11 @@ def test_last_activity_reads_epoch_milliseconds() -> None:
     assert last_activity(record, ["last_activity_at"]) == datetime(
         2023, 11, 14, 22, 13, 20, tzinfo=UTC
     )
+
+
+def test_a_moment_that_is_no_moment_falls_back_to_the_next_field() -> None:
+    for raw in ("²", "9" * 30, "2024-13-45"):
+        record = rec("contacts", "1", None, last_activity_at=raw, updated_at="1700000000000")
+        assert last_activity(record, ["last_activity_at", "updated_at"]) == datetime(
+            2023, 11, 14, 22, 13, 20, tzinfo=UTC
+        )
