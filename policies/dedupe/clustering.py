@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 Edge = tuple[float, int, int]
 
 
@@ -74,3 +77,47 @@ def agglomerate(
             members.pop(drop, None)
             owner.update(dict.fromkeys(joined, keep))
     return [Cluster(tuple(members[c]), tuple(links[c])) for c in sorted(members)]
+
+
+DENSE = 4
+"""A connected component of the edges whose pairs number at most this many times its edges is
+dense: clustering it asks about most of its pairs (complete linkage checks every pair across
+two clusters it joins), so they are worth scoring column-wise ahead (:func:`dense_pairs`)."""
+
+
+def dense_pairs(
+    edges: Sequence[Edge], size: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Every pair ``(i, j)``, ``i < j``, of items of one dense connected component of
+    ``edges`` (items ``0 .. size - 1``; see :data:`DENSE`)."""
+    if not edges:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty
+    ends = np.asarray([(i, j) for _, i, j in edges], dtype=np.int64)
+    i, j = ends[:, 0], ends[:, 1]
+    label = np.arange(size, dtype=np.int64)
+    while True:  # the smallest item of each component, by hooking and pointer jumping
+        low = np.minimum(label[i], label[j])
+        found = label.copy()
+        np.minimum.at(found, i, low)
+        np.minimum.at(found, j, low)
+        found = found[found]
+        if np.array_equal(found, label):
+            break
+        label = found
+    members = np.bincount(label, minlength=size)
+    linked = np.bincount(label[i], minlength=size)
+    dense = (members >= 2) & (members * (members - 1) // 2 <= DENSE * linked)
+    order = np.argsort(label, kind="stable")
+    order = order[dense[label[order]]]
+    heads, starts = np.unique(label[order], return_index=True)
+    lefts, rights = [], []
+    for head, start in zip(heads.tolist(), starts.tolist(), strict=True):
+        items = order[start : start + int(members[head])]
+        x, y = np.triu_indices(len(items), 1)
+        lefts.append(items[x])
+        rights.append(items[y])
+    return (
+        np.concatenate(lefts).astype(np.int32) if lefts else np.zeros(0, dtype=np.int32),
+        np.concatenate(rights).astype(np.int32) if rights else np.zeros(0, dtype=np.int32),
+    )

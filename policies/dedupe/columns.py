@@ -242,36 +242,41 @@ class Columns:
         """The interned values of a field."""
         return self.get(key, lambda: _Vocab([value(f) for f in self.feats]))
 
-    def tabulate(self, left: Ints, right: Ints) -> PairTable:
+    def tabulate(self, left: Ints, right: Ints, *, exact: bool = False) -> PairTable:
         """The table of the pairs ``(feats[left[k]], feats[right[k]])``: what
         :meth:`Scorer.tabulate` gives, which compares the pairs the columns do not settle.
 
         In chunks of :data:`CHUNK` pairs, which bounds the memory the temporaries take.
+        ``exact``: frequencies as float64, as ``finish`` reads them (float32 serves learning
+        and the bound, in half the memory).
         """
         fields = tuple(FIELDS[self.scorer.object_type])
         rows = len(left)
+        dtype = np.float64 if exact else np.float32
         if rows <= CHUNK:
-            return self._tabulate(np.asarray(left, np.int32), np.asarray(right, np.int32))
+            return self._tabulate(np.asarray(left, np.int32), np.asarray(right, np.int32), dtype)
         out = PairTable(
             fields,
             np.empty((rows, len(fields)), dtype=np.int8),
-            np.empty((rows, len(fields)), dtype=np.float32),
+            np.empty((rows, len(fields)), dtype=dtype),
             np.empty(rows, dtype=np.float64),
         )
         for start in range(0, rows, CHUNK):
             stop = min(start + CHUNK, rows)
             part = self._tabulate(
-                np.asarray(left[start:stop], np.int32), np.asarray(right[start:stop], np.int32)
+                np.asarray(left[start:stop], np.int32),
+                np.asarray(right[start:stop], np.int32),
+                dtype,
             )
             out.levels[start:stop] = part.levels
             out.frequency[start:stop] = part.frequency
             out.email_points[start:stop] = part.email_points
         return out
 
-    def _tabulate(self, left: Ints, right: Ints) -> PairTable:
+    def _tabulate(self, left: Ints, right: Ints, dtype: type[np.floating[Any]]) -> PairTable:
         scorer, feats = self.scorer, self.feats
         fields = FIELDS[scorer.object_type]
-        table = _Table(self, left, right, fields)
+        table = _Table(self, left, right, fields, dtype)
         if scorer.object_type == "companies":
             _company_columns(table)
         else:
@@ -281,7 +286,7 @@ class Columns:
         unsure = np.flatnonzero(table.unsure)
         if len(unsure):
             self.each += len(unsure)
-            slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure])
+            slow = scorer.tabulate(feats, table.left[unsure], table.right[unsure], dtype)
             table.levels[unsure] = slow.levels
             table.frequency[unsure] = slow.frequency
             table.email[unsure] = slow.email_points
@@ -292,20 +297,29 @@ SCORED = "scored "
 """The first word of the name of a :class:`Columns` part that reads the scorer."""
 
 
-def tabulate(scorer: Scorer, feats: Sequence[Features], left: Ints, right: Ints) -> PairTable:
+def tabulate(
+    scorer: Scorer, feats: Sequence[Features], left: Ints, right: Ints, *, exact: bool = False
+) -> PairTable:
     """:meth:`Columns.tabulate` of the records ``feats``."""
-    return Columns(scorer, feats).tabulate(left, right)
+    return Columns(scorer, feats).tabulate(left, right, exact=exact)
 
 
 class _Table:
     """The columns being filled for the pairs ``(left[k], right[k])``."""
 
-    def __init__(self, cols: Columns, left: Ints, right: Ints, fields: Sequence[str]) -> None:
+    def __init__(
+        self,
+        cols: Columns,
+        left: Ints,
+        right: Ints,
+        fields: Sequence[str],
+        dtype: type[np.floating[Any]],
+    ) -> None:
         self.cols, self.scorer, self.left, self.right = cols, cols.scorer, left, right
         self.column = {f: k for k, f in enumerate(fields)}
         rows = len(left)
         self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
-        self.frequency = np.full((rows, len(fields)), np.nan, dtype=np.float32)
+        self.frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         self.email = np.full(rows, np.nan, dtype=np.float64)
         self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
 

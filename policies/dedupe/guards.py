@@ -37,8 +37,11 @@ def open_deal_holders(snapshot: Snapshot, object_type: str) -> frozenset[str]:
     return frozenset(holders)
 
 
-def guard_check(guards: Guards, snapshot: Snapshot, object_type: str) -> Guard:
-    """A function of two records: why a rule holds the pair for review, or ``''``."""
+def guard_check(guards: Guards, snapshot: Snapshot, object_type: str) -> Guard | None:
+    """A function of two records: why a rule holds the pair for review, or ``''`` (None: no
+    rule is configured)."""
+    if not (guards.both_in or guards.differ or guards.both_open_deals):
+        return None
     with_deals = open_deal_holders(snapshot, object_type) if guards.both_open_deals else None
     wanted = {f: {v.casefold() for v in values} for f, values in guards.both_in.items()}
 

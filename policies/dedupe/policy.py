@@ -3,7 +3,10 @@
 Per object type: extract comparable features, block, compare the candidate pairs column-wise
 (:mod:`policies.dedupe.columns`: their agreement levels, which the weights are learned from),
 score in full those whose bound reaches ``review_threshold`` (unless their levels already hold
-them below it as two people: :meth:`Scorer.apart`), then cluster in two passes, each joining
+them below it as two people: :meth:`Scorer.apart`) -- column-wise too under learned weights
+(:mod:`policies.dedupe.finish`, with the other pairs of each dense component of the edges,
+which clustering asks about; :mod:`policies.dedupe.pairs` keeps their verdicts and scores any
+other pair one by one) --, then cluster in two passes, each joining
 clusters along their best links only when every pair across them is compatible (complete
 linkage): it reaches the pass's threshold, or it scores at least ``cluster_link_floor`` without
 contradicting (no field worth ``cluster_contradiction`` points or less, such as a different
@@ -60,12 +63,13 @@ from policies.dedupe.blocking import (
     unique_pairs,
     window_order,
 )
-from policies.dedupe.clustering import Cluster, Edge, agglomerate, sort_edges
+from policies.dedupe.clustering import Cluster, Edge, agglomerate, dense_pairs, sort_edges
 from policies.dedupe.columns import Columns
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
 from policies.dedupe.features import Features, extract
-from policies.dedupe.guards import guard_check, open_deal_holders
+from policies.dedupe.finish import Finished, finish_table
+from policies.dedupe.guards import Guard, guard_check, open_deal_holders
 from policies.dedupe.incremental import (
     SIGNED,
     KeyIndex,
@@ -77,6 +81,7 @@ from policies.dedupe.incremental import (
     signature,
     window_neighbours,
 )
+from policies.dedupe.pairs import Pairs, Verdict
 from policies.dedupe.patterns import Patterns
 from policies.dedupe.scoring import (
     BOUND_MARGIN,
@@ -101,6 +106,7 @@ from policies.dedupe.weights import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PairFunction = Callable[[int, int], PairScore]
+VerdictFunction = Callable[[int, int], Verdict]
 PRESENT = "present"
 """The key of the learned weights that holds, per term-frequency field, how many records had
 it: the frequencies' denominators, frozen with the weights (:class:`Frozen`)."""
@@ -142,7 +148,8 @@ class _Run:
 
     source: str
     feats: Sequence[Features]
-    pair: Callable[[int, int], PairScore]
+    pair: VerdictFunction  # the verdict on a pair (clustering)
+    full: PairFunction  # its full score (explaining)
     model: MatchModel | None
     weights: str = ""  # what each reason ends with: the weights' version and seed, once
 
@@ -171,9 +178,6 @@ class Analysis:
     model: MatchModel | None  # None: the configured weights
     scored: int = 0  # candidate pairs scored in full (their bound reached review_threshold)
     compared: int = 0  # pairs the column-wise tables left to a one-by-one comparison
-
-
-OTHER_SCOPE = "the CRM never merges these two kinds of record (merge_scope)"
 
 
 def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
@@ -404,7 +408,7 @@ class DedupePolicy(Policy):
         if not isinstance(table, PairTable):  # compared with the frequencies the scores use
             columns = columns.using(scorer)
         scope = _scopes(feats)
-        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        pairs = Pairs(feats, scorer, scope, self._guard(snapshot, object_type))
         left, right = found.left, found.right
         alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
         left, right = left[alike], right[alike]
@@ -437,48 +441,55 @@ class DedupePolicy(Policy):
                     reach[at] = reach_of(columns.tabulate(*rows), *rows)
             del table
             left, right = left[reach], right[reach]
-        edges = sort_edges(self._edges(left, right, pair))
-        merges = self._cluster(snapshot, feats, rules, edges=edges, pair=pair, model=model)
+            edges = sort_edges(
+                self._finished(pairs, columns, channel, local=(left, right), left=left, right=right)
+            )
+            # the other pairs of dense components, which clustering asks about: their
+            # verdicts column-wise too (never edges: the candidates alone are)
+            x, y = dense_pairs(edges, len(feats))
+            more = (scope[x] == scope[y]) & ~pairs.known(x, y)
+            x, y = x[more], y[more]
+            self._finished(pairs, columns, channel, local=(x, y), left=x, right=y)
+        else:
+            edges = sort_edges(self._edges(left, right, pairs))
+        merges = self._cluster(
+            snapshot, feats, rules, edges=edges, pair=pairs, full=pairs.full, model=model
+        )
         if self._memory is not None:
             self._memory[object_type] = self._remember(
                 snapshot, object_type, ready, scorer=scorer, edges=edges, rules=rules, merges=merges
             )
         return Analysis(merges, found, model, len(left), columns.each)
 
-    def _pair_function(
+    def _guard(self, snapshot: Snapshot, object_type: str) -> Guard | None:
+        return guard_check(self.settings.guards, snapshot, object_type)
+
+    def _finished(
         self,
-        snapshot: Snapshot,
-        object_type: str,
-        feats: Sequence[Features],
-        scorer: Scorer,
-        scope: npt.NDArray[np.int32],
-    ) -> Callable[[int, int], PairScore]:
-        """The score of two records (by position in ``feats``), the guards applied; those
-        that may link a cluster are kept, the rest recomputed when asked again."""
-        guard = guard_check(self.settings.guards, snapshot, object_type)
-        scores: dict[tuple[int, int], PairScore] = {}
-        keep = min(self.settings.cluster_link_floor, self.settings.review_threshold)
-
-        def pair(i: int, j: int) -> PairScore:
-            key = (i, j) if i < j else (j, i)
-            got = scores.get(key)
-            if got is None and scope[i] != scope[j]:  # merged only with their like
-                return PairScore(0.0, {}, {}, conflict=True, held=OTHER_SCOPE)
-            if got is None:
-                a, b = feats[key[0]], feats[key[1]]
-                got = scorer.score(a, b)
-                held = guard(a.record, b.record) if got.confidence >= self._merge_at else ""
-                if held:
-                    cap = min(got.confidence, self.settings.review_cap)
-                    got = replace(got, confidence=cap, held=held)
-                if got.confidence >= keep:  # the rest is rarely asked for again: recomputed
-                    scores[key] = got
-            return got
-
-        return pair
+        pairs: Pairs,
+        columns: Columns,
+        channel: npt.NDArray[np.bool_],
+        *,
+        local: tuple[Indices, Indices],
+        left: Indices,
+        right: Indices,
+    ) -> list[Edge]:
+        """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more, finished
+        column-wise (``local``: the same pairs as positions in ``columns``, ``channel``: per
+        record of ``columns``, whether it has an e-mail, a phone or a company); their verdicts
+        kept in ``pairs``."""
+        a, b = local
+        scorer = pairs.scorer
+        columns = columns if columns.scorer is scorer else columns.using(scorer)
+        parts = []
+        for start in range(0, len(a), TABLE_ROWS):
+            x, y = a[start : start + TABLE_ROWS], b[start : start + TABLE_ROWS]
+            table = columns.tabulate(x, y, exact=True)
+            parts.append(finish_table(scorer, table, channel[x] | channel[y]))
+        return pairs.add(left, right, Finished.joined(parts))
 
     def _edges(
-        self, left: npt.NDArray[np.int32], right: npt.NDArray[np.int32], pair: PairFunction
+        self, left: npt.NDArray[np.int32], right: npt.NDArray[np.int32], pair: VerdictFunction
     ) -> list[Edge]:
         """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more."""
         edges: list[Edge] = []
@@ -577,10 +588,12 @@ class DedupePolicy(Policy):
         rules: Constraints,
         *,
         edges: list[Edge],
-        pair: Callable[[int, int], PairScore],
+        pair: VerdictFunction,
+        full: PairFunction,
         model: MatchModel | None,
     ) -> list[Merge]:
-        """Two passes of clustering over the edges, as merges and reviews."""
+        """Two passes of clustering over the edges, as merges and reviews (``pair``: the
+        verdict on two records by position, ``full``: their full score, to explain a link)."""
         floor = self.settings.cluster_link_floor
         contradiction = self.settings.cluster_contradiction
 
@@ -604,12 +617,12 @@ class DedupePolicy(Policy):
                     )
                 if score.confidence < floor or score.conflict:
                     return False
-                return min(score.points.values(), default=0.0) > contradiction
+                return score.least > contradiction
 
             return compatible
 
         weights = f" [weights {model.version}, seed {model.seed}]" if model is not None else ""
-        run = _Run(snapshot.source, feats, pair, model, weights)
+        run = _Run(snapshot.source, feats, pair, full, model, weights)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
         clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit)
@@ -723,12 +736,12 @@ class DedupePolicy(Policy):
         The confidence is the weakest link; the evidence, per field, the weakest similarity
         among the links that field supported.
         """
-        feats, pair = run.feats, run.pair
+        feats, full = run.feats, run.full
         evidence: dict[str, float] = {}
         lines = []
         ordered = sorted(links, key=lambda e: (id_key(feats[e[1]].id), id_key(feats[e[2]].id)))
         for _, i, j in ordered:
-            score = pair(i, j)
+            score = full(i, j)
             for field, similarity in score.evidence.items():
                 evidence[field] = min(similarity, evidence.get(field, similarity))
             lines.append(
@@ -1026,24 +1039,29 @@ class DedupePolicy(Policy):
         left, right = unique_pairs(a, b, len(ids))
         found = Candidates(left, right, 0, 0)
 
-        # scored as the full run scores them: column-wise, the bound, in full
+        # scored as the full run scores them: column-wise, the bound, finished column-wise
         scope = _scopes(feats)
-        pair = self._pair_function(snapshot, object_type, feats, scorer, scope)
+        pairs = Pairs(feats, scorer, scope, self._guard(snapshot, object_type))
         alike = scope[left] == scope[right]
         left, right = left[alike], right[alike]
         compared = 0
         if model is not None and len(left):
             sub, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-            columns = Columns(scorer, [feats[p] for p in sub.tolist()])
-            table = columns.tabulate(
-                inverse[: len(left)].astype(np.int32), inverse[len(left) :].astype(np.int32)
-            )
+            sub_feats = [feats[p] for p in sub.tolist()]
+            columns = Columns(scorer, sub_feats)
+            a = inverse[: len(left)].astype(np.int32)
+            b = inverse[len(left) :].astype(np.int32)
+            table = columns.tabulate(a, b)
             bound = table.bound(model, model.prior, PLACE[object_type], self.settings.place_share)
             reach = bound >= _logit(self.settings.review_threshold) - BOUND_MARGIN
             reach |= scorer.raised(table)  # proposed for review whatever they score
             left, right = left[reach], right[reach]
+            channel = _channels(sub_feats)
+            local = (a[reach], b[reach])
+            fresh = self._finished(pairs, columns, channel, local=local, left=left, right=right)
             compared = columns.each
-        fresh = self._edges(left, right, pair)
+        else:
+            fresh = self._edges(left, right, pairs)
         out = affected.union(gone)
 
         def scored_again(x: str, y: str) -> bool:
@@ -1088,18 +1106,29 @@ class DedupePolicy(Policy):
             if all(i in by_id and i not in again for i in (m.primary_id, *m.merged_ids))
         ]
         mine = sorted((position[i] for i in again), key=int)
-        local = {p: n for n, p in enumerate(mine)}
+        place_of = {p: n for n, p in enumerate(mine)}
         sub_feats = [feats[p] for p in mine]
         sub_edges = sort_edges(
-            (c, local[position[x]], local[position[y]]) for (x, y), c in edges.items() if x in again
+            (c, place_of[position[x]], place_of[position[y]])
+            for (x, y), c in edges.items()
+            if x in again
         )
         sub_rules = constraints([f.id for f in sub_feats], snapshot.decisions.get(object_type))
 
-        def sub_pair(i: int, j: int) -> PairScore:
-            return pair(mine[i], mine[j])
+        def sub_pair(i: int, j: int) -> Verdict:
+            return pairs(mine[i], mine[j])
+
+        def sub_full(i: int, j: int) -> PairScore:
+            return pairs.full(mine[i], mine[j])
 
         redone = self._cluster(
-            snapshot, sub_feats, sub_rules, edges=sub_edges, pair=sub_pair, model=model
+            snapshot,
+            sub_feats,
+            sub_rules,
+            edges=sub_edges,
+            pair=sub_pair,
+            full=sub_full,
+            model=model,
         )
         merges = sorted([*kept, *redone], key=lambda m: (m.kind != "merge", id_key(m.primary_id)))
         self._memory[object_type] = Memory(  # type: ignore[index]

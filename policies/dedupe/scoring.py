@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -131,6 +132,7 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+TWO_MAILBOXES = "two mailboxes at one domain"
 SAME_SITE = "one name within the other at one street address"
 SAME_LINE = "one name on one phone line of its own"
 _SITE_PLACE = ("city", "zip", "state")
@@ -616,7 +618,7 @@ class Scorer:
             total = prior + sum(points.values())
         else:
             points = self._learned(compared)
-            names = sum(p for f, p in points.items() if f in NAMES)
+            names = added(p for f, p in points.items() if f in NAMES)
             others = {f: p for f, p in points.items() if f not in NAMES}
             prior = self.model.prior
             total = prior + names + self._place_total(others)
@@ -628,7 +630,7 @@ class Scorer:
                 cap = self.settings.review_cap
             rule = self.settings.different_name
             other = [f for f in ("firstname", "lastname") if _outright(sims, f)]
-            same_mailbox = sims.get("email", 0.0) >= 1.0
+            same_mailbox = "email" in sims and level("email", sims["email"]) == len(CUTS["email"])
             if (
                 rule != "score"
                 and other
@@ -662,7 +664,7 @@ class Scorer:
             # or a relative at the same firm; a person decides, never an automatic merge
             confidence = min(confidence, self.settings.review_cap)
             if self.model is not None:
-                held = held or "two mailboxes at one domain"
+                held = held or TWO_MAILBOXES
         raised = ""
         review_at = self.settings.review_threshold
         if confidence < review_at and self.object_type == "companies":
@@ -684,17 +686,24 @@ class Scorer:
         model = self.model
         if model is None or model.name_place < self.settings.merge_threshold:
             return False
-        places = compared.similarities
-        return compared.same_full_name and any(places.get(f, 0.0) >= 1.0 for f in PLACES)
+        sims = compared.similarities
+        return compared.same_full_name and any(
+            f in sims and level(f, sims[f]) == len(CUTS[f]) for f in PLACES
+        )
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
         return org_similarity(a, b, self._word_share)
 
     def tabulate(
-        self, feats: Sequence[Features], left: npt.NDArray[np.int32], right: npt.NDArray[np.int32]
+        self,
+        feats: Sequence[Features],
+        left: npt.NDArray[np.int32],
+        right: npt.NDArray[np.int32],
+        dtype: type[np.floating[Any]] = np.float32,
     ) -> PairTable:
-        """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns, one by one.
+        """Compare the pairs ``(feats[left[k]], feats[right[k]])`` into columns, one by one
+        (frequencies as ``dtype``).
 
         :func:`policies.dedupe.columns.tabulate` gives the same table column-wise.
         """
@@ -702,7 +711,7 @@ class Scorer:
         column = {f: k for k, f in enumerate(fields)}
         rows = len(left)
         levels = np.full((rows, len(fields)), -1, dtype=np.int8)
-        frequency = np.full((rows, len(fields)), np.nan, dtype=np.float32)
+        frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         email = np.full(rows, np.nan, dtype=np.float64)
         tf = [f for f in fields if f in TERM_FREQUENCY]
         for start in range(0, rows, TABLE_CHUNK):
@@ -756,10 +765,10 @@ class Scorer:
     def _place_total(self, points: Mapping[str, float], share: float | None = None) -> float:
         place = PLACE[self.object_type]
         share = self.settings.place_share if share is None else share
-        total = sum(p for f, p in points.items() if f not in place or p < 0)
+        total = added(p for f, p in points.items() if f not in place or p < 0)
         support = sorted((p for f, p in points.items() if f in place and p > 0), reverse=True)
         if support:
-            total += support[0] + share * sum(support[1:])
+            total += support[0] + share * added(support[1:])
         return total
 
     def _discount(self, field: str, value: str, sims: Sims, overrides: dict[str, float]) -> None:
@@ -894,6 +903,16 @@ class Scorer:
             sims["state"] = 1.0 if a.state == b.state else 0.0
 
 
+def added(values: Iterable[float]) -> float:
+    """The sum of ``values`` added left to right (``sum`` compensates from Python 3.12 on):
+    the column-wise finish (:func:`policies.dedupe.finish.finish_table`) adds the same
+    columns in the same order, so both give the same bits."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
 def _outright(sims: Mapping[str, float], field: str) -> bool:
     """Whether both records have ``field`` and it differs outright (level 0)."""
     return field in sims and level(field, sims[field]) == 0
@@ -922,7 +941,7 @@ class PairTable:
 
     fields: tuple[str, ...]
     levels: LevelMatrix
-    frequency: npt.NDArray[np.float32]
+    frequency: npt.NDArray[np.floating[Any]]  # float32, or float64 for finish_table
     email_points: npt.NDArray[np.float64]
 
     def bound(

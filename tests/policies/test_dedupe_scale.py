@@ -497,7 +497,11 @@ def test_merges_are_the_same_with_the_one_by_one_table(
     columns = policy.analyse(generated, object_type)
     # every pair (the candidates, the random sample for u) compared one by one
     monkeypatch.setattr(
-        Columns, "tabulate", lambda self, i, j: self.scorer.tabulate(self.feats, i, j)
+        Columns,
+        "tabulate",
+        lambda self, i, j, exact=False: self.scorer.tabulate(
+            self.feats, i, j, np.float64 if exact else np.float32
+        ),
     )
     each = policy.analyse(generated, object_type)
     assert columns.model == each.model
