@@ -233,9 +233,11 @@ class Columns:
     def using(self, scorer: Scorer) -> Columns:
         """The same records' columns under ``scorer``: the codes built so far are shared, the
         parts that read the scorer are built again (at a million contacts, building the codes
-        again for the merge call after learning took 10 s)."""
+        again for the merge call after learning took 10 s), unless ``scorer`` reads what this
+        one does (:meth:`Scorer.reads_as`)."""
         other = Columns(scorer, self.feats)
-        other._built = {k: v for k, v in self._built.items() if not k.startswith(SCORED)}
+        same = scorer.reads_as(self.scorer)
+        other._built = {k: v for k, v in self._built.items() if same or not k.startswith(SCORED)}
         return other
 
     def vocab(self, key: str, value: Callable[[Features], str]) -> _Vocab:

@@ -466,6 +466,16 @@ class Scorer:
         other._weights, other._compare = self._weights, self._compare
         return other
 
+    def reads_as(self, other: Scorer) -> bool:
+        """Whether this scorer reads the same frequencies and shared values as ``other``: one
+        population's counts, none frozen, one settings (the weights may differ)."""
+        return (
+            self._counts is other._counts
+            and self._denominator is other._denominator
+            and self._values is other._values
+            and self.settings is other.settings
+        )
+
     @property
     def frozen_values(self) -> bool:
         """Whether term frequencies read counts frozen with the weights (:class:`Frozen`)."""

@@ -549,3 +549,27 @@ def test_columns_under_another_scorer_share_the_codes_not_the_frequencies(
     assert not np.array_equal(table.frequency, first.frequency, equal_nan=True)
     assert reused.get("emails", list) is learning.get("emails", list)  # not built again
     assert reused.get("scored emails", list) is not learning.get("scored emails", list)
+
+
+def test_columns_under_the_same_counts_share_the_frequencies_too(generated: Snapshot) -> None:
+    """Weights learned from the snapshot itself (none frozen) read the counts learning read:
+    the frequencies built for learning serve the merge call as they are."""
+    settings = DedupeSettings()
+    feats = sorted((extract(r, "US") for r in generated.of("contacts")), key=lambda f: id_key(f.id))
+    found = candidates(
+        feats, settings.contact_blocking, settings.max_block_size, settings.block_window
+    )
+    scorer = Scorer(settings, "contacts", feats)
+    learning = Columns(scorer, feats)
+    learning.tabulate(found.left, found.right)
+    model = DedupePolicy(settings).analyse(generated, "contacts").model
+    learned = scorer.using(model)
+    reused = learning.using(learned)
+    assert reused.get("scored emails", list) is learning.get("scored emails", list)
+    table = reused.tabulate(found.left, found.right, exact=True)
+    _same_table(table, Columns(learned, feats).tabulate(found.left, found.right, exact=True))
+    frozen = scorer.using(model, scoring.Frozen.of(*scorer.population))
+    assert not frozen.reads_as(scorer)
+    assert learning.using(frozen).get("scored emails", list) is not learning.get(
+        "scored emails", list
+    )
