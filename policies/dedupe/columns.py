@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
@@ -41,6 +41,8 @@ from policies.dedupe.scoring import (
     BIRTH_NEAR_DAYS,
     BIRTH_TYPO,
     CITY_PART,
+    EMAIL_NEAR,
+    EMAIL_TYPO_EDITS,
     EXTENSION_ON_ONE_SIDE,
     FIELDS,
     INITIAL_SIMILARITY,
@@ -49,6 +51,7 @@ from policies.dedupe.scoring import (
     PairTable,
     Scorer,
     birth_day,
+    unpunctuated,
 )
 from policies.dedupe.settings import Comparison
 from policies.dedupe.weights import levels
@@ -541,12 +544,26 @@ def _share_any(x: Ints, y: Ints) -> Bools:
     return out
 
 
-def _email_codes(feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, list[str]]:
-    """Who has e-mails; their codes, their domains' codes; the addresses in code order."""
-    lists = [f.emails for f in feats]
-    has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
-    address, domain = _padded(lists, lambda e: e, lambda e: e.rpartition("@")[2])
-    return has, address, domain, sorted({e for values in lists for e in values})
+class _Emails:
+    """Every record's e-mails as padded code matrices (-2 past a record's last): of the
+    address, its domain and its local part, each in its own sorted vocabulary."""
+
+    def __init__(self, feats: Sequence[Features]) -> None:
+        lists = [f.emails for f in feats]
+        self.has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
+        self.address, self.domain, self.local = _padded(
+            lists, lambda e: e, lambda e: e.rpartition("@")[2], lambda e: e.rpartition("@")[0]
+        )
+        self.addresses = sorted({e for values in lists for e in values})
+        domains = sorted({e.rpartition("@")[2] for e in self.addresses} - {""})
+        locals_ = sorted({e.rpartition("@")[0] for e in self.addresses} - {""})
+        self.domains = np.asarray([*domains, ""], dtype=object)[:-1]
+        self.locals = np.asarray([*locals_, ""], dtype=object)[:-1]
+        # per local part, its first letter and the code of its letters without separators
+        # (-1 past a record's last e-mail)
+        first = np.fromiter((ord(w[0]) for w in locals_), dtype=np.int32, count=len(locals_))
+        self.first = np.where(self.local >= 0, np.append(first, -1)[self.local], -1)
+        self.bare = _Vocab([unpunctuated(w) for w in locals_]).codes
 
 
 def _email_override(scorer: Scorer, names: Sequence[str]) -> Floats:
@@ -559,28 +576,57 @@ def _email_override(scorer: Scorer, names: Sequence[str]) -> Floats:
     return override
 
 
+def _email_typos(words: Strings) -> PairFunction:
+    """:func:`~policies.dedupe.scoring.email_typo` of distinct code pairs."""
+
+    def compare(a: Ints, b: Ints) -> Floats:
+        ratio = _cpdist(words[a], words[b], fuzz.ratio) / 100.0
+        edits = _cpdist(words[a], words[b], Indel.distance)
+        return np.where(edits <= EMAIL_TYPO_EDITS, ratio, 0.0)
+
+    return compare
+
+
 def _email_column(table: _Table) -> None:
-    """E-mails: a shared address (the first in sorted order) or, lacking one, a shared domain."""
+    """E-mails: a shared address (the first in sorted order); lacking one, two addresses one
+    typo apart (:func:`~policies.dedupe.scoring.email_similarity`); lacking that, a shared
+    domain (two mailboxes)."""
     scorer = table.scorer
-    has, address, domain, names = table.cols.get("emails", lambda: _email_codes(table.cols.feats))
-    override = table.cols.get(f"{SCORED}emails", lambda: _email_override(scorer, names))
-    rows = np.flatnonzero(has[table.left] & has[table.right])
+    mail = table.cols.get("emails", lambda: _Emails(table.cols.feats))
+    override = table.cols.get(f"{SCORED}emails", lambda: _email_override(scorer, mail.addresses))
+    rows = np.flatnonzero(mail.has[table.left] & mail.has[table.right])
     if not len(rows):
         return
     a, b = table.left[rows], table.right[rows]
+    address, domain, local = mail.address, mail.domain, mail.local
     common = np.full(len(rows), len(override), dtype=np.int64)  # the least shared address
     same_domain = np.zeros(len(rows), dtype=np.bool_)
+    near = np.zeros(len(rows), dtype=np.float64)
     for p in range(address.shape[1]):
-        xa, xd = address[a, p], domain[a, p]
+        xa, xd, xl, xf = address[a, p], domain[a, p], local[a, p], mail.first[a, p]
         for q in range(address.shape[1]):
-            hit = (xa >= 0) & (xa == address[b, q])
+            ya, yd, yl, yf = address[b, q], domain[b, q], local[b, q], mail.first[b, q]
+            hit = (xa >= 0) & (xa == ya)
             common = np.where(hit, np.minimum(common, xa), common)
-            same_domain |= (xd >= 0) & (xd == domain[b, q])
+            one_domain = (xd >= 0) & (xd == yd)
+            bare_apart = mail.bare[np.maximum(xl, 0)] != mail.bare[np.maximum(yl, 0)]
+            same_domain |= one_domain
+            for at, x, y, words in (
+                (np.flatnonzero(one_domain & ~hit & (xf >= 0) & (xf == yf) & bare_apart),
+                 xl, yl, mail.locals),
+                (np.flatnonzero((xl >= 0) & (xl == yl) & (xd >= 0) & (yd >= 0) & (xd != yd)),
+                 xd, yd, mail.domains),
+            ):  # fmt: skip
+                if len(at):
+                    alike = _by_values(x[at], y[at], len(words), _email_typos(words))
+                    near[at] = np.maximum(near[at], alike)
     found = common < len(override)
-    table.put("email", rows, found.astype(np.float64))
+    near[near < EMAIL_NEAR] = 0.0
+    table.put("email", rows, np.where(found, 1.0, near))
     points = np.full(len(rows), np.nan)
     points[found] = override[common[found]]
-    points[~found & same_domain] = scorer.settings.contact_weights.email_same_domain
+    two = ~found & same_domain & (near == 0.0)
+    points[two] = scorer.settings.contact_weights.email_same_domain
     table.email[rows] = points
 
 

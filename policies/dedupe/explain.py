@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from model.fields import person_name
 from policies.dedupe.features import Features
-from policies.dedupe.scoring import OTHER_REGION, PairScore
+from policies.dedupe.scoring import OTHER_REGION, PairScore, email_similarity
 from policies.normalizers import split_extension
 
 _LABELS = {
@@ -55,6 +55,12 @@ def _field_phrase(a: Features, b: Features, field: str, similarity: float) -> st
     label = _LABELS.get(field, field)
     if field == "phone" and similarity == OTHER_REGION:
         return f"phone {a.phones[0]} ~ {b.phones[0]} (same number, one without country code)"
+    if field == "email" and 0 < similarity < 1.0:
+        x, y = min(
+            ((x, y) for x in a.emails for y in b.emails),
+            key=lambda pair: -email_similarity(*([e] for e in pair)),
+        )
+        return f"e-mail {x} ~ {y} ({similarity:.2f}: a typo)"
     if field in ("email", "phone") and similarity > 0:
         values = (a.emails, b.emails) if field == "email" else (a.phones, b.phones)
         how = "" if similarity >= 1.0 else f" ({similarity:.2f}: extension on one side only)"

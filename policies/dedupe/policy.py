@@ -97,6 +97,7 @@ from policies.dedupe.scoring import (
 )
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import (
+    CUTS,
     MatchModel,
     Tally,
     estimate,
@@ -528,11 +529,15 @@ class DedupePolicy(Policy):
         return self.settings.merge_threshold
 
     def _stored(self, snapshot: Snapshot, object_type: str) -> MatchModel | None:
-        """The weights stored with an earlier plan, when they fit the compared fields."""
+        """The weights stored with an earlier plan, when they fit the compared fields and
+        their levels (weights from before a field was compared, or before it gained a level,
+        are learned again)."""
         stored = snapshot.learned.get(self.name, {}).get(object_type)
         if isinstance(stored, Mapping):
             model = MatchModel.from_json(stored)
-            if set(model.fields) == set(FIELDS[object_type]):
+            if set(model.fields) == set(FIELDS[object_type]) and all(
+                len(found.m) == len(CUTS[field]) + 1 for field, found in model.fields.items()
+            ):
                 return model
         return None
 

@@ -11,7 +11,8 @@ Identifiers are weighed by how personal they are:
 - two phones with the same number but different extensions are different desks (no match);
   the same number with an extension on one side only is a partial match;
 - two different e-mail addresses at the same domain are two mailboxes, which speaks against
-  one person more than a work and a private address do.
+  one person more than a work and a private address do -- unless they are one typo apart
+  (:func:`email_similarity`): then they are one mailbox mistyped, a match of its own level.
 
 Points come from the configured weights (:class:`~policies.dedupe.settings.Comparison`, linear
 in the similarity) or, when the snapshot was large enough to learn from, from a
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
@@ -221,6 +222,59 @@ def _same_subscriber(x: str, y: str) -> bool:
 
 def _domain(email: str) -> str:
     return email.rpartition("@")[2]
+
+
+EMAIL_NEAR = CUTS["email"][0]
+"""The least similarity of two addresses one typo apart (:func:`email_similarity`): one edit in
+a local part of six letters (``jsmith`` ~ ``ksmith``: two colleagues as often) stays below."""
+
+
+def email_similarity(a: Iterable[str], b: Iterable[str]) -> float:
+    """1.0 when two lists of e-mails share an address; else the best similarity
+    (:func:`email_typo`) of the local parts of two addresses at one domain that start alike, or
+    of the domains of two with one local part, when it reaches :data:`EMAIL_NEAR` (a typo:
+    ``maisie.walsh`` ~ ``maiie.walsoh``, ``myers.com`` ~ ``myer7s.com``); 0.0 below it: two
+    mailboxes. Local parts that start with another letter are two people's as often as not:
+    another initial (``jsmith`` ~ ``ksmith``), another short name (``bill.foster`` ~
+    ``will.foster``, a father and his son); so are two that differ in separators only
+    (:func:`unpunctuated`)."""
+    a, b = list(a), list(b)
+    if not set(a).isdisjoint(b):
+        return 1.0
+    best = 0.0
+    for x in a:
+        local_x, _, domain_x = x.rpartition("@")
+        for y in b:
+            local_y, _, domain_y = y.rpartition("@")
+            if (
+                domain_x
+                and domain_x == domain_y
+                and local_x[:1] == local_y[:1] != ""
+                and unpunctuated(local_x) != unpunctuated(local_y)
+            ):
+                best = max(best, email_typo(local_x, local_y))
+            elif local_x and local_x == local_y and domain_x and domain_y:
+                best = max(best, email_typo(domain_x, domain_y))
+    return best if best >= EMAIL_NEAR else 0.0
+
+
+_PUNCTUATION = str.maketrans("", "", "._-+")
+
+
+def unpunctuated(local: str) -> str:
+    """A local part without its separators: two that differ in them only are two namesakes'
+    mailboxes made from their names as often as one mistyped (``ying.gao`` ~ ``yinggao``)."""
+    return local.translate(_PUNCTUATION)
+
+
+EMAIL_TYPO_EDITS = 2
+"""The most insertions and deletions (a substitution is two) that make two parts of e-mails one
+typo apart: ``william.foster`` ~ ``will.foster`` (three) are a father's and his son's."""
+
+
+def email_typo(a: str, b: str) -> float:
+    """``fuzz.ratio`` of two parts of e-mails at most :data:`EMAIL_TYPO_EDITS` apart, else 0."""
+    return _ratio(a, b) if Indel.distance(a, b) <= EMAIL_TYPO_EDITS else 0.0
 
 
 def address_similarity(a: str, b: str) -> float:
@@ -840,10 +894,12 @@ class Scorer:
                     sims["firstname"], swapped, nickname = other, True, nick
         if a.emails and b.emails:
             common = sorted(set(a.emails) & set(b.emails))
-            sims["email"] = 1.0 if common else 0.0
+            sims["email"] = 1.0 if common else email_similarity(a.emails, b.emails)
             if common:
                 self._discount("email", common[0], sims, overrides)
-            elif not {_domain(e) for e in a.emails}.isdisjoint(_domain(e) for e in b.emails):
+            elif sims["email"] == 0.0 and not {_domain(e) for e in a.emails}.isdisjoint(
+                _domain(e) for e in b.emails
+            ):
                 overrides["email"] = w.email_same_domain
                 two_mailboxes = True
         if a.phones and b.phones:

@@ -75,7 +75,9 @@ class ContactWeights(BaseModel):
     )
     email: Comparison = Field(
         default=_cmp(6.0, -1.0, 0.5),
-        description="E-mail (primary and additional): 1.0 when any address is shared, else 0.",
+        description="E-mail (primary and additional): 1.0 when any address is shared; the "
+        "similarity of two one typo apart (0.85 or more: a local part at one domain, or a "
+        "domain); else 0.",
     )
     email_same_domain: float = Field(
         default=-4.0,

@@ -55,7 +55,7 @@ from policies.dedupe.settings import Comparison
 CUTS: Mapping[str, tuple[float, ...]] = {
     "firstname": (0.80, 0.90, 0.95, 1.0),
     "lastname": (0.80, 0.90, 0.95, 1.0),
-    "email": (1.0,),
+    "email": (0.85, 1.0),
     "phone": (0.75, 1.0),
     "company": (0.80, 0.90, 1.0),
     "name": (0.80, 0.90, 1.0),
@@ -85,8 +85,8 @@ SESSIONS: Mapping[
     "contacts": (
         ("all", ({"firstname": 3, "lastname": 3},),
          ("email", "phone", "company", "address", "city", "zip", "state", "birthdate")),
-        ("any", ({"email": 1},
-                 {"address": 3, "zip": 2, "phone": 2, "email": 1, "birthdate": 3}),
+        ("any", ({"email": 2},
+                 {"address": 3, "zip": 2, "phone": 2, "email": 2, "birthdate": 3}),
          ("firstname", "lastname")),
     ),
     "companies": (

@@ -266,17 +266,17 @@ def test_relatives_sharing_a_home_line_are_held_for_review_with_learned_weights(
 
 def test_review_decisions_hold_pairs_in_the_estimate() -> None:
     # one field, two levels; a hundred pairs that differ: unclamped, EM calls them non-matches
-    fields = ("email",)
+    fields = ("domain",)
     blocked = np.zeros((100, 1), dtype=np.int8)
     blocked[:10, 0] = 1
-    u = {"email": (0.99, 0.01)}
-    start = {"email": np.array([0.1, 0.9])}
+    u = {"domain": (0.99, 0.01)}
+    start = {"domain": np.array([0.1, 0.9])}
     _, free = expectation_maximisation(fields, blocked, u, start, fixed_u=True)
     clamp = np.full(100, np.nan)
     clamp[10:30] = 1.0  # a person approved twenty of the differing pairs
     m, held = expectation_maximisation(fields, blocked, u, start, clamp=clamp, fixed_u=True)
     assert held > free + 15
-    assert m["email"][0] > 0.5  # approved pairs that differ: a match may differ
+    assert m["domain"][0] > 0.5  # approved pairs that differ: a match may differ
 
 
 def test_two_people_beyond_doubt_at_one_address_are_not_even_reviewed() -> None:

@@ -443,6 +443,16 @@ PEOPLE = [
     _person(12, firstname="Anna"),
     _person(13, firstname="Alen", zip="94107"),  # a surname typed as the first name
     _person(14, lastname="Kathy", city="Boston"),  # ... and a first name as the last
+    # e-mails one typo apart: in the local part at one domain, in the domain; and not: another
+    # first letter, three letters more
+    _person(15, firstname="Maisie", lastname="Walsh", email="maisie.walsh@hodge.com",
+            additional_emails="mw@home.org"),
+    _person(16, firstname="Maisie", lastname="Walsh", email="maiie.walsoh@hodge.com"),
+    _person(17, firstname="Maisie", lastname="Walsh", email="maisie.walsh@hodge.co"),
+    _person(18, firstname="Daisie", lastname="Walsh", email="daisie.walsh@hodge.com"),
+    _person(19, firstname="Maisie", lastname="Walsh", email="mai.walsh@hodge.com",
+            additional_emails="mw@home.rog"),
+    _person(20, firstname="Maisie", lastname="Walsh", email="maisiewalsh@hodge.com"),
 ]  # fmt: skip
 
 
