@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from policies.dedupe.clustering import Edge
 from policies.dedupe.features import Features
-from policies.dedupe.finish import HELD, Finished
+from policies.dedupe.finish import HELD, RAISED, Finished
 from policies.dedupe.guards import Guard
 from policies.dedupe.scoring import PairScore, Scorer
 
@@ -72,6 +72,7 @@ class Pairs:
         self._conflict: list[bool] = []
         self._evidence: list[float] = []
         self._least: list[float] = []
+        self._raised: list[str] = []
 
     def __call__(self, i: int, j: int) -> Verdict:
         """The verdict on a pair: its confidence, the rule holding it, its conflict and
@@ -97,12 +98,26 @@ class Pairs:
         if self.scope[i] != self.scope[j]:  # merged only with their like
             return PairScore(0.0, {}, {}, conflict=True, held=OTHER_SCOPE)
         a, b = self.feats[key[0]], self.feats[key[1]]
+        row = self._rows.get(key[0] * len(self.feats) + key[1])
+        if row is not None:  # the verdict is known: only the similarities and points are not
+            return self.scorer.explained(
+                self.scorer.compare(a, b),
+                PairScore(
+                    self._confidence[row],
+                    {},
+                    {},
+                    conflict=self._conflict[row],
+                    held=self._held[row],
+                    raised=self._raised[row],
+                    evidence_points=self._evidence[row],
+                ),
+            )
         got = self.scorer.score(a, b)
         guard = self.guard
         held = guard(a.record, b.record) if guard and got.confidence >= self._merge_at else ""
         if held:
             got = replace(got, confidence=min(got.confidence, self._cap), held=held)
-        if got.confidence >= self._keep and (key[0] * len(self.feats) + key[1]) not in self._rows:
+        if got.confidence >= self._keep:
             self._scores[key] = got  # the rest is rarely asked for again: recomputed
         return got
 
@@ -127,6 +142,7 @@ class Pairs:
         self._conflict += finished.conflict.tolist()
         self._evidence += finished.evidence_points.tolist()
         self._least += finished.least.tolist()
+        self._raised += [RAISED[n] for n in finished.raised.tolist()]
         rows = range(offset, offset + len(left))
         self._rows.update(zip(self.keys(left, right).tolist(), rows, strict=True))
         at = np.flatnonzero(confidence >= self.scorer.settings.review_threshold)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -742,6 +742,21 @@ class Scorer:
         return PairScore(confidence, shown, points, swapped=compared.swapped,
                          nickname=compared.nickname, conflict=conflict, held=held, raised=raised,
                          evidence_points=total - prior)  # fmt: skip
+
+    def explained(self, compared: Compared, verdict: PairScore) -> PairScore:
+        """What :meth:`finish` gives ``compared`` under learned weights, its verdict (the
+        confidence, the rules holding and raising it, the conflict, the evidence points) known
+        already from :func:`~policies.dedupe.finish.finish_table`: the similarities and points
+        to explain it, without working the verdict out again."""
+        points = self._learned(compared)
+        sims = compared.similarities
+        return replace(
+            verdict,
+            similarities={f: s for f, s in sims.items() if f in points},
+            points=points,
+            swapped=compared.swapped,
+            nickname=compared.nickname,
+        )
 
     def _one_at_a_place(self, compared: Compared) -> bool:
         """Whether the pair shares a full name and a place exactly where the snapshot shows one

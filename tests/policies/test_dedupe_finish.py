@@ -156,7 +156,7 @@ def test_the_column_wise_finish_of_companies_raises_one_site_and_one_line(
     assert {s.raised for s in scores} >= {RAISED[1], RAISED[2]}
 
 
-def test_the_verdicts_kept_are_those_of_the_full_scores_guards_applied(
+def test_the_verdicts_and_scores_kept_are_those_scored_one_by_one_guards_applied(
     generated: Snapshot, models: dict[str, MatchModel]
 ) -> None:
     records = list(generated.of("contacts"))
@@ -178,6 +178,7 @@ def test_the_verdicts_kept_are_those_of_the_full_scores_guards_applied(
         kept = pairs(j, i)
         fresh = Pairs(feats, scorer, scope, pairs.guard)  # nothing kept: scored one by one
         assert kept == fresh(i, j) == Verdict.of(pairs.full(i, j))
+        assert pairs.full(i, j) == fresh.full(j, i)  # the similarities and points to explain
         guarded += kept.held == "different owner_id"
     assert guarded > 0
     assert len(edges) == sum(
