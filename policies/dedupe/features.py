@@ -30,9 +30,13 @@ from policies.normalizers import (
 )
 
 _WORD = re.compile(r"[^\W\d_]+|\d+")
+#: Honorifics, titles and suffixes: no part of whom a name names. Titles that are also names
+#: (Earl, Duke, Prince, King, Major, Bishop) are kept.
 _NAME_NOISE = frozenset((
-    "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "phd", "md",
-    "esq", "mba", "cpa",
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "jr", "sr", "ii", "iii", "iv", "phd",
+    "md", "esq", "mba", "cpa", "lord", "lady", "dame", "rev", "revd", "reverend", "hon", "capt",
+    "captain", "col", "colonel", "gen", "general", "adm", "admiral", "lt", "sgt", "baron",
+    "baroness", "viscount", "viscountess", "marquess", "countess",
 ))  # fmt: skip
 _LEGAL = frozenset((
     "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "corp", "corporation", "co",

@@ -123,6 +123,21 @@ def test_swapped_first_and_last_name_with_same_phone_merges() -> None:
     assert "same phone +15125550199" in merge.reason
 
 
+@pytest.mark.parametrize(
+    ("written", "compared"),
+    [
+        ("Lady Anne", "anne"),
+        ("Rev. John", "john"),
+        ("Capt. Tom", "tom"),
+        ("Lord", ""),
+        ("Earl", "earl"),
+        ("Major", "major"),
+    ],
+)
+def test_titles_are_no_part_of_a_name(written: str, compared: str) -> None:
+    assert extract(person("1", firstname=written, lastname="Hale"), "US").first == compared
+
+
 def test_two_different_john_smiths_are_not_merged() -> None:
     ny = person(
         "1",
