@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, Indel, JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
@@ -559,11 +559,22 @@ class _Emails:
         locals_ = sorted({e.rpartition("@")[0] for e in self.addresses} - {""})
         self.domains = np.asarray([*domains, ""], dtype=object)[:-1]
         self.locals = np.asarray([*locals_, ""], dtype=object)[:-1]
-        # per local part, its first letter and the code of its letters without separators
-        # (-1 past a record's last e-mail)
+        # per e-mail of a record, its local part's first letter (-1 past the record's last);
+        # per local part, the code of its letters without separators and digits
         first = np.fromiter((ord(w[0]) for w in locals_), dtype=np.int32, count=len(locals_))
-        self.first = np.where(self.local >= 0, np.append(first, -1)[self.local], -1)
+        self.initial = np.where(self.local >= 0, np.append(first, -1)[self.local], -1)
         self.bare = _Vocab([unpunctuated(w) for w in locals_]).codes
+        # per record, its first and last names' codes; per e-mail of it, whether its local
+        # part holds the record's first (last) name (see scoring.own_names)
+        self.first_name = _Vocab([f.first for f in feats]).codes
+        self.last_name = _Vocab([f.last for f in feats]).codes
+        self.holds_first = np.zeros(self.address.shape, dtype=np.bool_)
+        self.holds_last = np.zeros(self.address.shape, dtype=np.bool_)
+        for r, f in enumerate(feats):
+            for k, email in enumerate(f.emails):
+                bare = unpunctuated(email.rpartition("@")[0])
+                self.holds_first[r, k] = bool(f.first) and f.first in bare
+                self.holds_last[r, k] = bool(f.last) and f.last in bare
 
 
 def _email_override(scorer: Scorer, names: Sequence[str]) -> Floats:
@@ -581,7 +592,7 @@ def _email_typos(words: Strings) -> PairFunction:
 
     def compare(a: Ints, b: Ints) -> Floats:
         ratio = _cpdist(words[a], words[b], fuzz.ratio) / 100.0
-        edits = _cpdist(words[a], words[b], Indel.distance)
+        edits = _cpdist(words[a], words[b], OSA.distance)
         return np.where(edits <= EMAIL_TYPO_EDITS, ratio, 0.0)
 
     return compare
@@ -603,16 +614,21 @@ def _email_column(table: _Table) -> None:
     same_domain = np.zeros(len(rows), dtype=np.bool_)
     near = np.zeros(len(rows), dtype=np.float64)
     for p in range(address.shape[1]):
-        xa, xd, xl, xf = address[a, p], domain[a, p], local[a, p], mail.first[a, p]
+        xa, xd, xl, xf = address[a, p], domain[a, p], local[a, p], mail.initial[a, p]
         for q in range(address.shape[1]):
-            ya, yd, yl, yf = address[b, q], domain[b, q], local[b, q], mail.first[b, q]
+            ya, yd, yl, yf = address[b, q], domain[b, q], local[b, q], mail.initial[b, q]
             hit = (xa >= 0) & (xa == ya)
             common = np.where(hit, np.minimum(common, xa), common)
             one_domain = (xd >= 0) & (xd == yd)
             bare_apart = mail.bare[np.maximum(xl, 0)] != mail.bare[np.maximum(yl, 0)]
+            own = np.zeros(len(rows), dtype=np.bool_)  # scoring.own_names
+            for names, holds in ((mail.first_name, mail.holds_first),
+                                 (mail.last_name, mail.holds_last)):  # fmt: skip
+                na, nb = names[a], names[b]
+                own |= (na >= 0) & (nb >= 0) & (na != nb) & holds[a, p] & holds[b, q]
             same_domain |= one_domain
             for at, x, y, words in (
-                (np.flatnonzero(one_domain & ~hit & (xf >= 0) & (xf == yf) & bare_apart),
+                (np.flatnonzero(one_domain & ~hit & (xf >= 0) & (xf == yf) & bare_apart & ~own),
                  xl, yl, mail.locals),
                 (np.flatnonzero((xl >= 0) & (xl == yl) & (xd >= 0) & (yd >= 0) & (xd != yd)),
                  xd, yd, mail.domains),

@@ -58,7 +58,9 @@ def _field_phrase(a: Features, b: Features, field: str, similarity: float) -> st
     if field == "email" and 0 < similarity < 1.0:
         x, y = min(
             ((x, y) for x in a.emails for y in b.emails),
-            key=lambda pair: -email_similarity(*([e] for e in pair)),
+            key=lambda pair: (
+                -email_similarity([pair[0]], [pair[1]], ((a.first, a.last), (b.first, b.last)))
+            ),
         )
         return f"e-mail {x} ~ {y} ({similarity:.2f}: a typo)"
     if field in ("email", "phone") and similarity > 0:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, Indel, JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from policies.dedupe.features import Features, house_numbers
 from policies.dedupe.nicknames import nicknames
@@ -229,15 +229,23 @@ EMAIL_NEAR = CUTS["email"][0]
 a local part of six letters (``jsmith`` ~ ``ksmith``: two colleagues as often) stays below."""
 
 
-def email_similarity(a: Iterable[str], b: Iterable[str]) -> float:
+Owner = tuple[str, str]
+"""A record's first and last name keys (``Features.first``, ``Features.last``)."""
+
+
+def email_similarity(
+    a: Iterable[str], b: Iterable[str], owners: tuple[Owner, Owner] = (("", ""), ("", ""))
+) -> float:
     """1.0 when two lists of e-mails share an address; else the best similarity
     (:func:`email_typo`) of the local parts of two addresses at one domain that start alike, or
     of the domains of two with one local part, when it reaches :data:`EMAIL_NEAR` (a typo:
-    ``maisie.walsh`` ~ ``maiie.walsoh``, ``myers.com`` ~ ``myer7s.com``); 0.0 below it: two
+    ``maisie.walsh`` ~ ``maiie.walsh``, ``myers.com`` ~ ``myer7s.com``); 0.0 below it: two
     mailboxes. Local parts that start with another letter are two people's as often as not:
     another initial (``jsmith`` ~ ``ksmith``), another short name (``bill.foster`` ~
-    ``will.foster``, a father and his son); so are two that differ in separators only
-    (:func:`unpunctuated`)."""
+    ``will.foster``, a father and his son); so are two that differ in separators and digits
+    only (:func:`unpunctuated`), and two that differ where their holders' names do
+    (:func:`own_names`: ``francesco.bianchi`` ~ ``francesca.bianchi``, held by Francesco and
+    Francesca). ``owners``: the names of the holders of ``a`` and of ``b``."""
     a, b = list(a), list(b)
     if not set(a).isdisjoint(b):
         return 1.0
@@ -251,6 +259,7 @@ def email_similarity(a: Iterable[str], b: Iterable[str]) -> float:
                 and domain_x == domain_y
                 and local_x[:1] == local_y[:1] != ""
                 and unpunctuated(local_x) != unpunctuated(local_y)
+                and not own_names(local_x, local_y, owners)
             ):
                 best = max(best, email_typo(local_x, local_y))
             elif local_x and local_x == local_y and domain_x and domain_y:
@@ -258,23 +267,36 @@ def email_similarity(a: Iterable[str], b: Iterable[str]) -> float:
     return best if best >= EMAIL_NEAR else 0.0
 
 
-_PUNCTUATION = str.maketrans("", "", "._-+")
+def own_names(local_x: str, local_y: str, owners: tuple[Owner, Owner]) -> bool:
+    """Whether two local parts each hold their own holder's first (or last) name, and the two
+    names differ: the mailboxes differ as their holders' names do, no typo."""
+    (first_x, last_x), (first_y, last_y) = owners
+    bare_x, bare_y = unpunctuated(local_x), unpunctuated(local_y)
+    return any(
+        nx and ny and nx != ny and nx in bare_x and ny in bare_y
+        for nx, ny in ((first_x, first_y), (last_x, last_y))
+    )
+
+
+_PUNCTUATION = str.maketrans("", "", "._-+0123456789")
 
 
 def unpunctuated(local: str) -> str:
-    """A local part without its separators: two that differ in them only are two namesakes'
-    mailboxes made from their names as often as one mistyped (``ying.gao`` ~ ``yinggao``)."""
+    """A local part without its separators and digits: two that differ in them only are two
+    namesakes' mailboxes made from their names (at a free-mail provider above all) as often as
+    one mistyped (``ying.gao`` ~ ``yinggao``, ``mchoi86`` ~ ``mchoi65``)."""
     return local.translate(_PUNCTUATION)
 
 
-EMAIL_TYPO_EDITS = 2
-"""The most insertions and deletions (a substitution is two) that make two parts of e-mails one
-typo apart: ``william.foster`` ~ ``will.foster`` (three) are a father's and his son's."""
+EMAIL_TYPO_EDITS = 1
+"""The most edits (a letter in, out, replaced, or two swapped) that make two parts of e-mails
+one typo apart: ``l.mercier`` ~ ``lea.mercier`` (two) are two people's mailbox styles as often,
+``william.foster`` ~ ``will.foster`` (three) a father's and his son's."""
 
 
 def email_typo(a: str, b: str) -> float:
     """``fuzz.ratio`` of two parts of e-mails at most :data:`EMAIL_TYPO_EDITS` apart, else 0."""
-    return _ratio(a, b) if Indel.distance(a, b) <= EMAIL_TYPO_EDITS else 0.0
+    return _ratio(a, b) if OSA.distance(a, b) <= EMAIL_TYPO_EDITS else 0.0
 
 
 def address_similarity(a: str, b: str) -> float:
@@ -909,7 +931,8 @@ class Scorer:
                     sims["firstname"], swapped, nickname = other, True, nick
         if a.emails and b.emails:
             common = sorted(set(a.emails) & set(b.emails))
-            sims["email"] = 1.0 if common else email_similarity(a.emails, b.emails)
+            owners = ((a.first, a.last), (b.first, b.last))
+            sims["email"] = 1.0 if common else email_similarity(a.emails, b.emails, owners)
             if common:
                 self._discount("email", common[0], sims, overrides)
             elif sims["email"] == 0.0 and not {_domain(e) for e in a.emails}.isdisjoint(

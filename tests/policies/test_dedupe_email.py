@@ -1,12 +1,14 @@
 """E-mails one typo apart: one mailbox mistyped, not two mailboxes.
 
-Two addresses at one domain whose local parts are a typo apart (``maisie.walsh`` ~
-``maiie.walsoh``), or with one local part and domains a typo apart (``myers.com`` ~
-``myer7s.com``), agree at a level of their own (below the exact one), with learned weights of
-their own; they are no "two mailboxes at one domain", which holds a pair for review. Another
-first letter (``bill`` ~ ``will``: a father and his son), more than two letters in or out
-(``william`` ~ ``will``) or separators only (``ying.gao`` ~ ``yinggao``: namesakes' mailboxes made
-from their names) stay two mailboxes.
+Two addresses at one domain whose local parts are one edit apart (a letter in, out, replaced,
+two swapped: ``maisie.walsh`` ~ ``maiie.walsh``), or with one local part and domains one edit
+apart (``myers.com`` ~ ``myer7s.com``), agree at a level of their own (below the exact one),
+with learned weights of their own; they are no "two mailboxes at one domain", which holds a pair
+for review. Two people's mailboxes stay two: another first letter (``bill`` ~ ``will``: a father
+and his son), more than one edit (``william`` ~ ``will``, ``l.mercier`` ~ ``lea.mercier``),
+separators or digits only (``ying.gao`` ~ ``yinggao``, ``mchoi86`` ~ ``mchoi65``: namesakes'
+mailboxes made from their names at a free-mail provider), or a difference where their holders'
+names differ (``francesco.bianchi`` ~ ``francesca.bianchi``).
 """
 
 from __future__ import annotations
@@ -29,16 +31,21 @@ NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("a", "b", "near"),
     [
-        ("maisie.walsh@hodge.com", "maiie.walsoh@hodge.com", True),  # a letter out, one in
+        ("maisie.walsh@hodge.com", "maiie.walsh@hodge.com", True),  # a letter out
+        ("maisie.walsh@hodge.com", "maisie.wlash@hodge.com", True),  # two swapped
+        ("maisie.walsh@hodge.com", "maiie.walsoh@hodge.com", False),  # two typos: too far
         ("go94@bradshaw.com", "geo94@bradshaw.com", True),
         ("maryam.j47@myers.com", "maryam.j47@myer7s.com", True),  # the domain mistyped
         ("jbrooks@hall-lowery.net", "jbrooks@hall-lowe-ry.net", True),
         ("bill.foster@fostersons.com", "will.foster@fostersons.com", False),  # another initial
         ("jsmith@acme.com", "ksmith@acme.com", False),
         ("william.foster@fosterlaw.com", "will.foster@fosterlaw.com", False),  # three letters
-        ("ab@acme.com", "ac@acme.com", False),  # one substitution in two letters: too far
+        ("ab@acme.com", "ac@acme.com", False),  # one letter of two: too short to tell
         ("john@gmail.com", "john@yahoo.com", False),  # two providers, not a typo
         ("ying.gao@hotmail.com", "yinggao@hotmail.com", False),  # two namesakes' as often
+        ("mchoi86@gmail.com", "mchoi65@gmail.com", False),  # numbered: two accounts
+        ("francesco.bruno59@yahoo.com", "francesco.bruno@yahoo.com", False),
+        ("l.mercier@aeromint.fr", "lea.mercier@aeromint.fr", False),  # two letters: a style
         ("anna@acme.com", "bob@other.org", False),
     ],
 )
@@ -50,6 +57,15 @@ def test_two_addresses_one_typo_apart(a: str, b: str, near: bool) -> None:
     assert email_similarity([a], [a]) == 1.0
 
 
+def test_mailboxes_that_differ_as_their_holders_names_do_are_two() -> None:
+    francesco, francesca = ("francesco", "bianchi"), ("francesca", "bianchi")
+    pair = (["francesco.bianchi@gmail.com"], ["francesca.bianchi@gmail.com"])
+    assert email_similarity(*pair, (francesco, francesca)) == 0.0
+    assert email_similarity(*pair, (francesco, francesco)) >= EMAIL_NEAR  # one mistyped
+    typo = (["maisie.walsh@hodge.com"], ["maisie.walssh@hodge.com"])
+    assert email_similarity(*typo, (("miaisie", "walsh"), ("maisie", "walsh"))) >= EMAIL_NEAR
+
+
 def _contact(n: int, email: str, **props: str) -> Record:
     base = {"firstname": "Maisie", "lastname": "Walsh", "city": "Birmingham", "email": email}
     return Record("contacts", str(n), {**base, **props}, NOW, created_at=NOW)
@@ -57,13 +73,13 @@ def _contact(n: int, email: str, **props: str) -> Record:
 
 def test_a_mistyped_mailbox_is_no_second_mailbox() -> None:
     feats = [extract(_contact(1, "maisie.walsh@hodge.com"), "US"),
-             extract(_contact(2, "maiie.walsoh@hodge.com"), "US"),
+             extract(_contact(2, "maisie.walssh@hodge.com"), "US"),
              extract(_contact(3, "daisie.walsh@hodge.com", firstname="Daisie"), "US")]  # fmt: skip
     scorer = Scorer(DedupeSettings(), "contacts", feats)
     typo = scorer.score(feats[0], feats[1])
     assert TWO_MAILBOXES not in typo.held
     assert typo.points["email"] > 0
-    assert "(0.92: a typo)" in explain(feats[0], feats[1], typo)
+    assert "(0.96: a typo)" in explain(feats[0], feats[1], typo)
     two = scorer.compare(feats[0], feats[2])
     assert two.two_mailboxes
     assert two.similarities["email"] == 0.0
@@ -72,7 +88,7 @@ def test_a_mistyped_mailbox_is_no_second_mailbox() -> None:
 def test_a_mistyped_mailbox_merges_where_two_mailboxes_go_to_review() -> None:
     records = [
         _contact(1, "maisie.walsh@hodge.com", phone="+44 121 496 0000"),
-        _contact(2, "maiie.walsoh@hodge.com", phone="+44 121 496 0000"),
+        _contact(2, "maisie.walssh@hodge.com", phone="+44 121 496 0000"),
         _contact(3, "mwalsh@hodge.com", phone="+44 121 496 0000"),
     ]
     changes = DedupePolicy(DedupeSettings())(Snapshot("s", NOW, {"contacts": records}))

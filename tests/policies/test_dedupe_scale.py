@@ -447,12 +447,15 @@ PEOPLE = [
     # first letter, three letters more
     _person(15, firstname="Maisie", lastname="Walsh", email="maisie.walsh@hodge.com",
             additional_emails="mw@home.org"),
-    _person(16, firstname="Maisie", lastname="Walsh", email="maiie.walsoh@hodge.com"),
+    _person(16, firstname="Maisie", lastname="Walsh", email="maiie.walsh@hodge.com"),
     _person(17, firstname="Maisie", lastname="Walsh", email="maisie.walsh@hodge.co"),
     _person(18, firstname="Daisie", lastname="Walsh", email="daisie.walsh@hodge.com"),
     _person(19, firstname="Maisie", lastname="Walsh", email="mai.walsh@hodge.com",
             additional_emails="mw@home.rog"),
     _person(20, firstname="Maisie", lastname="Walsh", email="maisiewalsh@hodge.com"),
+    _person(21, firstname="Francesco", lastname="Walsh", email="francesco.walsh@hodge.com"),
+    _person(22, firstname="Francesca", lastname="Walsh", email="francesca.walsh@hodge.com"),
+    _person(23, firstname="Maisie", lastname="Walsh", email="maisie.walsh2@hodge.com"),
 ]  # fmt: skip
 
 
