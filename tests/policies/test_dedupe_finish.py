@@ -6,7 +6,8 @@ confidence, the rule holding a pair, the rule raising it, the conflict, the evid
 clustering mixes the two, and an incremental run must plan what a full run plans. Checked on
 generated contacts and companies, FEBRL and records made to reach every branch of ``finish``
 (under every ``different_name`` rule, a model that trusts one name at one place, a name-pair
-correction), then on whole runs: the merges are those of scoring every pair one by one.
+correction); on whole runs (the merges are those of finishing every pair one by one) in
+``test_dedupe_scale``.
 """
 
 from __future__ import annotations
@@ -228,22 +229,3 @@ def test_dense_pairs_are_every_pair_of_each_dense_component() -> None:
     assert got == want
     assert len(got) > len(edges)  # chains of 12 are sparse, cliques and short ones dense
     assert dense_pairs([], 5)[0].size == 0
-
-
-@pytest.mark.parametrize("object_type", ["contacts", "companies"])
-def test_merges_are_the_same_with_every_pair_finished_one_by_one(
-    generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
-    columns = policy.analyse(generated, object_type)
-    monkeypatch.setattr(
-        DedupePolicy,
-        "_finished",
-        lambda self, pairs, columns, channel, *, local, left, right: self._edges(
-            left, right, pairs
-        ),
-    )
-    each = policy.analyse(generated, object_type)
-    assert columns.model is not None
-    assert columns.merges == each.merges
-    assert any(m.kind == "merge" for m in columns.merges)

@@ -501,22 +501,39 @@ def test_the_column_wise_table_of_companies_with_distinctive_words() -> None:
     assert len(set(fast.levels[:, 0].tolist())) >= 3  # names: differ, close, equal
 
 
+def _one_by_one_table(self: Columns, i: np.ndarray, j: np.ndarray, exact: bool = False) -> object:
+    return self.scorer.tabulate(self.feats, i, j, np.float64 if exact else np.float32)
+
+
+def _one_by_one_finish(self: DedupePolicy, *args: object, left: object, right: object,
+                       **kwargs: object) -> object:  # fmt: skip
+    return self._edges(left, right, args[0])
+
+
 @pytest.mark.parametrize("object_type", ["contacts", "companies"])
-def test_merges_are_the_same_with_the_one_by_one_table(
-    generated: Snapshot, object_type: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("where", "what", "one_by_one"),
+    [
+        # every pair (the candidates, the random sample for u) compared one by one
+        (Columns, "tabulate", _one_by_one_table),
+        # every pair that may reach review finished one by one, none ahead of clustering
+        (DedupePolicy, "_finished", _one_by_one_finish),
+    ],
+)
+def test_merges_are_the_same_done_one_by_one(
+    generated: Snapshot,
+    object_type: str,
+    monkeypatch: pytest.MonkeyPatch,
+    where: type,
+    what: str,
+    one_by_one: object,
 ) -> None:
     # companies learn too: 400 of them, about 15 duplicate pairs estimated
     policy = DedupePolicy(DedupeSettings(min_records=300, min_matches=10))
     columns = policy.analyse(generated, object_type)
-    # every pair (the candidates, the random sample for u) compared one by one
-    monkeypatch.setattr(
-        Columns,
-        "tabulate",
-        lambda self, i, j, exact=False: self.scorer.tabulate(
-            self.feats, i, j, np.float64 if exact else np.float32
-        ),
-    )
+    monkeypatch.setattr(where, what, one_by_one)
     each = policy.analyse(generated, object_type)
+    assert columns.model is not None
     assert columns.model == each.model
     assert columns.merges == each.merges
     assert any(m.kind == "merge" for m in columns.merges)
