@@ -51,6 +51,7 @@ from policies.dedupe.scoring import (
     PairTable,
     Scorer,
     birth_day,
+    own_names,
     unpunctuated,
 )
 from policies.dedupe.settings import Comparison
@@ -564,17 +565,6 @@ class _Emails:
         first = np.fromiter((ord(w[0]) for w in locals_), dtype=np.int32, count=len(locals_))
         self.initial = np.where(self.local >= 0, np.append(first, -1)[self.local], -1)
         self.bare = _Vocab([unpunctuated(w) for w in locals_]).codes
-        # per record, its first and last names' codes; per e-mail of it, whether its local
-        # part holds the record's first (last) name (see scoring.own_names)
-        self.first_name = _Vocab([f.first for f in feats]).codes
-        self.last_name = _Vocab([f.last for f in feats]).codes
-        self.holds_first = np.zeros(self.address.shape, dtype=np.bool_)
-        self.holds_last = np.zeros(self.address.shape, dtype=np.bool_)
-        for r, f in enumerate(feats):
-            for k, email in enumerate(f.emails):
-                bare = unpunctuated(email.rpartition("@")[0])
-                self.holds_first[r, k] = bool(f.first) and f.first in bare
-                self.holds_last[r, k] = bool(f.last) and f.last in bare
 
 
 def _email_override(scorer: Scorer, names: Sequence[str]) -> Floats:
@@ -610,6 +600,7 @@ def _email_column(table: _Table) -> None:
         return
     a, b = table.left[rows], table.right[rows]
     address, domain, local = mail.address, mail.domain, mail.local
+    feats = table.cols.feats
     common = np.full(len(rows), len(override), dtype=np.int64)  # the least shared address
     same_domain = np.zeros(len(rows), dtype=np.bool_)
     near = np.zeros(len(rows), dtype=np.float64)
@@ -621,21 +612,23 @@ def _email_column(table: _Table) -> None:
             common = np.where(hit, np.minimum(common, xa), common)
             one_domain = (xd >= 0) & (xd == yd)
             bare_apart = mail.bare[np.maximum(xl, 0)] != mail.bare[np.maximum(yl, 0)]
-            own = np.zeros(len(rows), dtype=np.bool_)  # scoring.own_names
-            for names, holds in ((mail.first_name, mail.holds_first),
-                                 (mail.last_name, mail.holds_last)):  # fmt: skip
-                na, nb = names[a], names[b]
-                own |= (na >= 0) & (nb >= 0) & (na != nb) & holds[a, p] & holds[b, q]
             same_domain |= one_domain
             for at, x, y, words in (
-                (np.flatnonzero(one_domain & ~hit & (xf >= 0) & (xf == yf) & bare_apart & ~own),
+                (np.flatnonzero(one_domain & ~hit & (xf >= 0) & (xf == yf) & bare_apart),
                  xl, yl, mail.locals),
                 (np.flatnonzero((xl >= 0) & (xl == yl) & (xd >= 0) & (yd >= 0) & (xd != yd)),
                  xd, yd, mail.domains),
             ):  # fmt: skip
-                if len(at):
-                    alike = _by_values(x[at], y[at], len(words), _email_typos(words))
-                    near[at] = np.maximum(near[at], alike)
+                if not len(at):
+                    continue
+                alike = _by_values(x[at], y[at], len(words), _email_typos(words))
+                if words is mail.locals:  # the few one typo apart: their holders' own names?
+                    for k in np.flatnonzero(alike >= EMAIL_NEAR).tolist():
+                        i, j, row = int(a[at[k]]), int(b[at[k]]), int(at[k])
+                        owners = ((feats[i].first, feats[i].last), (feats[j].first, feats[j].last))
+                        if own_names(words[xl[row]], words[yl[row]], owners):
+                            alike[k] = 0.0
+                near[at] = np.maximum(near[at], alike)
     found = common < len(override)
     near[near < EMAIL_NEAR] = 0.0
     table.put("email", rows, np.where(found, 1.0, near))
