@@ -230,10 +230,17 @@ def field_names(object_type: str) -> tuple[str, ...]:
     return tuple(spec.name for spec in FIELDS.get(object_type, ()))
 
 
+_SPECS: Final[Mapping[tuple[str, str], FieldSpec]] = MappingProxyType(
+    {(object_type, spec.name): spec for object_type, specs in FIELDS.items() for spec in specs}
+)
+"""Each canonical field by object type and name: looked up per record and field (survivorship
+asks for every field of every merged record)."""
+
+
 def field_spec(object_type: str, name: str) -> FieldSpec | None:
     """The canonical field ``name`` of ``object_type``; ``None`` when it is not canonical (a
     vendor's custom field passing through, or an unknown type)."""
-    return next((spec for spec in FIELDS.get(object_type, ()) if spec.name == name), None)
+    return _SPECS.get((object_type, name))
 
 
 def is_writable(object_type: str, name: str) -> bool:

@@ -126,7 +126,7 @@ class Pairs:
     ) -> list[Edge]:
         """Keep the verdicts of the pairs ``(left[k], right[k])`` (of one scope, none kept
         yet) finished column-wise; return those scoring ``review_threshold`` or more as
-        edges."""
+        edges, in :func:`~policies.dedupe.clustering.sort_edges` order."""
         confidence = finished.confidence
         held = [HELD[n] for n in finished.held.tolist()]
         if self.guard is not None:
@@ -146,6 +146,8 @@ class Pairs:
         rows = range(offset, offset + len(left))
         self._rows.update(zip(self.keys(left, right).tolist(), rows, strict=True))
         at = np.flatnonzero(confidence >= self.scorer.settings.review_threshold)
+        # best first, ties by the items (clustering.sort_edges' order), sorted as arrays
+        at = at[np.lexsort((right[at], left[at], -confidence[at]))]
         return list(
             zip(confidence[at].tolist(), left[at].tolist(), right[at].tolist(), strict=True)
         )

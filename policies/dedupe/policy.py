@@ -442,8 +442,8 @@ class DedupePolicy(Policy):
                     reach[at] = reach_of(columns.tabulate(*rows), *rows)
             del table
             left, right = left[reach], right[reach]
-            edges = sort_edges(
-                self._finished(pairs, columns, channel, local=(left, right), left=left, right=right)
+            edges = self._finished(  # best first
+                pairs, columns, channel, local=(left, right), left=left, right=right
             )
             # the other pairs of dense components, which clustering asks about: their
             # verdicts column-wise too (never edges: the candidates alone are)
@@ -475,10 +475,10 @@ class DedupePolicy(Policy):
         left: Indices,
         right: Indices,
     ) -> list[Edge]:
-        """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more, finished
-        column-wise (``local``: the same pairs as positions in ``columns``, ``channel``: per
-        record of ``columns``, whether it has an e-mail, a phone or a company); their verdicts
-        kept in ``pairs``."""
+        """The pairs ``(left[k], right[k])`` scoring ``review_threshold`` or more, best first
+        (:func:`sort_edges`), finished column-wise (``local``: the same pairs as positions in
+        ``columns``, ``channel``: per record of ``columns``, whether it has an e-mail, a phone
+        or a company); their verdicts kept in ``pairs``."""
         a, b = local
         scorer = pairs.scorer
         columns = columns if columns.scorer is scorer else columns.using(scorer)

@@ -24,7 +24,7 @@ from bench.dataset import canonical_records
 from model.changes import Snapshot
 from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings
-from policies.dedupe.clustering import DENSE, dense_pairs
+from policies.dedupe.clustering import DENSE, dense_pairs, sort_edges
 from policies.dedupe.columns import tabulate
 from policies.dedupe.features import Features, extract
 from policies.dedupe.finish import HELD, RAISED, finish_table
@@ -174,6 +174,7 @@ def test_the_verdicts_and_scores_kept_are_those_scored_one_by_one_guards_applied
     edges = pairs.add(found.left, found.right, finish_table(scorer, table, channel[found.left]
                                                                | channel[found.right]))  # fmt: skip
     assert pairs.known(found.left, found.right).all()
+    assert edges == sort_edges(edges)  # best first, ties by the items
     guarded = 0
     for i, j in zip(found.left.tolist(), found.right.tolist(), strict=True):
         kept = pairs(j, i)

@@ -36,6 +36,7 @@ from policies.dedupe.blocking import (
     unique_pairs,
     window_order,
 )
+from policies.dedupe.clustering import sort_edges
 from policies.dedupe.columns import Columns, tabulate
 from policies.dedupe.features import extract
 from policies.dedupe.key_columns import contact_key_codes
@@ -507,7 +508,7 @@ def _one_by_one_table(self: Columns, i: np.ndarray, j: np.ndarray, exact: bool =
 
 def _one_by_one_finish(self: DedupePolicy, *args: object, left: object, right: object,
                        **kwargs: object) -> object:  # fmt: skip
-    return self._edges(left, right, args[0])
+    return sort_edges(self._edges(left, right, args[0]))
 
 
 @pytest.mark.parametrize("object_type", ["contacts", "companies"])
