@@ -29,7 +29,6 @@ import numpy.typing as npt
 from policies.dedupe.scoring import (
     CONFLICT,
     CORROBORATION_SHARE,
-    NAME_LABELS,
     NAMES,
     PLACE,
     SAME_LINE,
@@ -37,6 +36,7 @@ from policies.dedupe.scoring import (
     TWO_MAILBOXES,
     PairTable,
     Scorer,
+    another,
 )
 from policies.dedupe.weights import CUTS, PLACES, TERM_FREQUENCY
 
@@ -47,9 +47,9 @@ Codes = npt.NDArray[np.int8]
 #: What holds a pair from an automatic merge, by code (0: nothing).
 HELD: tuple[str, ...] = (
     "",
-    "another " + NAME_LABELS["firstname"],
-    "another " + NAME_LABELS["lastname"],
-    "another " + NAME_LABELS["firstname"] + " and " + NAME_LABELS["lastname"],
+    another(["firstname"]),
+    another(["lastname"]),
+    another(["firstname", "lastname"]),
     TWO_MAILBOXES,
 )
 #: What proposes a pair of companies for review whatever it scores, by code (0: nothing).
@@ -58,7 +58,7 @@ RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE)
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """Per row of a table, what :meth:`Scorer.finish` decides (see :meth:`score`)."""
+    """Per row of a table, what :meth:`Scorer.finish` decides."""
 
     confidence: Floats
     held: Codes  # into HELD
@@ -66,9 +66,6 @@ class Finished:
     conflict: Bools
     evidence_points: Floats
     least: Floats  # the lowest points of a field compared (0.0: none)
-
-    def __len__(self) -> int:
-        return len(self.confidence)
 
     @classmethod
     def joined(cls, parts: list[Finished]) -> Finished:

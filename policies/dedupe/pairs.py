@@ -65,7 +65,7 @@ class Pairs:
         self._merge_at, self._cap = settings.merge_threshold, settings.review_cap
         self._keep = min(settings.cluster_link_floor, settings.review_threshold)
         self._scores: dict[tuple[int, int], PairScore] = {}  # scored one by one, may link
-        self._rows: dict[int, int] = {}  # i * len(feats) + j (i < j) -> row of _finished
+        self._rows: dict[int, int] = {}  # i * len(feats) + j (i < j) -> row of the lists
         # per row of the pairs finished column-wise, what their verdicts hold
         self._confidence: list[float] = []
         self._held: list[str] = []
@@ -113,13 +113,18 @@ class Pairs:
                 ),
             )
         got = self.scorer.score(a, b)
-        guard = self.guard
-        held = guard(a.record, b.record) if guard and got.confidence >= self._merge_at else ""
+        held = self._guarded(a, b, got.confidence)
         if held:
             got = replace(got, confidence=min(got.confidence, self._cap), held=held)
         if got.confidence >= self._keep:
             self._scores[key] = got  # the rest is rarely asked for again: recomputed
         return got
+
+    def _guarded(self, a: Features, b: Features, confidence: float) -> str:
+        """The guard rule holding a pair that would merge (``''``: none)."""
+        if self.guard is None or confidence < self._merge_at:
+            return ""
+        return self.guard(a.record, b.record)
 
     def add(
         self, left: npt.NDArray[np.int32], right: npt.NDArray[np.int32], finished: Finished
@@ -132,7 +137,7 @@ class Pairs:
         if self.guard is not None:
             for row in np.flatnonzero(confidence >= self._merge_at).tolist():
                 a, b = self.feats[int(left[row])], self.feats[int(right[row])]
-                guarded = self.guard(a.record, b.record)
+                guarded = self._guarded(a, b, float(confidence[row]))
                 if guarded:
                     confidence[row] = min(float(confidence[row]), self._cap)
                     held[row] = guarded

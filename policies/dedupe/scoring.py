@@ -716,7 +716,7 @@ class Scorer:
                 cap = self.settings.review_cap
             rule = self.settings.different_name
             other = [f for f in ("firstname", "lastname") if _outright(sims, f)]
-            same_mailbox = "email" in sims and level("email", sims["email"]) == len(CUTS["email"])
+            same_mailbox = _exact(sims, "email")
             if (
                 rule != "score"
                 and other
@@ -727,7 +727,7 @@ class Scorer:
                 # or a company: a spouse, a child, a colleague -- or one person with a mangled
                 # name or a new surname; a person tells which
                 cap = self.settings.review_cap
-                held = "another " + " and ".join(NAME_LABELS[f] for f in other)
+                held = another(other)
                 mailbox = _outright(sims, "email")
                 if (
                     len(other) == 2
@@ -788,9 +788,7 @@ class Scorer:
         if model is None or model.name_place < self.settings.merge_threshold:
             return False
         sims = compared.similarities
-        return compared.same_full_name and any(
-            f in sims and level(f, sims[f]) == len(CUTS[f]) for f in PLACES
-        )
+        return compared.same_full_name and any(_exact(sims, f) for f in PLACES)
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
@@ -1020,6 +1018,16 @@ def added(values: Iterable[float]) -> float:
 def _outright(sims: Mapping[str, float], field: str) -> bool:
     """Whether both records have ``field`` and it differs outright (level 0)."""
     return field in sims and level(field, sims[field]) == 0
+
+
+def _exact(sims: Mapping[str, float], field: str) -> bool:
+    """Whether both records have ``field`` and it agrees at the top level."""
+    return field in sims and level(field, sims[field]) == len(CUTS[field])
+
+
+def another(names: Sequence[str]) -> str:
+    """Why a pair whose ``names`` (``firstname``, ``lastname``) differ outright is held."""
+    return "another " + " and ".join(NAME_LABELS[f] for f in names)
 
 
 TABLE_CHUNK = 1 << 16
