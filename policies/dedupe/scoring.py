@@ -43,6 +43,7 @@ from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
 from policies.dedupe.weights import (
     CUTS,
+    IDENTIFIERS,
     MIN_FREQUENCY,
     PLACES,
     TERM_FREQUENCY,
@@ -122,6 +123,10 @@ PLACE: Mapping[str, frozenset[str]] = {
 CORROBORATION_SHARE = 0.3
 """Share of their points the place fields beyond the best add to the corroboration of a name
 (``min_corroboration``): a city and its state are one fact, not two."""
+FULL_SCALE_RECORDS = 50_000
+"""Records from which an e-mail, a phone or a date of birth must add ``min_corroboration``
+points to corroborate a name, as the place fields must at any size; below, in proportion to
+the population's log size (:func:`identifying_points`)."""
 NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
 #: The fields that name the person or firm; the others must corroborate them for a merge.
 NAMES = frozenset(("firstname", "lastname", "name"))
@@ -461,6 +466,22 @@ class Frozen:
         return cls({str(k): int(str(v)) for k, v in present.items()}, values)
 
 
+def identifying_points(settings: DedupeSettings, model: MatchModel) -> float:
+    """The points an e-mail, a phone or a date of birth agreeing must add (beside the names)
+    to corroborate a name for an automatic merge under ``model``.
+
+    A value's points are ``ln(m / share)``, and no value is rarer than one record in the
+    population: in a few thousand records, a date of birth only one person's records hold is
+    worth ``ln(m * records / holders)``, far below the ``min_corroboration`` it is worth in a
+    large one, although a namesake shares it no more often. So from
+    :data:`FULL_SCALE_RECORDS` records up an identifier must add ``min_corroboration``; below,
+    that times ``ln(records) / ln(FULL_SCALE_RECORDS)``. A place is asked the full points at any
+    size: namesakes live in one city and work at one firm, they are not born on one day.
+    """
+    scale = math.log(max(model.records, 2)) / math.log(FULL_SCALE_RECORDS)
+    return settings.min_corroboration * min(1.0, scale)
+
+
 class Scorer:
     """Scores pairs of :class:`Features` of one object type under the dedupe settings.
 
@@ -711,7 +732,15 @@ class Scorer:
             support = self._place_total(
                 {f: p for f, p in others.items() if p > 0}, CORROBORATION_SHARE
             )
-            if support < self.settings.min_corroboration and not self._one_at_a_place(compared):
+            if (
+                support < self.settings.min_corroboration
+                and not self._one_at_a_place(compared)
+                and self._place_total(
+                    {f: p for f, p in others.items() if p > 0 and f in IDENTIFIERS},
+                    CORROBORATION_SHARE,
+                )
+                < identifying_points(self.settings, self.model)
+            ):
                 # names (and a city, a company) only: a namesake as often as a duplicate
                 cap = self.settings.review_cap
             rule = self.settings.different_name

@@ -30,7 +30,7 @@ from policies.dedupe.features import Features, extract
 from policies.dedupe.finish import HELD, RAISED, finish_table
 from policies.dedupe.guards import guard_check
 from policies.dedupe.pairs import Pairs, Verdict
-from policies.dedupe.scoring import TWO_MAILBOXES, Scorer
+from policies.dedupe.scoring import FULL_SCALE_RECORDS, TWO_MAILBOXES, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
 from tests.policies.test_dedupe_scale import PEOPLE
@@ -113,6 +113,29 @@ def test_the_column_wise_finish_is_finish_on_febrl(models: dict[str, MatchModel]
         feats, settings.contact_blocking, settings.max_block_size, settings.block_window
     )
     assert len(_same_as_finish(scorer, feats, found.left, found.right)) > 1000
+
+
+def test_the_column_wise_finish_is_finish_where_a_date_of_birth_corroborates() -> None:
+    # a few hundred records: an identifier corroborates a name with fewer points than in a
+    # large population (scoring.identifying_points); the same pairs, the model taken as large
+    from tests.policies.test_dedupe_learning import NOW as BORN_AT
+    from tests.policies.test_dedupe_learning import born, learning
+
+    records = born(300, seed=11)
+    policy = DedupePolicy(learning())
+    model = policy.analyse(Snapshot("t", BORN_AT, {"contacts": records}), "contacts").model
+    assert model is not None
+    feats = _feats(records)
+    settings = policy.settings
+    found = policy_module.candidates(
+        feats, settings.contact_blocking, settings.max_block_size, settings.block_window
+    )
+    small = Scorer(settings, "contacts", feats).using(model)
+    large = small.using(replace(model, records=FULL_SCALE_RECORDS))
+    one = _same_as_finish(small, feats, found.left, found.right)
+    other = _same_as_finish(large, feats, found.left, found.right)
+    differ = [a.confidence > b.confidence for a, b in zip(one, other, strict=True)]
+    assert sum(differ) > 10  # the branch is reached, and decided alike both ways
 
 
 @pytest.mark.parametrize("rule", ["review", "conflict", "score"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from bench.dataset import canonical_records
 from bench.quality import pairs_of
@@ -16,7 +18,7 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
-from policies.dedupe.scoring import Frozen, PairScore, Scorer
+from policies.dedupe.scoring import FULL_SCALE_RECORDS, Frozen, PairScore, Scorer
 from policies.dedupe.weights import MatchModel, expectation_maximisation, nested
 from sandbox.generator import generate
 
@@ -189,6 +191,75 @@ def test_a_rare_name_counts_for_more_than_a_common_one() -> None:
     scorer = Scorer(policy.settings, "contacts", feats, model)
     common = scorer.frequency("lastname", feats[0].last)
     assert model.exact_points("lastname", common) < model.exact_points("lastname", 1 / 400)
+
+
+def born(n: int, seed: int) -> list[Record]:
+    """``n`` people with a date of birth and a city, each filed two to four times: a typo in
+    a name or the date, a move to another city, a value missing (as fake_1000's records)."""
+    rng = random.Random(seed)
+    records: list[Record] = []
+    for k in range(n):
+        day = datetime(1940, 1, 1) + timedelta(days=rng.randrange(60 * 365))
+        props: dict[str, str | None] = {
+            "firstname": rng.choice(FIRST),
+            "lastname": rng.choice(LAST),
+            "city": f"town{rng.randrange(60)}",
+            "birthdate": day.date().isoformat(),
+        }
+        records.append(contact(f"{k}", **props))
+        for copy_number in range(rng.randrange(1, 4)):
+            copy = dict(props)
+            field = rng.choice(("firstname", "lastname", "city", "birthdate"))
+            if field == "birthdate":
+                shift = rng.choice((-1, 1, 30, None))
+                copy[field] = (
+                    None if shift is None else (day + timedelta(days=shift)).date().isoformat()
+                )
+            elif field == "city":
+                copy[field] = rng.choice((None, f"town{rng.randrange(60)}"))
+            else:
+                copy[field] = _typo(rng, str(copy[field]))
+            records.append(contact(f"{k}d{copy_number}", **copy))
+    return records
+
+
+def test_a_date_of_birth_corroborates_a_name_as_far_as_the_population_can_tell() -> None:
+    # in a few hundred records no date is rarer than one in a few hundred: one person's date
+    # of birth is worth far fewer points than in a million, yet a namesake shares it no more
+    # often; a city is a namesake's as often as a duplicate's at any size
+    records = born(300, seed=11)
+    policy = DedupePolicy(learning())
+    model = policy.analyse(Snapshot("t", NOW, {"contacts": records}), "contacts").model
+    assert model is not None
+    feats = [extract(r, "US") for r in records]
+    settings = policy.settings
+    small = Scorer(settings, "contacts", feats, model)
+    large = small.using(replace(model, records=FULL_SCALE_RECORDS))  # the same points
+    by_id = {f.id: f for f in feats}
+    born_alike = merged = placed = 0
+    for k in range(300):
+        original = by_id[str(k)]
+        for f in (f for f in feats if f.id.startswith(f"{k}d")):
+            both = small.compare(original, f)
+            if not ({"firstname", "lastname"} <= both.values.keys()):
+                continue  # a typo in a name
+            one, other = small.finish(both), large.finish(both)
+            uncapped = 1.0 / (1.0 + math.exp(-(model.prior + one.evidence_points)))
+            assert other.confidence <= one.confidence
+            if "birthdate" in both.values and "city" not in both.values:
+                born_alike += 1  # the names and the date only (a move, a city missing)
+                assert one.confidence == pytest.approx(uncapped, abs=1e-12), (original.id, f.id)
+                assert other.confidence == min(one.confidence, settings.review_cap)
+                merged += one.confidence >= settings.merge_threshold
+            elif "city" in both.values and "birthdate" not in both.similarities:
+                placed += 1  # the names and the city only: a namesake as often, held
+                assert one.confidence == other.confidence
+                assert one.confidence == pytest.approx(
+                    min(uncapped, settings.review_cap), abs=1e-12
+                )
+    assert born_alike > 20
+    assert merged > 10
+    assert placed > 5
 
 
 def test_guards_send_two_customers_with_different_owners_to_review() -> None:
