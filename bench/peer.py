@@ -94,13 +94,15 @@ def measure(fn: Callable[[], tuple[set[Pair], set[Pair]]]) -> Measured:
 
 def ours(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     """Our dedupe policy, default settings, contacts only; with the cyclic garbage collector
-    paused, as the engine runs every policy (:func:`syncd.heap.collector_paused`)."""
+    paused, as the engine runs every policy (:func:`syncd.heap.collector_paused`), the pairs
+    taken before it runs again: the engine's command ends without the full pass over the heap
+    that re-enabling it starts (:func:`syncd.heap.skip_collection_at_exit`; 1.8 s at 100k)."""
     policy = DedupePolicy(DedupeSettings(object_types=("contacts",)))
     with collector_paused():
         changes = policy(Snapshot("bench", _now(), {"contacts": records}))
-    return pairs_of(groups_of(changes, ("merge",))), pairs_of(
-        groups_of(changes, ("merge", "review"))
-    )
+        return pairs_of(groups_of(changes, ("merge",))), pairs_of(
+            groups_of(changes, ("merge", "review"))
+        )
 
 
 def _now() -> Any:
