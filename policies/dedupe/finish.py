@@ -151,7 +151,10 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
         at_place = np.zeros(rows, dtype=np.bool_)
         for field in PLACES:
             at_place |= level[field] == len(CUTS[field])
-        low &= ~(same_full_name & at_place)
+        near = np.ones(rows, dtype=np.bool_)
+        for field in ("firstname", "lastname"):
+            near &= level[field] >= len(CUTS[field]) - 1
+        low &= ~(near & at_place)
     cap[low] = settings.review_cap
     held = np.zeros(rows, dtype=np.int8)
     rule = settings.different_name

@@ -810,14 +810,17 @@ class Scorer:
         )
 
     def _one_at_a_place(self, compared: Compared) -> bool:
-        """Whether the pair shares a full name and a place exactly where the snapshot shows one
-        name at one place to be one person at least ``merge_threshold`` of the time (the
-        model's ``name_place``): then the names and the place are corroboration enough."""
+        """Whether the pair shares a full name (give or take a typo: both names at the top two
+        levels) and a place exactly where the snapshot shows one name at one place to be one
+        person at least ``merge_threshold`` of the time (the model's ``name_place``, measured
+        on names agreeing exactly: a typo makes a namesake less likely, not more): then the
+        names and the place are corroboration enough."""
         model = self.model
         if model is None or model.name_place < self.settings.merge_threshold:
             return False
         sims = compared.similarities
-        return compared.same_full_name and any(_exact(sims, f) for f in PLACES)
+        near = all(f in sims and level(f, sims[f]) >= len(CUTS[f]) - 1 for f in NAME_LABELS)
+        return near and any(_exact(sims, f) for f in PLACES)
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
