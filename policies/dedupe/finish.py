@@ -29,6 +29,7 @@ import numpy.typing as npt
 from policies.dedupe.scoring import (
     CONFLICT,
     CORROBORATION_SHARE,
+    IDENTIFYING,
     NAMES,
     PLACE,
     SAME_LINE,
@@ -39,7 +40,7 @@ from policies.dedupe.scoring import (
     another,
     identifying_points,
 )
-from policies.dedupe.weights import CUTS, IDENTIFIERS, PLACES, TERM_FREQUENCY
+from policies.dedupe.weights import CUTS, PLACES, TERM_FREQUENCY
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -143,8 +144,8 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
 
     cap = np.ones(rows)
     low = support < settings.min_corroboration
-    ids = [f for f in others if f in IDENTIFIERS]
-    if ids:  # ... nor an e-mail, a phone or a date of birth identifying enough
+    ids = [f for f in others if f in IDENTIFYING[scorer.object_type]]
+    if ids:  # ... nor an e-mail or a date of birth identifying enough
         identifying = _place_total(positive, ids, place, CORROBORATION_SHARE)
         low &= identifying < identifying_points(settings, model)
     if model.name_place >= settings.merge_threshold and "firstname" in column:

@@ -123,8 +123,13 @@ PLACE: Mapping[str, frozenset[str]] = {
 CORROBORATION_SHARE = 0.3
 """Share of their points the place fields beyond the best add to the corroboration of a name
 (``min_corroboration``): a city and its state are one fact, not two."""
+#: The fields that tell one person from a namesake wherever they live or work: an e-mail and a
+#: date of birth (a phone is a place's too: a household's line, a firm's switchboard).
+IDENTIFYING: Mapping[str, frozenset[str]] = {
+    kind: frozenset(f for f in IDENTIFIERS if f not in place) for kind, place in PLACE.items()
+}
 FULL_SCALE_RECORDS = 50_000
-"""Records from which an e-mail, a phone or a date of birth must add ``min_corroboration``
+"""Records from which an e-mail or a date of birth must add ``min_corroboration``
 points to corroborate a name, as the place fields must at any size; below, in proportion to
 the population's log size (:func:`identifying_points`)."""
 NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
@@ -467,8 +472,8 @@ class Frozen:
 
 
 def identifying_points(settings: DedupeSettings, model: MatchModel) -> float:
-    """The points an e-mail, a phone or a date of birth agreeing must add (beside the names)
-    to corroborate a name for an automatic merge under ``model``.
+    """The points an e-mail or a date of birth agreeing (:data:`IDENTIFYING`) must add beside
+    the names to corroborate them for an automatic merge under ``model``.
 
     A value's points are ``ln(m / share)``, and no value is rarer than one record in the
     population: in a few thousand records, a date of birth only one person's records hold is
@@ -476,7 +481,8 @@ def identifying_points(settings: DedupeSettings, model: MatchModel) -> float:
     large one, although a namesake shares it no more often. So from
     :data:`FULL_SCALE_RECORDS` records up an identifier must add ``min_corroboration``; below,
     that times ``ln(records) / ln(FULL_SCALE_RECORDS)``. A place is asked the full points at any
-    size: namesakes live in one city and work at one firm, they are not born on one day.
+    size (and so is a phone, a line a household or a firm shares): namesakes live in one city
+    and work at one firm, they are not born on one day.
     """
     scale = math.log(max(model.records, 2)) / math.log(FULL_SCALE_RECORDS)
     return settings.min_corroboration * min(1.0, scale)
@@ -736,7 +742,11 @@ class Scorer:
                 support < self.settings.min_corroboration
                 and not self._one_at_a_place(compared)
                 and self._place_total(
-                    {f: p for f, p in others.items() if p > 0 and f in IDENTIFIERS},
+                    {
+                        f: p
+                        for f, p in others.items()
+                        if p > 0 and f in IDENTIFYING[self.object_type]
+                    },
                     CORROBORATION_SHARE,
                 )
                 < identifying_points(self.settings, self.model)
