@@ -95,8 +95,9 @@ def measure(fn: Callable[[], tuple[set[Pair], set[Pair]]]) -> Measured:
 def ours(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     """Our dedupe policy, default settings, contacts only; with the cyclic garbage collector
     paused, as the engine runs every policy (:func:`syncd.heap.collector_paused`), the pairs
-    taken before it runs again: the engine's command ends without the full pass over the heap
-    that re-enabling it starts (:func:`syncd.heap.skip_collection_at_exit`; 1.8 s at 100k)."""
+    taken before it runs again: a pass over the heap that re-enabling it may start is none of
+    the matcher's cost (the engine's command ends without one:
+    :func:`syncd.heap.skip_collection_at_exit`)."""
     policy = DedupePolicy(DedupeSettings(object_types=("contacts",)))
     with collector_paused():
         changes = policy(Snapshot("bench", _now(), {"contacts": records}))
