@@ -56,11 +56,10 @@ def _field_phrase(a: Features, b: Features, field: str, similarity: float) -> st
     if field == "phone" and similarity == OTHER_REGION:
         return f"phone {a.phones[0]} ~ {b.phones[0]} (same number, one without country code)"
     if field == "email" and 0 < similarity < 1.0:
-        x, y = min(
+        owners = ((a.first, a.last), (b.first, b.last))
+        x, y = max(
             ((x, y) for x in a.emails for y in b.emails),
-            key=lambda pair: (
-                -email_similarity([pair[0]], [pair[1]], ((a.first, a.last), (b.first, b.last)))
-            ),
+            key=lambda pair: email_similarity([pair[0]], [pair[1]], owners),
         )
         return f"e-mail {x} ~ {y} ({similarity:.2f}: a typo)"
     if field in ("email", "phone") and similarity > 0:

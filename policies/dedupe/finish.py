@@ -146,7 +146,9 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
     low = support < settings.min_corroboration
     ids = [f for f in others if f in IDENTIFYING[scorer.object_type]]
     if ids:  # ... nor an e-mail or a date of birth identifying enough
-        identifying = _place_total(positive, ids, place, CORROBORATION_SHARE)
+        identifying = np.zeros(rows)
+        for field in ids:
+            identifying += positive[field]
         low &= identifying < identifying_points(settings, model)
     if model.name_place >= settings.merge_threshold and "firstname" in column:
         at_place = np.zeros(rows, dtype=np.bool_)

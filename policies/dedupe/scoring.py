@@ -124,7 +124,8 @@ CORROBORATION_SHARE = 0.3
 """Share of their points the place fields beyond the best add to the corroboration of a name
 (``min_corroboration``): a city and its state are one fact, not two."""
 #: The fields that tell one person from a namesake wherever they live or work: an e-mail and a
-#: date of birth (a phone is a place's too: a household's line, a firm's switchboard).
+#: date of birth (a phone is a place's too: a household's line, a firm's switchboard). None is
+#: a place field, so their points add up in full.
 IDENTIFYING: Mapping[str, frozenset[str]] = {
     kind: frozenset(f for f in IDENTIFIERS if f not in place) for kind, place in PLACE.items()
 }
@@ -738,21 +739,13 @@ class Scorer:
             support = self._place_total(
                 {f: p for f, p in others.items() if p > 0}, CORROBORATION_SHARE
             )
-            if (
-                support < self.settings.min_corroboration
-                and not self._one_at_a_place(compared)
-                and self._place_total(
-                    {
-                        f: p
-                        for f, p in others.items()
-                        if p > 0 and f in IDENTIFYING[self.object_type]
-                    },
-                    CORROBORATION_SHARE,
-                )
-                < identifying_points(self.settings, self.model)
-            ):
-                # names (and a city, a company) only: a namesake as often as a duplicate
-                cap = self.settings.review_cap
+            if support < self.settings.min_corroboration and not self._one_at_a_place(compared):
+                # names (and a city, a company) only: a namesake as often as a duplicate --
+                # unless an e-mail or a date of birth identifies enough for the population
+                kind = IDENTIFYING[self.object_type]
+                identifying = added(p for f, p in others.items() if p > 0 and f in kind)
+                if identifying < identifying_points(self.settings, self.model):
+                    cap = self.settings.review_cap
             rule = self.settings.different_name
             other = [f for f in ("firstname", "lastname") if _outright(sims, f)]
             same_mailbox = _exact(sims, "email")
