@@ -67,3 +67,13 @@ def state_url(request: pytest.FixtureRequest) -> str:
 
 
 # --- end of state store section ------------------------------------------------------------------
+
+
+# --- property tests: hypothesis (shared) ----------------------------------------------------------
+from hypothesis import HealthCheck, settings  # noqa: E402  (this section's own import)
+
+# The suite runs on shared CI machines whose speed varies by two or three times from one hour to
+# the next: a property is checked on its examples, never on how fast they were generated or run
+# (speed is measured by bench/). Tests that set their own settings keep them.
+settings.register_profile("syncd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("syncd")
