@@ -114,6 +114,17 @@ class StoredPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptPlan:
+    """A plan stored whole, which the caller holds (with its changes, as it saved them) so that
+    the next plans of the same source are stored as what differs from it: see
+    :meth:`StateStore.save_plan`."""
+
+    id: str
+    source: str
+    changes: Sequence[Change]
+
+
+@dataclass(frozen=True, slots=True)
 class PlanInfo:
     """A saved plan without its changes, for listings: ``kinds`` counts its changes by kind
     (``update``, ``merge``...; kinds it has none of are absent)."""
@@ -431,11 +442,17 @@ class StateStore(abc.ABC):
         created_at: datetime,
         baseline: Mapping[str, object],
         changes: Sequence[Change],
-    ) -> None:
+        *,
+        base: KeptPlan | None = None,
+    ) -> KeptPlan:
         """Persist a plan and its changes (in order) in one transaction, with status ``planned``.
 
         ``baseline`` is JSON (typically :meth:`baseline_summary`). A duplicate id raises
-        ``StateError``.
+        ``StateError``. With ``base`` (a plan of the same source this store kept whole, as an
+        earlier call returned it), a plan most of whose changes are ``base``'s is stored as what
+        differs (a change is the base's when it equals one); :meth:`load_plan` reads it back
+        the same. Returns the plan to give as ``base`` next time: ``base``, or this plan when
+        it was stored whole.
         """
 
     @abc.abstractmethod

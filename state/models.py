@@ -145,7 +145,12 @@ class SkippedRecordRow(SQLModel, table=True):
 
 
 class PlanRow(SQLModel, table=True):
-    """A plan: changes proposed from one snapshot, and the baseline it was made from."""
+    """A plan: changes proposed from one snapshot, and the baseline it was made from.
+
+    Its changes are ``plan_changes`` rows, or, when most of them are changes of a plan stored
+    whole (the service plans the same source every few minutes, and most of a plan is the last
+    one's), the rows of what differs and the runs it reuses of that plan's rows.
+    """
 
     __tablename__ = "plans"
     __table_args__ = (sa.Index("ix_plans_source_created_at", "source", "created_at"),)
@@ -156,6 +161,14 @@ class PlanRow(SQLModel, table=True):
     created_at: datetime = _dt(nullable=False)
     baseline: dict[str, Any] = _json()
     status: str
+    #: The plan stored whole whose changes this one reuses (``None``: this one is stored whole);
+    #: not a foreign key: retention keeps a plan another one builds on (state.retention_sql)
+    base_id: str | None = Field(default=None, nullable=True)
+    #: ``[[seq, base_seq, length], ...]``: the runs of this plan's changes that are
+    #: ``base_id``'s changes from ``base_seq`` on; its other changes are its own rows
+    reused: list[list[int]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    #: Its changes per kind (``None``: counted from ``plan_changes``, as before revision 0011)
+    kinds: dict[str, int] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
 
 
 class PlanChangeRow(SQLModel, table=True):

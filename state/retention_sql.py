@@ -9,7 +9,8 @@ Rules, in the order they run (each later step sees what the earlier ones deleted
    values the CRM refuses to take back), unfinished ones stay.
 3. **Plans** older than ``retention.plans`` go with their changes and outbox rows, unless one
    of their operations is unfinished, an audit entry refers to them (undo needs it), or they are
-   their source's newest (the report shows it). An undo plan whose values the CRM all refused
+   their source's newest (the report shows it), or another plan kept is stored as what differs
+   from them (it goes with the last of those). An undo plan whose values the CRM all refused
    has no audit entry: once it is gone, undoing that run again tries those values again (the
    CRM refuses them again, and they are recorded again).
 4. **Runs** that finished before ``retention.runs`` go with their skipped records and health
@@ -107,7 +108,11 @@ def _prune_plans(conn: Connection, retention: Retention) -> int:
         .exists()
     )
     audited = sa.select(audit_t.c.id).where(audit_t.c.plan_id == p.id).exists()
-    query = sa.select(p.id).where(p.created_at < retention.plans, has_newer, ~kept_ops, ~audited)
+    built_on = plans_t.alias("built_on")  # a plan stored as what differs from this one
+    based = sa.select(built_on.c.id).where(built_on.c.base_id == p.id).exists()
+    query = sa.select(p.id).where(
+        p.created_at < retention.plans, has_newer, ~kept_ops, ~audited, ~based
+    )
     doomed = list(map(str, conn.execute(query).scalars().all()))
     deleted = 0
     for start in range(0, len(doomed), 500):

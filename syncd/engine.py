@@ -46,6 +46,7 @@ from state.base import (
     OUTBOX_UNFINISHED,
     PLAN_PLANNED,
     AuditEntry,
+    KeptPlan,
     KeptSnapshot,
     OpOutcome,
     Revert,
@@ -146,6 +147,9 @@ class Engine:
     #: The last snapshot of each source, when ``remember``: the next cycle reads only the
     #: records written since (:meth:`StateStore.kept_snapshot`).
     snapshots: dict[str, KeptSnapshot] = field(default_factory=dict)
+    #: The last plan of each source stored whole, when ``remember``: the next plans store what
+    #: differs from it (:meth:`StateStore.save_plan`).
+    plans: dict[str, KeptPlan] = field(default_factory=dict)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -488,6 +492,7 @@ class Engine:
             counts = self.store.reset_source(name, self.clock())
             self.memory.pop(name, None)
             self.snapshots.pop(name, None)
+            self.plans.pop(name, None)
         finally:
             self.store.release_source(lease)
         log.info("source reset", source=name, **{k.replace(" ", "_"): v for k, v in counts.items()})
@@ -655,8 +660,14 @@ class Engine:
                 else [],
             },
         )
-        with _timed("plan saved", changes=len(plan.changes)):
-            self.store.save_plan(plan.id, run.source, run.id, now, plan.baseline, plan.changes)
+        with _timed("plan saved", changes=len(plan.changes)) as said:
+            base = self.plans.get(run.source) if self.remember else None
+            whole = self.store.save_plan(
+                plan.id, run.source, run.id, now, plan.baseline, plan.changes, base=base
+            )
+            if self.remember:
+                self.plans[run.source] = whole
+                said["whole"] = whole is not base
         measured = health(snapshot, plan.changes).metrics()
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})

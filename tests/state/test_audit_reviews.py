@@ -12,6 +12,7 @@ from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
 from state.base import AuditEntry, AuditRecord, OpOutcome, OutboxOp
 from state.store import SqlStateStore
+from tests.state.old_schema import write_old_plan
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 EPOCH = 1  # of the leases the fixtures hold
@@ -29,8 +30,9 @@ def apply(
     plan_id: str,
     writes: list[tuple[str, str, str]],
 ) -> None:
-    """Enqueue and apply one update per ``(record_id, field, after)``, audited."""
-    store.save_plan(plan_id, source, run_id, T0, {}, [CHANGE] * len(writes))
+    """Enqueue and apply one update per ``(record_id, field, after)``, audited (the plan saved
+    as every revision since 0001 reads it: tests of older revisions apply too)."""
+    write_old_plan(store.engine, plan_id, source, run_id, T0, {}, [CHANGE] * len(writes))
     ops = [
         OutboxOp(f"{plan_id}:{n}:0", n, 0, "update", "contacts", rid, {f: a})
         for n, (rid, f, a) in enumerate(writes)

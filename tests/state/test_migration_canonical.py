@@ -18,7 +18,12 @@ from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.db import make_engine
 from state.store import SqlStateStore
-from tests.state.old_schema import read_old_record, write_old_records
+from tests.state.old_schema import (
+    read_old_plan,
+    read_old_record,
+    write_old_plan,
+    write_old_records,
+)
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 #: The revision 0006 follows (whatever the chain before it).
@@ -167,7 +172,7 @@ def write_old_store(store: SqlStateStore) -> None:
     epoch = store.acquire_source("hs", "r1", T0).epoch
     store.start_run("r1", "hs", T0, dry_run=False)
     write_old_records(store.engine, "hs", "r1", OLD_RECORDS)
-    store.save_plan("p0", "hs", "r1", T0, {}, old_plan())
+    write_old_plan(store.engine, "p0", "hs", "r1", T0, {}, old_plan())
     ops = [
         OutboxOp("p0:0:0", 0, 0, "update", "contacts", "12",
                  {"policy": "tags", "reason": "status",
@@ -247,7 +252,7 @@ def test_upgrade_moves_everything_to_canonical_names_and_back(state_url: str) ->
             assert dict(found.properties) == expected, record.id
         old = old_plan()
         old[4] = Flag("hs", "tasks", "tags", "odd", "40", "hs_task_status", "NOT_STARTED")
-        assert store.load_plan("p0").changes == old
+        assert read_old_plan(engine, "p0") == old
 
         assert migrate.upgrade(engine) == migrate.head_revision()
         assert store.load_plan("p0").changes == new_plan()

@@ -20,7 +20,12 @@ from state import migrate
 from state.base import AuditRecord, OpOutcome, OutboxOp
 from state.db import make_engine
 from state.store import SqlStateStore, open_store
-from tests.state.old_schema import read_old_record, write_old_records
+from tests.state.old_schema import (
+    read_old_plan,
+    read_old_record,
+    write_old_plan,
+    write_old_records,
+)
 
 TABLES_0001 = {
     "sources",
@@ -52,7 +57,7 @@ def test_open_creates_every_table_at_head(state_url: str) -> None:
         tables = set(sa.inspect(store.engine).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
         with store.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision() == "0010"
+            assert migrate.current_revision(conn) == migrate.head_revision() == "0011"
     finally:
         store.close()
 
@@ -121,7 +126,7 @@ def test_0002_upgrades_a_0001_database_with_data_and_downgrades(state_url: str) 
         write_old_records(engine, "hs", "r1", [contact])
         old.store_batch("hs", "r1", PullBatch("contacts", (), Cursor(T0)))  # its cursor
         change = Update("hs", "contacts", "normalize", "lower", "12", "email", "A@X.COM", "a@x.com")
-        old.save_plan("p1", "hs", "r1", T0, {"contacts": {"count": 1}}, [change])
+        write_old_plan(engine, "p1", "hs", "r1", T0, {"contacts": {"count": 1}}, [change])
         assert set(sa.inspect(engine).get_table_names()) & TABLES_0002 == set()
 
         assert migrate.upgrade(engine) == migrate.head_revision()
@@ -145,7 +150,7 @@ def test_0002_upgrades_a_0001_database_with_data_and_downgrades(state_url: str) 
         with engine.connect() as conn:
             assert migrate.current_revision(conn) == "0001"
         assert read_old_record(engine, "hs", "contacts", "12") == contact
-        assert old.load_plan("p1").changes == [change]
+        assert read_old_plan(engine, "p1") == [change]
 
         assert migrate.upgrade(engine) == migrate.head_revision()  # and up again, empty
         assert store.outbox("p1") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,12 +11,14 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from model.changes import Change
 from policies.dedupe import DedupePolicy
 from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
-from state.store import open_store
+from state.models import plan_changes_t, plans_t
+from state.store import SqlStateStore, open_store
 from syncd.config import Config, parse_config
 from syncd.engine import Engine
 from syncd.plan import Plan
@@ -135,6 +138,25 @@ def test_an_incremental_cycle_plans_what_a_full_one_does(world: World) -> None:
     normalized = world.engine.store.get_run(second.run_id or "").counts["incremental"]
     assert "normalized again" in normalized["normalize"]["records"]  # type: ignore[index]
     assert dedupe(second) != dedupe(first)
+    # the second plan is stored as what differs from the first, and reads back whole
+    store = world.engine.store
+    assert isinstance(store, SqlStateStore)
+    assert store.load_plan(second.id).changes == list(second.changes)
+    assert store.load_plan(first.id).changes == list(first.changes)
+    with store.engine.connect() as conn:
+        based = conn.execute(sa.select(plans_t.c.id, plans_t.c.base_id)).all()
+        rows = dict(
+            conn.execute(
+                sa.select(plan_changes_t.c.plan_id, sa.func.count()).group_by(
+                    plan_changes_t.c.plan_id
+                )
+            ).all()
+        )
+    assert dict(based) == {first.id: None, second.id: first.id, full.id: None}
+    assert rows[first.id] == len(first.changes)
+    assert 0 < rows[second.id] < len(second.changes) / 2
+    kinds = Counter(c.kind for c in second.changes)
+    assert store.plan_info(second.id).kinds == dict(kinds)
 
 
 def test_a_run_killed_after_planning_leaves_nothing_wrong(

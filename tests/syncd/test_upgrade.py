@@ -34,7 +34,7 @@ from state.store import SqlStateStore, open_store
 from syncd.config import Config, parse_config
 from syncd.engine import Engine
 from syncd.sources import build_connector
-from tests.state.old_schema import read_old_record, write_old_records
+from tests.state.old_schema import read_old_record, write_old_plan, write_old_records
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 BEFORE = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0006").down_revision
@@ -138,7 +138,7 @@ def fill_as_the_previous_release(
             "hubspot", "contacts", "tags", "x", other.id, "lifecyclestage", stage or None, later
         ),
     ]
-    store.save_plan("old-plan", "hubspot", "old-push", made, {}, changes)
+    write_old_plan(store.engine, "old-plan", "hubspot", "old-push", made, {}, changes)
     ops = [
         OutboxOp(
             f"old-plan:{seq}:0",
