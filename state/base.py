@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -122,6 +122,11 @@ class KeptPlan:
     id: str
     source: str
     changes: Sequence[Change]
+    #: Where each of its changes is, by kind, object type and record: filled by the store the
+    #: first time a plan is stored against it (:func:`state.plan_diff.index`)
+    positions: dict[tuple[str, str, str], list[int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,25 +42,44 @@ def _key(change: Change) -> tuple[str, str, str]:
     return (change.kind, change.object_type, change_record_id(change))
 
 
-def difference(base: Sequence[Change], changes: Sequence[Change]) -> Difference | None:
-    """``changes`` against ``base``: each change equal to a change of ``base`` (each of those
-    reused once) is reused; ``None`` when fewer than :data:`REUSED_SHARE` of them are."""
+def index(base: Sequence[Change]) -> dict[tuple[str, str, str], list[int]]:
+    """The positions of ``base``'s changes by kind, object type and record (what
+    :func:`difference` looks a change up by): built once per base, which serves many plans."""
     at: dict[tuple[str, str, str], list[int]] = {}
     for seq, change in enumerate(base):
         at.setdefault(_key(change), []).append(seq)
+    return at
+
+
+def difference(
+    base: Sequence[Change],
+    changes: Sequence[Change],
+    at: Mapping[tuple[str, str, str], Sequence[int]] | None = None,
+) -> Difference | None:
+    """``changes`` against ``base`` (``at``: its :func:`index`, built when not given): each
+    change equal to a change of ``base`` (each of those reused once) is reused; ``None`` when
+    fewer than :data:`REUSED_SHARE` of them are."""
+    at = index(base) if at is None else at
     used = bytearray(len(base))
     runs: list[list[int]] = []
     fresh: list[int] = []
+    after = 0  # the base position after the last reused: most changes follow their run there
     for seq, change in enumerate(changes):
         found = -1
-        for candidate in at.get(_key(change), ()):
-            if not used[candidate] and (base[candidate] is change or base[candidate] == change):
-                found = candidate
-                break
+        if after < len(base) and not used[after]:
+            guess = base[after]
+            if guess is change or guess == change:
+                found = after
+        if found < 0:
+            for candidate in at.get(_key(change), ()):
+                if not used[candidate] and (base[candidate] is change or base[candidate] == change):
+                    found = candidate
+                    break
         if found < 0:
             fresh.append(seq)
             continue
         used[found] = 1
+        after = found + 1
         last = runs[-1] if runs else None
         if last is not None and last[0] + last[2] == seq and last[1] + last[2] == found:
             last[2] += 1

@@ -72,7 +72,7 @@ from state.models import (
     skipped_t,
     sources_t,
 )
-from state.plan_diff import assemble, difference
+from state.plan_diff import assemble, difference, index
 from state.rows import (
     IN_CHUNK,
     ROW_BATCH,
@@ -668,9 +668,11 @@ class SqlStateStore(StateStore):
     ) -> KeptPlan:
         created = utc(created_at, "created_at")
         kinds = dict(Counter(c.kind for c in changes))
-        differs = (
-            None if base is None or base.source != source else difference(base.changes, changes)
-        )
+        differs = None
+        if base is not None and base.source == source:
+            if not base.positions:
+                base.positions.update(index(base.changes))
+            differs = difference(base.changes, changes, base.positions)
         with self._tx(write=True) as conn:
             self._require_source(conn, source)
             if conn.execute(sa.select(plans_t.c.id).where(plans_t.c.id == plan_id)).first():
