@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from policies.geo import country_code, state_code
 from policies.normalizers import (
+    _reads_back,
     collapse_whitespace,
     compact,
     fold,
@@ -19,6 +22,9 @@ from policies.normalizers import (
     phone_key,
     split_extension,
 )
+
+#: Every kind of number phonenumbers has examples of.
+PHONE_TYPES = [getattr(PhoneNumberType, n) for n in dir(PhoneNumberType) if n.isupper()]
 
 
 @pytest.mark.parametrize(
@@ -114,6 +120,46 @@ def test_normalize_email_list(raw: str, expected: str) -> None:
 )
 def test_normalize_phone(raw: str, region: str, expected: str | None) -> None:
     assert normalize_phone(raw, region) == expected
+
+
+def test_a_form_known_to_read_back_does_so_in_every_region() -> None:
+    """A phone is parsed once: its E.164 form is taken as canonical without parsing it where
+    ``_reads_back`` says so, which must never be wrong. Every region's example number of every
+    type, each with every digit put before it, read nationally and internationally."""
+    told = checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in PHONE_TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.national_significant_number(example)
+            for text in (
+                *(f"0{d}{national}" for d in "0123456789"),
+                *(f"+{example.country_code}{d}{national}" for d in "0123456789"),
+                national,
+            ):
+                try:
+                    number = phonenumbers.parse(text, region)
+                except phonenumbers.NumberParseException:
+                    continue
+                form = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+                checked += 1
+                if _reads_back(number):
+                    told += 1
+                    again = phonenumbers.parse(form, region)
+                    assert phonenumbers.format_number(again, PhoneNumberFormat.E164) == form, text
+    assert checked > 10_000
+    assert told > checked * 0.8  # most forms need no second parse
+
+
+def test_a_form_that_reads_back_as_another_number_is_no_canonical_form() -> None:
+    # Australia's national prefix 0 after its country code: +610212345678 reads back as
+    # +61212345678, another number; such a value has no canonical form
+    number = phonenumbers.parse("00212345678", "AU")
+    assert not _reads_back(number)
+    assert normalize_phone("00212345678", "AU", require_valid=False) is None
+    assert normalize_phone("+1 (415) 555-0132", "US") == "+14155550132"
+    assert _reads_back(phonenumbers.parse("+1 (415) 555-0132", "US"))
 
 
 def test_normalize_phone_possible_accepts_fictional_numbers() -> None:
