@@ -218,11 +218,28 @@ def _region(region: str) -> str:
     return intern(region.upper())
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+#: Canonical forms known to read back as a number already read (:func:`normalize_phone`), by
+#: ``(form, region)``: the number's reading, so that asking about the form parses nothing.
+#: Bounded like the readings: emptied when it reaches :data:`CACHE_SIZE` entries.
+_FORMS: dict[tuple[str, str], PhoneReading] = {}
+
+
 def read_phone(value: str, region: str) -> PhoneReading | None:
     """``value`` read as a phone number of ``region`` (upper-case alpha-2), ``None`` when
     phonenumbers cannot read it. The one place that parses a phone: every policy's checks and
-    forms of the same ``(value, region)`` come from one parse per run."""
+    forms of the same ``(value, region)`` come from one parse per run, and a canonical form
+    :func:`normalize_phone` wrote from a value is read as that value was."""
+    return _FORMS.get((value, region)) or _parse_phone(value, region)
+
+
+def forget_phones() -> None:
+    """Empty the readings (tests count parses from nothing)."""
+    _parse_phone.cache_clear()
+    _FORMS.clear()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _parse_phone(value: str, region: str) -> PhoneReading | None:
     if not value.strip():
         return None
     try:
@@ -261,6 +278,9 @@ def normalize_phone(value: str, region: str, *, require_valid: bool = True) -> s
     reading = read_phone(value, region)
     assert reading is not None  # it gave ``canonical``
     if reading.fixed:  # the form reads back as this number: each phone is parsed once
+        if len(_FORMS) >= CACHE_SIZE:
+            _FORMS.clear()
+        _FORMS[(canonical, region)] = reading  # asked about later, it is this reading
         return canonical
     # phonenumbers does not read every E.164 form it writes back as the same number (national
     # zeros after some country codes): a form that is not a fixed point is no canonical form.
