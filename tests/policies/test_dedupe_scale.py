@@ -391,10 +391,12 @@ def test_the_column_wise_table_is_the_one_by_one_table(
     assert _tables(list(generated.of(object_type)), object_type, DedupeSettings()) > 1000
 
 
+@pytest.mark.parametrize("threads", [1, 4])
 def test_the_column_wise_table_in_chunks_is_the_one_by_one_table(
-    generated: Snapshot, monkeypatch: pytest.MonkeyPatch
+    generated: Snapshot, monkeypatch: pytest.MonkeyPatch, threads: int
 ) -> None:
     monkeypatch.setattr(columns_module, "CHUNK", 1000)
+    monkeypatch.setattr(columns_module, "THREADS", threads)  # chunks one after the other, or not
     assert _tables(list(generated.of("contacts")), "contacts", DedupeSettings()) > 3000
 
 
