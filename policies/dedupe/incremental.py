@@ -113,16 +113,19 @@ class KeyIndex:
         """The sizes of the blocks (keys held by two records or more), a block with the very
         members of another counted once: what :func:`~policies.dedupe.blocking.block_cap`
         weighs, as blocking counted them from the keys themselves."""
-        order = np.lexsort((self.second, self.first))
-        first, second = self.first[order], self.second[order]
+        first, second, position = self.first, self.second, self.position
+        # sorted by the first hash, the entries of one key are together already, in the order
+        # a stable sort by both hashes leaves them: sorted again only when two keys share a
+        # first hash (and then their entries may be interleaved)
+        if ((first[1:] == first[:-1]) & (second[1:] != second[:-1])).any():
+            order = np.lexsort((second, first))
+            first, second, position = first[order], second[order], position[order]
         new = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
         starts = np.flatnonzero(np.r_[True, new])
         sizes = np.diff(np.r_[starts, len(first)])
         shared = sizes >= 2
         starts, sizes = starts[shared], sizes[shared]
-        distinct: npt.NDArray[np.int64] = sizes[
-            distinct_blocks(self.position[order], starts, sizes, records)
-        ]
+        distinct: npt.NDArray[np.int64] = sizes[distinct_blocks(position, starts, sizes, records)]
         return distinct
 
     def moved(self, remap: Positions, add: Iterable[tuple[int, Iterable[str]]]) -> KeyIndex:

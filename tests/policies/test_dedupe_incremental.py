@@ -19,7 +19,7 @@ from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
 from policies.dedupe.features import extract
-from policies.dedupe.incremental import window_neighbours
+from policies.dedupe.incremental import KeyIndex, window_neighbours
 from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
@@ -461,3 +461,19 @@ def test_a_mailbox_held_by_new_names_turns_shared_in_an_incremental_run(base: Sn
     changes, notes = run(after, memory)
     assert notes["contacts"].startswith("incremental"), notes
     assert changes == full(after)
+
+
+def test_block_sizes_of_keys_sharing_a_first_hash_are_counted_apart() -> None:
+    # the index is sorted by its first hash only: two keys that share one (a collision of 64
+    # bits, made here) interleave, and are told apart by the second
+    def index(first: list[int], second: list[int]) -> KeyIndex:
+        return KeyIndex(
+            np.asarray(first, dtype=np.int64),
+            np.asarray(second, dtype=np.int64),
+            np.arange(len(first), dtype=np.int32),
+        )
+
+    plain = index([1, 1, 1, 5, 5, 9], [7, 7, 7, 2, 2, 4])
+    assert sorted(plain.block_sizes(6).tolist()) == [2, 3]
+    collided = index([1, 1, 1, 1, 1, 5, 5, 9], [7, 8, 7, 8, 7, 2, 2, 4])
+    assert sorted(collided.block_sizes(8).tolist()) == [2, 2, 3]
