@@ -41,12 +41,15 @@ def agglomerate(
     threshold: float,
     compatible: Callable[[int, int], bool],
     max_size: int,
+    *,
+    joinable: Callable[[Sequence[int], Sequence[int]], bool] | None = None,
 ) -> list[Cluster]:
     """Join clusters along ``edges`` (sorted by :func:`sort_edges`) scoring ``threshold`` or more.
 
     ``initial`` holds the clusters to start from (from a stricter pass, or groups a person
     joined); every other item starts alone. Two clusters join when every cross pair is
-    ``compatible`` and the result has at most ``max_size`` items. Returns the clusters of two
+    ``compatible``, the two are ``joinable`` as wholes (when given: a rule on the clusters, not
+    their pairs) and the result has at most ``max_size`` items. Returns the clusters of two
     items or more (the rest are alone), ordered by their smallest item, each with its items
     sorted and the edges of this pass that joined them (so every link scores ``threshold`` or
     more, and every item of a joined cluster has at least one).
@@ -70,7 +73,7 @@ def agglomerate(
         a, b = members.get(ci) or [i], members.get(cj) or [j]
         if len(a) + len(b) > max_size:
             continue
-        if all(compatible(x, y) for x in a for y in b):
+        if (joinable is None or joinable(a, b)) and all(compatible(x, y) for x in a for y in b):
             keep, drop = min(ci, cj), max(ci, cj)
             joined = members[keep] = sorted(a + b)
             links[keep] = [*links.get(keep, ()), *links.pop(drop, ()), edge]

@@ -53,6 +53,7 @@ from model.changes import Change, Flag, Merge, Snapshot
 from model.fields import is_writable
 from model.records import Record, id_key
 from policies.base import Policy
+from policies.dedupe import given_names
 from policies.dedupe.blocking import (
     Candidates,
     Indices,
@@ -221,6 +222,25 @@ def _tabulated(
         tally = patterns.add(table)
         parts.append(tally if clamp is None else Tally.of(fields, table.levels, clamp[part]))
     return patterns.build(), Tally.merged(parts)
+
+
+def _named_apart(
+    feats: Sequence[Features], items: Sequence[int], primary_of: Mapping[int, int]
+) -> str:
+    """Why the clusters of ``items`` (by primary) were not merged, when two of them are known
+    under two given names (:mod:`policies.dedupe.given_names`); ``""`` when none are."""
+    clusters: dict[int, list[int]] = {}
+    for i in items:
+        clusters.setdefault(primary_of.get(i, i), []).append(i)
+    for a, b in combinations(sorted(clusters.values()), 2):
+        names = given_names.apart(feats, a, b)
+        if names is not None:
+            return (
+                f"; not merged automatically: two given names, each on several records "
+                f"({names[0]!r} and {names[1]!r}), and no date of birth, e-mail or phone in "
+                "common: perhaps relatives at one address"
+            )
+    return ""
 
 
 def _channels(feats: Sequence[Features]) -> npt.NDArray[np.bool_]:
@@ -630,7 +650,13 @@ class DedupePolicy(Policy):
         run = _Run(snapshot.source, feats, pair, full, model, weights)
         limit = self.settings.max_cluster_size
         merge_at, review_at = self.settings.merge_threshold, self.settings.review_threshold
-        clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit)
+
+        def joinable(a: Sequence[int], b: Sequence[int]) -> bool:
+            return given_names.apart(feats, a, b) is None
+
+        named_apart = self.settings.different_name != "score"
+        clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit,
+                               joinable=joinable if named_apart else None)  # fmt: skip
         approved: dict[int, list[Edge]] = {}  # smallest item of a cluster -> approval links
         for joined in rules.approved:
             head = joined[0]
@@ -675,6 +701,8 @@ class DedupePolicy(Policy):
                 _, x, y = weakest
                 held = f"; not merged automatically: {feats[y].id} ~ {feats[x].id} only "
                 review = replace(review, reason=review.reason + held + f"{weakest[0]:.2f}")
+            elif named_apart and (names := _named_apart(feats, group.items, primary_of)):
+                review = replace(review, reason=review.reason + names)
             reviews.append(review)
         reviews += self._cross_reviews(
             run, rules=rules, edges=edges, groups=groups, primary_of=primary_of, filled=filled

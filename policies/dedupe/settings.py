@@ -200,7 +200,11 @@ class DedupeSettings(BaseModel):
         "with a household line; records with only names and postal addresses are left to "
         "the weights: a mangled name at one address merges) or 'score' (the weights decide). "
         "Under 'review' and 'conflict', two people beyond doubt are not even reviewed: both "
-        "names differ, the first name and the e-mail do, or the e-mail and the phone.",
+        "names differ, the first name and the e-mail do, or the e-mail and the phone; and "
+        "no automatic merge holds two given names each on two records or more that differ "
+        "outright, unless a date of birth, an e-mail or a phone says one person (relatives "
+        "at one address, linked through a record whose first name is a title or missing: "
+        "reviewed instead).",
     )
     primary_rule: PrimaryRule = Field(
         default="oldest",
