@@ -677,14 +677,8 @@ class SqlStateStore(StateStore):
             self._require_source(conn, source)
             if conn.execute(sa.select(plans_t.c.id).where(plans_t.c.id == plan_id)).first():
                 raise StateError(f"plan {plan_id!r} already exists")
-            if differs is not None and base is not None:
-                # the base is kept while a plan builds on it (retention), but it may have gone
-                # before the first did: then this plan is stored whole
-                kept = sa.select(plans_t.c.id).where(
-                    plans_t.c.id == base.id, plans_t.c.base_id.is_(None)
-                )
-                if conn.execute(kept).first() is None:
-                    differs = None
+            if differs is not None and base is not None and not self._may_build_on(conn, base):
+                differs = None
             conn.execute(
                 sa.insert(plans_t).values(
                     id=plan_id,
@@ -693,7 +687,7 @@ class SqlStateStore(StateStore):
                     created_at=created,
                     baseline=dict(baseline),
                     status=PLAN_PLANNED,
-                    base_id=None if differs is None else base.id if base else None,
+                    base_id=base.id if differs is not None and base is not None else None,
                     reused=None if differs is None else [list(r) for r in differs.reused],
                     kinds=kinds,
                 )
@@ -714,6 +708,28 @@ class SqlStateStore(StateStore):
         if differs is not None and base is not None:
             return base
         return KeptPlan(plan_id, source, tuple(changes))
+
+    @staticmethod
+    def _may_build_on(conn: Connection, base: KeptPlan) -> bool:
+        """Whether a plan may be stored as what differs from ``base``: it is still stored whole,
+        and every plan of its source made after it builds on it. Then retention never takes it
+        (the newest plan of a source stays, and so does a plan another builds on), not even
+        while this plan is being saved: a source's plans are made one at a time (its lease).
+        Otherwise (another run planned the source since, or undid a run) it is stored whole."""
+        p = plans_t.c
+        found = conn.execute(
+            sa.select(p.created_at).where(p.id == base.id, p.base_id.is_(None))
+        ).first()
+        if found is None:
+            return False
+        made = found[0]
+        newer = sa.or_(p.created_at > made, sa.and_(p.created_at == made, p.id > base.id))
+        other = sa.select(p.id).where(
+            p.source == base.source,
+            newer,
+            sa.or_(p.base_id.is_(None), p.base_id != base.id),
+        )
+        return conn.execute(other.limit(1)).first() is None
 
     def load_plan(self, plan_id: str) -> StoredPlan:
         with self._tx() as conn:

@@ -159,3 +159,19 @@ def test_a_kept_plan_read_back_needs_its_base(planned: SqlStateStore) -> None:
         conn.execute(sa.delete(plan_changes_t).where(plan_changes_t.c.plan_id == "p1"))
     with pytest.raises(StateError, match=r"p2.*incomplete"):
         planned.load_plan("p2")
+
+
+def test_a_base_another_plan_came_after_is_no_base(planned: SqlStateStore) -> None:
+    # another run planned the source since (a CLI run, another replica, an undo): the kept
+    # plan is not built on by the newest plan, so retention could take it; the next is whole
+    first = planned.save_plan("p1", "hs", "r1", T0, {}, BASE)
+    planned.save_plan("p2", "hs", "r1", T0 + timedelta(minutes=1), {}, BASE)  # whole, its own
+    third = planned.save_plan("p3", "hs", "r1", T0 + timedelta(minutes=2), {}, NEXT, base=first)
+    assert third.id == "p3"
+    assert saved_rows(planned, "p3") == len(NEXT)
+    # plans built on the base, and only they, since it: it is still one
+    fourth = planned.save_plan("p4", "hs", "r1", T0 + timedelta(minutes=3), {}, NEXT, base=third)
+    fifth = planned.save_plan("p5", "hs", "r1", T0 + timedelta(minutes=4), {}, NEXT, base=fourth)
+    assert fifth is third
+    assert saved_rows(planned, "p5") == 0
+    assert planned.load_plan("p5").changes == NEXT
