@@ -6,7 +6,8 @@
   revision is it at; it creates and migrates nothing.
 * :func:`examine` is ``syncd doctor``: SQLite's full ``PRAGMA integrity_check`` and
   ``foreign_key_check``, or on PostgreSQL the connection, and on both the schema revision,
-  the tables the models expect, and outbox rows whose plan is gone.
+  the tables the models expect, outbox rows whose plan is gone, and plans stored as a
+  difference whose base is gone.
 
 Every finding is a :class:`Finding` with a sentence a person can act on.
 """
@@ -212,6 +213,29 @@ def _schema(conn: sa.Connection) -> list[Finding]:
                 "every operation belongs to a plan"
                 if not orphans
                 else f"{orphans} outbox operations belong to no plan",
+            )
+        )
+    if revision == migrate.head_revision() and "plans" not in missing:
+        base = plans_t.alias("base")
+        unreadable: list[str] = list(
+            conn.execute(
+                sa.select(plans_t.c.id)
+                .where(
+                    plans_t.c.base_id.is_not(None),
+                    ~sa.exists().where(base.c.id == plans_t.c.base_id),
+                )
+                .order_by(plans_t.c.id)
+                .limit(5)
+            ).scalars()
+        )
+        findings.append(
+            Finding(
+                "plans",
+                not unreadable,
+                "every plan stored as a difference has its base"
+                if not unreadable
+                else "plans stored as what differs from a plan that is gone cannot be read: "
+                + ", ".join(map(str, unreadable)),
             )
         )
     return findings

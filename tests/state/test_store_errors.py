@@ -114,12 +114,35 @@ def test_a_damaged_file_is_refused_at_open_and_doctor_says_where(filled: Path) -
 def test_doctor_on_healthy_stores(filled: Path, pg_url: str) -> None:
     sqlite_findings = examine(f"sqlite:///{filled}")
     assert all(f.ok for f in sqlite_findings), sqlite_findings
-    assert [f.check for f in sqlite_findings] == ["integrity", "schema", "tables", "outbox"]
+    assert [f.check for f in sqlite_findings] == [
+        "integrity",
+        "schema",
+        "tables",
+        "outbox",
+        "plans",
+    ]
     open_store(pg_url).close()
     pg_findings = examine(pg_url)
     assert all(f.ok for f in pg_findings), pg_findings
     assert pg_findings[0].check == "connection"
     assert "schema at revision" in pg_findings[1].detail
+
+
+def test_doctor_names_a_plan_whose_base_is_gone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = open_store(url)
+    store.ensure_source("hs", "hubspot", T0)
+    change = Update("hs", "contacts", "normalize", "lower", "12", "email", "A@X", "a@x")
+    base = store.save_plan("p1", "hs", None, T0, {}, [change, change])
+    store.save_plan("p2", "hs", None, T0, {}, [change, change], base=base)
+    with store.engine.begin() as conn:  # what no store does: the base deleted by hand
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("DELETE FROM plan_changes WHERE plan_id = 'p1'")
+        conn.exec_driver_sql("DELETE FROM plans WHERE id = 'p1'")
+    store.close()
+    found = {f.check: f for f in examine(url)}
+    assert not found["plans"].ok
+    assert found["plans"].detail.endswith("cannot be read: p2")
 
 
 def test_probe_creates_nothing(tmp_path: Path) -> None:
