@@ -93,6 +93,8 @@ def plan_csv(
     def factory(config: Config, name: str, source: SourceConfig) -> Connector:
         connector = build_connector(config, name, source)
         assert isinstance(connector, CsvConnector)
+        if not apply:
+            connector.plan_only()  # the rows go once they are in the store
         built.append(connector)
         return connector
 

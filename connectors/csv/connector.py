@@ -99,15 +99,29 @@ class CsvConnector(Connector, Writer):
         self._differing: dict[str, list[str]] = {}
         self._tasks: list[CsvTask] = []
         self._dirty = False
+        self._plan_only = False
+        self._let_go = False  # the rows were let go after a pull (plan_only): read again
 
     # -- the file ---------------------------------------------------------------------------
 
     @property
     def _table(self) -> Table:
-        if self._loaded is None:
+        if self._loaded is None or self._let_go:
             self._loaded = read_table(self.settings)
             self._live = {r.record_id: r for r in self._loaded.rows if r.record_id is not None}
+            self._let_go = False
         return self._loaded
+
+    def _read(self) -> Table:
+        """The file's layout and skipped rows: those of the rows read last, which outlive
+        letting the rows go."""
+        return self._loaded if self._loaded is not None else self._table
+
+    def plan_only(self) -> None:
+        """This run only plans: each pull lets the rows go once they are records (the store
+        holds them then; a million-row file's cells take about a gigabyte). Whatever needs
+        them later (another pull, a write) reads the file again."""
+        self._plan_only = True
 
     def _rows(self) -> dict[str, Row]:
         """The live rows by id (reading the file on first use)."""
@@ -122,12 +136,12 @@ class CsvConnector(Connector, Writer):
     @property
     def skipped(self) -> list[tuple[str, str]]:
         """``(id or "row N", reason)`` for each row that is not a record."""
-        return list(self._table.skipped)
+        return list(self._read().skipped)
 
     @property
     def unused_columns(self) -> tuple[str, ...]:
         """The headers of the columns no field is read from (carried through untouched)."""
-        return self._table.layout.unused
+        return self._read().layout.unused
 
     def _modified_at(self) -> datetime:
         return datetime.fromtimestamp(self.settings.path.stat().st_mtime, tz=UTC)
@@ -193,6 +207,10 @@ class CsvConnector(Connector, Writer):
                 Cursor(None),
                 tuple(table.skipped) if start == 0 else (),
             )
+        if self._plan_only:
+            table.rows.clear()
+            self._live = {}
+            self._let_go = True
 
     def close(self) -> None:
         """Write the cleaned file, merge map and to-do list if anything changed."""

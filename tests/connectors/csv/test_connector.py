@@ -101,6 +101,26 @@ def test_bad_rows_are_skipped_with_row_numbers_and_the_run_goes_on(tmp_path: Pat
     ]
 
 
+def test_a_plan_only_pull_lets_the_rows_go_and_reads_again_what_needs_them(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "id,firstname,email\n1,Ann,a@x.com\n,NoId,n@x.com\n2,Bob,b@x.com\n")
+    conn = connector(path)
+    conn.plan_only()
+    (first,) = pull(conn)
+    assert conn._live == {}  # the cells went once the records were made
+    # what the run reports afterwards needs no second read
+    assert conn.skipped == [("row 3", "row 3: no id")]
+    assert conn.unused_columns == ()
+    assert conn._live == {}
+    # another pull, or a write, reads the file again: nothing vanishes
+    (again,) = pull(conn)
+    assert again.records == first.records
+    assert [r.id for r in again.records] == ["1", "2"]
+    (done,) = conn.update("contacts", [FieldWrite("k", "2", {"email": "bob@x.com"})])
+    assert done.ok
+
+
 def test_missing_columns_are_configuration_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "key,firstname\n1,Ann\n")
     with pytest.raises(ConfigError, match="no id column 'id'"):
