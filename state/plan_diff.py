@@ -87,7 +87,7 @@ def difference(
             runs.append([seq, found, 1])
     if len(changes) - len(fresh) < REUSED_SHARE * len(changes) or not runs:
         return None
-    return Difference([(s, b, n) for s, b, n in runs], fresh)
+    return Difference([(seq, at_base, n) for seq, at_base, n in runs], fresh)
 
 
 def assemble(
@@ -100,19 +100,11 @@ def assemble(
     """The changes of a plan stored as a difference, in order: ``base`` and ``own`` map the
     base's and the plan's stored positions to their rows (``read`` turns a row into its
     change). A position neither fills means a row is gone: ``StateError``."""
-    runs = [(int(s), int(b), int(n)) for s, b, n in reused]
-    total = len(own) + sum(n for _, _, n in runs)
-    rows: list[T | None] = [None] * total
-    try:
-        for seq, base_seq, length in runs:
-            for k in range(length):
-                rows[seq + k] = base[base_seq + k]
-        for seq, row in own.items():
-            rows[seq] = row
-    except (KeyError, IndexError) as exc:
-        raise StateError(
-            f"plan {plan_id!r} cannot be read: its stored changes are incomplete"
-        ) from exc
-    if any(row is None for row in rows):
+    rows = dict(own)
+    total = len(own)
+    for seq, base_seq, length in reused:
+        total += length
+        rows.update((seq + k, base[base_seq + k]) for k in range(length) if base_seq + k in base)
+    if len(rows) != total or rows.keys() != set(range(total)):
         raise StateError(f"plan {plan_id!r} cannot be read: its stored changes are incomplete")
-    return [read(row) for row in rows if row is not None]
+    return [read(rows[seq]) for seq in range(total)]

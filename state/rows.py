@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sys import intern
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from model.changes import Change, Merge
+from model.changes import Change, Merge, change_to_dict
 from model.errors import StateError
 from model.records import Record
 
@@ -114,6 +114,18 @@ def newest_per_id(records: tuple[Record, ...]) -> list[Record]:
 def change_record_id(change: Change) -> str:
     """The record a change is about: a merge's primary, otherwise its ``record_id``."""
     return change.primary_id if isinstance(change, Merge) else change.record_id
+
+
+def change_row(plan_id: str, seq: int, change: Change) -> dict[str, Any]:
+    """The ``plan_changes`` row of a plan's change at ``seq``."""
+    return {
+        "plan_id": plan_id,
+        "seq": seq,
+        "kind": change.kind,
+        "object_type": change.object_type,
+        "record_id": change_record_id(change),
+        "payload": change_to_dict(change),
+    }
 
 
 def iso(value: datetime | None) -> str | None:

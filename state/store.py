@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from model.changes import Change, Snapshot, change_from_dict, change_to_dict
+from model.changes import Change, Snapshot, change_from_dict
 from model.errors import SourceBusyError, StateError
 from model.records import Cursor, PullBatch, Record
 from state import (
@@ -76,7 +76,7 @@ from state.plan_diff import assemble, difference, index
 from state.rows import (
     IN_CHUNK,
     ROW_BATCH,
-    change_record_id,
+    change_row,
     from_row,
     id_sort_key,
     iso,
@@ -688,7 +688,7 @@ class SqlStateStore(StateStore):
                     baseline=dict(baseline),
                     status=PLAN_PLANNED,
                     base_id=base.id if differs is not None and base is not None else None,
-                    reused=None if differs is None else [list(r) for r in differs.reused],
+                    reused=None if differs is None else differs.reused,
                     kinds=kinds,
                 )
             )
@@ -702,7 +702,7 @@ class SqlStateStore(StateStore):
             else:
                 for start in range(0, len(rows), ROW_BATCH):  # executemany, bounded memory
                     part = [
-                        _change_row(plan_id, seq, c) for seq, c in rows[start : start + ROW_BATCH]
+                        change_row(plan_id, seq, c) for seq, c in rows[start : start + ROW_BATCH]
                     ]
                     _execute_many(conn, sa.insert(plan_changes_t), plan_changes_t, part)
         if differs is not None and base is not None:
@@ -1109,18 +1109,6 @@ def _execute_many(
     )
 
 
-def _change_row(plan_id: str, seq: int, change: Change) -> dict[str, Any]:
-    """The ``plan_changes`` row of a plan's change at ``seq``."""
-    return {
-        "plan_id": plan_id,
-        "seq": seq,
-        "kind": change.kind,
-        "object_type": change.object_type,
-        "record_id": change_record_id(change),
-        "payload": change_to_dict(change),
-    }
-
-
 def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[tuple[int, Change]]) -> None:
     """A plan's changes into ``plan_changes`` by PostgreSQL's COPY, in the transaction ``conn``
     holds: a row costs a few microseconds, where executemany's multi-row INSERTs cost 16
@@ -1134,7 +1122,7 @@ def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[tuple[int, C
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for seq, change in changes:
-                row = _change_row(plan_id, seq, change)
+                row = change_row(plan_id, seq, change)
                 row["payload"] = json_text(row["payload"])  # COPY takes the column's text
                 copy.write_row([row[c.name] for c in plan_changes_t.c])
     except psycopg.Error as exc:  # as SQLAlchemy wraps the driver's errors: _tx tells them apart

@@ -66,11 +66,8 @@ def apart(feats: Sequence[Features], a: Sequence[int], b: Sequence[int]) -> tupl
             if any({name, other} <= held for held in own):
                 continue  # one cluster holds both already (a person approved it)
             if _two_people(feats, name, holders[name], other, holders[other]):
-                x, y = (name, other)
-                first_in_a = sum(i in in_a for i in holders[x]) >= sum(
-                    i in in_a for i in holders[y]
-                )
-                return (x, y) if first_in_a else (y, x)
+                in_a_count = {n: sum(i in in_a for i in holders[n]) for n in (name, other)}
+                return (name, other) if in_a_count[name] >= in_a_count[other] else (other, name)
     return None
 
 

@@ -9,11 +9,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from model.changes import Change, change_from_dict, change_to_dict
+from model.changes import Change, change_from_dict
 from model.records import Record
 from state.base import PLAN_PLANNED
 from state.models import plan_changes_t, plans_t, records_t
-from state.rows import change_record_id, newest_per_id, record_to_row, row_to_record
+from state.rows import change_row, newest_per_id, record_to_row, row_to_record
 
 #: The records columns of every revision before 0010 (which added the write number ``seq``):
 #: what tests of older revisions write and read records with, as the store of those days did.
@@ -72,17 +72,7 @@ def write_old_plan(
         if changes:
             conn.execute(
                 sa.insert(plan_changes_t),
-                [
-                    {
-                        "plan_id": plan_id,
-                        "seq": seq,
-                        "kind": change.kind,
-                        "object_type": change.object_type,
-                        "record_id": change_record_id(change),
-                        "payload": change_to_dict(change),
-                    }
-                    for seq, change in enumerate(changes)
-                ],
+                [change_row(plan_id, seq, change) for seq, change in enumerate(changes)],
             )
 
 
