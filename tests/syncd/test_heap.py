@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from syncd.heap import collector_paused
 @pytest.fixture(autouse=True)
 def _collector_restored() -> Iterator[None]:
     was = gc.isenabled()
+    gc.unfreeze()  # whatever an engine that remembers froze in an earlier test
     yield
     (gc.enable if was else gc.disable)()
+    gc.unfreeze()  # what a settling run froze goes back to the collector
 
 
 def test_the_collector_is_off_inside_and_on_again_after() -> None:
@@ -103,6 +106,76 @@ def test_a_cycle_made_while_paused_is_collected_after() -> None:
     assert alive == 1
     gc.collect()
     assert not any(isinstance(o, Node) for o in gc.get_objects())
+
+
+class _Node:
+    other: object = None
+
+
+def _cycle() -> weakref.ref[_Node]:
+    """A cycle, dropped at once: only the collector frees it; a reference that says when."""
+    node = _Node()
+    node.other = node
+    return weakref.ref(node)
+
+
+def _frozen(thing: object) -> bool:
+    return gc.get_freeze_count() > 0 and not any(o is thing for o in gc.get_objects())
+
+
+def test_a_settling_run_leaves_its_survivors_frozen_and_its_cycles_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gc.enable()
+    clock = [1000.0]
+    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(heap._PAUSE, "full_at", None)
+    with collector_paused(settle=True):  # a service's first run: a full pass, nothing frozen
+        first = _cycle()
+    assert first() is None
+    assert gc.get_freeze_count() == 0
+    clock[0] += 60
+    with collector_paused(settle=True):
+        garbage = _cycle()
+        kept = _Node()  # what the engine keeps for its next run
+    assert garbage() is None  # the young pass freed the run's cycles
+    assert _frozen(kept)  # later passes leave the rest alone
+    assert gc.isenabled()
+
+
+def test_cycles_among_frozen_objects_wait_for_the_next_full_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gc.enable()
+    clock = [1000.0]
+    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(heap._PAUSE, "full_at", clock[0])  # a full pass just made
+    with collector_paused(settle=True):
+        a, b = _Node(), _Node()
+    assert _frozen(a)
+    assert _frozen(b)
+    a.other, b.other = b, a  # the two become a cycle, then garbage, frozen
+    gone = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert gone() is not None  # no pass looks at frozen objects...
+    clock[0] += heap.MAX_PAUSE_SECONDS / 2
+    with collector_paused(settle=True):
+        pass
+    assert gone() is not None  # ... not even the next run's young one
+    clock[0] += heap.MAX_PAUSE_SECONDS
+    with collector_paused(settle=True):  # the last full pass is too old: thawed, collected
+        pass
+    assert gone() is None
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_run_that_does_not_settle_freezes_nothing() -> None:
+    gc.enable()
+    with collector_paused():
+        kept = _Node()
+    assert gc.get_freeze_count() == 0
+    assert any(o is kept for o in gc.get_objects())
 
 
 def test_the_command_still_says_everything_before_exiting() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -19,6 +20,7 @@ from sandbox.generator import generate
 from sandbox.hubspot import HubSpotSandbox, SandboxState
 from state.models import plan_changes_t, plans_t
 from state.store import SqlStateStore, open_store
+from syncd import engine as engine_module
 from syncd.config import Config, parse_config
 from syncd.engine import Engine
 from syncd.plan import Plan
@@ -192,3 +194,20 @@ def test_weights_estimated_again_run_in_full(world: World) -> None:
     later = world.engine.plan("hubspot")
     assert notes(world, later)["contacts"] == "full: the weights changed"
     assert dedupe(later) == dedupe(world.fresh_engine().plan("hubspot"))
+
+
+def test_the_engine_that_remembers_settles_the_heap_after_a_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a service keeps between runs is frozen after them (syncd.heap), a one-off run's not
+    asked: list[bool] = []
+    real = engine_module.collector_paused
+
+    def spy(*, settle: bool = False) -> AbstractContextManager[None]:
+        asked.append(settle)
+        return real(settle=settle)
+
+    monkeypatch.setattr(engine_module, "collector_paused", spy)
+    world.engine.plan("hubspot")
+    world.fresh_engine().plan("hubspot")
+    assert asked == [True, False]
