@@ -127,6 +127,8 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "birthdate" and f.birth:
             sounds = (phonetic(name) for name in (f.first, f.last) if name)
             keys.update(f"b|{f.birth}|{sound}" for sound in sounds if sound)
+            # ... or its first letter: a typo after it changes the sound's code (dviis ~ davis)
+            keys.update(f"j|{f.birth}|{name[0]}" for name in (f.first, f.last) if name)
             keys.update(f"g|{f.birth}|{place}" for place in (f.city, f.zip) if place)
     return keys
 

@@ -37,7 +37,7 @@ Positions = npt.NDArray[np.int32]
 """Records' positions in the snapshot (fewer than 2**31)."""
 _PART_BITS = 29  # codes of parts below 2**29: half a billion distinct values
 #: The kinds of contact key, by the letter of their string form (see blocking.contact_keys).
-_KIND = {letter: n for n, letter in enumerate("ntiepzyawhsvlcbg")}
+_KIND = {letter: n for n, letter in enumerate("ntiepzyawhsvlcbgj")}
 ROLE_MAILBOXES = frozenset((
     "info", "sales", "admin", "contact", "hello", "support", "office", "team", "mail", "noreply",
     "no-reply", "billing", "hr", "jobs", "careers", "marketing", "help", "service", "enquiries",
@@ -171,12 +171,14 @@ def contact_key_codes(
         firm = parts.mapped(org, lambda o: o.split()[0])  # the first word of a firm's name
         works = org[each] >= 0
         out.add("c", each[works], firm[org[each[works]]], formal[works])
-    if "birthdate" in kinds:  # the date of birth with the sound of either name, or a place
+    if "birthdate" in kinds:  # the date of birth with either name's sound or initial, or a place
         birth = parts.column(f.birth for f in features)
         sound = parts.mapped(np.r_[first, last], lambda v: phonetic(v) or None)
+        initial = parts.mapped(np.r_[first, last], lambda v: v[:1] or None)
         for names in (first, last):
             at = np.flatnonzero((birth >= 0) & (names >= 0))
             out.add("b", at, birth[at], sound[names[at]])
+            out.add("j", at, birth[at], initial[names[at]])
         for place in (
             parts.column(f.city for f in features),
             parts.column(f.zip for f in features),

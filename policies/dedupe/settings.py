@@ -238,8 +238,8 @@ class DedupeSettings(BaseModel):
         "dropped beside the other name, and the last name beside the first's initial; "
         "'zip_name': postcode with a name's first letters, city with the last name; "
         "'address': postcode with house number, house number with a street word or a name, "
-        "postcode with a street word; 'birthdate': date of birth with the sound of either "
-        "name, or with the city or the postcode.",
+        "postcode with a street word; 'birthdate': date of birth with the sound or the "
+        "first letter of either name, or with the city or the postcode.",
     )  # fmt: skip
     company_blocking: tuple[CompanyBlockingKey, ...] = Field(
         default=("domain", "phone", "name", "name_words", "zip_name", "address"),

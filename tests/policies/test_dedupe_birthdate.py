@@ -114,6 +114,17 @@ def test_either_name_or_a_place_with_the_date_of_birth_is_a_blocking_key() -> No
     assert keys[0] & keys[3], "names both changed meet through the day and the city"
 
 
+def test_a_typo_that_changes_a_names_sound_still_meets_on_the_day() -> None:
+    # fake_1000 (splink_datasets): 'Dviis' on one record, 'Lotti Davis' on another, one day
+    born = "1972-06-12"
+    typed = _contact(1, lastname="Dviis", birthdate=born, city="Stockton-on-Tees")
+    right = _contact(2, firstname="Lotti", lastname="Davis", birthdate=born)
+    other = _contact(3, firstname="Lotti", lastname="Evans", birthdate=born)
+    a, b, c = (contact_keys(extract(r, "US"), ("birthdate",)) for r in (typed, right, other))
+    assert a & b == {f"j|{born.replace('-', '')}|d"}  # the sounds differ: DV, DAV
+    assert not a & c
+
+
 def test_a_surname_alone_in_the_first_name_field_is_read_as_the_surname() -> None:
     full = _contact(1, firstname="Samuel", lastname="Savery", birthdate="1861-03-01")
     lone = _contact(2, firstname="Savery", birthdate="1861-03-01")
