@@ -14,14 +14,16 @@ collector off, 1,144 against 1,127 MB). So:
 - A service's engine keeps what a run built (the last snapshot, the dedupe policy's memory,
   the last plan) for the next run: a million objects that are never garbage. Every full pass
   went over all of them again, so an incremental cycle that pulled a hundred records spent 1.2
-  of its 8.8 CPU s in one (``python -m bench.incremental --records 100000``). A run that
-  ``settles`` (``collector_paused(settle=True)``: the engine that remembers) ends, when it is
-  the last holder, with a pass over the young generations only -- what the runs built while
-  the collector was off, the cycles among it freed -- and freezes what survives
-  (``gc.freeze``): later passes leave it alone. What is frozen is still freed by reference
-  counting when dropped; only cycles that form among it later wait, for the full pass that
-  a settling run makes (thawing everything first) once :data:`MAX_PAUSE_SECONDS` have passed
-  since the last one.
+  of its 8.8 CPU s in one, and 2.0 in all (``python -m bench.incremental --records 100000``).
+  A run that ``settles`` (``collector_paused(settle=True)``: the engine that remembers) ends,
+  when it is the last holder and before the collector is back on, with a pass over the young
+  generations -- what the runs built since the last settling: their cycles freed, their tuples
+  and dicts of plain values untracked -- and by freezing what survives (``gc.freeze``): the
+  collector's passes leave it alone from then on. What is frozen is still freed by reference
+  counting when dropped (the snapshot a cycle replaces, the plan before); only cycles that
+  form among it later wait, for a full pass, everything thawed first, that a settling run
+  makes the first time and whenever the frozen objects have grown by :data:`FROZEN_GROWTH`
+  since the last: as often as Python would have made one.
 - :func:`skip_collection_at_exit` spares a one-off command the collection the interpreter
   makes as it takes every module apart at exit (0.4 s after the imports alone, 1.8 s after a
   100,000-record plan), by freezing what is alive: the process ends, the OS takes the memory
@@ -38,6 +40,9 @@ from contextlib import contextmanager
 
 #: How long overlapping runs may keep the collector off before one of them makes a full pass.
 MAX_PAUSE_SECONDS = 600.0
+#: How much the frozen objects may grow since the last full pass before a settling run makes
+#: one (Python's own collector makes a full pass when its oldest generation grew by a quarter).
+FROZEN_GROWTH = 0.25
 
 
 class _Pause:
@@ -50,7 +55,7 @@ class _Pause:
         self.was_enabled = False
         self.since = 0.0
         self.settle = False  # a holder of this pause keeps what it built (see the docstring)
-        self.full_at: float | None = None  # when a settling run last made a full pass
+        self.frozen: int | None = None  # objects frozen after the last full pass
 
 
 _PAUSE = _Pause()
@@ -62,8 +67,9 @@ def collector_paused(*, settle: bool = False) -> Iterator[None]:
     when the last block that holds it ends, if it was on before the first began.
 
     ``settle``: the holder keeps what it built for its next run (a service's engine); the last
-    holder to end then collects the young generations and freezes what survives, or, when the
-    last full pass is :data:`MAX_PAUSE_SECONDS` old, thaws everything and makes one."""
+    holder to end then, before the collector is back on, collects the young generations and
+    freezes what is alive; the first time, and when the frozen objects grew by
+    :data:`FROZEN_GROWTH` since the last full pass, it makes a full pass instead."""
     with _PAUSE.lock:
         if _PAUSE.holders == 0:
             _PAUSE.was_enabled = gc.isenabled()
@@ -74,29 +80,37 @@ def collector_paused(*, settle: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        collect: int | None = None  # the generation to collect, up to
-        freeze = False
+        collect = False
         with _PAUSE.lock:
             _PAUSE.holders -= 1
-            now = time.monotonic()
             if _PAUSE.holders == 0 and _PAUSE.was_enabled:
-                gc.enable()
-                if _PAUSE.settle:
-                    full_due = _PAUSE.full_at is None or now - _PAUSE.full_at > MAX_PAUSE_SECONDS
-                    if full_due:
-                        collect, _PAUSE.full_at = 2, now
-                    else:
-                        collect, freeze = 1, True
+                if _PAUSE.settle:  # the collector still off: no pass over what the runs built
+                    _settle()
                 _PAUSE.settle = False
-            elif _PAUSE.was_enabled and now - _PAUSE.since > MAX_PAUSE_SECONDS:
-                collect, _PAUSE.since = 2, now
-        if collect == 2:
-            gc.unfreeze()
+                gc.enable()
+            elif _PAUSE.was_enabled and time.monotonic() - _PAUSE.since > MAX_PAUSE_SECONDS:
+                collect, _PAUSE.since = True, time.monotonic()
+        if collect:
             gc.collect()
-        elif collect is not None:
-            gc.collect(collect)
-        if freeze:
-            gc.freeze()
+
+
+def _settle() -> None:
+    """Freeze what is alive after a pass over the young generations (what the runs built since
+    the last settling); the first time, or when the frozen objects have grown by
+    :data:`FROZEN_GROWTH` over the fewest there were since the last full pass, thaw them all and
+    make a full pass instead."""
+    least = _PAUSE.frozen
+    if least is not None:
+        gc.collect(1)
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    if least is None or frozen > least * (1 + FROZEN_GROWTH):
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _PAUSE.frozen = gc.get_freeze_count()
+    else:
+        _PAUSE.frozen = min(least, frozen)
 
 
 def skip_collection_at_exit() -> None:

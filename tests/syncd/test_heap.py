@@ -123,51 +123,64 @@ def _frozen(thing: object) -> bool:
     return gc.get_freeze_count() > 0 and not any(o is thing for o in gc.get_objects())
 
 
-def test_a_settling_run_leaves_its_survivors_frozen_and_its_cycles_freed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_settling_run_leaves_what_is_alive_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
     gc.enable()
-    clock = [1000.0]
-    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(heap._PAUSE, "full_at", None)
-    with collector_paused(settle=True):  # a service's first run: a full pass, nothing frozen
-        first = _cycle()
-    assert first() is None
-    assert gc.get_freeze_count() == 0
-    clock[0] += 60
-    with collector_paused(settle=True):
-        garbage = _cycle()
-        kept = _Node()  # what the engine keeps for its next run
-    assert garbage() is None  # the young pass freed the run's cycles
-    assert _frozen(kept)  # later passes leave the rest alone
+    monkeypatch.setattr(heap._PAUSE, "frozen", None)
+    passes: list[bool] = []  # whether the collector was on for each pass
+
+    def seen(phase: str, _: object) -> None:
+        if phase == "start":
+            passes.append(gc.isenabled())
+
+    gc.callbacks.append(seen)
+    try:
+        with collector_paused(settle=True):  # the first: a full pass, then frozen
+            garbage = _cycle()
+            kept = _Node()  # what the engine keeps for its next run
+    finally:
+        gc.callbacks.remove(seen)
+    assert garbage() is None
+    assert _frozen(kept)  # the collector's passes leave it alone
+    counted = heap._PAUSE.frozen
+    assert counted is not None
+    assert 0 <= counted - gc.get_freeze_count() < 100  # (a few freed since)
     assert gc.isenabled()
+    assert passes
+    assert not any(passes)  # no pass on the way out but the settling one, collector off
+    dropped = weakref.ref(kept)
+    del kept
+    assert dropped() is None  # reference counting still frees what is frozen
 
 
-def test_cycles_among_frozen_objects_wait_for_the_next_full_pass(
+def test_cycles_among_frozen_objects_wait_for_the_frozen_to_grow_by_a_quarter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gc.enable()
-    clock = [1000.0]
-    monkeypatch.setattr(heap.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(heap._PAUSE, "full_at", clock[0])  # a full pass just made
-    with collector_paused(settle=True):
+    monkeypatch.setattr(heap._PAUSE, "frozen", None)
+    with collector_paused(settle=True):  # the first settling run: a full pass
         a, b = _Node(), _Node()
     assert _frozen(a)
-    assert _frozen(b)
-    a.other, b.other = b, a  # the two become a cycle, then garbage, frozen
+    with collector_paused(settle=True):
+        garbage = _cycle()  # a run's own cycle...
+    assert garbage() is None  # ... the young pass on the way out frees it
+    a.other, b.other = b, a  # two frozen objects become a cycle, then garbage
     gone = weakref.ref(a)
     del a, b
     gc.collect()
     assert gone() is not None  # no pass looks at frozen objects...
-    clock[0] += heap.MAX_PAUSE_SECONDS / 2
     with collector_paused(settle=True):
         pass
-    assert gone() is not None  # ... not even the next run's young one
-    clock[0] += heap.MAX_PAUSE_SECONDS
-    with collector_paused(settle=True):  # the last full pass is too old: thawed, collected
-        pass
-    assert gone() is None
-    assert gc.get_freeze_count() == 0
+    assert gone() is not None  # ... not even a settling run's young one
+    base = heap._PAUSE.frozen
+    assert base is not None
+    with collector_paused(settle=True):  # a run that leaves a third more objects alive
+        grown = [_Node() for _ in range(base // 3 + 1)]
+    assert gone() is None  # a full pass, everything thawed first
+    assert _frozen(grown[0])  # and frozen again after it, counted anew
+    counted = heap._PAUSE.frozen
+    assert counted is not None
+    assert 0 <= counted - gc.get_freeze_count() < 100
+    assert counted > base
 
 
 def test_a_run_that_does_not_settle_freezes_nothing() -> None:
