@@ -499,7 +499,7 @@ class Engine:
         return counts
 
     def _pull_and_plan(self, run: _Run, connector: Connector) -> Plan:
-        # millions of objects built, next to none cyclic garbage; what a service keeps, settled
+        # millions of objects built, few of them in cycles; what a service keeps is settled
         with collector_paused(settle=self.remember):
             self._pull(run, connector)
             schema = {

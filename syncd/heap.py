@@ -55,7 +55,7 @@ class _Pause:
         self.was_enabled = False
         self.since = 0.0
         self.settle = False  # a holder of this pause keeps what it built (see the docstring)
-        self.frozen: int | None = None  # objects frozen after the last full pass
+        self.frozen: int | None = None  # the fewest objects frozen since the last full pass
 
 
 _PAUSE = _Pause()
