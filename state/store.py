@@ -91,6 +91,8 @@ _RECORD_KEY: Final = ("source", "object_type", "remote_id")
 _PULL_ONLY: Final = ("last_seen_run_id",)
 #: How often a command waiting for a source's lease tries again.
 LEASE_POLL_SECONDS: Final = 0.2
+#: How long a refused command waits for a holder that has the lock to record itself, to name it.
+HOLDER_RECORD_SECONDS: Final = 2.0
 
 
 def open_store(
@@ -221,12 +223,23 @@ class SqlStateStore(StateStore):
                 break
             waited = self._monotonic() - start
             if waited >= wait_seconds:
-                holder = lease_sql.describe(self.source_lease(source))
-                raise SourceBusyError(source, holder, wait_seconds)
+                raise SourceBusyError(source, self._holder_named(source), wait_seconds)
             self._sleep(min(LEASE_POLL_SECONDS, wait_seconds - waited))
             since = asked + timedelta(seconds=self._monotonic() - start)
         self._held[(source, lease.epoch)] = lock
         return lease
+
+    def _holder_named(self, source: str) -> str:
+        """Who holds ``source``, in words for a refusal. A holder that has taken the lock but
+        not yet recorded itself (one transaction away: two commands started together) is
+        waited for, up to :data:`HOLDER_RECORD_SECONDS`, so that the refusal can name it."""
+        deadline = self._monotonic() + HOLDER_RECORD_SECONDS
+        while True:
+            lease = self.source_lease(source)
+            left = deadline - self._monotonic()
+            if lease is not None or left <= 0:
+                return lease_sql.describe(lease)
+            self._sleep(min(LEASE_POLL_SECONDS, left))
 
     def _take(
         self, lock: SourceLock, source: str, run_id: str, since: datetime, ttl: float | None

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from model.errors import LeaseLostError, SourceBusyError, StateError
-from state.base import OpOutcome, OutboxOp
+from state.base import OpOutcome, OutboxOp, SourceLease
 from state.locks import advisory_key, lock_path
 from state.store import SqlStateStore, open_store
 
@@ -124,6 +124,46 @@ def test_waiting_gives_up_at_the_deadline(state_url: str, store: SqlStateStore) 
         assert clock[0] == pytest.approx(0.5)
     finally:
         waiting.close()
+
+
+def _not_recorded_at_first(
+    monkeypatch: pytest.MonkeyPatch, store: SqlStateStore, recorded_after: int
+) -> None:
+    """``store`` sees the holder's lock taken but its record missing for the first
+    ``recorded_after`` reads: a command that has just started and not written itself yet."""
+    real, reads = store.source_lease, [0]
+
+    def source_lease(source: str) -> SourceLease | None:
+        reads[0] += 1
+        return real(source) if reads[0] > recorded_after else None
+
+    monkeypatch.setattr(store, "source_lease", source_lease)
+
+
+def test_a_holder_not_recorded_yet_is_waited_for_to_be_named(
+    state_url: str, store: SqlStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.ensure_source("hs", "hubspot", T0)
+    store.acquire_source("hs", "run-1", T0)
+    clock, naps = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        clock[0] += seconds
+
+    refused = open_store(state_url, sleep=sleep, monotonic=lambda: clock[0])
+    try:
+        _not_recorded_at_first(monkeypatch, refused, recorded_after=2)
+        with pytest.raises(SourceBusyError, match=r"is busy: run run-1 \(pid"):
+            refused.acquire_source("hs", "run-2", T0)
+        assert naps == [0.2, 0.2]
+        _not_recorded_at_first(monkeypatch, refused, recorded_after=1000)
+        clock[0], naps[:] = 0.0, []
+        with pytest.raises(SourceBusyError, match=r"busy: another command \(not recorded yet\)"):
+            refused.acquire_source("hs", "run-3", T0)
+        assert sum(naps) == pytest.approx(2.0)  # no longer than HOLDER_RECORD_SECONDS
+    finally:
+        refused.close()
 
 
 @pytest.fixture
