@@ -105,6 +105,6 @@ def assemble(
     for seq, base_seq, length in reused:
         total += length
         rows.update((seq + k, base[base_seq + k]) for k in range(length) if base_seq + k in base)
-    if len(rows) != total or rows.keys() != set(range(total)):
+    if rows.keys() != set(range(total)):  # a position neither fills, or both
         raise StateError(f"plan {plan_id!r} cannot be read: its stored changes are incomplete")
     return [read(rows[seq]) for seq in range(total)]
