@@ -150,14 +150,17 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
         for field in ids:
             identifying += positive[field]
         low &= identifying < identifying_points(settings, model)
-    if model.name_place >= settings.merge_threshold and "firstname" in column:
-        at_place = np.zeros(rows, dtype=np.bool_)
-        for field in PLACES:
-            at_place |= level[field] == len(CUTS[field])
+    if "firstname" in column:  # Scorer._one_at_a_place
         near = np.ones(rows, dtype=np.bool_)
         for field in ("firstname", "lastname"):
             near &= level[field] >= len(CUTS[field]) - 1
-        low &= ~(near & at_place)
+        if model.name_place >= settings.merge_threshold:
+            at_place = np.zeros(rows, dtype=np.bool_)
+            for field in PLACES:
+                at_place |= level[field] == len(CUTS[field])
+            low &= ~(near & at_place)
+        if model.name_birth >= settings.merge_threshold and "birthdate" in column:
+            low &= ~(near & (level["birthdate"] >= len(CUTS["birthdate"]) - 1))
     cap[low] = settings.review_cap
     held = np.zeros(rows, dtype=np.int8)
     rule = settings.different_name

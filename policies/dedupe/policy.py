@@ -102,6 +102,7 @@ from policies.dedupe.weights import (
     MatchModel,
     Tally,
     estimate,
+    name_birth_share,
     name_pair_points,
     name_place_share,
 )
@@ -603,7 +604,10 @@ class DedupePolicy(Policy):
         if model is None or object_type != "contacts":
             return model
         return replace(
-            model, name_pair=_name_pair(feats, model), name_place=name_place_share(blocked)
+            model,
+            name_pair=_name_pair(feats, model),
+            name_place=name_place_share(blocked),
+            name_birth=name_birth_share(blocked),
         )
 
     def _cluster(

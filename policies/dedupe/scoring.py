@@ -816,14 +816,25 @@ class Scorer:
         """Whether the pair shares a full name (give or take a typo: both names at the top two
         levels) and a place exactly where the snapshot shows one name at one place to be one
         person at least ``merge_threshold`` of the time (the model's ``name_place``, measured
-        on names agreeing exactly: a typo makes a namesake less likely, not more): then the
-        names and the place are corroboration enough."""
+        on names agreeing exactly: a typo makes a namesake less likely, not more), or a date of
+        birth give or take a typo where it shows one name born on one day to be (the model's
+        ``name_birth``): then the names and the place, or the day, are corroboration enough."""
         model = self.model
-        if model is None or model.name_place < self.settings.merge_threshold:
+        if model is None:
             return False
         sims = compared.similarities
         near = all(f in sims and level(f, sims[f]) >= len(CUTS[f]) - 1 for f in NAME_LABELS)
-        return near and any(_exact(sims, f) for f in PLACES)
+        if not near:
+            return False
+        merge_at = self.settings.merge_threshold
+        if model.name_place >= merge_at and any(_exact(sims, f) for f in PLACES):
+            return True
+        born = sims.get("birthdate")
+        return (
+            model.name_birth >= merge_at
+            and born is not None
+            and level("birthdate", born) >= len(CUTS["birthdate"]) - 1
+        )
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""

@@ -295,7 +295,9 @@ class DedupeSettings(BaseModel):
         "0.3 of theirs): a name, however rare, plus a city or a company is a namesake as "
         "often as a duplicate, so at most a review -- unless the snapshot shows one full name "
         "at one place to be one person at least merge_threshold of the time (among such pairs "
-        "holding an e-mail, a phone or a date of birth, the weights' name_place). An e-mail or "
+        "holding an e-mail, a phone or a date of birth, the weights' name_place), or one full "
+        "name born on one day, give or take a typo in the date (among such pairs holding a "
+        "place, an e-mail or a phone, the weights' name_birth). An e-mail or "
         "a date of birth alone must add that much from 50,000 records up, and less "
         "in a smaller population (times ln(records) / ln(50,000)), whose values cannot be "
         "rarer than one record in it.",

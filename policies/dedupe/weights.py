@@ -279,6 +279,11 @@ class MatchModel:
     #: differ: how often one name at one place is one person here (0: too few pairs to tell;
     #: see :func:`name_place_share`).
     name_place: float = 0.0
+    #: Of the candidate pairs sharing a full name and a date of birth (give or take a typo)
+    #: that carry a place or another identifier, the share whose places and identifiers do not
+    #: all differ: how often one name born on one day is one person here (0: too few pairs to
+    #: tell; see :func:`name_birth_share`).
+    name_birth: float = 0.0
 
     @property
     def version(self) -> str:
@@ -316,6 +321,8 @@ class MatchModel:
             out["name_pair"] = round(self.name_pair, 6)
         if self.name_place:  # the same
             out["name_place"] = round(self.name_place, 6)
+        if self.name_birth:  # the same
+            out["name_birth"] = round(self.name_birth, 6)
         if with_version:
             out["version"] = self.version
         return out
@@ -339,6 +346,7 @@ class MatchModel:
             },
             name_pair=float(str(data.get("name_pair", 0.0))),
             name_place=float(str(data.get("name_place", 0.0))),
+            name_birth=float(str(data.get("name_birth", 0.0))),
         )
 
 
@@ -686,6 +694,45 @@ def name_place_share(blocked: Tally) -> float:
     named = top("firstname") & top("lastname") & np.logical_or.reduce([top(f) for f in places])
     told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in ids]) & named
     differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in ids]) & told
+    pairs = float(blocked.counts[told].sum())
+    if pairs < MIN_NAME_PLACE_PAIRS:
+        return 0.0
+    return 1.0 - float(blocked.counts[differ].sum()) / pairs
+
+
+#: The fields that may tell two records sharing a full name and a date of birth apart.
+BIRTH_WITNESSES = (*PLACES, "email", "phone")
+
+
+def name_birth_share(blocked: Tally) -> float:
+    """How often two records sharing a full name and a date of birth are one person, from the
+    ones that can tell: among the blocked pairs whose first and last names agree at the top
+    level and whose dates of birth agree at the top two (exactly, or one typo apart: a typo'd
+    date is where the share is used, and a namesake is likelier there than on the very day)
+    and that both hold a place or another identifier (:data:`BIRTH_WITNESSES`), the share
+    whose witnesses do not all differ outright. An upper bound on the namesakes: a person who
+    moved, or changed mailbox, counts as one.
+
+    0 when fewer than :data:`MIN_NAME_PLACE_PAIRS` pairs can tell, or without dates of birth.
+    """
+    column = {f: k for k, f in enumerate(blocked.fields)}
+    if not {"firstname", "lastname", "birthdate"} <= set(column):
+        return 0.0
+    levels = blocked.levels
+    witnesses = [f for f in BIRTH_WITNESSES if f in column]
+    if not witnesses:
+        return 0.0
+
+    def at_least(field: str, lvl: int) -> npt.NDArray[np.bool_]:
+        found: npt.NDArray[np.bool_] = levels[:, column[field]] >= lvl
+        return found
+
+    born = at_least("firstname", len(CUTS["firstname"])) & at_least(
+        "lastname", len(CUTS["lastname"])
+    )
+    born &= at_least("birthdate", len(CUTS["birthdate"]) - 1)
+    told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in witnesses]) & born
+    differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in witnesses]) & told
     pairs = float(blocked.counts[told].sum())
     if pairs < MIN_NAME_PLACE_PAIRS:
         return 0.0

@@ -145,8 +145,10 @@ def test_the_column_wise_finish_reaches_every_branch_of_finish(
 ) -> None:
     feats = [extract(r, "US") for r in PEOPLE]
     settings = DedupeSettings(shared_value_count=3, different_name=rule, min_corroboration=2.0)
-    # a model that trusts one full name at one place, and corrects a shared full name
-    model = replace(models["contacts"], name_place=1.0 if trusting else 0.0, name_pair=-0.5)
+    # a model that trusts one full name at one place or born on one day, and corrects a shared
+    # full name
+    trust = 1.0 if trusting else 0.0
+    model = replace(models["contacts"], name_place=trust, name_birth=trust, name_pair=-0.5)
     scorer = Scorer(settings, "contacts", feats).using(model)
     scores = _same_as_finish(scorer, feats, *_every_pair(len(feats)))
     held = {s.held for s in scores}

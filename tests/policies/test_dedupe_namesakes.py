@@ -18,7 +18,13 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.features import extract
 from policies.dedupe.scoring import Scorer
-from policies.dedupe.weights import MatchModel, Tally, name_pair_points, name_place_share
+from policies.dedupe.weights import (
+    MatchModel,
+    Tally,
+    name_birth_share,
+    name_pair_points,
+    name_place_share,
+)
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 Codes = npt.NDArray[np.int64]
@@ -195,3 +201,70 @@ def test_one_name_at_one_place_is_a_merge_where_the_data_says_it_is_one_person()
     stored = replace(model, name_place=0.95).to_json()
     assert MatchModel.from_json(stored).name_place == 0.95
     assert "name_place" not in replace(model, name_place=0.0).to_json()
+
+
+def test_how_often_one_name_born_on_one_day_is_one_person() -> None:
+    """Of the pairs with a full name and a date of birth (give or take a typo) in common that
+    hold a place or an e-mail, those whose places and e-mails all differ are (at most) the
+    namesakes; another day, or names not alike, are not asked."""
+    same, typo = (4, 4, 2, 1, 3), (4, 4, -1, 1, 2)  # a city, a mailbox; the day one typo apart
+    namesakes = (4, 4, 0, 0, 3)  # the day in common, the city and the mailbox not
+    other_day, nickname, silent = (4, 4, 0, 0, 1), (3, 4, 0, 0, 3), (4, 4, -1, -1, 3)
+    tally = _tally({same: 100, typo: 80, namesakes: 20, other_day: 500, nickname: 50, silent: 900})
+
+    assert name_birth_share(tally) == pytest.approx(0.9)
+    assert name_birth_share(_tally({same: 150, namesakes: 20, silent: 900})) == 0.0, "too few"
+    fields = ("firstname", "lastname", "city", "email")  # no date of birth to tell by
+    assert name_birth_share(Tally.of(fields, np.array([[4, 4, 2, 1]] * 300, np.int8))) == 0.0
+
+
+def test_one_name_born_on_one_day_is_a_merge_where_the_data_says_it_is_one_person() -> None:
+    """A full name and a date of birth that a few people share (a day many were born on, or
+    the day one typo away) are held for review (min_corroboration), unless the snapshot
+    showed such pairs to be one person at least merge_threshold of the time."""
+    rng = random.Random(5)
+    records = [
+        contact(str(k), f"given{rng.randrange(400)}", f"family{rng.randrange(900)}", "")
+        for k in range(1_200)
+    ]
+    days = [(datetime(1800, 1, 1) + timedelta(days=rng.randrange(36_500))).date() for _ in records]
+    dated = [
+        replace(r, properties={**r.properties, "birthdate": day.isoformat()})
+        for r, day in zip(records, days, strict=True)
+    ]
+    settings = DedupeSettings.model_validate(
+        {"object_types": ["contacts"], "min_records": 300, "u_sample_pairs": 5000}
+    )
+    learned = DedupePolicy(settings).learn(Snapshot("t", NOW, {"contacts": records}))
+    model = MatchModel.from_json(learned["contacts"])
+
+    def person(record_id: str, first: str, last: str, day: str) -> Record:
+        found = contact(record_id, first, last, "")
+        return replace(found, properties={**found.properties, "birthdate": day})
+
+    a = person("a", "Launcelot", "Dowdall", "1851-01-01")
+    b = person("b", "Launcelot", "Dowdall", "1851-01-07")  # one typo away
+    c = person("c", "Launcelot", "Dowdall", "1851-01-01")  # the very day
+    d = person("d", "Launcelot", "Dowdall", "1871-06-30")  # another day altogether
+    e = person("e", "Lance", "Dowdall", "1851-01-01")  # the nickname
+    # many were born that day (a year known, the day not): the day alone corroborates little
+    crowd = [person(f"x{k}", f"given{k}", f"family{k}", "1851-01-01") for k in range(60)]
+    model_fields = dict(model.fields)
+    model_fields["birthdate"] = replace(model.fields["firstname"], m=(0.05, 0.05, 0.2, 0.7),
+                                        u=(0.97, 0.0199, 0.01, 0.0001))  # fmt: skip
+    model = replace(model, fields=model_fields)
+    feats = [extract(r, "US") for r in [*dated, *crowd, a, b, c, d, e]]
+    at = {f.id: f for f in feats}
+
+    def scored(share: float, x: str, y: str) -> float:
+        scorer = Scorer(settings, "contacts", feats, replace(model, name_birth=share))
+        return scorer.score(at[x], at[y]).confidence
+
+    for pair in (("a", "b"), ("a", "c")):
+        assert scored(0.5, *pair) == settings.review_cap
+        assert scored(0.95, *pair) > settings.merge_threshold
+    assert scored(0.95, "a", "d") < settings.merge_threshold, "another day: not corroborated"
+    assert scored(0.95, "a", "e") <= settings.review_cap, "the names themselves, near"
+    stored = replace(model, name_birth=0.95).to_json()
+    assert MatchModel.from_json(stored).name_birth == 0.95
+    assert "name_birth" not in replace(model, name_birth=0.0).to_json()
