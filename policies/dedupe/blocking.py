@@ -115,8 +115,8 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "zip_name":
             if f.zip:
                 keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
-            if f.city and f.last:
-                keys.add(f"y|{f.city}|{f.last}")
+            if f.city and (f.last or f.first):  # or the one name it holds: a surname filed
+                keys.add(f"y|{f.city}|{f.last or f.first}")  # as a first name
         elif kind == "address":
             keys |= _address_keys(f)
         elif kind == "email_local":

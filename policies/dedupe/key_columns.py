@@ -162,8 +162,11 @@ def contact_key_codes(
             for names in (first, last):
                 at = np.flatnonzero((zips >= 0) & (names >= 0))
                 out.add("z", at, zips[at], prefix[names[at]])
-            at = np.flatnonzero((cities >= 0) & (last >= 0))
-            out.add("y", at, cities[at], last[at])
+            # a city with the last name, or with the one name a record holds (a surname filed
+            # as a first name: `waite` ~ `a. waite`)
+            named = np.where(last >= 0, last, first)
+            at = np.flatnonzero((cities >= 0) & (named >= 0))
+            out.add("y", at, cities[at], named[at])
         if "address" in kinds:
             _address_keys(out, parts, features, (first, last, zips, cities))
     if "company_name" in kinds:

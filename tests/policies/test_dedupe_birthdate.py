@@ -20,6 +20,7 @@ from model.records import Cursor, Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import contact_keys
 from policies.dedupe.features import birth_key, extract, read_day
+from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import BIRTH_NEAR, BIRTH_TYPO, Scorer, birth_similarity
 from sandbox.generator import generate
 
@@ -123,6 +124,21 @@ def test_a_typo_that_changes_a_names_sound_still_meets_on_the_day() -> None:
     a, b, c = (contact_keys(extract(r, "US"), ("birthdate",)) for r in (typed, right, other))
     assert a & b == {f"j|{born.replace('-', '')}|d"}  # the sounds differ: DV, DAV
     assert not a & c
+
+
+def test_a_surname_alone_in_the_first_name_field_meets_the_full_name_in_its_city() -> None:
+    # historical figures (splink_datasets): 'waite' alone, born 1851, and 'a. waite', 1857
+    lone = _contact(1, firstname="Waite", birthdate="1851-10-02", city="Brooklyn")
+    full = _contact(2, firstname="A.", lastname="Waite", birthdate="1857-10-02", city="Brooklyn")
+    other = _contact(3, firstname="Waite", lastname="Hale", city="Brooklyn")
+    feats = [extract(r, "US") for r in (lone, full, other)]
+    a, b, c = (contact_keys(f, ("zip_name",)) for f in feats)
+    assert a & b == {"y|brooklyn|waite"}
+    assert not a & c, "a first name beside a surname is not the surname"
+    records, codes = contact_key_codes(feats, ("zip_name",))
+    of = [set(codes[records == k].tolist()) for k in range(3)]
+    assert len(of[0] & of[1]) == 1, "the packed keys say the same"
+    assert not of[0] & of[2]
 
 
 def test_a_surname_alone_in_the_first_name_field_is_read_as_the_surname() -> None:
