@@ -109,13 +109,14 @@ def ours(records: Sequence[Record], *, learn: bool = False) -> tuple[set[Pair], 
     )
 
 
-def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
-    """Splink 5 with DuckDB, unsupervised, on name, address, city and phone."""
+def splink(records: Sequence[Record], place: str = "city") -> tuple[set[Pair], set[Pair]]:
+    """Splink 5 with DuckDB, unsupervised, on name, address, ``place`` (the city, or the zip
+    where a set has no city) and phone."""
     import pandas as pd  # noqa: PLC0415  (optional: the bench extra)
     import splink.comparison_library as cl  # noqa: PLC0415
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on  # noqa: PLC0415
 
-    fields = ("name", "address", "city", "phone")
+    fields = ("name", "address", place, "phone")
     values: list[dict[str, str | None]] = []
     for r in records:
         found: dict[str, str | None] = {"unique_id": r.id}
@@ -127,12 +128,12 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
         comparisons=[
             cl.JaroWinklerAtThresholds("name", [0.9, 0.8]),
             cl.JaroWinklerAtThresholds("address", [0.95, 0.88, 0.7]),
-            cl.JaroWinklerAtThresholds("city", [0.9]),
+            cl.JaroWinklerAtThresholds(place, [0.9]),
             cl.ExactMatch("phone"),
         ],
         blocking_rules_to_generate_predictions=[
             block_on("phone"),
-            block_on("city"),
+            block_on(place),
             block_on("substr(name, 1, 3)"),
             block_on("substr(address, 1, 4)"),
         ],
@@ -140,7 +141,7 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     )
     linker = Linker(DuckDBAPI().register(frame), settings, log_level=40)
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("name", "city")], recall=0.7
+        [block_on("name", place)], recall=0.7
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=0)
     for rule in (block_on("phone"), block_on("substr(name, 1, 3)")):
@@ -158,13 +159,19 @@ def splink(records: Sequence[Record]) -> tuple[set[Pair], set[Pair]]:
     return out[0], out[1]
 
 
-def _show(data: Labelled, pairs: set[Pair], title: str) -> None:
+def show(
+    data: Labelled,
+    pairs: set[Pair],
+    title: str,
+    fields: Sequence[str] = ("name", "address", "city", "phone"),
+) -> None:
+    """Print ``pairs`` of ``data`` under ``title``, each record's ``fields``."""
     by_id = {r.id: r for r in data.records}
     print(f"  {title}: {len(pairs)}")
     for pair in sorted(pairs):
         for record_id in pair:
             props = by_id[record_id].properties
-            values = " | ".join(props.get(f) or "" for f in ("name", "address", "city", "phone"))
+            values = " | ".join(props.get(f) or "" for f in fields)
             print(f"    {record_id:>5}  {values}")
         print()
 
@@ -194,9 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     title = f"{data.name}: {len(data.records)} records, {len(true)} true pairs"
     print(peer.render(title, outcomes) if not args.no_splink else render(data, outcomes))
     if args.verbose:
-        _show(data, got.merged - true, "false merges")
-        _show(data, true - got.proposed, "true pairs neither merged nor reviewed")
-        _show(data, (got.proposed & true) - got.merged, "true pairs in review only")
+        show(data, got.merged - true, "false merges")
+        show(data, true - got.proposed, "true pairs neither merged nor reviewed")
+        show(data, (got.proposed & true) - got.merged, "true pairs in review only")
 
 
 if __name__ == "__main__":

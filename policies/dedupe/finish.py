@@ -34,7 +34,9 @@ from policies.dedupe.scoring import (
     PLACE,
     SAME_LINE,
     SAME_SITE,
+    SITE_LEVEL,
     TWO_MAILBOXES,
+    TWO_SITES,
     PairTable,
     Scorer,
     another,
@@ -53,6 +55,7 @@ HELD: tuple[str, ...] = (
     another(["lastname"]),
     another(["firstname", "lastname"]),
     TWO_MAILBOXES,
+    TWO_SITES,
 )
 #: What proposes a pair of companies for review whatever it scores, by code (0: nothing).
 RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE)
@@ -189,6 +192,10 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
         two_mailboxes = (level["email"] == 0) & ~np.isnan(table.email_points)
         confidence[two_mailboxes] = np.minimum(confidence[two_mailboxes], settings.review_cap)
         held[two_mailboxes & (held == 0)] = HELD.index(TWO_MAILBOXES)
+    if scorer.object_type == "companies" and "address" in column and settings.two_sites == "review":
+        sites = (level["address"] >= 0) & (level["address"] <= SITE_LEVEL)
+        confidence[sites] = np.minimum(confidence[sites], settings.review_cap)
+        held[sites & (held == 0)] = HELD.index(TWO_SITES)
 
     raised = np.zeros(rows, dtype=np.int8)
     if scorer.object_type == "companies":

@@ -145,6 +145,10 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 
 
 TWO_MAILBOXES = "two mailboxes at one domain"
+TWO_SITES = "two street addresses"
+SITE_LEVEL = 1
+"""The highest level of two street addresses that are two sites: another street, or house
+numbers that all differ (:func:`address_similarity` gives those at most 0.7, level 1)."""
 SAME_SITE = "one name within the other at one street address"
 SAME_LINE = "one name on one phone line of its own"
 _SITE_PLACE = ("city", "zip", "state")
@@ -783,6 +787,17 @@ class Scorer:
             confidence = min(confidence, self.settings.review_cap)
             if self.model is not None:
                 held = held or TWO_MAILBOXES
+        if (
+            self.object_type == "companies"
+            and self.settings.two_sites == "review"
+            and "address" in sims
+            and level("address", sims["address"]) <= SITE_LEVEL
+        ):
+            # two sites of one firm (one name, one switchboard), or a firm that moved: a
+            # person decides, never an automatic merge
+            confidence = min(confidence, self.settings.review_cap)
+            if self.model is not None:
+                held = held or TWO_SITES
         raised = ""
         review_at = self.settings.review_threshold
         if confidence < review_at and self.object_type == "companies":

@@ -191,6 +191,13 @@ class DedupeSettings(BaseModel):
         "most a pair for review, never merged automatically: colleagues and relatives share "
         "a firm's domain) or 'score' (scored like any other pair).",
     )
+    two_sites: Literal["review", "score"] = Field(
+        default="review",
+        description="Two companies at street addresses that differ (another street, or house "
+        "numbers that all differ): 'review' (at most a pair for review, never merged "
+        "automatically: two sites of one firm sharing its name and switchboard, or a firm that "
+        "moved, are a person's call) or 'score' (scored like any other pair).",
+    )
     different_name: Literal["review", "conflict", "score"] = Field(
         default="conflict",
         description="With learned weights, two contacts whose first or last names differ "

@@ -151,3 +151,39 @@ def test_the_table_says_which_pairs_the_rules_raise_as_scoring_does() -> None:
     }
     for i, j in ((0, 1), (2, 3), (7, 8)):
         assert scorer.score(feats[i], feats[j]).confidence >= scorer.settings.review_threshold
+
+
+def test_two_sites_of_one_name_and_switchboard_are_reviewed_not_merged() -> None:
+    """The same firm at another street, or at house numbers that all differ, is two sites (or
+    a move) for a person to tell: reviewed, never merged, under configured and learned weights
+    alike (dedupe's Chicago child care sites: one name, one phone, two campuses)."""
+    records = [
+        firm("1", "Disney Magnet", "4140 N. Marine Dr.", "773-534-5840", "Chicago"),
+        firm("2", "Disney Magnet", "3815 N. Kedvale Ave.", "773-534-5840", "Chicago"),
+        firm(
+            "3", "Itsy Bitsy People Palace", "7411 S Cottage Grove Ave", "773-846-7396", "Chicago"
+        ),
+        firm(
+            "4", "Itsy Bitsy People Palace Inc", "7419 S Cottage Grove", "773-846-7396", "Chicago"
+        ),
+        # one site written two ways merges as before
+        firm("5", "Fifth City Child Development", "3411 W Fifth Avenue", "773-826-8686", "Chicago"),
+        firm("6", "Fifth City Child Development", "3411 W. Fifth Ave.", "773-826-8686", "Chicago"),
+    ]
+    for settings in (
+        DedupeSettings(object_types=("companies",)),
+        DedupeSettings(object_types=("companies",), two_sites="score"),
+    ):
+        changes = DedupePolicy(settings)(Snapshot("t", NOW, {"companies": records}))
+        found = {
+            frozenset((c.primary_id, *c.merged_ids)): c.kind
+            for c in changes
+            if isinstance(c, Merge)
+        }
+        assert found[frozenset("56")] == "merge"
+        expected = "review" if settings.two_sites == "review" else "merge"
+        assert found[frozenset("12")] == expected
+        assert found[frozenset("34")] == expected
+    scorer = Scorer(DedupeSettings(), "companies", [extract(r, "US") for r in records])
+    feats = [extract(r, "US") for r in records]
+    assert scorer.score(feats[0], feats[1]).confidence == DedupeSettings().review_cap

@@ -30,7 +30,7 @@ from policies.dedupe.features import Features, extract
 from policies.dedupe.finish import HELD, RAISED, finish_table
 from policies.dedupe.guards import guard_check
 from policies.dedupe.pairs import Pairs, Verdict
-from policies.dedupe.scoring import FULL_SCALE_RECORDS, TWO_MAILBOXES, Scorer
+from policies.dedupe.scoring import FULL_SCALE_RECORDS, TWO_MAILBOXES, TWO_SITES, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
 from tests.policies.test_dedupe_scale import PEOPLE
@@ -180,6 +180,7 @@ def test_the_column_wise_finish_of_companies_raises_one_site_and_one_line(
     scorer = Scorer(DedupeSettings(), "companies", feats).using(models["companies"])
     scores = _same_as_finish(scorer, feats, *_every_pair(len(feats)))
     assert {s.raised for s in scores} >= {RAISED[1], RAISED[2]}
+    assert TWO_SITES in {s.held for s in scores}  # the deli that moved: learned weights hold it
 
 
 def test_the_verdicts_and_scores_kept_are_those_scored_one_by_one_guards_applied(
