@@ -41,7 +41,11 @@ _NAME_NOISE = frozenset((
 _LEGAL = frozenset((
     "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "corp", "corporation", "co",
     "company", "gmbh", "ag", "sa", "sas", "sarl", "plc", "bv", "nv", "oy", "ab", "as", "pty",
-    "pte", "srl", "spa", "kk", "the", "and",
+    "pte", "srl", "spa", "kk", "the", "and", "se", "kg", "kgaa", "ohg", "ug", "sl", "sau",
+    "sprl", "bvba", "ltda", "lda", "asa", "oyj", "aps", "pvt", "pllc", "kft", "zrt", "sro",
+    # the words of legal forms written out (naamloze vennootschap: N.V.; kabushiki kaisha: K.K.)
+    "naamloze", "naamlooze", "besloten", "vennootschap", "aktiengesellschaft", "kabushiki",
+    "kaisha", "anonyme", "gesellschaft", "beschrankter", "haftung",
 ))  # fmt: skip
 _STREET = {
     "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "boulevard": "blvd",
@@ -156,9 +160,27 @@ def org_key(value: str | None, places: Sequence[str | None] = ()) -> str:
 @lru_cache(maxsize=KEY_CACHE)
 def _org_words(value: str | None) -> str:
     """:func:`org_key` of a value without places, remembered: firm names repeat across records."""
-    found = _numbered(value)
+    found = _acronyms(_numbered(value))
     kept = [_ORG_WORDS.get(w, w) for w in found if w not in _LEGAL]
     return " ".join(w for w in kept if w != "&") or " ".join(found)
+
+
+def _acronyms(found: list[str]) -> list[str]:
+    """Runs of single letters as one word: a legal form or an acronym written with dots or
+    spaces (``N.V.``, ``S.p.A.``, ``A B C``) as it is written without (``nv``, ``spa``,
+    ``abc``)."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*found, ""]:
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        if run:
+            out.extend(["".join(run)] if len(run) > 1 else run)
+            run = []
+        if word:
+            out.append(word)
+    return out
 
 
 def _numbered(value: str | None) -> list[str]:

@@ -33,6 +33,7 @@ from policies.dedupe.scoring import (
     NAMES,
     PLACE,
     SAME_LINE,
+    SAME_NAME,
     SAME_SITE,
     SITE_LEVEL,
     TWO_MAILBOXES,
@@ -58,7 +59,7 @@ HELD: tuple[str, ...] = (
     TWO_SITES,
 )
 #: What proposes a pair of companies for review whatever it scores, by code (0: nothing).
-RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE)
+RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE, SAME_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +201,9 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
     raised = np.zeros(rows, dtype=np.int8)
     if scorer.object_type == "companies":
         review_at = settings.review_threshold
-        proposed = scorer.raised(table) & (confidence < review_at)
-        site = (level["name"] >= 1) & (level["address"] == len(CUTS["address"]))
-        raised[proposed] = np.where(site[proposed], 1, 2)
+        rules = scorer.raised_rules(table)
+        proposed = (rules > 0) & (confidence < review_at)
+        raised[proposed] = rules[proposed]
         confidence[proposed] = review_at
     return Finished(confidence, held, raised, conflict, total - model.prior, least)
 

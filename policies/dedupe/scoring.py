@@ -151,6 +151,7 @@ SITE_LEVEL = 1
 numbers that all differ (:func:`address_similarity` gives those at most 0.7, level 1)."""
 SAME_SITE = "one name within the other at one street address"
 SAME_LINE = "one name on one phone line of its own"
+SAME_NAME = "one name and nothing else to tell them apart"
 _SITE_PLACE = ("city", "zip", "state")
 
 
@@ -170,15 +171,21 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
       BBQ``);
     - :data:`SAME_LINE`: the same name on the same phone number, one that few records carry
       (``own_line``: fewer than ``shared_value_count``, not a chain's central line): a firm
-      that moved, or whose address one source gives as its corner.
+      that moved, or whose address one source gives as its corner;
+    - :data:`SAME_NAME`: the same name (legal forms aside: ``Unilever N.V.`` ~ ``UNILEVER
+      NV``) on records of which neither holds a field the other holds too: nothing says
+      another firm, and a name alone is all a CRM's bare records have.
     """
     if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
         return ""
     name = levels.get("name", -1)
     if name >= 1 and levels.get("address", -1) == len(CUTS["address"]):
         return SAME_SITE
-    top = name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"])
-    return SAME_LINE if top and own_line else ""
+    top = name == len(CUTS["name"])
+    if top and levels.get("phone", -1) == len(CUTS["phone"]) and own_line:
+        return SAME_LINE
+    alone = all(lvl < 0 for f, lvl in levels.items() if f != "name")
+    return SAME_NAME if top and alone else ""
 
 
 def _token_set(a: str, b: str) -> float:
@@ -607,9 +614,15 @@ class Scorer:
     def raised(self, table: PairTable) -> npt.NDArray[np.bool_]:
         """Per pair of ``table``, whether :func:`raised_by` names a rule: the pairs
         :meth:`finish` proposes for review at least, whatever their bound (none for contacts)."""
+        found: npt.NDArray[np.bool_] = self.raised_rules(table) > 0
+        return found
+
+    def raised_rules(self, table: PairTable) -> npt.NDArray[np.int8]:
+        """Per pair of ``table``, the rule :func:`raised_by` names, as its code in
+        ``finish.RAISED`` (0: none)."""
         rows = len(table.levels)
         if self.object_type != "companies":
-            return np.zeros(rows, dtype=np.bool_)
+            return np.zeros(rows, dtype=np.int8)
         column = {f: k for k, f in enumerate(table.fields)}
 
         def at(field: str) -> npt.NDArray[np.int8]:
@@ -620,10 +633,18 @@ class Scorer:
             place &= at(field) != 0
         site = (at("name") >= 1) & (at("address") == len(CUTS["address"]))
         share = table.frequency[:, column["phone"]].astype(np.float64)
-        count = np.rint(np.nan_to_num(share, nan=np.inf) * self._denominator.get("phone", 0))
+        on_line = np.rint(np.nan_to_num(share) * self._denominator.get("phone", 0))
+        count = np.where(np.isnan(share), np.inf, on_line)  # no number in common: no line
         own_line = count < self.settings.shared_value_count
         line = (at("name") == len(CUTS["name"])) & (at("phone") == len(CUTS["phone"])) & own_line
-        found: npt.NDArray[np.bool_] = place & (site | line)
+        alone = np.ones(rows, dtype=np.bool_)
+        for field in table.fields:
+            if field != "name":
+                alone &= at(field) < 0
+        name = (at("name") == len(CUTS["name"])) & alone
+        found: npt.NDArray[np.int8] = np.where(
+            place & site, 1, np.where(place & line, 2, np.where(place & name, 3, 0))
+        ).astype(np.int8)
         return found
 
     def apart(self, table: PairTable, channels: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

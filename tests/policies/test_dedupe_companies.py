@@ -17,12 +17,15 @@ from policies.dedupe.features import address_key, extract, org_key
 from policies.dedupe.scoring import (
     CITY_PART,
     SAME_LINE,
+    SAME_NAME,
     SAME_SITE,
     Scorer,
     city_similarity,
     raised_by,
 )
-from policies.dedupe.weights import level
+from policies.dedupe.weights import CUTS, level
+
+CUTS_NAME = CUTS["name"]
 
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 
@@ -187,3 +190,41 @@ def test_two_sites_of_one_name_and_switchboard_are_reviewed_not_merged() -> None
     scorer = Scorer(DedupeSettings(), "companies", [extract(r, "US") for r in records])
     feats = [extract(r, "US") for r in records]
     assert scorer.score(feats[0], feats[1]).confidence == DedupeSettings().review_cap
+
+
+def test_legal_forms_written_with_dots_spaces_or_in_full_are_the_form() -> None:
+    # dedupe's patent holders (patstat): one firm's names as the filings wrote them
+    assert org_key("UNILEVER N.V.") == org_key("Unilever NV") == "unilever"
+    assert org_key("Unilever Naamloze Vennootschap") == "unilever"
+    assert org_key("SHELL INTERNATIONALE RESEARCH MAATSCHAPPIJ B . V .") == org_key(
+        "Shell International Research Maatschappij B.V."
+    )
+    assert org_key("Fiat S.p.A.") == org_key("FIAT SPA") == "fiat"
+    assert org_key("Siemens Aktiengesellschaft") == org_key("Siemens AG") == "siemens"
+    assert org_key("A B C Center") == org_key("ABC Center"), "an acronym spelled out"
+    assert org_key("Rock n Roll Diner") == org_key("Rock and Roll Diner"), "a lone letter stays"
+
+
+def bare(record_id: str, name: str, **more: str) -> Record:
+    return Record("companies", record_id, {"name": name, **more}, NOW, created_at=NOW)
+
+
+def test_one_name_and_nothing_else_is_reviewed() -> None:
+    """Bare records (a name, nothing else in common): the same name is a pair for a person,
+    never a merge; another city, or two street addresses, still tell two firms apart."""
+    found = plan(
+        bare("1", "UNILEVER N.V."),
+        bare("2", "Unilever NV", country="NL"),  # a field the other does not hold says nothing
+        bare("3", "Globex Corporation", city="Springfield"),
+        bare("4", "Globex Corp.", city="Shelbyville"),
+        bare("5", "Initech LLC", address="1 Main St"),
+        bare("6", "Initech", address="90 Oak Ave"),
+        bare("7", "Initrode"),
+    )
+    assert found[frozenset("12")].kind == "review"
+    assert SAME_NAME in found[frozenset("12")].reason
+    assert not any(len(ids & {"3", "4"}) == 2 or len(ids & {"5", "6"}) == 2 for ids in found)
+    assert not any("7" in ids for ids in found)
+    levels = {"name": len(CUTS_NAME)}
+    assert raised_by(levels, own_line=False) == SAME_NAME
+    assert raised_by({**levels, "address": 1}, own_line=False) == ""

@@ -30,7 +30,13 @@ from policies.dedupe.features import Features, extract
 from policies.dedupe.finish import HELD, RAISED, finish_table
 from policies.dedupe.guards import guard_check
 from policies.dedupe.pairs import Pairs, Verdict
-from policies.dedupe.scoring import FULL_SCALE_RECORDS, TWO_MAILBOXES, TWO_SITES, Scorer
+from policies.dedupe.scoring import (
+    FULL_SCALE_RECORDS,
+    SAME_NAME,
+    TWO_MAILBOXES,
+    TWO_SITES,
+    Scorer,
+)
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
 from tests.policies.test_dedupe_scale import PEOPLE
@@ -256,3 +262,20 @@ def test_dense_pairs_are_every_pair_of_each_dense_component() -> None:
     assert got == want
     assert len(got) > len(edges)  # chains of 12 are sparse, cliques and short ones dense
     assert dense_pairs([], 5)[0].size == 0
+
+
+def test_the_column_wise_finish_of_bare_companies_raises_one_name(
+    models: dict[str, MatchModel],
+) -> None:
+    names = ("Unilever N.V.", "UNILEVER NV", "Unilever", "Globex", "Globex Corp", "Initech")
+    records = [
+        Record("companies", f"b{n}", {"name": name}, NOW, created_at=NOW)
+        for n, name in enumerate(names)
+    ]
+    records.append(Record("companies", "b9", {"name": "Globex", "city": "Boston"}, NOW))
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(), "companies", feats).using(models["companies"])
+    scores = _same_as_finish(scorer, feats, *_every_pair(len(feats)))
+    assert RAISED.index(SAME_NAME) == 3
+    # three unilevers, three globexes: a city on one record only tells nothing
+    assert sum(s.raised == SAME_NAME for s in scores) == 3 + 3
