@@ -151,7 +151,7 @@ SITE_LEVEL = 1
 numbers that all differ (:func:`address_similarity` gives those at most 0.7, level 1)."""
 SAME_SITE = "one name within the other at one street address"
 SAME_LINE = "one name on one phone line of its own"
-SAME_NAME = "one name and nothing else to tell them apart"
+SAME_NAME = "one name (give or take a typo) and nothing else to tell them apart"
 _SITE_PLACE = ("city", "zip", "state")
 
 
@@ -172,20 +172,19 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
     - :data:`SAME_LINE`: the same name on the same phone number, one that few records carry
       (``own_line``: fewer than ``shared_value_count``, not a chain's central line): a firm
       that moved, or whose address one source gives as its corner;
-    - :data:`SAME_NAME`: the same name (legal forms aside: ``Unilever N.V.`` ~ ``UNILEVER
-      NV``) on records of which neither holds a field the other holds too: nothing says
-      another firm, and a name alone is all a CRM's bare records have.
+    - :data:`SAME_NAME`: the same name, give or take a typo (legal forms aside: ``Unilever
+      N.V.`` ~ ``UNILEVER NV``), on records of which neither holds a field the other holds
+      too: nothing says another firm, and a name alone is all a CRM's bare records have.
     """
     if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
         return ""
     name = levels.get("name", -1)
     if name >= 1 and levels.get("address", -1) == len(CUTS["address"]):
         return SAME_SITE
-    top = name == len(CUTS["name"])
-    if top and levels.get("phone", -1) == len(CUTS["phone"]) and own_line:
+    if name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"]) and own_line:
         return SAME_LINE
     alone = all(lvl < 0 for f, lvl in levels.items() if f != "name")
-    return SAME_NAME if top and alone else ""
+    return SAME_NAME if name >= len(CUTS["name"]) - 1 and alone else ""
 
 
 def _token_set(a: str, b: str) -> float:
@@ -641,7 +640,7 @@ class Scorer:
         for field in table.fields:
             if field != "name":
                 alone &= at(field) < 0
-        name = (at("name") == len(CUTS["name"])) & alone
+        name = (at("name") >= len(CUTS["name"]) - 1) & alone
         found: npt.NDArray[np.int8] = np.where(
             place & site, 1, np.where(place & line, 2, np.where(place & name, 3, 0))
         ).astype(np.int8)

@@ -227,4 +227,6 @@ def test_one_name_and_nothing_else_is_reviewed() -> None:
     assert not any("7" in ids for ids in found)
     levels = {"name": len(CUTS_NAME)}
     assert raised_by(levels, own_line=False) == SAME_NAME
+    assert raised_by({"name": len(CUTS_NAME) - 1}, own_line=False) == SAME_NAME, "a typo"
+    assert raised_by({"name": len(CUTS_NAME) - 2}, own_line=False) == ""
     assert raised_by({**levels, "address": 1}, own_line=False) == ""
