@@ -149,11 +149,12 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
     cap = np.ones(rows)
     low = support < settings.min_corroboration
     ids = [f for f in others if f in IDENTIFYING[scorer.object_type]]
-    if ids:  # ... nor an e-mail or a date of birth identifying enough
+    if ids:  # ... nor an e-mail or a date of birth identifying enough, as in a large population
         identifying = np.zeros(rows)
         for field in ids:
             identifying += positive[field]
-        low &= identifying < identifying_points(settings, model)
+        scale = identifying_points(settings, model) / settings.min_corroboration
+        low &= support + identifying * (1.0 / scale - 1.0) < settings.min_corroboration
     if "firstname" in column:  # Scorer._one_at_a_place
         near = np.ones(rows, dtype=np.bool_)
         for field in ("firstname", "lastname"):

@@ -766,9 +766,13 @@ class Scorer:
             if support < self.settings.min_corroboration and not self._one_at_a_place(compared):
                 # names (and a city, a company) only: a namesake as often as a duplicate --
                 # unless an e-mail or a date of birth identifies enough for the population
+                # (counted as in a population of FULL_SCALE_RECORDS, beside a place's points)
                 kind = IDENTIFYING[self.object_type]
                 identifying = added(p for f, p in others.items() if p > 0 and f in kind)
-                if identifying < identifying_points(self.settings, self.model):
+                scale = (
+                    identifying_points(self.settings, self.model) / self.settings.min_corroboration
+                )
+                if support + identifying * (1.0 / scale - 1.0) < self.settings.min_corroboration:
                     cap = self.settings.review_cap
             rule = self.settings.different_name
             other = [f for f in ("firstname", "lastname") if _outright(sims, f)]

@@ -308,7 +308,8 @@ class DedupeSettings(BaseModel):
         "place, an e-mail or a phone, the weights' name_birth). An e-mail or "
         "a date of birth alone must add that much from 50,000 records up, and less "
         "in a smaller population (times ln(records) / ln(50,000)), whose values cannot be "
-        "rarer than one record in it.",
+        "rarer than one record in it; beside a place, its points count as they would in "
+        "50,000 records.",
     )
     place_share: float = Field(
         default=0.7,

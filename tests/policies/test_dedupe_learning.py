@@ -18,7 +18,13 @@ from model.records import Record
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.blocking import candidates
 from policies.dedupe.features import address_key, extract, org_key
-from policies.dedupe.scoring import FULL_SCALE_RECORDS, Frozen, PairScore, Scorer
+from policies.dedupe.scoring import (
+    FULL_SCALE_RECORDS,
+    Frozen,
+    PairScore,
+    Scorer,
+    identifying_points,
+)
 from policies.dedupe.weights import MatchModel, expectation_maximisation, nested
 from sandbox.generator import generate
 
@@ -260,6 +266,46 @@ def test_a_date_of_birth_corroborates_a_name_as_far_as_the_population_can_tell()
     assert born_alike > 20
     assert merged > 10
     assert placed > 5
+
+
+def test_a_place_and_a_date_of_birth_corroborate_together_as_in_a_large_population() -> None:
+    # the same city and a date of birth one day apart: neither corroborates the names alone
+    # in a few hundred records, together they may; the date's points count as they would in
+    # FULL_SCALE_RECORDS (scoring.identifying_points), the city's as they are
+    # (a stricter min_corroboration than the default: here a city and a date one day apart
+    # add up to the default's 6.5 at face value already)
+    records = born(300, seed=11)
+    policy = DedupePolicy(learning(min_corroboration=9.0))
+    model = policy.analyse(Snapshot("t", NOW, {"contacts": records}), "contacts").model
+    assert model is not None
+    feats = [extract(r, "US") for r in records]
+    settings = policy.settings
+    # neither a name at one place nor a name born on one day trusted as such here
+    model = replace(model, name_place=0.0, name_birth=0.0)
+    scorer = Scorer(settings, "contacts", feats, model)
+    scale = identifying_points(settings, model) / settings.min_corroboration
+    assert scale < 1.0
+    by_id = {f.id: f for f in feats}
+    together = 0
+    for k in range(300):
+        for f in (f for f in feats if f.id.startswith(f"{k}d")):
+            both = scorer.compare(by_id[str(k)], f)
+            if not {"firstname", "lastname", "city"} <= both.values.keys():
+                continue
+            if "birthdate" in both.values or "birthdate" not in both.similarities:
+                continue  # the same day, or none to compare
+            one = scorer.finish(both)
+            city, day = one.points["city"], max(one.points["birthdate"], 0.0)
+            uncapped = 1.0 / (1.0 + math.exp(-(model.prior + one.evidence_points)))
+            corroborated = city + day / scale >= settings.min_corroboration
+            expected = uncapped if corroborated else min(uncapped, settings.review_cap)
+            assert one.confidence == pytest.approx(expected, abs=1e-12), (k, f.id)
+            # what was asked before: the two at face value, or the date alone scaled
+            alone = city + day >= settings.min_corroboration or day >= scale * (
+                settings.min_corroboration
+            )
+            together += corroborated and not alone and uncapped > settings.review_cap
+    assert together > 3
 
 
 def test_guards_send_two_customers_with_different_owners_to_review() -> None:
