@@ -29,10 +29,20 @@ def sort_edges(edges: Iterable[Edge]) -> list[Edge]:
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
-    """Items that belong together, and the edges that joined them (a spanning tree)."""
+    """Items that belong together, and the edges that joined them (a spanning tree).
+
+    ``wholes``: for each join of two clusters that the caller's ``rescue`` allowed although
+    some pair across them was not compatible, one such pair.
+    """
 
     items: tuple[int, ...]
     links: tuple[Edge, ...]
+    wholes: tuple[tuple[int, int], ...] = ()
+
+
+Rescue = Callable[[Sequence[int], Sequence[int], Sequence[tuple[int, int]]], bool]
+"""Whether two clusters (their items) may join although the pairs given across them are not
+compatible: a rule on the clusters as wholes."""
 
 
 def agglomerate(
@@ -43,13 +53,16 @@ def agglomerate(
     max_size: int,
     *,
     joinable: Callable[[Sequence[int], Sequence[int]], bool] | None = None,
+    rescue: Rescue | None = None,
 ) -> list[Cluster]:
     """Join clusters along ``edges`` (sorted by :func:`sort_edges`) scoring ``threshold`` or more.
 
     ``initial`` holds the clusters to start from (from a stricter pass, or groups a person
     joined); every other item starts alone. Two clusters join when every cross pair is
     ``compatible``, the two are ``joinable`` as wholes (when given: a rule on the clusters, not
-    their pairs) and the result has at most ``max_size`` items. Returns the clusters of two
+    their pairs) and the result has at most ``max_size`` items; or, where some cross pairs are
+    not compatible, when ``rescue`` (when given) allows the join given those pairs. Returns the
+    clusters of two
     items or more (the rest are alone), ordered by their smallest item, each with its items
     sorted and the edges of this pass that joined them (so every link scores ``threshold`` or
     more, and every item of a joined cluster has at least one).
@@ -57,6 +70,7 @@ def agglomerate(
     # a cluster is named by its smallest item: joining two keeps the smaller name
     members: dict[int, list[int]] = {}
     links: dict[int, list[Edge]] = {}
+    wholes: dict[int, list[tuple[int, int]]] = {}  # per cluster, a pair rescue overlooked
     owner: dict[int, int] = {}  # the items of the clusters in ``members``
     for items in initial:
         if len(items) > 1:
@@ -73,13 +87,26 @@ def agglomerate(
         a, b = members.get(ci) or [i], members.get(cj) or [j]
         if len(a) + len(b) > max_size:
             continue
-        if (joinable is None or joinable(a, b)) and all(compatible(x, y) for x in a for y in b):
-            keep, drop = min(ci, cj), max(ci, cj)
-            joined = members[keep] = sorted(a + b)
-            links[keep] = [*links.get(keep, ()), *links.pop(drop, ()), edge]
-            members.pop(drop, None)
-            owner.update(dict.fromkeys(joined, keep))
-    return [Cluster(tuple(members[c]), tuple(links[c])) for c in sorted(members)]
+        if joinable is not None and not joinable(a, b):
+            continue
+        whole: list[tuple[int, int]] = []
+        if not all(compatible(x, y) for x in a for y in b):
+            if rescue is None:
+                continue
+            apart = [(x, y) for x in a for y in b if not compatible(x, y)]
+            if not rescue(a, b, apart):
+                continue
+            whole = apart[:1]
+        keep, drop = min(ci, cj), max(ci, cj)
+        joined = members[keep] = sorted(a + b)
+        links[keep] = [*links.get(keep, ()), *links.pop(drop, ()), edge]
+        wholes[keep] = [*wholes.get(keep, ()), *wholes.pop(drop, ()), *whole]
+        members.pop(drop, None)
+        owner.update(dict.fromkeys(joined, keep))
+    return [
+        Cluster(tuple(members[c]), tuple(links[c]), tuple(wholes.get(c, ())))
+        for c in sorted(members)
+    ]
 
 
 DENSE = 4

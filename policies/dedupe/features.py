@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -115,6 +116,28 @@ class Features:
     def show(self, field: str) -> str:
         """The record's own (trimmed) value of a field, for reasons."""
         return collapse_whitespace(self.record.properties.get(field) or "")
+
+
+#: The fields of :class:`Features` a :func:`consensus` takes the commonest value of.
+_CONSENSUS = ("first", "last", "org", "domain", "address", "city", "zip", "state", "birth")
+
+
+def consensus(feats: Sequence[Features]) -> Features:
+    """What most of the records ``feats`` (one cluster) say, as one record's features: per
+    field the value most of the records holding one hold (ties: the smallest, so that the
+    records' order does not matter), and their commonest e-mail and phone. Its record and
+    dates are the first's."""
+
+    def commonest(values: Counter[str]) -> str:
+        return min(values.items(), key=lambda kv: (-kv[1], kv[0]))[0] if values else ""
+
+    found: dict[str, object] = {}
+    for field in _CONSENSUS:
+        found[field] = commonest(Counter(v for f in feats if (v := getattr(f, field))))
+    for field in ("emails", "phones"):
+        top = commonest(Counter(v for f in feats for v in getattr(f, field)))
+        found[field] = (top,) if top else ()
+    return replace(feats[0], **found)  # type: ignore[arg-type]
 
 
 def words(value: str | None) -> list[str]:

@@ -68,7 +68,7 @@ from policies.dedupe.clustering import Cluster, Edge, agglomerate, dense_pairs, 
 from policies.dedupe.columns import Columns
 from policies.dedupe.decisions import Constraints, constraints
 from policies.dedupe.explain import explain
-from policies.dedupe.features import Features, extract
+from policies.dedupe.features import Features, consensus, extract
 from policies.dedupe.finish import Finished, finish_table
 from policies.dedupe.guards import Guard, guard_check, open_deal_holders
 from policies.dedupe.incremental import (
@@ -196,6 +196,9 @@ def _scopes(feats: Sequence[Features]) -> npt.NDArray[np.int32]:
     )
 
 
+WHOLE_RECORDS = 3
+"""Records the larger of two clusters holds, at least, for them to be compared as wholes when
+some pairs across do not agree (``cluster_wholes``): two records say nothing by majority."""
 KEPT_TABLE_BYTES = 1 << 29
 """The most memory the table of every candidate pair may take to be kept from learning for the
 merge call that follows (about 10 million pairs of contacts). A larger one is worked out a slice
@@ -475,7 +478,14 @@ class DedupePolicy(Policy):
         else:
             edges = sort_edges(self._edges(left, right, pairs))
         merges = self._cluster(
-            snapshot, feats, rules, edges=edges, pair=pairs, full=pairs.full, model=model
+            snapshot,
+            feats,
+            rules,
+            edges=edges,
+            pair=pairs,
+            full=pairs.full,
+            model=model,
+            scorer=pairs.scorer,
         )
         if self._memory is not None:
             self._memory[object_type] = self._remember(
@@ -620,9 +630,11 @@ class DedupePolicy(Policy):
         pair: VerdictFunction,
         full: PairFunction,
         model: MatchModel | None,
+        scorer: Scorer,
     ) -> list[Merge]:
         """Two passes of clustering over the edges, as merges and reviews (``pair``: the
-        verdict on two records by position, ``full``: their full score, to explain a link)."""
+        verdict on two records by position, ``full``: their full score, to explain a link,
+        ``scorer``: what scored them, to compare two clusters as wholes)."""
         floor = self.settings.cluster_link_floor
         contradiction = self.settings.cluster_contradiction
 
@@ -658,16 +670,34 @@ class DedupePolicy(Policy):
         def joinable(a: Sequence[int], b: Sequence[int]) -> bool:
             return given_names.apart(feats, a, b) is None
 
+        def rescue(a: Sequence[int], b: Sequence[int], apart: Sequence[tuple[int, int]]) -> bool:
+            """Two clusters some of whose pairs across do not agree (a typo'd record in a
+            person's many) join when one holds WHOLE_RECORDS records or more, more than half
+            the pairs across them agree, none of those that do not is
+            held or kept apart by a person, and what most records of each say agrees at
+            merge_threshold (:func:`~policies.dedupe.features.consensus`): one odd record
+            cannot keep a person's records apart, nor two people's records together."""
+            if max(len(a), len(b)) < WHOLE_RECORDS or 2 * len(apart) >= len(a) * len(b):
+                return False  # too few records to say what most say; or most pairs disagree
+            if any(not rules.allows(x, y) or pair(x, y).held for x, y in apart):
+                return False
+            whole = scorer.score(consensus([feats[i] for i in a]), consensus([feats[i] for i in b]))
+            return not whole.held and not whole.conflict and whole.confidence >= merge_at
+
         named_apart = self.settings.different_name != "score"
+        wholes = self.settings.cluster_wholes and floor < 1.0  # 1.0: strict complete linkage
         clusters = agglomerate(rules.approved, edges, merge_at, linker(merge_at), limit,
-                               joinable=joinable if named_apart else None)  # fmt: skip
+                               joinable=joinable if named_apart else None,
+                               rescue=rescue if wholes else None)  # fmt: skip
         approved: dict[int, list[Edge]] = {}  # smallest item of a cluster -> approval links
         for joined in rules.approved:
             head = joined[0]
             links = [(pair(head, other).confidence, head, other) for other in joined[1:]]
             holder = next(c for c in clusters if head in c.items)
             approved.setdefault(holder.items[0], []).extend(links)
-        clusters = [Cluster(c.items, (*approved.get(c.items[0], ()), *c.links)) for c in clusters]
+        clusters = [
+            Cluster(c.items, (*approved.get(c.items[0], ()), *c.links), c.wholes) for c in clusters
+        ]
         groups = agglomerate(
             [c.items for c in clusters], edges, review_at, linker(review_at), limit
         )
@@ -684,6 +714,10 @@ class DedupePolicy(Policy):
                                 review=False)  # fmt: skip
             if cluster.items[0] in approved:
                 merge = replace(merge, reason="approved by a person: " + merge.reason)
+            for x, y in cluster.wholes:
+                odd = f"{feats[x].id} ~ {feats[y].id} ({pair(x, y).confidence:.2f})"
+                note = f"; joined as wholes, what most of their records say agreeing: not {odd}"
+                merge = replace(merge, reason=merge.reason + note)
             merges.append(merge)
         reviews: list[Merge] = []
         for group in groups:
@@ -1166,6 +1200,7 @@ class DedupePolicy(Policy):
             pair=sub_pair,
             full=sub_full,
             model=model,
+            scorer=pairs.scorer,
         )
         merges = sorted([*kept, *redone], key=lambda m: (m.kind != "merge", id_key(m.primary_id)))
         self._memory[object_type] = Memory(  # type: ignore[index]

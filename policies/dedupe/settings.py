@@ -329,7 +329,16 @@ class DedupeSettings(BaseModel):
         description="Two clusters join when every pair across them scores the threshold, or "
         "scores at least this floor without contradicting (see cluster_contradiction): a "
         "sparse record may match a cluster through another member. 1.0 gives strict "
-        "complete linkage.",
+        "complete linkage (and no clusters joined as wholes: see cluster_wholes).",
+    )
+    cluster_wholes: bool = Field(
+        default=True,
+        description="Two clusters some of whose pairs across do not agree (one odd record "
+        "among a person's many) still merge when one holds three records or more, more than "
+        "half the pairs across them agree, none of those "
+        "that do not is held for review or kept apart by a person, and what most records of "
+        "each say (per field, the value most of them hold) agrees at merge_threshold. False: "
+        "every pair across must agree.",
     )
     cluster_contradiction: float = Field(
         default=-2.0,
