@@ -196,6 +196,8 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
         held[two_mailboxes & (held == 0)] = HELD.index(TWO_MAILBOXES)
     if scorer.object_type == "companies" and "address" in column and settings.two_sites == "review":
         sites = (level["address"] >= 0) & (level["address"] <= SITE_LEVEL)
+        if "domain" in column:  # one web domain: one firm (Scorer.finish)
+            sites &= level["domain"] != len(CUTS["domain"])
         confidence[sites] = np.minimum(confidence[sites], settings.review_cap)
         held[sites & (held == 0)] = HELD.index(TWO_SITES)
 

@@ -816,9 +816,11 @@ class Scorer:
             and self.settings.two_sites == "review"
             and "address" in sims
             and level("address", sims["address"]) <= SITE_LEVEL
+            and not _exact(sims, "domain")
         ):
             # two sites of one firm (one name, one switchboard), or a firm that moved: a
-            # person decides, never an automatic merge
+            # person decides, never an automatic merge -- unless one web domain says one firm
+            # (a CRM keeps one company a domain: the head office and a branch are one account)
             confidence = min(confidence, self.settings.review_cap)
             if self.model is not None:
                 held = held or TWO_SITES

@@ -194,9 +194,10 @@ class DedupeSettings(BaseModel):
     two_sites: Literal["review", "score"] = Field(
         default="review",
         description="Two companies at street addresses that differ (another street, or house "
-        "numbers that all differ): 'review' (at most a pair for review, never merged "
-        "automatically: two sites of one firm sharing its name and switchboard, or a firm that "
-        "moved, are a person's call) or 'score' (scored like any other pair).",
+        "numbers that all differ) and not of one web domain: 'review' (at most a pair for "
+        "review, never merged automatically: two sites of one firm sharing its name and "
+        "switchboard, or a firm that moved, are a person's call) or 'score' (scored like any "
+        "other pair). One domain is one firm, its head office and branches one account.",
     )
     different_name: Literal["review", "conflict", "score"] = Field(
         default="conflict",

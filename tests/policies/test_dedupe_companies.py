@@ -5,6 +5,7 @@ branches of a chain on its central line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -172,6 +173,12 @@ def test_two_sites_of_one_name_and_switchboard_are_reviewed_not_merged() -> None
         # one site written two ways merges as before
         firm("5", "Fifth City Child Development", "3411 W Fifth Avenue", "773-826-8686", "Chicago"),
         firm("6", "Fifth City Child Development", "3411 W. Fifth Ave.", "773-826-8686", "Chicago"),
+        # one web domain: one firm, the head office and a branch one account
+        firm("7", "Initech", "1 Main St", "773-555-0100", "Chicago"),
+        firm("8", "Initech", "90 Oak Ave", "773-555-0100", "Chicago"),
+    ]
+    records[6:8] = [
+        replace(r, properties={**r.properties, "domain": "initech.com"}) for r in records[6:8]
     ]
     for settings in (
         DedupeSettings(object_types=("companies",)),
@@ -184,6 +191,7 @@ def test_two_sites_of_one_name_and_switchboard_are_reviewed_not_merged() -> None
             if isinstance(c, Merge)
         }
         assert found[frozenset("56")] == "merge"
+        assert found[frozenset("78")] == "merge"
         expected = "review" if settings.two_sites == "review" else "merge"
         assert found[frozenset("12")] == expected
         assert found[frozenset("34")] == expected

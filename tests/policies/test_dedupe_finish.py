@@ -279,3 +279,27 @@ def test_the_column_wise_finish_of_bare_companies_raises_one_name(
     assert RAISED.index(SAME_NAME) == 3
     # three unilevers, three globexes: a city on one record only tells nothing
     assert sum(s.raised == SAME_NAME for s in scores) == 3 + 3
+
+
+def test_the_column_wise_finish_holds_two_sites_unless_one_domain(
+    models: dict[str, MatchModel],
+) -> None:
+    rows = [
+        ("Initech", "1 Main St", "initech.com"),
+        ("Initech", "90 Oak Ave", "initech.com"),
+        ("Initech", "90 Oak Ave", ""),
+        ("Initrode", "1 Main St", "initrode.com"),
+    ]
+    records = [
+        Record("companies", f"s{n}", {"name": name, "address": street, "domain": domain or None,
+                                      "phone": "+1 415 555 0100", "city": "Boston"}, NOW)
+        for n, (name, street, domain) in enumerate(rows)
+    ]  # fmt: skip
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(), "companies", feats).using(models["companies"])
+    scores = _same_as_finish(scorer, feats, *_every_pair(len(feats)))
+    held = {(feats[i].id, feats[j].id): s.held
+            for (i, j), s in zip(zip(*(a.tolist() for a in _every_pair(len(feats))), strict=True),
+                                 scores, strict=True)}  # fmt: skip
+    assert held[("s0", "s1")] == ""  # one domain: one firm
+    assert held[("s0", "s2")] == TWO_SITES
