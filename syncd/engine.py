@@ -56,7 +56,7 @@ from state.base import (
 )
 from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
-from syncd.heap import collector_paused
+from syncd.heap import collector_paused, give_back_free_memory
 from syncd.logging import get_logger
 from syncd.observer import Observer, RunSummary, operations
 from syncd.plan import Plan, after_merges, compose
@@ -601,6 +601,7 @@ class Engine:
         settings = self.config.policies_for(run.source)
         policies = build_policies(settings, default_region=run.config.default_region)
         learned = self._learned(run.source, snapshot, policies, now)
+        give_back_free_memory()  # what learning's arrays and worker threads left free
         snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         kept_for = self.memory.setdefault(run.source, {})
         for policy in policies if self.remember else ():
@@ -885,6 +886,7 @@ def _proposals(
             }
             log.info("policy", policy=policy.name, **stats[policy.name], peak_mb=peak_mb())
         if merging:
+            give_back_free_memory()  # before the other policies allocate their changes
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]
 

@@ -203,8 +203,10 @@ class _PairKeys:
         self.at = end
 
     def unique(self) -> tuple[Indices, Indices]:
-        """The pairs ``(min, max)``, repeats dropped, sorted (the array is used up)."""
-        return _unique_keys(self.keys[: self.at], self.n)
+        """The pairs ``(min, max)``, repeats dropped, sorted (the array is handed over and let
+        go: the pairs are made without it)."""
+        keys, self.keys = self.keys[: self.at], np.empty(0, dtype=np.int64)
+        return _unique_keys(keys, self.n)
 
 
 def _block_pair_count(sizes: npt.NDArray[np.int64]) -> int:
@@ -249,8 +251,11 @@ def _unique_keys(keys: npt.NDArray[np.int64], n: int) -> tuple[Indices, Indices]
     first = np.ones(len(keys), dtype=np.bool_)
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
     kept = keys[first]
-    del first
-    return (kept // n).astype(np.int32), (kept % n).astype(np.int32)
+    del first, keys  # the repeats' array (the caller holds it no more: _PairKeys.unique)
+    low, high = np.empty(len(kept), dtype=np.int32), np.empty(len(kept), dtype=np.int32)
+    np.floor_divide(kept, n, out=low, casting="unsafe")  # no int64 temporary of every pair
+    np.remainder(kept, n, out=high, casting="unsafe")
+    return low, high
 
 
 def record_keys(f: Features, kinds: Iterable[str]) -> set[str]:

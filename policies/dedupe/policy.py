@@ -435,8 +435,10 @@ class DedupePolicy(Policy):
         scope = _scopes(feats)
         pairs = Pairs(feats, scorer, scope, self._guard(snapshot, object_type))
         left, right = found.left, found.right
-        alike = scope[left] == scope[right]  # a pair of different merge scopes is no duplicate
-        left, right = left[alike], right[alike]
+        alike: npt.NDArray[np.bool_] | slice = slice(None)  # one scope: every pair (no copies)
+        if len(scope) and int(scope.min()) != int(scope.max()):
+            alike = scope[left] == scope[right]  # a pair of two merge scopes is no duplicate
+            left, right = left[alike], right[alike]
         if model is not None:  # only the pairs whose bound reaches the review threshold
             channel = _channels(feats)
 
@@ -454,12 +456,14 @@ class DedupePolicy(Policy):
                 reach = reach_of(table, found.left, found.right)[alike]
             else:  # tabulated now, the pairs of one scope only, a slice at a time
                 reach = np.zeros(len(left), dtype=np.bool_)
-                maybe = np.arange(len(left))  # ... those whose pattern may reach, if known
-                if table is not None:
+                if table is not None:  # ... those whose pattern may reach
                     floor = _logit(self.settings.review_threshold) - BOUND_MARGIN
                     place, share = PLACE[object_type], self.settings.place_share
                     may = table.reach(model, scorer, place=place, share=share, floor=floor)
                     maybe = np.flatnonzero(may[alike])
+                    del may
+                else:
+                    maybe = np.arange(len(left))
                 for start in range(0, len(maybe), TABLE_ROWS):
                     at = maybe[start : start + TABLE_ROWS]
                     rows = (left[at], right[at])

@@ -232,3 +232,36 @@ def test_a_one_off_command_keeps_the_collector_off_to_its_end(
     assert gc.isenabled()  # the command is done: as it was before
     assert {"plan", "run", "apply"} <= ONE_OFF
     assert "serve" not in ONE_OFF  # a daemon collects as usual
+
+
+def test_free_memory_goes_back_through_the_c_librarys_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "_TRIM", [calls.append])
+    heap.give_back_free_memory()
+    assert calls == [0]  # malloc_trim(0): every arena, nothing kept at the top
+    monkeypatch.setattr(heap, "_TRIM", [None])  # a C library without one (musl, macOS)
+    heap.give_back_free_memory()
+    assert calls == [0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_glibcs_trim_is_found_and_returns_freed_pages() -> None:
+    code = (
+        "import ctypes, os\n"
+        "from syncd import heap\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "keep, drop = [], []\n"
+        "for n in range(200_000):\n"  # small blocks, every other one kept: no top to trim
+        "    (keep if n % 50 == 0 else drop).append(ctypes.create_string_buffer(2000))\n"
+        "del drop\n"
+        "before = rss()\n"
+        "heap.give_back_free_memory()\n"
+        "print(heap._TRIM[0] is not None, (before - rss()) // 2**20)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).parents[2])  # fmt: skip
+    there, freed_mb = found.stdout.split()
+    if there == "False":
+        pytest.skip("this C library has no malloc_trim (not glibc)")
+    assert int(freed_mb) > 100  # some 380 MB were freed in the middle of the heap
