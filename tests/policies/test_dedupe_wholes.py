@@ -96,3 +96,17 @@ def test_one_odd_record_does_not_keep_a_persons_records_apart_nor_joins_her_moth
     # and P. Young against Patrick Young, test_dedupe's no chaining)
     fewer = DedupePolicy(DedupeSettings())(Snapshot("t", NOW, {"contacts": HALL[:5]}))
     assert not any("joined as wholes" in c.reason for c in fewer if isinstance(c, Merge))
+
+
+def test_a_pair_a_person_kept_apart_keeps_the_wholes_apart() -> None:
+    # 938 ~ 943 is the pair across that did not agree; a person rejected it: no rescue
+    decisions = {"contacts": {frozenset({"938", "943"}): "rejected"}}
+    changes = DedupePolicy(DedupeSettings())(
+        Snapshot("t", NOW, {"contacts": HALL}, decisions=decisions)
+    )
+    merged = [c for c in changes if isinstance(c, Merge) and c.kind == "merge"]
+    assert not any("joined as wholes" in c.reason for c in merged)
+    assert not any({"938", "943"} <= {c.primary_id, *c.merged_ids} for c in merged)
+    # ... and without the cluster rule the same
+    off = DedupePolicy(DedupeSettings(cluster_wholes=False))(Snapshot("t", NOW, {"contacts": HALL}))
+    assert not any("joined as wholes" in c.reason for c in off if isinstance(c, Merge))
