@@ -692,8 +692,17 @@ def name_place_share(blocked: Tally) -> float:
     if not places or not ids:
         return 0.0
     named = top("firstname") & top("lastname") & np.logical_or.reduce([top(f) for f in places])
-    told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in ids]) & named
-    differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in ids]) & told
+    return _one_person_share(blocked, named, ids)
+
+
+def _one_person_share(blocked: Tally, chosen: npt.NDArray[np.bool_], witnesses: list[str]) -> float:
+    """Of the ``chosen`` rows' pairs that both hold one of the ``witnesses`` at least, the share
+    whose witnesses do not all differ outright; 0 when fewer than
+    :data:`MIN_NAME_PLACE_PAIRS` pairs can tell."""
+    column = {f: k for k, f in enumerate(blocked.fields)}
+    levels = blocked.levels
+    told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in witnesses]) & chosen
+    differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in witnesses]) & told
     pairs = float(blocked.counts[told].sum())
     if pairs < MIN_NAME_PLACE_PAIRS:
         return 0.0
@@ -731,9 +740,4 @@ def name_birth_share(blocked: Tally) -> float:
         "lastname", len(CUTS["lastname"])
     )
     born &= at_least("birthdate", len(CUTS["birthdate"]) - 1)
-    told = np.logical_or.reduce([levels[:, column[f]] >= 0 for f in witnesses]) & born
-    differ = np.logical_and.reduce([levels[:, column[f]] <= 0 for f in witnesses]) & told
-    pairs = float(blocked.counts[told].sum())
-    if pairs < MIN_NAME_PLACE_PAIRS:
-        return 0.0
-    return 1.0 - float(blocked.counts[differ].sum()) / pairs
+    return _one_person_share(blocked, born, witnesses)
