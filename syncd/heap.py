@@ -38,11 +38,11 @@ collector off, 1,144 against 1,127 MB). So:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 #: How long overlapping runs may keep the collector off before one of them makes a full pass.
@@ -120,19 +120,20 @@ def _settle() -> None:
         _PAUSE.frozen = min(least, frozen)
 
 
-_TRIM: list[object] = []  # glibc's malloc_trim once looked up (None: not glibc)
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, from the symbols the process has loaded (no ``ldconfig`` run);
+    None where the C library has none (musl, macOS)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    return trim if callable(trim) else None
 
 
 def give_back_free_memory() -> None:
     """Return the memory the C allocator holds free to the OS (glibc's ``malloc_trim``, which
-    releases the free pages of every arena); nothing where the C library has none (musl,
-    macOS). A few milliseconds."""
-    if not _TRIM:
-        found = ctypes.util.find_library("c")
-        trim = getattr(ctypes.CDLL(found), "malloc_trim", None) if found else None
-        _TRIM.append(trim)
-    trim = _TRIM[0]
-    if callable(trim):
+    releases the free pages of every arena); nothing where the C library has none. A few
+    milliseconds."""
+    trim = _malloc_trim()
+    if trim is not None:
         trim(0)
 
 

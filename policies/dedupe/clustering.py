@@ -90,11 +90,12 @@ def agglomerate(
         if joinable is not None and not joinable(a, b):
             continue
         whole: list[tuple[int, int]] = []
-        if not all(compatible(x, y) for x in a for y in b):
-            if rescue is None:
+        if rescue is None:
+            if not all(compatible(x, y) for x in a for y in b):
                 continue
+        else:  # every pair across asked once
             apart = [(x, y) for x in a for y in b if not compatible(x, y)]
-            if not rescue(a, b, apart):
+            if apart and not rescue(a, b, apart):
                 continue
             whole = apart[:1]
         keep, drop = min(ci, cj), max(ci, cj)

@@ -41,7 +41,7 @@ from policies.dedupe.scoring import (
     PairTable,
     Scorer,
     another,
-    identifying_points,
+    corroboration,
 )
 from policies.dedupe.weights import CUTS, PLACES, TERM_FREQUENCY
 
@@ -153,8 +153,7 @@ def finish_table(scorer: Scorer, table: PairTable, channels: Bools) -> Finished:
         identifying = np.zeros(rows)
         for field in ids:
             identifying += positive[field]
-        scale = identifying_points(settings, model) / settings.min_corroboration
-        low &= support + identifying * (1.0 / scale - 1.0) < settings.min_corroboration
+        low &= corroboration(support, identifying, model) < settings.min_corroboration
     if "firstname" in column:  # Scorer._one_at_a_place
         near = np.ones(rows, dtype=np.bool_)
         for field in ("firstname", "lastname"):

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -129,10 +129,11 @@ CORROBORATION_SHARE = 0.3
 IDENTIFYING: Mapping[str, frozenset[str]] = {
     kind: frozenset(f for f in IDENTIFIERS if f not in place) for kind, place in PLACE.items()
 }
+_Points = TypeVar("_Points", float, npt.NDArray[np.float64])
 FULL_SCALE_RECORDS = 50_000
 """Records from which an e-mail or a date of birth must add ``min_corroboration``
 points to corroborate a name, as the place fields must at any size; below, in proportion to
-the population's log size (:func:`identifying_points`)."""
+the population's log size (:func:`identifier_scale`)."""
 NAME_LABELS: Mapping[str, str] = {"firstname": "first name", "lastname": "last name"}
 #: The fields that name the person or firm; the others must corroborate them for a merge.
 NAMES = frozenset(("firstname", "lastname", "name"))
@@ -482,9 +483,9 @@ class Frozen:
         return cls({str(k): int(str(v)) for k, v in present.items()}, values)
 
 
-def identifying_points(settings: DedupeSettings, model: MatchModel) -> float:
-    """The points an e-mail or a date of birth agreeing (:data:`IDENTIFYING`) must add beside
-    the names to corroborate them for an automatic merge under ``model``.
+def identifier_scale(model: MatchModel) -> float:
+    """The share of ``min_corroboration`` an e-mail or a date of birth agreeing
+    (:data:`IDENTIFYING`) must add beside the names to corroborate them under ``model``.
 
     A value's points are ``ln(m / share)``, and no value is rarer than one record in the
     population: in a few thousand records, a date of birth only one person's records hold is
@@ -495,8 +496,15 @@ def identifying_points(settings: DedupeSettings, model: MatchModel) -> float:
     size (and so is a phone, a line a household or a firm shares): namesakes live in one city
     and work at one firm, they are not born on one day.
     """
-    scale = math.log(max(model.records, 2)) / math.log(FULL_SCALE_RECORDS)
-    return settings.min_corroboration * min(1.0, scale)
+    return min(1.0, math.log(max(model.records, 2)) / math.log(FULL_SCALE_RECORDS))
+
+
+def corroboration(support: _Points, identifying: _Points, model: MatchModel) -> _Points:
+    """The points that corroborate a pair's names (``support``: what the fields other than the
+    names add, of which ``identifying`` the e-mail and the date of birth), the identifiers'
+    counted as they would be in :data:`FULL_SCALE_RECORDS` records
+    (:func:`identifier_scale`), the places' as they are: one pair, or a column of them."""
+    return support + identifying * (1.0 / identifier_scale(model) - 1.0)
 
 
 class Scorer:
@@ -641,8 +649,8 @@ class Scorer:
             if field != "name":
                 alone &= at(field) < 0
         name = (at("name") >= len(CUTS["name"]) - 1) & alone
-        found: npt.NDArray[np.int8] = np.where(
-            place & site, 1, np.where(place & line, 2, np.where(place & name, 3, 0))
+        found: npt.NDArray[np.int8] = np.select(
+            [place & site, place & line, place & name], [1, 2, 3], 0
         ).astype(np.int8)
         return found
 
@@ -769,10 +777,10 @@ class Scorer:
                 # (counted as in a population of FULL_SCALE_RECORDS, beside a place's points)
                 kind = IDENTIFYING[self.object_type]
                 identifying = added(p for f, p in others.items() if p > 0 and f in kind)
-                scale = (
-                    identifying_points(self.settings, self.model) / self.settings.min_corroboration
-                )
-                if support + identifying * (1.0 / scale - 1.0) < self.settings.min_corroboration:
+                if (
+                    corroboration(support, identifying, self.model)
+                    < self.settings.min_corroboration
+                ):
                     cap = self.settings.review_cap
             rule = self.settings.different_name
             other = [f for f in ("firstname", "lastname") if _outright(sims, f)]

@@ -123,7 +123,7 @@ def test_the_column_wise_finish_is_finish_on_febrl(models: dict[str, MatchModel]
 
 def test_the_column_wise_finish_is_finish_where_a_date_of_birth_corroborates() -> None:
     # a few hundred records: an identifier corroborates a name with fewer points than in a
-    # large population (scoring.identifying_points); the same pairs, the model taken as large
+    # large population (scoring.identifier_scale); the same pairs, the model taken as large
     from tests.policies.test_dedupe_learning import NOW as BORN_AT
     from tests.policies.test_dedupe_learning import born, learning
 

@@ -23,7 +23,7 @@ from policies.dedupe.scoring import (
     Frozen,
     PairScore,
     Scorer,
-    identifying_points,
+    identifier_scale,
 )
 from policies.dedupe.weights import MatchModel, expectation_maximisation, nested
 from sandbox.generator import generate
@@ -271,7 +271,7 @@ def test_a_date_of_birth_corroborates_a_name_as_far_as_the_population_can_tell()
 def test_a_place_and_a_date_of_birth_corroborate_together_as_in_a_large_population() -> None:
     # the same city and a date of birth one day apart: neither corroborates the names alone
     # in a few hundred records, together they may; the date's points count as they would in
-    # FULL_SCALE_RECORDS (scoring.identifying_points), the city's as they are
+    # FULL_SCALE_RECORDS (scoring.identifier_scale), the city's as they are
     # (a stricter min_corroboration than the default: here a city and a date one day apart
     # add up to the default's 6.5 at face value already)
     records = born(300, seed=11)
@@ -283,7 +283,7 @@ def test_a_place_and_a_date_of_birth_corroborate_together_as_in_a_large_populati
     # neither a name at one place nor a name born on one day trusted as such here
     model = replace(model, name_place=0.0, name_birth=0.0)
     scorer = Scorer(settings, "contacts", feats, model)
-    scale = identifying_points(settings, model) / settings.min_corroboration
+    scale = identifier_scale(model)
     assert scale < 1.0
     by_id = {f.id: f for f in feats}
     together = 0
