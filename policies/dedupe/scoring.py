@@ -533,7 +533,7 @@ class Scorer:
             self._present.update(present)
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
-        self._tops: list[dict[str, int]] = []  # see _mailbox_top(); shared with using()
+        self._tops: list[dict[str, tuple[int, int]]] = []  # see _mailbox_top(); shared with using()
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -728,26 +728,30 @@ class Scorer:
 
     def shared(self, value: str) -> bool:
         """Whether ``value`` (an e-mail, canonical phone, or ``'@' + address``) is common: held
-        by ``shared_value_count`` records or more, and, for an e-mail, not most of them by one
-        last name (one person's duplicates share their own mailbox; a firm's ``info@`` box or a
-        switchboard is held by many names)."""
+        by ``shared_value_count`` records or more, and, for an e-mail, not most of its holders
+        that carry a last name by one last name (one person's duplicates share their own
+        mailbox, some of them without a last name: a missing name is no other person's; a
+        firm's ``info@`` box or a switchboard is held by many names)."""
         count = self._counts[value]
         if count < self.settings.shared_value_count:
             return False
         if "@" in value and not value.startswith("@"):
-            return 2 * self._mailbox_top(value) < count
+            top, named = self._mailbox_top(value)
+            return 2 * top < named
         return True
 
-    def _mailbox_top(self, email: str) -> int:
-        """How many records of the population hold ``email`` with its commonest last name."""
+    def _mailbox_top(self, email: str) -> tuple[int, int]:
+        """How many records of the population hold ``email`` with its commonest last name, and
+        how many hold it with a last name."""
         if not self._tops:  # once per population, on the first mailbox shared by many
-            tops: dict[str, int] = {}
+            tops: dict[str, tuple[int, int]] = {}
             for key, count in self._counts.items():
                 if key.startswith(_MAILBOX_PREFIX):
                     held = mailbox_of(key)
-                    tops[held] = max(tops.get(held, 0), count)
+                    top, named = tops.get(held, (0, 0))
+                    tops[held] = (max(top, count), named + count)
             self._tops.append(tops)
-        return self._tops[0].get(email, 0)
+        return self._tops[0].get(email, (0, 0))
 
     def finish(self, compared: Compared) -> PairScore:
         """The score of a compared pair under the configured or learned weights."""

@@ -88,6 +88,34 @@ def test_one_persons_mailbox_is_hers_however_many_records_hold_it() -> None:
     assert groups(dedupe(*hers)) == {frozenset(r.id for r in hers)}
 
 
+def test_a_mailbox_is_not_shared_for_its_holders_without_a_last_name() -> None:
+    """Five records hold one mailbox: two as Atkinson, one with a typo, two with no last name
+    at all. A missing last name is nobody else's: most of the named holders are one Atkinson,
+    so it is his mailbox, worth its full points, and his records merge on it. Three named
+    holders of three other names make a shared box whatever the unnamed ones add."""
+    box = "oliver.atkinson@example.org"
+    his = [
+        person("o1", firstname="Oliver", lastname="Atkinson", email=box, city="Leeds"),
+        person("o2", firstname="Oliver", lastname="Atkinson", email=box, birthdate="1990-01-02"),
+        person("o3", firstname="Oliver", lastname="Atkinnos", email=box, city="Leeds"),
+        person("o4", firstname="Oliver", email=box, city="Leeds"),
+        person("o5", firstname="Olivr", email=box),
+    ]
+    team = [
+        person("t1", firstname="Al", lastname="Jones", email="team@example.org"),
+        person("t2", firstname="Bo", lastname="Smith", email="team@example.org"),
+        person("t3", firstname="Cy", lastname="Brown", email="team@example.org"),
+        person("t4", firstname="Di", email="team@example.org"),
+        person("t5", firstname="Ed", email="team@example.org"),
+    ]
+    feats = [extract(r, "US") for r in his + team]
+    scorer = Scorer(DedupeSettings(), "contacts", feats)
+
+    assert not scorer.shared(box)
+    assert scorer.shared("team@example.org")
+    assert groups(dedupe(*his)) == {frozenset(r.id for r in his)}
+
+
 def test_nickname_without_email_or_phone_merges_on_company_and_address() -> None:
     bob = person(
         "1",
