@@ -4,9 +4,10 @@ Each record gets several keys per configured kind, built from independent fields
 pair whose one field is mistyped still meets through another: the sound of both names (either
 way round), the names one typo apart (every name with one letter dropped, beside the other
 name: a typo anywhere, the first letter included), the last name beside the first's initial,
-postcode or city with a name, postcode with house number, house number with a street word or a
-name, e-mail, e-mail local part, phone, company with first name, date of birth with the sound of
-either name or with the city or the postcode. Records sharing any key form candidate pairs.
+postcode or city with a name (a record without its last name meets by its first), postcode
+with house number, house number with a street word or a name, e-mail, e-mail local part, phone,
+company with first name, date of birth with the sound of either name or with the city or the
+postcode. Records sharing any key form candidate pairs.
 
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
@@ -117,6 +118,8 @@ def contact_keys(f: Features, kinds: Iterable[str]) -> set[str]:
                 keys.update(f"z|{f.zip}|{name[:3]}" for name in (f.first, f.last) if name)
             if f.city and (f.last or f.first):  # or the one name it holds: a surname filed
                 keys.add(f"y|{f.city}|{f.last or f.first}")  # as a first name
+            if f.city and f.first:  # ... and with the first name, formal (joe ~ joseph)
+                keys.update(f"f|{f.city}|{x}" for x in nicknames().formal_names(f.first))
         elif kind == "address":
             keys |= _address_keys(f)
         elif kind == "email_local":

@@ -37,7 +37,7 @@ Positions = npt.NDArray[np.int32]
 """Records' positions in the snapshot (fewer than 2**31)."""
 _PART_BITS = 29  # codes of parts below 2**29: half a billion distinct values
 #: The kinds of contact key, by the letter of their string form (see blocking.contact_keys).
-_KIND = {letter: n for n, letter in enumerate("ntiepzyawhsvlcbgj")}
+_KIND = {letter: n for n, letter in enumerate("ntiepzyawhsvlcbgjf")}
 ROLE_MAILBOXES = frozenset((
     "info", "sales", "admin", "contact", "hello", "support", "office", "team", "mail", "noreply",
     "no-reply", "billing", "hr", "jobs", "careers", "marketing", "help", "service", "enquiries",
@@ -167,6 +167,10 @@ def contact_key_codes(
             named = np.where(last >= 0, last, first)
             at = np.flatnonzero((cities >= 0) & (named >= 0))
             out.add("y", at, cities[at], named[at])
+            # ... and with the first name, formal (a record without its last name meets the
+            # others of its first name there: `joe` ~ `joseph bradshaw`)
+            at = np.flatnonzero(cities[each] >= 0)
+            out.add("f", each[at], cities[each[at]], formal[at])
         if "address" in kinds:
             _address_keys(out, parts, features, (first, last, zips, cities))
     if "company_name" in kinds:

@@ -245,7 +245,7 @@ class DedupeSettings(BaseModel):
         "'name': sound of both names, either way round; 'name_typo': a name with one letter "
         "dropped beside the other name, and the last name beside the first's initial; "
         "'zip_name': postcode with a name's first letters, city with the last name (or the one "
-        "name a record holds); "
+        "name a record holds), city with the first name as its formal name; "
         "'address': postcode with house number, house number with a street word or a name, "
         "postcode with a street word; 'birthdate': date of birth with the sound or the "
         "first letter of either name, or with the city or the postcode.",

@@ -134,7 +134,23 @@ def test_a_surname_alone_in_the_first_name_field_meets_the_full_name_in_its_city
     feats = [extract(r, "US") for r in (lone, full, other)]
     a, b, c = (contact_keys(f, ("zip_name",)) for f in feats)
     assert a & b == {"y|brooklyn|waite"}
-    assert not a & c, "a first name beside a surname is not the surname"
+    # a first name beside a surname is not the surname: the lone name meets it as a first name
+    assert a & c == {"f|brooklyn|waite"}
+    records, codes = contact_key_codes(feats, ("zip_name",))
+    of = [set(codes[records == k].tolist()) for k in range(3)]
+    assert len(of[0] & of[1]) == 1, "the packed keys say the same"
+    assert len(of[0] & of[2]) == 1
+
+
+def test_a_first_name_alone_meets_the_full_name_in_its_city_nicknames_too() -> None:
+    # historical figures (splink_datasets): 'joe' alone in Stoke, and 'joseph bradshaw' there
+    lone = _contact(1, firstname="Joe", city="Stoke-upon-Trent")
+    full = _contact(2, firstname="Joseph", lastname="Bradshaw", city="Stoke-upon-Trent")
+    away = _contact(3, firstname="Joseph", lastname="Bradshaw", city="Leek")
+    feats = [extract(r, "US") for r in (lone, full, away)]
+    a, b, c = (contact_keys(f, ("zip_name",)) for f in feats)
+    assert a & b == {"f|stoke upon trent|joseph"}
+    assert not a & c, "a first name is no key without its city"
     records, codes = contact_key_codes(feats, ("zip_name",))
     of = [set(codes[records == k].tolist()) for k in range(3)]
     assert len(of[0] & of[1]) == 1, "the packed keys say the same"

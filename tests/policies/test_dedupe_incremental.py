@@ -110,7 +110,7 @@ def test_an_incremental_run_proposes_what_a_full_run_does(
 def test_blocks_split_past_a_budgeted_size_stay_equal_to_a_full_run(base: Snapshot) -> None:
     # a budget this small splits blocks far below max_block_size (blocking's block_cap): the
     # incremental run must split them where a full run over its records would
-    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.6, "block_window": 2})
+    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.8, "block_window": 2})
     found = DedupePolicy(tight).analyse(base, "contacts").candidates
     assert 2 * 2 + 1 < found.cap < tight.max_block_size
     assert found.split > 0
