@@ -538,6 +538,14 @@ def _padded(lists: Sequence[Sequence[str]], *keys: Callable[[str], str]) -> tupl
     """Per key, per record, the codes of the key of its values (in order; -2 past the end, -1
     for an empty key). Codes follow each key's sorted order. The values are placed once and
     each key is taken once per distinct value."""
+    return tuple(matrix for matrix, _ in _padded_words(lists, *keys))
+
+
+def _padded_words(
+    lists: Sequence[Sequence[str]], *keys: Callable[[str], str]
+) -> list[tuple[Ints, list[str]]]:
+    """:func:`_padded`, each key's matrix with its sorted distinct non-empty keys (code ``n``
+    is the ``n``-th of them)."""
     flat = list(chain.from_iterable(lists))
     distinct = list(dict.fromkeys(flat))
     position = {v: n for n, v in enumerate(distinct)}
@@ -549,13 +557,14 @@ def _padded(lists: Sequence[Sequence[str]], *keys: Callable[[str], str]) -> tupl
     out = []
     for key in keys:
         keyed = [key(v) for v in distinct]
-        code = {k: n for n, k in enumerate(sorted(set(keyed) - {""}))}
+        words = sorted(set(keyed) - {""})
+        code = {k: n for n, k in enumerate(words)}
         code[""] = -1
         of_value = np.fromiter(map(code.__getitem__, keyed), dtype=np.int32, count=len(keyed))
         matrix = np.full((len(lists), width), -2, dtype=np.int32)
         matrix[row, column] = of_value[index]
-        out.append(matrix)
-    return tuple(out)
+        out.append((matrix, words))
+    return out
 
 
 def _share_any(x: Ints, y: Ints) -> Bools:
@@ -579,12 +588,11 @@ class _Emails:
     def __init__(self, feats: Sequence[Features]) -> None:
         lists = [f.emails for f in feats]
         self.has = np.fromiter((bool(e) for e in lists), dtype=np.bool_, count=len(lists))
-        self.address, self.domain, self.local = _padded(
-            lists, lambda e: e, lambda e: e.rpartition("@")[2], lambda e: e.rpartition("@")[0]
+        (self.address, self.addresses), (self.domain, domains), (self.local, locals_) = (
+            _padded_words(
+                lists, str, lambda e: e.rpartition("@")[2], lambda e: e.rpartition("@")[0]
+            )
         )
-        self.addresses = sorted({e for values in lists for e in values})
-        domains = sorted({e.rpartition("@")[2] for e in self.addresses} - {""})
-        locals_ = sorted({e.rpartition("@")[0] for e in self.addresses} - {""})
         self.domains = np.asarray([*domains, ""], dtype=object)[:-1]
         self.locals = np.asarray([*locals_, ""], dtype=object)[:-1]
         # per e-mail of a record, its local part's first letter (-1 past the record's last);
@@ -676,10 +684,9 @@ def _phone_codes(feats: Sequence[Features]) -> tuple[Bools, Ints, Ints, Ints, li
         found = "".join(filter(str.isdigit, split_extension(phone)[0]))
         return found[-9:] if len(found) >= 9 else ""
 
-    number, extension, tail = _padded(
+    (number, numbers), (extension, _), (tail, _) = _padded_words(
         lists, lambda p: split_extension(p)[0], lambda p: split_extension(p)[1], digits
     )
-    numbers = sorted({split_extension(p)[0] for values in lists for p in values})
     return has, number, extension, tail, numbers
 
 
