@@ -188,6 +188,12 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
     return SAME_NAME if name >= len(CUTS["name"]) - 1 and alone else ""
 
 
+def _one_name(a: str, b: str) -> bool:
+    """Whether two last names are one, give or take a typo (names of four letters or more:
+    one edit, or two letters swapped)."""
+    return a == b or (min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1)
+
+
 def _token_set(a: str, b: str) -> float:
     return float(fuzz.token_set_ratio(a, b)) / 100.0
 
@@ -533,7 +539,7 @@ class Scorer:
             self._present.update(present)
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
-        self._tops: list[dict[str, tuple[int, int]]] = []  # see _mailbox_top(); shared with using()
+        self._tops: list[dict[str, dict[str, int]]] = []  # see _mailbox_top(); shared with using()
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -741,17 +747,21 @@ class Scorer:
         return True
 
     def _mailbox_top(self, email: str) -> tuple[int, int]:
-        """How many records of the population hold ``email`` with its commonest last name, and
-        how many hold it with a last name."""
+        """How many records of the population hold ``email`` with its commonest last name
+        (give or take a typo: ``atkinson`` counts the ``atkinsen`` beside it), and how many
+        hold it with a last name."""
         if not self._tops:  # once per population, on the first mailbox shared by many
-            tops: dict[str, tuple[int, int]] = {}
+            tops: dict[str, dict[str, int]] = {}
             for key, count in self._counts.items():
                 if key.startswith(_MAILBOX_PREFIX):
-                    held = mailbox_of(key)
-                    top, named = tops.get(held, (0, 0))
-                    tops[held] = (max(top, count), named + count)
+                    tops.setdefault(mailbox_of(key), {})[key.rpartition("=")[2]] = count
             self._tops.append(tops)
-        return self._tops[0].get(email, (0, 0))
+        names = self._tops[0].get(email, {})
+        top = max(
+            (sum(c for other, c in names.items() if _one_name(name, other)) for name in names),
+            default=0,
+        )
+        return top, sum(names.values())
 
     def finish(self, compared: Compared) -> PairScore:
         """The score of a compared pair under the configured or learned weights."""

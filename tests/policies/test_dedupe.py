@@ -116,6 +116,25 @@ def test_a_mailbox_is_not_shared_for_its_holders_without_a_last_name() -> None:
     assert groups(dedupe(*his)) == {frozenset(r.id for r in his)}
 
 
+def test_a_mailbox_is_not_shared_for_its_holders_last_name_typos() -> None:
+    """Five records hold one mailbox, each with a last name, two of them as Moore and the
+    others mistyped one letter away from it: one person, most of them (give or take a typo)
+    one name. Five holders of Moore, Moody, Mooney, Moon, Mills are five people."""
+    box = "a.moore@example.org"
+    hers = [
+        person(f"m{n}", firstname="Ann", lastname=last, email=box, city="Leeds")
+        for n, last in enumerate(("Moore", "Moore", "Mooer", "Moorr", "Mocre"))
+    ]
+    theirs = [
+        person(f"x{n}", firstname="Al", lastname=last, email="post@example.org")
+        for n, last in enumerate(("Moore", "Moody", "Mooney", "Moon", "Mills"))
+    ]
+    scorer = Scorer(DedupeSettings(), "contacts", [extract(r, "US") for r in hers + theirs])
+
+    assert not scorer.shared(box)
+    assert scorer.shared("post@example.org")
+
+
 def test_nickname_without_email_or_phone_merges_on_company_and_address() -> None:
     bob = person(
         "1",
