@@ -531,12 +531,15 @@ class Scorer:
         self.settings = settings
         self.object_type = object_type
         self.model = model
-        self._counts: Counter[str] = Counter()
-        self._present: Counter[str] = Counter()
+        keys: list[str] = []  # counted at once: one Counter.update a record took half the time
+        fields: list[str] = []
         for f in population:
             counted, present = population_keys(f)
-            self._counts.update(counted)
-            self._present.update(present)
+            keys += counted
+            fields += present
+        self._counts: Counter[str] = Counter(keys)
+        self._present: Counter[str] = Counter(fields)
+        del keys, fields
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
         self._tops: list[dict[str, dict[str, int]]] = []  # see _mailbox_top(); shared with using()
