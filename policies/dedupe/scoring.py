@@ -188,6 +188,11 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
     return SAME_NAME if name >= len(CUTS["name"]) - 1 and alone else ""
 
 
+_MAILBOX_CANDIDATES = 3
+"""The commonest last names of a mailbox's holders of which the one most hold, give or take a
+typo, is sought (:meth:`Scorer._mailbox_top`)."""
+
+
 def _one_name(a: str, b: str) -> bool:
     """Whether two last names are one, give or take a typo (names of four letters or more:
     one edit, or two letters swapped)."""
@@ -542,7 +547,8 @@ class Scorer:
         del keys, fields
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
-        self._tops: list[dict[str, dict[str, int]]] = []  # see _mailbox_top(); shared with using()
+        # see _mailbox_top(); shared with using(): per mailbox its holders' last names, and answers
+        self._tops: list[tuple[dict[str, dict[str, int]], dict[str, tuple[int, int]]]] = []
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -758,13 +764,20 @@ class Scorer:
             for key, count in self._counts.items():
                 if key.startswith(_MAILBOX_PREFIX):
                     tops.setdefault(mailbox_of(key), {})[key.rpartition("=")[2]] = count
-            self._tops.append(tops)
-        names = self._tops[0].get(email, {})
-        top = max(
-            (sum(c for other, c in names.items() if _one_name(name, other)) for name in names),
-            default=0,
-        )
-        return top, sum(names.values())
+            self._tops.append((tops, {}))
+        holders, answers = self._tops[0]
+        found = answers.get(email)
+        if found is None:  # once per mailbox: pairs ask again and again
+            names = holders.get(email, {})
+            # the commonest few, each with the names one typo from it: a firm's box held by
+            # thousands of names is compared a few thousand times, not millions
+            commonest = sorted(names, key=lambda n: (-names[n], n))[:_MAILBOX_CANDIDATES]
+            top = max(
+                (sum(c for n, c in names.items() if _one_name(name, n)) for name in commonest),
+                default=0,
+            )
+            found = answers[email] = (top, sum(names.values()))
+        return found
 
     def finish(self, compared: Compared) -> PairScore:
         """The score of a compared pair under the configured or learned weights."""
