@@ -43,7 +43,7 @@ def _names(object_type: str, pairs: Mapping[str, Iterable[str]]) -> Mapping[str,
 
 
 _PERSON: Final = {
-    "firstname": ("Given Name", "First"),
+    "firstname": ("Given Name", "First", "Forename"),
     "lastname": ("Family Name", "Surname", "Last"),
     "email": (
         "Email Address",
@@ -78,8 +78,11 @@ _PERSON: Final = {
         "Business Street",
         "Address 1 - Street",
         "Address Line 1",
+        "Address 1",
     ),
-    "city": ("Mailing City", "Business City", "Address 1 - City", "Town"),
+    # Suburb and Locality: Australian and British files (FEBRL's people, the record-linkage
+    # benchmark, name the town `suburb`)
+    "city": ("Mailing City", "Business City", "Address 1 - City", "Town", "Suburb", "Locality"),
     "state": (
         "State/Region",
         "State/Province",

@@ -231,6 +231,21 @@ def test_headers_match_ignoring_case_spaces_and_underscores() -> None:
     assert field_for("contacts", "Favourite colour") is None
 
 
+def test_record_linkage_data_sets_headers_are_recognised() -> None:
+    # FEBRL (given_name, surname, address_1, suburb, postcode, date_of_birth) and
+    # splink_datasets (first_name, surname, dob, city, email)
+    febrl = ("given_name", "surname", "address_1", "suburb", "postcode", "date_of_birth")
+    assert [field_for("contacts", h) for h in febrl] == [
+        "firstname", "lastname", "address", "city", "zip", "birthdate",
+    ]  # fmt: skip
+    splink = ("first_name", "surname", "dob", "city", "email")
+    assert [field_for("contacts", h) for h in splink] == [
+        "firstname", "lastname", "birthdate", "city", "email",
+    ]  # fmt: skip
+    assert field_for("contacts", "Forename") == "firstname"
+    assert field_for("contacts", "Locality") == "city"
+
+
 def test_every_alias_names_a_canonical_field_of_its_type() -> None:
     for object_type, aliases in ALIASES.items():
         own = {header_key(n): n for n in CANONICAL_FIELDS[object_type]}
