@@ -163,11 +163,13 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
 
 #: Per object type, the headers taken for the record id (without ``id_column``), first found
 #: in this order: a Salesforce contacts export also holds ``Account ID``, which is no contact's.
+#: Last, the record-linkage data sets' (FEBRL's ``rec_id``, Splink's ``unique_id``).
+_LINKAGE_IDS = ("rec_id", "unique_id")
 ID_HEADERS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "contacts": ("id", "Record ID", "Contact ID", "hs_object_id"),
-        "leads": ("id", "Record ID", "Lead ID", "hs_object_id"),
-        "companies": ("id", "Record ID", "Company ID", "Account ID", "hs_object_id"),
+        "contacts": ("id", "Record ID", "Contact ID", "hs_object_id", *_LINKAGE_IDS),
+        "leads": ("id", "Record ID", "Lead ID", "hs_object_id", *_LINKAGE_IDS),
+        "companies": ("id", "Record ID", "Company ID", "Account ID", "hs_object_id", *_LINKAGE_IDS),
         "deals": ("id", "Record ID", "Deal ID", "Opportunity ID", "hs_object_id"),
         "tasks": ("id", "Record ID", "Task ID", "Activity ID", "hs_object_id"),
     }

@@ -246,6 +246,17 @@ def test_record_linkage_data_sets_headers_are_recognised() -> None:
     assert field_for("contacts", "Locality") == "city"
 
 
+def test_a_record_linkage_files_id_column_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "febrl.csv"
+    path.write_text(
+        "rec_id,given_name,surname,suburb\nrec-1-org,lachlan,berry,bittern\n", encoding="utf-8"
+    )
+    found = records(CsvConnector(CsvSettings(path=path)))
+    assert found["rec-1-org"].properties == {
+        "firstname": "lachlan", "lastname": "berry", "city": "bittern",
+    }  # fmt: skip
+
+
 def test_every_alias_names_a_canonical_field_of_its_type() -> None:
     for object_type, aliases in ALIASES.items():
         own = {header_key(n): n for n in CANONICAL_FIELDS[object_type]}
