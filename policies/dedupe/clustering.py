@@ -62,10 +62,9 @@ def agglomerate(
     ``compatible``, the two are ``joinable`` as wholes (when given: a rule on the clusters, not
     their pairs) and the result has at most ``max_size`` items; or, where some cross pairs are
     not compatible, when ``rescue`` (when given) allows the join given those pairs. Returns the
-    clusters of two
-    items or more (the rest are alone), ordered by their smallest item, each with its items
-    sorted and the edges of this pass that joined them (so every link scores ``threshold`` or
-    more, and every item of a joined cluster has at least one).
+    clusters of two items or more (the rest are alone), ordered by their smallest item, each with
+    its items sorted and the edges of this pass that joined them (so every link scores
+    ``threshold`` or more, and every item of a joined cluster has at least one).
     """
     # a cluster is named by its smallest item: joining two keeps the smaller name
     members: dict[int, list[int]] = {}

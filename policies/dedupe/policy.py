@@ -677,10 +677,10 @@ class DedupePolicy(Policy):
         def rescue(a: Sequence[int], b: Sequence[int], apart: Sequence[tuple[int, int]]) -> bool:
             """Two clusters some of whose pairs across do not agree (a typo'd record in a
             person's many) join when one holds WHOLE_RECORDS records or more, more than half
-            the pairs across them agree, none of those that do not is
-            held or kept apart by a person, and what most records of each say agrees at
-            merge_threshold (:func:`~policies.dedupe.features.consensus`): one odd record
-            cannot keep a person's records apart, nor two people's records together."""
+            the pairs across them agree, none of those that do not is held or kept apart by a
+            person, and what most records of each say agrees at merge_threshold
+            (:func:`~policies.dedupe.features.consensus`): one odd record cannot keep a
+            person's records apart, nor two people's records together."""
             if max(len(a), len(b)) < WHOLE_RECORDS or 2 * len(apart) >= len(a) * len(b):
                 return False  # too few records to say what most say; or most pairs disagree
             if any(not rules.allows(x, y) or pair(x, y).held for x, y in apart):

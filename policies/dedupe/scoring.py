@@ -193,10 +193,10 @@ _MAILBOX_CANDIDATES = 3
 typo, is sought (:meth:`Scorer._mailbox_top`)."""
 
 
-def _one_name(a: str, b: str) -> bool:
-    """Whether two last names are one, give or take a typo (names of four letters or more:
-    one edit, or two letters swapped)."""
-    return a == b or (min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1)
+def _one_typo(a: str, b: str) -> bool:
+    """Whether two words of four letters or more are one edit apart (a letter in, out or
+    replaced, or two swapped): what names and words of names forgive."""
+    return min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1
 
 
 def _token_set(a: str, b: str) -> float:
@@ -212,7 +212,7 @@ def name_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
     similarity = JaroWinkler.normalized_similarity(a, b)
-    if min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
+    if _one_typo(a, b):
         return max(similarity, ONE_EDIT_SIMILARITY)
     return similarity
 
@@ -348,7 +348,7 @@ def _close(word: str, other: str) -> bool:
     short, long_ = sorted((word, other), key=len)
     if len(short) >= 3 and long_.startswith(short):
         return True
-    return min(len(word), len(other)) >= 4 and OSA.distance(word, other, score_cutoff=1) <= 1
+    return _one_typo(word, other)
 
 
 DISTINCT_NAMES = 0.5
@@ -773,7 +773,10 @@ class Scorer:
             # thousands of names is compared a few thousand times, not millions
             commonest = sorted(names, key=lambda n: (-names[n], n))[:_MAILBOX_CANDIDATES]
             top = max(
-                (sum(c for n, c in names.items() if _one_name(name, n)) for name in commonest),
+                (
+                    sum(c for n, c in names.items() if n == name or _one_typo(n, name))
+                    for name in commonest
+                ),
                 default=0,
             )
             found = answers[email] = (top, sum(names.values()))
