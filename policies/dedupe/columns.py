@@ -511,10 +511,12 @@ def _reread(
     table: _Table, rows: Rows, now: Floats, then: Floats, reading: tuple[str, Floats]
 ) -> None:
     """Put the lone name's other reading (``reading``: the field and its similarity) on the
-    rows where it scores more (``then`` against ``now``); near ties to ``compare``."""
-    near = (np.abs(then - now) <= SWAP_MARGIN) & (then != now)
+    rows where it scores more (``then`` against ``now``) and agrees (more than no points);
+    near ties to ``compare``."""
+    agrees = then > 0
+    near = (np.abs(then - now) <= SWAP_MARGIN) & (then != now) & agrees
     table.unsure[rows[near]] = True
-    better = (then > now) & ~near
+    better = (then > now) & ~near & agrees
     field, similarity = reading
     moved = "firstname" if field == "lastname" else "lastname"
     sure = rows[better]

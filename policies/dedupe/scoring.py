@@ -1041,17 +1041,18 @@ class Scorer:
         if bool(one.first) != bool(one.last) and both.first and both.last:
             # One record holds one name, the other both: the one may be in the wrong field (a
             # surname typed as the first name, the last name left empty). Read it in the field
-            # where it scores better, as for names crossed.
+            # where it scores better, as for names crossed; only where it agrees there: a
+            # name unlike both is unlike the one in its own field, not another last name.
             name = one.first or one.last
             if one.first:
                 other = name_similarity(name, both.last)
-                if w.lastname.points(other) > w.firstname.points(sims["firstname"]):
+                if 0 < w.lastname.points(other) > w.firstname.points(sims["firstname"]):
                     del sims["firstname"]
                     values.pop("firstname", None)
                     sims["lastname"], swapped, nickname = other, True, False
             else:
                 other, nick = first_name_similarity(name, both.first)
-                if w.firstname.points(other) > w.lastname.points(sims["lastname"]):
+                if 0 < w.firstname.points(other) > w.lastname.points(sims["lastname"]):
                     del sims["lastname"]
                     values.pop("lastname", None)
                     sims["firstname"], swapped, nickname = other, True, nick

@@ -173,6 +173,20 @@ def test_a_surname_alone_in_the_first_name_field_is_read_as_the_surname() -> Non
     assert not kept.swapped
 
 
+def test_a_lone_name_unlike_both_names_stays_in_its_field() -> None:
+    """Read in the other field only where it agrees there: a mistyped first name unlike the
+    full name's surname is no other last name (which would hold the pair apart)."""
+    full = _contact(1, firstname="Theodore", lastname="Morris", email="t.m39@brooks.com")
+    lone = _contact(2, firstname="Etheodroe", email="t.m39@brooks.com")
+    scorer = Scorer(DedupeSettings(), "contacts")
+    a, b = (extract(r, "US") for r in (full, lone))
+    for x, y in ((a, b), (b, a)):
+        compared = scorer.compare(x, y)
+        assert "lastname" not in compared.similarities
+        assert not compared.swapped
+        assert scorer.score(x, y).held == ""
+
+
 def _born(seed: int) -> Snapshot:
     """2,000 generated contacts, each person given a day of birth that their duplicates carry
     too, one in five with one digit wrong."""
