@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bench.dataset import canonical_records
@@ -184,6 +186,45 @@ def test_label_usage_reports_unused_and_rare_options() -> None:
         "contacts", "tags", "Partner", "Partner (legacy)", True, 1, ("9",)
     )
     assert all(u.records == 0 for u in label_usage(snapshot, TagsSettings(rare_label_max=0)))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([v for v, _ in TAGS.options] + [" vip ", "gold", ""])),
+            st.sampled_from([None, "NEW", "OPEN", "open", " "]),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=4),
+)
+def test_label_usage_counts_each_record_once_per_option_it_holds(
+    values: list[tuple[list[str], str | None]], rare: int
+) -> None:
+    records = [
+        contact(str(n), tags=";".join(tags) if tags else None, lead_status=status)
+        for n, (tags, status) in enumerate(values, 1)
+    ]
+    snapshot = Snapshot("t", NOW, {"contacts": records}, schema=SCHEMA)
+    usage = label_usage(snapshot, TagsSettings(rare_label_max=rare))
+    expected = []
+    for field in (TAGS, STATUS):  # the reference: every record asked about every option
+        for value, _ in field.options:
+            ids = tuple(
+                r.id
+                for r in snapshot.in_id_order("contacts")
+                if value
+                in {
+                    item.strip()
+                    for item in (r.properties.get(field.name) or "").split(
+                        ";" if field.multi else "\0"
+                    )
+                }
+            )
+            if len(ids) <= rare:
+                expected.append((field.name, value, ids))
+    assert [(u.field, u.value, u.record_ids) for u in usage] == expected
+    assert all(u.records == len(u.record_ids) for u in usage)
 
 
 # --- against the sandbox generator's ground truth --------------------------------------------
