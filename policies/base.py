@@ -7,7 +7,7 @@ draws no random numbers: the engine passes ``now`` in the snapshot.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -76,3 +76,28 @@ class Incremental(Protocol):
     @property
     def notes(self) -> Mapping[str, str]:
         """How the last call ran, in words (per part: incremental, or full and why)."""
+
+
+AheadWork = Mapping[str, Mapping[str, Sequence[Change]]]
+"""What a policy worked out ahead: per object type it covers, per record id, the record's
+changes (a record it covers and does not name has none)."""
+
+
+@runtime_checkable
+class Ahead(Protocol):
+    """A policy whose changes to a record are a function of that record alone (and of its
+    settings and the snapshot's source), so that they can be worked out before the merges, on
+    the records as pulled, in another process while the merging policies run
+    (:mod:`syncd.ahead`): only survivors change in the merges, absorbed records go, and the
+    call after them works out again only the records whose properties the merges changed.
+    """
+
+    name: str
+
+    def ahead(self, snapshot: Snapshot) -> AheadWork:
+        """The changes of every record of ``snapshot`` this policy covers (pure, picklable)."""
+
+    def use(self, snapshot: Snapshot, work: AheadWork) -> None:
+        """Take ``work`` (what :meth:`ahead` gave on ``snapshot``) for the next call: a record
+        of that call whose properties are those it had in ``snapshot`` gets its changes from
+        ``work``; any other is worked out as usual. The call after it forgets ``work``."""

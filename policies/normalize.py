@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model.changes import Change, Flag, Snapshot, Update
 from model.records import Record
-from policies.base import Policy
+from policies.base import AheadWork, Policy
 from policies.geo import STATE_COUNTRIES, country_code, state_code
 from policies.normalizers import (
     check_region,
@@ -179,6 +179,7 @@ class NormalizePolicy(Policy):
     def __init__(self, settings: NormalizeSettings) -> None:
         self.settings = settings
         self._memory: MutableMapping[str, Any] | None = None
+        self._ahead: dict[tuple[str, str], _Remembered] = {}
         self._notes: dict[str, str] = {}
         self._steps: Mapping[NormalizerName, Callable[[str, _Context], str | None]] = {
             "whitespace": lambda v, _c: collapse_whitespace(v),
@@ -198,12 +199,16 @@ class NormalizePolicy(Policy):
         known: Mapping[tuple[str, str], _Remembered] = {}
         if memory is not None and memory.get("signature") == signature:
             known = memory.get("records") or {}
+        ahead, self._ahead = self._ahead, {}
         kept: dict[tuple[str, str], _Remembered] = {}
-        reused = 0
+        reused = seen = 0
         for object_type, fields in self.settings.fields.items():
             for record in snapshot.in_id_order(object_type):
                 key = (object_type, record.id)
+                seen += 1
                 last = known.get(key)
+                if last is None or last[0] != record.properties:
+                    last = ahead.get(key)
                 if last is not None and last[0] == record.properties:
                     found = last[1]
                     reused += 1
@@ -214,8 +219,32 @@ class NormalizePolicy(Policy):
                 changes.extend(found)
         if memory is not None:
             memory["signature"], memory["records"] = signature, kept
-            self._notes = {"records": f"{len(kept) - reused} of {len(kept)} normalized again"}
+        if memory is not None or ahead:
+            how = " (the rest worked out ahead)" if ahead else ""
+            self._notes = {"records": f"{seen - reused} of {seen} normalized again{how}"}
         return changes
+
+    # -- work done ahead (syncd.ahead) -------------------------------------------------------
+
+    def ahead(self, snapshot: Snapshot) -> AheadWork:
+        """Per object type, the changes of each record that has some (see
+        :class:`~policies.base.Ahead`: they depend on the record alone)."""
+        work: dict[str, dict[str, Sequence[Change]]] = {}
+        for object_type, fields in self.settings.fields.items():
+            found = work[object_type] = {}
+            for record in snapshot.of(object_type):
+                changes = self._record_changes(snapshot.source, record, fields)
+                if changes:
+                    found[record.id] = changes
+        return work
+
+    def use(self, snapshot: Snapshot, work: AheadWork) -> None:
+        """Take ``work`` (:meth:`ahead` on ``snapshot``) for the next call."""
+        self._ahead = {
+            (object_type, record.id): (record.properties, found.get(record.id, ()))
+            for object_type, found in work.items()
+            for record in snapshot.of(object_type)
+        }
 
     # -- incremental runs --------------------------------------------------------------------
 

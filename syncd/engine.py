@@ -54,6 +54,7 @@ from state.base import (
     StateStore,
     StoredPlan,
 )
+from syncd.ahead import Worker, working_ahead
 from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
 from syncd.heap import collector_paused, give_back_free_memory
@@ -600,17 +601,18 @@ class Engine:
         snapshot = replace(snapshot, schema=schema, decisions=decisions)
         settings = self.config.policies_for(run.source)
         policies = build_policies(settings, default_region=run.config.default_region)
-        learned = self._learned(run.source, snapshot, policies, now)
-        give_back_free_memory()  # what learning's arrays and worker threads left free
-        snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
         kept_for = self.memory.setdefault(run.source, {})
         for policy in policies if self.remember else ():
             if isinstance(policy, Incremental):
                 policy.incremental(kept_for.setdefault(policy.name, {}))
         per_policy: dict[str, dict[str, object]] = {}
-        allowed, blocked = drop_protected(
-            _proposals(policies, snapshot, per_policy), run.config.apply.protected_fields
-        )
+        # the per-record work of the policies after the merges, on the other core meanwhile
+        with working_ahead(policies, snapshot) as worker:
+            learned = self._learned(run.source, snapshot, policies, now)
+            give_back_free_memory()  # what learning's arrays and worker threads left free
+            snapshot = replace(snapshot, learned={k: v["parameters"] for k, v in learned.items()})
+            proposed = _proposals(policies, snapshot, per_policy, worker)
+        allowed, blocked = drop_protected(proposed, run.config.apply.protected_fields)
         run.counts["policies"] = per_policy
         notes: dict[str, object] = {
             p.name: dict(p.notes) for p in policies if isinstance(p, Incremental)
@@ -863,13 +865,17 @@ def peak_mb() -> int:
 
 
 def _proposals(
-    policies: Sequence[Policy], snapshot: Snapshot, stats: dict[str, dict[str, object]]
+    policies: Sequence[Policy],
+    snapshot: Snapshot,
+    stats: dict[str, dict[str, object]],
+    worker: Worker | None = None,
 ) -> list[Change]:
     """Every policy's changes, in the policies' order. Policies that decide merges run first,
     on ``snapshot``; the others on the records as they will be after those merges
-    (:func:`syncd.plan.after_merges`). ``stats`` gets, per policy, its changes, wall and CPU
-    seconds and what it counted besides (:meth:`~policies.base.Policy.counts`: the dedupe
-    policy's candidate pairs); each policy's are logged on one line."""
+    (:func:`syncd.plan.after_merges`), given what ``worker`` worked out ahead on ``snapshot``
+    (:mod:`syncd.ahead`). ``stats`` gets, per policy, its changes, wall and CPU seconds and
+    what it counted besides (:meth:`~policies.base.Policy.counts`: the dedupe policy's
+    candidate pairs); each policy's are logged on one line."""
     proposed: dict[int, list[Change]] = {}
     view = snapshot
     for merging in (True, False):
@@ -887,6 +893,8 @@ def _proposals(
             log.info("policy", policy=policy.name, **stats[policy.name], peak_mb=peak_mb())
         if merging:
             give_back_free_memory()  # before the other policies allocate their changes
+            if worker is not None:
+                worker.hand_over(snapshot)
             view = after_merges(snapshot, [c for found in proposed.values() for c in found])
     return [c for index in sorted(proposed) for c in proposed[index]]
 
