@@ -51,7 +51,9 @@ def stages(log_text: str) -> dict[str, tuple[float, float, int]]:
     """(CPU, wall) seconds per stage from the engine's JSON log lines, and the process's peak
     resident MB when it ended: ``pull`` (object types summed), ``snapshot``, one entry per
     policy (with its counts), ``save``, ``render`` and ``run`` (the whole run, rendering
-    excluded)."""
+    excluded); ``worker``: the peak resident MB of the process's own child working ahead
+    (:mod:`syncd.ahead`): its CPU is in the process's (``os.wait4`` counts reaped children),
+    its memory is beside the process's peak, not in it."""
     names = {
         "pulled": "pull",
         "snapshot": "snapshot",
@@ -65,6 +67,9 @@ def stages(log_text: str) -> dict[str, tuple[float, float, int]]:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and "worker_peak_mb" in event:  # syncd.ahead's child
+            found["worker"] = (0.0, 0.0, int(event["worker_peak_mb"]))
             continue
         if not isinstance(event, dict) or "seconds" not in event:
             continue
@@ -157,8 +162,10 @@ def main(argv: list[str] | None = None) -> None:
             parts = ", ".join(
                 f"{k} {cpu:.1f}/{wall:.1f}s {peak}MB"
                 for k, (cpu, wall, peak) in shown.items()
-                if k != "run"
+                if k not in ("run", "worker")
             )
+            if "worker" in shown:  # alive beside the process from the snapshot to the merges
+                parts += f", worker peak {shown['worker'][2]}MB"
             print(
                 f"{size:>9,} contacts: wall {got['wall']:6.1f}s  cpu {got['cpu']:6.1f}s  "
                 f"peak RSS {got['rss_mb']:6.0f} MB  | {parts}"
