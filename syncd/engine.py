@@ -59,11 +59,12 @@ from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
 from syncd.heap import collector_paused, give_back_free_memory
 from syncd.logging import get_logger
+from syncd.memo import PerRecord
 from syncd.observer import Observer, RunSummary, operations
 from syncd.plan import Plan, after_merges, compose
 from syncd.plans import UNDO_OF, latest_policy_plan
 from syncd.push import Pusher, PushReport, expand
-from syncd.quality import health
+from syncd.quality import health, key_fields_filled
 from syncd.rails import (
     SafetyRailError,
     ceiling_violations,
@@ -151,6 +152,9 @@ class Engine:
     #: The last plan of each source stored whole, when ``remember``: the next plans store what
     #: differs from it (:meth:`StateStore.save_plan`).
     plans: dict[str, KeptPlan] = field(default_factory=dict)
+    #: Per source, what reports and health figures work out from one record alone, kept by
+    #: record when ``remember`` (:class:`syncd.memo.PerRecord`): labels, key fields filled.
+    per_record: dict[str, _PerRecord] = field(default_factory=dict)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -494,6 +498,7 @@ class Engine:
             self.memory.pop(name, None)
             self.snapshots.pop(name, None)
             self.plans.pop(name, None)
+            self.per_record.pop(name, None)
         finally:
             self.store.release_source(lease)
         log.info("source reset", source=name, **{k.replace(" ", "_"): v for k, v in counts.items()})
@@ -629,7 +634,8 @@ class Engine:
                 dropped=len(blocked),
                 fields=sorted({c.field for c in blocked if isinstance(c, Update)}),
             )
-        labels = labels_for(snapshot)
+        memo = self.per_record.setdefault(run.source, _PerRecord()) if self.remember else None
+        labels = labels_for(snapshot, None if memo is None else memo.labels)
         kept, reverts = self._hold_reverts(run, connector, kept, snapshot)
         plan = Plan(
             id=self.new_id(),
@@ -672,7 +678,7 @@ class Engine:
             if self.remember:
                 self.plans[run.source] = whole
                 said["whole"] = whole is not base
-        measured = health(snapshot, plan.changes).metrics()
+        measured = health(snapshot, plan.changes, None if memo is None else memo.filled).metrics()
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})
         return plan
@@ -995,13 +1001,31 @@ def _status(reports: list[PushReport]) -> str:
     return "succeeded" if all(r.complete for r in reports) else "partial"
 
 
-def labels_for(snapshot: Snapshot) -> dict[tuple[str, str], str]:
-    """Human names of the snapshot's records and owners, for reports."""
-    labels = {
-        (object_type, record.id): record_label(object_type, record.properties)
-        for object_type, records in snapshot.records.items()
-        for record in records
-    }
+def _label(record: Record) -> str:
+    return record_label(record.object_type, record.properties)
+
+
+@dataclass
+class _PerRecord:
+    """What an engine that remembers keeps per record of a source (see ``Engine.per_record``)."""
+
+    labels: PerRecord[str] = field(default_factory=lambda: PerRecord(_label))
+    filled: PerRecord[int] = field(default_factory=lambda: PerRecord(key_fields_filled))
+
+
+def labels_for(
+    snapshot: Snapshot, kept: PerRecord[str] | None = None
+) -> dict[tuple[str, str], str]:
+    """Human names of the snapshot's records and owners, for reports (``kept``: those of the
+    last call, by record)."""
+    labels: dict[tuple[str, str], str] = {}
+    for object_type, records in snapshot.records.items():
+        names = (
+            kept.values(object_type, records)
+            if kept is not None
+            else [record_label(object_type, r.properties) for r in records]
+        )
+        labels.update(zip(((object_type, r.id) for r in records), names, strict=True))
     for owner_id, owner in snapshot.owners.items():
         labels[("owners", owner_id)] = record_label("owners", owner)
     return labels

@@ -42,6 +42,7 @@ from typing import Final
 
 from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
 from model.records import Record
+from syncd.memo import PerRecord
 
 ALL: Final = "all"
 EMAIL_FIELDS: Final = frozenset({"email", "additional_emails"})
@@ -180,18 +181,28 @@ def _tally_flag(t: _Tally, flag: Flag) -> None:
             t.counts["invalid_phones"] += 1
 
 
-def record_score(record: Record, tally: _Tally) -> float:
-    """One record's health score, 0-100 (see the module docstring)."""
+def key_fields_filled(record: Record) -> int:
+    """How many of its type's :data:`KEY_FIELDS` ``record`` fills (its own: kept by record
+    between a service's cycles, :class:`syncd.memo.PerRecord`)."""
+    props = record.properties
+    return sum(1 for f in KEY_FIELDS.get(record.object_type, ()) if (props.get(f) or "").strip())
+
+
+def record_score(record: Record, tally: _Tally, filled: int | None = None) -> float:
+    """One record's health score, 0-100 (see the module docstring); ``filled``: its
+    :func:`key_fields_filled`, when known."""
     # once per record of every plan: the parts spelled out, in WEIGHTS' order (the same sum)
     key = KEY_FIELDS.get(record.object_type, ())
     flagged = tally.missing_fields.get(record.id)
-    fields = {*key, *flagged} if flagged else key  # the key fields are distinct
+    present = key_fields_filled(record) if filled is None else filled
     props = record.properties
-    if fields:
-        present = sum(1 for f in fields if (props.get(f) or "").strip())
-        completeness = present / len(fields)
+    if flagged:  # its flagged fields not among the key fields count as key fields too
+        extra = [f for f in flagged if f not in key]
+        present += sum(1 for f in extra if (props.get(f) or "").strip())
+        fields = len(key) + len(extra)
     else:
-        completeness = 1.0
+        fields = len(key)
+    completeness = present / fields if fields else 1.0
     record_id = record.id
     if record_id in tally.required_tasks:
         completeness = max(0.0, completeness - 0.5)
@@ -227,8 +238,11 @@ def _type_health(
     )
 
 
-def health(snapshot: Snapshot, changes: Sequence[Change]) -> SourceHealth:
-    """The health of ``snapshot``'s source given the ``changes`` planned for it (pure)."""
+def health(
+    snapshot: Snapshot, changes: Sequence[Change], filled: PerRecord[int] | None = None
+) -> SourceHealth:
+    """The health of ``snapshot``'s source given the ``changes`` planned for it (pure);
+    ``filled``: :func:`key_fields_filled` kept by record from the last call (a service's)."""
     tallies = _tally(changes)
     by_type: dict[str, TypeHealth] = {}
     scores: dict[str, dict[str, float]] = {}
@@ -237,7 +251,14 @@ def health(snapshot: Snapshot, changes: Sequence[Change]) -> SourceHealth:
             continue
         records = snapshot.of(object_type)
         tally = tallies.get(object_type, _Tally())
-        scores[object_type] = {r.id: record_score(r, tally) for r in records}
+        counts = (
+            filled.values(object_type, records)
+            if filled is not None
+            else [key_fields_filled(r) for r in records]
+        )
+        scores[object_type] = {
+            r.id: record_score(r, tally, n) for r, n in zip(records, counts, strict=True)
+        }
         by_type[object_type] = _type_health(
             object_type, records, tally, list(scores[object_type].values())
         )
