@@ -108,7 +108,8 @@ def plan_csv(
         )
         store = open_store(config.store_url())
         try:
-            engine = Engine(config, store, now, new_id, factory)
+            # a dry run's store goes with the temporary folder: nothing reads its plan back
+            engine = Engine(config, store, now, new_id, factory, store_changes=apply)
             stats: dict[str, object] = {}
             if apply:
                 result = engine.run_once(SOURCE_NAME)

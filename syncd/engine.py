@@ -155,6 +155,10 @@ class Engine:
     #: Per source, what reports and health figures work out from one record alone, kept by
     #: record when ``remember`` (:class:`syncd.memo.PerRecord`): labels, key fields filled.
     per_record: dict[str, _PerRecord] = field(default_factory=dict)
+    #: Whether a plan's changes are written to the store (its header, baseline and figures
+    #: always are). Off only where the store is thrown away with the process and nothing
+    #: reads a plan back from it: ``plan --csv`` without ``--apply``.
+    store_changes: bool = True
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -672,8 +676,9 @@ class Engine:
         )
         with _timed("plan saved", changes=len(plan.changes)) as said:
             base = self.plans.get(run.source) if self.remember else None
+            changes = plan.changes if self.store_changes else ()
             whole = self.store.save_plan(
-                plan.id, run.source, run.id, now, plan.baseline, plan.changes, base=base
+                plan.id, run.source, run.id, now, plan.baseline, changes, base=base
             )
             if self.remember:
                 self.plans[run.source] = whole
