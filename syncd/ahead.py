@@ -12,7 +12,8 @@ Forked, so that the child reads the snapshot the parent holds, neither copied no
 and only from a process running no other thread: one could hold a lock the child would then
 wait for forever (a service's scheduler, its HTTP server, a sandbox in a test). There, where
 ``fork`` is missing (Windows), for snapshots under :data:`MIN_RECORDS` records (the fork would
-cost more than it saves) and without a merging policy to overlap with, the policies run as
+cost more than it saves) or over :data:`MAX_RECORDS` (the child's memory beside the process's)
+and without a merging policy to overlap with, the policies run as
 before. A child that fails or dies is said in the log and its policies work in the parent, as
 if there had been none: the plan is the same either way.
 """
@@ -39,6 +40,10 @@ log = get_logger(__name__)
 #: takes less than a second (about 60 µs a record) and the fork and the hand-over are a
 #: good part of it.
 MIN_RECORDS = 20_000
+#: The most: the child's copy of the pages it reads and the work it sends back grow with the
+#: snapshot (320 MB beside the process at 100,000 contacts), and at a million the process alone
+#: is near the 4 GB such a plan may take; above this, normalize runs in the process as before.
+MAX_RECORDS = 400_000
 
 
 class Worker:
@@ -111,7 +116,7 @@ def working_ahead(policies: Sequence[Policy], snapshot: Snapshot) -> Iterator[Wo
     if (
         not ahead
         or not any(p.decides_merges for p in policies)
-        or records < MIN_RECORDS
+        or not MIN_RECORDS <= records <= MAX_RECORDS
         or "fork" not in multiprocessing.get_all_start_methods()
         or threading.active_count() > 1
     ):

@@ -109,6 +109,11 @@ def test_no_child_is_forked_beside_other_threads_or_for_few_records(
     monkeypatch.setattr(ahead, "MIN_RECORDS", 10**9)
     with ahead.working_ahead(policies, snapshot) as worker:
         assert worker is None
+    monkeypatch.setattr(ahead, "MIN_RECORDS", 0)
+    monkeypatch.setattr(ahead, "MAX_RECORDS", 10)
+    with ahead.working_ahead(policies, snapshot) as worker:
+        assert worker is None, "a child's memory beside a big snapshot's"
+    monkeypatch.setattr(ahead, "MAX_RECORDS", 10**9)
     no_merges = [p for p in policies if not p.decides_merges]
     monkeypatch.setattr(ahead, "MIN_RECORDS", 0)
     with ahead.working_ahead(no_merges, snapshot) as worker:
