@@ -25,6 +25,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -55,6 +56,7 @@ class Worker:
     def hand_over(self, snapshot: Snapshot) -> None:
         """Wait for the child's work and give each policy its part (:meth:`Ahead.use`, with
         ``snapshot``: the one the child worked on). Nothing when it failed: said in the log."""
+        started = time.monotonic()
         try:
             status, got, peak = self.conn.recv()
         except (EOFError, OSError) as exc:  # it died (killed, out of memory) before it said
@@ -67,7 +69,12 @@ class Worker:
         for policy in self.policies:
             if isinstance(policy, Ahead) and policy.name in got:
                 policy.use(snapshot, got[policy.name])
-        log.info("worked ahead", policies=sorted(got), worker_peak_mb=round(peak, 1))
+        log.info(
+            "worked ahead",
+            policies=sorted(got),
+            worker_peak_mb=round(peak, 1),
+            hand_over_seconds=round(time.monotonic() - started, 3),  # waited, read, taken
+        )
 
     def close(self) -> None:
         """Let the child go (ended, or stopped: a plan that failed before the hand-over)."""
