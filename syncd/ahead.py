@@ -132,7 +132,14 @@ def working_ahead(policies: Sequence[Policy], snapshot: Snapshot) -> Iterator[Wo
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe(duplex=False)
     process = context.Process(target=_work, args=(ahead, snapshot, theirs, ours), daemon=True)
-    process.start()
+    try:
+        process.start()
+    except OSError as exc:  # no process to be had (a limit on processes, on memory)
+        log.warning("could not work ahead: the policies do it now", error=str(exc))
+        ours.close()
+        theirs.close()
+        yield None
+        return
     theirs.close()  # the child's end: ours sees EOF if the child dies without a word
     log.debug(
         "working ahead", policies=[p.name for p in ahead], pid=process.pid, parent=os.getpid()

@@ -146,3 +146,16 @@ def test_a_child_whose_parent_is_gone_ends_when_done(snapshot: Snapshot) -> None
     child.join(60)
     assert not child.is_alive()
     assert child.exitcode == 0
+
+
+@pytest.mark.usefixtures("forking")
+def test_no_process_to_be_had_leaves_the_work_to_the_policy(
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused(self: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", refused)
+    with ahead.working_ahead(build_policies(PoliciesSettings()), snapshot) as worker:
+        assert worker is None
+    assert "could not work ahead" in capsys.readouterr().out
