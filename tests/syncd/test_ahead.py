@@ -4,9 +4,11 @@ the work done in the parent when the child fails, dies, or must not be forked.""
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +21,7 @@ from policies.registry import PoliciesSettings, build_policies
 from sandbox.generator import generate
 from syncd import ahead
 from syncd.engine import _proposals
+from syncd.logging import configure
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 pytestmark = pytest.mark.skipif(
@@ -30,6 +33,17 @@ pytestmark = pytest.mark.skipif(
 def snapshot() -> Snapshot:
     """Generated records with duplicates: the merges change their survivors' properties."""
     return Snapshot("hs", NOW, canonical_records(generate(records=400, seed=5, now=NOW)))
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The log lines the test's code writes (whatever an earlier test set)."""
+    stream = io.StringIO()
+    configure("info", "json", stream=stream)
+    try:
+        yield stream
+    finally:
+        configure("warning", "json")
 
 
 @pytest.fixture
@@ -78,7 +92,7 @@ def _failed(self: NormalizePolicy, snapshot: Snapshot) -> AheadWork:
 def test_a_child_that_dies_or_fails_leaves_the_work_to_the_policy(
     snapshot: Snapshot,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    logs: io.StringIO,
     broken: object,
 ) -> None:
     alone, _ = plan(snapshot, with_worker=False)
@@ -86,7 +100,7 @@ def test_a_child_that_dies_or_fails_leaves_the_work_to_the_policy(
     together, notes = plan(snapshot, with_worker=True)
     assert together == alone
     assert "worked out ahead" not in notes.get("records", "")
-    assert "work ahead failed" in capsys.readouterr().out
+    assert "work ahead failed" in logs.getvalue()
 
 
 def test_no_child_is_forked_beside_other_threads_or_for_few_records(
@@ -150,7 +164,7 @@ def test_a_child_whose_parent_is_gone_ends_when_done(snapshot: Snapshot) -> None
 
 @pytest.mark.usefixtures("forking")
 def test_no_process_to_be_had_leaves_the_work_to_the_policy(
-    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
 ) -> None:
     def refused(self: object) -> None:
         raise BlockingIOError(11, "Resource temporarily unavailable")
@@ -158,4 +172,4 @@ def test_no_process_to_be_had_leaves_the_work_to_the_policy(
     monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", refused)
     with ahead.working_ahead(build_policies(PoliciesSettings()), snapshot) as worker:
         assert worker is None
-    assert "could not work ahead" in capsys.readouterr().out
+    assert "could not work ahead" in logs.getvalue()
