@@ -161,6 +161,14 @@ _Remembered = tuple[Mapping[str, str | None], Sequence[Change]]
 """A record's properties and the changes they gave."""
 
 
+def _kept_for(last: _Remembered | None, record: Record) -> _Remembered | None:
+    """``last`` when it was made from ``record``'s properties (the very dict, for a record a
+    kept snapshot did not read again: no comparison), else None."""
+    if last is None or (last[0] is not record.properties and last[0] != record.properties):
+        return None
+    return last
+
+
 @dataclass(frozen=True, slots=True)
 class _Context:
     """What a normalizer may know about the record besides the value."""
@@ -206,10 +214,8 @@ class NormalizePolicy(Policy):
             for record in snapshot.in_id_order(object_type):
                 key = (object_type, record.id)
                 seen += 1
-                last = known.get(key)
-                if last is None or last[0] != record.properties:
-                    last = ahead.get(key)
-                if last is not None and last[0] == record.properties:
+                last = _kept_for(known.get(key), record) or _kept_for(ahead.get(key), record)
+                if last is not None:
                     found = last[1]
                     reused += 1
                 else:

@@ -1026,9 +1026,7 @@ def labels_for(
     labels: dict[tuple[str, str], str] = {}
     for object_type, records in snapshot.records.items():
         names = (
-            kept.values(object_type, records)
-            if kept is not None
-            else [record_label(object_type, r.properties) for r in records]
+            kept.values(object_type, records) if kept is not None else list(map(_label, records))
         )
         labels.update(zip(((object_type, r.id) for r in records), names, strict=True))
     for owner_id, owner in snapshot.owners.items():
