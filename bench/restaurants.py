@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         show(data, got.merged - true, "false merges")
         show(data, true - got.proposed, "true pairs neither merged nor reviewed")
         show(data, (got.proposed & true) - got.merged, "true pairs in review only")
+        show(data, got.proposed - got.merged - true, "false pairs in review")
 
 
 if __name__ == "__main__":

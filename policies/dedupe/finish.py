@@ -34,6 +34,7 @@ from policies.dedupe.scoring import (
     PLACE,
     SAME_LINE,
     SAME_NAME,
+    SAME_PLACE,
     SAME_SITE,
     SITE_LEVEL,
     TWO_MAILBOXES,
@@ -59,7 +60,7 @@ HELD: tuple[str, ...] = (
     TWO_SITES,
 )
 #: What proposes a pair of companies for review whatever it scores, by code (0: nothing).
-RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE, SAME_NAME)
+RAISED: tuple[str, ...] = ("", SAME_SITE, SAME_LINE, SAME_NAME, SAME_PLACE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,7 @@ numbers that all differ (:func:`address_similarity` gives those at most 0.7, lev
 SAME_SITE = "one name within the other at one street address"
 SAME_LINE = "one name on one phone line of its own"
 SAME_NAME = "one name (give or take a typo) and nothing else to tell them apart"
+SAME_PLACE = "one street address and one phone line of its own, under other names"
 _SITE_PLACE = ("city", "zip", "state")
 
 
@@ -175,7 +176,12 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
       that moved, or whose address one source gives as its corner;
     - :data:`SAME_NAME`: the same name, give or take a typo (legal forms aside: ``Unilever
       N.V.`` ~ ``UNILEVER NV``), on records of which neither holds a field the other holds
-      too: nothing says another firm, and a name alone is all a CRM's bare records have.
+      too: nothing says another firm, and a name alone is all a CRM's bare records have;
+    - :data:`SAME_PLACE`: the same street address (the top level) and the same phone number,
+      one that few records carry, whatever the names: one site filed under its operator's name
+      and its program's (``Chicago Youth Centers - ABC`` ~ ``Edgewater Community Council - A B
+      C Center / CYC``), or two firms of one office and line (two restaurants of one hotel
+      whose switchboard no other record carries): the names cannot tell which, a person can.
     """
     if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
         return ""
@@ -185,7 +191,12 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
     if name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"]) and own_line:
         return SAME_LINE
     alone = all(lvl < 0 for f, lvl in levels.items() if f != "name")
-    return SAME_NAME if name >= len(CUTS["name"]) - 1 and alone else ""
+    if name >= len(CUTS["name"]) - 1 and alone:
+        return SAME_NAME
+    address, phone = levels.get("address", -1), levels.get("phone", -1)
+    if address == len(CUTS["address"]) and phone == len(CUTS["phone"]) and own_line:
+        return SAME_PLACE
+    return ""
 
 
 _MAILBOX_CANDIDATES = 3
@@ -664,8 +675,11 @@ class Scorer:
             if field != "name":
                 alone &= at(field) < 0
         name = (at("name") >= len(CUTS["name"]) - 1) & alone
+        office = (
+            (at("address") == len(CUTS["address"])) & (at("phone") == len(CUTS["phone"])) & own_line
+        )
         found: npt.NDArray[np.int8] = np.select(
-            [place & site, place & line, place & name], [1, 2, 3], 0
+            [place & site, place & line, place & name, place & office], [1, 2, 3, 4], 0
         ).astype(np.int8)
         return found
 

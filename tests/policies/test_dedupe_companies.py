@@ -19,6 +19,7 @@ from policies.dedupe.scoring import (
     CITY_PART,
     SAME_LINE,
     SAME_NAME,
+    SAME_PLACE,
     SAME_SITE,
     Scorer,
     city_similarity,
@@ -73,12 +74,12 @@ def test_one_restaurant_at_one_address_is_reviewed_whatever_its_phones() -> None
         firm("1", "Virgil's", "152 W. 44th St.", "212/ 921-9494"),
         firm("2", "Virgil's Real BBQ", "152 W. 44th St.", "212-921-9494", "New York City"),
         # the same name and street address (a casino's, shared by its restaurants), its own
-        # line and the switchboard
+        # line and the switchboard (on five records: shared, not a line of its own)
         firm("3", "Palace Court", "3570 Las Vegas Blvd. S", "702/731-7547", "Las Vegas"),
         firm("4", "Palace Court", "3570 Las Vegas Blvd. S.", "702-731-7110", "Las Vegas"),
         *(
             firm(f"c{n}", name, "3570 Las Vegas Blvd. S", "702-731-7110", "Las Vegas")
-            for n, name in enumerate(("Bacchanal Buffet", "Nobu", "Restaurant Guy Savoy"))
+            for n, name in enumerate(("Bacchanal Buffet", "Nobu", "Restaurant Guy Savoy", "Mesa"))
         ),
         # the cross streets on one side, another phone
         firm("5", "Uncle Nick's", "747 9th Ave. between 50th and 51st Sts.", "212/315-1726"),
@@ -99,8 +100,34 @@ def test_one_address_does_not_make_firms_with_their_own_words_or_in_other_cities
         # one name at one street address in two cities
         firm("3", "Main Street Bakery", "100 Main St", "555-0101", "Springfield"),
         firm("4", "Main Street Bakery", "100 Main St", "555-0199", "Shelbyville"),
+        # one street address, each its own line
+        firm("5", "Nobu", "3570 Las Vegas Blvd. S", "702-731-7111", "Las Vegas"),
+        firm("6", "Mesa Grill", "3570 Las Vegas Blvd. S", "702-731-7222", "Las Vegas"),
     )  # fmt: skip
-    assert found == {}
+    # one office and one line of its own, the names each with a word of their own: one site
+    # filed under two names as often as two firms sharing a switchboard; a person tells
+    assert set(found) == {frozenset(("1", "2"))}
+    assert found[frozenset(("1", "2"))].kind == "review"
+    assert SAME_PLACE in found[frozenset(("1", "2"))].reason
+
+
+def test_one_site_under_its_operators_name_and_its_programs_is_reviewed() -> None:
+    found = plan(
+        firm("1", "Chicago Youth Centers - ABC", "3415 W 13th Pl", "773-762-5655", "Chicago"),
+        firm("2", "Edgewater Community Council - A B C Center / CYC", "3415 W. 13th Pl.",
+             "(773) 762-5655", "Chicago"),
+        firm("3", "Salvation Army", "1631 E 71st Street", "773-493-7500", "Chicago"),
+        firm("4", "South Shore Bible Baptist Church", "1631 E 71st St", "773-493-7500",
+             "Chicago"),
+        # one street address, another line: an office building's tenants
+        firm("5", "Acme Dental", "1631 E 71st Street", "773-493-1111", "Chicago"),
+    )  # fmt: skip
+    assert set(found) == {frozenset(("1", "2")), frozenset(("3", "4"))}
+    assert all(m.kind == "review" and SAME_PLACE in m.reason for m in found.values())
+    assert raised_by({"name": 0, "address": 4, "phone": 2}, own_line=True) == SAME_PLACE
+    assert raised_by({"name": 0, "address": 4, "phone": 2}, own_line=False) == ""
+    assert raised_by({"name": 0, "address": 3, "phone": 2}, own_line=True) == ""
+    assert raised_by({"name": 0, "address": 4, "phone": 2, "zip": 0}, own_line=True) == ""
 
 
 def test_one_name_on_its_own_line_is_reviewed_a_chains_central_line_is_not() -> None:
