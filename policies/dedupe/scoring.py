@@ -363,7 +363,12 @@ def _close(word: str, other: str) -> bool:
 
 
 DISTINCT_NAMES = 0.5
-"""Similarity of two organisation names each holding a word the other lacks (``level 0``)."""
+"""Highest similarity of two organisation names each holding a word the other lacks and sharing
+a rare one (level 1: ``rauner family ymca`` ~ ``ymca of metropolitan chicago rauner``, or two
+restaurants of one hotel, ``ritz carlton cafe`` ~ ``ritz carlton dining room``)."""
+UNRELATED_NAMES = 0.49
+"""Highest similarity of two organisation names each holding a word the other lacks and sharing
+no rare word (level 0): two firms."""
 EXTRA_RARE_WORD = 0.85
 """Highest similarity of two names one of which adds a rare word to the other."""
 _RARE_WORD_SHARE = 0.002
@@ -376,11 +381,14 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     """Two organisation names (see :func:`~policies.dedupe.features.org_key`) compared.
 
     token_set_ratio, except that a name with a word the other lacks counts against the match:
-    when *both* have such a word (``ritz carlton cafe`` ~ ``ritz carlton dining room``: two
-    restaurants of one hotel), the names differ (:data:`DISTINCT_NAMES` at most); when one only
-    adds a word that is rare among the snapshot's names (``share``, the share of names holding
-    it), they are a weak match (:data:`EXTRA_RARE_WORD` at most). Words of one or two letters
-    never count; a word matches one a typo away or one it abbreviates (``intl``).
+    when *both* have such a word, the names differ: one firm's two parts or two names of one
+    site when they share a word that is rare among the snapshot's names (``share``, the share
+    of names holding it: ``ritz carlton cafe`` ~ ``ritz carlton dining room``, two restaurants
+    of one hotel; ``rauner family ymca`` ~ ``ymca of metropolitan chicago rauner``, one site;
+    :data:`DISTINCT_NAMES` at most), two firms when they do not (:data:`UNRELATED_NAMES` at
+    most); when one only adds a word that is rare, they are a weak match
+    (:data:`EXTRA_RARE_WORD` at most). Words of one or two letters never count; a word matches
+    one a typo away or one it abbreviates (``intl``).
     """
     if a == b:
         return 1.0
@@ -389,7 +397,10 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     extra_a = [w for w in words_a if len(w) > 2 and not any(_close(w, v) for v in words_b)]
     extra_b = [w for w in words_b if len(w) > 2 and not any(_close(w, v) for v in words_a)]
     if extra_a and extra_b:
-        return min(similarity, DISTINCT_NAMES)
+        common = set(words_a).intersection(words_b)
+        if any(len(w) > 2 and share(w) < _RARE_WORD_SHARE for w in common):
+            return min(similarity, DISTINCT_NAMES)
+        return min(similarity, UNRELATED_NAMES)
     if any(share(w) < _RARE_WORD_SHARE for w in extra_a + extra_b):
         return min(similarity, EXTRA_RARE_WORD)
     return similarity

@@ -17,12 +17,15 @@ from policies.dedupe.columns import tabulate
 from policies.dedupe.features import address_key, extract, org_key
 from policies.dedupe.scoring import (
     CITY_PART,
+    DISTINCT_NAMES,
     SAME_LINE,
     SAME_NAME,
     SAME_PLACE,
     SAME_SITE,
+    UNRELATED_NAMES,
     Scorer,
     city_similarity,
+    org_similarity,
     raised_by,
 )
 from policies.dedupe.weights import CUTS, level
@@ -265,3 +268,36 @@ def test_one_name_and_nothing_else_is_reviewed() -> None:
     assert raised_by({"name": len(CUTS_NAME) - 1}, own_line=False) == SAME_NAME, "a typo"
     assert raised_by({"name": len(CUTS_NAME) - 2}, own_line=False) == ""
     assert raised_by({**levels, "address": 1}, own_line=False) == ""
+
+
+def test_names_each_with_words_of_their_own_sharing_a_rare_one_are_one_level_up() -> None:
+    rare = {"rauner", "ritz", "carlton"}
+    share = lambda word: 0.0001 if word in rare else 0.05  # noqa: E731
+    one_site = org_similarity("rauner family ymca", "ymca of metropolitan chicago rauner", share)
+    hotel = org_similarity("ritz carlton cafe", "ritz carlton dining room", share)
+    assert level("name", one_site) == level("name", hotel) == 1
+    assert one_site <= DISTINCT_NAMES
+    # sharing common words only ("ymca", "chicago"): two firms
+    apart = org_similarity("ymca of chicago south", "ymca of chicago north side", share)
+    assert apart <= UNRELATED_NAMES
+    assert level("name", apart) == 0
+    assert level("name", org_similarity("nobu", "mesa grill", share)) == 0
+
+
+def test_one_street_address_and_names_sharing_a_rare_word_are_reviewed_not_merged() -> None:
+    # enough names for a word held by two of them to be rare (under _RARE_WORD_SHARE)
+    town = [
+        firm(f"t{n}", f"{word} Shop {n}", f"{n} Elm St", f"212-555-{1000 + n:04d}")
+        for n, word in enumerate(["Corner", "Main", "Family", "Metro"] * 260)
+    ]
+    found = plan(
+        *town,
+        firm("1", "Rauner Family YMCA", "2700 S. Western Avenue", "773-506-0130"),
+        firm("2", "YMCA of Metropolitan Chicago - Rauner", "2700 S Western Ave", "773-847-3115"),
+        # one office building, its tenants' names sharing only a common word
+        firm("3", "Corner Dental", "100 W Madison St", "312-555-0101"),
+        firm("4", "Corner Law Group", "100 W Madison St", "312-555-0202"),
+    )
+    assert set(found) == {frozenset(("1", "2"))}
+    assert found[frozenset(("1", "2"))].kind == "review"
+    assert SAME_SITE in found[frozenset(("1", "2"))].reason
