@@ -49,11 +49,13 @@ from policies.dedupe.scoring import (
     EXTENSION_ON_ONE_SIDE,
     FIELDS,
     INITIAL_SIMILARITY,
+    JOINED_NAMES,
     ONE_EDIT_SIMILARITY,
     OTHER_REGION,
     PairTable,
     Scorer,
     birth_day,
+    joined,
     own_names,
     unpunctuated,
 )
@@ -746,6 +748,10 @@ def _company_columns(table: _Table) -> None:
             )
 
         similarity[close] = _by_values(a[close], b[close], len(words), exact)
+    # names that differ only where their words break, however unlike token_set finds them
+    runs = table.cols.get("org_joined", lambda: _Vocab([joined(w) for w in org.words]).codes)
+    one = (runs[a] == runs[b]) & (a != b)
+    similarity[one] = JOINED_NAMES
     table.put("name", rows, similarity)
     table.exact("name", rows, a, b, org)
     domain = table.cols.vocab("domain", lambda f: f.domain)

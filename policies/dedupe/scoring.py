@@ -366,6 +366,9 @@ DISTINCT_NAMES = 0.5
 """Highest similarity of two organisation names each holding a word the other lacks and sharing
 a rare one (level 1: ``rauner family ymca`` ~ ``ymca of metropolitan chicago rauner``, or two
 restaurants of one hotel, ``ritz carlton cafe`` ~ ``ritz carlton dining room``)."""
+JOINED_NAMES = 0.95
+"""Similarity of two organisation names that differ only in where their words break
+(``gist brocades`` ~ ``gistbrocades``, ``face book`` ~ ``facebook``): one name, as one typo."""
 UNRELATED_NAMES = 0.49
 """Highest similarity of two organisation names each holding a word the other lacks and sharing
 no rare word (level 0): two firms."""
@@ -375,6 +378,11 @@ _RARE_WORD_SHARE = 0.002
 _MIN_NAMES_FOR_RARITY = 500
 MIN_NAMES_FOR_RARITY = _MIN_NAMES_FOR_RARITY
 """Organisation names a population needs before their words are weighed by rarity."""
+
+
+def joined(name: str) -> str:
+    """An organisation key with its words run together (see :data:`JOINED_NAMES`)."""
+    return name.replace(" ", "")
 
 
 def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
@@ -388,10 +396,13 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     :data:`DISTINCT_NAMES` at most), two firms when they do not (:data:`UNRELATED_NAMES` at
     most); when one only adds a word that is rare, they are a weak match
     (:data:`EXTRA_RARE_WORD` at most). Words of one or two letters never count; a word matches
-    one a typo away or one it abbreviates (``intl``).
+    one a typo away or one it abbreviates (``intl``). Names that differ only in where their
+    words break are one (:data:`JOINED_NAMES`).
     """
     if a == b:
         return 1.0
+    if joined(a) == joined(b):
+        return JOINED_NAMES
     similarity = _token_set(a, b)
     words_a, words_b = a.split(), b.split()
     extra_a = [w for w in words_a if len(w) > 2 and not any(_close(w, v) for v in words_b)]

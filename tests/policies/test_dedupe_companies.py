@@ -18,6 +18,7 @@ from policies.dedupe.features import address_key, extract, org_key
 from policies.dedupe.scoring import (
     CITY_PART,
     DISTINCT_NAMES,
+    JOINED_NAMES,
     SAME_LINE,
     SAME_NAME,
     SAME_PLACE,
@@ -301,3 +302,29 @@ def test_one_street_address_and_names_sharing_a_rare_word_are_reviewed_not_merge
     assert set(found) == {frozenset(("1", "2"))}
     assert found[frozenset(("1", "2"))].kind == "review"
     assert SAME_SITE in found[frozenset(("1", "2"))].reason
+
+
+def test_names_that_differ_only_where_their_words_break_are_one_name() -> None:
+    share = lambda word: 1.0  # noqa: E731
+    assert org_similarity("gist brocades", "gistbrocades", share) == JOINED_NAMES
+    assert org_similarity("face book", "facebook", share) == JOINED_NAMES
+    assert level("name", JOINED_NAMES) == len(CUTS_NAME) - 1  # as one typo
+    names = ("GIST - BROCADES N.V.", "GISTBROCADES B.V.", "Face Book Inc", "Facebook", "Book Face")
+    records = [
+        Record("companies", str(n), {"name": name}, NOW, created_at=NOW)
+        for n, name in enumerate(names, start=1)
+    ]
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(), "companies", feats)
+    pairs = [(i, j) for i in range(len(feats)) for j in range(i + 1, len(feats))]
+    left = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    right = np.asarray([j for _, j in pairs], dtype=np.int32)
+    one_by_one, columns = scorer.tabulate(feats, left, right), tabulate(scorer, feats, left, right)
+    assert np.array_equal(one_by_one.levels, columns.levels)
+    name = {p: int(one_by_one.levels[k, 0]) for k, p in enumerate(pairs)}
+    assert name[(0, 1)] == name[(2, 3)] == len(CUTS_NAME) - 1
+    assert name[(3, 4)] < len(CUTS_NAME) - 1  # the same words, another name
+    # bare records, one name: proposed for review, never merged (a name alone)
+    found = plan(*records)
+    assert {frozenset(("1", "2")), frozenset(("3", "4"))} <= set(found)
+    assert all(m.kind == "review" for m in found.values())
