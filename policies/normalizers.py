@@ -242,11 +242,47 @@ def forget_phones() -> None:
 def _parse_phone(value: str, region: str) -> PhoneReading | None:
     if not value.strip():
         return None
-    try:
-        number = phonenumbers.parse(value, region)
-    except NumberParseException:
-        return None
+    number = _north_american(value, region)
+    if number is None:
+        try:
+            number = phonenumbers.parse(value, region)
+        except NumberParseException:
+            return None
     return PhoneReading(number)
+
+
+_NANP_REGIONS = frozenset(("US", "CA"))
+_PLAINLY_WRITTEN = re.compile(r"\+?[0-9 ().\-]+")
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def _north_american(value: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """The number ``phonenumbers.parse(value, region)`` gives a North American number written
+    plainly, worked out without parsing; ``None`` for any other value (parse it).
+
+    Plainly: digits and the separators ``( ) . -`` and spaces only, a ``+`` first if any; ten
+    digits read in the US or Canada, or eleven starting with the country code 1 (with a ``+``
+    or without); the area code starting with 2-9 (as every assigned one does: the national
+    prefix ``1`` is then never stripped, and the general pattern matches). That is three in
+    four phones of a North American CRM (of generated contacts: 53,697 of 71,714), and
+    ``parse`` was most of the time dedupe spends reading records. Checked against ``parse``
+    over such values and their near misses (tests/policies/test_normalizers.py).
+    """
+    if region not in _NANP_REGIONS:
+        return None
+    text = value.strip()
+    if not _PLAINLY_WRITTEN.fullmatch(text):
+        return None
+    digits = _NOT_DIGITS.sub("", text)
+    if len(digits) == 11 and digits[0] == "1":
+        national = digits[1:]
+    elif len(digits) == 10 and text[0] != "+":
+        national = digits
+    else:
+        return None
+    if national[0] in "01":
+        return None
+    return phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
 
 
 def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from policies.geo import country_code, state_code
 from policies.normalizers import (
+    _north_american,
     _reads_back,
     collapse_whitespace,
     compact,
@@ -294,3 +295,43 @@ def test_phone_normalizer_is_idempotent(value: str) -> None:
     if once is not None:
         assert normalize_phone(once, "US", require_valid=False) == once
         assert normalize_phone(once, "FR", require_valid=False) == once
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        # plainly written North American numbers, and their near misses: other lengths, a
+        # country code or area code starting with 0 or 1, a + before ten digits, letters, an
+        # extension
+        st.from_regex(r"\A *\+?1?[ -]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4} *\Z"),
+        st.from_regex(r"\A\+?[0-9 ().-]{7,16}\Z"),
+        st.text(alphabet="0123456789 +-().xext#/", min_size=1, max_size=20),
+    ),
+    st.sampled_from(["US", "CA", "GB", "DE"]),
+)
+def test_a_plainly_written_north_american_number_is_what_parse_gives(
+    value: str, region: str
+) -> None:
+    fast = _north_american(value, region)
+    if fast is None:
+        return  # parsed as usual
+    assert region in ("US", "CA")
+    assert phonenumbers.parse(value, region) == fast  # every field: the number, no extension
+
+
+def test_north_american_numbers_skip_the_parse_and_others_do_not() -> None:
+    assert _north_american("(212) 555-1234", "US") == phonenumbers.parse("(212) 555-1234", "US")
+    assert _north_american("+1 416.555.0199", "CA") is not None
+    assert _north_american("1-212-555-1234", "US") is not None
+    for value, region in [
+        ("(212) 555-1234", "GB"),  # read in another region: parsed
+        ("+2125551234", "US"),  # a + before ten digits: another country code
+        ("(112) 555-1234", "US"),  # no area code starts with 1: parsed
+        ("212-555-1234 x12", "US"),  # an extension
+        ("1-800-FLOWERS", "US"),  # letters
+        ("555-1234", "US"),  # seven digits
+    ]:
+        assert _north_american(value, region) is None, value
+    # the reading is the parse's: its form, validity and possibility
+    assert normalize_phone("(212) 555-1234", "US") == "+12125551234"
+    assert phone_key("212.555.1234", "US") == "+12125551234"
