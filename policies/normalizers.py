@@ -141,6 +141,21 @@ class PhoneReading:
         self._possible: bool | None = None
         self._same: PhoneReading | None = None
 
+    @classmethod
+    def north_american(cls, national: str) -> PhoneReading:
+        """The reading of ``+1`` and ``national`` (ten digits, the first 2-9), as parsing gives
+        it, told without asking phonenumbers: its form is ``+1`` and the digits; it reads back
+        as itself (no national prefix ``1`` to strip); ten digits are a possible length for
+        every region of country code 1. Whether it is valid is asked when asked."""
+        reading = cls.__new__(cls)
+        reading.form = f"+1{national}"
+        reading.fixed = True
+        reading._number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        reading._valid = None
+        reading._possible = True
+        reading._same = None
+        return reading
+
     def same_as(self, other: PhoneReading) -> None:
         """This reading is of the number ``other`` read (its canonical form read back as
         itself: the same country code and national number): its checks are ``other``'s,
@@ -242,12 +257,13 @@ def forget_phones() -> None:
 def _parse_phone(value: str, region: str) -> PhoneReading | None:
     if not value.strip():
         return None
-    number = _north_american(value, region)
-    if number is None:
-        try:
-            number = phonenumbers.parse(value, region)
-        except NumberParseException:
-            return None
+    national = _north_american(value, region)
+    if national is not None:
+        return PhoneReading.north_american(national)
+    try:
+        number = phonenumbers.parse(value, region)
+    except NumberParseException:
+        return None
     return PhoneReading(number)
 
 
@@ -256,9 +272,10 @@ _PLAINLY_WRITTEN = re.compile(r"\+?[0-9 ().\-]+")
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
-def _north_american(value: str, region: str) -> phonenumbers.PhoneNumber | None:
-    """The number ``phonenumbers.parse(value, region)`` gives a North American number written
-    plainly, worked out without parsing; ``None`` for any other value (parse it).
+def _north_american(value: str, region: str) -> str | None:
+    """The national number (ten digits) ``phonenumbers.parse(value, region)`` finds in a North
+    American number written plainly, worked out without parsing; ``None`` for any other value
+    (parse it).
 
     Plainly: digits and the separators ``( ) . -`` and spaces only, a ``+`` first if any; ten
     digits read in the US or Canada, or eleven starting with the country code 1 (with a ``+``
@@ -282,7 +299,7 @@ def _north_american(value: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
     if national[0] in "01":
         return None
-    return phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+    return national
 
 
 def phone_problem(value: str, region: str, *, require_valid: bool = True) -> str | None:
@@ -422,6 +439,8 @@ _SPECIAL_FOLDS = str.maketrans(
 
 def fold(value: str) -> str:
     """Accents stripped and case folded, for comparisons (``'Zoë Øst'`` → ``'zoe ost'``)."""
+    if value.isascii():  # nothing to decompose, strip or fold beyond the case
+        return value.lower()
     decomposed = unicodedata.normalize("NFKD", value.translate(_SPECIAL_FOLDS))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from policies.geo import country_code, state_code
 from policies.normalizers import (
+    PhoneReading,
     _north_american,
     _reads_back,
     collapse_whitespace,
@@ -312,15 +315,24 @@ def test_phone_normalizer_is_idempotent(value: str) -> None:
 def test_a_plainly_written_north_american_number_is_what_parse_gives(
     value: str, region: str
 ) -> None:
-    fast = _north_american(value, region)
-    if fast is None:
+    national = _north_american(value, region)
+    if national is None:
         return  # parsed as usual
     assert region in ("US", "CA")
-    assert phonenumbers.parse(value, region) == fast  # every field: the number, no extension
+    parsed = phonenumbers.parse(value, region)
+    fast = PhoneReading.north_american(national)
+    assert fast._number == parsed  # every field: the number, no extension
+    slow = PhoneReading(parsed)
+    assert (fast.form, fast.fixed, fast.possible, fast.valid) == (
+        slow.form,
+        slow.fixed,
+        slow.possible,
+        slow.valid,
+    )
 
 
 def test_north_american_numbers_skip_the_parse_and_others_do_not() -> None:
-    assert _north_american("(212) 555-1234", "US") == phonenumbers.parse("(212) 555-1234", "US")
+    assert _north_american("(212) 555-1234", "US") == "2125551234"
     assert _north_american("+1 416.555.0199", "CA") is not None
     assert _north_american("1-212-555-1234", "US") is not None
     for value, region in [
@@ -335,3 +347,10 @@ def test_north_american_numbers_skip_the_parse_and_others_do_not() -> None:
     # the reading is the parse's: its form, validity and possibility
     assert normalize_phone("(212) 555-1234", "US") == "+12125551234"
     assert phone_key("212.555.1234", "US") == "+12125551234"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_fold_of_ascii_is_the_full_folds(value: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", value)
+    full = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    assert fold(value) == full
