@@ -27,15 +27,25 @@ NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[tuple[str, str]]]:
-    """Every ``phonenumbers.parse`` call, counted by (value, region); caches start empty."""
+    """Every reading of a phone, counted by (value, region): a ``phonenumbers.parse`` call, or
+    a plainly written North American number read without one (``_north_american``); caches
+    start empty."""
     calls: Counter[tuple[str, str]] = Counter()
     real = phonenumbers.parse
+    plain = normalizers._north_american
 
     def counting(value: str, region: str | None = None, *args: object) -> object:
         calls[(value, str(region))] += 1
         return real(value, region, *args)  # type: ignore[arg-type]
 
+    def counting_plain(value: str, region: str) -> str | None:
+        national = plain(value, region)
+        if national is not None:
+            calls[(value, region)] += 1
+        return national
+
     monkeypatch.setattr(phonenumbers, "parse", counting)
+    monkeypatch.setattr(normalizers, "_north_american", counting_plain)
     forget_phones()
     yield calls
     forget_phones()
