@@ -145,8 +145,13 @@ def company_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "phone":
             keys.update(f"p|{split_extension(p)[0]}" for p in f.phones)
         elif kind == "name" and f.org:
-            keys.add(f"n|{f.org.split()[0]}")
+            words = f.org.split()
+            keys.add(f"n|{words[0]}")
             keys.add(f"s|{f.org.replace(' ', '')[:6]}")
+            # the first word one typo away, beside the next word's first letter
+            after = words[1][:1] if len(words) > 1 else ""
+            if len(words[0]) >= 4:
+                keys.update(f"t|{d}|{after}" for d in deletions(words[0]))
         elif kind == "name_words" and f.org:
             keys.update(f"o|{w}" for w in f.org.split() if len(w) >= 3)
         elif kind == "zip_name" and f.zip and f.org:

@@ -252,7 +252,9 @@ class DedupeSettings(BaseModel):
     )  # fmt: skip
     company_blocking: tuple[CompanyBlockingKey, ...] = Field(
         default=("domain", "phone", "name", "name_words", "zip_name", "address"),
-        description="Blocking keys for companies ('name_words': any word of the name).",
+        description="Blocking keys for companies ('name': the first word, also one typo "
+        "away beside the next word's first letter, and the first six letters run together; "
+        "'name_words': any word of the name).",
     )
     max_block_size: int = Field(
         default=100,

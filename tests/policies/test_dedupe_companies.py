@@ -328,3 +328,15 @@ def test_names_that_differ_only_where_their_words_break_are_one_name() -> None:
     found = plan(*records)
     assert {frozenset(("1", "2")), frozenset(("3", "4"))} <= set(found)
     assert all(m.kind == "review" for m in found.values())
+
+
+def test_a_first_word_one_typo_apart_still_meets() -> None:
+    # no other key joins them: another first word, other first six letters, no other word
+    names = ("Unilver", "Unilever N.V.", "Unilateral")
+    records = [
+        Record("companies", str(n), {"name": name}, NOW, created_at=NOW)
+        for n, name in enumerate(names, start=1)
+    ]
+    found = plan(*records)
+    assert set(found) == {frozenset(("1", "2"))}
+    assert found[frozenset(("1", "2"))].kind == "review"  # a name alone: never a merge
