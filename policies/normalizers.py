@@ -130,31 +130,33 @@ class PhoneReading:
 
     __slots__ = ("_number", "_possible", "_same", "_valid", "fixed", "form")
 
-    def __init__(self, number: phonenumbers.PhoneNumber) -> None:
-        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        self.form = f"{e164}{EXTENSION_SEPARATOR}{number.extension}" if number.extension else e164
+    def __init__(
+        self,
+        number: phonenumbers.PhoneNumber,
+        *,
+        form: str | None = None,
+        possible: bool | None = None,
+    ) -> None:
+        if form is None:
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            form = f"{e164}{EXTENSION_SEPARATOR}{number.extension}" if number.extension else e164
+        self.form = form
         #: Whether ``form`` is known to read back as this very number without parsing it
         #: (:func:`_reads_back`); when not, :func:`normalize_phone` parses it to see
         self.fixed = _reads_back(number)
         self._number: phonenumbers.PhoneNumber | None = number
         self._valid: bool | None = None
-        self._possible: bool | None = None
+        self._possible: bool | None = possible
         self._same: PhoneReading | None = None
 
     @classmethod
     def north_american(cls, national: str) -> PhoneReading:
         """The reading of ``+1`` and ``national`` (ten digits, the first 2-9), as parsing gives
-        it, told without asking phonenumbers: its form is ``+1`` and the digits; it reads back
-        as itself (no national prefix ``1`` to strip); ten digits are a possible length for
-        every region of country code 1. Whether it is valid is asked when asked."""
-        reading = cls.__new__(cls)
-        reading.form = f"+1{national}"
-        reading.fixed = True
-        reading._number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
-        reading._valid = None
-        reading._possible = True
-        reading._same = None
-        return reading
+        it, its form told without asking phonenumbers (``+1`` and the digits), and that ten
+        digits are a possible length for every region of country code 1. Whether it is valid
+        is asked when asked."""
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        return cls(number, form=f"+1{national}", possible=True)
 
     def same_as(self, other: PhoneReading) -> None:
         """This reading is of the number ``other`` read (its canonical form read back as

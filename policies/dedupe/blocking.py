@@ -45,6 +45,7 @@ from policies.dedupe.features import (
     deletions,
     first_initials,
     house_numbers,
+    joined,
     phonetic,
 )
 from policies.dedupe.key_columns import contact_key_codes, mailbox, street_keys
@@ -147,7 +148,7 @@ def company_keys(f: Features, kinds: Iterable[str]) -> set[str]:
         elif kind == "name" and f.org:
             words = f.org.split()
             keys.add(f"n|{words[0]}")
-            keys.add(f"s|{f.org.replace(' ', '')[:6]}")
+            keys.add(f"s|{joined(f.org)[:6]}")
             # the first word one typo away, beside the next word's first letter
             after = words[1][:1] if len(words) > 1 else ""
             if len(words[0]) >= 4:

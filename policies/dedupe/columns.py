@@ -37,7 +37,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from policies.dedupe.features import Features, house_numbers
+from policies.dedupe.features import Features, house_numbers, joined
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.scoring import (
     BIRTH_NEAR,
@@ -49,13 +49,11 @@ from policies.dedupe.scoring import (
     EXTENSION_ON_ONE_SIDE,
     FIELDS,
     INITIAL_SIMILARITY,
-    JOINED_NAMES,
     ONE_EDIT_SIMILARITY,
     OTHER_REGION,
     PairTable,
     Scorer,
     birth_day,
-    joined,
     own_names,
     unpunctuated,
 )
@@ -735,7 +733,9 @@ def _company_columns(table: _Table) -> None:
     similarity = _by_values(a, b, len(org.words), _token_set(org))
     similarity[a == b] = 1.0
     lvl = levels("name", similarity)
-    close = np.flatnonzero((lvl >= 1) & (a != b))
+    # names that differ only where their words break, however unlike token_set finds them
+    runs = table.cols.get("org_joined", lambda: _Vocab([joined(w) for w in org.words]).codes)
+    close = np.flatnonzero(((lvl >= 1) | (runs[a] == runs[b])) & (a != b))
     if len(close):  # distinctive words decide: org_similarity per distinct pair of names
         words = org.words
 
@@ -748,10 +748,6 @@ def _company_columns(table: _Table) -> None:
             )
 
         similarity[close] = _by_values(a[close], b[close], len(words), exact)
-    # names that differ only where their words break, however unlike token_set finds them
-    runs = table.cols.get("org_joined", lambda: _Vocab([joined(w) for w in org.words]).codes)
-    one = (runs[a] == runs[b]) & (a != b)
-    similarity[one] = JOINED_NAMES
     table.put("name", rows, similarity)
     table.exact("name", rows, a, b, org)
     domain = table.cols.vocab("domain", lambda f: f.domain)

@@ -230,6 +230,11 @@ def address_key(value: str | None) -> str:
     return " ".join(_STREET.get(w, w) for w in found)
 
 
+def joined(name: str) -> str:
+    """A key's words run together (``gist brocades`` -> ``gistbrocades``)."""
+    return name.replace(" ", "")
+
+
 def house_numbers(address: str) -> tuple[str, ...]:
     """The numbers of an address key, leading zeros dropped (``'12 9 st'`` → ``('12', '9')``)."""
     return tuple(w.lstrip("0") or "0" for w in address.split() if w.isdigit())

@@ -38,7 +38,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from policies.dedupe.features import Features, house_numbers
+from policies.dedupe.features import Features, house_numbers, joined
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
 from policies.dedupe.weights import (
@@ -186,17 +186,16 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
     if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
         return ""
     name = levels.get("name", -1)
-    if name >= 1 and levels.get("address", -1) == len(CUTS["address"]):
+    address = levels.get("address", -1) == len(CUTS["address"])
+    line = levels.get("phone", -1) == len(CUTS["phone"]) and own_line
+    if name >= 1 and address:
         return SAME_SITE
-    if name == len(CUTS["name"]) and levels.get("phone", -1) == len(CUTS["phone"]) and own_line:
+    if name == len(CUTS["name"]) and line:
         return SAME_LINE
     alone = all(lvl < 0 for f, lvl in levels.items() if f != "name")
     if name >= len(CUTS["name"]) - 1 and alone:
         return SAME_NAME
-    address, phone = levels.get("address", -1), levels.get("phone", -1)
-    if address == len(CUTS["address"]) and phone == len(CUTS["phone"]) and own_line:
-        return SAME_PLACE
-    return ""
+    return SAME_PLACE if address and line else ""
 
 
 _MAILBOX_CANDIDATES = 3
@@ -378,11 +377,6 @@ _RARE_WORD_SHARE = 0.002
 _MIN_NAMES_FOR_RARITY = 500
 MIN_NAMES_FOR_RARITY = _MIN_NAMES_FOR_RARITY
 """Organisation names a population needs before their words are weighed by rarity."""
-
-
-def joined(name: str) -> str:
-    """An organisation key with its words run together (see :data:`JOINED_NAMES`)."""
-    return name.replace(" ", "")
 
 
 def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
@@ -686,22 +680,20 @@ class Scorer:
         place = np.ones(rows, dtype=np.bool_)
         for field in _SITE_PLACE:
             place &= at(field) != 0
-        site = (at("name") >= 1) & (at("address") == len(CUTS["address"]))
+        address = at("address") == len(CUTS["address"])
+        site = (at("name") >= 1) & address
         share = table.frequency[:, column["phone"]].astype(np.float64)
         on_line = np.rint(np.nan_to_num(share) * self._denominator.get("phone", 0))
         count = np.where(np.isnan(share), np.inf, on_line)  # no number in common: no line
-        own_line = count < self.settings.shared_value_count
-        line = (at("name") == len(CUTS["name"])) & (at("phone") == len(CUTS["phone"])) & own_line
+        own_line = (at("phone") == len(CUTS["phone"])) & (count < self.settings.shared_value_count)
+        line = (at("name") == len(CUTS["name"])) & own_line
         alone = np.ones(rows, dtype=np.bool_)
         for field in table.fields:
             if field != "name":
                 alone &= at(field) < 0
         name = (at("name") >= len(CUTS["name"]) - 1) & alone
-        office = (
-            (at("address") == len(CUTS["address"])) & (at("phone") == len(CUTS["phone"])) & own_line
-        )
         found: npt.NDArray[np.int8] = np.select(
-            [place & site, place & line, place & name, place & office], [1, 2, 3, 4], 0
+            [place & site, place & line, place & name, place & address & own_line], [1, 2, 3, 4], 0
         ).astype(np.int8)
         return found
 
