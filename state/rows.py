@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from sys import intern
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from model.changes import Change, Merge, change_to_dict
+from model.changes import Change, Merge, Snapshot, change_to_dict
 from model.errors import StateError
 from model.records import Record
+from state.base import OWNERS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -98,7 +99,7 @@ def row_to_record(row: Mapping[Any, Any]) -> Record:
     )
 
 
-def newest_per_id(records: tuple[Record, ...]) -> list[Record]:
+def newest_per_id(records: Iterable[Record]) -> list[Record]:
     """One version per id: the newest ``updated_at``, the later on a tie; first-seen order."""
     kept: dict[tuple[str, str], Record] = {}
     for record in records:
@@ -109,6 +110,61 @@ def newest_per_id(records: tuple[Record, ...]) -> list[Record]:
         ):
             kept[key] = record
     return list(kept.values())
+
+
+def as_stored(record: Record) -> Record:
+    """``record`` as the store gives it back once stored (:func:`record_to_row`, then
+    :func:`row_to_record`: times in UTC, short values interned), without a store."""
+    return row_to_record(record_to_row("", None, record))
+
+
+def snapshot_of(
+    source: str,
+    now: datetime,
+    records: Iterable[Record],
+    object_types: Sequence[str] | None = None,
+) -> Snapshot:
+    """The snapshot of ``records`` as the store reads it: the live ones (neither archived nor
+    merged away) of ``object_types`` (None: all), sorted by id; the owners' records as its
+    owners (and as records too when ``object_types`` names them)."""
+    by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
+    owner_props: dict[str, Mapping[str, str | None]] = {}
+    for record in records:
+        if record.archived or record.merged_into is not None:
+            continue
+        if record.object_type == OWNERS:
+            owner_props[record.id] = record.properties
+            if object_types is None or OWNERS not in object_types:
+                continue
+        elif object_types is not None and record.object_type not in object_types:
+            continue
+        by_type.setdefault(record.object_type, []).append(record)
+    return Snapshot(
+        source=source,
+        now=now,
+        records={
+            t: tuple(sorted(by_type[t], key=lambda r: id_sort_key(r.id))) for t in sorted(by_type)
+        },
+        owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
+    )
+
+
+def baseline_of(records: Iterable[Record]) -> dict[str, object]:
+    """Per object type, the records (``count``), the live ones and the newest change: what
+    the store's baseline summary of these records would say."""
+    found: dict[str, tuple[int, int, datetime | None]] = {}
+    for record in records:
+        count, live, newest = found.get(record.object_type, (0, 0, None))
+        updated = utc(record.updated_at, "Record.updated_at")
+        found[record.object_type] = (
+            count + 1,
+            live + (not record.archived and record.merged_into is None),
+            updated if newest is None or updated > newest else newest,
+        )
+    return {
+        t: {"count": count, "live": live, "max_updated_at": iso(newest)}
+        for t, (count, live, newest) in sorted(found.items())
+    }
 
 
 def change_record_id(change: Change) -> str:

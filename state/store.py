@@ -83,6 +83,7 @@ from state.rows import (
     newest_per_id,
     record_to_row,
     row_to_record,
+    snapshot_of,
     utc,
 )
 
@@ -507,27 +508,11 @@ class SqlStateStore(StateStore):
             query = query.where(records_t.c.object_type.in_(sorted(wanted)))
         elif not owners:
             query = query.where(records_t.c.object_type != OWNERS)
-        by_type: dict[str, list[Record]] = {t: [] for t in object_types or ()}
-        owner_props: dict[str, Mapping[str, str | None]] = {}
         merged = sources_sql.merged_into(conn, source)
         # streamed (a server-side cursor on PostgreSQL): never every row and every record
         rows = conn.execute(query.execution_options(yield_per=ROW_BATCH)).mappings()
-        for row in rows:
-            record = _survivors_associated(row_to_record(row), merged)
-            if record.object_type == OWNERS:
-                owner_props[record.id] = record.properties
-                if object_types is None or OWNERS not in object_types:
-                    continue
-            by_type.setdefault(record.object_type, []).append(record)
-        snapshot = Snapshot(
-            source=source,
-            now=now,
-            records={
-                t: tuple(sorted(by_type[t], key=lambda r: id_sort_key(r.id)))
-                for t in sorted(by_type)
-            },
-            owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
-        )
+        records = (_survivors_associated(row_to_record(row), merged) for row in rows)
+        snapshot = snapshot_of(source, now, records, object_types)
         return snapshot, merged
 
     def kept_snapshot(self, source: str, now: datetime, kept: KeptSnapshot | None) -> KeptSnapshot:

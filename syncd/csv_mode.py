@@ -2,7 +2,9 @@
 
 :func:`plan_csv` runs one cycle of the real engine over a CSV file: the default policies
 (``PoliciesSettings()``), a throw-away SQLite state store in a temporary directory, and a
-:class:`~connectors.csv.CsvConnector` as the source. With ``apply`` the plan is pushed through
+:class:`~connectors.csv.CsvConnector` as the source. A dry run writes neither the rows nor the
+plan's changes into that store (``Engine.store_records``, ``Engine.store_changes``): nothing
+reads them back. With ``apply`` the plan is pushed through
 ``Engine.run_once``: the connector writes ``<stem>.cleaned.csv``, ``<stem>.merge-map.csv`` and
 ``<stem>.tasks.csv`` beside the input; the input itself is never modified.
 
@@ -94,7 +96,7 @@ def plan_csv(
         connector = build_connector(config, name, source)
         assert isinstance(connector, CsvConnector)
         if not apply:
-            connector.plan_only()  # the rows go once they are in the store
+            connector.plan_only()  # the rows go once pulled
         built.append(connector)
         return connector
 
@@ -108,8 +110,11 @@ def plan_csv(
         )
         store = open_store(config.store_url())
         try:
-            # a dry run's store goes with the temporary folder: nothing reads its plan back
-            engine = Engine(config, store, now, new_id, factory, store_changes=apply)
+            # a dry run's store goes with the temporary folder: nothing reads its records or
+            # its plan back
+            engine = Engine(
+                config, store, now, new_id, factory, store_changes=apply, store_records=apply
+            )
             stats: dict[str, object] = {}
             if apply:
                 result = engine.run_once(SOURCE_NAME)

@@ -54,6 +54,7 @@ from state.base import (
     StateStore,
     StoredPlan,
 )
+from state.rows import as_stored, baseline_of, newest_per_id, snapshot_of
 from syncd.ahead import Worker, working_ahead
 from syncd.config import ApplyConfig, Config, SourceConfig
 from syncd.fence import CheckedWriter, Checkpoint, LeaseKeeper
@@ -105,6 +106,9 @@ class _Run:
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
     planned: Counter[tuple[str, str]] = field(default_factory=Counter)
     usage: ApiUsage = field(default_factory=ApiUsage)
+    #: The records pulled, as the store would give them back, where they are not stored
+    #: (``Engine.store_records`` off); None where they are.
+    pulled: list[Record] | None = None
 
 
 @dataclass
@@ -159,6 +163,12 @@ class Engine:
     #: always are). Off only where the store is thrown away with the process and nothing
     #: reads a plan back from it: ``plan --csv`` without ``--apply``.
     store_changes: bool = True
+    #: Whether pulled records are written to the store and the snapshot read back from it. Off
+    #: only where the store is new and thrown away with the process and nothing reads this run
+    #: back (``plan --csv`` without ``--apply``): the records pulled are the snapshot, as the
+    #: store would have given them back (:func:`state.rows.as_stored`), and a million of them
+    #: are neither written (16 s) nor read again (17 s).
+    store_records: bool = True
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -533,11 +543,15 @@ class Engine:
         cursors = {t: self.store.get_cursor(run.source, t) for t in run.config.object_types}
         finished: dict[str, tuple[float, float]] = {}  # wall and CPU at the type's last batch
         batches = connector.pull_all(cursors, run_started_at=run.started)
+        run.pulled = None if self.store_records else []
         try:
             for batch in batches:
                 object_type = batch.object_type
-                self.store.store_batch(run.source, run.id, batch)
-                if batch.live_ids is not None:
+                if run.pulled is not None:  # nothing stored before, nothing vanished
+                    run.pulled.extend(map(as_stored, batch.records))
+                else:
+                    self.store.store_batch(run.source, run.id, batch)
+                if run.pulled is None and batch.live_ids is not None:
                     pulled[object_type] = pulled.get(object_type, 0) + self._vanished(run, batch)
                 run.checkpoint()  # the batch in hand is stored; a stop comes before the next
                 pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
@@ -599,7 +613,9 @@ class Engine:
             for object_type in run.config.object_types
         }
         with _timed("snapshot") as said:
-            if self.remember:
+            if run.pulled is not None:
+                snapshot = snapshot_of(run.source, now, newest_per_id(run.pulled))
+            elif self.remember:
                 last = self.store.kept_snapshot(run.source, now, self.snapshots.get(run.source))
                 self.snapshots[run.source] = last
                 snapshot = last.snapshot
@@ -647,7 +663,7 @@ class Engine:
             created_at=now,
             changes=tuple(kept),
             run_id=run.id,
-            baseline={**self.store.baseline_summary(run.source), LEARNED: learned},
+            baseline={**self._baseline(run), LEARNED: learned},
             labels=labels,
             stats={
                 "protected_dropped": len(blocked),
@@ -687,6 +703,12 @@ class Engine:
         self.store.save_health(run.id, run.source, now, measured)
         run.counts["health"] = measured.get("all", {})
         return plan
+
+    def _baseline(self, run: _Run) -> dict[str, object]:
+        """What the plan is made from: the records per object type, the live ones, the newest."""
+        if run.pulled is not None:
+            return baseline_of(run.pulled)
+        return self.store.baseline_summary(run.source)
 
     def _hold_reverts(
         self, run: _Run, connector: Connector, changes: list[Change], snapshot: Snapshot

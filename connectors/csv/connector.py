@@ -118,9 +118,9 @@ class CsvConnector(Connector, Writer):
         return self._loaded if self._loaded is not None else self._table
 
     def plan_only(self) -> None:
-        """This run only plans: each pull lets the rows go once they are records (the store
-        holds them then; a million-row file's cells take about a gigabyte). Whatever needs
-        them later (another pull, a write) reads the file again."""
+        """This run only plans: each pull lets the rows go once they are records (the store,
+        or the engine, holds them then; a million-row file's cells take about a gigabyte).
+        Whatever needs them later (another pull, a write) reads the file again."""
         self._plan_only = True
 
     def _rows(self) -> dict[str, Row]:
@@ -199,18 +199,25 @@ class CsvConnector(Connector, Writer):
         updated_at = self._modified_at()
         ids = list(self._live)
         self.calls["pull"] += 1
-        for start in range(0, max(len(ids), 1), BATCH_SIZE):
-            chunk = ids[start : start + BATCH_SIZE]
-            yield PullBatch(
-                object_type,
-                tuple(self._record(i, updated_at) for i in chunk),
-                Cursor(None),
-                tuple(table.skipped) if start == 0 else (),
-            )
-        if self._plan_only:
-            table.rows.clear()
-            self._live = {}
-            self._let_go = True
+        try:
+            for start in range(0, max(len(ids), 1), BATCH_SIZE):
+                chunk = ids[start : start + BATCH_SIZE]
+                records = tuple(self._record(i, updated_at) for i in chunk)
+                if self._plan_only:  # a row's cells go once it is a record, not after them all
+                    for record_id in chunk:
+                        self._live[record_id].cells = []
+                yield PullBatch(
+                    object_type,
+                    records,
+                    Cursor(None),
+                    tuple(table.skipped) if start == 0 else (),
+                )
+                del records
+        finally:  # also when the pull stops early: rows whose cells went are read again
+            if self._plan_only:
+                table.rows.clear()
+                self._live = {}
+                self._let_go = True
 
     def close(self) -> None:
         """Write the cleaned file, merge map and to-do list if anything changed."""

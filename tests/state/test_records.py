@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from model.errors import StateError
 from model.records import Cursor, PullBatch, Record
+from state.rows import as_stored, baseline_of, newest_per_id, snapshot_of
 from state.store import SqlStateStore, open_store
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -316,6 +317,35 @@ def test_baseline_summary_counts_and_newest_per_type(running: SqlStateStore) -> 
         "contacts": {"count": 3, "live": 2, "max_updated_at": "2024-03-01T12:30:00+00:00"},
         "deals": {"count": 1, "live": 1, "max_updated_at": "2024-03-01T12:01:00+00:00"},
     }
+
+
+def test_records_as_stored_make_the_snapshot_and_baseline_the_store_reads(
+    running: SqlStateStore,
+) -> None:
+    """What a dry run over a throw-away store plans from without writing its records
+    (``Engine.store_records`` off) is what the store would have given back."""
+    eastern = timezone(timedelta(hours=-5))
+    pulled = [
+        rec("10", 5, firstname="Ann", city="Boston"),
+        rec("9", 3, firstname="Bob"),
+        Record("contacts", "x1", {"firstname": None}, datetime(2024, 3, 1, 9, tzinfo=eastern)),
+        Record("contacts", "3", {}, T0, archived=True),
+        Record("contacts", "4", {"firstname": "Cy"}, T0, merged_into="9"),
+        rec("9", 1, firstname="Bob (older)"),  # an older version of 9: the newer one stays
+        rec("7", 1, object_type="deals", stage="won"),
+        Record("owners", "o2", {"email": "o2@x.com"}, T0),
+    ]
+    for object_type in ("contacts", "deals", "owners"):
+        of_type = tuple(r for r in pulled if r.object_type == object_type)
+        running.store_batch("hs", "r1", batch(*of_type, object_type=object_type))
+    kept = newest_per_id(map(as_stored, pulled))
+    assert snapshot_of("hs", T0, kept) == running.snapshot("hs", T0)
+    assert snapshot_of("hs", T0, kept, ["contacts"]) == running.snapshot("hs", T0, ["contacts"])
+    assert baseline_of(kept) == running.baseline_summary("hs")
+    snapshot = snapshot_of("hs", T0, kept)
+    assert [r.id for r in snapshot.of("contacts")] == ["9", "10", "x1"]
+    assert snapshot.of("contacts")[0].properties["firstname"] == "Bob"
+    assert snapshot.owners == {"o2": {"email": "o2@x.com"}}
 
 
 @pytest.fixture

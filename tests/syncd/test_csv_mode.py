@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import pytest
@@ -18,6 +19,7 @@ from connectors.csv import CsvConnector
 from model.errors import ConfigError
 from sandbox.generator import generate
 from state.store import SqlStateStore
+from syncd import csv_mode
 from syncd.config import parse_config
 from syncd.csv_mode import plan_csv
 from syncd.logging import configure
@@ -83,6 +85,35 @@ def test_plan_only_reports_merges_updates_and_tasks_and_writes_nothing(tmp_path:
     assert len(changes(document, "update")) >= 100
     assert len(changes(document, "create_task")) >= 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv", "plan.json"]
+
+
+def test_a_dry_run_plans_from_the_rows_as_the_store_would_give_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of a dry run are never written into its throw-away store, and its plan is the
+    one planning from the store gives."""
+    export = generated_export(tmp_path / "export.csv")
+    stored: list[int] = []
+    store_batch = SqlStateStore.store_batch
+
+    def counted(self: SqlStateStore, *args: Any, **kwargs: Any) -> int:
+        written = store_batch(self, *args, **kwargs)
+        stored.append(written)
+        return written
+
+    monkeypatch.setattr(SqlStateStore, "store_batch", counted)
+    unstored = run(export, tmp_path, apply=False)
+    assert stored == []
+    engine = csv_mode.Engine
+
+    def storing(*args: Any, **kwargs: Any) -> csv_mode.Engine:
+        return engine(*args, **{**kwargs, "store_records": True})
+
+    monkeypatch.setattr(csv_mode, "Engine", storing)
+    through_the_store = run(export, tmp_path, apply=False)
+    assert sum(stored) == 300
+    assert unstored == through_the_store
+    assert len(changes(unstored, "merge")) >= 5
 
 
 def test_apply_writes_cleaned_file_and_merge_map_and_leaves_the_input(tmp_path: Path) -> None:

@@ -121,6 +121,21 @@ def test_a_plan_only_pull_lets_the_rows_go_and_reads_again_what_needs_them(
     assert done.ok
 
 
+def test_a_plan_only_pull_stopped_early_reads_the_rows_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connectors.csv.connector.BATCH_SIZE", 1)
+    path = write(tmp_path, "id,firstname\n1,Ann\n2,Bob\n")
+    conn = connector(path)
+    conn.plan_only()
+    batches = conn.pull("contacts", Cursor(), run_started_at=NOW)
+    first = next(batches)  # row 1's cells went with its record
+    batches.close()  # the engine stops (a batch it could not store)
+    (whole,) = [r for b in pull(conn) for r in b.records if r.id == "1"]
+    assert whole.properties["firstname"] == "Ann" == first.records[0].properties["firstname"]
+    assert [r.id for b in pull(conn) for r in b.records] == ["1", "2"]
+
+
 def test_missing_columns_are_configuration_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "key,firstname\n1,Ann\n")
     with pytest.raises(ConfigError, match="no id column 'id'"):
