@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
 PG_URL_ENV = "SYNCD_TEST_PG_URL"
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -77,3 +78,15 @@ from hypothesis import HealthCheck, settings  # noqa: E402  (this section's own 
 # (speed is measured by bench/). Tests that set their own settings keep them.
 settings.register_profile("syncd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("syncd")
+
+
+# --- logging (owned by syncd.logging) -----------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Each test starts from structlog's defaults: a test that configures logging (a level of
+    ``warning`` filters info events out before any processor) leaves nothing to the next, whose
+    ``capture_logs`` would otherwise see none of them."""
+    yield
+    structlog.reset_defaults()
