@@ -14,6 +14,7 @@ from policies.geo import country_code, state_code
 from policies.normalizers import (
     PhoneReading,
     _north_american,
+    _north_american_number,
     _reads_back,
     collapse_whitespace,
     compact,
@@ -321,7 +322,8 @@ def test_a_plainly_written_north_american_number_is_what_parse_gives(
     assert region in ("US", "CA")
     parsed = phonenumbers.parse(value, region)
     fast = PhoneReading.north_american(national)
-    assert fast._number == parsed  # every field: the number, no extension
+    assert fast._number is None  # no number held: it is built from the form when asked
+    assert _north_american_number(fast.form[2:]) == parsed  # every field, no extension
     slow = PhoneReading(parsed)
     assert (fast.form, fast.fixed, fast.possible, fast.valid) == (
         slow.form,
