@@ -565,6 +565,8 @@ class Engine:
             close = getattr(batches, "close", None)
             if close is not None:
                 close()  # stops the pulls still running when a batch could not be stored
+        if run.pulled is not None:  # one version per id, as the store's upsert keeps
+            run.pulled = newest_per_id(run.pulled)
         for object_type, cursor in cursors.items():
             log.info(
                 "pulled",
@@ -614,7 +616,7 @@ class Engine:
         }
         with _timed("snapshot") as said:
             if run.pulled is not None:
-                snapshot = snapshot_of(run.source, now, newest_per_id(run.pulled))
+                snapshot = snapshot_of(run.source, now, run.pulled)
             elif self.remember:
                 last = self.store.kept_snapshot(run.source, now, self.snapshots.get(run.source))
                 self.snapshots[run.source] = last

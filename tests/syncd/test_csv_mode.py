@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 
 from bench.dataset import EXPORT_COLUMNS, export_rows
 from connectors.csv import CsvConnector
+from model.changes import Update
 from model.errors import ConfigError
+from model.records import PullBatch
 from sandbox.generator import generate
 from state.store import SqlStateStore
 from syncd import csv_mode
@@ -114,6 +117,37 @@ def test_a_dry_run_plans_from_the_rows_as_the_store_would_give_them_back(
     assert sum(stored) == 300
     assert unstored == through_the_store
     assert len(changes(unstored, "merge")) >= 5
+
+
+def test_a_dry_run_keeps_one_version_of_a_record_pulled_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a source gives a record twice (an edit between two pages), the newer version is
+    the one planned, as the store's upsert keeps."""
+    export = tmp_path / "export.csv"
+    export.write_text("id,firstname,email\n1,Ann,ANN@x.com\n2,Bob,bob@x.com\n", encoding="utf-8")
+    pull = CsvConnector.pull
+
+    def again(self: CsvConnector, *args: Any, **kwargs: Any) -> Iterator[PullBatch]:
+        batches = list(pull(self, *args, **kwargs))
+        yield from batches
+        first = batches[0].records[0]
+        stale = replace(first, properties={**first.properties, "email": "OLD@x.com"},
+                        updated_at=first.updated_at - timedelta(days=1))  # fmt: skip
+        yield PullBatch(first.object_type, (stale,), batches[0].cursor)
+
+    monkeypatch.setattr(CsvConnector, "pull", again)
+    plan = plan_csv(
+        export, fmt="json", output=tmp_path / "plan.json", limit=None, now=lambda: NOW, new_id=ids()
+    )
+    assert plan.baseline["contacts"] == {
+        "count": 2,
+        "live": 2,
+        "max_updated_at": datetime.fromtimestamp(export.stat().st_mtime, UTC).isoformat(),
+    }
+    emails = [(c.record_id, c.old) for c in plan.changes if isinstance(c, Update)]
+    assert ("1", "ANN@x.com") in emails
+    assert all(old != "OLD@x.com" for _, old in emails)
 
 
 def test_apply_writes_cleaned_file_and_merge_map_and_leaves_the_input(tmp_path: Path) -> None:

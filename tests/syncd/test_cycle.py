@@ -223,3 +223,34 @@ def test_bad_token_fails_the_run_and_records_it(
         )
         assert result.exit_code == 1
         assert "run failed" in result.output
+
+
+def test_a_plan_from_the_records_as_pulled_is_the_plan_from_the_store(
+    sandbox: HubSpotSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Engine.store_records`` off (a dry run over a throw-away store) plans from the records
+    as pulled: every object type, owners, associations and all, the same plan as the one made
+    from the store, which is left without a record."""
+    monkeypatch.setenv("HUBSPOT_TOKEN", "sandbox")
+    plans = []
+    for stored in (True, False):
+        data = {
+            "store": {"url": f"sqlite:///{stored}.db"},
+            "sources": {
+                "hubspot": {
+                    "connector": "hubspot",
+                    "base_url": sandbox.base_url,
+                    "token": "${HUBSPOT_TOKEN}",
+                }
+            },
+        }
+        engine = engine_for(parse_config(data, tmp_path), Clock(NOW))
+        engine.store_records = stored
+        plans.append(engine.plan("hubspot"))
+        live = engine.store.baseline_summary("hubspot")
+        assert bool(live) is stored
+    from_store, as_pulled = plans
+    assert {c.kind for c in as_pulled.changes} >= {"update", "merge", "create_task"}
+    assert as_pulled.changes == from_store.changes
+    assert as_pulled.baseline == from_store.baseline
+    assert {"contacts", "companies", "deals", "owners"} <= as_pulled.baseline.keys()
