@@ -138,6 +138,7 @@ class PhoneReading:
         *,
         form: str | None = None,
         possible: bool | None = None,
+        from_form: bool = False,
     ) -> None:
         if form is None:
             e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
@@ -146,11 +147,12 @@ class PhoneReading:
         #: Whether ``form`` is known to read back as this very number without parsing it
         #: (:func:`_reads_back`); when not, :func:`normalize_phone` parses it to see
         self.fixed = _reads_back(number)
-        self._number: phonenumbers.PhoneNumber | None = number
+        # with ``from_form`` the number is not kept: it is built from ``form`` when asked
+        self._number: phonenumbers.PhoneNumber | None = None if from_form else number
         self._valid: bool | None = None
         self._possible: bool | None = possible
         self._same: PhoneReading | None = None
-        self._from_form = False  # the number is built from ``form`` when a check needs it
+        self._from_form = from_form
 
     @classmethod
     def north_american(cls, national: str) -> PhoneReading:
@@ -158,9 +160,8 @@ class PhoneReading:
         it, its form told without asking phonenumbers (``+1`` and the digits), and that ten
         digits are a possible length for every region of country code 1. Whether it is valid
         is asked when asked."""
-        reading = cls(_north_american_number(national), form=f"+1{national}", possible=True)
-        reading._number, reading._from_form = None, True
-        return reading
+        number = _north_american_number(national)
+        return cls(number, form=f"+1{national}", possible=True, from_form=True)
 
     def same_as(self, other: PhoneReading) -> None:
         """This reading is of the number ``other`` read (its canonical form read back as

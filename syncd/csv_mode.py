@@ -3,10 +3,10 @@
 :func:`plan_csv` runs one cycle of the real engine over a CSV file: the default policies
 (``PoliciesSettings()``), a throw-away SQLite state store in a temporary directory, and a
 :class:`~connectors.csv.CsvConnector` as the source. A dry run writes neither the rows nor the
-plan's changes into that store (``Engine.store_records``, ``Engine.store_changes``): nothing
-reads them back. With ``apply`` the plan is pushed through
-``Engine.run_once``: the connector writes ``<stem>.cleaned.csv``, ``<stem>.merge-map.csv`` and
-``<stem>.tasks.csv`` beside the input; the input itself is never modified.
+plan's changes into that store (``Engine.keep_run``): nothing reads them back. With ``apply``
+the plan is pushed through ``Engine.run_once``: the connector writes ``<stem>.cleaned.csv``,
+``<stem>.merge-map.csv`` and ``<stem>.tasks.csv`` beside the input; the input itself is never
+modified.
 
 :class:`~connectors.csv.CsvSettings` is the CSV connector's settings model, the one a configured
 ``csv`` source is validated with; the source here is built the same way.
@@ -112,9 +112,7 @@ def plan_csv(
         try:
             # a dry run's store goes with the temporary folder: nothing reads its records or
             # its plan back
-            engine = Engine(
-                config, store, now, new_id, factory, store_changes=apply, store_records=apply
-            )
+            engine = Engine(config, store, now, new_id, factory, keep_run=apply)
             stats: dict[str, object] = {}
             if apply:
                 result = engine.run_once(SOURCE_NAME)

@@ -107,7 +107,7 @@ class _Run:
     planned: Counter[tuple[str, str]] = field(default_factory=Counter)
     usage: ApiUsage = field(default_factory=ApiUsage)
     #: The records pulled, as the store would give them back, where they are not stored
-    #: (``Engine.store_records`` off); None where they are.
+    #: (``Engine.keep_run`` off); None where they are.
     pulled: list[Record] | None = None
 
 
@@ -159,16 +159,13 @@ class Engine:
     #: Per source, what reports and health figures work out from one record alone, kept by
     #: record when ``remember`` (:class:`syncd.memo.PerRecord`): labels, key fields filled.
     per_record: dict[str, _PerRecord] = field(default_factory=dict)
-    #: Whether a plan's changes are written to the store (its header, baseline and figures
-    #: always are). Off only where the store is thrown away with the process and nothing
-    #: reads a plan back from it: ``plan --csv`` without ``--apply``.
-    store_changes: bool = True
-    #: Whether pulled records are written to the store and the snapshot read back from it. Off
-    #: only where the store is new and thrown away with the process and nothing reads this run
-    #: back (``plan --csv`` without ``--apply``): the records pulled are the snapshot, as the
-    #: store would have given them back (:func:`state.rows.as_stored`), and a million of them
-    #: are neither written (16 s) nor read again (17 s).
-    store_records: bool = True
+    #: Whether the store keeps what a run pulls and plans: its records (the snapshot read back
+    #: from the store) and the plan's changes (the plan's header, baseline and figures always
+    #: are kept). Off only where the store is new and thrown away with the process and nothing
+    #: reads the run back (``plan --csv`` without ``--apply``): the records pulled are the
+    #: snapshot, as the store would have given them back (:func:`state.rows.as_stored`); a
+    #: million of them are neither written (16 s) nor read again (17 s).
+    keep_run: bool = True
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -543,7 +540,7 @@ class Engine:
         cursors = {t: self.store.get_cursor(run.source, t) for t in run.config.object_types}
         finished: dict[str, tuple[float, float]] = {}  # wall and CPU at the type's last batch
         batches = connector.pull_all(cursors, run_started_at=run.started)
-        run.pulled = None if self.store_records else []
+        run.pulled = None if self.keep_run else []
         try:
             for batch in batches:
                 object_type = batch.object_type
@@ -551,8 +548,9 @@ class Engine:
                     run.pulled.extend(map(as_stored, batch.records))
                 else:
                     self.store.store_batch(run.source, run.id, batch)
-                if run.pulled is None and batch.live_ids is not None:
-                    pulled[object_type] = pulled.get(object_type, 0) + self._vanished(run, batch)
+                    if batch.live_ids is not None:
+                        vanished = self._vanished(run, batch)
+                        pulled[object_type] = pulled.get(object_type, 0) + vanished
                 run.checkpoint()  # the batch in hand is stored; a stop comes before the next
                 pulled[object_type] = pulled.get(object_type, 0) + len(batch.records)
                 skipped[object_type] = skipped.get(object_type, 0) + len(batch.skipped)
@@ -694,7 +692,7 @@ class Engine:
         )
         with _timed("plan saved", changes=len(plan.changes)) as said:
             base = self.plans.get(run.source) if self.remember else None
-            changes = plan.changes if self.store_changes else ()
+            changes = plan.changes if self.keep_run else ()
             whole = self.store.save_plan(
                 plan.id, run.source, run.id, now, plan.baseline, changes, base=base
             )

@@ -323,7 +323,7 @@ def test_records_as_stored_make_the_snapshot_and_baseline_the_store_reads(
     running: SqlStateStore,
 ) -> None:
     """What a dry run over a throw-away store plans from without writing its records
-    (``Engine.store_records`` off) is what the store would have given back."""
+    (``Engine.keep_run`` off) is what the store would have given back."""
     eastern = timezone(timedelta(hours=-5))
     pulled = [
         rec("10", 5, firstname="Ann", city="Boston"),

@@ -110,7 +110,7 @@ def test_a_dry_run_plans_from_the_rows_as_the_store_would_give_them_back(
     engine = csv_mode.Engine
 
     def storing(*args: Any, **kwargs: Any) -> csv_mode.Engine:
-        return engine(*args, **{**kwargs, "store_records": True})
+        return engine(*args, **{**kwargs, "keep_run": True})
 
     monkeypatch.setattr(csv_mode, "Engine", storing)
     through_the_store = run(export, tmp_path, apply=False)

@@ -228,7 +228,7 @@ def test_bad_token_fails_the_run_and_records_it(
 def test_a_plan_from_the_records_as_pulled_is_the_plan_from_the_store(
     sandbox: HubSpotSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``Engine.store_records`` off (a dry run over a throw-away store) plans from the records
+    """``Engine.keep_run`` off (a dry run over a throw-away store) plans from the records
     as pulled: every object type, owners, associations and all, the same plan as the one made
     from the store, which is left without a record."""
     monkeypatch.setenv("HUBSPOT_TOKEN", "sandbox")
@@ -245,7 +245,7 @@ def test_a_plan_from_the_records_as_pulled_is_the_plan_from_the_store(
             },
         }
         engine = engine_for(parse_config(data, tmp_path), Clock(NOW))
-        engine.store_records = stored
+        engine.keep_run = stored
         plans.append(engine.plan("hubspot"))
         live = engine.store.baseline_summary("hubspot")
         assert bool(live) is stored
