@@ -9,8 +9,9 @@ rapidfuzz scorers (run element-wise in C by ``rapidfuzz.process.cpdist``), the r
 spread back over the pairs and cut into levels with the same cuts. E-mails and phones are
 compared every value of one record against every value of the other, in columns. What stays in
 Python runs per distinct pair of *values*, not of records: the house-number cap of two addresses
-alike above 0.7, and :func:`~policies.dedupe.scoring.org_similarity` of two organisation names
-that agree at all (token_set level 1 or more). Names read crossed are settled in columns too:
+alike above 0.7. :func:`~policies.dedupe.scoring.org_similarity` of two organisation names that
+agree at all (token_set level 1 or more) is worked out in grids of their words, each distinct
+pair of words compared once. Names read crossed are settled in columns too:
 the points of the straight and of both crossed readings are the same IEEE operations ``compare``
 does, so a crossed reading clearly ahead is the swap ``compare`` makes; only the pairs where two
 readings are within a hair of each other without an exact tie are compared one by one.
@@ -44,13 +45,18 @@ from policies.dedupe.scoring import (
     BIRTH_NEAR_DAYS,
     BIRTH_TYPO,
     CITY_PART,
+    DISTINCT_NAMES,
     EMAIL_NEAR,
     EMAIL_TYPO_EDITS,
     EXTENSION_ON_ONE_SIDE,
+    EXTRA_RARE_WORD,
     FIELDS,
     INITIAL_SIMILARITY,
+    JOINED_NAMES,
     ONE_EDIT_SIMILARITY,
     OTHER_REGION,
+    RARE_WORD_SHARE,
+    UNRELATED_NAMES,
     PairTable,
     Scorer,
     birth_day,
@@ -736,23 +742,101 @@ def _company_columns(table: _Table) -> None:
     # names that differ only where their words break, however unlike token_set finds them
     runs = table.cols.get("org_joined", lambda: _Vocab([joined(w) for w in org.words]).codes)
     close = np.flatnonzero(((lvl >= 1) | (runs[a] == runs[b])) & (a != b))
-    if len(close):  # distinctive words decide: org_similarity per distinct pair of names
-        words = org.words
-
-        def exact(x: Ints, y: Ints) -> Floats:
-            pairs = zip(x.tolist(), y.tolist(), strict=True)
-            return np.fromiter(
-                (table.scorer.org_similarity(words[i], words[j]) for i, j in pairs),
-                dtype=np.float64,
-                count=len(x),
-            )
-
-        similarity[close] = _by_values(a[close], b[close], len(words), exact)
+    if len(close):  # distinctive words decide
+        compare = table.cols.get(f"{SCORED}org", lambda: _org_similarity(table.cols, org, runs))
+        similarity[close] = _by_values(a[close], b[close], len(org.words), compare)
     table.put("name", rows, similarity)
     table.exact("name", rows, a, b, org)
     domain = table.cols.vocab("domain", lambda f: f.domain)
     rows, a, b = table.both(domain.codes)
     table.put("domain", rows, (a == b).astype(np.float64))
+
+
+GRID = 1 << 20
+"""Cells of the word-by-word grids of name pairs compared at once (bounds their memory)."""
+
+
+class _OrgWords:
+    """Organisation names as rows of word codes (-2 past a name's last word), and each word's
+    length."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        ((self.matrix, self.words),) = _padded_words([n.split() for n in names], str)
+        self.length = np.fromiter(map(len, self.words), dtype=np.int32, count=len(self.words))
+
+
+def _org_similarity(cols: Columns, names: _Vocab, runs: Ints) -> PairFunction:
+    """:func:`~policies.dedupe.scoring.org_similarity` of distinct pairs of names (``runs``: per
+    name, the code of its words run together), the words of both names compared as grids, each
+    distinct pair of words once."""
+    org = cols.get("org words", lambda: _OrgWords(names.words))
+    share = cols.scorer.word_share
+    rare = np.fromiter((share(w) < RARE_WORD_SHARE for w in org.words), np.bool_, len(org.words))
+    width = org.matrix.shape[1]
+
+    def compare(x: Ints, y: Ints) -> Floats:
+        similarity = _cpdist(names.take(x), names.take(y), fuzz.token_set_ratio) / 100.0
+        step = max(1, GRID // max(1, width * width))
+        for start in range(0, len(x), step):
+            at = slice(start, start + step)
+            cap = _org_cap(org, rare, org.matrix[x[at]], org.matrix[y[at]])
+            similarity[at] = np.minimum(similarity[at], cap)
+        similarity[runs[x] == runs[y]] = JOINED_NAMES
+        similarity[x == y] = 1.0
+        return similarity
+
+    return compare
+
+
+def _org_cap(org: _OrgWords, rare: Bools, wa: Ints, wb: Ints) -> Floats:
+    """Per pair of names (rows of word codes), the highest similarity their words allow: one
+    name's extra words against the other's (see ``org_similarity``); infinity: no cap."""
+    valid_a, valid_b = wa >= 0, wb >= 0
+    pair, i, j = np.nonzero(valid_a[:, :, None] & valid_b[:, None, :])
+    u, v = wa[pair, i], wb[pair, j]
+    grid = (len(wa), wa.shape[1], wb.shape[1])
+    close = np.zeros(grid, dtype=np.bool_)
+    close[pair, i, j] = _words_close(org, u, v)
+    same = np.zeros(grid, dtype=np.bool_)
+    same[pair, i, j] = u == v
+    long_a = valid_a & (org.length[np.maximum(wa, 0)] > 2)
+    long_b = valid_b & (org.length[np.maximum(wb, 0)] > 2)
+    rare_a = valid_a & rare[np.maximum(wa, 0)]
+    rare_b = valid_b & rare[np.maximum(wb, 0)]
+    extra_a = long_a & ~close.any(axis=2)
+    extra_b = long_b & ~close.any(axis=1)
+    both = extra_a.any(axis=1) & extra_b.any(axis=1)
+    common_rare: Bools = np.any(long_a & rare_a & same.any(axis=2), axis=1)
+    extra_rare = (extra_a & rare_a).any(axis=1) | (extra_b & rare_b).any(axis=1)
+    cap = np.full(len(wa), np.inf)
+    cap[both] = np.where(common_rare[both], DISTINCT_NAMES, UNRELATED_NAMES)
+    cap[~both & extra_rare] = EXTRA_RARE_WORD
+    return cap
+
+
+def _words_close(org: _OrgWords, u: Ints, v: Ints) -> Bools:
+    """``_close`` of the pairs of word codes ``(u[k], v[k])``: the same word, one a typo away
+    (four letters or more), or one the other's start (three letters or more)."""
+    x, y, inverse = _distinct(u, v, len(org.words))
+    shortest = np.minimum(org.length[x], org.length[y])
+    close = x == y
+    typo = np.flatnonzero(~close & (shortest >= 4))
+    if len(typo):
+        words = np.asarray([*org.words, ""], dtype=object)[:-1]
+        edits = _cpdist(words[x[typo]], words[y[typo]], OSA.distance, score_cutoff=1)
+        close[typo[edits <= 1]] = True
+    prefix = np.flatnonzero(~close & (shortest >= 3))
+    if len(prefix):
+        close[prefix] = [
+            b.startswith(a) if len(a) <= len(b) else a.startswith(b)
+            for a, b in zip(
+                (org.words[k] for k in x[prefix].tolist()),
+                (org.words[k] for k in y[prefix].tolist()),
+                strict=True,
+            )
+        ]
+    found: Bools = close[inverse]
+    return found
 
 
 def _place_columns(table: _Table) -> None:

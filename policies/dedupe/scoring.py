@@ -373,7 +373,8 @@ UNRELATED_NAMES = 0.49
 no rare word (level 0): two firms."""
 EXTRA_RARE_WORD = 0.85
 """Highest similarity of two names one of which adds a rare word to the other."""
-_RARE_WORD_SHARE = 0.002
+RARE_WORD_SHARE = 0.002
+"""Share of the organisation names holding a word under which the word is rare."""
 _MIN_NAMES_FOR_RARITY = 500
 MIN_NAMES_FOR_RARITY = _MIN_NAMES_FOR_RARITY
 """Organisation names a population needs before their words are weighed by rarity."""
@@ -403,10 +404,10 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     extra_b = [w for w in words_b if len(w) > 2 and not any(_close(w, v) for v in words_a)]
     if extra_a and extra_b:
         common = set(words_a).intersection(words_b)
-        if any(len(w) > 2 and share(w) < _RARE_WORD_SHARE for w in common):
+        if any(len(w) > 2 and share(w) < RARE_WORD_SHARE for w in common):
             return min(similarity, DISTINCT_NAMES)
         return min(similarity, UNRELATED_NAMES)
-    if any(share(w) < _RARE_WORD_SHARE for w in extra_a + extra_b):
+    if any(share(w) < RARE_WORD_SHARE for w in extra_a + extra_b):
         return min(similarity, EXTRA_RARE_WORD)
     return similarity
 
@@ -757,7 +758,7 @@ class Scorer:
             present = self._denominator.get("name", 0)
             if present < _MIN_NAMES_FOR_RARITY:
                 return False
-            return (before / present < _RARE_WORD_SHARE) != (after / present < _RARE_WORD_SHARE)
+            return (before / present < RARE_WORD_SHARE) != (after / present < RARE_WORD_SHARE)
         if sep and field == MAILBOX:  # who holds a mailbox many hold decides if it is shared
             return self._counts[mailbox_of(key)] >= limit
         if sep and field in TERM_FREQUENCY:
@@ -948,7 +949,7 @@ class Scorer:
 
     def org_similarity(self, a: str, b: str) -> float:
         """:func:`org_similarity` of two organisation keys, word rarity from the snapshot."""
-        return org_similarity(a, b, self._word_share)
+        return org_similarity(a, b, self.word_share)
 
     def tabulate(
         self,
@@ -1117,7 +1118,7 @@ class Scorer:
         overrides: dict[str, float] = {}
         values: dict[str, str] = {}
         if a.org and b.org:
-            sims["name"] = org_similarity(a.org, b.org, self._word_share)
+            sims["name"] = org_similarity(a.org, b.org, self.word_share)
             if a.org == b.org:
                 values["name"] = a.org
         if a.domain and b.domain:
@@ -1130,7 +1131,7 @@ class Scorer:
         self._place(a, b, sims, overrides, values)
         return Compared(sims, overrides, values)
 
-    def _word_share(self, word: str) -> float:
+    def word_share(self, word: str) -> float:
         """Share of the organisation names that contain ``word`` (1.0 in a small snapshot)."""
         present = self._denominator.get("name", 0)
         if present < _MIN_NAMES_FOR_RARITY:

@@ -286,7 +286,7 @@ def test_names_each_with_words_of_their_own_sharing_a_rare_one_are_one_level_up(
 
 
 def test_one_street_address_and_names_sharing_a_rare_word_are_reviewed_not_merged() -> None:
-    # enough names for a word held by two of them to be rare (under _RARE_WORD_SHARE)
+    # enough names for a word held by two of them to be rare (under RARE_WORD_SHARE)
     town = [
         firm(f"t{n}", f"{word} Shop {n}", f"{n} Elm St", f"212-555-{1000 + n:04d}")
         for n, word in enumerate(["Corner", "Main", "Family", "Metro"] * 260)

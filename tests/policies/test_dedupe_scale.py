@@ -504,6 +504,42 @@ def test_the_column_wise_table_of_companies_with_distinctive_words() -> None:
     assert len(set(fast.levels[:, 0].tolist())) >= 3  # names: differ, close, equal
 
 
+_ORG_WORDS = ["acme", "acm", "acne", "intl", "international", "ritz", "carlton", "cafe", "cafes",
+              "dining", "room", "ab", "co", "deli", "delicatessen", "joes", "joe", "gist",
+              "brocades", "gistbrocades", "ymca", "north", "nort", "south"]  # fmt: skip
+_ORG_NAMES = st.lists(st.sampled_from(_ORG_WORDS), min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(_ORG_NAMES, min_size=2, max_size=25, unique=True),
+    rare=st.sets(st.sampled_from(_ORG_WORDS)),
+)
+@example(names=["ritz carlton cafe", "ritz carlton dining room"], rare={"ritz", "carlton"})
+@example(names=["gist brocades", "gistbrocades", "gist brocade"], rare=set())
+def test_organisation_names_compared_as_word_grids_are_compared_one_by_one(
+    names: list[str], rare: set[str]
+) -> None:
+    """The column-wise org_similarity (each distinct pair of words once, in grids, in slices of
+    GRID cells) equals org_similarity pair by pair, rare words and all."""
+    records = [Record("companies", f"o{n}", {"name": n}, NOW, created_at=NOW) for n in names]
+    feats = [extract(r, "US") for r in records]
+    scorer = Scorer(DedupeSettings(), "companies", feats)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scorer, "word_share", lambda w: 0.0 if w in rare else 1.0)
+        patch.setattr(columns_module, "GRID", 40)  # several slices of pairs
+        cols = Columns(scorer, feats)
+        org = cols.vocab("org", lambda f: f.org)
+        runs = columns_module._Vocab([w.replace(" ", "") for w in org.words]).codes
+        x, y = np.triu_indices(len(org.words))
+        compare = columns_module._org_similarity(cols, org, runs)
+        got = compare(x.astype(np.int32), y.astype(np.int32))
+        want = [
+            scorer.org_similarity(org.words[i], org.words[j]) for i, j in zip(x, y, strict=True)
+        ]
+    assert got.tolist() == want
+
+
 def _one_by_one_table(self: Columns, i: np.ndarray, j: np.ndarray, exact: bool = False) -> object:
     return self.scorer.tabulate(self.feats, i, j, np.float64 if exact else np.float32)
 
