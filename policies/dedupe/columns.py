@@ -756,12 +756,21 @@ GRID = 1 << 20
 """Cells of the word-by-word grids of name pairs compared at once (bounds their memory)."""
 
 
+GRID_WORDS = 16
+"""Words of a name past which its pairs are compared one by one (``org_similarity``), so that
+one name pasted with a paragraph does not widen every name's row of word codes."""
+
+
 class _OrgWords:
-    """Organisation names as rows of word codes (-2 past a name's last word), and each word's
-    length."""
+    """Organisation names as rows of word codes (-2 past a name's last word; no codes for a
+    name of more than :data:`GRID_WORDS` words: ``long``), and each word's length."""
 
     def __init__(self, names: Sequence[str]) -> None:
-        ((self.matrix, self.words),) = _padded_words([n.split() for n in names], str)
+        split = [n.split() for n in names]
+        self.long = np.fromiter((len(w) > GRID_WORDS for w in split), np.bool_, len(split))
+        ((self.matrix, self.words),) = _padded_words(
+            [[] if len(w) > GRID_WORDS else w for w in split], str
+        )
         self.length = np.fromiter(map(len, self.words), dtype=np.int32, count=len(self.words))
 
 
@@ -770,7 +779,8 @@ def _org_similarity(cols: Columns, names: _Vocab, runs: Ints) -> PairFunction:
     name, the code of its words run together), the words of both names compared as grids, each
     distinct pair of words once."""
     org = cols.get("org words", lambda: _OrgWords(names.words))
-    share = cols.scorer.word_share
+    scorer = cols.scorer
+    share = scorer.word_share
     rare = np.fromiter((share(w) < RARE_WORD_SHARE for w in org.words), np.bool_, len(org.words))
     width = org.matrix.shape[1]
 
@@ -783,6 +793,8 @@ def _org_similarity(cols: Columns, names: _Vocab, runs: Ints) -> PairFunction:
             similarity[at] = np.minimum(similarity[at], cap)
         similarity[runs[x] == runs[y]] = JOINED_NAMES
         similarity[x == y] = 1.0
+        for k in np.flatnonzero(org.long[x] | org.long[y]).tolist():
+            similarity[k] = scorer.org_similarity(names.words[x[k]], names.words[y[k]])
         return similarity
 
     return compare

@@ -521,13 +521,15 @@ def test_organisation_names_compared_as_word_grids_are_compared_one_by_one(
     names: list[str], rare: set[str]
 ) -> None:
     """The column-wise org_similarity (each distinct pair of words once, in grids, in slices of
-    GRID cells) equals org_similarity pair by pair, rare words and all."""
+    GRID cells; names of more than GRID_WORDS words one by one) equals org_similarity pair by
+    pair, rare words and all."""
     records = [Record("companies", f"o{n}", {"name": n}, NOW, created_at=NOW) for n in names]
     feats = [extract(r, "US") for r in records]
     scorer = Scorer(DedupeSettings(), "companies", feats)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scorer, "word_share", lambda w: 0.0 if w in rare else 1.0)
         patch.setattr(columns_module, "GRID", 40)  # several slices of pairs
+        patch.setattr(columns_module, "GRID_WORDS", 4)  # names of 5 words or more one by one
         cols = Columns(scorer, feats)
         org = cols.vocab("org", lambda f: f.org)
         runs = columns_module._Vocab([w.replace(" ", "") for w in org.words]).codes
