@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 from typing import Any, TypeVar
 
 import numpy as np
@@ -564,15 +565,7 @@ class Scorer:
         self.settings = settings
         self.object_type = object_type
         self.model = model
-        keys: list[str] = []  # counted at once: one Counter.update a record took half the time
-        fields: list[str] = []
-        for f in population:
-            counted, present = population_keys(f)
-            keys += counted
-            fields += present
-        self._counts: Counter[str] = Counter(keys)
-        self._present: Counter[str] = Counter(fields)
-        del keys, fields
+        self._counts, self._present = population_counts(population)
         self._denominator: Mapping[str, int] = self._present  # see using()
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
         # see _mailbox_top(); shared with using(): per mailbox its holders' last names, and answers
@@ -1296,6 +1289,47 @@ def population_keys(f: Features) -> tuple[list[str], list[str]]:
     if f.record.object_type == "companies" and f.org:
         counted += [f"word={w}" for w in set(f.org.split())]
     return counted, list(tf)
+
+
+def population_counts(population: Sequence[Features]) -> tuple[Counter[str], Counter[str]]:
+    """What :func:`population_keys` of each record adds up to (the keys counted, the fields
+    present), counted one kind of value at a time: a key's string is made once per distinct
+    value, not once per record holding it. Within a field, keys come in the order the records
+    first hold them, as summing the records' keys gives (``exact_u`` adds in that order)."""
+    companies = [f for f in population if f.record.object_type == "companies"]
+    contacts = [f for f in population if f.record.object_type != "companies"]
+    counts: Counter[str] = Counter()
+    # a record's e-mails, phones and its address as "@address" (each once: a set per record)
+    counts.update(chain.from_iterable(f.emails for f in population))
+    counts.update(chain.from_iterable(f.phones for f in population))
+    addresses = Counter(f.address for f in population if f.address)
+    clash = {a for a in addresses if f"@{a}" in counts}  # an e-mail "@<address>" (never, but)
+    counts.update({f"@{a}": n for a, n in addresses.items()})
+    for f in population if clash else ():
+        if f.address in clash and f"@{f.address}" in f.emails:
+            counts[f"@{f.address}"] -= 1  # the record's set held the one key once
+    mailboxes = Counter((e, f.last) for f in population if f.last for e in f.emails)
+    counts.update({f"{MAILBOX}={e}={last}": n for (e, last), n in mailboxes.items()})
+    present: Counter[str] = Counter()
+    tf: list[tuple[str, Iterable[str]]] = [
+        ("name", (f.org for f in companies if f.org)),
+        ("firstname", (f.first for f in contacts if f.first)),
+        ("lastname", (f.last for f in contacts if f.last)),
+        ("company", (f.org for f in contacts if f.org)),
+        ("birthdate", (f.birth for f in contacts if f.birth)),
+        ("address", (f.address for f in population if f.address)),
+        ("city", (f.city for f in population if f.city)),
+        ("zip", (f.zip for f in population if f.zip)),
+        ("phone", (split_extension(f.phones[0])[0] for f in population if f.phones)),
+    ]
+    for field, values in tf:
+        held = Counter(values)
+        if held:
+            counts.update({f"{field}={v}": n for v, n in held.items()})
+            present[field] = sum(held.values())
+    words = chain.from_iterable(set(f.org.split()) for f in companies if f.org)
+    counts.update({f"word={w}": n for w, n in Counter(words).items()})
+    return counts, present
 
 
 def _tf_values(f: Features) -> dict[str, str]:

@@ -13,6 +13,7 @@ could become an edge: the merges with the bound are the merges without it.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -38,7 +39,7 @@ from policies.dedupe.blocking import (
 )
 from policies.dedupe.clustering import sort_edges
 from policies.dedupe.columns import Columns, tabulate
-from policies.dedupe.features import extract
+from policies.dedupe.features import Features, extract
 from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import BIRTH_NEAR, BIRTH_TYPO, CITY_PART, PLACE, PairTable, Scorer
 from policies.dedupe.weights import MatchModel
@@ -502,6 +503,48 @@ def test_the_column_wise_table_of_companies_with_distinctive_words() -> None:
     fast = tabulate(scorer, feats, left, right)
     _same_table(fast, scorer.tabulate(feats, left, right))
     assert len(set(fast.levels[:, 0].tolist())) >= 3  # names: differ, close, equal
+
+
+def _counts_record_by_record(feats: list[Features]) -> tuple[Counter[str], Counter[str]]:
+    keys: list[str] = []
+    fields: list[str] = []
+    for f in feats:
+        counted, present = scoring.population_keys(f)
+        keys += counted
+        fields += present
+    return Counter(keys), Counter(fields)
+
+
+@pytest.mark.parametrize("object_type", ["contacts", "companies"])
+def test_population_counts_are_each_records_keys_added_up(
+    generated: Snapshot, object_type: str
+) -> None:
+    """The counts made a kind of value at a time are those of the records' keys added up, in the
+    same order within each field (exact_u adds in it), and give the same exact_u bit for bit; an
+    e-mail written as "@" and the record's own address counts once for that record, as its set
+    of keys holds it once."""
+    feats = [extract(r, "US") for r in generated.of(object_type)]
+    if object_type == "contacts":  # one record's e-mail is its own "@address", another's not
+        at = [k for k, f in enumerate(feats) if f.address][:2]
+        feats[at[0]] = replace(feats[at[0]], emails=(f"@{feats[at[0]].address}",))
+        feats[at[1]] = replace(feats[at[1]], emails=(f"@{feats[at[0]].address}",))
+    counts, present = scoring.population_counts(feats)
+    want_counts, want_present = _counts_record_by_record(feats)
+    assert counts == want_counts
+    assert present == want_present
+    assert any(k.startswith("mailbox=") or k.startswith("word=") for k in counts)
+
+    def in_field_order(c: Counter[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key in c:
+            out.setdefault(key.partition("=")[0], []).append(key)
+        return out
+
+    assert in_field_order(counts) == in_field_order(want_counts)
+    settings = DedupeSettings()
+    built = Scorer(settings, object_type, feats)
+    reference = Scorer.counted(settings, object_type, want_counts, want_present)
+    assert built.exact_u() == reference.exact_u()
 
 
 _ORG_WORDS = ["acme", "acm", "acne", "intl", "international", "ritz", "carlton", "cafe", "cafes",
