@@ -763,7 +763,8 @@ one name pasted with a paragraph does not widen every name's row of word codes."
 
 class _OrgWords:
     """Organisation names as rows of word codes (-2 past a name's last word; no codes for a
-    name of more than :data:`GRID_WORDS` words: ``long``), and each word's length."""
+    name of more than :data:`GRID_WORDS` words: ``long``), each word's length, and the words as
+    an object array (what ``cpdist`` reads)."""
 
     def __init__(self, names: Sequence[str]) -> None:
         split = [n.split() for n in names]
@@ -772,6 +773,7 @@ class _OrgWords:
             [[] if len(w) > GRID_WORDS else w for w in split], str
         )
         self.length = np.fromiter(map(len, self.words), dtype=np.int32, count=len(self.words))
+        self.array: Strings = np.asarray([*self.words, ""], dtype=object)[:-1]
 
 
 def _org_similarity(cols: Columns, names: _Vocab, runs: Ints) -> PairFunction:
@@ -834,8 +836,7 @@ def _words_close(org: _OrgWords, u: Ints, v: Ints) -> Bools:
     close = x == y
     typo = np.flatnonzero(~close & (shortest >= 4))
     if len(typo):
-        words = np.asarray([*org.words, ""], dtype=object)[:-1]
-        edits = _cpdist(words[x[typo]], words[y[typo]], OSA.distance, score_cutoff=1)
+        edits = _cpdist(org.array[x[typo]], org.array[y[typo]], OSA.distance, score_cutoff=1)
         close[typo[edits <= 1]] = True
     prefix = np.flatnonzero(~close & (shortest >= 3))
     if len(prefix):
