@@ -19,6 +19,7 @@ from sandbox.hubspot.clock import SettableClock
 from sandbox.hubspot.faults import RandomFaults
 from sandbox.hubspot.ratelimit import DEFAULT_PER_INTERVAL
 from sandbox.hubspot.store import SandboxState
+from sandbox.ports import HUBSPOT_PORT
 
 
 class HubSpotSandbox:
@@ -76,7 +77,7 @@ class HubSpotSandbox:
 
 
 def serve_forever(
-    port: int = 8765,
+    port: int = HUBSPOT_PORT,
     records: int = 2000,
     seed: int = 7,
     *,

@@ -24,12 +24,13 @@ import trustme
 
 from sandbox.http.clock import SettableClock
 from sandbox.http.server import SandboxServer, stop_signals, wait_for_stop
+from sandbox.ports import SALESFORCE_PORT
 from sandbox.salesforce.app import SalesforceApp
 from sandbox.salesforce.faults import SalesforceFaults
 from sandbox.salesforce.store import DEFAULT_DAILY_LIMIT, SalesforceState
 from sandbox.salesforce.tls import load_or_make_ca, server_context, write_ca
 
-DEFAULT_PORT = 8766
+DEFAULT_PORT = SALESFORCE_PORT
 
 
 class SalesforceSandbox:

@@ -14,10 +14,7 @@ from typing import Annotated
 import typer
 
 from model.errors import ConfigError, SyncdError
-from sandbox.generator import generate
-from sandbox.hubspot import HubSpotSandbox, SandboxState, serve_forever
-from sandbox.salesforce import DEFAULT_PORT as SALESFORCE_PORT
-from sandbox.salesforce import serve_forever as serve_salesforce
+from sandbox.ports import HUBSPOT_PORT, SALESFORCE_PORT
 from state.doctor import examine, probe
 from syncd.cli.common import (
     ConfigOpt,
@@ -263,7 +260,7 @@ def reset_source(
 
 @sandbox_app.command("hubspot")
 def sandbox_hubspot(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = HUBSPOT_PORT,
     records: Annotated[int, typer.Option(help="Contacts to seed.")] = 2000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
     fault_rate: Annotated[
@@ -319,6 +316,8 @@ def sandbox_hubspot(
     /_sandbox/faults, /_sandbox/stats, /_sandbox/auth. Its account id (GET
     /account-info/v3/details) follows from --seed: two seeds, two portals.
     """
+    from sandbox.hubspot import serve_forever  # noqa: PLC0415  (the emulators: where they serve)
+
     try:
         serve_forever(
             port=port,
@@ -409,6 +408,8 @@ def sandbox_salesforce(
     Faults, stats and credentials can be changed and read while it runs: /_sandbox/faults,
     /_sandbox/stats, /_sandbox/auth, /_sandbox/limits.
     """
+    from sandbox.salesforce import serve_forever as serve_salesforce  # noqa: PLC0415
+
     try:
         serve_salesforce(
             port=port,
@@ -472,6 +473,9 @@ def demo(
         raise fail(f"configuration error in the example config:\n{exc}", Exit.USAGE) from None
     name = "hubspot" if "hubspot" in cfg.sources else next(iter(cfg.sources))
     os.environ.setdefault("HUBSPOT_TOKEN", "sandbox")
+    from sandbox.generator import generate  # noqa: PLC0415
+    from sandbox.hubspot import HubSpotSandbox, SandboxState  # noqa: PLC0415
+
     say(f"Seeding the HubSpot sandbox with {records} messy contacts (seed {seed})…")
     state = SandboxState.from_dataset(generate(records=records, seed=seed, now=now()), clock=now)
     with (
