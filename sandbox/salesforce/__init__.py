@@ -20,11 +20,10 @@ from sandbox.http.clock import SettableClock
 from sandbox.http.faults import Fault, FaultPolicy, ScriptedFaults
 from sandbox.http.wire import Request, Response
 from sandbox.salesforce.faults import SalesforceFaults
-from sandbox.salesforce.server import DEFAULT_PORT, SalesforceSandbox, serve_forever
+from sandbox.salesforce.server import SalesforceSandbox, serve_forever
 from sandbox.salesforce.store import Exchange, RecordError, SalesforceState
 
 __all__ = [
-    "DEFAULT_PORT",
     "Exchange",
     "Fault",
     "FaultPolicy",

@@ -30,8 +30,6 @@ from sandbox.salesforce.faults import SalesforceFaults
 from sandbox.salesforce.store import DEFAULT_DAILY_LIMIT, SalesforceState
 from sandbox.salesforce.tls import load_or_make_ca, server_context, write_ca
 
-DEFAULT_PORT = SALESFORCE_PORT
-
 
 class SalesforceSandbox:
     """Serve a :class:`SalesforceState` over HTTPS while the context is open.
@@ -91,7 +89,7 @@ class SalesforceSandbox:
 
 
 def serve_forever(
-    port: int = DEFAULT_PORT,
+    port: int = SALESFORCE_PORT,
     records: int = 2000,
     seed: int = 7,
     *,

@@ -39,7 +39,7 @@ from policies.dedupe.blocking import (
 )
 from policies.dedupe.clustering import sort_edges
 from policies.dedupe.columns import Columns, tabulate
-from policies.dedupe.features import Features, extract
+from policies.dedupe.features import Features, extract, joined
 from policies.dedupe.key_columns import contact_key_codes
 from policies.dedupe.scoring import BIRTH_NEAR, BIRTH_TYPO, CITY_PART, PLACE, PairTable, Scorer
 from policies.dedupe.weights import MatchModel
@@ -575,7 +575,7 @@ def test_organisation_names_compared_as_word_grids_are_compared_one_by_one(
         patch.setattr(columns_module, "GRID_WORDS", 4)  # names of 5 words or more one by one
         cols = Columns(scorer, feats)
         org = cols.vocab("org", lambda f: f.org)
-        runs = columns_module._Vocab([w.replace(" ", "") for w in org.words]).codes
+        runs = columns_module._Vocab([joined(w) for w in org.words]).codes
         x, y = np.triu_indices(len(org.words))
         compare = columns_module._org_similarity(cols, org, runs)
         got = compare(x.astype(np.int32), y.astype(np.int32))
