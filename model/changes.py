@@ -39,6 +39,9 @@ class Snapshot:
     #: key (JSON values): the dedupe policy's match weights per object type, kept frozen
     #: between re-estimations. Empty: a policy that learns estimates afresh.
     learned: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: Each type's records are in :func:`~model.records.id_key` order already (the store reads
+    #: them so): :meth:`in_id_order` takes them as they are, with no sort over every record.
+    ordered: bool = False
     #: :meth:`in_id_order`'s lists, made once per snapshot (not compared, not copied by
     #: ``dataclasses.replace``).
     _in_id_order: dict[str, tuple[Record, ...]] = field(
@@ -54,7 +57,9 @@ class Snapshot:
         its changes in: sorted once per snapshot, not once per policy."""
         found = self._in_id_order.get(object_type)
         if found is None:
-            found = tuple(sorted(self.of(object_type), key=lambda r: id_key(r.id)))
+            found = tuple(self.of(object_type))
+            if not self.ordered:
+                found = tuple(sorted(found, key=lambda r: id_key(r.id)))
             self._in_id_order[object_type] = found
         return found
 

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from model.errors import StateError
+from model.records import id_key
 from state.models import audit_t, reverts_t, sources_t
 from state.outbox import AuditEntry, Revert
 from state.outbox_sql import InsertFn
-from state.rows import chunks, from_row, id_sort_key, utc
+from state.rows import chunks, from_row, utc
 
 _KEY = ("source", "object_type", "record_id", "field")
 
@@ -86,7 +87,7 @@ def reverts(
     if released is not None:
         query = query.where(c.released_at.is_not(None) if released else c.released_at.is_(None))
     found = [from_row(Revert, row) for row in conn.execute(query).mappings()]
-    return sorted(found, key=lambda r: (r.object_type, id_sort_key(r.record_id), r.field))
+    return sorted(found, key=lambda r: (r.object_type, id_key(r.record_id), r.field))
 
 
 def release_reverts(  # noqa: PLR0917  (mirrors the store method)
@@ -116,7 +117,7 @@ def release_reverts(  # noqa: PLR0917  (mirrors the store method)
         released += [
             from_row(Revert, {**row, "released_at": now, "released_by": by}) for row in rows
         ]
-    return sorted(released, key=lambda r: (id_sort_key(r.record_id), r.field))
+    return sorted(released, key=lambda r: (id_key(r.record_id), r.field))
 
 
 def _row(revert: Revert) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from model.changes import Change, Merge, Snapshot, change_to_dict
 from model.errors import StateError
-from model.records import Record
+from model.records import Record, id_key
 from state.base import OWNERS
 
 if TYPE_CHECKING:
@@ -35,13 +35,6 @@ def utc(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise StateError(f"{what} must be a timezone-aware datetime, got {value.isoformat()}")
     return value.astimezone(UTC)
-
-
-def id_sort_key(remote_id: str) -> tuple[int, int, str]:
-    """Numeric ids by value, before other ids in text order ("2" < "10" < "a")."""
-    if remote_id.isdigit():
-        return (0, int(remote_id), remote_id)
-    return (1, 0, remote_id)
 
 
 def record_to_row(source: str, run_id: str | None, record: Record) -> dict[str, Any]:
@@ -142,10 +135,9 @@ def snapshot_of(
     return Snapshot(
         source=source,
         now=now,
-        records={
-            t: tuple(sorted(by_type[t], key=lambda r: id_sort_key(r.id))) for t in sorted(by_type)
-        },
-        owners=dict(sorted(owner_props.items(), key=lambda kv: id_sort_key(kv[0]))),
+        records={t: tuple(sorted(by_type[t], key=lambda r: id_key(r.id))) for t in sorted(by_type)},
+        owners=dict(sorted(owner_props.items(), key=lambda kv: id_key(kv[0]))),
+        ordered=True,
     )
 
 
@@ -196,14 +188,14 @@ def chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]
 
 
 def group_key(ids: Sequence[str]) -> str:
-    """The stored key of a group of ids: de-duplicated, sorted by :func:`id_sort_key`, joined by
+    """The stored key of a group of ids: de-duplicated, sorted by :func:`id_key`, joined by
     ``,``. ``StateError`` for an empty group or an id that is empty or contains ``,``."""
     if not ids:
         raise StateError("a review group needs at least one id")
     for remote_id in ids:
         if not remote_id or "," in remote_id:
             raise StateError(f"bad id {remote_id!r} in a review group: empty or contains ','")
-    return ",".join(sorted(set(ids), key=id_sort_key))
+    return ",".join(sorted(set(ids), key=id_key))
 
 
 def group_ids(key: str) -> frozenset[str]:

@@ -8,6 +8,7 @@ retries; database errors surface as :class:`~model.errors.StateError`.
 
 from __future__ import annotations
 
+import heapq
 import os
 import socket
 import time
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from model.changes import Change, Snapshot, change_from_dict
 from model.errors import SourceBusyError, StateError
-from model.records import Cursor, PullBatch, Record
+from model.records import Cursor, PullBatch, Record, id_key
 from state import (
     doctor,
     health_sql,
@@ -78,7 +79,6 @@ from state.rows import (
     ROW_BATCH,
     change_row,
     from_row,
-    id_sort_key,
     iso,
     newest_per_id,
     record_to_row,
@@ -544,7 +544,7 @@ class SqlStateStore(StateStore):
         return KeptSnapshot(snapshot, seq, merged, read, whole=True)
 
     def get_records(self, source: str, object_type: str, ids: Iterable[str]) -> dict[str, Record]:
-        wanted = sorted(set(ids), key=id_sort_key)
+        wanted = sorted(set(ids), key=id_key)
         found: dict[str, Record] = {}
         with self._tx() as conn:
             for start in range(0, len(wanted), IN_CHUNK):
@@ -1127,6 +1127,20 @@ def _copy_changes(conn: Connection, plan_id: str, changes: Sequence[tuple[int, C
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+def _in_id_order(held: Sequence[Record], now: Mapping[str, Record]) -> tuple[Record, ...]:
+    """The records of ``now`` in id order, given ``held`` (in id order) held most of them:
+    those keep their places and the new ones are sorted and merged in, rather than every
+    record sorted again (a service's cycle brings a few hundred records into 100,000)."""
+    kept = [now[r.id] for r in held if r.id in now]
+    if len(kept) == len(now):
+        return tuple(kept)
+    ids = {r.id for r in held}
+    new = sorted((r for i, r in now.items() if i not in ids), key=lambda r: id_key(r.id))
+    if not kept or id_key(kept[-1].id) < id_key(new[0].id):  # new ids come after (HubSpot's)
+        return (*kept, *new)
+    return tuple(heapq.merge(kept, new, key=lambda r: id_key(r.id)))
+
+
 def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Snapshot:
     """``snapshot`` at ``now`` with ``changed`` (rows written since, none merged away since)
     in place of what it held of them: live ones in, archived and merged-away ones out, each
@@ -1150,14 +1164,14 @@ def _patched(snapshot: Snapshot, changed: Sequence[Record], now: datetime) -> Sn
             by_id[record.id] = record
     records = dict(snapshot.records)
     for object_type, by_id in touched.items():
-        records[object_type] = tuple(sorted(by_id.values(), key=lambda r: id_sort_key(r.id)))
+        records[object_type] = _in_id_order(snapshot.of(object_type), by_id)
         if not by_id:  # as a whole read has it: a type with no live record is absent
             del records[object_type]
     return replace(
         snapshot,
         now=now,
         records=dict(sorted(records.items())),
-        owners=dict(sorted(owners.items(), key=lambda kv: id_sort_key(kv[0]))),
+        owners=dict(sorted(owners.items(), key=lambda kv: id_key(kv[0]))),
     )
 
 

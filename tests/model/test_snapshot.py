@@ -38,3 +38,12 @@ def test_the_order_is_sorted_by_id_key_and_made_once(ids: list[str]) -> None:
 
 def test_ids_of_digits_that_are_no_number_sort_as_text() -> None:
     assert sorted(["²", "10", "9", "b"], key=id_key) == ["9", "10", "b", "²"]
+
+
+def test_an_ordered_snapshot_is_taken_as_it_is() -> None:
+    records = [Record("contacts", i, {}, NOW) for i in ["2", "10"]]
+    snapshot = Snapshot("s", NOW, {"contacts": records}, ordered=True)
+    assert [r.id for r in snapshot.in_id_order("contacts")] == ["2", "10"]
+    # the flag is a promise its maker keeps: records given out of order are not sorted
+    backwards = Snapshot("s", NOW, {"contacts": records[::-1]}, ordered=True)
+    assert [r.id for r in backwards.in_id_order("contacts")] == ["10", "2"]

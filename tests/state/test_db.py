@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from model.errors import StateError
-from model.records import Cursor, PullBatch, Record
+from model.records import Cursor, PullBatch, Record, id_key
 from state.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, json_text, json_value
 from state.models import UTCDateTime
-from state.rows import id_sort_key, newest_per_id, utc
+from state.rows import newest_per_id, utc
 from state.store import open_store
 
 
@@ -70,7 +70,7 @@ def test_utc_refuses_naive_with_a_state_error() -> None:
 
 def test_ids_sort_numerically_then_as_text() -> None:
     ids = ["10", "b", "9", "100", "a", "02", "2"]
-    assert sorted(ids, key=id_sort_key) == ["02", "2", "9", "10", "100", "a", "b"]
+    assert sorted(ids, key=id_key) == ["02", "2", "9", "10", "100", "a", "b"]
 
 
 def test_newest_per_id_keeps_the_later_of_equal_versions() -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model.errors import StateError
-from model.records import Cursor, PullBatch, Record
+from model.records import Cursor, PullBatch, Record, id_key
 from state.rows import as_stored, baseline_of, newest_per_id, snapshot_of
 from state.store import SqlStateStore, open_store
 
@@ -482,6 +482,32 @@ def test_a_kept_snapshot_reads_only_what_was_written_since(running: SqlStateStor
     assert repulled.snapshot == running.snapshot("hs", T0)
     running.reset_source("hs", T0)
     assert running.kept_snapshot("hs", T0, repulled) == running.kept_snapshot("hs", T0, None)
+
+
+def test_a_kept_snapshot_keeps_id_order_as_records_come_in_between(
+    running: SqlStateStore,
+) -> None:
+    running.store_batch("hs", "r1", batch(rec("5"), rec("10"), rec("30")))
+    kept = running.kept_snapshot("hs", T0, None)
+    # one new id among the held ones, one after them, one held record changed, one archived
+    running.store_batch("hs", "r1", batch(rec("7", 1), rec("40", 1), rec("10", 2, email="x@y.z")))
+    running.store_batch(
+        "hs", "r1", batch(Record("contacts", "30", {}, T0 + timedelta(3), archived=True))
+    )
+    later = running.kept_snapshot("hs", T0, kept)
+    assert not later.whole
+    assert later.snapshot.ordered
+    assert [r.id for r in later.snapshot.in_id_order("contacts")] == ["5", "7", "10", "40"]
+    assert later.snapshot == running.snapshot("hs", T0)
+
+
+@given(
+    st.lists(st.one_of(st.from_regex(r"\d{1,3}", fullmatch=True), st.text(max_size=3)), unique=True)
+)
+def test_a_snapshot_as_the_store_reads_it_is_in_id_order(ids: list[str]) -> None:
+    snapshot = snapshot_of("s", T0, [rec(i) for i in ids])
+    assert snapshot.ordered  # in_id_order takes the records as they are
+    assert [r.id for r in snapshot.in_id_order("contacts")] == sorted(ids, key=id_key)
 
 
 def test_a_kept_snapshot_sees_what_another_process_wrote(

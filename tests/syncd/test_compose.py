@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -196,6 +197,18 @@ def test_after_merges_the_survivor_carries_its_duplicates() -> None:
     t1, t2 = view.of("tasks")
     assert t1.associations == {"contacts": ("1",)}
     assert t2 is records.of("tasks")[1]
+
+
+@given(st.sets(st.integers(1, 60), min_size=2, max_size=12), st.data())
+def test_after_merges_the_records_stay_in_id_order(numbers: set[int], data: st.DataObject) -> None:
+    """The store's snapshot is in id order and says so; the view of it after the merges keeps
+    the order and says so too, so that no policy after the merges sorts every record again."""
+    ids = sorted(map(str, numbers), key=int)
+    records = replace(snapshot(*(contact(i) for i in ids)), ordered=True)
+    primary, *absorbed = data.draw(st.lists(st.sampled_from(ids), min_size=2, unique=True))
+    view = after_merges(records, [merge(primary, *absorbed)])
+    assert view.ordered
+    assert [r.id for r in view.in_id_order("contacts")] == [i for i in ids if i not in absorbed]
 
 
 def test_after_merges_a_merge_the_crm_made_already_counts_too() -> None:
