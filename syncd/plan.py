@@ -187,6 +187,42 @@ def _unique_keys(value: str | None) -> list[str]:
     return [v for part in (value or "").split(";") if (v := part.strip().casefold())]
 
 
+def _written_keys(changes: Sequence[Change], object_type: str, name: str) -> set[str]:
+    """The keys of the values ``changes`` write into the unique field ``name``: the only
+    ones the unique-value rule looks up."""
+    keys: set[str] = set()
+    for change in changes:
+        if change.object_type != object_type:
+            continue
+        if isinstance(change, Update) and change.field == name:
+            keys.update(_unique_keys(change.new))
+        elif isinstance(change, Merge) and change.kind == "merge" and name in change.field_values:
+            keys.update(_unique_keys(change.field_values[name]))
+    return keys
+
+
+def _holders(
+    records: Sequence[Record], against: Sequence[str], wanted: set[str]
+) -> dict[str, list[str]]:
+    """The ids of ``records`` holding each key of ``wanted`` in one of the ``against`` fields,
+    in the records' order (a record holding a key twice is named twice: the rule looks for
+    another record, so that is the same). Once per record of a plan: a value
+    without ``;`` (nearly all) is keyed inline, and only wanted keys are indexed."""
+    index: dict[str, list[str]] = defaultdict(list)
+    if not wanted:
+        return index
+    for record in records:
+        props = record.properties
+        for held_in in against:
+            value = props.get(held_in)
+            if not value:
+                continue
+            for key in _unique_keys(value) if ";" in value else (value.strip().casefold(),):
+                if key in wanted:
+                    index[key].append(record.id)
+    return index
+
+
 def _unique_values(
     changes: Sequence[Change], snapshot: Snapshot, unique: UniqueFields
 ) -> list[Change]:
@@ -205,13 +241,9 @@ def _unique_values(
     holders: dict[tuple[str, str], dict[str, list[str]]] = {}
     for object_type, fields in unique.items():
         for name, against in fields.items():
-            index: dict[str, list[str]] = defaultdict(list)
-            for record in snapshot.of(object_type):
-                for key in dict.fromkeys(
-                    k for f in against for k in _unique_keys(record.properties.get(f))
-                ):
-                    index[key].append(record.id)
-            holders[(object_type, name)] = index
+            holders[(object_type, name)] = _holders(
+                snapshot.of(object_type), against, _written_keys(changes, object_type, name)
+            )
     # a clash names the record that holds the value already: found only for the few that do
     held: dict[str, dict[str, Record]] = {}
 
@@ -349,7 +381,11 @@ def _merged(primary: Record, merge: Merge, by_id: Mapping[str, Record]) -> Recor
 
 def _repointed(record: Record, survivor: Mapping[str, Mapping[str, str]]) -> Record:
     """``record`` with each associated id that names an absorbed record naming its survivor."""
-    if not any(i in survivor.get(t, {}) for t, ids in record.associations.items() for i in ids):
+    for object_type, ids in record.associations.items():
+        gone = survivor.get(object_type)
+        if gone and not gone.keys().isdisjoint(ids):
+            break
+    else:  # once per record of a plan: a set test per associated type, not a lookup per id
         return record
     return replace(
         record,
