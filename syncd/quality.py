@@ -209,12 +209,23 @@ def record_score(record: Record, tally: _Tally, filled: int | None = None) -> fl
     validity = max(0.0, 1.0 - 0.5 * tally.invalid.get(record_id, 0))
     freshness = 0.0 if record_id in tally.stale else 1.0
     uniqueness = 0.0 if record_id in tally.duplicates else 1.0
+    return _weighed(completeness, validity, freshness, uniqueness)
+
+
+def _weighed(completeness: float, validity: float, freshness: float, uniqueness: float) -> float:
     return 100.0 * (
         _COMPLETENESS * completeness
         + _VALIDITY * validity
         + _FRESHNESS * freshness
         + _UNIQUENESS * uniqueness
     )
+
+
+def _unflagged_scores(object_type: str) -> list[float]:
+    """The score of a record of ``object_type`` that no change names, by how many of its
+    :data:`KEY_FIELDS` it fills: :func:`record_score` of such a record."""
+    key = len(KEY_FIELDS.get(object_type, ()))
+    return [_weighed(n / key if key else 1.0, 1.0, 1.0, 1.0) for n in range(key + 1)]
 
 
 def _type_health(
@@ -256,8 +267,13 @@ def health(
             if filled is not None
             else [key_fields_filled(r) for r in records]
         )
+        # most records no change names: their score is one of a few, by key fields filled
+        named = {*tally.duplicates, *tally.invalid, *tally.missing_fields, *tally.required_tasks}
+        named |= tally.stale
+        unflagged = _unflagged_scores(object_type)
         scores[object_type] = {
-            r.id: record_score(r, tally, n) for r, n in zip(records, counts, strict=True)
+            r.id: record_score(r, tally, n) if r.id in named else unflagged[n]
+            for r, n in zip(records, counts, strict=True)
         }
         by_type[object_type] = _type_health(
             object_type, records, tally, list(scores[object_type].values())

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from model.changes import Archive, Change, CreateTask, Flag, Merge, Snapshot, Update
 from model.records import Record
-from syncd.quality import KEY_FIELDS, health
+from syncd.quality import KEY_FIELDS, _Tally, _tally, health, record_score
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FULL = dict.fromkeys(KEY_FIELDS["contacts"], "x")
@@ -94,3 +96,42 @@ def test_empty_source_is_healthy() -> None:
     assert result.overall.score == 100.0
     assert result.overall.duplicate_share == 0.0
     assert result.metrics() == {"all": result.overall.metrics()}
+
+
+_KEY = KEY_FIELDS["contacts"]
+
+
+@given(
+    st.lists(st.sets(st.sampled_from(_KEY)), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["merge", "normalize", "tags", "required", "retire", "task"]),
+            st.integers(0, 11),
+            st.sampled_from(["email", "phone", "jobtitle", "fax"]),
+        ),
+        max_size=12,
+    ),
+)
+def test_every_record_scores_as_its_own_formula_says(
+    empty: list[set[str]], drawn: list[tuple[str, int, str]]
+) -> None:
+    """The scores health gives (most records, named by no change, from a table by key fields
+    filled) are record_score's for each record, to the bit."""
+    records = [contact(str(n), **dict.fromkeys(gaps)) for n, gaps in enumerate(empty)]
+    changes: list[Change] = []
+    for what, n, field in drawn:
+        record_id = str(n % len(records))
+        if what == "merge":
+            changes.append(Merge("hs", "contacts", "dedupe", "dup", record_id, ("99",), 0.97))
+        elif what == "task":
+            due = date(2025, 6, 3)
+            changes.append(
+                CreateTask("hs", "contacts", "required", "fill", record_id, "s", None, due)
+            )
+        else:
+            changes.append(flag(what, record_id, field))
+    unlisted = [Record("products", str(n), {}, NOW) for n in range(2)]  # no key fields
+    result = health(snap(*records, *unlisted), changes)
+    tally = _tally(changes).get("contacts", _Tally())
+    assert result.scores["contacts"] == {r.id: record_score(r, tally) for r in records}
+    assert result.scores["products"] == {r.id: record_score(r, _Tally()) for r in unlisted}
