@@ -22,7 +22,8 @@ schema (a text field, or a source without a schema) gets the synonym mapping onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -315,10 +316,8 @@ def field_rules(
     return rules
 
 
-def _values(record: Record, field_name: str, multi: bool) -> Iterable[str]:
-    value = record.properties.get(field_name)
-    if value is None:
-        return ()
+def _items(value: str, multi: bool) -> set[str]:
+    """The options a value holds as written: a multi-select's ``;``-separated ones, trimmed."""
     items = value.split(SEPARATOR) if multi else [value]
     return {item.strip() for item in items if item.strip()}
 
@@ -333,14 +332,22 @@ def label_usage(snapshot: Snapshot, settings: TagsSettings) -> list[LabelUsage]:
     for object_type in settings.object_types:
         records = snapshot.in_id_order(object_type)
         for field_name, definition in _enumerations(snapshot, object_type, settings).items():
-            users: dict[str, list[str]] = {value: [] for value, _ in definition.options}
-            for record in records:
-                for item in _values(record, field_name, definition.multi):
+            # the records by the value they hold as written (a picklist's values repeat: a
+            # value is split into options once, not once per record holding it)
+            holding: dict[str, list[int]] = defaultdict(list)
+            for n, record in enumerate(records):
+                value = record.properties.get(field_name)
+                if value is not None:
+                    holding[value].append(n)
+            users: dict[str, list[int]] = {value: [] for value, _ in definition.options}
+            for written, held in holding.items():
+                for item in _items(written, definition.multi):
                     if item in users:
-                        users[item].append(record.id)
+                        users[item] += held
             for value, label in definition.options:
-                ids = users[value]
-                if len(ids) <= settings.rare_label_max:
+                positions = users[value]
+                if len(positions) <= settings.rare_label_max:
+                    ids = [records[n].id for n in sorted(positions)]
                     found.append(
                         LabelUsage(
                             object_type=object_type,
