@@ -34,10 +34,10 @@ DATE``.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -326,6 +326,22 @@ class FollowUpPolicy(Policy):
     def __init__(self, settings: FollowUpSettings) -> None:
         self.settings = settings
         self.rules = settings.effective_rules()
+        self._memory: MutableMapping[str, Any] | None = None
+        self._notes: dict[str, str] = {}
+
+    # -- incremental runs --------------------------------------------------------------------
+
+    def incremental(self, memory: MutableMapping[str, Any]) -> None:
+        """Keep each task's words (reason, subject, body) in ``memory`` and reuse them for a
+        record whose properties are unchanged and that the same rule picks: they are a
+        function of the record and the rule. Which records a rule picks, the owner and the
+        due date are worked out again each run (they read the clock and the owners)."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """How many tasks' words the last call wrote again."""
+        return dict(self._notes)
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         targets, open_ids = open_task_targets(snapshot.of("tasks"))
@@ -349,12 +365,39 @@ class FollowUpPolicy(Policy):
             )
             for d in days
         }
-        return [
-            self._task(
-                snapshot, record, rule, owners.get(record.id), due[rule.due_in_business_days]
+        memory = self._memory
+        signature = (snapshot.source, self.settings.model_dump_json())
+        known: Mapping[tuple[str, str], _Words] = {}
+        if memory is not None and memory.get("signature") == signature:
+            known = memory.get("words") or {}
+        kept: dict[tuple[str, str], _Words] = {}
+        tasks: list[Change] = []
+        for record, rule in found:
+            key = (record.object_type, record.id)
+            last = known.get(key)
+            if last is None or last[1] is not rule or not _same_properties(last[0], record):
+                last = (record.properties, rule, self._words(record, rule))
+            kept[key] = last
+            why, subject, body = last[2]
+            due_on = due[rule.due_in_business_days]
+            tasks.append(
+                CreateTask(
+                    source=snapshot.source,
+                    object_type=record.object_type,
+                    policy=self.name,
+                    reason=f"{why} has no open task; follow-up due {due_on.isoformat()}",
+                    record_id=record.id,
+                    subject=subject,
+                    owner_id=owners.get(record.id),
+                    due=due_on,
+                    body=body,
+                )
             )
-            for record, rule in found
-        ]
+        if memory is not None:
+            memory["signature"], memory["words"] = signature, kept
+            again = sum(1 for key, words in kept.items() if known.get(key) is not words)
+            self._notes = {"tasks": f"{again} of {len(kept)} tasks' words written again"}
+        return tasks
 
     def _owners(self, snapshot: Snapshot, records: Sequence[Record]) -> dict[str, str]:
         """Owner id per record id, for the records that get one (see the module docstring)."""
@@ -377,23 +420,25 @@ class FollowUpPolicy(Policy):
                 chosen[record.id] = active[n % len(active)]
         return chosen
 
-    def _task(
-        self, snapshot: Snapshot, record: Record, rule: FollowUpRule, owner: str | None, due: date
-    ) -> CreateTask:
+    def _words(self, record: Record, rule: FollowUpRule) -> tuple[str, str, str]:
+        """The reason (without its due date), subject and body of ``record``'s task."""
         own = {"id": record.id, "display_name": _display_name(record)}
         values = _Defaulting(own, record.properties)
-        why = collapse_whitespace(rule.reason.format_map(_NotSet(own, record.properties)))
-        return CreateTask(
-            source=snapshot.source,
-            object_type=record.object_type,
-            policy=self.name,
-            reason=f"{why} has no open task; follow-up due {due.isoformat()}",
-            record_id=record.id,
-            subject=collapse_whitespace(rule.subject.format_map(values)),
-            owner_id=owner,
-            due=due,
-            body=collapse_whitespace(rule.body.format_map(values)),
+        return (
+            collapse_whitespace(rule.reason.format_map(_NotSet(own, record.properties))),
+            collapse_whitespace(rule.subject.format_map(values)),
+            collapse_whitespace(rule.body.format_map(values)),
         )
+
+
+_Words = tuple[Mapping[str, str | None], "FollowUpRule", tuple[str, str, str]]
+"""The properties a task's words were written from, the rule, and the words."""
+
+
+def _same_properties(last: Mapping[str, str | None], record: Record) -> bool:
+    """Whether ``record`` holds ``last`` still (the very dict, for a record a kept snapshot did
+    not read again: no comparison)."""
+    return last is record.properties or last == record.properties
 
 
 def _archived(props: Mapping[str, str | None]) -> bool:

@@ -182,3 +182,66 @@ def test_settings_validation() -> None:
         FollowUpSettings.model_validate({"due_in_business_days": -1})
     with pytest.raises(ValidationError):
         FollowUpSettings.model_validate({"surprise": True})
+
+
+def test_a_policy_that_remembers_proposes_what_a_fresh_one_does() -> None:
+    """The words of the tasks kept from the last run are reused only for a record whose
+    properties are the same and that the same rule picks; owners, due dates and which records
+    need a task are worked out again (a day later here: another due date)."""
+    first = [lead("1", firstname="Ann"), lead("2", firstname="Bo"), deal("3", "open")]
+    memory: dict[str, object] = {}
+    policy = FollowUpPolicy(FollowUpSettings())
+    policy.incremental(memory)
+    policy(Snapshot("test", FRIDAY, {"contacts": first[:2], "deals": first[2:]}))
+    assert policy.notes == {"tasks": "3 of 3 tasks' words written again"}
+    monday = datetime(2024, 5, 6, 9, tzinfo=UTC)
+    later = {
+        # 1 unchanged (the very record), 2 renamed, 3 as an equal copy, 4 new
+        "contacts": [first[0], lead("2", firstname="Bob"), lead("4", status="OPEN")],
+        "deals": [deal("3", "open")],
+    }
+    again = FollowUpPolicy(FollowUpSettings())
+    again.incremental(memory)
+    remembered = again(Snapshot("test", monday, later))
+    assert again.notes == {"tasks": "2 of 4 tasks' words written again"}
+    fresh = FollowUpPolicy(FollowUpSettings())(Snapshot("test", monday, later))
+    assert remembered == fresh
+    assert [c.subject for c in remembered if isinstance(c, CreateTask)][:2] == [
+        "Follow up with Ann",
+        "Follow up with Bob",
+    ]
+    assert {c.due for c in remembered if isinstance(c, CreateTask)} == {date(2024, 5, 8)}
+    # other settings: nothing kept is used
+    other = FollowUpPolicy(FollowUpSettings(due_in_business_days=1))
+    other.incremental(memory)
+    assert other(Snapshot("test", monday, later)) == FollowUpPolicy(
+        FollowUpSettings(due_in_business_days=1)
+    )(Snapshot("test", monday, later))
+    assert other.notes == {"tasks": "4 of 4 tasks' words written again"}
+
+
+def test_a_remembered_task_is_written_again_when_another_rule_picks_its_record() -> None:
+    """The same record, unchanged, that a rule reading the clock picks from one day on."""
+    settings = FollowUpSettings.model_validate(
+        {
+            "rules": [
+                {
+                    "object_type": "contacts",
+                    "when": [{"field": "last_touch", "older_than_days": 3}],
+                    "reason": "quiet",
+                    "subject": "Wake {id}",
+                },
+                {"object_type": "contacts", "reason": "lead", "subject": "Lead {id}"},
+            ]
+        }
+    )
+    record = lead("1", last_touch="2024-05-02T09:00:00Z")
+    memory: dict[str, object] = {}
+    subjects = []
+    for now in (FRIDAY, datetime(2024, 5, 7, 9, tzinfo=UTC)):
+        policy = FollowUpPolicy(settings)
+        policy.incremental(memory)
+        [created] = policy(Snapshot("test", now, {"contacts": [record]}))
+        assert isinstance(created, CreateTask)
+        subjects.append(created.subject)
+    assert subjects == ["Lead 1", "Wake 1"]
