@@ -332,10 +332,11 @@ class FollowUpPolicy(Policy):
     # -- incremental runs --------------------------------------------------------------------
 
     def incremental(self, memory: MutableMapping[str, Any]) -> None:
-        """Keep each task's words (reason, subject, body) in ``memory`` and reuse them for a
-        record whose properties are unchanged and that the same rule picks: they are a
-        function of the record and the rule. Which records a rule picks, the owner and the
-        due date are worked out again each run (they read the clock and the owners)."""
+        """Keep in ``memory``, by record, the rule that picked it and its task's words (reason,
+        subject, body), and reuse them while the record's properties are unchanged: they are
+        a function of the record and the rules. Where a rule of a type reads the clock
+        (``older_than_days``), its records are matched again each run; whether a record has an
+        open task, the owner and the due date are worked out each run."""
         self._memory = memory
 
     @property
@@ -344,13 +345,28 @@ class FollowUpPolicy(Policy):
         return dict(self._notes)
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
+        memory = self._memory
+        signature = (snapshot.source, self.settings.model_dump_json())
+        last: Mapping[str, Any] = {}
+        if memory is not None and memory.get("signature") == signature:
+            last = memory
         targets, open_ids = open_task_targets(snapshot.of("tasks"))
         found: list[tuple[Record, FollowUpRule]] = []
         types = list(dict.fromkeys(rule.object_type for rule in self.rules))
+        picked: dict[tuple[str, str], _Pick] = {}
+        known: Mapping[tuple[str, str], _Pick] = last.get("picked") or {}
         for object_type in types:
             rules = [rule for rule in self.rules if rule.object_type == object_type]
+            # which rule picks a record reads its properties alone, unless one reads the clock
+            timeless = all(c.older_than_days is None for r in rules for c in r.when)
             for record in snapshot.in_id_order(object_type):
-                rule = next((r for r in rules if r.matches(record, snapshot.now)), None)
+                pick = known.get((object_type, record.id)) if timeless else None
+                if pick is None or not _same_properties(pick[0], record):
+                    match = next((r for r in rules if r.matches(record, snapshot.now)), None)
+                    pick = (record.properties, match)
+                if memory is not None and timeless:
+                    picked[(object_type, record.id)] = pick
+                rule = pick[1]
                 if rule is None or record.id in targets:
                     continue
                 if not open_ids.isdisjoint(record.associations.get("tasks", ())):
@@ -365,20 +381,16 @@ class FollowUpPolicy(Policy):
             )
             for d in days
         }
-        memory = self._memory
-        signature = (snapshot.source, self.settings.model_dump_json())
-        known: Mapping[tuple[str, str], _Words] = {}
-        if memory is not None and memory.get("signature") == signature:
-            known = memory.get("words") or {}
+        words: Mapping[tuple[str, str], _Words] = last.get("words") or {}
         kept: dict[tuple[str, str], _Words] = {}
         tasks: list[Change] = []
         for record, rule in found:
             key = (record.object_type, record.id)
-            last = known.get(key)
-            if last is None or last[1] is not rule or not _same_properties(last[0], record):
-                last = (record.properties, rule, self._words(record, rule))
-            kept[key] = last
-            why, subject, body = last[2]
+            said = words.get(key)
+            if said is None or said[1] is not rule or not _same_properties(said[0], record):
+                said = (record.properties, rule, self._words(record, rule))
+            kept[key] = said
+            why, subject, body = said[2]
             due_on = due[rule.due_in_business_days]
             tasks.append(
                 CreateTask(
@@ -394,8 +406,8 @@ class FollowUpPolicy(Policy):
                 )
             )
         if memory is not None:
-            memory["signature"], memory["words"] = signature, kept
-            again = sum(1 for key, words in kept.items() if known.get(key) is not words)
+            memory.update(signature=signature, words=kept, picked=picked)
+            again = sum(1 for key, said in kept.items() if words.get(key) is not said)
             self._notes = {"tasks": f"{again} of {len(kept)} tasks' words written again"}
         return tasks
 
@@ -430,6 +442,9 @@ class FollowUpPolicy(Policy):
             collapse_whitespace(rule.body.format_map(values)),
         )
 
+
+_Pick = tuple[Mapping[str, str | None], "FollowUpRule | None"]
+"""The properties a record was matched on, and the rule that picked it (None: none did)."""
 
 _Words = tuple[Mapping[str, str | None], "FollowUpRule", tuple[str, str, str]]
 """The properties a task's words were written from, the rule, and the words."""

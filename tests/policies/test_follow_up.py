@@ -188,16 +188,21 @@ def test_a_policy_that_remembers_proposes_what_a_fresh_one_does() -> None:
     """The words of the tasks kept from the last run are reused only for a record whose
     properties are the same and that the same rule picks; owners, due dates and which records
     need a task are worked out again (a day later here: another due date)."""
-    first = [lead("1", firstname="Ann"), lead("2", firstname="Bo"), deal("3", "open")]
+    first = [lead("1", firstname="Ann"), lead("2", firstname="Bo"), lead("5"), deal("3", "open")]
     memory: dict[str, object] = {}
     policy = FollowUpPolicy(FollowUpSettings())
     policy.incremental(memory)
-    policy(Snapshot("test", FRIDAY, {"contacts": first[:2], "deals": first[2:]}))
-    assert policy.notes == {"tasks": "3 of 3 tasks' words written again"}
+    policy(Snapshot("test", FRIDAY, {"contacts": first[:3], "deals": first[3:]}))
+    assert policy.notes == {"tasks": "4 of 4 tasks' words written again"}
     monday = datetime(2024, 5, 6, 9, tzinfo=UTC)
     later = {
-        # 1 unchanged (the very record), 2 renamed, 3 as an equal copy, 4 new
-        "contacts": [first[0], lead("2", firstname="Bob"), lead("4", status="OPEN")],
+        # 1 unchanged (the very record), 2 renamed, 3 as an equal copy, 4 new, 5 no lead now
+        "contacts": [
+            first[0],
+            lead("2", firstname="Bob"),
+            lead("4", status="OPEN"),
+            lead("5", is_open=False),
+        ],
         "deals": [deal("3", "open")],
     }
     again = FollowUpPolicy(FollowUpSettings())
