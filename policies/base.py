@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from model.changes import Change, Snapshot
+from model.records import Record
 
 
 class Policy(abc.ABC):
@@ -101,3 +102,10 @@ class Ahead(Protocol):
         """Take ``work`` (what :meth:`ahead` gave on ``snapshot``) for the next call: a record
         of that call whose properties are those it had in ``snapshot`` gets its changes from
         ``work``; any other is worked out as usual. The call after it forgets ``work``."""
+
+
+def same_properties(last: Mapping[str, str | None], record: Record) -> bool:
+    """Whether ``record`` holds the properties ``last`` still: the very dict, for a record a
+    service's kept snapshot did not read again (no comparison), else an equal one. What an
+    incremental policy worked out from a record's properties alone holds while this does."""
+    return last is record.properties or last == record.properties

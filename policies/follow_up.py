@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from model.changes import Change, CreateTask, Snapshot
 from model.fields import TASK_COMPLETED, TRUE, record_kind, record_label
 from model.records import Record, id_key
-from policies.base import Policy
+from policies.base import Policy, same_properties
 from policies.normalizers import collapse_whitespace
 from policies.stages import stage_matches
 
@@ -361,7 +361,7 @@ class FollowUpPolicy(Policy):
             timeless = all(c.older_than_days is None for r in rules for c in r.when)
             for record in snapshot.in_id_order(object_type):
                 pick = known.get((object_type, record.id)) if timeless else None
-                if pick is None or not _same_properties(pick[0], record):
+                if pick is None or not same_properties(pick[0], record):
                     match = next((r for r in rules if r.matches(record, snapshot.now)), None)
                     pick = (record.properties, match)
                 if memory is not None and timeless:
@@ -387,7 +387,7 @@ class FollowUpPolicy(Policy):
         for record, rule in found:
             key = (record.object_type, record.id)
             said = words.get(key)
-            if said is None or said[1] is not rule or not _same_properties(said[0], record):
+            if said is None or said[1] is not rule or not same_properties(said[0], record):
                 said = (record.properties, rule, self._words(record, rule))
             kept[key] = said
             why, subject, body = said[2]
@@ -448,12 +448,6 @@ _Pick = tuple[Mapping[str, str | None], "FollowUpRule | None"]
 
 _Words = tuple[Mapping[str, str | None], "FollowUpRule", tuple[str, str, str]]
 """The properties a task's words were written from, the rule, and the words."""
-
-
-def _same_properties(last: Mapping[str, str | None], record: Record) -> bool:
-    """Whether ``record`` holds ``last`` still (the very dict, for a record a kept snapshot did
-    not read again: no comparison)."""
-    return last is record.properties or last == record.properties
 
 
 def _archived(props: Mapping[str, str | None]) -> bool:

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model.changes import Change, Flag, Snapshot, Update
 from model.records import Record
-from policies.base import AheadWork, Policy
+from policies.base import AheadWork, Policy, same_properties
 from policies.geo import STATE_COUNTRIES, country_code, state_code
 from policies.normalizers import (
     check_region,
@@ -164,9 +164,7 @@ _Remembered = tuple[Mapping[str, str | None], Sequence[Change]]
 def _kept_for(last: _Remembered | None, record: Record) -> _Remembered | None:
     """``last`` when it was made from ``record``'s properties (the very dict, for a record a
     kept snapshot did not read again: no comparison), else None."""
-    if last is None or (last[0] is not record.properties and last[0] != record.properties):
-        return None
-    return last
+    return last if last is not None and same_properties(last[0], record) else None
 
 
 @dataclass(frozen=True, slots=True)

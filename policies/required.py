@@ -32,7 +32,7 @@ stage), without repeats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from model.changes import Change, CreateTask, Flag, Snapshot
 from model.fields import TRUE, record_kind, record_label
 from model.records import PropertyDef, Record
-from policies.base import Policy
+from policies.base import Policy, same_properties
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
 from policies.stages import stage_matches
@@ -140,6 +140,10 @@ class RequiredSettings(BaseModel):
         return None if value is None else value.strip().upper()
 
 
+_Checked = tuple[Mapping[str, str | None], tuple[Change, ...]]
+"""A record's properties and the changes they gave."""
+
+
 class RequiredPolicy(Policy):
     """Flags (or, with ``as_tasks``, one task per record for) missing required fields."""
 
@@ -147,33 +151,67 @@ class RequiredPolicy(Policy):
 
     def __init__(self, settings: RequiredSettings) -> None:
         self.settings = settings
+        self._memory: MutableMapping[str, Any] | None = None
+        self._notes: dict[str, str] = {}
+
+    def incremental(self, memory: MutableMapping[str, Any]) -> None:
+        """Keep each record's flags in ``memory`` and reuse them while its properties are the
+        same (they are a function of the record and the settings). Tasks (``as_tasks``) are
+        worked out each run: their due date reads the clock."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """How many records the last call checked again."""
+        return dict(self._notes)
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
+        memory = None if self.settings.as_tasks else self._memory
+        signature = (snapshot.source, self.settings.model_dump_json())
+        known: Mapping[tuple[str, str], _Checked] = {}
+        if memory is not None and memory.get("signature") == signature:
+            known = memory.get("records") or {}
+        kept: dict[tuple[str, str], _Checked] = {}
         changes: list[Change] = []
         for object_type, rule in self.settings.fields.items():
             for record in snapshot.in_id_order(object_type):
-                needed, stage = rule.fields_for(record)
-                missing = [f for f in needed if not (record.properties.get(f) or "").strip()]
-                if not missing:
-                    continue
-                where = f" at {rule.by} {stage}" if stage else ""
-                if self.settings.as_tasks:
-                    changes.append(self._task(snapshot, record, missing, where))
-                    continue
-                changes.extend(
-                    Flag(
-                        source=snapshot.source,
-                        object_type=object_type,
-                        policy=self.name,
-                        reason=f"required field {name} is empty ({object_type}{where} need "
-                        f"{', '.join(needed)})",
-                        record_id=record.id,
-                        field=name,
-                        value=None,
-                    )
-                    for name in missing
-                )
+                key = (object_type, record.id)
+                last = known.get(key)
+                if last is None or not same_properties(last[0], record):
+                    last = (record.properties, self._record_changes(snapshot, record, rule))
+                if memory is not None:
+                    kept[key] = last
+                changes.extend(last[1])
+        if memory is not None:
+            memory["signature"], memory["records"] = signature, kept
+            again = sum(1 for key, checked in kept.items() if known.get(key) is not checked)
+            self._notes = {"records": f"{again} of {len(kept)} checked again"}
         return changes
+
+    def _record_changes(
+        self, snapshot: Snapshot, record: Record, rule: RequiredRule
+    ) -> tuple[Change, ...]:
+        """``record``'s flags, or its task: none when it fills what ``rule`` requires."""
+        needed, stage = rule.fields_for(record)
+        missing = [f for f in needed if not (record.properties.get(f) or "").strip()]
+        if not missing:
+            return ()
+        where = f" at {rule.by} {stage}" if stage else ""
+        if self.settings.as_tasks:
+            return (self._task(snapshot, record, missing, where),)
+        return tuple(
+            Flag(
+                source=snapshot.source,
+                object_type=record.object_type,
+                policy=self.name,
+                reason=f"required field {name} is empty ({record.object_type}{where} need "
+                f"{', '.join(needed)})",
+                record_id=record.id,
+                field=name,
+                value=None,
+            )
+            for name in missing
+        )
 
     def _task(
         self, snapshot: Snapshot, record: Record, missing: list[str], where: str

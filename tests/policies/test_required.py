@@ -125,3 +125,36 @@ def test_settings_are_validated() -> None:
         RequiredSettings.model_validate({"fields": {"deals": {"stages": {"x": ["amount"]}}}})
     with pytest.raises(ValidationError):
         RequiredSettings.model_validate({"as_task": True})
+
+
+def test_a_policy_that_remembers_flags_what_a_fresh_one_does() -> None:
+    """Flags kept from the last run are reused only for a record whose properties are the
+    same; tasks (their due date reads the clock) are worked out each run."""
+    first = [rec("contacts", "1", email=None), rec("contacts", "2", email="a@x.com")]
+    memory: dict[str, object] = {}
+    policy = RequiredPolicy(RequiredSettings())
+    policy.incremental(memory)
+    policy(Snapshot("hs", FRIDAY, {"contacts": first}))
+    assert policy.notes == {"records": "2 of 2 checked again"}
+    # 1 unchanged (the very record), 2 lost its e-mail, 3 new
+    later = {"contacts": [first[0], rec("contacts", "2", email=""), rec("contacts", "3")]}
+    again = RequiredPolicy(RequiredSettings())
+    again.incremental(memory)
+    remembered = again(Snapshot("hs", FRIDAY, later))
+    assert again.notes == {"records": "2 of 3 checked again"}
+    assert remembered == RequiredPolicy(RequiredSettings())(Snapshot("hs", FRIDAY, later))
+    assert [(c.record_id, c.field) for c in remembered if isinstance(c, Flag)] == [
+        ("1", "email"),
+        ("1", "lastname"),
+        ("2", "email"),
+        ("2", "lastname"),
+        ("3", "email"),
+        ("3", "lastname"),
+    ]
+    # as tasks, on Friday then on Monday: Monday's due date, whatever Friday's run kept
+    due = []
+    for now in (FRIDAY, datetime(2024, 5, 6, 9, tzinfo=UTC)):
+        tasks = RequiredPolicy(RequiredSettings(as_tasks=True, due_in_business_days=1))
+        tasks.incremental(memory)
+        due.append({c.due for c in tasks(Snapshot("hs", now, later)) if isinstance(c, CreateTask)})
+    assert due == [{date(2024, 5, 6)}, {date(2024, 5, 7)}]
