@@ -340,6 +340,7 @@ def candidates(
     *,
     keys: Sequence[Iterable[str]] | None = None,
     max_pairs_per_record: float | None = None,
+    cap: int | None = None,
 ) -> Candidates:
     """Pairs of records sharing a blocking key; an oversized block by sorted neighbourhood.
 
@@ -348,7 +349,9 @@ def candidates(
     record) pairs are sorted into blocks in numpy: no Python list per key, no Python loop over
     the blocks but the oversized ones. ``keys``: each record's :func:`record_keys`, when the
     caller has them already. ``max_pairs_per_record``: the budget of :func:`block_cap` (None:
-    blocks are split past ``max_block_size`` only).
+    blocks are split past ``max_block_size`` only). ``cap``: the size past which blocks are
+    split, when the caller has it (kept with the weights), rather than worked out from the
+    budget.
     """
     kinds = tuple(kinds)
     if keys is None and all(f.record.object_type != "companies" for f in features):
@@ -372,10 +375,11 @@ def candidates(
     first, sizes = first[shared], sizes[shared]
     distinct = distinct_blocks(members, first, sizes, len(features))
     first, sizes = first[distinct], sizes[distinct]
-    cap = max_block_size
-    if max_pairs_per_record is not None:
-        budget = max_pairs_per_record * len(features)
-        cap = block_cap(sizes, max_block_size, window, budget)
+    if cap is None:
+        cap = max_block_size
+        if max_pairs_per_record is not None:
+            budget = max_pairs_per_record * len(features)
+            cap = block_cap(sizes, max_block_size, window, budget)
     small = sizes <= cap
     large = np.flatnonzero(sizes > cap)
     total = _block_pair_count(sizes[small])

@@ -113,6 +113,14 @@ VerdictFunction = Callable[[int, int], Verdict]
 PRESENT = "present"
 """The key of the learned weights that holds, per term-frequency field, how many records had
 it: the frequencies' denominators, frozen with the weights (:class:`Frozen`)."""
+CAP = "cap"
+"""The key of the learned weights that holds the block size past which blocking split blocks
+when they were learned (``size``), the records it was worked out for and the settings it came
+from: kept with the weights, so that a record count that moves a little between two
+re-estimations does not move the cap (which a service's incremental run cannot follow: it
+would compare everything again). Used while the records are within :data:`CAP_BAND` of that
+count and the settings are the same; worked out afresh otherwise."""
+CAP_BAND = 0.1
 VALUES = "values"
 """The key of the learned weights that holds, per term-frequency field, the values two records
 or more had and how many: the frequencies' numerators, frozen with the weights
@@ -406,7 +414,14 @@ class DedupePolicy(Policy):
             if model is not None:
                 counts, present = self._prepared[object_type].scorer.population
                 frozen_present, values = Frozen.of(counts, present).to_json()
-                out[object_type] = {**model.to_json(), PRESENT: frozen_present, VALUES: values}
+                ready = self._prepared[object_type]
+                out[object_type] = {
+                    **model.to_json(),
+                    PRESENT: frozen_present,
+                    VALUES: values,
+                    CAP: {"size": ready.found.cap, "records": len(ready.feats)}
+                    | self._cap_settings(),
+                }
         return out
 
     def analyse(self, snapshot: Snapshot, object_type: str, *, cluster: bool = True) -> Analysis:
@@ -414,7 +429,7 @@ class DedupePolicy(Policy):
         records = snapshot.of(object_type)
         ready = self._prepared.pop(object_type, None)
         if ready is None or ready.records is not records:
-            ready = self._prepare(records, object_type)
+            ready = self._prepare(records, object_type, self._kept_cap(snapshot, object_type))
         feats, scorer, columns, found = ready.feats, ready.scorer, ready.columns, ready.found
         rules = constraints([f.id for f in feats], snapshot.decisions.get(object_type))
         model = self._stored(snapshot, object_type)
@@ -535,9 +550,11 @@ class DedupePolicy(Policy):
                 edges.append((confidence, i, j))
         return edges
 
-    def _prepare(self, records: Sequence[Record], object_type: str) -> _Prepared:
+    def _prepare(
+        self, records: Sequence[Record], object_type: str, cap: int | None = None
+    ) -> _Prepared:
         """Features, columns and candidate pairs of ``records`` (what learning and merging
-        both start from)."""
+        both start from); ``cap``: the block size kept with the weights (:data:`CAP`)."""
         region = self.settings.default_region
         feats = sorted((extract(r, region) for r in records), key=lambda f: id_key(f.id))
         scorer = Scorer(self.settings, object_type, feats)
@@ -556,6 +573,7 @@ class DedupePolicy(Policy):
             self.settings.block_window,
             keys=keys or None,
             max_pairs_per_record=self.settings.max_pairs_per_record,
+            cap=cap,
         )
         return _Prepared(records, feats, scorer, Columns(scorer, feats), found, keys)
 
@@ -575,6 +593,30 @@ class DedupePolicy(Policy):
             ):
                 return model
         return None
+
+    def _cap_settings(self) -> dict[str, object]:
+        """The settings a block cap is worked out from (:data:`CAP`)."""
+        return {
+            "max_block_size": self.settings.max_block_size,
+            "block_window": self.settings.block_window,
+            "max_pairs_per_record": self.settings.max_pairs_per_record,
+        }
+
+    def _kept_cap(self, snapshot: Snapshot, object_type: str) -> int | None:
+        """The block cap stored with the weights (:data:`CAP`), while the records are within
+        :data:`CAP_BAND` of the count it was worked out for and the settings are the same;
+        else None (worked out afresh)."""
+        stored = snapshot.learned.get(self.name, {}).get(object_type)
+        kept = stored.get(CAP) if isinstance(stored, Mapping) else None
+        if not isinstance(kept, Mapping) or self._stored(snapshot, object_type) is None:
+            return None
+        size, then = kept.get("size"), kept.get("records")
+        if not isinstance(size, int) or not isinstance(then, int) or then <= 0:
+            return None
+        if any(kept.get(k) != v for k, v in self._cap_settings().items()):
+            return None
+        now = len(snapshot.of(object_type))
+        return size if abs(now - then) <= CAP_BAND * then else None
 
     def _frozen(self, snapshot: Snapshot, object_type: str) -> Frozen | None:
         """The population counts stored with the weights (None: weights learned before these
@@ -1042,7 +1084,8 @@ class DedupePolicy(Policy):
             moved_keys |= record_keys(f, kinds)
         for held in new_keys.values():
             moved_keys |= held
-        limit, window = self._cap(blocks, len(ids)), self.settings.block_window
+        limit = self._kept_cap(snapshot, object_type) or self._cap(blocks, len(ids))
+        window = self.settings.block_window
         if limit != memory.cap:  # blocks once whole are split now, or the other way round
             return None, f"full: blocks are split past {limit} records now, {memory.cap} before"
         ordered: dict[str, list[int]] = {}

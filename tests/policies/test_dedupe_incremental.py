@@ -128,6 +128,41 @@ def test_blocks_split_past_a_budgeted_size_stay_equal_to_a_full_run(base: Snapsh
     assert {"incremental", "full"} <= set(said)
 
 
+def test_the_cap_kept_with_the_weights_holds_while_the_records_stay_near_its_count(
+    base: Snapshot,
+) -> None:
+    """The edits above move the size past which blocks split, and an incremental run goes
+    full; the size stored with the weights holds while the records stay within CAP_BAND of
+    the count it was worked out for: a fresh full run splits there too, and the incremental
+    runs stay incremental. Past the band, and under other settings, it is worked out afresh."""
+    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.8, "block_window": 2})
+    snapshot = replace(base, learned={"dedupe": DedupePolicy(tight).learn(base)})
+    kept = snapshot.learned["dedupe"]["contacts"]["cap"]
+    assert isinstance(kept, dict)
+    assert kept["records"] == len(base.of("contacts"))
+    assert kept["size"] == DedupePolicy(tight).analyse(base, "contacts").candidates.cap
+    memory: dict[str, Any] = {}
+    run(snapshot, memory, tight)
+    said = []
+    for seed in (4, 5, 6, 7):
+        snapshot = edited(snapshot, seed, 20, grow=True)
+        changes, notes = run(snapshot, memory, tight)
+        assert changes == full(snapshot, tight)
+        assert DedupePolicy(tight).analyse(snapshot, "contacts").candidates.cap == kept["size"]
+        said.append(notes["contacts"].split(":")[0])
+    assert set(said) == {"incremental"}
+    copies = [replace(r, id=f"{r.id}77") for r in snapshot.of("contacts")[:200]]
+    grown = replace(
+        snapshot, records={**snapshot.records, "contacts": (*snapshot.of("contacts"), *copies)}
+    )
+    afresh = DedupePolicy(tight).analyse(replace(grown, learned={}), "contacts", cluster=False)
+    assert DedupePolicy(tight).analyse(grown, "contacts").candidates.cap == afresh.candidates.cap
+    other = tight.model_copy(update={"max_pairs_per_record": 2.5})
+    with_other = DedupePolicy(other).analyse(snapshot, "contacts").candidates.cap
+    unstored = DedupePolicy(other).analyse(replace(snapshot, learned={}), "contacts", cluster=False)
+    assert with_other == unstored.candidates.cap
+
+
 def test_a_run_with_nothing_changed_keeps_every_merge(base: Snapshot) -> None:
     memory: dict[str, Any] = {}
     first, _ = run(base, memory)
