@@ -24,16 +24,16 @@ reason names the last activity date. Records are visited per object type in the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.changes import Archive, Change, Flag, Snapshot, Update
 from model.fields import TRUE
 from model.records import Record
-from policies.base import Policy
+from policies.base import Policy, same_properties
 from policies.follow_up import open_task_targets, parse_moment
 
 RetireAction = Literal["report", "tag", "archive"]
@@ -75,6 +75,10 @@ def last_activity(record: Record, fields: Iterable[str]) -> datetime:
     return updated.replace(tzinfo=UTC) if updated.tzinfo is None else updated
 
 
+_Active = tuple[Mapping[str, str | None], datetime, datetime]
+"""A record's properties and update time, and the last activity they give."""
+
+
 class RetirePolicy(Policy):
     """Reports, tags or archives stale records (see the module docstring)."""
 
@@ -82,12 +86,30 @@ class RetirePolicy(Policy):
 
     def __init__(self, settings: RetireSettings) -> None:
         self.settings = settings
+        self._memory: MutableMapping[str, Any] | None = None
+        self._notes: dict[str, str] = {}
+
+    def incremental(self, memory: MutableMapping[str, Any]) -> None:
+        """Keep each record's last activity in ``memory`` and reuse it while the record's
+        properties and update time are the same (it reads nothing else); whether a record is
+        stale, or busy, is worked out each run (the clock, the open tasks and deals)."""
+        self._memory = memory
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        """How many records' last activity the last call read again."""
+        return dict(self._notes)
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         s = self.settings
         now = snapshot.now if snapshot.now.tzinfo else snapshot.now.replace(tzinfo=UTC)
         cutoff = now - timedelta(days=s.stale_after_days)
         busy = self._busy(snapshot)
+        memory = self._memory
+        known: Mapping[tuple[str, str], _Active] = {}
+        if memory is not None and memory.get("fields") == s.activity_fields:
+            known = memory.get("records") or {}
+        kept: dict[tuple[str, str], _Active] = {}
         changes: list[Change] = []
         for object_type in s.object_types:
             for record in snapshot.in_id_order(object_type):
@@ -98,12 +120,30 @@ class RetirePolicy(Policy):
                     continue
                 if object_type == "deals" and self._open_deal(record):
                     continue
-                last = last_activity(record, s.activity_fields)
+                key = (object_type, record.id)
+                active = known.get(key)
+                if (
+                    active is None
+                    or active[1] != record.updated_at
+                    or not same_properties(active[0], record)
+                ):
+                    active = (
+                        record.properties,
+                        record.updated_at,
+                        last_activity(record, s.activity_fields),
+                    )
+                if memory is not None:
+                    kept[key] = active
+                last = active[2]
                 if last >= cutoff:
                     continue
                 change = self._change(snapshot, record, last)
                 if change is not None:
                     changes.append(change)
+        if memory is not None:
+            memory["fields"], memory["records"] = s.activity_fields, kept
+            again = sum(1 for key, active in kept.items() if known.get(key) is not active)
+            self._notes = {"records": f"{again} of {len(kept)} records' activity read again"}
         return changes
 
     @staticmethod

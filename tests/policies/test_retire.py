@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from model.changes import Archive, Change, Flag, Snapshot, Update
@@ -110,3 +111,28 @@ def test_a_moment_that_is_no_moment_falls_back_to_the_next_field() -> None:
         assert last_activity(record, ["last_activity_at", "updated_at"]) == datetime(
             2023, 11, 14, 22, 13, 20, tzinfo=UTC
         )
+
+
+def test_a_policy_that_remembers_retires_what_a_fresh_one_does() -> None:
+    """A record's last activity is kept while its properties and update time are the same;
+    the clock and what is open are read each run."""
+    no_fields = rec("contacts", "3")  # its update time alone decides
+    first = [contact("1"), contact("2", last_activity_at=RECENT), no_fields, contact("4")]
+    memory: dict[str, object] = {}
+    policy = RetirePolicy(RetireSettings())
+    policy.incremental(memory)
+    found = policy(Snapshot("hs", NOW, {"contacts": first}))
+    assert [c.record_id for c in found] == ["1", "3", "4"]
+    assert policy.notes == {"records": "4 of 4 records' activity read again"}
+    # 1 unchanged, 2 unchanged but a year on (stale now), 3 touched with the same properties,
+    # 4 active lately by its properties (its update time as it was)
+    later_now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    touched = replace(no_fields, updated_at=datetime(2026, 5, 30, tzinfo=UTC))
+    active = replace(first[3], properties={**first[3].properties, "last_activity_at": "2026-05-01"})
+    later = {"contacts": [first[0], first[1], touched, active]}
+    again = RetirePolicy(RetireSettings())
+    again.incremental(memory)
+    remembered = again(Snapshot("hs", later_now, later))
+    assert again.notes == {"records": "2 of 4 records' activity read again"}
+    assert remembered == RetirePolicy(RetireSettings())(Snapshot("hs", later_now, later))
+    assert [c.record_id for c in remembered] == ["1", "2"]
