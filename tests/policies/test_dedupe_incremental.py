@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,23 +108,33 @@ def test_an_incremental_run_proposes_what_a_full_run_does(
     assert changes == full(again)
 
 
+#: A budget this small splits blocks far below max_block_size (blocking's block_cap).
+TIGHT = SETTINGS.model_copy(update={"max_pairs_per_record": 1.8, "block_window": 2})
+
+
+def edit_rounds(snapshot: Snapshot, memory: dict[str, Any]) -> Iterator[tuple[Snapshot, str]]:
+    """Four rounds of 20 edits a type (records added too), each run from ``memory`` under
+    :data:`TIGHT` and checked against a fresh full run: each round's snapshot, and whether the
+    contacts ran incrementally or in full."""
+    for seed in (4, 5, 6, 7):
+        snapshot = edited(snapshot, seed, 20, grow=True)
+        changes, notes = run(snapshot, memory, TIGHT)
+        assert changes == full(snapshot, TIGHT)
+        yield snapshot, notes["contacts"].split(":")[0]
+
+
 def test_blocks_split_past_a_budgeted_size_stay_equal_to_a_full_run(base: Snapshot) -> None:
-    # a budget this small splits blocks far below max_block_size (blocking's block_cap): the
-    # incremental run must split them where a full run over its records would
-    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.8, "block_window": 2})
-    found = DedupePolicy(tight).analyse(base, "contacts").candidates
-    assert 2 * 2 + 1 < found.cap < tight.max_block_size
+    # the incremental run must split blocks where a full run over its records would
+    found = DedupePolicy(TIGHT).analyse(base, "contacts").candidates
+    assert 2 * 2 + 1 < found.cap < TIGHT.max_block_size
     assert found.split > 0
     memory: dict[str, Any] = {}
-    run(base, memory, tight)
+    run(base, memory, TIGHT)
     said = []
-    for seed in (4, 5, 6, 7):
-        base = edited(base, seed, 20, grow=True)
-        changes, notes = run(base, memory, tight)
-        assert changes == full(base, tight)
-        again = DedupePolicy(tight).analyse(base, "contacts").candidates
+    for snapshot, how in edit_rounds(base, memory):
+        again = DedupePolicy(TIGHT).analyse(snapshot, "contacts").candidates
         assert memory["contacts"].cap == again.cap
-        said.append(notes["contacts"].split(":")[0])
+        said.append(how)
     # compared incrementally, and in full when the records moved the size past which to split
     assert {"incremental", "full"} <= set(said)
 
@@ -135,7 +146,7 @@ def test_the_cap_kept_with_the_weights_holds_while_the_records_stay_near_its_cou
     full; the size stored with the weights holds while the records stay within CAP_BAND of
     the count it was worked out for: a fresh full run splits there too, and the incremental
     runs stay incremental. Past the band, and under other settings, it is worked out afresh."""
-    tight = SETTINGS.model_copy(update={"max_pairs_per_record": 1.8, "block_window": 2})
+    tight = TIGHT
     snapshot = replace(base, learned={"dedupe": DedupePolicy(tight).learn(base)})
     kept = snapshot.learned["dedupe"]["contacts"]["cap"]
     assert isinstance(kept, dict)
@@ -144,12 +155,11 @@ def test_the_cap_kept_with_the_weights_holds_while_the_records_stay_near_its_cou
     memory: dict[str, Any] = {}
     run(snapshot, memory, tight)
     said = []
-    for seed in (4, 5, 6, 7):
-        snapshot = edited(snapshot, seed, 20, grow=True)
-        changes, notes = run(snapshot, memory, tight)
-        assert changes == full(snapshot, tight)
-        assert DedupePolicy(tight).analyse(snapshot, "contacts").candidates.cap == kept["size"]
-        said.append(notes["contacts"].split(":")[0])
+    for edited_snapshot, how in edit_rounds(snapshot, memory):
+        cap = DedupePolicy(tight).analyse(edited_snapshot, "contacts").candidates.cap
+        assert cap == kept["size"]
+        said.append(how)
+        snapshot = edited_snapshot
     assert set(said) == {"incremental"}
     copies = [replace(r, id=f"{r.id}77") for r in snapshot.of("contacts")[:200]]
     grown = replace(
