@@ -7,9 +7,9 @@ draws no random numbers: the engine passes ``now`` in the snapshot.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from model.changes import Change, Snapshot
 from model.records import Record
@@ -109,3 +109,48 @@ def same_properties(last: Mapping[str, str | None], record: Record) -> bool:
     service's kept snapshot did not read again (no comparison), else an equal one. What an
     incremental policy worked out from a record's properties alone holds while this does."""
     return last is record.properties or last == record.properties
+
+
+T = TypeVar("T")
+
+
+class RecordMemory(Generic[T]):
+    """What an incremental policy works out from one record alone, kept in its memory (under
+    ``part``) from one run to the next and reused while the record holds the same properties
+    (:func:`same_properties`), ``also`` is the same (what the value reads besides them) and
+    the policy's ``signature`` (its settings) is the one it was kept under. Without a memory
+    (a one-off run) every value is worked out. :meth:`keep` leaves this run's for the next."""
+
+    def __init__(
+        self, memory: MutableMapping[str, Any] | None, part: str, signature: object
+    ) -> None:
+        self._memory, self._part, self._signature = memory, part, signature
+        last = memory.get(part) if memory is not None else None
+        self._known: Mapping[tuple[str, str], tuple[Mapping[str, str | None], object, T]] = (
+            last[1] if last is not None and last[0] == signature else {}
+        )
+        self._kept: dict[tuple[str, str], tuple[Mapping[str, str | None], object, T]] = {}
+        self._again = 0
+
+    def value(self, record: Record, compute: Callable[[Record], T], also: object = None) -> T:
+        """``compute(record)``, or what it gave last run for the same record."""
+        key = (record.object_type, record.id)
+        hit = self._known.get(key)
+        if (
+            hit is None
+            or not (hit[1] is also or hit[1] == also)
+            or not same_properties(hit[0], record)
+        ):
+            hit = (record.properties, also, compute(record))
+            self._again += 1
+        if self._memory is not None:
+            self._kept[key] = hit
+        return hit[2]
+
+    def keep(self) -> str | None:
+        """Leave this run's values for the next; how many were worked out again, as ``'N of
+        M'`` (None without a memory)."""
+        if self._memory is None:
+            return None
+        self._memory[self._part] = (self._signature, self._kept)
+        return f"{self._again} of {len(self._kept)}"

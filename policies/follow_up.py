@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from model.changes import Change, CreateTask, Snapshot
 from model.fields import TASK_COMPLETED, TRUE, record_kind, record_label
 from model.records import Record, id_key
-from policies.base import Policy, same_properties
+from policies.base import Policy, RecordMemory
 from policies.normalizers import collapse_whitespace
 from policies.stages import stage_matches
 
@@ -345,28 +345,18 @@ class FollowUpPolicy(Policy):
         return dict(self._notes)
 
     def __call__(self, snapshot: Snapshot) -> list[Change]:
-        memory = self._memory
         signature = (snapshot.source, self.settings.model_dump_json())
-        last: Mapping[str, Any] = {}
-        if memory is not None and memory.get("signature") == signature:
-            last = memory
+        picks: RecordMemory[FollowUpRule | None] = RecordMemory(self._memory, "picked", signature)
         targets, open_ids = open_task_targets(snapshot.of("tasks"))
         found: list[tuple[Record, FollowUpRule]] = []
         types = list(dict.fromkeys(rule.object_type for rule in self.rules))
-        picked: dict[tuple[str, str], _Pick] = {}
-        known: Mapping[tuple[str, str], _Pick] = last.get("picked") or {}
         for object_type in types:
             rules = [rule for rule in self.rules if rule.object_type == object_type]
+            pick = partial(_first_match, rules, snapshot.now)
             # which rule picks a record reads its properties alone, unless one reads the clock
             timeless = all(c.older_than_days is None for r in rules for c in r.when)
             for record in snapshot.in_id_order(object_type):
-                pick = known.get((object_type, record.id)) if timeless else None
-                if pick is None or not same_properties(pick[0], record):
-                    match = next((r for r in rules if r.matches(record, snapshot.now)), None)
-                    pick = (record.properties, match)
-                if memory is not None and timeless:
-                    picked[(object_type, record.id)] = pick
-                rule = pick[1]
+                rule = picks.value(record, pick) if timeless else pick(record)
                 if rule is None or record.id in targets:
                     continue
                 if not open_ids.isdisjoint(record.associations.get("tasks", ())):
@@ -381,16 +371,10 @@ class FollowUpPolicy(Policy):
             )
             for d in days
         }
-        words: Mapping[tuple[str, str], _Words] = last.get("words") or {}
-        kept: dict[tuple[str, str], _Words] = {}
+        words: RecordMemory[tuple[str, str, str]] = RecordMemory(self._memory, "words", signature)
         tasks: list[Change] = []
         for record, rule in found:
-            key = (record.object_type, record.id)
-            said = words.get(key)
-            if said is None or said[1] is not rule or not same_properties(said[0], record):
-                said = (record.properties, rule, self._words(record, rule))
-            kept[key] = said
-            why, subject, body = said[2]
+            why, subject, body = words.value(record, partial(self._words, rule=rule), also=rule)
             due_on = due[rule.due_in_business_days]
             tasks.append(
                 CreateTask(
@@ -405,10 +389,9 @@ class FollowUpPolicy(Policy):
                     body=body,
                 )
             )
-        if memory is not None:
-            memory.update(signature=signature, words=kept, picked=picked)
-            again = sum(1 for key, said in kept.items() if words.get(key) is not said)
-            self._notes = {"tasks": f"{again} of {len(kept)} tasks' words written again"}
+        picks.keep()
+        if (again := words.keep()) is not None:
+            self._notes = {"tasks": f"{again} tasks' words written again"}
         return tasks
 
     def _owners(self, snapshot: Snapshot, records: Sequence[Record]) -> dict[str, str]:
@@ -443,11 +426,11 @@ class FollowUpPolicy(Policy):
         )
 
 
-_Pick = tuple[Mapping[str, str | None], "FollowUpRule | None"]
-"""The properties a record was matched on, and the rule that picked it (None: none did)."""
-
-_Words = tuple[Mapping[str, str | None], "FollowUpRule", tuple[str, str, str]]
-"""The properties a task's words were written from, the rule, and the words."""
+def _first_match(
+    rules: Sequence[FollowUpRule], now: datetime, record: Record
+) -> FollowUpRule | None:
+    """The first of ``rules`` that picks ``record`` at ``now``, if any."""
+    return next((rule for rule in rules if rule.matches(record, now)), None)
 
 
 def _archived(props: Mapping[str, str | None]) -> bool:

@@ -33,6 +33,7 @@ stage), without repeats.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from model.changes import Change, CreateTask, Flag, Snapshot
 from model.fields import TRUE, record_kind, record_label
 from model.records import PropertyDef, Record
-from policies.base import Policy, same_properties
+from policies.base import Policy, RecordMemory
 from policies.follow_up import add_business_days
 from policies.normalizers import collapse_whitespace
 from policies.stages import stage_matches
@@ -140,10 +141,6 @@ class RequiredSettings(BaseModel):
         return None if value is None else value.strip().upper()
 
 
-_Checked = tuple[Mapping[str, str | None], tuple[Change, ...]]
-"""A record's properties and the changes they gave."""
-
-
 class RequiredPolicy(Policy):
     """Flags (or, with ``as_tasks``, one task per record for) missing required fields."""
 
@@ -168,24 +165,14 @@ class RequiredPolicy(Policy):
     def __call__(self, snapshot: Snapshot) -> list[Change]:
         memory = None if self.settings.as_tasks else self._memory
         signature = (snapshot.source, self.settings.model_dump_json())
-        known: Mapping[tuple[str, str], _Checked] = {}
-        if memory is not None and memory.get("signature") == signature:
-            known = memory.get("records") or {}
-        kept: dict[tuple[str, str], _Checked] = {}
+        checked: RecordMemory[tuple[Change, ...]] = RecordMemory(memory, "records", signature)
         changes: list[Change] = []
         for object_type, rule in self.settings.fields.items():
+            check = partial(self._record_changes, snapshot, rule=rule)
             for record in snapshot.in_id_order(object_type):
-                key = (object_type, record.id)
-                last = known.get(key)
-                if last is None or not same_properties(last[0], record):
-                    last = (record.properties, self._record_changes(snapshot, record, rule))
-                if memory is not None:
-                    kept[key] = last
-                changes.extend(last[1])
-        if memory is not None:
-            memory["signature"], memory["records"] = signature, kept
-            again = sum(1 for key, checked in kept.items() if known.get(key) is not checked)
-            self._notes = {"records": f"{again} of {len(kept)} checked again"}
+                changes.extend(checked.value(record, check))
+        if (again := checked.keep()) is not None:
+            self._notes = {"records": f"{again} checked again"}
         return changes
 
     def _record_changes(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from model.changes import Archive, Change, Flag, Snapshot, Update
 from model.fields import TRUE
 from model.records import Record
-from policies.base import Policy, same_properties
+from policies.base import Policy, RecordMemory
 from policies.follow_up import open_task_targets, parse_moment
 
 RetireAction = Literal["report", "tag", "archive"]
@@ -75,10 +76,6 @@ def last_activity(record: Record, fields: Iterable[str]) -> datetime:
     return updated.replace(tzinfo=UTC) if updated.tzinfo is None else updated
 
 
-_Active = tuple[Mapping[str, str | None], datetime, datetime]
-"""A record's properties and update time, and the last activity they give."""
-
-
 class RetirePolicy(Policy):
     """Reports, tags or archives stale records (see the module docstring)."""
 
@@ -105,11 +102,8 @@ class RetirePolicy(Policy):
         now = snapshot.now if snapshot.now.tzinfo else snapshot.now.replace(tzinfo=UTC)
         cutoff = now - timedelta(days=s.stale_after_days)
         busy = self._busy(snapshot)
-        memory = self._memory
-        known: Mapping[tuple[str, str], _Active] = {}
-        if memory is not None and memory.get("fields") == s.activity_fields:
-            known = memory.get("records") or {}
-        kept: dict[tuple[str, str], _Active] = {}
+        activity: RecordMemory[datetime] = RecordMemory(self._memory, "records", s.activity_fields)
+        read = partial(last_activity, fields=s.activity_fields)
         changes: list[Change] = []
         for object_type in s.object_types:
             for record in snapshot.in_id_order(object_type):
@@ -120,30 +114,14 @@ class RetirePolicy(Policy):
                     continue
                 if object_type == "deals" and self._open_deal(record):
                     continue
-                key = (object_type, record.id)
-                active = known.get(key)
-                if (
-                    active is None
-                    or active[1] != record.updated_at
-                    or not same_properties(active[0], record)
-                ):
-                    active = (
-                        record.properties,
-                        record.updated_at,
-                        last_activity(record, s.activity_fields),
-                    )
-                if memory is not None:
-                    kept[key] = active
-                last = active[2]
+                last = activity.value(record, read, also=record.updated_at)
                 if last >= cutoff:
                     continue
                 change = self._change(snapshot, record, last)
                 if change is not None:
                     changes.append(change)
-        if memory is not None:
-            memory["fields"], memory["records"] = s.activity_fields, kept
-            again = sum(1 for key, active in kept.items() if known.get(key) is not active)
-            self._notes = {"records": f"{again} of {len(kept)} records' activity read again"}
+        if (again := activity.keep()) is not None:
+            self._notes = {"records": f"{again} records' activity read again"}
         return changes
 
     @staticmethod
