@@ -184,7 +184,12 @@ def _same(a: str | None, b: str | None) -> bool:
 
 def _unique_keys(value: str | None) -> list[str]:
     """The values a unique field holds, as the CRM compares them (``;``-joined lists split)."""
-    return [v for part in (value or "").split(";") if (v := part.strip().casefold())]
+    if not value:
+        return []
+    if ";" not in value:  # nearly every value, once per record of a plan
+        key = value.strip().casefold()
+        return [key] if key else []
+    return [v for part in value.split(";") if (v := part.strip().casefold())]
 
 
 def _written_keys(changes: Sequence[Change], object_type: str, name: str) -> set[str]:
@@ -206,8 +211,7 @@ def _holders(
 ) -> dict[str, list[str]]:
     """The ids of ``records`` holding each key of ``wanted`` in one of the ``against`` fields,
     in the records' order (a record holding a key twice is named twice: the rule looks for
-    another record, so that is the same). Once per record of a plan: a value
-    without ``;`` (nearly all) is keyed inline, and only wanted keys are indexed."""
+    another record, so that is the same). Only wanted keys are indexed."""
     index: dict[str, list[str]] = defaultdict(list)
     if not wanted:
         return index
@@ -217,7 +221,7 @@ def _holders(
             value = props.get(held_in)
             if not value:
                 continue
-            for key in _unique_keys(value) if ";" in value else (value.strip().casefold(),):
+            for key in _unique_keys(value):
                 if key in wanted:
                     index[key].append(record.id)
     return index

@@ -268,8 +268,13 @@ def health(
             else [key_fields_filled(r) for r in records]
         )
         # most records no change names: their score is one of a few, by key fields filled
-        named = {*tally.duplicates, *tally.invalid, *tally.missing_fields, *tally.required_tasks}
-        named |= tally.stale
+        named = {
+            *tally.duplicates,
+            *tally.invalid,
+            *tally.missing_fields,
+            *tally.required_tasks,
+            *tally.stale,
+        }
         unflagged = _unflagged_scores(object_type)
         scores[object_type] = {
             r.id: record_score(r, tally, n) if r.id in named else unflagged[n]
