@@ -412,9 +412,9 @@ class DedupePolicy(Policy):
         for object_type in self.settings.object_types:
             model = self.analyse(fresh, object_type, cluster=False).model
             if model is not None:
-                counts, present = self._prepared[object_type].scorer.population
-                frozen_present, values = Frozen.of(counts, present).to_json()
                 ready = self._prepared[object_type]
+                counts, present = ready.scorer.population
+                frozen_present, values = Frozen.of(counts, present).to_json()
                 out[object_type] = {
                     **model.to_json(),
                     PRESENT: frozen_present,
