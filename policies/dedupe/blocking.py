@@ -12,6 +12,9 @@ postcode. Records sharing any key form candidate pairs.
 A key shared by more than ``max_block_size`` records is not skipped: its block is split by
 sorted neighbourhood (members sorted by name and address, each compared with the next
 ``block_window`` ones), so a common key still finds typo-free neighbours at a bounded cost.
+Members alike in all they are sorted by (a firm filed a hundred times) are one value: each
+value's first member is also compared with the next ``block_window`` values' first, so a run
+of copies longer than the window does not hide the spellings beside it.
 
 Blocks grow with the population (a common surname has ten times the holders in ten times the
 records), so a fixed size limit lets the pairs per record grow with it, and the pairs overall
@@ -238,6 +241,46 @@ def _block_pairs(members: Indices, starts: Indices, sizes: Indices, out: _PairKe
             out.add(grid[:, a].ravel(), grid[:, b].ravel())
 
 
+def window_ranks(
+    features: Sequence[Features],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per record, its place in window order (:func:`window_order`) and the number of its
+    value there (:func:`window_value`: records alike in all but their ids share one)."""
+    keys = [_order(f) for f in features]
+    order = sorted(range(len(features)), key=keys.__getitem__)
+    rank = np.empty(len(features), dtype=np.int64)
+    rank[order] = np.arange(len(features))
+    value = np.empty(len(features), dtype=np.int64)
+    number, last = -1, None
+    for i in order:
+        here = keys[i][:-1]
+        if here != last:
+            number, last = number + 1, here
+        value[i] = number
+    return rank, value
+
+
+def _value_starts(line: Indices, value: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """The places in a split block's ``line`` of the first member of each run of one value."""
+    values = value[line]
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
+def _head_pairs(
+    line: Indices, heads: npt.NDArray[np.intp], window: int, out: _PairKeys | None
+) -> int:
+    """Each value's first member in ``line`` (at the places ``heads``) with the next
+    ``window`` values' first members, where the members between them number more than the
+    window (the others are window pairs already); returns how many, written when ``out``."""
+    count = 0
+    for step in range(1, min(window, len(heads) - 1) + 1):
+        far = np.flatnonzero(heads[step:] - heads[:-step] > window)
+        count += len(far)
+        if out is not None and len(far):
+            out.add(line[heads[far]], line[heads[far + step]])
+    return count
+
+
 def _window_pairs(members: Indices, window: int, out: _PairKeys) -> None:
     """Each member of a sorted block with the next ``window`` ones."""
     for step in range(1, min(window, len(members) - 1) + 1):
@@ -277,6 +320,12 @@ def record_keys(f: Features, kinds: Iterable[str]) -> set[str]:
 def window_order(f: Features) -> tuple[str, ...]:
     """The order of a split block's members (sorted neighbourhood)."""
     return _order(f)
+
+
+def window_value(f: Features) -> tuple[str, ...]:
+    """What a split block's member is sorted by but its id: members alike in it are one value,
+    and each value's first member meets the next ``window`` values' first members."""
+    return _order(f)[:-1]
 
 
 def block_cap(sizes: npt.NDArray[np.int64], limit: int, window: int, budget: float) -> int:
@@ -382,18 +431,25 @@ def candidates(
             cap = block_cap(sizes, max_block_size, window, budget)
     small = sizes <= cap
     large = np.flatnonzero(sizes > cap)
+    # split blocks in window order, each with the places where its values start: a run of
+    # one value (a firm filed a hundred times) must not fill the window of the values beside it
+    lines: list[tuple[Indices, npt.NDArray[np.intp]]] = []
+    if len(large):  # the records in window order once, each split block sorted by that rank
+        rank, value = window_ranks(features)
+        for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
+            block = members[start : start + size]
+            line = block[np.argsort(rank[block])]
+            lines.append((line, _value_starts(line, value)))
     total = _block_pair_count(sizes[small])
-    total += sum(_window_pair_count(size, window) for size in sizes[large].tolist())
+    total += sum(
+        _window_pair_count(len(line), window) + _head_pairs(line, heads, window, None)
+        for line, heads in lines
+    )
     pairs = _PairKeys(total, len(features))
     _block_pairs(members, first[small], sizes[small], pairs)
-    if len(large):  # the records in window order once, each split block sorted by that rank
-        rank = np.empty(len(features), dtype=np.int64)
-        rank[sorted(range(len(features)), key=lambda i: _order(features[i]))] = np.arange(
-            len(features)
-        )
-    for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
-        block = members[start : start + size]
-        _window_pairs(block[np.argsort(rank[block])], window, pairs)
+    for line, heads in lines:
+        _window_pairs(line, window, pairs)
+        _head_pairs(line, heads, window, pairs)
     del members
     left, right = pairs.unique()
     return Candidates(left, right, int(shared.sum()), len(large), cap)

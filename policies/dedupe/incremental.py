@@ -28,7 +28,8 @@ proposes exactly what a full run would, on these rules:
   (records sharing a key) change only by the touched records. In a split block (over
   ``max_block_size``, sorted neighbourhood) the windows move only around the members that
   entered, left or moved within it: their neighbours (:func:`window_neighbours`, in the order
-  before and after) are compared again; a block that becomes split or stops being so, whole.
+  before and after) are compared again, and the first members of the values near their
+  values (:func:`head_neighbours`); a block that becomes split or stops being so, whole.
   So every candidate pair with an affected record is found from the key index and scored
   (column-wise, the bound, in full: as the full run does); the other edges are kept with
   their scores.
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,6 +185,32 @@ def window_neighbours(line: Sequence[int], moved: Iterable[int], window: int) ->
         n = at[p]
         found.update(line[max(0, n - window) : n + window + 1])
     return found
+
+
+def value_heads(line: Sequence[int], value: Callable[[int], Hashable]) -> list[int]:
+    """The first member of each run of one ``value`` in a split block's ``line`` (each meets
+    the next ``window`` values' first: :func:`~policies.dedupe.blocking.window_value`)."""
+    out: list[int] = []
+    last: Hashable = None  # a value is a tuple
+    for p in line:
+        here = value(p)
+        if here != last:
+            out.append(p)
+            last = here
+    return out
+
+
+def head_neighbours(
+    line: Sequence[int], value: Callable[[int], Hashable], changed: Set[Hashable], window: int
+) -> set[int]:
+    """The first members of values within ``window`` values of a value in ``changed`` (those
+    included), in a split block's ``line``.
+
+    A value none of whose members entered, left or moved keeps its members, so its first
+    member: the values' first members that are not ``changed`` keep their order, and the
+    argument of :func:`window_neighbours` holds for them."""
+    heads = value_heads(line, value)
+    return window_neighbours(heads, [p for p in heads if value(p) in changed], window)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from policies.dedupe.blocking import (
     record_keys,
     unique_pairs,
     window_order,
+    window_value,
 )
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, dense_pairs, sort_edges
 from policies.dedupe.columns import Columns
@@ -78,8 +79,10 @@ from policies.dedupe.incremental import (
     both_sided,
     components,
     count_changes,
+    head_neighbours,
     looked_up,
     signature,
+    value_heads,
     window_neighbours,
 )
 from policies.dedupe.pairs import Pairs, Verdict
@@ -1089,12 +1092,23 @@ class DedupePolicy(Policy):
         if limit != memory.cap:  # blocks once whole are split now, or the other way round
             return None, f"full: blocks are split past {limit} records now, {memory.cap} before"
         ordered: dict[str, list[int]] = {}
+        headed: dict[str, tuple[list[int], dict[int, int]]] = {}
 
         def line_of(key: str, whole: list[int]) -> list[int]:
             """A split block's members in sorted-neighbourhood order."""
             if key not in ordered:
                 ordered[key] = sorted(whole, key=lambda p: window_order(feats[p]))
             return ordered[key]
+
+        def value_of(p: int) -> tuple[str, ...]:
+            return window_value(feats[p])
+
+        def heads_of(key: str, whole: list[int]) -> tuple[list[int], dict[int, int]]:
+            """A split block's values' first members, in order and by their place."""
+            if key not in headed:
+                heads = value_heads(line_of(key, whole), value_of)
+                headed[key] = heads, {p: n for n, p in enumerate(heads)}
+            return headed[key]
 
         for key in moved_keys:
             before, after = memory.blocks.holders(key).tolist(), blocks.holders(key).tolist()
@@ -1104,14 +1118,25 @@ class DedupePolicy(Policy):
                 affected.update(old_ids[p] for p in before if old_ids[p] in by_id)
                 affected.update(ids[p] for p in after)
                 continue
-            # still split: its windows moved around the members that entered, left or moved
+            # still split: its windows moved around the members that entered, left or moved,
+            # and the windows of values around their values
             was_line = sorted(before, key=lambda p: window_order(memory.feats[old_ids[p]]))
             departed = [p for p in before if old_ids[p] in touched or old_ids[p] not in by_id]
-            for p in window_neighbours(was_line, departed, window):
+
+            def was_value(p: int) -> tuple[str, ...]:
+                return window_value(memory.feats[old_ids[p]])
+
+            entered = [p for p in after if ids[p] in touched]
+            moved_values = {was_value(p) for p in departed} | {value_of(p) for p in entered}
+            for p in window_neighbours(was_line, departed, window) | head_neighbours(
+                was_line, was_value, moved_values, window
+            ):
                 if old_ids[p] in by_id:
                     affected.add(old_ids[p])
-            entered = [p for p in after if ids[p] in touched]
-            affected.update(ids[p] for p in window_neighbours(line_of(key, after), entered, window))
+            line = line_of(key, after)
+            around = window_neighbours(line, entered, window)
+            around |= head_neighbours(line, value_of, moved_values, window)
+            affected.update(ids[p] for p in around)
         work = len(affected) + sum(len(held) for held in groups)
         if work > self.incremental_share * len(by_id):
             return None, f"full: {work} of {len(by_id)} records to compare again (split blocks)"
@@ -1127,7 +1152,10 @@ class DedupePolicy(Policy):
                 if len(block) > limit:
                     line = line_of(key, block)
                     at = line.index(here)
+                    heads, nth = heads_of(key, block)
                     block = line[max(0, at - window) : at + window + 1]
+                    if here in nth:  # the first of its value: the values' window
+                        block += heads[max(0, nth[here] - window) : nth[here] + window + 1]
                 lefts += [here] * len(block)
                 rights += block
         keys_of: dict[str, set[str]] = {}
@@ -1144,8 +1172,13 @@ class DedupePolicy(Policy):
                 whole = blocks.holders(key).tolist()
                 if len(whole) > limit:
                     rank = {p: n for n, p in enumerate(line_of(key, whole))}
+                    _, nth = heads_of(key, whole)
                     near = [
-                        (p, q) for p in sharing for q in sharing if abs(rank[p] - rank[q]) <= window
+                        (p, q)
+                        for p in sharing
+                        for q in sharing
+                        if abs(rank[p] - rank[q]) <= window
+                        or (p in nth and q in nth and abs(nth[p] - nth[q]) <= window)
                     ]
                 else:
                     near = [(p, q) for p in sharing for q in sharing]

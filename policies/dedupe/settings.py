@@ -260,7 +260,9 @@ class DedupeSettings(BaseModel):
         default=100,
         ge=2,
         description="Blocks larger than this are split by sorted neighbourhood (members "
-        "sorted by name and address, each compared with the next block_window ones).",
+        "sorted by name and address, each compared with the next block_window ones, and the "
+        "first of each name and address with the next block_window names' and addresses' "
+        "first).",
     )
     block_window: int = Field(default=10, ge=1, description="Neighbours compared in a split block.")
     max_pairs_per_record: float | None = Field(

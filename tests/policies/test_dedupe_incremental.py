@@ -20,7 +20,7 @@ from model.records import Record, id_key
 from policies.dedupe import DedupePolicy, DedupeSettings
 from policies.dedupe.decisions import REJECTED
 from policies.dedupe.features import extract
-from policies.dedupe.incremental import KeyIndex, window_neighbours
+from policies.dedupe.incremental import KeyIndex, head_neighbours, value_heads, window_neighbours
 from policies.dedupe.scoring import Frozen, Scorer
 from policies.dedupe.settings import Guards
 from policies.dedupe.weights import MatchModel
@@ -469,6 +469,86 @@ def test_a_split_blocks_windows_move_only_near_the_records_that_moved(
     for p, q in _window(before, window) ^ _window(after, window):
         if p < kept and q < kept:
             assert {p, q} <= near
+
+
+@given(
+    kept=st.lists(st.integers(0, 6).map(lambda v: 2 * v), max_size=30),  # even values
+    old=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12)), max_size=5),
+    new=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12)), max_size=5),
+    window=st.integers(1, 4),
+)
+def test_a_split_blocks_value_windows_move_only_near_the_values_that_moved(
+    kept: list[int], old: list[tuple[int, int]], new: list[tuple[int, int]], window: int
+) -> None:
+    """Members 0..len(kept)-1 stay, in the order of their values ``kept`` (then of their
+    numbers); others (numbered from 100 before, 200 after) hold the values given (an odd one
+    is a value no staying member holds: it comes or goes whole) and stand
+    among that value's members at the place given (before its first, when it is smaller, so
+    that the value's first member changes). A split block's pairs are the
+    window pairs of its members and of its values' first members: every such pair of two
+    staying members gained or lost has both near a moved member or a moved value."""
+    value = dict(enumerate(kept))
+    place = {p: p for p in value}  # within one value, by this (ids stand for it)
+
+    def line(added: list[tuple[int, int]], first: int) -> tuple[list[int], list[int]]:
+        moved = []
+        for n, (at, held) in enumerate(added):
+            value[first + n], place[first + n] = held, at
+            moved.append(first + n)
+        members = sorted([*range(len(kept)), *moved], key=lambda p: (value[p], place[p], p))
+        return members, moved
+
+    (before, left), (after, entered) = line(old, 100), line(new, 200)
+    moved_values = {value[p] for p in left + entered}
+
+    def pairs(members: list[int]) -> set[tuple[int, int]]:
+        return _window(members, window) | _window(value_heads(members, value.__getitem__), window)
+
+    near = window_neighbours(before, left, window) | window_neighbours(after, entered, window)
+    near |= head_neighbours(before, value.__getitem__, moved_values, window)
+    near |= head_neighbours(after, value.__getitem__, moved_values, window)
+    for p, q in pairs(before) ^ pairs(after):
+        if p < len(kept) and q < len(kept):
+            assert {p, q} <= near
+
+
+def _copy(number: int, email: str) -> Record:
+    """One person filed again and again: the same name, firm and address (one value in a split
+    block's order), a mailbox of its own."""
+    props = {"firstname": "Ann", "lastname": "Moore", "company": "Acme", "address": "1 Main St",
+             "city": "Oslo", "email": email}  # fmt: skip
+    return Record("contacts", f"7{number:03d}", props, NOW, created_at=NOW - timedelta(days=9))
+
+
+def test_a_run_of_one_value_in_a_split_block_stays_equal_to_a_full_run(base: Snapshot) -> None:
+    """Twelve records alike in name, firm and address and spellings of the name beside them
+    (blocks past three records split, a window of two): the run is one value in the window of
+    values. The run's first record goes, a record of its value and a smaller id comes, a
+    spelling joins the run: each run from the memory proposes what a full run does."""
+    settings = SETTINGS.model_copy(update={"max_block_size": 3, "block_window": 2})
+    run_of = [_copy(n, f"ann{n}@acme.example") for n in range(10, 22)]
+    beside = [
+        replace(_copy(n, f"a.moore{n}@acme.example"), properties={
+            **_copy(n, "").properties, "lastname": name, "email": f"a.moore{n}@acme.example"})
+        for n, name in ((30, "Moorr"), (31, "Moore"), (32, "Mooree"))
+    ]  # fmt: skip
+    beside[1] = replace(beside[1], properties={**beside[1].properties, "address": "2 Main St"})
+    contacts = [*base.of("contacts"), *run_of, *beside]
+    snapshot = replace(base, records={**base.records, "contacts": tuple(contacts)})
+    assert DedupePolicy(settings).analyse(snapshot, "contacts").candidates.split > 0
+    memory: dict[str, Any] = {}
+    run(snapshot, memory, settings)
+    head_gone = [r for r in contacts if r.id != "7010"]
+    smaller = [*head_gone, _copy(5, "ann5@acme.example")]
+    joined = [
+        replace(r, properties={**r.properties, "lastname": "Moore"}) if r.id == "7030" else r
+        for r in smaller
+    ]
+    for later in (head_gone, smaller, joined, contacts):
+        step = replace(base, records={**base.records, "contacts": tuple(later)})
+        changes, notes = run(step, memory, settings)
+        assert notes["contacts"].startswith("incremental"), notes
+        assert changes == full(step, settings)
 
 
 def _holding(number: int, first: str, last: str) -> Record:

@@ -36,6 +36,7 @@ from policies.dedupe.blocking import (
     distinct_blocks,
     unique_pairs,
     window_order,
+    window_value,
 )
 from policies.dedupe.clustering import sort_edges
 from policies.dedupe.columns import Columns, tabulate
@@ -144,7 +145,8 @@ def test_candidates_are_the_pairs_sharing_a_key_once_each_sorted(
 
 def _reference(feats: list, kinds: tuple[str, ...], cap: int, window: int) -> set[tuple[int, int]]:
     """Blocking one key at a time: every pair of a block up to ``cap``, a larger one's members
-    in sorted-neighbourhood order each with the next ``window`` (no block skipped as a repeat)."""
+    in sorted-neighbourhood order each with the next ``window``, and each value's first member
+    with the next ``window`` values' first (no block skipped as a repeat)."""
     blocks: dict[str, list[int]] = {}
     for i, f in enumerate(feats):
         for key in contact_keys(f, kinds):
@@ -155,8 +157,14 @@ def _reference(feats: list, kinds: tuple[str, ...], cap: int, window: int) -> se
             pairs.update((a, b) for a in members for b in members if a < b)
             continue
         line = sorted(members, key=lambda i: window_order(feats[i]))
-        for k, a in enumerate(line):
-            pairs.update((min(a, b), max(a, b)) for b in line[k + 1 : k + 1 + window])
+        heads = [
+            a
+            for k, a in enumerate(line)
+            if k == 0 or window_value(feats[line[k - 1]]) != window_value(feats[a])
+        ]
+        for run in (line, heads):
+            for k, a in enumerate(run):
+                pairs.update((min(a, b), max(a, b)) for b in run[k + 1 : k + 1 + window])
     return pairs
 
 
@@ -183,6 +191,28 @@ def test_a_budget_splits_blocks_and_repeated_blocks_lose_no_pair(
     assert found.cap <= max_block_size
     assert found.cap == max_block_size or budget is not None
     assert set(found.pairs) == _reference(feats, kinds, found.cap, 2)
+
+
+def _company(n: int, name: str) -> Record:
+    return Record("companies", str(n), {"name": name}, NOW, created_at=NOW)
+
+
+def test_a_firm_filed_many_times_leaves_its_neighbour_spellings_in_the_window() -> None:
+    """One firm's name filed thirty times, two typos of it around the run, and other firms
+    sharing the first word: the word's block is split (sorted neighbourhood, a window of 3).
+    The window of records alone would pair each typo with three copies of the name on its
+    side at most, and the two typos never with each other; each value's first record meets
+    the next values' first, so the typo's record meets the run's first."""
+    names = ["acme electroncis", *["acme electronics"] * 30, "acme electronicz"]
+    names += [f"acme {w}" for w in ("tools", "foods", "mills", "labs", "press", "works")]
+    feats = [extract(_company(n, name), "US") for n, name in enumerate(names)]
+    found = candidates(feats, ("name",), max_block_size=10, window=3)
+    assert found.split >= 1
+    pairs = set(found.pairs)
+    assert (0, 1) in pairs  # the typo before the run and the run's first
+    assert (1, 31) in pairs  # the run's first and the typo after it (30 records apart)
+    assert (0, 31) in pairs  # the two typos, the run between them one value
+    assert (2, 31) not in pairs  # the run's others reach it through their first
 
 
 def test_blocks_with_the_same_members_are_found_between_blocks_of_one() -> None:
