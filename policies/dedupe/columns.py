@@ -811,8 +811,6 @@ def _org_cap(org: _OrgWords, rare: Bools, wa: Ints, wb: Ints) -> Floats:
     grid = (len(wa), wa.shape[1], wb.shape[1])
     close = np.zeros(grid, dtype=np.bool_)
     close[pair, i, j] = _words_close(org, u, v)
-    same = np.zeros(grid, dtype=np.bool_)
-    same[pair, i, j] = u == v
     long_a = valid_a & (org.length[np.maximum(wa, 0)] > 2)
     long_b = valid_b & (org.length[np.maximum(wb, 0)] > 2)
     rare_a = valid_a & rare[np.maximum(wa, 0)]
@@ -820,7 +818,9 @@ def _org_cap(org: _OrgWords, rare: Bools, wa: Ints, wb: Ints) -> Floats:
     extra_a = long_a & ~close.any(axis=2)
     extra_b = long_b & ~close.any(axis=1)
     both = extra_a.any(axis=1) & extra_b.any(axis=1)
-    common_rare: Bools = np.any(long_a & rare_a & same.any(axis=2), axis=1)
+    # a rare word in both names, give or take a typo (either name's spelling of it rare)
+    common_rare: Bools = np.any(long_a & rare_a & ~extra_a, axis=1)
+    common_rare |= np.any(long_b & rare_b & ~extra_b, axis=1)
     extra_rare = (extra_a & rare_a).any(axis=1) | (extra_b & rare_b).any(axis=1)
     cap = np.full(len(wa), np.inf)
     cap[both] = np.where(common_rare[both], DISTINCT_NAMES, UNRELATED_NAMES)

@@ -386,7 +386,8 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
 
     token_set_ratio, except that a name with a word the other lacks counts against the match:
     when *both* have such a word, the names differ: one firm's two parts or two names of one
-    site when they share a word that is rare among the snapshot's names (``share``, the share
+    site when they share a word (give or take a typo: ``woods`` ~ ``wood``) that is rare
+    among the snapshot's names (``share``, the share
     of names holding it: ``ritz carlton cafe`` ~ ``ritz carlton dining room``, two restaurants
     of one hotel; ``rauner family ymca`` ~ ``ymca of metropolitan chicago rauner``, one site;
     :data:`DISTINCT_NAMES` at most), two firms when they do not (:data:`UNRELATED_NAMES` at
@@ -404,7 +405,8 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     extra_a = [w for w in words_a if len(w) > 2 and not any(_close(w, v) for v in words_b)]
     extra_b = [w for w in words_b if len(w) > 2 and not any(_close(w, v) for v in words_a)]
     if extra_a and extra_b:
-        common = set(words_a).intersection(words_b)
+        # a word in both, give or take a typo (either name's spelling of it rare)
+        common = [w for w in words_a if w not in extra_a] + [w for w in words_b if w not in extra_b]
         if any(len(w) > 2 and share(w) < RARE_WORD_SHARE for w in common):
             return min(similarity, DISTINCT_NAMES)
         return min(similarity, UNRELATED_NAMES)

@@ -285,6 +285,18 @@ def test_names_each_with_words_of_their_own_sharing_a_rare_one_are_one_level_up(
     assert level("name", org_similarity("nobu", "mesa grill", share)) == 0
 
 
+def test_a_rare_word_shared_give_or_take_a_typo_is_shared() -> None:
+    """One site's two names, each with words of its own, sharing a rare word spelt in two
+    ways (``woods`` ~ ``wood``, a typo or a shortening): one level up, as if spelt alike, on
+    whichever side the rare spelling stands."""
+    rare = {"woods"}
+    share = lambda word: 0.0001 if word in rare else 0.05  # noqa: E731
+    a, b = "boys and girls clubs of chicago r e woods", "boys girls clubs general r e wood"
+    assert level("name", org_similarity(a, b, share)) == 1
+    assert org_similarity(a, b, share) == org_similarity(b, a, share)
+    assert level("name", org_similarity(a.replace("woods", "oaks"), b, share)) == 0
+
+
 def test_one_street_address_and_names_sharing_a_rare_word_are_reviewed_not_merged() -> None:
     # enough names for a word held by two of them to be rare (under RARE_WORD_SHARE)
     town = [
