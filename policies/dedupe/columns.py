@@ -287,6 +287,7 @@ class Columns:
             np.empty((rows, len(fields)), dtype=np.int8),
             np.empty((rows, len(fields)), dtype=dtype),
             np.empty(rows, dtype=np.float64),
+            lines := np.full(rows, np.nan, dtype=np.float32),
         )
 
         def chunk(start: int) -> None:
@@ -299,6 +300,8 @@ class Columns:
             out.levels[start:stop] = part.levels
             out.frequency[start:stop] = part.frequency
             out.email_points[start:stop] = part.email_points
+            if part.lines is not None:  # always: _tabulate counts them
+                lines[start:stop] = part.lines
 
         chunk(0)  # alone: it builds the parts every chunk reads (get)
         starts = range(size, rows, size)
@@ -329,7 +332,9 @@ class Columns:
             table.levels[unsure] = slow.levels
             table.frequency[unsure] = slow.frequency
             table.email[unsure] = slow.email_points
-        return PairTable(tuple(fields), table.levels, table.frequency, table.email)
+            if slow.lines is not None:  # always: Scorer.tabulate counts them
+                table.lines[unsure] = slow.lines
+        return PairTable(tuple(fields), table.levels, table.frequency, table.email, table.lines)
 
 
 SCORED = "scored "
@@ -360,6 +365,7 @@ class _Table:
         self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         self.frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         self.email = np.full(rows, np.nan, dtype=np.float64)
+        self.lines = np.full(rows, np.nan, dtype=np.float32)  # see PairTable.lines
         self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
 
     def both(self, codes: Ints) -> tuple[Rows, Ints, Ints]:
@@ -731,6 +737,12 @@ def _phone_column(table: _Table) -> None:
     table.put("phone", rows, best)
     exact = on >= 0
     table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
+    count = table.scorer.line_count
+    lines = table.cols.get(
+        f"{SCORED}lines",
+        lambda: np.fromiter((count(n) for n in numbers), np.float32, len(numbers)),
+    )
+    table.lines[rows[exact]] = lines[on[exact]]
 
 
 def _company_columns(table: _Table) -> None:

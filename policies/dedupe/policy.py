@@ -93,11 +93,13 @@ from policies.dedupe.scoring import (
     MAILBOX,
     MIN_NAMES_FOR_RARITY,
     PLACE,
+    SITE,
     Frozen,
     PairScore,
     PairTable,
     Scorer,
     mailbox_of,
+    site_of,
 )
 from policies.dedupe.settings import DedupeSettings
 from policies.dedupe.weights import (
@@ -1055,8 +1057,13 @@ class DedupePolicy(Policy):
         for key in changed:
             if not scorer.weighs_change(key, memory.counts.get(key, 0), counts.get(key, 0)):
                 continue
-            # a mailbox's holders by name decide whether it is shared: its pairs are its holders'
-            looked = mailbox_of(key) if key.startswith(f"{MAILBOX}=") else key
+            # a mailbox's holders by name decide whether it is shared, a line's by site how
+            # common it is: their pairs are the mailbox's or the line's holders'
+            looked = key
+            if key.startswith(f"{MAILBOX}="):
+                looked = mailbox_of(key)
+            elif key.startswith(f"{SITE}="):
+                looked = site_of(key)
             held = {old_ids[p] for p in memory.looks.holders(looked).tolist()}
             held = {i for i in held if i in by_id and i not in touched}
             if not both_sided(key):

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from policies.dedupe.features import Features, house_numbers, joined
+from policies.dedupe.features import Features, house_numbers, joined, street_words
 from policies.dedupe.nicknames import nicknames
 from policies.dedupe.settings import Comparison, DedupeSettings
 from policies.dedupe.weights import (
@@ -179,7 +179,9 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
       N.V.`` ~ ``UNILEVER NV``), on records of which neither holds a field the other holds
       too: nothing says another firm, and a name alone is all a CRM's bare records have;
     - :data:`SAME_PLACE`: the same street address (the top level) and the same phone number,
-      one that few records carry, whatever the names: one site filed under its operator's name
+      one that few records carry (``own_line``: counted record by record, so that a building's
+      switchboard is no tenant's line), whatever the names: one site filed under its operator's
+      name
       and its program's (``Chicago Youth Centers - ABC`` ~ ``Edgewater Community Council - A B
       C Center / CYC``), or two firms of one office and line (two restaurants of one hotel
       whose switchboard no other record carries): the names cannot tell which, a person can.
@@ -499,7 +501,7 @@ class Frozen:
         kept: dict[str, int] = {}
         for key, count in counts.items():
             field, sep, _ = key.partition("=")
-            if sep and field in TERM_FREQUENCY and count > UNSEEN_COUNT:
+            if sep and (field in TERM_FREQUENCY or field == SITE) and count > UNSEEN_COUNT:
                 kept[key] = count
         return cls(dict(present), kept)
 
@@ -572,6 +574,7 @@ class Scorer:
         self._values: Mapping[str, int] | None = None  # frozen value counts (see using())
         # see _mailbox_top(); shared with using(): per mailbox its holders' last names, and answers
         self._tops: list[tuple[dict[str, dict[str, int]], dict[str, tuple[int, int]]]] = []
+        self._sites: list[dict[str, int]] = []  # see _site_top(): per number, its top count
         w, c = settings.contact_weights, settings.company_weights
         self._weights: Mapping[str, Comparison] = (
             {"name": c.name, "domain": c.domain, "phone": c.phone, "address": c.address,
@@ -598,7 +601,7 @@ class Scorer:
         scorer = cls(settings, object_type)
         scorer._counts, scorer._present = counts, present
         scorer._denominator = present
-        scorer._tops = []
+        scorer._tops, scorer._sites = [], []
         return scorer
 
     @property
@@ -623,6 +626,7 @@ class Scorer:
         other._tops = self._tops
         other._denominator = self._present if frozen is None else frozen.present
         other._values = None if frozen is None else frozen.counts
+        other._sites = self._sites if other._values is self._values else []
         other._weights, other._compare = self._weights, self._compare
         return other
 
@@ -642,9 +646,14 @@ class Scorer:
         return self._values is not None
 
     def frequency(self, field: str, value: str) -> float:
-        """Share of the records having ``field`` whose value is ``value``."""
+        """Share of the records having ``field`` whose value is ``value`` (a company's phone:
+        the records of its commonest site counted as one, see :data:`SITE`)."""
         present = self._denominator.get(field, 0)
-        return self._value_count(f"{field}={value}") / present if present else 1.0
+        if not present:
+            return 1.0
+        if field == "phone" and self.object_type == "companies":
+            return self._site_count(value) / present
+        return self._value_count(f"{field}={value}") / present
 
     def _value_count(self, key: str) -> int:
         """How many records hold the term-frequency value ``key`` (``field=value``)."""
@@ -652,9 +661,26 @@ class Scorer:
             return self._counts[key]
         return self._values.get(key, UNSEEN_COUNT)
 
-    def _line_count(self, number: str) -> int:
+    def line_count(self, number: str) -> int:
         """How many records carry ``number`` (without extension) as their phone."""
         return self._value_count(f"phone={number}")
+
+    def _site_count(self, number: str) -> int:
+        """:meth:`line_count`, the records at its commonest site counted as one (:data:`SITE`):
+        what weighs a match on it."""
+        return self.line_count(number) - max(self._site_top(number) - 1, 0)
+
+    def _site_top(self, number: str) -> int:
+        """How many records carry ``number`` at its commonest street address (from the counts
+        the frequencies read: frozen with the weights, or the population's)."""
+        if not self._sites:  # once per population and counts, on the first line asked
+            tops: dict[str, int] = {}
+            for key, count in (self._counts if self._values is None else self._values).items():
+                if key.startswith(_SITE_PREFIX):
+                    held = key[len(_SITE_PREFIX) :].partition("=")[0]
+                    tops[held] = max(tops.get(held, 0), count)
+            self._sites.append(tops)
+        return self._sites[0].get(number, 0)
 
     def raised(self, table: PairTable) -> npt.NDArray[np.bool_]:
         """Per pair of ``table``, whether :func:`raised_by` names a rule: the pairs
@@ -678,9 +704,9 @@ class Scorer:
             place &= at(field) != 0
         address = at("address") == len(CUTS["address"])
         site = (at("name") >= 1) & address
-        share = table.frequency[:, column["phone"]].astype(np.float64)
-        on_line = np.rint(np.nan_to_num(share) * self._denominator.get("phone", 0))
-        count = np.where(np.isnan(share), np.inf, on_line)  # no number in common: no line
+        # counted record by record (a building's switchboard is no tenant's own line), not as
+        # the frequency counts them (a site's records as one: see SITE)
+        count = np.zeros(rows) if table.lines is None else np.nan_to_num(table.lines, nan=np.inf)
         own_line = (at("phone") == len(CUTS["phone"])) & (count < self.settings.shared_value_count)
         line = (at("name") == len(CUTS["name"])) & own_line
         alone = np.ones(rows, dtype=np.bool_)
@@ -741,7 +767,8 @@ class Scorer:
 
     def weighs_change(self, key: str, before: int, after: int) -> bool:
         """Whether the count of ``key`` (a :func:`population_keys` key) going from ``before``
-        to ``after`` can change a score: a term frequency does when it is read from the
+        to ``after`` can change a score: a term frequency (and a company line's count by
+        :data:`SITE`, which its frequency reads) does when it is read from the
         population's counts (learned weights not frozen with theirs: :class:`Frozen`), and so
         does, under configured weights (which read no frequency), a company's phone line
         becoming shared or ceasing to be (:func:`raised_by`); a name's word only when its
@@ -756,11 +783,13 @@ class Scorer:
             return (before / present < RARE_WORD_SHARE) != (after / present < RARE_WORD_SHARE)
         if sep and field == MAILBOX:  # who holds a mailbox many hold decides if it is shared
             return self._counts[mailbox_of(key)] >= limit
-        if sep and field in TERM_FREQUENCY:
+        if sep and (field in TERM_FREQUENCY or field == SITE):
             if self.frozen_values:
                 return False
             if self.model is not None:
                 return True
+            # configured weights read no frequency (nor, so, a line's sites): only whether a
+            # company's line is shared, record by record (raised_by)
             line = field == "phone" and self.object_type == "companies"
             return line and (before >= limit) != (after >= limit)
         return (before >= limit) != (after >= limit)
@@ -893,9 +922,7 @@ class Scorer:
         review_at = self.settings.review_threshold
         if confidence < review_at and self.object_type == "companies":
             line = compared.values.get("phone")
-            own_line = (
-                line is not None and self._line_count(line) < self.settings.shared_value_count
-            )
+            own_line = line is not None and self.line_count(line) < self.settings.shared_value_count
             raised = raised_by({f: level(f, s) for f, s in sims.items()}, own_line=own_line)
             confidence = review_at if raised else confidence
         shown = {f: s for f, s in sims.items() if f in points}
@@ -964,6 +991,7 @@ class Scorer:
         levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         email = np.full(rows, np.nan, dtype=np.float64)
+        lines = np.full(rows, np.nan, dtype=np.float32)
         tf = [f for f in fields if f in TERM_FREQUENCY]
         for start in range(0, rows, TABLE_CHUNK):
             stop = min(start + TABLE_CHUNK, rows)
@@ -983,13 +1011,15 @@ class Scorer:
                         chunk_freq.append((n, column[field], self.frequency(field, value)))
                 if "email" in done.overrides:
                     chunk_email.append((n, done.overrides["email"]))
+                if "phone" in done.values:
+                    lines[start + n] = self.line_count(done.values["phone"])
             if chunk_levels:
                 levels[start:stop] = np.asarray(chunk_levels, dtype=np.int8)
             for n, k, share in chunk_freq:
                 frequency[start + n, k] = share
             for n, points in chunk_email:
                 email[start + n] = points
-        return PairTable(fields, levels, frequency, email)
+        return PairTable(fields, levels, frequency, email, lines)
 
     def _learned(self, compared: Compared) -> dict[str, float]:
         model = self.model
@@ -1201,13 +1231,16 @@ class PairTable:
     ``levels`` are the agreement levels (-1: a record lacks the field); ``frequency`` the share
     of records holding the value an exact match rests on (NaN: none, or not a term-frequency
     field); ``email_points`` the fixed points replacing the e-mail field's (a shared mailbox,
-    two mailboxes at one domain; NaN: none). No per-pair objects survive tabulating.
+    two mailboxes at one domain; NaN: none); ``lines`` how many records carry the phone number
+    two companies share (NaN: none shared; None: not counted, every line its own). No per-pair
+    objects survive tabulating.
     """
 
     fields: tuple[str, ...]
     levels: LevelMatrix
     frequency: npt.NDArray[np.floating[Any]]  # float32, or float64 for finish_table
     email_points: npt.NDArray[np.float64]
+    lines: npt.NDArray[np.float32] | None = None
 
     def bound(
         self, model: MatchModel, prior: float, place: frozenset[str], share: float
@@ -1278,6 +1311,29 @@ def mailbox_of(key: str) -> str:
     return key[len(_MAILBOX_PREFIX) :].rpartition("=")[0]
 
 
+SITE = "site"
+"""The counted key of a company's phone number (its first, without extension, as the
+term-frequency ``phone`` value) with its street address as a :func:`site`:
+``site=<number>=<site>`` (a
+number holds no ``=``). The records of one site filed again and again (several sources' lists)
+all carry its line: they count as one record in its frequency (:meth:`Scorer.frequency`), so
+that a site's own line does not read as a chain's central one the more copies it has."""
+_SITE_PREFIX = SITE + "="
+
+
+def site(address: str) -> str:
+    """A street address as a site: its first house number and the longest word of its street
+    (``4444 s kedzie ave`` and ``4444 s kedzie`` are one), or the whole address without a
+    number."""
+    numbers, words = house_numbers(address), street_words(address).split()
+    return f"{numbers[0]} {max(words, key=len)}" if numbers and words else address
+
+
+def site_of(key: str) -> str:
+    """The ``phone=<number>`` key a :data:`SITE` key weighs."""
+    return "phone=" + key[len(_SITE_PREFIX) :].partition("=")[0]
+
+
 def population_keys(f: Features) -> tuple[list[str], list[str]]:
     """What one record adds to a :class:`Scorer`'s counts: the keys of its values (e-mails,
     phones, ``@address``, ``field=value`` of the term-frequency fields, ``word=w`` of a
@@ -1288,8 +1344,11 @@ def population_keys(f: Features) -> tuple[list[str], list[str]]:
         counted += [f"{_MAILBOX_PREFIX}{e}={f.last}" for e in f.emails]
     tf = _tf_values(f)
     counted += [f"{field}={value}" for field, value in tf.items()]
-    if f.record.object_type == "companies" and f.org:
-        counted += [f"word={w}" for w in set(f.org.split())]
+    if f.record.object_type == "companies":
+        if f.org:
+            counted += [f"word={w}" for w in set(f.org.split())]
+        if "phone" in tf and f.address:
+            counted.append(f"{_SITE_PREFIX}{tf['phone']}={site(f.address)}")
     return counted, list(tf)
 
 
@@ -1331,6 +1390,12 @@ def population_counts(population: Sequence[Features]) -> tuple[Counter[str], Cou
             present[field] = sum(held.values())
     words = chain.from_iterable(set(f.org.split()) for f in companies if f.org)
     counts.update({f"word={w}": n for w, n in Counter(words).items()})
+    sites = Counter(
+        (split_extension(f.phones[0])[0], site(f.address))
+        for f in companies
+        if f.phones and f.address
+    )
+    counts.update({f"{_SITE_PREFIX}{n}={a}": c for (n, a), c in sites.items()})
     return counts, present
 
 

@@ -24,6 +24,7 @@ from policies.dedupe.scoring import (
     SAME_PLACE,
     SAME_SITE,
     UNRELATED_NAMES,
+    Frozen,
     Scorer,
     city_similarity,
     org_similarity,
@@ -352,3 +353,35 @@ def test_a_first_word_one_typo_apart_still_meets() -> None:
     found = plan(*records)
     assert set(found) == {frozenset(("1", "2"))}
     assert found[frozenset(("1", "2"))].kind == "review"  # a name alone: never a merge
+
+
+def test_a_site_filed_again_and_again_counts_once_in_its_lines_frequency() -> None:
+    """One site's line on six records (several sources' lists, its address spelt two ways),
+    and on one record elsewhere: its frequency counts the site's records as one (two records
+    carry it, not seven), so a match on it weighs as a site's own line does. Rules that ask
+    whether the line is a building's switchboard still count every record (seven); a
+    contact's phone is counted record by record; frozen counts read alike."""
+    site = [
+        firm(f"s{n}", name, address, "773-247-6642", "Chicago")
+        for n, (name, address) in enumerate(
+            [("El Valor Kiddy Kare", "4444 S Kedzie Ave")] * 3
+            + [("Kiddy Kare Preschools", "4444 S. Kedzie")] * 3
+        )
+    ]
+    elsewhere = firm("e", "Kiddy Kare II", "10 W Elm St", "773-247-6642", "Chicago")
+    others = [firm(f"o{n}", f"Shop {n}", f"{n} Oak St", f"773-555-{1000 + n}") for n in range(13)]
+    feats = [extract(r, "US") for r in [*site, elsewhere, *others]]
+    scorer = Scorer(DedupeSettings(), "companies", feats)
+    number = feats[0].phones[0]
+    assert scorer.line_count(number) == 7
+    assert scorer.frequency("phone", number) == 2 / 20
+    assert scorer.frequency("phone", feats[-1].phones[0]) == 1 / 20
+    counts, present = scorer.population
+    frozen = scorer.using(None, Frozen.of(counts, present))
+    assert frozen.frozen_values
+    assert frozen.frequency("phone", number) == 2 / 20
+    people = [
+        extract(Record("contacts", r.id, {**r.properties, "name": None}, NOW, created_at=NOW), "US")
+        for r in [*site, elsewhere]
+    ]
+    assert Scorer(DedupeSettings(), "contacts", people).frequency("phone", number) == 1.0

@@ -269,15 +269,22 @@ def test_a_count_matters_only_where_a_score_reads_it(base: Snapshot) -> None:
     assert not companies.weighs_change("word=deli", 1, 2)
     assert not companies.weighs_change("phone=+14155550100", 1, 2)  # a line of its own still
     assert companies.weighs_change("phone=+14155550100", limit - 1, limit)  # a shared line now
+    # a site's copies of its line count as one in its frequency, which configured weights do
+    # not read; the raw count (what says a line is shared) moves with the phone's own key
+    site = "site=+14155550100=4444 kedzie"
+    assert not companies.weighs_change(site, 1, 2)
+    assert not companies.weighs_change(site, limit - 1, limit)
 
     stored = base.learned["dedupe"]["contacts"]
     model = MatchModel.from_json(stored)
     live = contacts.using(model)  # frequencies from the snapshot's counts: every count
     assert live.weighs_change("lastname=smith", 3, 4)
     assert live.weighs_change("phone=+14155550100", 1, 2)
+    assert live.weighs_change(site, 1, 2)  # the line's frequency, read from the snapshot
     frozen = contacts.using(model, Frozen.from_json(stored["present"], stored["values"]))
     assert not frozen.weighs_change("lastname=smith", 3, 4)  # read from the stored counts
     assert not frozen.weighs_change("phone=+14155550100", 1, 2)
+    assert not frozen.weighs_change(site, 1, 2)  # read from the stored counts
     assert frozen.weighs_change("ann@example.com", limit - 1, limit)
 
 

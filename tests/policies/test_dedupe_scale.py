@@ -563,6 +563,7 @@ def test_population_counts_are_each_records_keys_added_up(
     assert counts == want_counts
     assert present == want_present
     assert any(k.startswith("mailbox=") or k.startswith("word=") for k in counts)
+    assert any(k.startswith("site=") for k in counts) == (object_type == "companies")
 
     def in_field_order(c: Counter[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
