@@ -63,7 +63,6 @@ from policies.dedupe.blocking import (
     record_keys,
     unique_pairs,
     window_order,
-    window_value,
 )
 from policies.dedupe.clustering import Cluster, Edge, agglomerate, dense_pairs, sort_edges
 from policies.dedupe.columns import Columns
@@ -1100,15 +1099,41 @@ class DedupePolicy(Policy):
             return None, f"full: blocks are split past {limit} records now, {memory.cap} before"
         ordered: dict[str, list[int]] = {}
         headed: dict[str, tuple[list[int], dict[int, int]]] = {}
+        holding: dict[str, list[int]] = {}  # the records holding a key now, as asked
+
+        def holders(key: str) -> list[int]:
+            found = holding.get(key)
+            if found is None:
+                found = holding[key] = blocks.holders(key).tolist()
+            return found
+
+        # each record's place in window order and its value there, by position now and before
+        order_now: dict[int, tuple[str, ...]] = {}
+        order_was: dict[int, tuple[str, ...]] = {}
+
+        def order_of(p: int) -> tuple[str, ...]:
+            found = order_now.get(p)
+            if found is None:
+                found = order_now[p] = window_order(feats[p])
+            return found
+
+        def was_order(p: int) -> tuple[str, ...]:
+            found = order_was.get(p)
+            if found is None:
+                found = order_was[p] = window_order(memory.feats[old_ids[p]])
+            return found
 
         def line_of(key: str, whole: list[int]) -> list[int]:
             """A split block's members in sorted-neighbourhood order."""
             if key not in ordered:
-                ordered[key] = sorted(whole, key=lambda p: window_order(feats[p]))
+                ordered[key] = sorted(whole, key=order_of)
             return ordered[key]
 
         def value_of(p: int) -> tuple[str, ...]:
-            return window_value(feats[p])
+            return order_of(p)[:-1]  # window_value
+
+        def was_value(p: int) -> tuple[str, ...]:
+            return was_order(p)[:-1]
 
         def heads_of(key: str, whole: list[int]) -> tuple[list[int], dict[int, int]]:
             """A split block's values' first members, in order and by their place."""
@@ -1118,7 +1143,7 @@ class DedupePolicy(Policy):
             return headed[key]
 
         for key in moved_keys:
-            before, after = memory.blocks.holders(key).tolist(), blocks.holders(key).tolist()
+            before, after = memory.blocks.holders(key).tolist(), holders(key)
             if max(len(before), len(after)) <= limit:
                 continue
             if min(len(before), len(after)) <= limit:  # split now or no longer: all its pairs
@@ -1127,12 +1152,8 @@ class DedupePolicy(Policy):
                 continue
             # still split: its windows moved around the members that entered, left or moved,
             # and the windows of values around their values
-            was_line = sorted(before, key=lambda p: window_order(memory.feats[old_ids[p]]))
+            was_line = sorted(before, key=was_order)
             departed = [p for p in before if old_ids[p] in touched or old_ids[p] not in by_id]
-
-            def was_value(p: int) -> tuple[str, ...]:
-                return window_value(memory.feats[old_ids[p]])
-
             entered = [p for p in after if ids[p] in touched]
             moved_values = {was_value(p) for p in departed} | {value_of(p) for p in entered}
             for p in window_neighbours(was_line, departed, window) | head_neighbours(
@@ -1155,14 +1176,14 @@ class DedupePolicy(Policy):
         for record_id in sorted(affected, key=id_key):
             here = position[record_id]
             for key in new_keys.get(record_id) or record_keys(by_id[record_id], kinds):
-                block = blocks.holders(key).tolist()
+                block = holders(key)
                 if len(block) > limit:
                     line = line_of(key, block)
                     at = line.index(here)
                     heads, nth = heads_of(key, block)
                     block = line[max(0, at - window) : at + window + 1]
                     if here in nth:  # the first of its value: the values' window
-                        block += heads[max(0, nth[here] - window) : nth[here] + window + 1]
+                        block = block + heads[max(0, nth[here] - window) : nth[here] + window + 1]
                 lefts += [here] * len(block)
                 rights += block
         keys_of: dict[str, set[str]] = {}
@@ -1176,7 +1197,7 @@ class DedupePolicy(Policy):
             for key, sharing in by_key.items():
                 if len(sharing) < 2:
                     continue
-                whole = blocks.holders(key).tolist()
+                whole = holders(key)
                 if len(whole) > limit:
                     rank = {p: n for n, p in enumerate(line_of(key, whole))}
                     _, nth = heads_of(key, whole)
