@@ -287,7 +287,7 @@ class Columns:
             np.empty((rows, len(fields)), dtype=np.int8),
             np.empty((rows, len(fields)), dtype=dtype),
             np.empty(rows, dtype=np.float64),
-            lines := np.full(rows, np.nan, dtype=np.float32),
+            lines := _lines(self.scorer, rows),
         )
 
         def chunk(start: int) -> None:
@@ -300,7 +300,7 @@ class Columns:
             out.levels[start:stop] = part.levels
             out.frequency[start:stop] = part.frequency
             out.email_points[start:stop] = part.email_points
-            if part.lines is not None:  # always: _tabulate counts them
+            if lines is not None and part.lines is not None:  # companies'
                 lines[start:stop] = part.lines
 
         chunk(0)  # alone: it builds the parts every chunk reads (get)
@@ -332,7 +332,7 @@ class Columns:
             table.levels[unsure] = slow.levels
             table.frequency[unsure] = slow.frequency
             table.email[unsure] = slow.email_points
-            if slow.lines is not None:  # always: Scorer.tabulate counts them
+            if table.lines is not None and slow.lines is not None:  # companies'
                 table.lines[unsure] = slow.lines
         return PairTable(tuple(fields), table.levels, table.frequency, table.email, table.lines)
 
@@ -346,6 +346,11 @@ def tabulate(
 ) -> PairTable:
     """:meth:`Columns.tabulate` of the records ``feats``."""
     return Columns(scorer, feats).tabulate(left, right, exact=exact)
+
+
+def _lines(scorer: Scorer, rows: int) -> npt.NDArray[np.float32] | None:
+    """The column of :attr:`PairTable.lines` to fill: companies' only."""
+    return np.full(rows, np.nan, dtype=np.float32) if scorer.object_type == "companies" else None
 
 
 class _Table:
@@ -365,7 +370,7 @@ class _Table:
         self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         self.frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         self.email = np.full(rows, np.nan, dtype=np.float64)
-        self.lines = np.full(rows, np.nan, dtype=np.float32)  # see PairTable.lines
+        self.lines = _lines(cols.scorer, rows)  # see PairTable.lines
         self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
 
     def both(self, codes: Ints) -> tuple[Rows, Ints, Ints]:
@@ -737,6 +742,8 @@ def _phone_column(table: _Table) -> None:
     table.put("phone", rows, best)
     exact = on >= 0
     table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
+    if table.lines is None:  # a contact's line is never asked whether it is shared
+        return
     count = table.scorer.line_count
     lines = table.cols.get(
         f"{SCORED}lines",

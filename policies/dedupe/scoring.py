@@ -991,7 +991,7 @@ class Scorer:
         levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         email = np.full(rows, np.nan, dtype=np.float64)
-        lines = np.full(rows, np.nan, dtype=np.float32)
+        lines = np.full(rows, np.nan, dtype=np.float32) if self.object_type == "companies" else None
         tf = [f for f in fields if f in TERM_FREQUENCY]
         for start in range(0, rows, TABLE_CHUNK):
             stop = min(start + TABLE_CHUNK, rows)
@@ -1011,7 +1011,7 @@ class Scorer:
                         chunk_freq.append((n, column[field], self.frequency(field, value)))
                 if "email" in done.overrides:
                     chunk_email.append((n, done.overrides["email"]))
-                if "phone" in done.values:
+                if lines is not None and "phone" in done.values:
                     lines[start + n] = self.line_count(done.values["phone"])
             if chunk_levels:
                 levels[start:stop] = np.asarray(chunk_levels, dtype=np.int8)
@@ -1232,8 +1232,8 @@ class PairTable:
     of records holding the value an exact match rests on (NaN: none, or not a term-frequency
     field); ``email_points`` the fixed points replacing the e-mail field's (a shared mailbox,
     two mailboxes at one domain; NaN: none); ``lines`` how many records carry the phone number
-    two companies share (NaN: none shared; None: not counted, every line its own). No per-pair
-    objects survive tabulating.
+    two companies share (NaN: none shared; None: not counted: contacts', or every line taken
+    for its own). No per-pair objects survive tabulating.
     """
 
     fields: tuple[str, ...]

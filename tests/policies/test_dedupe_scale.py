@@ -400,6 +400,11 @@ def _same_table(fast: PairTable, slow: PairTable) -> None:
     assert len(bad) == 0, (bad[:5], fast.levels[bad[:5]], slow.levels[bad[:5]])
     assert np.array_equal(fast.frequency, slow.frequency, equal_nan=True)
     assert np.array_equal(fast.email_points, slow.email_points, equal_nan=True)
+    if fast.lines is None or slow.lines is None:  # counted for companies only
+        assert fast.lines is slow.lines is None
+    else:
+        assert np.array_equal(fast.lines, slow.lines, equal_nan=True)
+        assert not np.isnan(fast.lines).all()  # some pair shares a line
 
 
 def _tables(records: list[Record], object_type: str, settings: DedupeSettings) -> int:
