@@ -266,19 +266,16 @@ def _value_starts(line: Indices, value: npt.NDArray[np.int64]) -> npt.NDArray[np
     return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
 
 
-def _head_pairs(
-    line: Indices, heads: npt.NDArray[np.intp], window: int, out: _PairKeys | None
-) -> int:
+def _head_pairs(line: Indices, heads: npt.NDArray[np.intp], window: int) -> tuple[Indices, Indices]:
     """Each value's first member in ``line`` (at the places ``heads``) with the next
     ``window`` values' first members, where the members between them number more than the
-    window (the others are window pairs already); returns how many, written when ``out``."""
-    count = 0
+    window (the others are window pairs already)."""
+    lefts, rights = [line[:0]], [line[:0]]
     for step in range(1, min(window, len(heads) - 1) + 1):
         far = np.flatnonzero(heads[step:] - heads[:-step] > window)
-        count += len(far)
-        if out is not None and len(far):
-            out.add(line[heads[far]], line[heads[far + step]])
-    return count
+        lefts.append(line[heads[far]])
+        rights.append(line[heads[far + step]])
+    return np.concatenate(lefts), np.concatenate(rights)
 
 
 def _window_pairs(members: Indices, window: int, out: _PairKeys) -> None:
@@ -433,23 +430,20 @@ def candidates(
     large = np.flatnonzero(sizes > cap)
     # split blocks in window order, each with the places where its values start: a run of
     # one value (a firm filed a hundred times) must not fill the window of the values beside it
-    lines: list[tuple[Indices, npt.NDArray[np.intp]]] = []
+    lines: list[tuple[Indices, tuple[Indices, Indices]]] = []  # and their values' pairs
     if len(large):  # the records in window order once, each split block sorted by that rank
         rank, value = window_ranks(features)
         for start, size in zip(first[large].tolist(), sizes[large].tolist(), strict=True):
             block = members[start : start + size]
             line = block[np.argsort(rank[block])]
-            lines.append((line, _value_starts(line, value)))
+            lines.append((line, _head_pairs(line, _value_starts(line, value), window)))
     total = _block_pair_count(sizes[small])
-    total += sum(
-        _window_pair_count(len(line), window) + _head_pairs(line, heads, window, None)
-        for line, heads in lines
-    )
+    total += sum(_window_pair_count(len(line), window) + len(heads[0]) for line, heads in lines)
     pairs = _PairKeys(total, len(features))
     _block_pairs(members, first[small], sizes[small], pairs)
     for line, heads in lines:
         _window_pairs(line, window, pairs)
-        _head_pairs(line, heads, window, pairs)
+        pairs.add(*heads)
     del members
     left, right = pairs.unique()
     return Candidates(left, right, int(shared.sum()), len(large), cap)

@@ -60,6 +60,7 @@ from policies.dedupe.scoring import (
     PairTable,
     Scorer,
     birth_day,
+    line_column,
     own_names,
     unpunctuated,
 )
@@ -287,7 +288,7 @@ class Columns:
             np.empty((rows, len(fields)), dtype=np.int8),
             np.empty((rows, len(fields)), dtype=dtype),
             np.empty(rows, dtype=np.float64),
-            lines := _lines(self.scorer, rows),
+            lines := line_column(self.scorer.object_type, rows),
         )
 
         def chunk(start: int) -> None:
@@ -348,11 +349,6 @@ def tabulate(
     return Columns(scorer, feats).tabulate(left, right, exact=exact)
 
 
-def _lines(scorer: Scorer, rows: int) -> npt.NDArray[np.float32] | None:
-    """The column of :attr:`PairTable.lines` to fill: companies' only."""
-    return np.full(rows, np.nan, dtype=np.float32) if scorer.object_type == "companies" else None
-
-
 class _Table:
     """The columns being filled for the pairs ``(left[k], right[k])``."""
 
@@ -370,7 +366,7 @@ class _Table:
         self.levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         self.frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         self.email = np.full(rows, np.nan, dtype=np.float64)
-        self.lines = _lines(cols.scorer, rows)  # see PairTable.lines
+        self.lines = line_column(cols.scorer.object_type, rows)  # see PairTable.lines
         self.unsure = np.zeros(rows, dtype=np.bool_)  # compared one by one afterwards
 
     def both(self, codes: Ints) -> tuple[Rows, Ints, Ints]:
@@ -742,7 +738,7 @@ def _phone_column(table: _Table) -> None:
     table.put("phone", rows, best)
     exact = on >= 0
     table.frequency[rows[exact], table.column["phone"]] = shares[on[exact]]
-    if table.lines is None:  # a contact's line is never asked whether it is shared
+    if table.lines is None:  # contacts' (see line_column)
         return
     count = table.scorer.line_count
     lines = table.cols.get(

@@ -180,11 +180,11 @@ def raised_by(levels: Mapping[str, int], *, own_line: bool) -> str:
       too: nothing says another firm, and a name alone is all a CRM's bare records have;
     - :data:`SAME_PLACE`: the same street address (the top level) and the same phone number,
       one that few records carry (``own_line``: counted record by record, so that a building's
-      switchboard is no tenant's line), whatever the names: one site filed under its operator's
-      name
-      and its program's (``Chicago Youth Centers - ABC`` ~ ``Edgewater Community Council - A B
-      C Center / CYC``), or two firms of one office and line (two restaurants of one hotel
-      whose switchboard no other record carries): the names cannot tell which, a person can.
+      switchboard is no tenant's line), whatever the names: one site filed under its
+      operator's name and its program's (``Chicago Youth Centers - ABC`` ~ ``Edgewater
+      Community Council - A B C Center / CYC``), or two firms of one office and line (two
+      restaurants of one hotel whose switchboard no other record carries): the names cannot
+      tell which, a person can.
     """
     if any(levels.get(f, -1) == 0 for f in _SITE_PLACE):
         return ""
@@ -389,9 +389,9 @@ def org_similarity(a: str, b: str, share: Callable[[str], float]) -> float:
     token_set_ratio, except that a name with a word the other lacks counts against the match:
     when *both* have such a word, the names differ: one firm's two parts or two names of one
     site when they share a word (give or take a typo: ``woods`` ~ ``wood``) that is rare
-    among the snapshot's names (``share``, the share
-    of names holding it: ``ritz carlton cafe`` ~ ``ritz carlton dining room``, two restaurants
-    of one hotel; ``rauner family ymca`` ~ ``ymca of metropolitan chicago rauner``, one site;
+    among the snapshot's names (``share``, the share of names holding it: ``ritz carlton
+    cafe`` ~ ``ritz carlton dining room``, two restaurants of one hotel; ``rauner family
+    ymca`` ~ ``ymca of metropolitan chicago rauner``, one site;
     :data:`DISTINCT_NAMES` at most), two firms when they do not (:data:`UNRELATED_NAMES` at
     most); when one only adds a word that is rare, they are a weak match
     (:data:`EXTRA_RARE_WORD` at most). Words of one or two letters never count; a word matches
@@ -677,7 +677,7 @@ class Scorer:
             tops: dict[str, int] = {}
             for key, count in (self._counts if self._values is None else self._values).items():
                 if key.startswith(_SITE_PREFIX):
-                    held = key[len(_SITE_PREFIX) :].partition("=")[0]
+                    held = _site_number(key)
                     tops[held] = max(tops.get(held, 0), count)
             self._sites.append(tops)
         return self._sites[0].get(number, 0)
@@ -991,7 +991,7 @@ class Scorer:
         levels = np.full((rows, len(fields)), -1, dtype=np.int8)
         frequency = np.full((rows, len(fields)), np.nan, dtype=dtype)
         email = np.full(rows, np.nan, dtype=np.float64)
-        lines = np.full(rows, np.nan, dtype=np.float32) if self.object_type == "companies" else None
+        lines = line_column(self.object_type, rows)
         tf = [f for f in fields if f in TERM_FREQUENCY]
         for start in range(0, rows, TABLE_CHUNK):
             stop = min(start + TABLE_CHUNK, rows)
@@ -1314,10 +1314,10 @@ def mailbox_of(key: str) -> str:
 SITE = "site"
 """The counted key of a company's phone number (its first, without extension, as the
 term-frequency ``phone`` value) with its street address as a :func:`site`:
-``site=<number>=<site>`` (a
-number holds no ``=``). The records of one site filed again and again (several sources' lists)
-all carry its line: they count as one record in its frequency (:meth:`Scorer.frequency`), so
-that a site's own line does not read as a chain's central one the more copies it has."""
+``site=<number>=<site>`` (a number holds no ``=``). The records of one site filed again and
+again (several sources' lists) all carry its line: they count as one record in its frequency
+(:meth:`Scorer.frequency`), so that a site's own line does not read as a chain's central one
+the more copies it has."""
 _SITE_PREFIX = SITE + "="
 
 
@@ -1329,9 +1329,25 @@ def site(address: str) -> str:
     return f"{numbers[0]} {max(words, key=len)}" if numbers and words else address
 
 
+def _site_number(key: str) -> str:
+    """The phone number of a :data:`SITE` key."""
+    return key[len(_SITE_PREFIX) :].partition("=")[0]
+
+
 def site_of(key: str) -> str:
     """The ``phone=<number>`` key a :data:`SITE` key weighs."""
-    return "phone=" + key[len(_SITE_PREFIX) :].partition("=")[0]
+    return "phone=" + _site_number(key)
+
+
+def line_column(object_type: str, rows: int) -> npt.NDArray[np.float32] | None:
+    """The column of :attr:`PairTable.lines` to fill for ``rows`` pairs: companies' only (a
+    contact's line is never asked whether it is shared)."""
+    return np.full(rows, np.nan, dtype=np.float32) if object_type == "companies" else None
+
+
+def _first_line(f: Features) -> str | None:
+    """A record's first phone number without its extension: the one its counts hold."""
+    return split_extension(f.phones[0])[0] if f.phones else None
 
 
 def population_keys(f: Features) -> tuple[list[str], list[str]]:
@@ -1381,7 +1397,7 @@ def population_counts(population: Sequence[Features]) -> tuple[Counter[str], Cou
         ("address", (f.address for f in population if f.address)),
         ("city", (f.city for f in population if f.city)),
         ("zip", (f.zip for f in population if f.zip)),
-        ("phone", (split_extension(f.phones[0])[0] for f in population if f.phones)),
+        ("phone", (line for f in population if (line := _first_line(f)))),
     ]
     for field, values in tf:
         held = Counter(values)
@@ -1391,9 +1407,7 @@ def population_counts(population: Sequence[Features]) -> tuple[Counter[str], Cou
     words = chain.from_iterable(set(f.org.split()) for f in companies if f.org)
     counts.update({f"word={w}": n for w, n in Counter(words).items()})
     sites = Counter(
-        (split_extension(f.phones[0])[0], site(f.address))
-        for f in companies
-        if f.phones and f.address
+        (line, site(f.address)) for f in companies if f.address and (line := _first_line(f))
     )
     counts.update({f"{_SITE_PREFIX}{n}={a}": c for (n, a), c in sites.items()})
     return counts, present
@@ -1417,6 +1431,6 @@ def _tf_values(f: Features) -> dict[str, str]:
     for field, value in (("address", f.address), ("city", f.city), ("zip", f.zip)):
         if value:
             out[field] = value
-    if f.phones:
-        out["phone"] = split_extension(f.phones[0])[0]
+    if line := _first_line(f):
+        out["phone"] = line
     return out
